@@ -1,0 +1,81 @@
+//! Reading and verifying Warrant audit logs, independently of the writer.
+//!
+//! [`verify`] opens a log read-only and checks, with nothing but the
+//! gateway's public key, that its hash chain is intact and that every
+//! checkpoint is signed by that key and seals a record that still exists
+//! with the hash it had. [`read_records`] reads records back for `warrant
+//! audit tail` and `warrant audit export`.
+//!
+//! This crate deliberately does not depend on `warrant-audit`: it
+//! re-implements the format below from this text, so that a bug in the
+//! writer's hashing cannot vouch for itself. It never writes to a log, holds
+//! no signing key and does not ship records anywhere.
+//!
+//! # Format `warrant-audit/v1`
+//!
+//! One SQLite database in WAL mode with three tables (created if missing):
+//!
+//! ```sql
+//! records(seq INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL,
+//!         agent TEXT, body TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)
+//! checkpoints(id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, head_hash TEXT NOT NULL,
+//!             ts_ms INTEGER NOT NULL, public_key TEXT NOT NULL, signature TEXT NOT NULL)
+//! meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)   -- format = "warrant-audit/v1"
+//! ```
+//!
+//! - `seq` starts at 1 and is contiguous; `ts_ms` is Unix milliseconds taken
+//!   by the writer when it writes the record; `kind` is the snake_case event
+//!   kind; `agent` is the agent id or NULL.
+//! - `body` is the canonical JSON (`warrant_core::canonical_json`: keys sorted
+//!   by UTF-8 bytes, no whitespace) of the event's detail object.
+//! - `hash` is the lowercase hex SHA-256 of the canonical JSON of
+//!   `{"agent": <string or null>, "body": <the body TEXT as a JSON string>,
+//!   "kind": <kind>, "prev": <prev_hash>, "seq": <seq>, "ts_ms": <ts_ms>}`.
+//! - `prev_hash` is the previous record's `hash`; for seq 1 it is 64 zeros.
+//! - A checkpoint seals the chain up to `seq`, whose record hash is
+//!   `head_hash`. `signature` is the lowercase hex Ed25519 signature over the
+//!   UTF-8 bytes `warrant-audit-checkpoint/v1\n{seq}\n{head_hash}\n{ts_ms}`
+//!   (decimal integers, no trailing newline); `public_key` is the lowercase hex
+//!   of the 32-byte verifying key.
+//!
+//! # What verification proves, and what it cannot
+//!
+//! Every record up to the last checkpoint is proven unchanged: an edited,
+//! deleted, inserted or reordered record breaks the chain or a signed
+//! checkpoint, and truncating the log back past a checkpoint leaves that
+//! checkpoint pointing at a record that is gone. The first bad record is
+//! named by its seq.
+//!
+//! Records after the last checkpoint are checked for chain consistency but
+//! are not signed, and are reported as `unsealed_records`. Truncating them, or
+//! appending well-formed records after them, is undetectable without an
+//! external anchor (a copy of the latest checkpoint kept elsewhere; compare
+//! it with [`VerifyReport`]'s `last_checkpoint_seq` and `head_hash`). For the
+//! same reason, deleting records together with every checkpoint that seals
+//! them is only detectable against such an anchor.
+
+mod format;
+mod read;
+mod verify;
+
+pub use read::{Record, head_seq, read_records};
+pub use verify::{VerifyReport, verify};
+
+use std::path::PathBuf;
+
+/// A log could not be read, or is not intact.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("cannot open audit log `{}`: {source}", .path.display())]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("audit log `{}` is not a warrant-audit/v1 log: {reason}", .path.display())]
+    Format { path: PathBuf, reason: String },
+    #[error("cannot read audit log `{}`: {source}", .path.display())]
+    Read { path: PathBuf, source: rusqlite::Error },
+    #[error("the expected public key is not a valid ed25519 key")]
+    PublicKey,
+    #[error("audit record {seq} is not as written: {reason}")]
+    Tampered { seq: u64, reason: String },
+    #[error("audit checkpoint {id} is invalid: {reason}")]
+    BadCheckpoint { id: i64, reason: String },
+}

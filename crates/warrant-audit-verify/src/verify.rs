@@ -1,0 +1,198 @@
+//! Walking the chain and checking the checkpoints.
+//!
+//! Order of checks: every checkpoint's key and signature first (a forged
+//! checkpoint is reported before anything it might claim), then the records
+//! in seq order, each against its predecessor, its own contents and any
+//! checkpoint that seals it, and last the checkpoints that point past the end.
+
+use crate::VerifyError;
+use crate::format::{GENESIS_HASH, checkpoint_message, open_v1, record_hash};
+use ed25519_dalek::{Signature, VerifyingKey};
+use rusqlite::{Connection, Row};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// What a successful verification established.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// Records in the log, all chained correctly.
+    pub records: u64,
+    /// Checkpoints, all validly signed by the expected key.
+    pub checkpoints: u64,
+    /// The highest seq a checkpoint seals.
+    pub last_checkpoint_seq: Option<u64>,
+    /// The hash of the last record.
+    pub head_hash: Option<String>,
+    /// Records after the last checkpoint: chained but not signed, so their
+    /// truncation would not be detected.
+    pub unsealed_records: u64,
+}
+
+struct CheckpointRow {
+    id: i64,
+    seq: u64,
+    head_hash: String,
+}
+
+/// Verifies the log at `path` against the gateway's Ed25519 `public_key`.
+/// Opens the database read-only; a live writer may keep appending, and the
+/// report describes one consistent snapshot.
+pub fn verify(path: &Path, public_key: &[u8; 32]) -> Result<VerifyReport, VerifyError> {
+    let key = VerifyingKey::from_bytes(public_key).map_err(|_| VerifyError::PublicKey)?;
+    let conn = open_v1(path)?;
+    let read_err = |source| VerifyError::Read { path: path.to_owned(), source };
+    // One read transaction: checkpoints and records come from one snapshot.
+    conn.execute_batch("BEGIN").map_err(read_err)?;
+    let checkpoints = load_checkpoints(&conn, &key, path)?;
+    let mut sealing: BTreeMap<u64, Vec<&CheckpointRow>> = BTreeMap::new();
+    for checkpoint in &checkpoints {
+        sealing.entry(checkpoint.seq).or_default().push(checkpoint);
+    }
+
+    let mut stmt = conn
+        .prepare("SELECT seq, ts_ms, kind, agent, body, prev_hash, hash FROM records ORDER BY seq")
+        .map_err(read_err)?;
+    let mut rows = stmt.query([]).map_err(read_err)?;
+    let mut last_seq = 0u64;
+    let mut head = GENESIS_HASH.to_owned();
+    let mut before_head: Option<String> = None;
+    while let Some(row) = rows.next().map_err(read_err)? {
+        let expected = last_seq + 1;
+        let record = read_row(row, expected)?;
+        if record.seq != expected {
+            let reason = if record.seq > expected {
+                format!("record is missing (the next record is seq {})", record.seq)
+            } else {
+                format!("a record has the impossible seq {}", record.seq)
+            };
+            return Err(VerifyError::Tampered { seq: expected, reason });
+        }
+        if record.prev_hash != head {
+            if before_head.as_deref() == Some(record.prev_hash.as_str()) {
+                let reason = format!(
+                    "record was inserted: record {} links past it to record {}",
+                    record.seq,
+                    record.seq.saturating_sub(2)
+                );
+                return Err(VerifyError::Tampered { seq: record.seq - 1, reason });
+            }
+            let reason = format!("prev_hash does not match the hash of record {}", record.seq - 1);
+            return Err(VerifyError::Tampered { seq: record.seq, reason });
+        }
+        let recomputed = record_hash(
+            record.seq,
+            record.ts_ms,
+            &record.kind,
+            record.agent.as_deref(),
+            &record.body,
+            &record.prev_hash,
+        );
+        if recomputed.as_deref() != Some(record.hash.as_str()) {
+            let reason = "hash does not match the record's contents".to_owned();
+            return Err(VerifyError::Tampered { seq: record.seq, reason });
+        }
+        for checkpoint in sealing.get(&record.seq).into_iter().flatten() {
+            if checkpoint.head_hash != record.hash {
+                let reason = format!(
+                    "hash differs from the one signed by checkpoint {}: this record, or one \
+                     before it since the previous checkpoint, was rewritten",
+                    checkpoint.id
+                );
+                return Err(VerifyError::Tampered { seq: record.seq, reason });
+            }
+        }
+        before_head = Some(std::mem::replace(&mut head, record.hash));
+        last_seq = record.seq;
+    }
+
+    let last_checkpoint_seq = checkpoints.iter().map(|c| c.seq).max();
+    if let Some(beyond) = checkpoints.iter().find(|c| c.seq > last_seq) {
+        let reason = format!(
+            "record is missing: checkpoint {} seals seq {} but the log ends at seq {last_seq}",
+            beyond.id, beyond.seq
+        );
+        return Err(VerifyError::Tampered { seq: last_seq + 1, reason });
+    }
+    Ok(VerifyReport {
+        records: last_seq,
+        checkpoints: checkpoints.len() as u64,
+        last_checkpoint_seq,
+        head_hash: (last_seq > 0).then_some(head),
+        unsealed_records: last_seq - last_checkpoint_seq.unwrap_or(0),
+    })
+}
+
+/// Loads every checkpoint, refusing any not signed by `key`.
+fn load_checkpoints(
+    conn: &Connection,
+    key: &VerifyingKey,
+    path: &Path,
+) -> Result<Vec<CheckpointRow>, VerifyError> {
+    let read_err = |source| VerifyError::Read { path: path.to_owned(), source };
+    let expected_key = hex::encode(key.as_bytes());
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, seq, head_hash, ts_ms, public_key, signature FROM checkpoints ORDER BY id",
+        )
+        .map_err(read_err)?;
+    let mut rows = stmt.query([]).map_err(read_err)?;
+    let mut checkpoints = Vec::new();
+    while let Some(row) = rows.next().map_err(read_err)? {
+        let id: i64 = row.get(0).map_err(read_err)?;
+        let bad = |reason: String| VerifyError::BadCheckpoint { id, reason };
+        let column = |err: rusqlite::Error| bad(format!("unreadable column: {err}"));
+        let seq: i64 = row.get(1).map_err(column)?;
+        let head_hash: String = row.get(2).map_err(column)?;
+        let ts_ms: i64 = row.get(3).map_err(column)?;
+        let public_key: String = row.get(4).map_err(column)?;
+        let signature: String = row.get(5).map_err(column)?;
+        let seq = u64::try_from(seq)
+            .ok()
+            .filter(|seq| *seq > 0)
+            .ok_or_else(|| bad(format!("seals the impossible seq {seq}")))?;
+        if public_key != expected_key {
+            return Err(bad(format!(
+                "signed by public key `{public_key}`, not the expected `{expected_key}`"
+            )));
+        }
+        let signature = hex::decode(&signature)
+            .ok()
+            .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok())
+            .map(|bytes| Signature::from_bytes(&bytes))
+            .ok_or_else(|| bad("signature is not 64 hex-encoded bytes".to_owned()))?;
+        key.verify_strict(checkpoint_message(seq, &head_hash, ts_ms).as_bytes(), &signature)
+            .map_err(|_| bad("signature does not verify".to_owned()))?;
+        checkpoints.push(CheckpointRow { id, seq, head_hash });
+    }
+    Ok(checkpoints)
+}
+
+struct RawRecord {
+    seq: u64,
+    ts_ms: i64,
+    kind: String,
+    agent: Option<String>,
+    body: String,
+    prev_hash: String,
+    hash: String,
+}
+
+/// A column of the wrong type is tampering with the record at `expected`.
+fn read_row(row: &Row<'_>, expected: u64) -> Result<RawRecord, VerifyError> {
+    let tampered = |err: rusqlite::Error| VerifyError::Tampered {
+        seq: expected,
+        reason: format!("unreadable column: {err}"),
+    };
+    let seq: i64 = row.get(0).map_err(tampered)?;
+    Ok(RawRecord {
+        // Negative seqs sort first and are reported as out of place.
+        seq: u64::try_from(seq).unwrap_or(0),
+        ts_ms: row.get(1).map_err(tampered)?,
+        kind: row.get(2).map_err(tampered)?,
+        agent: row.get(3).map_err(tampered)?,
+        body: row.get(4).map_err(tampered)?,
+        prev_hash: row.get(5).map_err(tampered)?,
+        hash: row.get(6).map_err(tampered)?,
+    })
+}

@@ -1,0 +1,47 @@
+//! Reading records back for `audit tail` and `audit export`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use common::{TempDir, sealed_log, signing_key};
+use serde_json::json;
+use warrant_audit::{AuditLog, AuditOptions};
+use warrant_audit_verify::{head_seq, read_records};
+
+#[test]
+fn records_are_read_in_pages_after_a_seq() {
+    let dir = sealed_log();
+    let page = read_records(&dir.db(), 4, 3).unwrap();
+    let seqs: Vec<u64> = page.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, vec![5, 6, 7]);
+    assert_eq!(page[0].body["n"], json!(5));
+    assert_eq!(page[0].kind, "agent_revoked");
+    assert_eq!(page[0].agent.as_deref(), Some("agent-2"));
+    assert_eq!(page[1].prev_hash, page[0].hash);
+    assert!(read_records(&dir.db(), 12, 10).unwrap().is_empty());
+    assert_eq!(read_records(&dir.db(), 0, usize::MAX).unwrap().len(), 12);
+    assert_eq!(head_seq(&dir.db()).unwrap(), Some(12));
+}
+
+#[test]
+fn an_exported_record_carries_an_rfc3339_time() {
+    let dir = sealed_log();
+    let record = read_records(&dir.db(), 0, 1).unwrap().remove(0);
+    let line = serde_json::to_value(&record).unwrap();
+    let time = line["time"].as_str().unwrap();
+    assert_eq!(time.len(), "2026-01-01T00:00:00.000Z".len(), "{time}");
+    assert!(time.ends_with('Z') && time.contains('T'), "{time}");
+    assert_eq!(line["ts_ms"], json!(record.ts_ms));
+    assert_eq!(line["seq"], json!(1));
+    for field in ["kind", "agent", "body", "prev_hash", "hash"] {
+        assert!(line.get(field).is_some(), "missing {field}");
+    }
+}
+
+#[test]
+fn an_empty_log_has_no_head() {
+    let dir = TempDir::new();
+    AuditLog::open(&dir.db(), signing_key(), AuditOptions::default()).unwrap().close().unwrap();
+    assert_eq!(head_seq(&dir.db()).unwrap(), None);
+    assert!(read_records(&dir.db(), 0, 10).unwrap().is_empty());
+}

@@ -1,0 +1,297 @@
+//! A log written by the real writer verifies; each kind of tampering, done
+//! through a raw connection on a fresh log, is caught and names the first bad
+//! record (or checkpoint).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use common::{TempDir, event, public_key, sealed_log, signing_key};
+use ed25519_dalek::{Signer, SigningKey};
+use rusqlite::{Connection, params};
+use std::path::Path;
+use warrant_audit::{AuditLog, AuditOptions};
+use warrant_audit_verify::{VerifyError, VerifyReport, verify};
+use warrant_core::{canonical_json, sha256_hex};
+
+fn raw(path: &Path) -> Connection {
+    Connection::open(path).unwrap()
+}
+
+fn hash_of(conn: &Connection, seq: i64) -> String {
+    conn.query_row("SELECT hash FROM records WHERE seq = ?1", [seq], |r| r.get(0)).unwrap()
+}
+
+/// The record hash as the format doc defines it, computed by the attacker.
+fn forge_hash(
+    seq: i64,
+    ts_ms: i64,
+    kind: &str,
+    agent: Option<&str>,
+    body: &str,
+    prev: &str,
+) -> String {
+    let preimage = serde_json::json!({
+        "agent": agent, "body": body, "kind": kind, "prev": prev, "seq": seq, "ts_ms": ts_ms,
+    });
+    sha256_hex(canonical_json(&preimage).unwrap().as_bytes())
+}
+
+#[track_caller]
+fn assert_tampered(result: Result<VerifyReport, VerifyError>, expected_seq: u64, needle: &str) {
+    match result {
+        Err(VerifyError::Tampered { seq, reason }) => {
+            assert_eq!(seq, expected_seq, "named the wrong record ({reason})");
+            assert!(reason.contains(needle), "reason `{reason}` lacks `{needle}`");
+        }
+        other => panic!("expected tampering at seq {expected_seq}, got {other:?}"),
+    }
+}
+
+#[track_caller]
+fn assert_bad_checkpoint(
+    result: Result<VerifyReport, VerifyError>,
+    expected_id: i64,
+    needle: &str,
+) {
+    match result {
+        Err(VerifyError::BadCheckpoint { id, reason }) => {
+            assert_eq!(id, expected_id, "named the wrong checkpoint ({reason})");
+            assert!(reason.contains(needle), "reason `{reason}` lacks `{needle}`");
+        }
+        other => panic!("expected bad checkpoint {expected_id}, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_intact_log_written_by_the_writer_verifies() {
+    let dir = sealed_log();
+    let report = verify(&dir.db(), &public_key()).unwrap();
+    let head = hash_of(&raw(&dir.db()), 12);
+    assert_eq!(
+        report,
+        VerifyReport {
+            records: 12,
+            checkpoints: 3,
+            last_checkpoint_seq: Some(12),
+            head_hash: Some(head),
+            unsealed_records: 0,
+        }
+    );
+}
+
+#[test]
+fn a_live_log_verifies_with_its_unsealed_tail_reported() {
+    let dir = TempDir::new();
+    let options = AuditOptions { checkpoint_every_records: 5, ..AuditOptions::default() };
+    let log = AuditLog::open(&dir.db(), signing_key(), options).unwrap();
+    for n in 1..=7 {
+        log.append_blocking(event(n)).unwrap();
+    }
+    let report = verify(&dir.db(), &public_key()).unwrap();
+    assert_eq!((report.records, report.last_checkpoint_seq), (7, Some(5)));
+    assert_eq!(report.unsealed_records, 2);
+    log.close().unwrap();
+    assert_eq!(verify(&dir.db(), &public_key()).unwrap().unsealed_records, 0);
+}
+
+#[test]
+fn an_empty_log_verifies() {
+    let dir = TempDir::new();
+    AuditLog::open(&dir.db(), signing_key(), AuditOptions::default()).unwrap().close().unwrap();
+    let report = verify(&dir.db(), &public_key()).unwrap();
+    assert_eq!((report.records, report.checkpoints, report.head_hash), (0, 0, None));
+}
+
+#[test]
+fn an_edited_body_is_named() {
+    let dir = sealed_log();
+    raw(&dir.db()).execute("UPDATE records SET body = '{\"n\":999}' WHERE seq = 7", []).unwrap();
+    assert_tampered(verify(&dir.db(), &public_key()), 7, "contents");
+}
+
+#[test]
+fn an_edited_kind_is_named() {
+    let dir = sealed_log();
+    raw(&dir.db()).execute("UPDATE records SET kind = 'decision' WHERE seq = 3", []).unwrap();
+    assert_tampered(verify(&dir.db(), &public_key()), 3, "contents");
+}
+
+#[test]
+fn an_edited_timestamp_is_named() {
+    let dir = sealed_log();
+    raw(&dir.db()).execute("UPDATE records SET ts_ms = ts_ms - 1 WHERE seq = 11", []).unwrap();
+    assert_tampered(verify(&dir.db(), &public_key()), 11, "contents");
+}
+
+#[test]
+fn an_edited_agent_or_hash_column_is_named() {
+    let dir = sealed_log();
+    raw(&dir.db()).execute("UPDATE records SET agent = NULL WHERE seq = 2", []).unwrap();
+    assert_tampered(verify(&dir.db(), &public_key()), 2, "contents");
+
+    let dir = sealed_log();
+    raw(&dir.db()).execute("UPDATE records SET hash = prev_hash WHERE seq = 9", []).unwrap();
+    assert_tampered(verify(&dir.db(), &public_key()), 9, "contents");
+}
+
+#[test]
+fn a_deleted_middle_record_is_named() {
+    let dir = sealed_log();
+    raw(&dir.db()).execute("DELETE FROM records WHERE seq = 6", []).unwrap();
+    assert_tampered(verify(&dir.db(), &public_key()), 6, "missing");
+}
+
+#[test]
+fn a_deleted_record_hidden_by_renumbering_is_named() {
+    let dir = sealed_log();
+    let conn = raw(&dir.db());
+    conn.execute("DELETE FROM records WHERE seq = 6", []).unwrap();
+    for seq in 7..=12 {
+        conn.execute("UPDATE records SET seq = ?1 WHERE seq = ?2", [seq - 1, seq]).unwrap();
+    }
+    assert_tampered(verify(&dir.db(), &public_key()), 6, "prev_hash");
+}
+
+#[test]
+fn an_inserted_record_with_a_correct_hash_is_named() {
+    let dir = sealed_log();
+    let conn = raw(&dir.db());
+    for seq in (4..=12).rev() {
+        conn.execute("UPDATE records SET seq = ?1 WHERE seq = ?2", [seq + 1, seq]).unwrap();
+    }
+    let prev = hash_of(&conn, 3);
+    let (ts, body) = (1_700_000_000_000i64, r#"{"n":"forged"}"#);
+    let hash = forge_hash(4, ts, "decision", Some("agent-1"), body, &prev);
+    conn.execute(
+        "INSERT INTO records VALUES (4, ?1, 'decision', 'agent-1', ?2, ?3, ?4)",
+        params![ts, body, prev, hash],
+    )
+    .unwrap();
+    assert_tampered(verify(&dir.db(), &public_key()), 4, "inserted");
+}
+
+#[test]
+fn swapped_records_are_named() {
+    let dir = sealed_log();
+    let conn = raw(&dir.db());
+    let columns = "ts_ms, kind, agent, body, prev_hash, hash";
+    conn.execute_batch(&format!(
+        "CREATE TEMP TABLE t AS SELECT seq, {columns} FROM records WHERE seq IN (3, 8);
+         UPDATE records SET ({columns}) = (SELECT {columns} FROM t WHERE t.seq = 8) WHERE seq = 3;
+         UPDATE records SET ({columns}) = (SELECT {columns} FROM t WHERE t.seq = 3) WHERE seq = 8;"
+    ))
+    .unwrap();
+    assert_tampered(verify(&dir.db(), &public_key()), 3, "prev_hash");
+}
+
+#[test]
+fn a_rewritten_chain_is_caught_by_the_checkpoint_that_sealed_it() {
+    // The attacker edits record 7 and recomputes every later hash, so the
+    // chain itself is consistent; only the signed checkpoint at 10 knows.
+    let dir = sealed_log();
+    let conn = raw(&dir.db());
+    conn.execute("UPDATE records SET body = '{\"n\":0}' WHERE seq = 7", []).unwrap();
+    let mut prev = hash_of(&conn, 6);
+    for seq in 7..=12i64 {
+        let (ts, kind, agent, body): (i64, String, Option<String>, String) = conn
+            .query_row("SELECT ts_ms, kind, agent, body FROM records WHERE seq = ?1", [seq], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .unwrap();
+        let hash = forge_hash(seq, ts, &kind, agent.as_deref(), &body, &prev);
+        conn.execute(
+            "UPDATE records SET prev_hash = ?1, hash = ?2 WHERE seq = ?3",
+            params![prev, hash, seq],
+        )
+        .unwrap();
+        prev = hash;
+    }
+    assert_tampered(verify(&dir.db(), &public_key()), 10, "checkpoint 2");
+}
+
+#[test]
+fn truncation_past_a_checkpoint_is_named() {
+    let dir = sealed_log();
+    raw(&dir.db()).execute("DELETE FROM records WHERE seq > 7", []).unwrap();
+    assert_tampered(verify(&dir.db(), &public_key()), 8, "checkpoint 2 seals seq 10");
+}
+
+#[test]
+fn truncating_unsealed_records_is_not_detectable_as_documented() {
+    let dir = sealed_log();
+    let conn = raw(&dir.db());
+    conn.execute("DELETE FROM checkpoints WHERE seq = 12", []).unwrap();
+    assert_eq!(verify(&dir.db(), &public_key()).unwrap().unsealed_records, 2);
+    conn.execute("DELETE FROM records WHERE seq > 10", []).unwrap();
+    let report = verify(&dir.db(), &public_key()).unwrap();
+    assert_eq!((report.records, report.unsealed_records), (10, 0));
+}
+
+#[test]
+fn a_forged_checkpoint_signature_is_named() {
+    let dir = sealed_log();
+    let conn = raw(&dir.db());
+    let signature: String =
+        conn.query_row("SELECT signature FROM checkpoints WHERE id = 2", [], |r| r.get(0)).unwrap();
+    let flipped = if signature.starts_with('0') { "1" } else { "0" };
+    let forged = format!("{flipped}{}", &signature[1..]);
+    conn.execute("UPDATE checkpoints SET signature = ?1 WHERE id = 2", [forged]).unwrap();
+    assert_bad_checkpoint(verify(&dir.db(), &public_key()), 2, "does not verify");
+}
+
+#[test]
+fn a_checkpoint_moved_to_another_record_is_named() {
+    let dir = sealed_log();
+    let conn = raw(&dir.db());
+    let head = hash_of(&conn, 7);
+    conn.execute("UPDATE checkpoints SET seq = 7, head_hash = ?1 WHERE id = 2", [head]).unwrap();
+    assert_bad_checkpoint(verify(&dir.db(), &public_key()), 2, "does not verify");
+}
+
+#[test]
+fn a_checkpoint_signed_with_another_key_is_named() {
+    let dir = sealed_log();
+    let conn = raw(&dir.db());
+    let intruder = SigningKey::from_bytes(&[9; 32]);
+    let head = hash_of(&conn, 12);
+    let ts = 1_700_000_000_000i64;
+    let message = format!("warrant-audit-checkpoint/v1\n12\n{head}\n{ts}");
+    let signature = hex::encode(intruder.sign(message.as_bytes()).to_bytes());
+    let public = hex::encode(intruder.verifying_key().as_bytes());
+    conn.execute(
+        "INSERT INTO checkpoints(id, seq, head_hash, ts_ms, public_key, signature)
+         VALUES (4, 12, ?1, ?2, ?3, ?4)",
+        params![head, ts, public, signature],
+    )
+    .unwrap();
+    assert_bad_checkpoint(verify(&dir.db(), &public_key()), 4, "not the expected");
+
+    // A valid signature by the intruder's key that claims the expected key.
+    let expected = hex::encode(public_key());
+    conn.execute("UPDATE checkpoints SET public_key = ?1 WHERE id = 4", [expected]).unwrap();
+    assert_bad_checkpoint(verify(&dir.db(), &public_key()), 4, "does not verify");
+}
+
+#[test]
+fn verifying_with_the_wrong_public_key_fails_at_the_first_checkpoint() {
+    let dir = sealed_log();
+    let other = SigningKey::from_bytes(&[3; 32]).verifying_key().to_bytes();
+    assert_bad_checkpoint(verify(&dir.db(), &other), 1, "not the expected");
+}
+
+#[test]
+fn a_file_that_is_not_a_v1_log_is_refused() {
+    let dir = sealed_log();
+    raw(&dir.db()).execute("UPDATE meta SET value = 'warrant-audit/v2'", []).unwrap();
+    let err = verify(&dir.db(), &public_key()).unwrap_err();
+    assert!(matches!(&err, VerifyError::Format { reason, .. } if reason.contains("v2")), "{err}");
+
+    let junk = dir.0.join("junk.db");
+    std::fs::write(&junk, b"this is not a database at all, just some bytes").unwrap();
+    let err = verify(&junk, &public_key()).unwrap_err();
+    assert!(matches!(err, VerifyError::Open { .. } | VerifyError::Format { .. }), "{err}");
+
+    let missing = dir.0.join("missing.db");
+    assert!(matches!(verify(&missing, &public_key()), Err(VerifyError::Open { .. })));
+    assert!(!missing.exists(), "verification must not create a log");
+}

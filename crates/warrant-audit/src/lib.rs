@@ -1,0 +1,69 @@
+//! Warrant's audit log writer.
+//!
+//! Every authentication failure, decision, approval and result is appended
+//! here *before* the action it records happens: [`AuditLog::append`] returns
+//! only once the record is committed, and a caller whose append failed must
+//! not act (fail closed). Records are hash-chained and periodically sealed by
+//! Ed25519-signed checkpoints, so that an offline verifier holding only the
+//! public key can tell whether the log was edited afterwards.
+//!
+//! This crate deliberately does not verify logs, read them back for export,
+//! or ship them anywhere: that is `warrant-audit-verify`, which re-implements
+//! the format below from this text rather than depending on this crate, so a
+//! bug in the writer cannot hide itself from the verifier. It also does not
+//! decide what goes into an event's detail beyond offering
+//! [`redact_arguments`], the default treatment of tool arguments.
+//!
+//! # Format `warrant-audit/v1`
+//!
+//! One SQLite database in WAL mode with three tables (created if missing):
+//!
+//! ```sql
+//! records(seq INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL,
+//!         agent TEXT, body TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)
+//! checkpoints(id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, head_hash TEXT NOT NULL,
+//!             ts_ms INTEGER NOT NULL, public_key TEXT NOT NULL, signature TEXT NOT NULL)
+//! meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)   -- format = "warrant-audit/v1"
+//! ```
+//!
+//! - `seq` starts at 1 and is contiguous; `ts_ms` is Unix milliseconds taken
+//!   by the writer when it writes the record; `kind` is the snake_case event
+//!   kind; `agent` is the agent id or NULL.
+//! - `body` is the canonical JSON (`warrant_core::canonical_json`: keys sorted
+//!   by UTF-8 bytes, no whitespace) of the event's detail object.
+//! - `hash` is the lowercase hex SHA-256 of the canonical JSON of
+//!   `{"agent": <string or null>, "body": <the body TEXT as a JSON string>,
+//!   "kind": <kind>, "prev": <prev_hash>, "seq": <seq>, "ts_ms": <ts_ms>}`.
+//! - `prev_hash` is the previous record's `hash`; for seq 1 it is 64 zeros.
+//! - A checkpoint seals the chain up to `seq`, whose record hash is
+//!   `head_hash`. `signature` is the lowercase hex Ed25519 signature over the
+//!   UTF-8 bytes `warrant-audit-checkpoint/v1\n{seq}\n{head_hash}\n{ts_ms}`
+//!   (decimal integers, no trailing newline); `public_key` is the lowercase hex
+//!   of the 32-byte verifying key.
+//!
+//! Checkpoints are written every `checkpoint_every_records` records, every
+//! `checkpoint_every` while there are unsealed records, on
+//! [`AuditLog::checkpoint`] and on [`AuditLog::close`].
+//!
+//! # What the chain does not prove
+//!
+//! Records after the last checkpoint are chained but not signed: deleting them
+//! (truncating the tail), or appending well-formed records after them, cannot
+//! be detected without an external anchor such as a copy of the last
+//! checkpoint kept elsewhere. Deleting records together with the checkpoints
+//! that seal them is likewise only detectable against such an anchor.
+//! The database file is created with mode 0600; that keeps agents running as
+//! other users out, not a process running as the gateway's own user.
+
+mod event;
+mod format;
+mod log;
+mod redact;
+mod writer;
+
+pub use event::{AuditEvent, Checkpoint, EventKind, RecordRef};
+pub use log::{AuditError, AuditLog, AuditOptions, Durability};
+pub use redact::redact_arguments;
+
+/// The value of `meta.format` this crate writes and accepts.
+pub const FORMAT: &str = format::FORMAT;

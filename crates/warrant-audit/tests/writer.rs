@@ -1,0 +1,262 @@
+//! The writer against a real SQLite file, read back with a raw connection.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use ed25519_dalek::SigningKey;
+use rusqlite::Connection;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use warrant_audit::{AuditError, AuditEvent, AuditLog, AuditOptions, EventKind};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("warrant-audit-w-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn db(&self) -> PathBuf {
+        self.0.join("audit.db")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn key() -> SigningKey {
+    SigningKey::from_bytes(&[7; 32])
+}
+
+fn event(n: u64) -> AuditEvent {
+    AuditEvent::new(EventKind::Decision).agent(format!("agent-{}", n % 3)).with("n", n)
+}
+
+/// (seq, prev_hash, hash) of every record, in seq order.
+fn chain(path: &Path) -> Vec<(u64, String, String)> {
+    let conn = Connection::open(path).unwrap();
+    let mut stmt = conn.prepare("SELECT seq, prev_hash, hash FROM records ORDER BY seq").unwrap();
+    stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn assert_contiguous_chain(rows: &[(u64, String, String)]) {
+    let mut prev = "0".repeat(64);
+    for (i, (seq, prev_hash, hash)) in rows.iter().enumerate() {
+        assert_eq!(*seq, i as u64 + 1, "seq gap");
+        assert_eq!(prev_hash, &prev, "chain break at {seq}");
+        prev.clone_from(hash);
+    }
+}
+
+fn checkpoints(path: &Path) -> Vec<(u64, String)> {
+    let conn = Connection::open(path).unwrap();
+    let mut stmt = conn.prepare("SELECT seq, head_hash FROM checkpoints ORDER BY id").unwrap();
+    stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn chain_continues_across_close_and_reopen() {
+    let dir = TempDir::new();
+    let log = AuditLog::open(&dir.db(), key(), AuditOptions::default()).unwrap();
+    for n in 0..5 {
+        assert_eq!(log.append_blocking(event(n)).unwrap().seq, n + 1);
+    }
+    log.close().unwrap();
+
+    let log = AuditLog::open(&dir.db(), key(), AuditOptions::default()).unwrap();
+    let sixth = log.append_blocking(event(5)).unwrap();
+    assert_eq!(sixth.seq, 6);
+    log.close().unwrap();
+
+    let rows = chain(&dir.db());
+    assert_eq!(rows.len(), 6);
+    assert_contiguous_chain(&rows);
+    assert_eq!(rows[5].2, sixth.hash);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appends_are_group_committed_into_one_contiguous_chain() {
+    let dir = TempDir::new();
+    let options = AuditOptions { checkpoint_every_records: 0, ..AuditOptions::default() };
+    let log = AuditLog::open(&dir.db(), key(), options).unwrap();
+    let mut tasks = Vec::new();
+    for task in 0..32u64 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..50 {
+                seqs.push(log.append(event(task * 1000 + i)).await.unwrap().seq);
+            }
+            seqs
+        }));
+    }
+    let mut acked = Vec::new();
+    for task in tasks {
+        let seqs = task.await.unwrap();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "one task's appends are ordered");
+        acked.extend(seqs);
+    }
+    acked.sort_unstable();
+    assert_eq!(acked, (1..=1600).collect::<Vec<u64>>(), "every ack names a distinct seq");
+    log.close().unwrap();
+    let rows = chain(&dir.db());
+    assert_eq!(rows.len(), 1600);
+    assert_contiguous_chain(&rows);
+}
+
+#[test]
+fn close_writes_a_final_checkpoint_of_the_head() {
+    let dir = TempDir::new();
+    let log = AuditLog::open(&dir.db(), key(), AuditOptions::default()).unwrap();
+    for n in 0..3 {
+        log.append_blocking(event(n)).unwrap();
+    }
+    let head = log.append_blocking(event(3)).unwrap();
+    log.close().unwrap();
+    assert_eq!(checkpoints(&dir.db()), vec![(4, head.hash)]);
+
+    // Reopening and closing with nothing new seals nothing new.
+    AuditLog::open(&dir.db(), key(), AuditOptions::default()).unwrap().close().unwrap();
+    assert_eq!(checkpoints(&dir.db()).len(), 1);
+}
+
+#[test]
+fn checkpoints_follow_the_record_count_and_explicit_requests() {
+    let dir = TempDir::new();
+    let options = AuditOptions { checkpoint_every_records: 10, ..AuditOptions::default() };
+    let log = AuditLog::open(&dir.db(), key(), options).unwrap();
+    for n in 0..25 {
+        log.append_blocking(event(n)).unwrap();
+    }
+    let forced = log.checkpoint().unwrap().expect("records since the last checkpoint");
+    assert_eq!(forced.seq, 25);
+    assert_eq!(log.checkpoint().unwrap(), None, "nothing new to seal");
+    log.close().unwrap();
+    let seqs: Vec<u64> = checkpoints(&dir.db()).into_iter().map(|(seq, _)| seq).collect();
+    assert_eq!(seqs, vec![10, 20, 25]);
+}
+
+#[test]
+fn elapsed_time_triggers_a_checkpoint_only_when_there_are_new_records() {
+    let dir = TempDir::new();
+    let options =
+        AuditOptions { checkpoint_every: Duration::from_millis(100), ..AuditOptions::default() };
+    let log = AuditLog::open(&dir.db(), key(), options).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(checkpoints(&dir.db()).is_empty(), "an idle log is not sealed");
+    log.append_blocking(event(0)).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(checkpoints(&dir.db()).len(), 1);
+    log.close().unwrap();
+    assert_eq!(checkpoints(&dir.db()).len(), 1);
+}
+
+#[tokio::test]
+async fn append_after_close_fails_from_every_clone() {
+    let dir = TempDir::new();
+    let log = AuditLog::open(&dir.db(), key(), AuditOptions::default()).unwrap();
+    let clone = log.clone();
+    log.append(event(0)).await.unwrap();
+    log.close().unwrap();
+    assert!(matches!(clone.append(event(1)).await, Err(AuditError::Closed)));
+    assert!(matches!(log.append_blocking(event(2)), Err(AuditError::Closed)));
+    assert!(matches!(clone.checkpoint(), Err(AuditError::Closed)));
+    log.close().unwrap();
+    assert_eq!(chain(&dir.db()).len(), 1);
+}
+
+#[test]
+fn a_database_of_another_format_is_refused() {
+    let dir = TempDir::new();
+    let conn = Connection::open(dir.db()).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         INSERT INTO meta VALUES ('format', 'warrant-audit/v9');",
+    )
+    .unwrap();
+    drop(conn);
+    let err = AuditLog::open(&dir.db(), key(), AuditOptions::default()).err().unwrap();
+    assert!(matches!(&err, AuditError::UnknownFormat { found, .. } if found == "warrant-audit/v9"));
+    assert!(err.to_string().contains("`warrant-audit/v9`"), "{err}");
+
+    let other = dir.0.join("other.db");
+    Connection::open(&other).unwrap().execute_batch("CREATE TABLE notes(x TEXT);").unwrap();
+    let err = AuditLog::open(&other, key(), AuditOptions::default()).err().unwrap();
+    assert!(matches!(err, AuditError::UnknownFormat { .. }), "{err}");
+}
+
+#[test]
+fn a_log_sealed_by_another_key_is_refused() {
+    let dir = TempDir::new();
+    let log = AuditLog::open(&dir.db(), key(), AuditOptions::default()).unwrap();
+    log.append_blocking(event(0)).unwrap();
+    log.close().unwrap();
+    let other = SigningKey::from_bytes(&[8; 32]);
+    let err = AuditLog::open(&dir.db(), other, AuditOptions::default()).err().unwrap();
+    assert!(matches!(err, AuditError::KeyMismatch { .. }), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn the_database_is_created_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new();
+    let log = AuditLog::open(&dir.db(), key(), AuditOptions::default()).unwrap();
+    log.append_blocking(event(0)).unwrap();
+    for name in ["audit.db", "audit.db-wal", "audit.db-shm"] {
+        let mode = std::fs::metadata(dir.0.join(name)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{name} has mode {mode:o}");
+    }
+    log.close().unwrap();
+}
+
+#[test]
+fn a_failed_database_refuses_every_later_append() {
+    let dir = TempDir::new();
+    let log = AuditLog::open(&dir.db(), key(), AuditOptions::default()).unwrap();
+    log.append_blocking(event(0)).unwrap();
+    // Another writer takes seq 2 behind the log's back: the next insert hits
+    // the primary key and the writer must stop accepting records.
+    let conn = Connection::open(dir.db()).unwrap();
+    conn.execute("INSERT INTO records VALUES (2, 0, 'decision', NULL, '{}', 'x', 'y')", [])
+        .unwrap();
+    drop(conn);
+    assert!(matches!(log.append_blocking(event(1)), Err(AuditError::Write { .. })));
+    assert!(matches!(log.append_blocking(event(2)), Err(AuditError::Failed { .. })));
+    assert!(matches!(log.checkpoint(), Err(AuditError::Failed { .. })));
+    assert!(log.close().is_err());
+}
+
+#[test]
+fn detail_is_stored_as_canonical_json() {
+    let dir = TempDir::new();
+    let log = AuditLog::open(&dir.db(), key(), AuditOptions::default()).unwrap();
+    let event = AuditEvent::new(EventKind::CallForwarded)
+        .with("z", json!({"b": 1, "a": [true, null]}))
+        .with("a", "x");
+    log.append_blocking(event).unwrap();
+    log.close().unwrap();
+    let conn = Connection::open(dir.db()).unwrap();
+    let (kind, agent, body): (String, Option<String>, String) = conn
+        .query_row("SELECT kind, agent, body FROM records WHERE seq = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!(kind, "call_forwarded");
+    assert_eq!(agent, None);
+    assert_eq!(body, r#"{"a":"x","z":{"a":[true,null],"b":1}}"#);
+}

@@ -1,0 +1,268 @@
+//! `warrant.toml`: parsed once into typed values, refused with a message that
+//! names the key when it is wrong.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+use warrant_core::UpstreamName;
+
+/// The configuration a fresh home starts with.
+pub const DEFAULT_CONFIG: &str = r#"# Warrant configuration. See the README for every key.
+
+[gateway]
+# Agents connect here (Streamable HTTP, path /mcp). Loopback only.
+listen = "127.0.0.1:7465"
+# The trust domain of agent SPIFFE ids: spiffe://<trust_domain>/agent/<name>/<id>.
+trust_domain = "warrant.local"
+# How long a call that needs a person's approval waits before it is denied.
+approval_timeout = "120s"
+# How long an upstream may take to answer one call.
+call_timeout = "60s"
+
+[audit]
+# Argument values are recorded as shape and hash; set true to record them in full.
+capture_arguments = false
+# "process": a record survives the gateway being killed; "power": also a power loss.
+durability = "process"
+
+# Upstream MCP servers. Their tools appear to agents as NAME__tool.
+#
+# [upstreams.notes]
+# command = ["python3", "server.py"]   # a stdio server Warrant starts and owns
+# env = { LOG_LEVEL = "info" }
+# trusted = false                      # true lets the default policy allow its tools without asking
+#
+# [upstreams.remote]
+# url = "http://127.0.0.1:9000/mcp"    # a Streamable HTTP server
+"#;
+
+/// Everything in `warrant.toml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub gateway: GatewayConfig,
+    pub audit: AuditConfig,
+    pub upstreams: BTreeMap<UpstreamName, UpstreamConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub listen: SocketAddr,
+    pub trust_domain: String,
+    pub approval_timeout: Duration,
+    pub call_timeout: Duration,
+    /// Largest request body accepted on `/mcp`.
+    pub max_message_bytes: usize,
+    /// Largest `arguments` object of one call, as JSON bytes.
+    pub max_argument_bytes: usize,
+    /// Deepest nesting of one call's arguments.
+    pub max_argument_depth: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    pub capture_arguments: bool,
+    pub power_durable: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    pub transport: UpstreamTransport,
+    /// The operator vouches for this server's tools (the default policy lets
+    /// them through without asking).
+    pub trusted: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum UpstreamTransport {
+    Stdio { command: Vec<String>, env: BTreeMap<String, String>, cwd: Option<String> },
+    Http { url: String },
+}
+
+/// `warrant.toml` could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read `{path}`: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("`{path}` is not valid: {message}")]
+    Syntax { path: String, message: String },
+    #[error("`{path}`: {message}")]
+    Invalid { path: String, message: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    gateway: RawGateway,
+    #[serde(default)]
+    audit: RawAudit,
+    #[serde(default)]
+    upstreams: BTreeMap<String, RawUpstream>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGateway {
+    listen: Option<String>,
+    trust_domain: Option<String>,
+    approval_timeout: Option<String>,
+    call_timeout: Option<String>,
+    max_message_bytes: Option<usize>,
+    max_argument_bytes: Option<usize>,
+    max_argument_depth: Option<usize>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    capture_arguments: Option<bool>,
+    durability: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUpstream {
+    command: Option<Vec<String>>,
+    env: Option<BTreeMap<String, String>>,
+    cwd: Option<String>,
+    url: Option<String>,
+    #[serde(default)]
+    trusted: bool,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
+        Self::parse(&text, &shown)
+    }
+
+    /// Parses `text`; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: origin.to_owned(),
+            message: e.message().to_owned(),
+        })?;
+        let invalid = |message: String| ConfigError::Invalid { path: origin.to_owned(), message };
+
+        let listen_text = raw.gateway.listen.as_deref().unwrap_or("127.0.0.1:7465");
+        let listen: SocketAddr = listen_text
+            .parse()
+            .map_err(|_| invalid(format!("gateway.listen `{listen_text}` is not an ip:port")))?;
+        if !listen.ip().is_loopback() {
+            return Err(invalid(format!(
+                "gateway.listen `{listen_text}` is not a loopback address; Warrant only listens on loopback"
+            )));
+        }
+        let duration = |key: &str, value: Option<&str>, default: &str| {
+            let text = value.unwrap_or(default);
+            humantime::parse_duration(text)
+                .map_err(|e| invalid(format!("{key} `{text}` is not a duration: {e}")))
+        };
+        let gateway = GatewayConfig {
+            listen,
+            trust_domain: raw.gateway.trust_domain.unwrap_or_else(|| "warrant.local".to_owned()),
+            approval_timeout: duration(
+                "gateway.approval_timeout",
+                raw.gateway.approval_timeout.as_deref(),
+                "120s",
+            )?,
+            call_timeout: duration("gateway.call_timeout", raw.gateway.call_timeout.as_deref(), "60s")?,
+            max_message_bytes: raw.gateway.max_message_bytes.unwrap_or(4 * 1024 * 1024),
+            max_argument_bytes: raw.gateway.max_argument_bytes.unwrap_or(1024 * 1024),
+            max_argument_depth: raw.gateway.max_argument_depth.unwrap_or(32),
+        };
+        let power_durable = match raw.audit.durability.as_deref().unwrap_or("process") {
+            "process" => false,
+            "power" => true,
+            other => {
+                return Err(invalid(format!(
+                    "audit.durability `{other}` must be `process` or `power`"
+                )));
+            }
+        };
+        let audit = AuditConfig {
+            capture_arguments: raw.audit.capture_arguments.unwrap_or(false),
+            power_durable,
+        };
+
+        let mut upstreams = BTreeMap::new();
+        for (name, up) in raw.upstreams {
+            let parsed = UpstreamName::parse(&name)
+                .map_err(|e| invalid(format!("[upstreams.{name}]: {e}")))?;
+            let transport = match (up.command, up.url) {
+                (Some(command), None) => {
+                    if command.is_empty() {
+                        return Err(invalid(format!("upstreams.{name}.command is empty")));
+                    }
+                    UpstreamTransport::Stdio {
+                        command,
+                        env: up.env.unwrap_or_default(),
+                        cwd: up.cwd,
+                    }
+                }
+                (None, Some(url)) => {
+                    if up.env.is_some() || up.cwd.is_some() {
+                        return Err(invalid(format!(
+                            "upstreams.{name}: `env` and `cwd` only apply to a `command`"
+                        )));
+                    }
+                    if !url.starts_with("http://") {
+                        return Err(invalid(format!(
+                            "upstreams.{name}.url `{url}` must be an http:// URL (https upstreams are not supported yet)"
+                        )));
+                    }
+                    UpstreamTransport::Http { url }
+                }
+                _ => {
+                    return Err(invalid(format!(
+                        "upstreams.{name} needs exactly one of `command` or `url`"
+                    )));
+                }
+            };
+            upstreams.insert(parsed, UpstreamConfig { transport, trusted: up.trusted });
+        }
+        Ok(Self { gateway, audit, upstreams })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_parses() {
+        let c = Config::parse(DEFAULT_CONFIG, "default").unwrap();
+        assert_eq!(c.gateway.listen.to_string(), "127.0.0.1:7465");
+        assert_eq!(c.gateway.approval_timeout, Duration::from_secs(120));
+        assert!(c.upstreams.is_empty());
+        assert!(!c.audit.capture_arguments);
+    }
+
+    #[test]
+    fn non_loopback_listen_is_refused() {
+        let err = Config::parse("[gateway]\nlisten = \"0.0.0.0:7465\"\n", "t").unwrap_err();
+        assert!(err.to_string().contains("not a loopback address"), "{err}");
+    }
+
+    #[test]
+    fn upstreams_are_parsed_and_checked() {
+        let c = Config::parse(
+            "[upstreams.notes]\ncommand = [\"python3\", \"s.py\"]\ntrusted = true\n[upstreams.web]\nurl = \"http://127.0.0.1:9/mcp\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.upstreams.len(), 2);
+        let notes = &c.upstreams[&UpstreamName::parse("notes").unwrap()];
+        assert!(notes.trusted);
+        assert!(Config::parse("[upstreams.a__b]\ncommand = [\"x\"]\n", "t").is_err());
+        assert!(Config::parse("[upstreams.a]\n", "t").is_err());
+        assert!(Config::parse("[upstreams.a]\ncommand = []\n", "t").is_err());
+        assert!(Config::parse("[upstreams.a]\nurl = \"https://x/mcp\"\n", "t").is_err());
+        assert!(Config::parse("[gateway]\nlisten2 = 1\n", "t").is_err());
+    }
+}

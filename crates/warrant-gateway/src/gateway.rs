@@ -1,0 +1,211 @@
+//! The gateway's shared state: what every request handler consults.
+
+use crate::approvals::Approvals;
+use crate::config::Config;
+use crate::pins::PinStore;
+use crate::tools::{self, Refused, ToolEntry};
+use crate::upstream::{Upstream, UpstreamEvents};
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use warrant_audit::{AuditEvent, AuditLog, EventKind};
+use warrant_core::{AgentId, UnixMillis, UpstreamName};
+use warrant_identity::{AuthError, Claims, Verifier};
+use warrant_policy::PolicyEngine;
+
+/// Everything a request needs, shared by all of them.
+pub struct Gateway {
+    pub config: Config,
+    pub policy: PolicyEngine,
+    pub verifier: Verifier,
+    pub audit: AuditLog,
+    pub approvals: Approvals,
+    pub upstreams: BTreeMap<UpstreamName, Arc<Upstream>>,
+    pub tools: ToolTable,
+    pub state_db: PathBuf,
+    pub started_at: UnixMillis,
+    pub mcp_url: OnceLock<String>,
+    revoked: RwLock<HashSet<AgentId>>,
+    /// Streamable HTTP session id → the agent that opened it.
+    sessions: Mutex<HashMap<String, AgentId>>,
+    pins: Mutex<PinStore>,
+}
+
+/// Tools by qualified name.
+#[derive(Default)]
+pub struct ToolTable {
+    inner: RwLock<TableInner>,
+}
+
+#[derive(Default)]
+struct TableInner {
+    tools: BTreeMap<String, Arc<ToolEntry>>,
+    refused: BTreeMap<String, Vec<Refused>>,
+}
+
+impl ToolTable {
+    pub fn get(&self, name: &str) -> Option<Arc<ToolEntry>> {
+        self.inner.read().ok()?.tools.get(name).cloned()
+    }
+
+    pub fn all(&self) -> Vec<Arc<ToolEntry>> {
+        self.inner.read().map(|t| t.tools.values().cloned().collect()).unwrap_or_default()
+    }
+
+    pub fn refused(&self) -> Vec<Refused> {
+        self.inner.read().map(|t| t.refused.values().flatten().cloned().collect()).unwrap_or_default()
+    }
+
+    fn replace(&self, upstream: &UpstreamName, entries: Vec<Arc<ToolEntry>>, refused: Vec<Refused>) {
+        if let Ok(mut t) = self.inner.write() {
+            t.tools.retain(|_, e| e.name.upstream() != upstream);
+            for e in entries {
+                t.tools.insert(e.name.as_str().to_owned(), e);
+            }
+            t.refused.insert(upstream.to_string(), refused);
+        }
+    }
+}
+
+impl Gateway {
+    #[expect(clippy::too_many_arguments, reason = "assembled once, at start-up")]
+    pub fn new(
+        config: Config,
+        policy: PolicyEngine,
+        verifier: Verifier,
+        revoked: HashSet<AgentId>,
+        audit: AuditLog,
+        upstreams: BTreeMap<UpstreamName, Arc<Upstream>>,
+        state_db: PathBuf,
+        pins: PinStore,
+    ) -> Self {
+        Self {
+            config,
+            policy,
+            verifier,
+            audit,
+            approvals: Approvals::default(),
+            upstreams,
+            tools: ToolTable::default(),
+            state_db,
+            started_at: UnixMillis::now(),
+            mcp_url: OnceLock::new(),
+            revoked: RwLock::new(revoked),
+            sessions: Mutex::new(HashMap::new()),
+            pins: Mutex::new(pins),
+        }
+    }
+
+    /// Checks a bearer token: signature (cached), expiry, revocation.
+    pub fn authenticate(&self, token: &str, now: UnixMillis) -> Result<Claims, AuthError> {
+        let claims = self.verifier.verify(token, now)?;
+        let revoked = self.revoked.read().map(|r| r.contains(&claims.agent_id)).unwrap_or(true);
+        if revoked {
+            return Err(AuthError::Revoked { agent_id: claims.agent_id });
+        }
+        Ok(claims)
+    }
+
+    /// Re-reads the revocation list (the CLI revokes in the registry and
+    /// then tells the running gateway).
+    pub fn reload_revocations(&self) -> Result<usize, String> {
+        let registry = warrant_identity::Registry::open(&self.state_db).map_err(|e| e.to_string())?;
+        let ids = registry.revoked_ids().map_err(|e| e.to_string())?;
+        let n = ids.len();
+        if let Ok(mut r) = self.revoked.write() {
+            *r = ids;
+        }
+        Ok(n)
+    }
+
+    /// Binds a session to the agent that opened it; `false` if another agent
+    /// presents it.
+    pub fn bind_session(&self, session: &str, agent: AgentId) -> bool {
+        let Ok(mut map) = self.sessions.lock() else { return false };
+        *map.entry(session.to_owned()).or_insert(agent) == agent
+    }
+
+    pub fn session_owner(&self, session: &str) -> Option<AgentId> {
+        self.sessions.lock().ok()?.get(session).copied()
+    }
+
+    /// Appends an audit record; the error is for the caller to fail closed on.
+    pub async fn record(&self, kind: EventKind, agent: Option<&AgentId>, detail: Value) -> Result<(), String> {
+        let detail = match detail {
+            Value::Object(m) => m,
+            other => {
+                let mut m = Map::new();
+                m.insert("value".into(), other);
+                m
+            }
+        };
+        self.audit
+            .append(AuditEvent { kind, agent: agent.map(ToString::to_string), detail })
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Arguments as the audit log and approval listings show them.
+    pub fn recorded_arguments(&self, args: &Value) -> Value {
+        if self.config.audit.capture_arguments {
+            args.clone()
+        } else {
+            warrant_audit::redact_arguments(args)
+        }
+    }
+}
+
+/// The supervisor's reports land in the tool table, the pin store and the log.
+pub struct Events(pub Arc<Gateway>);
+
+impl UpstreamEvents for Events {
+    fn tools(&self, upstream: &Upstream, tools: Vec<rmcp::model::Tool>) -> usize {
+        let (entries, refused) = tools::admit(&upstream.name, upstream.config.trusted, tools);
+        let mut changed = Vec::new();
+        if let Ok(pins) = self.0.pins.lock() {
+            for e in &entries {
+                match pins.observe(e.name.as_str(), &e.pin, &e.exposed) {
+                    Ok(Some(old)) => changed.push(json!({"tool": e.name.as_str(), "pinned": old, "seen": e.pin})),
+                    Ok(None) => {}
+                    Err(err) => tracing::warn!(tool = %e.name, error = %err, "recording tool pin failed"),
+                }
+            }
+        }
+        for r in &refused {
+            tracing::warn!(upstream = %r.upstream, tool = %r.tool, reason = %r.reason, "tool refused");
+        }
+        let unusable: Vec<Value> = entries
+            .iter()
+            .filter_map(|e| e.schema.as_ref().err().map(|why| json!({"tool": e.name.as_str(), "reason": why})))
+            .collect();
+        let count = entries.len();
+        let detail = json!({
+            "upstream": upstream.name.as_str(),
+            "event": "tools",
+            "tools": entries.iter().map(|e| json!({"name": e.name.as_str(), "pin": e.pin})).collect::<Vec<_>>(),
+            "refused": refused,
+            "unusable_schemas": unusable,
+            "pin_changed": changed,
+        });
+        self.0.tools.replace(&upstream.name, entries, refused);
+        let gw = self.0.clone();
+        tokio::spawn(async move {
+            if let Err(e) = gw.record(EventKind::UpstreamState, None, detail).await {
+                tracing::error!(error = %e, "audit append failed");
+            }
+        });
+        count
+    }
+
+    fn state(&self, upstream: &Upstream, state: &'static str, error: Option<String>) {
+        let gw = self.0.clone();
+        let detail = json!({"upstream": upstream.name.as_str(), "event": state, "error": error});
+        tokio::spawn(async move {
+            if let Err(e) = gw.record(EventKind::UpstreamState, None, detail).await {
+                tracing::error!(error = %e, "audit append failed");
+            }
+        });
+    }
+}

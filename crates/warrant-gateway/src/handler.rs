@@ -1,0 +1,332 @@
+//! The MCP server side that agents talk to: `tools/list` filtered by policy,
+//! `tools/call` through validation, policy, approval and audit.
+//!
+//! The order in `call_tool` is the product's contract: authenticate (done by
+//! the HTTP layer), parse the name, bound and validate the arguments, decide,
+//! write the decision to the audit log, and only then ask a person or forward.
+//! Forwarding takes a `Permit`, which only the policy crate can make.
+
+use crate::approvals::{self, PendingView, Verdict};
+use crate::gateway::Gateway;
+use crate::tools::{self, ToolEntry};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData,
+    Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::{RequestContext, RoleServer};
+use rmcp::ServerHandler;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Instant;
+use warrant_audit::EventKind;
+use warrant_core::{ToolName, UnixMillis};
+use warrant_identity::Claims;
+use warrant_policy::{AgentFacts, CallRequest, Decision, Permit};
+
+/// The agent an HTTP request was authenticated as; the HTTP layer puts it in
+/// the request's extensions.
+#[derive(Clone, Debug)]
+pub struct Authenticated(pub Arc<Claims>);
+
+/// One downstream MCP session's handler.
+#[derive(Clone)]
+pub struct GatewayHandler {
+    pub gw: Arc<Gateway>,
+}
+
+fn claims_of(context: &RequestContext<RoleServer>) -> Result<Arc<Claims>, ErrorData> {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<Authenticated>())
+        .map(|a| a.0.clone())
+        .ok_or_else(|| ErrorData::invalid_request("request is not authenticated", None))
+}
+
+pub fn agent_facts(claims: &Claims) -> AgentFacts {
+    AgentFacts {
+        id: claims.agent_id.to_string(),
+        name: claims.name.to_string(),
+        task: claims.task.clone(),
+        spiffe_id: claims.spiffe_id.clone(),
+        spawned_by: claims.spawned_by.clone(),
+        depth: i64::from(claims.depth),
+        custody: vec![claims.spawned_by.clone(), claims.spiffe_id.clone()],
+    }
+}
+
+/// A refusal the agent can read and act on.
+fn refusal(text: String) -> CallToolResponse {
+    CallToolResponse::Complete(CallToolResult::error(vec![ContentBlock::text(text)]))
+}
+
+impl ServerHandler for GatewayHandler {
+    fn get_info(&self) -> ServerConfig {
+        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+        info.server_info = Implementation::new("warrant", env!("CARGO_PKG_VERSION"));
+        info.instructions = Some(
+            "Tools of the operator's MCP servers, as NAME__tool, under Warrant's policy. A refused call says which rule refused it and why.".into(),
+        );
+        info
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let claims = claims_of(&context)?;
+        let facts = agent_facts(&claims);
+        let all = self.gw.tools.all();
+        let visible: Vec<_> = all
+            .iter()
+            .filter(|e| e.schema.is_ok() && self.gw.policy.could_allow(&facts, &e.facts))
+            .map(|e| e.exposed.clone())
+            .collect();
+        let detail = json!({"shown": visible.len(), "hidden": all.len() - visible.len()});
+        self.gw
+            .record(EventKind::ToolsListed, Some(&claims.agent_id), detail)
+            .await
+            .map_err(|e| ErrorData::internal_error(format!("audit log unavailable: {e}"), None))?;
+        Ok(ListToolsResult::with_all_items(visible))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let claims = claims_of(&context)?;
+        Ok(self.call(&claims, request).await)
+    }
+}
+
+impl GatewayHandler {
+    async fn call(&self, claims: &Claims, request: CallToolRequestParams) -> CallToolResponse {
+        let gw = &self.gw;
+        let agent = &claims.agent_id;
+        let requested = request.name.to_string();
+        let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+
+        let entry = match ToolName::parse(&requested).ok().and_then(|n| gw.tools.get(n.as_str())) {
+            Some(entry) => entry,
+            None => {
+                let reason = format!("no tool named `{}` is available", printable(&requested));
+                return self.refuse(claims, &requested, &arguments, "unknown-tool", reason).await;
+            }
+        };
+        if let Err(reason) = self.check_arguments(&entry, &arguments) {
+            return self.refuse(claims, &requested, &arguments, "invalid-arguments", reason).await;
+        }
+
+        let facts = agent_facts(claims);
+        let decision = gw.policy.decide(&CallRequest {
+            agent: &facts,
+            tool: &entry.facts,
+            arguments: &arguments,
+            tainted: false,
+            now: UnixMillis::now(),
+        });
+        let fingerprint = approvals::fingerprint(&agent.to_string(), entry.name.as_str(), &arguments)
+            .unwrap_or_default();
+        let rules: Vec<&str> = decision.rules().iter().map(|r| r.id.as_str()).collect();
+        let recorded = json!({
+            "tool": entry.name.as_str(),
+            "upstream": entry.name.upstream().as_str(),
+            "outcome": decision.outcome().to_string(),
+            "rules": rules,
+            "reason": decision_reason(&decision),
+            "arguments": gw.recorded_arguments(&arguments),
+            "fingerprint": fingerprint,
+            "custody": facts.custody,
+            "task": claims.task,
+        });
+        if let Err(e) = gw.record(EventKind::Decision, Some(agent), recorded).await {
+            return refusal(format!("warrant: refused because the audit log is unavailable ({e})"));
+        }
+
+        let permit = match decision {
+            Decision::Allow { permit, .. } => permit,
+            Decision::Deny { rules, reason, .. } => {
+                let named = rules.first().map(|r| format!(" by rule `{}`", r.id)).unwrap_or_default();
+                return refusal(format!("warrant: denied{named}: {reason}"));
+            }
+            Decision::Ask { pending, rules, .. } => {
+                let rule = rules.first().map(|r| r.id.clone()).unwrap_or_default();
+                let why = rules.first().and_then(|r| r.ask.clone()).unwrap_or_default();
+                match self.ask(claims, &entry, &arguments, &fingerprint, &rule, &why).await {
+                    Ok(by) => pending.approve(&by),
+                    Err(text) => return refusal(text),
+                }
+            }
+        };
+        self.forward(claims, &entry, permit, request.arguments).await
+    }
+
+    /// Bounds and schema validation, before policy sees the arguments.
+    fn check_arguments(&self, entry: &ToolEntry, arguments: &Value) -> Result<(), String> {
+        let limits = &self.gw.config.gateway;
+        let size = serde_json::to_vec(arguments).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size > limits.max_argument_bytes {
+            return Err(format!("arguments are {size} bytes, over the {}-byte limit", limits.max_argument_bytes));
+        }
+        if tools::depth(arguments) > limits.max_argument_depth {
+            return Err(format!("arguments nest deeper than {} levels", limits.max_argument_depth));
+        }
+        let validator = entry
+            .schema
+            .as_ref()
+            .map_err(|why| format!("`{}` cannot be called: its {why}", entry.name))?;
+        let errors: Vec<String> = validator
+            .iter_errors(arguments)
+            .take(5)
+            .map(|e| format!("{} at `{}`", e, e.instance_path()))
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("arguments do not match the input schema of `{}`: {}", entry.name, errors.join("; ")))
+        }
+    }
+
+    /// A refusal before policy (unknown tool, bad arguments): audited as a
+    /// deny decision with a pseudo-rule naming the check.
+    async fn refuse(&self, claims: &Claims, tool: &str, arguments: &Value, check: &str, reason: String) -> CallToolResponse {
+        let detail = json!({
+            "tool": printable(tool),
+            "outcome": "deny",
+            "rules": [check],
+            "reason": reason,
+            "arguments": self.gw.recorded_arguments(arguments),
+        });
+        if let Err(e) = self.gw.record(EventKind::Decision, Some(&claims.agent_id), detail).await {
+            return refusal(format!("warrant: refused because the audit log is unavailable ({e})"));
+        }
+        refusal(format!("warrant: denied by `{check}`: {reason}"))
+    }
+
+    /// Waits for a person. `Ok(approver)` or the text the agent gets.
+    async fn ask(
+        &self,
+        claims: &Claims,
+        entry: &ToolEntry,
+        arguments: &Value,
+        fingerprint: &str,
+        rule: &str,
+        why: &str,
+    ) -> Result<String, String> {
+        let gw = &self.gw;
+        let timeout = gw.config.gateway.approval_timeout;
+        let now = UnixMillis::now();
+        let id = approvals::new_id();
+        let view = PendingView {
+            id: id.clone(),
+            agent_id: claims.agent_id.to_string(),
+            agent_name: claims.name.to_string(),
+            tool: entry.name.to_string(),
+            fingerprint: fingerprint.to_owned(),
+            arguments: gw.recorded_arguments(arguments),
+            rule: rule.to_owned(),
+            why: why.to_owned(),
+            created_at: now.to_rfc3339(),
+            expires_at: now.plus(timeout).to_rfc3339(),
+        };
+        let detail = json!({"approval": id, "tool": entry.name.as_str(), "fingerprint": fingerprint, "rule": rule, "why": why, "timeout_s": timeout.as_secs()});
+        gw.record(EventKind::ApprovalRequested, Some(&claims.agent_id), detail)
+            .await
+            .map_err(|e| format!("warrant: refused because the audit log is unavailable ({e})"))?;
+        let rx = gw.approvals.open(view);
+        // If this call is abandoned (client gone), the request must not stay
+        // approvable.
+        let guard = WithdrawOnDrop { gw: gw.clone(), id: id.clone() };
+        let verdict = tokio::time::timeout(timeout, rx).await;
+        drop(guard);
+        let (outcome, by, text) = match verdict {
+            Ok(Ok(Verdict::Approved { by })) => ("approved", by, None),
+            Ok(Ok(Verdict::Denied { by })) => {
+                let t = format!("warrant: a person ({by}) denied this call (rule `{rule}`: {why})");
+                ("denied", by, Some(t))
+            }
+            Ok(Err(_)) | Err(_) => (
+                "timed_out",
+                String::new(),
+                Some(format!("warrant: denied: no one approved this call within {} s (rule `{rule}`: {why})", timeout.as_secs())),
+            ),
+        };
+        let detail = json!({"approval": id, "tool": entry.name.as_str(), "fingerprint": fingerprint, "outcome": outcome, "by": by});
+        gw.record(EventKind::ApprovalResolved, Some(&claims.agent_id), detail)
+            .await
+            .map_err(|e| format!("warrant: refused because the audit log is unavailable ({e})"))?;
+        match text {
+            None => Ok(by),
+            Some(t) => Err(t),
+        }
+    }
+
+    async fn forward(
+        &self,
+        claims: &Claims,
+        entry: &ToolEntry,
+        permit: Permit,
+        arguments: Option<rmcp::model::JsonObject>,
+    ) -> CallToolResponse {
+        let gw = &self.gw;
+        if permit.tool() != entry.name.as_str() {
+            return refusal("warrant: internal error: permit does not match the call".into());
+        }
+        let Some(upstream) = gw.upstreams.get(entry.name.upstream()) else {
+            return refusal(format!("warrant: upstream `{}` is not configured", entry.name.upstream()));
+        };
+        let started = Instant::now();
+        let result = upstream.call(entry.name.tool(), arguments, gw.config.gateway.call_timeout).await;
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let (kind, detail, response) = match result {
+            Ok(response) => {
+                let is_error = match &response {
+                    CallToolResponse::Complete(r) => r.is_error.unwrap_or(false),
+                    _ => false,
+                };
+                let shape = match &response {
+                    CallToolResponse::Complete(r) => serde_json::to_value(r)
+                        .map(|v| warrant_audit::redact_arguments(&v))
+                        .unwrap_or(Value::Null),
+                    _ => json!("input_required"),
+                };
+                (EventKind::CallResult, json!({"tool": entry.name.as_str(), "is_error": is_error, "ms": elapsed_ms, "result": shape, "permit_rules": permit.rules()}), response)
+            }
+            Err(e) => (
+                EventKind::CallFailed,
+                json!({"tool": entry.name.as_str(), "error": e.to_string(), "ms": elapsed_ms}),
+                refusal(format!("warrant: {e}")),
+            ),
+        };
+        if let Err(e) = gw.record(kind, Some(&claims.agent_id), detail).await {
+            tracing::error!(error = %e, "audit append of a call result failed");
+        }
+        response
+    }
+}
+
+struct WithdrawOnDrop {
+    gw: Arc<Gateway>,
+    id: String,
+}
+
+impl Drop for WithdrawOnDrop {
+    fn drop(&mut self) {
+        self.gw.approvals.withdraw(&self.id);
+    }
+}
+
+fn decision_reason(decision: &Decision) -> String {
+    match decision {
+        Decision::Deny { reason, .. } => reason.clone(),
+        other => other.rules().iter().filter_map(|r| r.reason.clone()).collect::<Vec<_>>().join("; "),
+    }
+}
+
+/// Tool names from agents go into messages and logs; keep them short and
+/// free of control characters.
+pub fn printable(s: &str) -> String {
+    s.chars().take(160).flat_map(char::escape_default).collect()
+}

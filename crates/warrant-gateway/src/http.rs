@@ -1,0 +1,151 @@
+//! The HTTP face of the gateway: `/mcp` (Streamable HTTP), behind a layer
+//! that checks Host and Origin (against DNS rebinding), authenticates the
+//! bearer token, binds sessions to the agent that opened them, and audits
+//! every refusal.
+
+use crate::gateway::Gateway;
+use crate::handler::{Authenticated, GatewayHandler};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, StatusCode, header};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use warrant_audit::EventKind;
+use warrant_core::UnixMillis;
+
+const SESSION_HEADER: &str = "mcp-session-id";
+
+/// Builds the router for a gateway listening on `port`.
+pub fn router(gw: Arc<Gateway>, port: u16, shutdown: CancellationToken) -> Router {
+    let hosts = allowed_hosts(port);
+    let origins = allowed_origins(port);
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(hosts)
+        .with_allowed_origins(origins)
+        .enforce_origin_validation()
+        .with_max_request_body_bytes(gw.config.gateway.max_message_bytes)
+        .with_cancellation_token(shutdown);
+    let handler = GatewayHandler { gw: gw.clone() };
+    let mcp = StreamableHttpService::new(
+        move || Ok(handler.clone()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(axum::middleware::from_fn_with_state(Guard { gw, port }, guard))
+}
+
+fn allowed_hosts(port: u16) -> Vec<String> {
+    ["127.0.0.1", "localhost", "[::1]"]
+        .iter()
+        .flat_map(|h| [h.to_string(), format!("{h}:{port}")])
+        .collect()
+}
+
+fn allowed_origins(port: u16) -> Vec<String> {
+    ["127.0.0.1", "localhost", "[::1]"].iter().map(|h| format!("http://{h}:{port}")).collect()
+}
+
+#[derive(Clone)]
+struct Guard {
+    gw: Arc<Gateway>,
+    port: u16,
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    let body = json!({"error": message}).to_string();
+    let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer realm=\"warrant\""));
+    }
+    response
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    let gw = &guard.gw;
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_default();
+    let method = request.method().to_string();
+    let audit_refusal = |reason: String, kind: EventKind| {
+        let gw = gw.clone();
+        let detail = json!({"reason": reason, "peer": peer, "method": method});
+        async move {
+            if let Err(e) = gw.record(kind, None, detail).await {
+                tracing::error!(error = %e, "audit append failed");
+            }
+        }
+    };
+
+    // DNS rebinding: a browser page on another origin reaching loopback.
+    let headers = request.headers();
+    let host_ok = header_str(headers, "host").is_some_and(|h| allowed_hosts(guard.port).iter().any(|a| a == h));
+    if !host_ok {
+        audit_refusal("host header not allowed".into(), EventKind::BadRequest).await;
+        return refuse(StatusCode::FORBIDDEN, "host not allowed");
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let ok = origin.to_str().is_ok_and(|o| allowed_origins(guard.port).iter().any(|a| a == o));
+        if !ok {
+            audit_refusal("origin not allowed".into(), EventKind::BadRequest).await;
+            return refuse(StatusCode::FORBIDDEN, "origin not allowed");
+        }
+    }
+
+    let token = header_str(headers, "authorization").and_then(|v| v.strip_prefix("Bearer "));
+    let Some(token) = token else {
+        audit_refusal("missing bearer token".into(), EventKind::AuthFailed).await;
+        return refuse(StatusCode::UNAUTHORIZED, "missing bearer token: spawn an agent with `warrant agents spawn` and send its token");
+    };
+    let claims = match gw.authenticate(token.trim(), UnixMillis::now()) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            let message = e.to_string();
+            audit_refusal(message.clone(), EventKind::AuthFailed).await;
+            return refuse(StatusCode::UNAUTHORIZED, &message);
+        }
+    };
+    if let Some(session) = header_str(headers, SESSION_HEADER)
+        && gw.session_owner(session).is_some_and(|owner| owner != claims.agent_id)
+    {
+        audit_refusal(format!("agent {} presented another agent's session", claims.agent_id), EventKind::AuthFailed).await;
+        return refuse(StatusCode::FORBIDDEN, "this session belongs to another agent");
+    }
+
+    let agent = claims.agent_id;
+    let mut request = request;
+    request.extensions_mut().insert(Authenticated(claims));
+    let response: Response<Body> = next.run(request).await;
+
+    if let Some(session) = header_str(response.headers(), SESSION_HEADER)
+        && !gw.bind_session(session, agent)
+    {
+        tracing::error!(%session, "session id reused across agents");
+        return refuse(StatusCode::FORBIDDEN, "session conflict");
+    }
+    let status = response.status();
+    if status.is_client_error() || status.is_server_error() {
+        let gw = gw.clone();
+        let detail = json!({"status": status.as_u16(), "peer": peer});
+        if let Err(e) = gw.record(EventKind::BadRequest, Some(&agent), detail).await {
+            tracing::error!(error = %e, "audit append failed");
+        }
+    }
+    response
+}

@@ -1,0 +1,199 @@
+//! The choke point: Warrant's MCP gateway.
+//!
+//! This crate runs `warrant up`: it loads the home (config, policy, keys),
+//! opens the audit log, starts and supervises the upstream MCP servers,
+//! serves agents over Streamable HTTP on loopback, and answers the CLI on a
+//! private Unix socket. `warrant mcp`, the stdio bridge, lives here too.
+//!
+//! It deliberately holds no policy logic (that is `warrant-policy`, pure),
+//! no token cryptography (`warrant-identity`), and no log format
+//! (`warrant-audit`): it wires them together in the one order the product
+//! promises — authenticate, validate, decide, record, then act.
+
+mod approvals;
+pub mod bridge;
+pub mod config;
+pub mod control;
+mod gateway;
+mod handler;
+pub mod home;
+mod http;
+pub mod ops;
+mod pins;
+mod tools;
+mod upstream;
+
+pub use approvals::PendingView;
+pub use config::Config;
+pub use home::Home;
+
+use crate::gateway::{Events, Gateway};
+use crate::pins::PinStore;
+use crate::upstream::Upstream;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use warrant_audit::{AuditLog, AuditOptions, Durability, EventKind};
+use warrant_core::UnixMillis;
+
+/// `warrant up` could not start, or stopped on an error.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error(transparent)]
+    Home(#[from] home::HomeError),
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("policy is invalid, refusing to start:\n{0}")]
+    Policy(String),
+    #[error("identity: {0}")]
+    Identity(String),
+    #[error("audit log: {0}")]
+    Audit(String),
+    #[error("state store `{path}`: {message}")]
+    State { path: String, message: String },
+    #[error(transparent)]
+    Control(#[from] control::ControlError),
+    #[error("cannot listen on `{addr}`: {source}")]
+    Listen { addr: String, source: std::io::Error },
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Options of `warrant up` beyond `warrant.toml`.
+#[derive(Debug, Default, Clone)]
+pub struct UpOptions {
+    /// Overrides `gateway.listen` (must be loopback).
+    pub listen: Option<SocketAddr>,
+}
+
+/// Runs the gateway until SIGINT or SIGTERM.
+pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
+    home.init()?;
+    home.check()?;
+    let mut config = Config::load(&home.config())?;
+    if let Some(listen) = options.listen {
+        if !listen.ip().is_loopback() {
+            return Err(config::ConfigError::Invalid {
+                path: "--listen".into(),
+                message: format!("`{listen}` is not a loopback address; Warrant only listens on loopback"),
+            }
+            .into());
+        }
+        config.gateway.listen = listen;
+    }
+    let sources = home.read_policies()?;
+    let policy = warrant_policy::PolicyEngine::new(&sources).map_err(|e| GatewayError::Policy(e.to_string()))?;
+    let root = warrant_identity::RootKey::load(&home.root_key()).map_err(|e| GatewayError::Identity(e.to_string()))?;
+    let verifier = warrant_identity::Verifier::new(root.public_key());
+    drop(root);
+    let state_err = |e: String| GatewayError::State { path: home.state_db().display().to_string(), message: e };
+    let registry = warrant_identity::Registry::open(&home.state_db()).map_err(|e| state_err(e.to_string()))?;
+    let revoked = registry.revoked_ids().map_err(|e| state_err(e.to_string()))?;
+    let pins = PinStore::open(&home.state_db()).map_err(|e| state_err(e.to_string()))?;
+
+    let durability = if config.audit.power_durable { Durability::Power } else { Durability::Process };
+    let audit = AuditLog::open(
+        &home.audit_db(),
+        home.load_audit_key()?,
+        AuditOptions { durability, ..AuditOptions::default() },
+    )
+    .map_err(|e| GatewayError::Audit(e.to_string()))?;
+
+    let upstreams: BTreeMap<_, _> = config
+        .upstreams
+        .iter()
+        .map(|(name, up)| (name.clone(), Arc::new(Upstream::new(name.clone(), up.clone()))))
+        .collect();
+    let listen = config.gateway.listen;
+    let gw = Arc::new(Gateway::new(config, policy, verifier, revoked, audit.clone(), upstreams, home.state_db(), pins));
+
+    let control = control::bind(&home.control_socket())?;
+    let tcp = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| GatewayError::Listen { addr: listen.to_string(), source })?;
+    let local = tcp.local_addr().map_err(GatewayError::Serve)?;
+    let mcp_url = format!("http://{local}/mcp");
+    let _ = gw.mcp_url.set(mcp_url.clone());
+
+    let started = json!({
+        "mcp_url": mcp_url,
+        "pid": std::process::id(),
+        "policies": sources.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+        "rules": gw.policy.rule_ids(),
+        "upstreams": gw.upstreams.keys().map(|u| u.as_str()).collect::<Vec<_>>(),
+    });
+    gw.record(EventKind::GatewayStarted, None, started).await.map_err(GatewayError::Audit)?;
+
+    let shutdown = CancellationToken::new();
+    let mut supervisors = Vec::new();
+    for up in gw.upstreams.values() {
+        let events = Arc::new(Events(gw.clone()));
+        supervisors.push(tokio::spawn(up.clone().supervise(events, shutdown.clone())));
+    }
+    let owner = control::owner_uid(home.root()).map_err(GatewayError::Serve)?;
+    let control_task = tokio::spawn(control::serve(control, gw.clone(), owner, shutdown.clone()));
+
+    eprintln!("warrant: gateway up, MCP endpoint {mcp_url}");
+    tracing::info!(%mcp_url, "gateway up");
+    let app = http::router(gw.clone(), local.port(), shutdown.clone())
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let stop = shutdown.clone();
+    let served = axum::serve(tcp, app)
+        .with_graceful_shutdown(async move {
+            wait_for_signal().await;
+            stop.cancel();
+        })
+        .await;
+
+    shutdown.cancel();
+    for s in supervisors {
+        let _ = s.await;
+    }
+    let _ = control_task.await;
+    let _ = std::fs::remove_file(home.control_socket());
+    let stopped = json!({"reason": if served.is_ok() { "signal" } else { "error" }});
+    let _ = gw.record(EventKind::GatewayStopped, None, stopped).await;
+    audit.close().map_err(|e| GatewayError::Audit(e.to_string()))?;
+    eprintln!("warrant: gateway stopped");
+    served.map_err(GatewayError::Serve)
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        // Without signal handlers the gateway could not stop cleanly; it then
+        // runs until killed, which the audit log tolerates.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// What `warrant status` shows of a running gateway.
+pub(crate) fn status(gw: &Gateway) -> Value {
+    let upstreams: Vec<_> = gw.upstreams.values().filter_map(|u| u.status()).collect();
+    let tools: Vec<Value> = gw
+        .tools
+        .all()
+        .iter()
+        .map(|t| json!({"name": t.name.as_str(), "pin": t.pin, "schema_error": t.schema.as_ref().err()}))
+        .collect();
+    let healthy = upstreams.iter().all(|u| u.state == "up");
+    json!({
+        "mcp_url": gw.mcp_url.get(),
+        "pid": std::process::id(),
+        "started_at": gw.started_at.to_rfc3339(),
+        "uptime_s": (UnixMillis::now().0 - gw.started_at.0) / 1000,
+        "health": if healthy { "ok" } else { "degraded" },
+        "upstreams": upstreams,
+        "tools": tools,
+        "refused_tools": gw.tools.refused(),
+        "pending_approvals": gw.approvals.list().len(),
+        "policy_rules": gw.policy.len(),
+    })
+}

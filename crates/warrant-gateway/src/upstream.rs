@@ -1,0 +1,275 @@
+//! Upstream MCP servers: started (stdio) or connected (Streamable HTTP),
+//! supervised, restarted with backoff, and called with a timeout.
+//!
+//! A stdio server is Warrant's child. It gets a minimal environment (`PATH`,
+//! `HOME`, locale, `TMPDIR`, plus what `warrant.toml` gives it), not the
+//! operator's whole environment, so secrets in the gateway's environment do
+//! not leak into every server.
+
+use crate::config::{UpstreamConfig, UpstreamTransport};
+use rmcp::ClientHandler;
+use rmcp::model::{CallToolRequestParams, CallToolResponse, JsonObject, ProtocolVersion, Tool};
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt, NotificationContext, Peer, RoleClient};
+use rmcp::transport::TokioChildProcess;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use serde::Serialize;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use warrant_core::{UnixMillis, UpstreamName};
+
+/// Environment variables a stdio upstream inherits from the gateway.
+const INHERITED_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER"];
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// An upstream that stayed up this long starts its next backoff afresh.
+const HEALTHY_AFTER: Duration = Duration::from_secs(30);
+const LIST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How an upstream is doing, for `warrant status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpstreamStatus {
+    pub name: String,
+    pub state: &'static str,
+    pub transport: &'static str,
+    pub tools: usize,
+    pub restarts: u64,
+    pub last_error: Option<String>,
+    pub since: String,
+}
+
+/// A call to an upstream failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("upstream `{0}` is unavailable (it is restarting); try again shortly")]
+    Unavailable(String),
+    #[error("upstream `{upstream}` did not answer within {secs} s")]
+    Timeout { upstream: String, secs: u64 },
+    #[error("upstream `{upstream}` failed the call: {message}")]
+    Failed { upstream: String, message: String },
+}
+
+/// One configured upstream.
+pub struct Upstream {
+    pub name: UpstreamName,
+    pub config: UpstreamConfig,
+    peer: RwLock<Option<Peer<RoleClient>>>,
+    status: RwLock<UpstreamStatus>,
+}
+
+/// What the supervisor reports back.
+pub trait UpstreamEvents: Send + Sync + 'static {
+    /// The upstream's tool list, on connect and on every change.
+    fn tools(&self, upstream: &Upstream, tools: Vec<Tool>) -> usize;
+    /// The upstream came up or went down.
+    fn state(&self, upstream: &Upstream, state: &'static str, error: Option<String>);
+}
+
+impl Upstream {
+    pub fn new(name: UpstreamName, config: UpstreamConfig) -> Self {
+        let transport = match config.transport {
+            UpstreamTransport::Stdio { .. } => "stdio",
+            UpstreamTransport::Http { .. } => "http",
+        };
+        let status = UpstreamStatus {
+            name: name.to_string(),
+            state: "starting",
+            transport,
+            tools: 0,
+            restarts: 0,
+            last_error: None,
+            since: UnixMillis::now().to_rfc3339(),
+        };
+        Self { name, config, peer: RwLock::new(None), status: RwLock::new(status) }
+    }
+
+    pub fn status(&self) -> Option<UpstreamStatus> {
+        self.status.read().ok().map(|s| s.clone())
+    }
+
+    /// Calls `tool` (the upstream's own name) once, within `timeout`.
+    pub async fn call(
+        &self,
+        tool: &str,
+        arguments: Option<JsonObject>,
+        timeout: Duration,
+    ) -> Result<CallToolResponse, CallError> {
+        let peer = self
+            .peer
+            .read()
+            .ok()
+            .and_then(|p| p.clone())
+            .ok_or_else(|| CallError::Unavailable(self.name.to_string()))?;
+        let mut params = CallToolRequestParams::new(tool.to_owned());
+        params.arguments = arguments;
+        match tokio::time::timeout(timeout, peer.call_tool_once(params)).await {
+            Err(_) => Err(CallError::Timeout { upstream: self.name.to_string(), secs: timeout.as_secs() }),
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(rmcp::ServiceError::TransportClosed)) => {
+                Err(CallError::Unavailable(self.name.to_string()))
+            }
+            Ok(Err(e)) => {
+                Err(CallError::Failed { upstream: self.name.to_string(), message: e.to_string() })
+            }
+        }
+    }
+
+    fn set_state(&self, state: &'static str, error: Option<String>, tools: Option<usize>) {
+        if let Ok(mut s) = self.status.write() {
+            if s.state != state {
+                s.since = UnixMillis::now().to_rfc3339();
+            }
+            if state == "restarting" {
+                s.restarts += 1;
+            }
+            s.state = state;
+            if error.is_some() {
+                s.last_error = error;
+            }
+            if let Some(n) = tools {
+                s.tools = n;
+            }
+        }
+    }
+
+    fn set_peer(&self, peer: Option<Peer<RoleClient>>) {
+        if let Ok(mut p) = self.peer.write() {
+            *p = peer;
+        }
+    }
+
+    /// Runs the upstream until `shutdown`: connect, list tools, wait for it
+    /// to end, back off, and again.
+    pub async fn supervise(self: Arc<Self>, events: Arc<dyn UpstreamEvents>, shutdown: CancellationToken) {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let started = Instant::now();
+            match self.run_once(events.as_ref(), &shutdown).await {
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::warn!(upstream = %self.name, %error, "upstream down");
+                    self.set_peer(None);
+                    self.set_state("restarting", Some(error.clone()), None);
+                    events.state(&self, "down", Some(error));
+                }
+            }
+            if started.elapsed() > HEALTHY_AFTER {
+                backoff = FIRST_BACKOFF;
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// One connection's life. `Ok` means shutdown was asked for.
+    async fn run_once(&self, events: &dyn UpstreamEvents, shutdown: &CancellationToken) -> Result<(), String> {
+        let changed = Arc::new(Notify::new());
+        let handler = UpstreamClient { changed: changed.clone() };
+        let lifecycle = ClientLifecycleMode::Auto {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            legacy_version: Some(ProtocolVersion::V_2025_11_25),
+        };
+        let running = match &self.config.transport {
+            UpstreamTransport::Stdio { command, env, cwd } => {
+                let transport = spawn_stdio(command, env, cwd.as_deref())
+                    .map_err(|e| format!("cannot start `{}`: {e}", command.join(" ")))?;
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    r = handler.serve_with_lifecycle(transport, lifecycle) => r,
+                }
+            }
+            UpstreamTransport::Http { url } => {
+                let transport = rmcp::transport::StreamableHttpClientTransport::from_config(
+                    StreamableHttpClientTransportConfig::with_uri(url.as_str()),
+                );
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    r = handler.serve_with_lifecycle(transport, lifecycle) => r,
+                }
+            }
+        }
+        .map_err(|e| format!("handshake failed: {e}"))?;
+
+        let peer = running.peer().clone();
+        let stop = running.cancellation_token();
+        let list = |peer: Peer<RoleClient>| async move {
+            tokio::time::timeout(LIST_TIMEOUT, peer.list_all_tools())
+                .await
+                .map_err(|_| "tools/list timed out".to_owned())?
+                .map_err(|e| format!("tools/list failed: {e}"))
+        };
+        let tools = list(peer.clone()).await?;
+        let count = events.tools(self, tools);
+        self.set_peer(Some(peer.clone()));
+        self.set_state("up", None, Some(count));
+        events.state(self, "up", None);
+
+        let waiting = running.waiting();
+        tokio::pin!(waiting);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => {
+                    self.set_peer(None);
+                    stop.cancel();
+                    let _ = waiting.await;
+                    // Give the transport's child-kill task a moment to run
+                    // before the runtime goes away.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    return Ok(());
+                }
+                _ = &mut waiting => return Err("connection closed".to_owned()),
+                () = changed.notified() => {
+                    match list(peer.clone()).await {
+                        Ok(tools) => {
+                            let count = events.tools(self, tools);
+                            self.set_state("up", None, Some(count));
+                        }
+                        Err(e) => tracing::warn!(upstream = %self.name, error = %e, "relisting tools failed"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn spawn_stdio(
+    command: &[String],
+    env: &std::collections::BTreeMap<String, String>,
+    cwd: Option<&str>,
+) -> std::io::Result<TokioChildProcess> {
+    let (program, args) = command
+        .split_first()
+        .ok_or_else(|| std::io::Error::other("empty command"))?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args).env_clear().kill_on_drop(true);
+    for key in INHERITED_ENV {
+        if let Some(value) = std::env::var_os(key) {
+            cmd.env(key, value);
+        }
+    }
+    cmd.envs(env);
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let (child, _stderr) = TokioChildProcess::builder(cmd)
+        .stderr(std::process::Stdio::inherit())
+        .spawn()?;
+    Ok(child)
+}
+
+/// Warrant's client side toward an upstream: it only listens for tool-list
+/// changes; it offers the upstream no capabilities (no sampling, no roots).
+#[derive(Clone)]
+struct UpstreamClient {
+    changed: Arc<Notify>,
+}
+
+impl ClientHandler for UpstreamClient {
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.changed.notify_one();
+    }
+}

@@ -1,0 +1,253 @@
+//! The registry of issued agents and their revocations, in SQLite.
+//!
+//! Two processes use it at once: the CLI writes (`warrant spawn`, `warrant
+//! kill`) while a running gateway reads. WAL mode lets readers proceed during
+//! a write, and a busy timeout makes a writer wait for another instead of
+//! failing. The schema is versioned by a format string in a `meta` table; a
+//! registry of another format is refused rather than misread.
+
+use crate::IdentityError;
+use crate::issue::Claims;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::fs::{OpenOptions, Permissions};
+use std::io;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+use warrant_core::{AgentId, AgentName, UnixMillis};
+
+const FORMAT: &str = "warrant-agent-registry-v1";
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const COLUMNS: &str =
+    "agent_id, name, spiffe_id, task, spawned_by, depth, issued_at, expires_at, revoked_at";
+
+/// One issued agent as the registry knows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AgentRecord {
+    pub agent_id: AgentId,
+    pub name: AgentName,
+    pub spiffe_id: String,
+    pub task: String,
+    pub spawned_by: String,
+    pub depth: u32,
+    pub issued_at: UnixMillis,
+    pub expires_at: UnixMillis,
+    /// When the agent was revoked; revocation is permanent.
+    pub revoked_at: Option<UnixMillis>,
+}
+
+/// A handle on the registry file. `Send + Sync`; calls are serialized.
+pub struct Registry {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl Registry {
+    /// Opens the registry at `path`, creating it (mode 0600) and its schema if
+    /// needed.
+    pub fn open(path: &Path) -> Result<Self, IdentityError> {
+        create_private(path)
+            .map_err(|source| IdentityError::RegistryFile { path: path.to_owned(), source })?;
+        let error = |operation: &'static str| {
+            move |source| IdentityError::Registry { operation, path: path.to_owned(), source }
+        };
+
+        let mut conn = Connection::open(path).map_err(error("open"))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(error("open"))?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(error("open"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(IdentityError::Registry {
+                operation: "switch to WAL mode",
+                path: path.to_owned(),
+                source: rusqlite::Error::InvalidQuery,
+            });
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(error("open"))?;
+
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(error("set up"))?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta (
+                 key TEXT PRIMARY KEY NOT NULL,
+                 value TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS agents (
+                 agent_id TEXT PRIMARY KEY NOT NULL,
+                 name TEXT NOT NULL,
+                 spiffe_id TEXT NOT NULL,
+                 task TEXT NOT NULL,
+                 spawned_by TEXT NOT NULL,
+                 depth INTEGER NOT NULL,
+                 issued_at INTEGER NOT NULL,
+                 expires_at INTEGER NOT NULL,
+                 revoked_at INTEGER
+             );",
+        )
+        .map_err(error("set up"))?;
+        tx.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('format', ?1)", [FORMAT])
+            .map_err(error("set up"))?;
+        let found: String = tx
+            .query_row("SELECT value FROM meta WHERE key = 'format'", [], |row| row.get(0))
+            .map_err(error("set up"))?;
+        tx.commit().map_err(error("set up"))?;
+        if found != FORMAT {
+            return Err(IdentityError::RegistryFormat {
+                path: path.to_owned(),
+                found: crate::printable(&found),
+                expected: FORMAT,
+            });
+        }
+        Ok(Self { conn: Mutex::new(conn), path: path.to_owned() })
+    }
+
+    /// Records a newly issued agent. An id already recorded is an error.
+    pub fn record_issued(&self, claims: &Claims) -> Result<(), IdentityError> {
+        let conn = self.conn();
+        let result = conn.execute(
+            "INSERT INTO agents
+                 (agent_id, name, spiffe_id, task, spawned_by, depth, issued_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                claims.agent_id.to_string(),
+                claims.name.as_str(),
+                claims.spiffe_id,
+                claims.task,
+                claims.spawned_by,
+                claims.depth,
+                claims.issued_at.0,
+                claims.expires_at.0,
+            ],
+        );
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
+                Err(IdentityError::DuplicateAgent { id: claims.agent_id })
+            }
+            Err(source) => Err(self.error("write to", source)),
+        }
+    }
+
+    /// Every recorded agent, oldest first.
+    pub fn list(&self) -> Result<Vec<AgentRecord>, IdentityError> {
+        let conn = self.conn();
+        let sql = format!("SELECT {COLUMNS} FROM agents ORDER BY issued_at, agent_id");
+        let mut stmt = conn.prepare(&sql).map_err(|e| self.error("read", e))?;
+        let rows = stmt.query_map([], RawRecord::from_row).map_err(|e| self.error("read", e))?;
+        rows.map(|row| row.map_err(|e| self.error("read", e)).and_then(RawRecord::parse))
+            .collect()
+    }
+
+    pub fn get(&self, id: AgentId) -> Result<Option<AgentRecord>, IdentityError> {
+        let conn = self.conn();
+        let sql = format!("SELECT {COLUMNS} FROM agents WHERE agent_id = ?1");
+        conn.query_row(&sql, [id.to_string()], RawRecord::from_row)
+            .optional()
+            .map_err(|e| self.error("read", e))?
+            .map(RawRecord::parse)
+            .transpose()
+    }
+
+    /// Marks an agent revoked at `now`. Revoking again keeps the first time.
+    pub fn revoke(&self, id: AgentId, now: UnixMillis) -> Result<AgentRecord, IdentityError> {
+        self.conn()
+            .execute(
+                "UPDATE agents SET revoked_at = ?2 WHERE agent_id = ?1 AND revoked_at IS NULL",
+                params![id.to_string(), now.0],
+            )
+            .map_err(|e| self.error("write to", e))?;
+        self.get(id)?.ok_or(IdentityError::UnknownAgent { id })
+    }
+
+    /// The ids of all revoked agents, for the gateway to hold in memory.
+    pub fn revoked_ids(&self) -> Result<HashSet<AgentId>, IdentityError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT agent_id FROM agents WHERE revoked_at IS NOT NULL")
+            .map_err(|e| self.error("read", e))?;
+        let rows = stmt
+            .query_map([], |row| row.get::<_, String>(0))
+            .map_err(|e| self.error("read", e))?;
+        rows.map(|row| {
+            let id = row.map_err(|e| self.error("read", e))?;
+            AgentId::parse(&id).map_err(|e| IdentityError::CorruptRecord {
+                id: crate::printable(&id),
+                reason: e.to_string(),
+            })
+        })
+        .collect()
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn error(&self, operation: &'static str, source: rusqlite::Error) -> IdentityError {
+        IdentityError::Registry { operation, path: self.path.clone(), source }
+    }
+}
+
+/// Creates the database file with mode 0600 if it does not exist, so SQLite
+/// (which gives its WAL and shared-memory files the database's mode) never
+/// creates it world-readable. An existing file is left as the operator set it.
+fn create_private(path: &Path) -> io::Result<()> {
+    match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(file) => file.set_permissions(Permissions::from_mode(0o600)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A row as stored, before its values are parsed back into types.
+struct RawRecord {
+    agent_id: String,
+    name: String,
+    spiffe_id: String,
+    task: String,
+    spawned_by: String,
+    depth: i64,
+    issued_at: i64,
+    expires_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl RawRecord {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            agent_id: row.get(0)?,
+            name: row.get(1)?,
+            spiffe_id: row.get(2)?,
+            task: row.get(3)?,
+            spawned_by: row.get(4)?,
+            depth: row.get(5)?,
+            issued_at: row.get(6)?,
+            expires_at: row.get(7)?,
+            revoked_at: row.get(8)?,
+        })
+    }
+
+    fn parse(self) -> Result<AgentRecord, IdentityError> {
+        let corrupt = |reason: String| IdentityError::CorruptRecord {
+            id: crate::printable(&self.agent_id),
+            reason,
+        };
+        Ok(AgentRecord {
+            agent_id: AgentId::parse(&self.agent_id).map_err(|e| corrupt(e.to_string()))?,
+            name: AgentName::parse(&self.name).map_err(|e| corrupt(e.to_string()))?,
+            depth: u32::try_from(self.depth)
+                .map_err(|_| corrupt(format!("depth {} is out of range", self.depth)))?,
+            spiffe_id: self.spiffe_id,
+            task: self.task,
+            spawned_by: self.spawned_by,
+            issued_at: UnixMillis(self.issued_at),
+            expires_at: UnixMillis(self.expires_at),
+            revoked_at: self.revoked_at.map(UnixMillis),
+        })
+    }
+}

@@ -1,0 +1,298 @@
+//! The policy engine: checked rules, sliced per tool, deciding calls.
+//!
+//! Decision time must not grow with rules that cannot apply. Rules are
+//! bucketed by their resource scope (one tool, one upstream, or common); the
+//! rules for a tool are common + its upstream's + its own, assembled into
+//! Cedar policy sets on first use and cached.
+
+use crate::decision::{Decision, EvalDiagnostic, PendingApproval, Permit, RuleRef};
+use crate::error::{PolicyError, Problem};
+use crate::facts::{AgentFacts, CallRequest, Names, ToolFacts};
+use crate::load::{self, Kind, PolicySource, Rule, Scope};
+use cedar_policy::{AuthorizationError, Authorizer, Entities, PolicyId, PolicySet, Request, Schema};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// More cached slices than this and the cache starts over; tool names come
+/// from upstream servers, which must not be able to grow memory without end.
+const MAX_CACHED_SLICES: usize = 4096;
+
+/// Checked policies, ready to decide calls. `Send + Sync`; share it.
+pub struct PolicyEngine {
+    rules: Vec<Rule>,
+    by_id: HashMap<String, usize>,
+    common: Vec<usize>,
+    by_upstream: HashMap<String, Vec<usize>>,
+    by_tool: HashMap<String, Vec<usize>>,
+    warnings: Vec<String>,
+    names: Names,
+    authorizer: Authorizer,
+    /// upstream name -> tool name -> that tool's slice.
+    slices: RwLock<HashMap<String, HashMap<String, Arc<Slice>>>>,
+}
+
+/// The rules that can apply to one tool, as Cedar policy sets.
+struct Slice {
+    hard_forbids: PolicySet,
+    ask_forbids: PolicySet,
+    permits: PolicySet,
+    all: PolicySet,
+}
+
+impl PolicyEngine {
+    /// Parses, checks and validates (strictly, against [`crate::SCHEMA`]) the
+    /// given files, reporting every problem found.
+    pub fn new(sources: &[PolicySource]) -> Result<Self, PolicyError> {
+        let schema = crate::schema().map_err(|p| PolicyError::new(vec![p]))?;
+        let names = Names::new().map_err(|message| PolicyError::new(vec![Problem::Schema { message }]))?;
+        let (rules, warnings) = load::load(sources, &schema).map_err(PolicyError::new)?;
+
+        let mut common = Vec::new();
+        let mut by_upstream: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_tool: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_id = HashMap::new();
+        for (index, rule) in rules.iter().enumerate() {
+            by_id.insert(rule.id.clone(), index);
+            match &rule.scope {
+                Scope::Common => common.push(index),
+                Scope::Upstream(u) => by_upstream.entry(u.clone()).or_default().push(index),
+                Scope::Tool(t) => by_tool.entry(t.clone()).or_default().push(index),
+            }
+        }
+        Ok(Self {
+            rules,
+            by_id,
+            common,
+            by_upstream,
+            by_tool,
+            warnings,
+            names,
+            authorizer: Authorizer::new(),
+            slices: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// Decides one call: hard forbid → deny; else `@ask` forbid and permit →
+    /// ask; else permit → allow; else deny by default.
+    ///
+    /// A rule whose condition fails to evaluate does not match (Cedar's
+    /// semantics) and is reported in the decision's diagnostics. For a permit
+    /// that fails closed; a forbid that errors does not apply, so guard
+    /// argument access with `hasTag` (strict validation insists on it).
+    pub fn decide(&self, req: &CallRequest<'_>) -> Decision {
+        let tool = req.tool.name.as_str();
+        let agent = req.agent.id.as_str();
+        let fail = |message: String| Decision::Deny {
+            rules: Vec::new(),
+            reason: format!("policy could not be evaluated for `{tool}`"),
+            diagnostics: vec![EvalDiagnostic {
+                rule: String::new(),
+                message,
+            }],
+        };
+        let slice = match self.slice(req.tool) {
+            Ok(slice) => slice,
+            Err(message) => return fail(message),
+        };
+        let (request, entities) = match self.names.request(req) {
+            Ok(built) => built,
+            Err(message) => return fail(message),
+        };
+        let mut diagnostics = Vec::new();
+
+        let hard = self.matching(&slice.hard_forbids, &request, &entities, &mut diagnostics);
+        if let Some(first) = hard.first() {
+            let reason = first
+                .reason
+                .clone()
+                .unwrap_or_else(|| format!("denied by rule `{}`", first.id));
+            return Decision::Deny {
+                rules: hard,
+                reason,
+                diagnostics,
+            };
+        }
+        let permits = self.matching(&slice.permits, &request, &entities, &mut diagnostics);
+        if permits.is_empty() {
+            return Decision::Deny {
+                rules: Vec::new(),
+                reason: format!("no policy permits `{tool}` for this agent"),
+                diagnostics,
+            };
+        }
+        let permit_ids = permits.iter().map(|r| r.id.clone()).collect();
+        let asks = self.matching(&slice.ask_forbids, &request, &entities, &mut diagnostics);
+        if asks.is_empty() {
+            Decision::Allow {
+                permit: Permit::new(tool, agent, permit_ids),
+                rules: permits,
+                diagnostics,
+            }
+        } else {
+            let ask_ids = asks.iter().map(|r| r.id.clone()).collect();
+            Decision::Ask {
+                pending: PendingApproval::new(tool, agent, permit_ids, ask_ids),
+                rules: asks,
+                diagnostics,
+            }
+        }
+    }
+
+    /// Whether some call of `tool` by `agent` could be allowed (possibly after
+    /// approval): some permit can be satisfied for some arguments and context,
+    /// and no hard forbid holds whatever the context. Used to hide tools from
+    /// `tools/list`; the call itself is still decided by [`Self::decide`].
+    pub fn could_allow(&self, agent: &AgentFacts, tool: &ToolFacts) -> bool {
+        let Ok(slice) = self.slice(tool) else {
+            return false;
+        };
+        let Ok((request, entities)) = self.names.partial_request(agent, tool) else {
+            return false;
+        };
+        let response = self
+            .authorizer
+            .is_authorized_partial(&request, &slice.all, &entities);
+        let mut permit_possible = false;
+        for policy in response.definitely_satisfied() {
+            match self.kind_of(policy.id()) {
+                Some(Kind::HardForbid) => return false,
+                Some(Kind::Permit) => permit_possible = true,
+                Some(Kind::AskForbid) | None => {}
+            }
+        }
+        permit_possible
+            || response
+                .nontrivial_residuals()
+                .any(|policy| self.kind_of(policy.id()) == Some(Kind::Permit))
+    }
+
+    /// The number of rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Every rule id, in load order.
+    pub fn rule_ids(&self) -> Vec<String> {
+        self.rules.iter().map(|r| r.id.clone()).collect()
+    }
+
+    /// The validator's warnings, one line each (`file:line: rule `id`: ...`).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    fn kind_of(&self, id: &PolicyId) -> Option<Kind> {
+        let index = self.by_id.get(AsRef::<str>::as_ref(id))?;
+        self.rules.get(*index).map(|r| r.kind)
+    }
+
+    /// The rules of `set` that match, in load order, noting evaluation errors.
+    fn matching(
+        &self,
+        set: &PolicySet,
+        request: &Request,
+        entities: &Entities,
+        diagnostics: &mut Vec<EvalDiagnostic>,
+    ) -> Vec<RuleRef> {
+        if set.is_empty() {
+            return Vec::new();
+        }
+        let response = self.authorizer.is_authorized(request, set, entities);
+        diagnostics.extend(response.diagnostics().errors().map(|error| {
+            let AuthorizationError::PolicyEvaluationError(e) = error;
+            EvalDiagnostic {
+                rule: e.policy_id().to_string(),
+                message: e.inner().to_string(),
+            }
+        }));
+        let mut indices: Vec<usize> = response
+            .diagnostics()
+            .reason()
+            .filter_map(|id| self.by_id.get(AsRef::<str>::as_ref(id)).copied())
+            .collect();
+        indices.sort_unstable();
+        indices
+            .into_iter()
+            .filter_map(|i| self.rules.get(i))
+            .map(|rule| RuleRef {
+                id: rule.id.clone(),
+                reason: rule.reason.clone(),
+                ask: rule.ask.clone(),
+            })
+            .collect()
+    }
+
+    /// The cached slice for `tool`, built on first use.
+    fn slice(&self, tool: &ToolFacts) -> Result<Arc<Slice>, String> {
+        {
+            let cache = self.slices.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(slice) = cache.get(&tool.upstream).and_then(|t| t.get(&tool.name)) {
+                return Ok(Arc::clone(slice));
+            }
+        }
+        let slice = Arc::new(self.build_slice(tool)?);
+        let mut cache = self.slices.write().unwrap_or_else(|p| p.into_inner());
+        if cache.values().map(HashMap::len).sum::<usize>() >= MAX_CACHED_SLICES {
+            cache.clear();
+        }
+        cache
+            .entry(tool.upstream.clone())
+            .or_default()
+            .insert(tool.name.clone(), Arc::clone(&slice));
+        Ok(slice)
+    }
+
+    fn build_slice(&self, tool: &ToolFacts) -> Result<Slice, String> {
+        let empty = Vec::new();
+        let mut indices: Vec<usize> = self
+            .common
+            .iter()
+            .chain(self.by_upstream.get(&tool.upstream).unwrap_or(&empty))
+            .chain(self.by_tool.get(&tool.name).unwrap_or(&empty))
+            .copied()
+            .collect();
+        indices.sort_unstable();
+
+        let mut slice = Slice {
+            hard_forbids: PolicySet::new(),
+            ask_forbids: PolicySet::new(),
+            permits: PolicySet::new(),
+            all: PolicySet::new(),
+        };
+        for rule in indices.into_iter().filter_map(|i| self.rules.get(i)) {
+            let set = match rule.kind {
+                Kind::Permit => &mut slice.permits,
+                Kind::HardForbid => &mut slice.hard_forbids,
+                Kind::AskForbid => &mut slice.ask_forbids,
+            };
+            let add = |set: &mut PolicySet| {
+                set.add(rule.policy.clone())
+                    .map_err(|e| format!("rule `{}`: {e}", rule.id))
+            };
+            add(set)?;
+            add(&mut slice.all)?;
+        }
+        Ok(slice)
+    }
+}
+
+impl std::fmt::Debug for PolicyEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyEngine")
+            .field("rules", &self.rule_ids())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The built-in schema, parsed.
+pub(crate) fn parse_schema(text: &str) -> Result<Schema, Problem> {
+    Schema::from_cedarschema_str(text)
+        .map(|(schema, _warnings)| schema)
+        .map_err(|e| Problem::Schema {
+            message: crate::error::one_line(&e.to_string()),
+        })
+}

@@ -1,0 +1,238 @@
+//! The facts a decision is made from, and their translation into Cedar
+//! entities, context and requests.
+
+use crate::args;
+use cedar_policy::{
+    Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression,
+};
+use serde_json::Value;
+use warrant_core::UnixMillis;
+
+/// What policy may know about the calling agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentFacts {
+    /// The agent id (a UUID); the uid of its `Agent` entity.
+    pub id: String,
+    pub name: String,
+    pub task: String,
+    pub spiffe_id: String,
+    pub spawned_by: String,
+    pub depth: i64,
+    /// The chain of custody, root first: who spawned whom down to this agent.
+    pub custody: Vec<String>,
+}
+
+/// What policy may know about the tool being called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolFacts {
+    /// Qualified name, e.g. `notes__search`; the uid of its `Tool` entity.
+    pub name: String,
+    /// The upstream's own name for the tool.
+    pub tool: String,
+    pub upstream: String,
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub open_world: bool,
+    /// The operator marked the upstream trusted.
+    pub trusted: bool,
+}
+
+impl ToolFacts {
+    /// Facts from a tool's MCP annotations, with the MCP defaults for hints
+    /// the server left out: not read-only, destructive, not idempotent, open
+    /// world. (The defaults assume the worst.)
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one parameter per MCP annotation keeps call sites readable against the spec"
+    )]
+    pub fn from_annotations(
+        name: impl Into<String>,
+        tool: impl Into<String>,
+        upstream: impl Into<String>,
+        read_only_hint: Option<bool>,
+        destructive_hint: Option<bool>,
+        idempotent_hint: Option<bool>,
+        open_world_hint: Option<bool>,
+        trusted: bool,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            tool: tool.into(),
+            upstream: upstream.into(),
+            read_only: read_only_hint.unwrap_or(false),
+            destructive: destructive_hint.unwrap_or(true),
+            idempotent: idempotent_hint.unwrap_or(false),
+            open_world: open_world_hint.unwrap_or(true),
+            trusted,
+        }
+    }
+}
+
+/// One call to decide.
+#[derive(Debug, Clone, Copy)]
+pub struct CallRequest<'a> {
+    pub agent: &'a AgentFacts,
+    pub tool: &'a ToolFacts,
+    /// The call's `arguments` object as the agent sent it.
+    pub arguments: &'a Value,
+    /// The session has taken in untrusted content.
+    pub tainted: bool,
+    pub now: UnixMillis,
+}
+
+/// The Cedar names of the schema's types, parsed once.
+#[derive(Debug, Clone)]
+pub(crate) struct Names {
+    agent: EntityTypeName,
+    tool: EntityTypeName,
+    upstream: EntityTypeName,
+    arguments: EntityTypeName,
+    call_tool: EntityUid,
+}
+
+impl Names {
+    pub(crate) fn new() -> Result<Self, String> {
+        let parse = |name: &str| {
+            name.parse::<EntityTypeName>()
+                .map_err(|e| format!("entity type `{name}`: {e}"))
+        };
+        let action = parse("Action")?;
+        Ok(Self {
+            agent: parse("Agent")?,
+            tool: parse("Tool")?,
+            upstream: parse("Upstream")?,
+            arguments: parse("Arguments")?,
+            call_tool: EntityUid::from_type_name_and_id(action, EntityId::new("call_tool")),
+        })
+    }
+
+    fn uid(ty: &EntityTypeName, id: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(ty.clone(), EntityId::new(id))
+    }
+
+    /// The entities and request for a full decision.
+    pub(crate) fn request(&self, req: &CallRequest<'_>) -> Result<(Request, Entities), String> {
+        let flat = args::flatten(req.arguments);
+        let args_uid = Self::uid(&self.arguments, "call");
+        let tags = flat
+            .tags
+            .into_iter()
+            .map(|(name, value)| (name, RestrictedExpression::new_string(value)));
+        let arguments = Entity::new_with_tags(args_uid.clone(), [], [], tags)
+            .map_err(|e| format!("arguments: {e}"))?;
+
+        let custody = req
+            .agent
+            .custody
+            .iter()
+            .map(|c| RestrictedExpression::new_string(c.clone()));
+        let context = Context::from_pairs([
+            ("args".to_owned(), RestrictedExpression::new_entity_uid(args_uid)),
+            ("task".to_owned(), RestrictedExpression::new_string(req.agent.task.clone())),
+            ("custody".to_owned(), RestrictedExpression::new_set(custody)),
+            ("tainted".to_owned(), RestrictedExpression::new_bool(req.tainted)),
+            ("now".to_owned(), RestrictedExpression::new_long(req.now.as_secs())),
+            ("args_truncated".to_owned(), RestrictedExpression::new_bool(flat.truncated)),
+        ])
+        .map_err(|e| format!("context: {e}"))?;
+
+        let (principal, resource, mut entities) = self.scope_entities(req.agent, req.tool)?;
+        entities.push(arguments);
+        let request = Request::new(principal, self.call_tool.clone(), resource, context, None)
+            .map_err(|e| format!("request: {e}"))?;
+        let entities =
+            Entities::from_entities(entities, None).map_err(|e| format!("entities: {e}"))?;
+        Ok((request, entities))
+    }
+
+    /// The entities and request for a decision whose context is unknown.
+    pub(crate) fn partial_request(
+        &self,
+        agent: &AgentFacts,
+        tool: &ToolFacts,
+    ) -> Result<(Request, Entities), String> {
+        let (principal, resource, entities) = self.scope_entities(agent, tool)?;
+        // No context: partial evaluation treats all of it as unknown.
+        let request = Request::builder()
+            .principal(principal)
+            .action(self.call_tool.clone())
+            .resource(resource)
+            .build();
+        let entities =
+            Entities::from_entities(entities, None).map_err(|e| format!("entities: {e}"))?;
+        Ok((request, entities))
+    }
+
+    /// The principal and resource uids and their entities (agent, tool, upstream).
+    fn scope_entities(
+        &self,
+        agent: &AgentFacts,
+        tool: &ToolFacts,
+    ) -> Result<(EntityUid, EntityUid, Vec<Entity>), String> {
+        let string = |s: &str| RestrictedExpression::new_string(s.to_owned());
+        let agent_uid = Self::uid(&self.agent, &agent.id);
+        let agent_entity = Entity::new_with_tags(
+            agent_uid.clone(),
+            [
+                ("name".to_owned(), string(&agent.name)),
+                ("task".to_owned(), string(&agent.task)),
+                ("spiffe_id".to_owned(), string(&agent.spiffe_id)),
+                ("spawned_by".to_owned(), string(&agent.spawned_by)),
+                ("depth".to_owned(), RestrictedExpression::new_long(agent.depth)),
+            ],
+            [],
+            [],
+        )
+        .map_err(|e| format!("agent: {e}"))?;
+
+        let upstream_uid = Self::uid(&self.upstream, &tool.upstream);
+        let tool_uid = Self::uid(&self.tool, &tool.name);
+        let bool_attr = |name: &str, b: bool| (name.to_owned(), RestrictedExpression::new_bool(b));
+        let tool_entity = Entity::new_with_tags(
+            tool_uid.clone(),
+            [
+                ("name".to_owned(), string(&tool.name)),
+                ("tool".to_owned(), string(&tool.tool)),
+                ("upstream".to_owned(), string(&tool.upstream)),
+                bool_attr("read_only", tool.read_only),
+                bool_attr("destructive", tool.destructive),
+                bool_attr("idempotent", tool.idempotent),
+                bool_attr("open_world", tool.open_world),
+                bool_attr("trusted", tool.trusted),
+            ],
+            [upstream_uid.clone()],
+            [],
+        )
+        .map_err(|e| format!("tool: {e}"))?;
+        let upstream_entity = Entity::new_no_attrs(upstream_uid, Default::default());
+        Ok((
+            agent_uid,
+            tool_uid,
+            vec![agent_entity, tool_entity, upstream_entity],
+        ))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_hints_take_the_cautious_mcp_defaults() {
+        let t = ToolFacts::from_annotations("n__t", "t", "n", None, None, None, None, false);
+        assert!(!t.read_only && t.destructive && !t.idempotent && t.open_world);
+        let t = ToolFacts::from_annotations(
+            "n__t",
+            "t",
+            "n",
+            Some(true),
+            Some(false),
+            Some(true),
+            Some(false),
+            true,
+        );
+        assert!(t.read_only && !t.destructive && t.idempotent && !t.open_world && t.trusted);
+    }
+}

@@ -1,0 +1,84 @@
+//! The shipped default policy: read-only and trusted tools flow, the rest asks.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use common::{agent, decide, ids, tool};
+use serde_json::json;
+use warrant_policy::{DEFAULT_POLICY, Decision, Outcome, PolicyEngine, PolicySource};
+
+fn default_engine() -> PolicyEngine {
+    PolicyEngine::new(&[PolicySource::new("default.cedar", DEFAULT_POLICY)]).unwrap()
+}
+
+#[test]
+fn default_policy_validates_and_has_its_two_rules() {
+    let engine = default_engine();
+    assert_eq!(
+        engine.rule_ids(),
+        ["allow-known-tools", "ask-before-side-effects"]
+    );
+    assert!(engine.warnings().is_empty(), "{:?}", engine.warnings());
+}
+
+#[test]
+fn read_only_tool_is_allowed_by_the_known_tools_rule() {
+    let decision = decide(&default_engine(), &tool("notes", "search", true, false), json!({}));
+    assert_eq!(decision.outcome(), Outcome::Allow);
+    assert_eq!(ids(&decision), ["allow-known-tools"]);
+    let Decision::Allow { permit, .. } = decision else {
+        panic!("expected allow");
+    };
+    assert_eq!(permit.tool(), "notes__search");
+    assert_eq!(permit.rules(), ["allow-known-tools".to_string()]);
+    assert_eq!(permit.approver(), None);
+}
+
+#[test]
+fn destructive_tool_of_an_untrusted_upstream_asks_with_the_rule_text() {
+    let decision = decide(&default_engine(), &tool("files", "delete", false, false), json!({}));
+    assert_eq!(decision.outcome(), Outcome::Ask);
+    assert_eq!(ids(&decision), ["ask-before-side-effects"]);
+    let rule = &decision.rules()[0];
+    assert_eq!(
+        rule.ask.as_deref(),
+        Some("this tool may write, delete or send; a person must approve")
+    );
+    assert!(rule.reason.as_deref().unwrap().contains("a person must approve"));
+    assert_eq!(decision.reason(), rule.reason.as_deref());
+}
+
+#[test]
+fn destructive_tool_of_a_trusted_upstream_is_allowed() {
+    let decision = decide(&default_engine(), &tool("files", "delete", false, true), json!({}));
+    assert_eq!(decision.outcome(), Outcome::Allow);
+    assert_eq!(ids(&decision), ["allow-known-tools"]);
+}
+
+#[test]
+fn approving_a_pending_call_yields_a_permit_naming_the_approver() {
+    let decision = decide(&default_engine(), &tool("files", "delete", false, false), json!({}));
+    let Decision::Ask { pending, .. } = decision else {
+        panic!("expected ask");
+    };
+    assert_eq!(pending.ask_rules(), ["ask-before-side-effects".to_string()]);
+    assert_eq!(pending.agent(), agent("researcher").id);
+    let permit = pending.approve("alice");
+    assert_eq!(permit.tool(), "files__delete");
+    assert_eq!(permit.approver(), Some("alice"));
+    assert_eq!(
+        permit.rules(),
+        [
+            "allow-known-tools".to_string(),
+            "ask-before-side-effects".to_string()
+        ]
+    );
+}
+
+#[test]
+fn every_tool_is_visible_under_the_default_policy() {
+    let engine = default_engine();
+    let a = agent("researcher");
+    assert!(engine.could_allow(&a, &tool("notes", "search", true, false)));
+    assert!(engine.could_allow(&a, &tool("files", "delete", false, false)));
+}

