@@ -165,6 +165,21 @@ fn elapsed_time_triggers_a_checkpoint_only_when_there_are_new_records() {
     assert_eq!(checkpoints(&dir.db()).len(), 1);
 }
 
+#[test]
+fn dropping_every_handle_seals_the_log_in_the_background() {
+    let dir = TempDir::new();
+    let log = AuditLog::open(&dir.db(), key(), AuditOptions::default()).unwrap();
+    let head = log.append_blocking(event(0)).unwrap();
+    drop(log);
+    for _ in 0..100 {
+        if !checkpoints(&dir.db()).is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(checkpoints(&dir.db()), vec![(1, head.hash)]);
+}
+
 #[tokio::test]
 async fn append_after_close_fails_from_every_clone() {
     let dir = TempDir::new();

@@ -33,6 +33,7 @@ durability = "process"
 # command = ["python3", "server.py"]   # a stdio server Warrant starts and owns
 # env = { LOG_LEVEL = "info" }
 # trusted = false                      # true lets the default policy allow its tools without asking
+# protocol = "auto"                    # or "2025-11-25" (initialize) or "2026-07-28" (stateless)
 #
 # [upstreams.remote]
 # url = "http://127.0.0.1:9000/mcp"    # a Streamable HTTP server
@@ -72,6 +73,19 @@ pub struct UpstreamConfig {
     /// The operator vouches for this server's tools (the default policy lets
     /// them through without asking).
     pub trusted: bool,
+    pub protocol: Protocol,
+}
+
+/// Which MCP protocol era Warrant speaks to an upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Probe with `server/discover` (2026-07-28), fall back to `initialize`
+    /// (2025-11-25) for servers that do not know it.
+    Auto,
+    /// `initialize` handshake only (2025-11-25 and earlier).
+    Legacy,
+    /// `server/discover` and per-request metadata only (2026-07-28).
+    Stateless,
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +144,7 @@ struct RawUpstream {
     url: Option<String>,
     #[serde(default)]
     trusted: bool,
+    protocol: Option<String>,
 }
 
 impl Config {
@@ -223,7 +238,17 @@ impl Config {
                     )));
                 }
             };
-            upstreams.insert(parsed, UpstreamConfig { transport, trusted: up.trusted });
+            let protocol = match up.protocol.as_deref().unwrap_or("auto") {
+                "auto" => Protocol::Auto,
+                "2025-11-25" => Protocol::Legacy,
+                "2026-07-28" => Protocol::Stateless,
+                other => {
+                    return Err(invalid(format!(
+                        "upstreams.{name}.protocol `{other}` must be `auto`, `2025-11-25` or `2026-07-28`"
+                    )));
+                }
+            };
+            upstreams.insert(parsed, UpstreamConfig { transport, trusted: up.trusted, protocol });
         }
         Ok(Self { gateway, audit, upstreams })
     }

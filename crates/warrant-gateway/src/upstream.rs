@@ -6,7 +6,7 @@
 //! operator's whole environment, so secrets in the gateway's environment do
 //! not leak into every server.
 
-use crate::config::{UpstreamConfig, UpstreamTransport};
+use crate::config::{Protocol, UpstreamConfig, UpstreamTransport};
 use rmcp::ClientHandler;
 use rmcp::model::{CallToolRequestParams, CallToolResponse, JsonObject, ProtocolVersion, Tool};
 use rmcp::service::{ClientLifecycleMode, ClientServiceExt, NotificationContext, Peer, RoleClient};
@@ -169,13 +169,19 @@ impl Upstream {
     async fn run_once(&self, events: &dyn UpstreamEvents, shutdown: &CancellationToken) -> Result<(), String> {
         let changed = Arc::new(Notify::new());
         let handler = UpstreamClient { changed: changed.clone() };
-        let lifecycle = ClientLifecycleMode::Auto {
-            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            legacy_version: Some(ProtocolVersion::V_2025_11_25),
+        let lifecycle = match self.config.protocol {
+            Protocol::Auto => ClientLifecycleMode::Auto {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                legacy_version: Some(ProtocolVersion::V_2025_11_25),
+            },
+            Protocol::Legacy => ClientLifecycleMode::Initialize,
+            Protocol::Stateless => ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
         };
         let running = match &self.config.transport {
             UpstreamTransport::Stdio { command, env, cwd } => {
-                let transport = spawn_stdio(command, env, cwd.as_deref())
+                let transport = spawn_stdio(self.name.as_str(), command, env, cwd.as_deref())
                     .map_err(|e| format!("cannot start `{}`: {e}", command.join(" ")))?;
                 tokio::select! {
                     () = shutdown.cancelled() => return Ok(()),
@@ -237,6 +243,7 @@ impl Upstream {
 }
 
 fn spawn_stdio(
+    name: &str,
     command: &[String],
     env: &std::collections::BTreeMap<String, String>,
     cwd: Option<&str>,
@@ -255,10 +262,25 @@ fn spawn_stdio(
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
-    let (child, _stderr) = TokioChildProcess::builder(cmd)
-        .stderr(std::process::Stdio::inherit())
+    let (child, stderr) = TokioChildProcess::builder(cmd)
+        .stderr(std::process::Stdio::piped())
         .spawn()?;
+    if let Some(stderr) = stderr {
+        tokio::spawn(drain_stderr(name.to_owned(), stderr));
+    }
     Ok(child)
+}
+
+/// An upstream's stderr goes to the debug log, line by line and truncated,
+/// so a chatty or hostile server can neither flood the gateway's log nor
+/// block on a full pipe.
+async fn drain_stderr(upstream: String, stderr: tokio::process::ChildStderr) {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(stderr).split(b'\n');
+    while let Ok(Some(line)) = lines.next_segment().await {
+        let text = String::from_utf8_lossy(line.get(..line.len().min(512)).unwrap_or_default());
+        tracing::debug!(%upstream, line = %text, "upstream stderr");
+    }
 }
 
 /// Warrant's client side toward an upstream: it only listens for tool-list

@@ -73,7 +73,9 @@ impl TrustDomain {
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         };
-        if value.is_empty() || value.len() > MAX_TRUST_DOMAIN_CHARS || !value.split('.').all(label_ok)
+        if value.is_empty()
+            || value.len() > MAX_TRUST_DOMAIN_CHARS
+            || !value.split('.').all(label_ok)
         {
             return Err(IdentityError::TrustDomain { value: printable(value) });
         }
@@ -127,7 +129,8 @@ pub fn issue(root: &RootKey, req: IssueRequest<'_>) -> Result<(Claims, AgentToke
         expires_at: req.now.plus(req.ttl),
     };
     let sign_error = |e: biscuit_auth::error::Token| IdentityError::Sign { reason: e.to_string() };
-    let biscuit = authority_block(&claims).map_err(sign_error)?.build(root.keypair()).map_err(sign_error)?;
+    let biscuit =
+        authority_block(&claims).map_err(sign_error)?.build(root.keypair()).map_err(sign_error)?;
     let token = biscuit.to_base64().map_err(sign_error)?;
     Ok((claims, AgentToken::from_string(token)))
 }

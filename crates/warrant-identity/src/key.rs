@@ -81,18 +81,16 @@ impl RootKey {
     /// Generates a key and writes it to a new file with mode 0600. Refuses to
     /// overwrite an existing file (or follow a symlink placed at `path`).
     pub fn create(path: &Path) -> Result<Self, IdentityError> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|source| {
-                if source.kind() == io::ErrorKind::AlreadyExists {
-                    IdentityError::KeyFileExists { path: path.to_owned() }
-                } else {
-                    IdentityError::KeyFileWrite { path: path.to_owned(), source }
-                }
-            })?;
+        let mut file =
+            OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(
+                |source| {
+                    if source.kind() == io::ErrorKind::AlreadyExists {
+                        IdentityError::KeyFileExists { path: path.to_owned() }
+                    } else {
+                        IdentityError::KeyFileWrite { path: path.to_owned(), source }
+                    }
+                },
+            )?;
         let key = Self::generate();
         if let Err(source) = key.write_to(&mut file) {
             drop(file);

@@ -31,7 +31,52 @@
 //! hit. A revoked agent's token stays cryptographically valid until it expires,
 //! which is why lifetimes are short (at most 24 hours).
 //!
+//! ```
+//! use std::collections::HashSet;
+//! use std::time::Duration;
+//! use warrant_core::{AgentId, AgentName, UnixMillis};
+//! use warrant_identity::{AuthError, Claims, IssueRequest, RootKey, TrustDomain, Verifier, issue};
+//!
+//! /// The gateway's check on every request.
+//! fn authenticate(
+//!     verifier: &Verifier,
+//!     revoked: &HashSet<AgentId>, // from `Registry::revoked_ids`, kept in memory
+//!     token: &str,
+//!     now: UnixMillis,
+//! ) -> Result<Claims, AuthError> {
+//!     let claims = verifier.verify(token, now)?;
+//!     if revoked.contains(&claims.agent_id) {
+//!         return Err(AuthError::Revoked { agent_id: claims.agent_id });
+//!     }
+//!     Ok(claims)
+//! }
+//!
+//! let root = RootKey::generate();
+//! let domain = TrustDomain::parse("warrant.local")?;
+//! let now = UnixMillis::now();
+//! let (claims, token) = issue(&root, IssueRequest {
+//!     trust_domain: &domain,
+//!     name: AgentName::parse("researcher")?,
+//!     task: "summarise the inbox".into(),
+//!     spawned_by: "operator:alice".into(),
+//!     ttl: Duration::from_secs(15 * 60),
+//!     now,
+//! })?;
+//! let verifier = Verifier::new(root.public_key());
+//! let mut revoked = HashSet::new();
+//! assert!(authenticate(&verifier, &revoked, token.expose_secret(), now).is_ok());
+//! revoked.insert(claims.agent_id);
+//! assert!(matches!(
+//!     authenticate(&verifier, &revoked, token.expose_secret(), now),
+//!     Err(AuthError::Revoked { .. })
+//! ));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Attenuation
+//!
+//! A credential is signed, not encrypted: whoever holds the token can read
+//! its claims (including the task), so a task must not contain secrets.
 //!
 //! Claims are read only from the authority block, the one the root key signed.
 //! A holder may append blocks (a later step uses them for child agents), but
@@ -95,6 +140,11 @@ pub enum IdentityError {
     Registry { operation: &'static str, path: PathBuf, source: rusqlite::Error },
     #[error("cannot set permissions on the agent registry at `{}`", path.display())]
     RegistryFile { path: PathBuf, source: std::io::Error },
+    #[error(
+        "agent registry at `{}` cannot use WAL mode (journal mode stayed `{mode}`), so it cannot be shared between processes",
+        path.display()
+    )]
+    RegistryNotWal { path: PathBuf, mode: String },
     #[error("agent registry at `{}` has format `{found}`; this build reads `{expected}`", path.display())]
     RegistryFormat { path: PathBuf, found: String, expected: &'static str },
     #[error("agent `{id}` is already recorded")]

@@ -61,11 +61,7 @@ impl Registry {
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
             .map_err(error("open"))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(IdentityError::Registry {
-                operation: "switch to WAL mode",
-                path: path.to_owned(),
-                source: rusqlite::Error::InvalidQuery,
-            });
+            return Err(IdentityError::RegistryNotWal { path: path.to_owned(), mode });
         }
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(error("open"))?;
 
@@ -139,8 +135,7 @@ impl Registry {
         let sql = format!("SELECT {COLUMNS} FROM agents ORDER BY issued_at, agent_id");
         let mut stmt = conn.prepare(&sql).map_err(|e| self.error("read", e))?;
         let rows = stmt.query_map([], RawRecord::from_row).map_err(|e| self.error("read", e))?;
-        rows.map(|row| row.map_err(|e| self.error("read", e)).and_then(RawRecord::parse))
-            .collect()
+        rows.map(|row| row.map_err(|e| self.error("read", e)).and_then(RawRecord::parse)).collect()
     }
 
     pub fn get(&self, id: AgentId) -> Result<Option<AgentRecord>, IdentityError> {
@@ -170,9 +165,8 @@ impl Registry {
         let mut stmt = conn
             .prepare("SELECT agent_id FROM agents WHERE revoked_at IS NOT NULL")
             .map_err(|e| self.error("read", e))?;
-        let rows = stmt
-            .query_map([], |row| row.get::<_, String>(0))
-            .map_err(|e| self.error("read", e))?;
+        let rows =
+            stmt.query_map([], |row| row.get::<_, String>(0)).map_err(|e| self.error("read", e))?;
         rows.map(|row| {
             let id = row.map_err(|e| self.error("read", e))?;
             AgentId::parse(&id).map_err(|e| IdentityError::CorruptRecord {

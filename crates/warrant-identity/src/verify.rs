@@ -34,6 +34,8 @@ const CACHE_CAPACITY: usize = 10_000;
 /// agent: they name no internals and never echo the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
+    /// Not returned by [`Verifier::verify`]; for a caller that found no
+    /// credential on a request at all.
     #[error("no agent credential was presented")]
     Missing,
     #[error("agent credential is malformed")]
@@ -42,6 +44,8 @@ pub enum AuthError {
     BadSignature,
     #[error("agent credential expired at {}", at.to_rfc3339())]
     Expired { at: UnixMillis },
+    /// Not returned by [`Verifier::verify`]; for the caller's revocation
+    /// check that follows it (see the crate docs).
     #[error("agent `{agent_id}` has been revoked")]
     Revoked { agent_id: AgentId },
     /// The token's own checks (for example a narrowing added by an appended
@@ -81,12 +85,7 @@ impl Verifier {
             return Err(AuthError::Malformed);
         }
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let cached = self
-            .cache
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-            .cloned();
+        let cached = self.cache.read().unwrap_or_else(PoisonError::into_inner).get(&key).cloned();
         if let Some(claims) = cached {
             return unexpired(claims, now);
         }

@@ -6,7 +6,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use warrant_core::{AgentId, AgentName, UnixMillis};
-use warrant_identity::{Claims, IdentityError, IssueRequest, Registry, RootKey, TrustDomain, issue};
+use warrant_identity::{
+    Claims, IdentityError, IssueRequest, Registry, RootKey, TrustDomain, issue,
+};
 
 /// A fresh directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);

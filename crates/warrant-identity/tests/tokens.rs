@@ -113,8 +113,7 @@ fn a_changed_byte_in_the_signed_claims_is_a_bad_signature() {
 
 /// URL-safe base64 with padding, as Biscuit writes tokens.
 fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
         let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
@@ -256,7 +255,11 @@ fn ttl_must_be_between_one_second_and_one_day() {
     let root = RootKey::generate();
     let domain = domain();
     let with_ttl = |ttl| issue(&root, IssueRequest { ttl, ..request(&domain, "t") });
-    for bad in [Duration::ZERO, Duration::from_millis(999), Duration::from_secs(86_400) + Duration::from_millis(1)] {
+    for bad in [
+        Duration::ZERO,
+        Duration::from_millis(999),
+        Duration::from_secs(86_400) + Duration::from_millis(1),
+    ] {
         let err = with_ttl(bad).err().unwrap();
         assert!(matches!(err, IdentityError::Ttl { .. }), "{bad:?}: {err}");
         assert!(err.to_string().contains("1 s to 24 h"), "{err}");

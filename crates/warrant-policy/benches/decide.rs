@@ -17,11 +17,10 @@ use warrant_policy::{
 const SAMPLES: usize = 20_000;
 const WARM_UP: usize = 2_000;
 
-/// The default policy, `common` conditioned common rules, two rules for the
+/// The default policy, four conditioned common rules, two rules for the
 /// benchmarked tool, and the rest scoped to other tools (9 in 10) or other
-/// upstreams (1 in 10).
+/// upstreams (1 in 10): the sizes differ only in rules that cannot apply.
 fn policies(total: usize) -> String {
-    let common = (total / 100).max(3);
     let mut text = DEFAULT_POLICY.to_owned();
     let commons = [
         r#"forbid (principal, action == Action::"call_tool", resource) when { context.args.hasTag("path") && context.args.getTag("path") like "*/.ssh/*" };"#,
@@ -29,12 +28,12 @@ fn policies(total: usize) -> String {
         r#"forbid (principal, action == Action::"call_tool", resource) when { principal.depth > 3 };"#,
         r#"@ask("late") forbid (principal, action == Action::"call_tool", resource) when { context.now > 4102444800 };"#,
     ];
-    for i in 0..common {
-        text.push_str(&format!("@id(\"common-{i}\") {}\n", commons[i % commons.len()]));
+    for (i, rule) in commons.iter().enumerate() {
+        text.push_str(&format!("@id(\"common-{i}\") {rule}\n"));
     }
     text.push_str(r#"@id("own-1") permit (principal, action == Action::"call_tool", resource == Tool::"notes__search") when { principal.name == "researcher" };"#);
     text.push_str(r#"@id("own-2") forbid (principal, action == Action::"call_tool", resource == Tool::"notes__search") when { context.args.hasTag("options.recursive") && context.args.getTag("options.recursive") == "true" };"#);
-    let rest = total.saturating_sub(2 + common + 2);
+    let rest = total.saturating_sub(2 + commons.len() + 2);
     for i in 0..rest {
         let scope = if i % 10 == 0 {
             format!("resource in Upstream::\"up{i}\"")

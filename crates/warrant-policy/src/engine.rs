@@ -33,8 +33,6 @@ pub struct PolicyEngine {
 
 /// The rules that can apply to one tool, as Cedar policy sets.
 struct Slice {
-    hard_forbids: PolicySet,
-    ask_forbids: PolicySet,
     permits: PolicySet,
     all: PolicySet,
 }
@@ -100,19 +98,36 @@ impl PolicyEngine {
         };
         let mut diagnostics = Vec::new();
 
-        let hard = self.matching(&slice.hard_forbids, &request, &entities, &mut diagnostics);
-        if let Some(first) = hard.first() {
-            let reason = first
+        // One pass over every rule that can apply: Cedar reports the
+        // satisfied forbids if there are any, else the satisfied permits.
+        let first = self.matching(&slice.all, &request, &entities, Some(&mut diagnostics));
+        let of_kind = |kind: Kind| -> Vec<usize> {
+            first
+                .iter()
+                .copied()
+                .filter(|i| self.rules.get(*i).is_some_and(|r| r.kind == kind))
+                .collect()
+        };
+        let hard = self.refs(&of_kind(Kind::HardForbid));
+        if let Some(first_hard) = hard.first() {
+            let reason = first_hard
                 .reason
                 .clone()
-                .unwrap_or_else(|| format!("denied by rule `{}`", first.id));
+                .unwrap_or_else(|| format!("denied by rule `{}`", first_hard.id));
             return Decision::Deny {
                 rules: hard,
                 reason,
                 diagnostics,
             };
         }
-        let permits = self.matching(&slice.permits, &request, &entities, &mut diagnostics);
+        let asks = self.refs(&of_kind(Kind::AskForbid));
+        let permits = if asks.is_empty() {
+            self.refs(&of_kind(Kind::Permit))
+        } else {
+            // The forbids hid the permits; ask again of the permits alone
+            // (their errors were already noted in the first pass).
+            self.refs(&self.matching(&slice.permits, &request, &entities, None))
+        };
         if permits.is_empty() {
             return Decision::Deny {
                 rules: Vec::new(),
@@ -121,7 +136,6 @@ impl PolicyEngine {
             };
         }
         let permit_ids = permits.iter().map(|r| r.id.clone()).collect();
-        let asks = self.matching(&slice.ask_forbids, &request, &entities, &mut diagnostics);
         if asks.is_empty() {
             Decision::Allow {
                 permit: Permit::new(tool, agent, permit_ids),
@@ -190,25 +204,28 @@ impl PolicyEngine {
         self.rules.get(*index).map(|r| r.kind)
     }
 
-    /// The rules of `set` that match, in load order, noting evaluation errors.
+    /// Indices of the rules Cedar reports as deciding `set`, in load order,
+    /// noting evaluation errors when asked to.
     fn matching(
         &self,
         set: &PolicySet,
         request: &Request,
         entities: &Entities,
-        diagnostics: &mut Vec<EvalDiagnostic>,
-    ) -> Vec<RuleRef> {
+        diagnostics: Option<&mut Vec<EvalDiagnostic>>,
+    ) -> Vec<usize> {
         if set.is_empty() {
             return Vec::new();
         }
         let response = self.authorizer.is_authorized(request, set, entities);
-        diagnostics.extend(response.diagnostics().errors().map(|error| {
-            let AuthorizationError::PolicyEvaluationError(e) = error;
-            EvalDiagnostic {
-                rule: e.policy_id().to_string(),
-                message: e.inner().to_string(),
-            }
-        }));
+        if let Some(diagnostics) = diagnostics {
+            diagnostics.extend(response.diagnostics().errors().map(|error| {
+                let AuthorizationError::PolicyEvaluationError(e) = error;
+                EvalDiagnostic {
+                    rule: e.policy_id().to_string(),
+                    message: e.inner().to_string(),
+                }
+            }));
+        }
         let mut indices: Vec<usize> = response
             .diagnostics()
             .reason()
@@ -216,8 +233,12 @@ impl PolicyEngine {
             .collect();
         indices.sort_unstable();
         indices
-            .into_iter()
-            .filter_map(|i| self.rules.get(i))
+    }
+
+    fn refs(&self, indices: &[usize]) -> Vec<RuleRef> {
+        indices
+            .iter()
+            .filter_map(|i| self.rules.get(*i))
             .map(|rule| RuleRef {
                 id: rule.id.clone(),
                 reason: rule.reason.clone(),
@@ -258,22 +279,17 @@ impl PolicyEngine {
         indices.sort_unstable();
 
         let mut slice = Slice {
-            hard_forbids: PolicySet::new(),
-            ask_forbids: PolicySet::new(),
             permits: PolicySet::new(),
             all: PolicySet::new(),
         };
         for rule in indices.into_iter().filter_map(|i| self.rules.get(i)) {
-            let set = match rule.kind {
-                Kind::Permit => &mut slice.permits,
-                Kind::HardForbid => &mut slice.hard_forbids,
-                Kind::AskForbid => &mut slice.ask_forbids,
-            };
             let add = |set: &mut PolicySet| {
                 set.add(rule.policy.clone())
                     .map_err(|e| format!("rule `{}`: {e}", rule.id))
             };
-            add(set)?;
+            if rule.kind == Kind::Permit {
+                add(&mut slice.permits)?;
+            }
             add(&mut slice.all)?;
         }
         Ok(slice)

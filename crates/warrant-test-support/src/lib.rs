@@ -109,6 +109,26 @@ impl Warrant {
         std::fs::write(path, text).unwrap();
     }
 
+    /// Sets keys of `[gateway]` in `warrant.toml` (lines `key = value`).
+    pub fn configure_gateway(&self, lines: &str) {
+        let path = self.home().join("warrant.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut out = String::new();
+        for line in text.lines() {
+            let key = line.split('=').next().unwrap_or("").trim();
+            let replaced = lines.lines().any(|l| l.split('=').next().unwrap_or("").trim() == key && !key.is_empty());
+            if !replaced {
+                out.push_str(line);
+                out.push('\n');
+            }
+            if line.trim() == "[gateway]" {
+                out.push_str(lines);
+                out.push('\n');
+            }
+        }
+        std::fs::write(path, out).unwrap();
+    }
+
     /// Adds a stdio upstream running a fixture with the venv's Python.
     pub fn add_fixture_upstream(&self, name: &str, script: &str, extra: &str) {
         self.configure(&format!(
@@ -242,4 +262,81 @@ pub fn client_with(url: &str, token: Option<&str>, script: &Value, extra: &[&str
             String::from_utf8_lossy(&out.stderr)
         )
     })
+}
+
+/// A raw HTTP/1.1 exchange, for what no well-behaved client sends: wrong
+/// Host or Origin, malformed bodies, invalid UTF-8.
+pub fn raw_post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, Vec<(String, String)>) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (authority, path) = rest.split_once('/').unwrap();
+    let mut stream = std::net::TcpStream::connect(authority).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut request = format!("POST /{path} HTTP/1.1\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    let has_host = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host"));
+    if !has_host {
+        request.push_str(&format!("Host: {authority}\r\n"));
+    }
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, body.to_owned(), headers)
+}
+
+/// Headers a Streamable HTTP client sends with a JSON-RPC POST.
+pub fn mcp_headers(token: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("Authorization", format!("Bearer {token}")),
+        ("Content-Type", "application/json".to_owned()),
+        ("Accept", "application/json, text/event-stream".to_owned()),
+    ]
+}
+
+/// An initialize request body.
+pub fn initialize_body() -> String {
+    serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}
+    })
+    .to_string()
+}
+
+/// Records of the audit log, via `audit export`.
+pub fn audit_records(w: &Warrant) -> Vec<Value> {
+    let out = w.run(&["audit", "export", "--format", "jsonl"]);
+    assert_eq!(out.code, 0, "export failed: {}", out.stderr);
+    out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// Polls `approvals --json` until one appears for `tool`; returns its id.
+pub fn wait_for_approval(w: &Warrant, tool: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = w.run(&["approvals", "--json"]);
+        if out.code == 0 {
+            let v = out.json();
+            if let Some(p) = v.as_array().unwrap().iter().find(|p| p["tool"] == tool) {
+                return p["id"].as_str().unwrap().to_owned();
+            }
+        }
+        assert!(Instant::now() < deadline, "no approval request for {tool} appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
