@@ -268,7 +268,7 @@ fn prepare_schema(conn: &mut Connection, path: &Path) -> Result<(), AuditError> 
     tx.commit().map_err(open_err)
 }
 
-fn load_head(conn: &Connection) -> rusqlite::Result<Head> {
+pub(crate) fn load_head(conn: &Connection) -> rusqlite::Result<Head> {
     let last: Option<(i64, String)> = conn
         .query_row("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1", [], |row| {
             Ok((row.get(0)?, row.get(1)?))

@@ -10,7 +10,7 @@ use crate::event::{AuditEvent, Checkpoint, RecordRef};
 use crate::format::{checkpoint_message, record_hash};
 use crate::log::{AuditError, AuditOptions};
 use ed25519_dalek::{Signer, SigningKey};
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use serde_json::Value;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
@@ -170,28 +170,28 @@ impl Writer {
             }
             return;
         }
-        let mut rows = Vec::with_capacity(appends.len());
+        // Bodies are checked before the transaction: a bad event is the
+        // caller's problem, not the log's.
+        let mut prepared = Vec::with_capacity(appends.len());
         let mut replies = Vec::with_capacity(appends.len());
-        let (mut seq, mut prev_hash) = (self.head.seq, self.head.hash.clone());
         for (event, reply) in appends {
-            match make_row(event, seq + 1, &prev_hash) {
-                Ok(row) => {
-                    seq = row.seq;
-                    prev_hash.clone_from(&row.hash);
-                    rows.push(row);
+            match prepare(event) {
+                Ok(p) => {
+                    prepared.push(p);
                     replies.push(reply);
                 }
-                // A bad event is the caller's problem, not the log's.
                 Err(err) => reply.send(Err(err)),
             }
         }
-        let seal = !rows.is_empty()
-            && self.options.checkpoint_every_records > 0
-            && seq.saturating_sub(self.sealed_seq) >= self.options.checkpoint_every_records;
-        match self.write(&rows, seal) {
-            Ok(()) => {
-                self.head = Head { seq, hash: prev_hash };
-                if seal {
+        if prepared.is_empty() {
+            return;
+        }
+        match self.write(prepared) {
+            Ok((rows, sealed)) => {
+                if let Some(last) = rows.last() {
+                    self.head = Head { seq: last.seq, hash: last.hash.clone() };
+                }
+                if let Some(seq) = sealed {
                     self.sealed(seq);
                 }
                 for (row, reply) in rows.into_iter().zip(replies) {
@@ -207,17 +207,37 @@ impl Writer {
         }
     }
 
-    fn write(&mut self, rows: &[Row], seal: bool) -> rusqlite::Result<()> {
-        if rows.is_empty() {
-            return Ok(());
+    /// Appends `prepared` in one IMMEDIATE transaction. The head is read
+    /// inside the transaction, not taken from memory, so several processes
+    /// (the gateway and a CLI command) can append to one log: SQLite's write
+    /// lock orders them and each extends the head the other committed.
+    fn write(&mut self, prepared: Vec<Prepared>) -> rusqlite::Result<(Vec<Row>, Option<u64>)> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let head = crate::log::load_head(&tx)?;
+        let (mut seq, mut prev_hash) = (head.seq, head.hash);
+        let mut rows = Vec::with_capacity(prepared.len());
+        for p in prepared {
+            seq += 1;
+            let hash = record_hash(seq, p.ts_ms, p.kind, p.agent.as_deref(), &p.body, &prev_hash)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            let row = Row {
+                seq,
+                ts_ms: p.ts_ms,
+                kind: p.kind,
+                agent: p.agent,
+                body: p.body,
+                prev_hash,
+                hash,
+            };
+            prev_hash = row.hash.clone();
+            rows.push(row);
         }
-        let tx = self.conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO records(seq, ts_ms, kind, agent, body, prev_hash, hash)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
-            for row in rows {
+            for row in &rows {
                 insert.execute(params![
                     sql_int(row.seq)?,
                     row.ts_ms,
@@ -229,10 +249,15 @@ impl Writer {
                 ])?;
             }
         }
+        let seal = self.options.checkpoint_every_records > 0
+            && seq.saturating_sub(self.sealed_seq) >= self.options.checkpoint_every_records;
+        let mut sealed = None;
         if seal && let Some(last) = rows.last() {
             insert_checkpoint(&tx, &self.signer, &self.public_key, last.seq, &last.hash)?;
+            sealed = Some(last.seq);
         }
-        tx.commit()
+        tx.commit()?;
+        Ok((rows, sealed))
     }
 
     /// Seals the head if anything is unsealed.
@@ -243,15 +268,13 @@ impl Writer {
         if self.head.seq == self.sealed_seq {
             return Ok(None);
         }
-        let tx = self.conn.transaction();
+        // Seal the head as the file has it: another process may have
+        // appended since this writer last did.
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate);
         let written = tx.and_then(|tx| {
-            let checkpoint = insert_checkpoint(
-                &tx,
-                &self.signer,
-                &self.public_key,
-                self.head.seq,
-                &self.head.hash,
-            )?;
+            let head = crate::log::load_head(&tx)?;
+            let checkpoint =
+                insert_checkpoint(&tx, &self.signer, &self.public_key, head.seq, &head.hash)?;
             tx.commit().map(|()| checkpoint)
         });
         match written {
@@ -293,13 +316,18 @@ impl Writer {
     }
 }
 
-fn make_row(event: AuditEvent, seq: u64, prev_hash: &str) -> Result<Row, AuditError> {
+/// An event whose body is canonical and whose time is taken, not yet
+/// placed in the chain.
+struct Prepared {
+    ts_ms: i64,
+    kind: &'static str,
+    agent: Option<String>,
+    body: String,
+}
+
+fn prepare(event: AuditEvent) -> Result<Prepared, AuditError> {
     let body = canonical_json(&Value::Object(event.detail)).map_err(AuditError::Body)?;
-    let ts_ms = UnixMillis::now().0;
-    let kind = event.kind.as_str();
-    let hash = record_hash(seq, ts_ms, kind, event.agent.as_deref(), &body, prev_hash)
-        .map_err(AuditError::Body)?;
-    Ok(Row { seq, ts_ms, kind, agent: event.agent, body, prev_hash: prev_hash.to_owned(), hash })
+    Ok(Prepared { ts_ms: UnixMillis::now().0, kind: event.kind.as_str(), agent: event.agent, body })
 }
 
 fn insert_checkpoint(

@@ -244,11 +244,10 @@ fn a_failed_database_refuses_every_later_append() {
     let dir = TempDir::new();
     let log = AuditLog::open(&dir.db(), key(), AuditOptions::default()).unwrap();
     log.append_blocking(event(0)).unwrap();
-    // Another writer takes seq 2 behind the log's back: the next insert hits
-    // the primary key and the writer must stop accepting records.
+    // The table vanishes behind the log's back: the next write fails and the
+    // writer must stop accepting records.
     let conn = Connection::open(dir.db()).unwrap();
-    conn.execute("INSERT INTO records VALUES (2, 0, 'decision', NULL, '{}', 'x', 'y')", [])
-        .unwrap();
+    conn.execute("ALTER TABLE records RENAME TO gone", []).unwrap();
     drop(conn);
     assert!(matches!(log.append_blocking(event(1)), Err(AuditError::Write { .. })));
     assert!(matches!(log.append_blocking(event(2)), Err(AuditError::Failed { .. })));

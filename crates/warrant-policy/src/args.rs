@@ -78,11 +78,7 @@ fn push_children<'v>(
     depth: usize,
 ) {
     let join = |name: &str| {
-        if prefix.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{prefix}.{name}")
-        }
+        if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") }
     };
     match value {
         Value::Object(map) => {
@@ -127,10 +123,7 @@ mod tests {
     use serde_json::json;
 
     fn tag<'a>(flat: &'a FlatArgs, name: &str) -> Option<&'a str> {
-        flat.tags
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        flat.tags.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     #[test]
@@ -145,10 +138,7 @@ mod tests {
         assert_eq!(tag(&flat, "options.recursive"), Some("true"));
         assert_eq!(tag(&flat, "options.depth"), Some("3"));
         assert_eq!(tag(&flat, "options.z"), Some("null"));
-        assert_eq!(
-            tag(&flat, "options"),
-            Some(r#"{"depth":3,"recursive":true,"z":null}"#)
-        );
+        assert_eq!(tag(&flat, "options"), Some(r#"{"depth":3,"recursive":true,"z":null}"#));
         assert_eq!(tag(&flat, "paths.0"), Some("/a"));
         assert_eq!(tag(&flat, "paths.1.b"), Some("c"));
         assert_eq!(tag(&flat, "paths"), Some(r#"["/a",{"b":"c"}]"#));

@@ -65,25 +65,13 @@ pub struct EvalDiagnostic {
 #[derive(Debug)]
 pub enum Decision {
     /// Forward the call; `rules` are the permits that matched.
-    Allow {
-        permit: Permit,
-        rules: Vec<RuleRef>,
-        diagnostics: Vec<EvalDiagnostic>,
-    },
+    Allow { permit: Permit, rules: Vec<RuleRef>, diagnostics: Vec<EvalDiagnostic> },
     /// A permit matched but so did a forbid marked `@ask`: a person decides.
     /// `rules` are the ask rules.
-    Ask {
-        pending: PendingApproval,
-        rules: Vec<RuleRef>,
-        diagnostics: Vec<EvalDiagnostic>,
-    },
+    Ask { pending: PendingApproval, rules: Vec<RuleRef>, diagnostics: Vec<EvalDiagnostic> },
     /// Refuse the call; `rules` are the forbids that matched, empty when no
     /// permit matched (default deny).
-    Deny {
-        rules: Vec<RuleRef>,
-        reason: String,
-        diagnostics: Vec<EvalDiagnostic>,
-    },
+    Deny { rules: Vec<RuleRef>, reason: String, diagnostics: Vec<EvalDiagnostic> },
 }
 
 impl Decision {
@@ -118,9 +106,9 @@ impl Decision {
         match self {
             Self::Allow { .. } => None,
             Self::Deny { reason, .. } => Some(reason),
-            Self::Ask { rules, .. } => rules
-                .iter()
-                .find_map(|r| r.reason.as_deref().or(r.ask.as_deref())),
+            Self::Ask { rules, .. } => {
+                rules.iter().find_map(|r| r.reason.as_deref().or(r.ask.as_deref()))
+            }
         }
     }
 }
@@ -138,12 +126,7 @@ pub struct Permit {
 
 impl Permit {
     pub(crate) fn new(tool: &str, agent: &str, rules: Vec<String>) -> Self {
-        Self {
-            tool: tool.to_owned(),
-            agent: agent.to_owned(),
-            rules,
-            approver: None,
-        }
+        Self { tool: tool.to_owned(), agent: agent.to_owned(), rules, approver: None }
     }
 
     /// The qualified name of the tool this permit is for.
@@ -186,12 +169,7 @@ impl PendingApproval {
         permit_rules: Vec<String>,
         ask_rules: Vec<String>,
     ) -> Self {
-        Self {
-            tool: tool.to_owned(),
-            agent: agent.to_owned(),
-            permit_rules,
-            ask_rules,
-        }
+        Self { tool: tool.to_owned(), agent: agent.to_owned(), permit_rules, ask_rules }
     }
 
     pub fn tool(&self) -> &str {
@@ -212,12 +190,7 @@ impl PendingApproval {
     pub fn approve(self, approver: &str) -> Permit {
         let mut rules = self.permit_rules;
         rules.extend(self.ask_rules);
-        Permit {
-            tool: self.tool,
-            agent: self.agent,
-            rules,
-            approver: Some(approver.to_owned()),
-        }
+        Permit { tool: self.tool, agent: self.agent, rules, approver: Some(approver.to_owned()) }
     }
 }
 
@@ -252,11 +225,7 @@ mod tests {
     fn ask_reason_falls_back_to_the_ask_text() {
         let decision = Decision::Ask {
             pending: PendingApproval::new("t", "a", vec![], vec!["r".into()]),
-            rules: vec![RuleRef {
-                id: "r".into(),
-                reason: None,
-                ask: Some("why".into()),
-            }],
+            rules: vec![RuleRef { id: "r".into(), reason: None, ask: Some("why".into()) }],
             diagnostics: vec![],
         };
         assert_eq!(decision.reason(), Some("why"));

@@ -7,9 +7,11 @@
 
 use crate::decision::{Decision, EvalDiagnostic, PendingApproval, Permit, RuleRef};
 use crate::error::{PolicyError, Problem};
-use crate::facts::{AgentFacts, CallRequest, Names, ToolFacts};
+use crate::facts::{AgentFacts, Base, CallRequest, Names, ToolFacts};
 use crate::load::{self, Kind, PolicySource, Rule, Scope};
-use cedar_policy::{AuthorizationError, Authorizer, Entities, PolicyId, PolicySet, Request, Schema};
+use cedar_policy::{
+    AuthorizationError, Authorizer, Entities, PolicyId, PolicySet, Request, Schema,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -31,10 +33,42 @@ pub struct PolicyEngine {
     slices: RwLock<HashMap<String, HashMap<String, Arc<Slice>>>>,
 }
 
-/// The rules that can apply to one tool, as Cedar policy sets.
+/// More cached agent bases per tool than this and that cache starts over.
+const MAX_CACHED_BASES: usize = 256;
+
+/// The rules that can apply to one tool, as Cedar policy sets, and the
+/// entities of the agents that call it.
 struct Slice {
     permits: PolicySet,
     all: PolicySet,
+    /// agent id -> that agent's and this tool's entities.
+    bases: RwLock<HashMap<String, Arc<Base>>>,
+}
+
+impl Slice {
+    /// The cached base for `agent` and `tool`, rebuilt if the facts changed.
+    fn base(
+        &self,
+        names: &Names,
+        agent: &AgentFacts,
+        tool: &ToolFacts,
+    ) -> Result<Arc<Base>, String> {
+        {
+            let bases = self.bases.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(base) = bases.get(&agent.id) {
+                if base.agent == *agent && base.tool == *tool {
+                    return Ok(Arc::clone(base));
+                }
+            }
+        }
+        let base = Arc::new(names.base(agent, tool)?);
+        let mut bases = self.bases.write().unwrap_or_else(|p| p.into_inner());
+        if bases.len() >= MAX_CACHED_BASES {
+            bases.clear();
+        }
+        bases.insert(agent.id.clone(), Arc::clone(&base));
+        Ok(base)
+    }
 }
 
 impl PolicyEngine {
@@ -42,7 +76,8 @@ impl PolicyEngine {
     /// given files, reporting every problem found.
     pub fn new(sources: &[PolicySource]) -> Result<Self, PolicyError> {
         let schema = crate::schema().map_err(|p| PolicyError::new(vec![p]))?;
-        let names = Names::new().map_err(|message| PolicyError::new(vec![Problem::Schema { message }]))?;
+        let names =
+            Names::new().map_err(|message| PolicyError::new(vec![Problem::Schema { message }]))?;
         let (rules, warnings) = load::load(sources, &schema).map_err(PolicyError::new)?;
 
         let mut common = Vec::new();
@@ -83,16 +118,16 @@ impl PolicyEngine {
         let fail = |message: String| Decision::Deny {
             rules: Vec::new(),
             reason: format!("policy could not be evaluated for `{tool}`"),
-            diagnostics: vec![EvalDiagnostic {
-                rule: String::new(),
-                message,
-            }],
+            diagnostics: vec![EvalDiagnostic { rule: String::new(), message }],
         };
         let slice = match self.slice(req.tool) {
             Ok(slice) => slice,
             Err(message) => return fail(message),
         };
-        let (request, entities) = match self.names.request(req) {
+        let built = slice
+            .base(&self.names, req.agent, req.tool)
+            .and_then(|base| self.names.request(&base, req));
+        let (request, entities) = match built {
             Ok(built) => built,
             Err(message) => return fail(message),
         };
@@ -114,11 +149,7 @@ impl PolicyEngine {
                 .reason
                 .clone()
                 .unwrap_or_else(|| format!("denied by rule `{}`", first_hard.id));
-            return Decision::Deny {
-                rules: hard,
-                reason,
-                diagnostics,
-            };
+            return Decision::Deny { rules: hard, reason, diagnostics };
         }
         let asks = self.refs(&of_kind(Kind::AskForbid));
         let permits = if asks.is_empty() {
@@ -160,12 +191,11 @@ impl PolicyEngine {
         let Ok(slice) = self.slice(tool) else {
             return false;
         };
-        let Ok((request, entities)) = self.names.partial_request(agent, tool) else {
+        let Ok(base) = slice.base(&self.names, agent, tool) else {
             return false;
         };
-        let response = self
-            .authorizer
-            .is_authorized_partial(&request, &slice.all, &entities);
+        let request = self.names.partial_request(&base);
+        let response = self.authorizer.is_authorized_partial(&request, &slice.all, &base.entities);
         let mut permit_possible = false;
         for policy in response.definitely_satisfied() {
             match self.kind_of(policy.id()) {
@@ -220,10 +250,7 @@ impl PolicyEngine {
         if let Some(diagnostics) = diagnostics {
             diagnostics.extend(response.diagnostics().errors().map(|error| {
                 let AuthorizationError::PolicyEvaluationError(e) = error;
-                EvalDiagnostic {
-                    rule: e.policy_id().to_string(),
-                    message: e.inner().to_string(),
-                }
+                EvalDiagnostic { rule: e.policy_id().to_string(), message: e.inner().to_string() }
             }));
         }
         let mut indices: Vec<usize> = response
@@ -281,11 +308,11 @@ impl PolicyEngine {
         let mut slice = Slice {
             permits: PolicySet::new(),
             all: PolicySet::new(),
+            bases: RwLock::new(HashMap::new()),
         };
         for rule in indices.into_iter().filter_map(|i| self.rules.get(i)) {
             let add = |set: &mut PolicySet| {
-                set.add(rule.policy.clone())
-                    .map_err(|e| format!("rule `{}`: {e}", rule.id))
+                set.add(rule.policy.clone()).map_err(|e| format!("rule `{}`: {e}", rule.id))
             };
             if rule.kind == Kind::Permit {
                 add(&mut slice.permits)?;
@@ -298,9 +325,7 @@ impl PolicyEngine {
 
 impl std::fmt::Debug for PolicyEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PolicyEngine")
-            .field("rules", &self.rule_ids())
-            .finish_non_exhaustive()
+        f.debug_struct("PolicyEngine").field("rules", &self.rule_ids()).finish_non_exhaustive()
     }
 }
 
@@ -308,7 +333,5 @@ impl std::fmt::Debug for PolicyEngine {
 pub(crate) fn parse_schema(text: &str) -> Result<Schema, Problem> {
     Schema::from_cedarschema_str(text)
         .map(|(schema, _warnings)| schema)
-        .map_err(|e| Problem::Schema {
-            message: crate::error::one_line(&e.to_string()),
-        })
+        .map_err(|e| Problem::Schema { message: crate::error::one_line(&e.to_string()) })
 }

@@ -29,49 +29,23 @@ impl PolicyError {
 pub enum Problem {
     /// The file is not valid Cedar.
     #[error("{}: syntax error: {message}", Place::file(file, *line))]
-    Syntax {
-        file: String,
-        line: Option<usize>,
-        message: String,
-    },
+    Syntax { file: String, line: Option<usize>, message: String },
     /// A rule does not type-check against Warrant's schema.
     #[error("{}: rule `{rule}`: {message}", Place::file(file, *line))]
-    Invalid {
-        file: String,
-        line: Option<usize>,
-        rule: String,
-        message: String,
-    },
+    Invalid { file: String, line: Option<usize>, rule: String, message: String },
     /// Two rules carry the same `@id`.
     #[error("duplicate rule id `{id}` in `{first}` and `{second}`")]
-    DuplicateId {
-        id: String,
-        first: String,
-        second: String,
-    },
+    DuplicateId { id: String, first: String, second: String },
     /// `@ask` only makes sense on a `forbid`.
     #[error("{}: rule `{rule}`: `@ask` is only allowed on a forbid", Place::file(file, *line))]
-    AskOnPermit {
-        file: String,
-        line: Option<usize>,
-        rule: String,
-    },
+    AskOnPermit { file: String, line: Option<usize>, rule: String },
     /// An annotation Warrant reads has an unusable value.
     #[error("{}: rule `{rule}`: {message}", Place::file(file, *line))]
-    Annotation {
-        file: String,
-        line: Option<usize>,
-        rule: String,
-        message: String,
-    },
+    Annotation { file: String, line: Option<usize>, rule: String, message: String },
     /// Templates (policies with `?principal` or `?resource` slots) are not used
     /// by Warrant.
     #[error("{}: rule `{rule}`: templates with slots are not supported", Place::file(file, *line))]
-    Template {
-        file: String,
-        line: Option<usize>,
-        rule: String,
-    },
+    Template { file: String, line: Option<usize>, rule: String },
     /// The built-in schema did not parse; a bug in this crate, not in a file.
     #[error("built-in schema is invalid: {message}")]
     Schema { message: String },
@@ -106,12 +80,7 @@ fn render(problems: &[Problem]) -> String {
 /// The 1-based line of byte `offset` in `text`.
 pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()
-        .iter()
-        .take(end)
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
+    text.as_bytes().iter().take(end).filter(|b| **b == b'\n').count() + 1
 }
 
 /// One line of text from a possibly multi-line message.

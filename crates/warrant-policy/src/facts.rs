@@ -81,6 +81,17 @@ pub struct CallRequest<'a> {
     pub now: UnixMillis,
 }
 
+/// The agent's and the tool's entities, ready to take a call's arguments.
+#[derive(Debug)]
+pub(crate) struct Base {
+    /// The facts this was built from; a base is reused only for equal facts.
+    pub(crate) agent: AgentFacts,
+    pub(crate) tool: ToolFacts,
+    principal: EntityUid,
+    resource: EntityUid,
+    pub(crate) entities: Entities,
+}
+
 /// The Cedar names of the schema's types, parsed once.
 #[derive(Debug, Clone)]
 pub(crate) struct Names {
@@ -94,8 +105,7 @@ pub(crate) struct Names {
 impl Names {
     pub(crate) fn new() -> Result<Self, String> {
         let parse = |name: &str| {
-            name.parse::<EntityTypeName>()
-                .map_err(|e| format!("entity type `{name}`: {e}"))
+            name.parse::<EntityTypeName>().map_err(|e| format!("entity type `{name}`: {e}"))
         };
         let action = parse("Action")?;
         Ok(Self {
@@ -111,8 +121,21 @@ impl Names {
         EntityUid::from_type_name_and_id(ty.clone(), EntityId::new(id))
     }
 
-    /// The entities and request for a full decision.
-    pub(crate) fn request(&self, req: &CallRequest<'_>) -> Result<(Request, Entities), String> {
+    /// The parts of a request that depend only on the agent and the tool,
+    /// built once and reused for every call of that tool by that agent.
+    pub(crate) fn base(&self, agent: &AgentFacts, tool: &ToolFacts) -> Result<Base, String> {
+        let (principal, resource, entities) = self.scope_entities(agent, tool)?;
+        let entities =
+            Entities::from_entities(entities, None).map_err(|e| format!("entities: {e}"))?;
+        Ok(Base { agent: agent.clone(), tool: tool.clone(), principal, resource, entities })
+    }
+
+    /// The request and entities for deciding one call.
+    pub(crate) fn request(
+        &self,
+        base: &Base,
+        req: &CallRequest<'_>,
+    ) -> Result<(Request, Entities), String> {
         let flat = args::flatten(req.arguments);
         let args_uid = Self::uid(&self.arguments, "call");
         let tags = flat
@@ -122,11 +145,7 @@ impl Names {
         let arguments = Entity::new_with_tags(args_uid.clone(), [], [], tags)
             .map_err(|e| format!("arguments: {e}"))?;
 
-        let custody = req
-            .agent
-            .custody
-            .iter()
-            .map(|c| RestrictedExpression::new_string(c.clone()));
+        let custody = req.agent.custody.iter().map(|c| RestrictedExpression::new_string(c.clone()));
         let context = Context::from_pairs([
             ("args".to_owned(), RestrictedExpression::new_entity_uid(args_uid)),
             ("task".to_owned(), RestrictedExpression::new_string(req.agent.task.clone())),
@@ -137,31 +156,30 @@ impl Names {
         ])
         .map_err(|e| format!("context: {e}"))?;
 
-        let (principal, resource, mut entities) = self.scope_entities(req.agent, req.tool)?;
-        entities.push(arguments);
-        let request = Request::new(principal, self.call_tool.clone(), resource, context, None)
-            .map_err(|e| format!("request: {e}"))?;
-        let entities =
-            Entities::from_entities(entities, None).map_err(|e| format!("entities: {e}"))?;
+        let request = Request::new(
+            base.principal.clone(),
+            self.call_tool.clone(),
+            base.resource.clone(),
+            context,
+            None,
+        )
+        .map_err(|e| format!("request: {e}"))?;
+        let entities = base
+            .entities
+            .clone()
+            .add_entities([arguments], None)
+            .map_err(|e| format!("entities: {e}"))?;
         Ok((request, entities))
     }
 
-    /// The entities and request for a decision whose context is unknown.
-    pub(crate) fn partial_request(
-        &self,
-        agent: &AgentFacts,
-        tool: &ToolFacts,
-    ) -> Result<(Request, Entities), String> {
-        let (principal, resource, entities) = self.scope_entities(agent, tool)?;
+    /// The request for a decision whose context is unknown.
+    pub(crate) fn partial_request(&self, base: &Base) -> Request {
         // No context: partial evaluation treats all of it as unknown.
-        let request = Request::builder()
-            .principal(principal)
+        Request::builder()
+            .principal(base.principal.clone())
             .action(self.call_tool.clone())
-            .resource(resource)
-            .build();
-        let entities =
-            Entities::from_entities(entities, None).map_err(|e| format!("entities: {e}"))?;
-        Ok((request, entities))
+            .resource(base.resource.clone())
+            .build()
     }
 
     /// The principal and resource uids and their entities (agent, tool, upstream).
@@ -206,11 +224,7 @@ impl Names {
         )
         .map_err(|e| format!("tool: {e}"))?;
         let upstream_entity = Entity::new_no_attrs(upstream_uid, Default::default());
-        Ok((
-            agent_uid,
-            tool_uid,
-            vec![agent_entity, tool_entity, upstream_entity],
-        ))
+        Ok((agent_uid, tool_uid, vec![agent_entity, tool_entity, upstream_entity]))
     }
 }
 

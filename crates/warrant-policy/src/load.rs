@@ -17,10 +17,7 @@ pub struct PolicySource {
 
 impl PolicySource {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            text: text.into(),
-        }
+        Self { name: name.into(), text: text.into() }
     }
 }
 
@@ -101,14 +98,10 @@ pub(crate) fn load(
         return Err(problems);
     }
 
-    let texts: HashMap<&str, &str> = sources
-        .iter()
-        .map(|s| (s.name.as_str(), s.text.as_str()))
-        .collect();
-    let files: HashMap<&str, &str> = rules
-        .iter()
-        .map(|r| (r.id.as_str(), r.file.as_str()))
-        .collect();
+    let texts: HashMap<&str, &str> =
+        sources.iter().map(|s| (s.name.as_str(), s.text.as_str())).collect();
+    let files: HashMap<&str, &str> =
+        rules.iter().map(|r| (r.id.as_str(), r.file.as_str())).collect();
     let locate = |id: &PolicyId, diag: &dyn Diagnostic| {
         let file = files.get(AsRef::<str>::as_ref(id)).copied().unwrap_or_default();
         let text = texts.get(file).copied().unwrap_or_default();
@@ -135,11 +128,7 @@ pub(crate) fn load(
         })
         .collect();
 
-    if problems.is_empty() {
-        Ok((rules, warnings))
-    } else {
-        Err(problems)
-    }
+    if problems.is_empty() { Ok((rules, warnings)) } else { Err(problems) }
 }
 
 /// The rules of one file, named and classified.
@@ -161,18 +150,15 @@ fn parse_file(source: &PolicySource) -> Result<Vec<Rule>, Vec<Problem>> {
         problems.push(Problem::Template {
             file: file.clone(),
             line: None,
-            rule: template.annotation("id").map_or_else(
-                || default_id(file, template.id()),
-                ToOwned::to_owned,
-            ),
+            rule: template
+                .annotation("id")
+                .map_or_else(|| default_id(file, template.id()), ToOwned::to_owned),
         });
     }
 
     // The parser names policies `policy0`, `policy1`, ... in file order.
-    let mut policies: Vec<(usize, &Policy)> = set
-        .policies()
-        .map(|p| (index_of(p.id()), p))
-        .collect();
+    let mut policies: Vec<(usize, &Policy)> =
+        set.policies().map(|p| (index_of(p.id()), p)).collect();
     policies.sort_by_key(|(index, _)| *index);
 
     let mut rules = Vec::new();
@@ -194,11 +180,7 @@ fn parse_file(source: &PolicySource) -> Result<Vec<Rule>, Vec<Problem>> {
         let kind = match (policy.effect(), &ask) {
             (Effect::Permit, None) => Kind::Permit,
             (Effect::Permit, Some(_)) => {
-                problems.push(Problem::AskOnPermit {
-                    file: file.clone(),
-                    line: None,
-                    rule: id,
-                });
+                problems.push(Problem::AskOnPermit { file: file.clone(), line: None, rule: id });
                 continue;
             }
             (Effect::Forbid, None) => Kind::HardForbid,
@@ -214,11 +196,7 @@ fn parse_file(source: &PolicySource) -> Result<Vec<Rule>, Vec<Problem>> {
             id,
         });
     }
-    if problems.is_empty() {
-        Ok(rules)
-    } else {
-        Err(problems)
-    }
+    if problems.is_empty() { Ok(rules) } else { Err(problems) }
 }
 
 /// `<file>:<n>` for the parser's `policy<n>`.
@@ -228,9 +206,7 @@ fn default_id(file: &str, parsed: &PolicyId) -> String {
 
 fn index_of(parsed: &PolicyId) -> usize {
     let id: &str = parsed.as_ref();
-    id.strip_prefix("policy")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(usize::MAX)
+    id.strip_prefix("policy").and_then(|n| n.parse().ok()).unwrap_or(usize::MAX)
 }
 
 fn scope_of(policy: &Policy) -> Scope {

@@ -160,7 +160,8 @@ fn a_rule_that_fails_to_evaluate_does_not_match_and_is_reported() {
     );
     let mut deep = agent("researcher");
     deep.depth = 2;
-    let decision = decide_as(&engine, &deep, &tool("notes", "search", true, false), json!({}), false);
+    let decision =
+        decide_as(&engine, &deep, &tool("notes", "search", true, false), json!({}), false);
     assert_eq!(decision.outcome(), Outcome::Deny);
     assert_eq!(decision.diagnostics().len(), 1);
     assert_eq!(decision.diagnostics()[0].rule, "overflowing-permit");
@@ -187,4 +188,23 @@ fn oversized_arguments_are_flagged_to_policy_without_panicking() {
     assert_eq!(ids(&decide(&engine, &t, json!({"d": deep}))), ["faithful-args-only"]);
     let small = decide(&engine, &t, json!({"content": "hello"}));
     assert_eq!(small.outcome(), Outcome::Allow);
+}
+
+#[test]
+fn changed_facts_for_the_same_agent_and_tool_are_not_served_from_cache() {
+    let engine = engine(
+        r#"permit (principal, action == Action::"call_tool", resource)
+        when { principal.name == "researcher" && resource.trusted };"#,
+    );
+    let mut t = tool("files", "write", false, true);
+    let me = agent("researcher");
+    assert_eq!(decide_as(&engine, &me, &t, json!({}), false).outcome(), Outcome::Allow);
+    t.trusted = false;
+    assert_eq!(decide_as(&engine, &me, &t, json!({}), false).outcome(), Outcome::Deny);
+    assert!(!engine.could_allow(&me, &t));
+    t.trusted = true;
+    let mut renamed = me.clone();
+    renamed.name = "writer".into();
+    assert_eq!(decide_as(&engine, &renamed, &t, json!({}), false).outcome(), Outcome::Deny);
+    assert!(engine.could_allow(&me, &t));
 }

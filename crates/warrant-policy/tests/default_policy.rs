@@ -14,10 +14,7 @@ fn default_engine() -> PolicyEngine {
 #[test]
 fn default_policy_validates_and_has_its_two_rules() {
     let engine = default_engine();
-    assert_eq!(
-        engine.rule_ids(),
-        ["allow-known-tools", "ask-before-side-effects"]
-    );
+    assert_eq!(engine.rule_ids(), ["allow-known-tools", "ask-before-side-effects"]);
     assert!(engine.warnings().is_empty(), "{:?}", engine.warnings());
 }
 
@@ -68,10 +65,7 @@ fn approving_a_pending_call_yields_a_permit_naming_the_approver() {
     assert_eq!(permit.approver(), Some("alice"));
     assert_eq!(
         permit.rules(),
-        [
-            "allow-known-tools".to_string(),
-            "ask-before-side-effects".to_string()
-        ]
+        ["allow-known-tools".to_string(), "ask-before-side-effects".to_string()]
     );
 }
 

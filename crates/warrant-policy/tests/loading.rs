@@ -4,10 +4,8 @@
 use warrant_policy::{PolicyEngine, PolicySource, Problem};
 
 fn load(files: &[(&str, &str)]) -> Result<PolicyEngine, warrant_policy::PolicyError> {
-    let sources: Vec<PolicySource> = files
-        .iter()
-        .map(|(name, text)| PolicySource::new(*name, *text))
-        .collect();
+    let sources: Vec<PolicySource> =
+        files.iter().map(|(name, text)| PolicySource::new(*name, *text)).collect();
     PolicyEngine::new(&sources)
 }
 

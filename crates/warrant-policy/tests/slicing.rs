@@ -56,10 +56,7 @@ fn random_rules(rng: &mut Rng, count: usize) -> (String, String) {
         let (scope, test) = match rng.below(3) {
             0 => {
                 let name = format!("u{}__t{}", rng.below(3), rng.below(4));
-                (
-                    format!("resource == Tool::\"{name}\""),
-                    format!("resource == Tool::\"{name}\""),
-                )
+                (format!("resource == Tool::\"{name}\""), format!("resource == Tool::\"{name}\""))
             }
             1 => {
                 let up = format!("u{}", rng.below(3));
@@ -70,7 +67,9 @@ fn random_rules(rng: &mut Rng, count: usize) -> (String, String) {
             }
             _ => ("resource".to_owned(), "true".to_owned()),
         };
-        let head = format!("@id(\"r{i}\") {annotations}{effect} (principal, action == Action::\"call_tool\", ");
+        let head = format!(
+            "@id(\"r{i}\") {annotations}{effect} (principal, action == Action::\"call_tool\", "
+        );
         scoped.push_str(&format!("{head}{scope}) when {{ {condition} }};\n"));
         unscoped.push_str(&format!("{head}resource) when {{ {test} && ({condition}) }};\n"));
     }
@@ -78,10 +77,7 @@ fn random_rules(rng: &mut Rng, count: usize) -> (String, String) {
 }
 
 fn summary(decision: &Decision) -> (Outcome, Vec<String>) {
-    (
-        decision.outcome(),
-        ids(decision).into_iter().map(str::to_owned).collect(),
-    )
+    (decision.outcome(), ids(decision).into_iter().map(str::to_owned).collect())
 }
 
 #[test]

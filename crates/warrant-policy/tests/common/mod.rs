@@ -49,13 +49,7 @@ pub fn decide_as(
     arguments: Value,
     tainted: bool,
 ) -> Decision {
-    engine.decide(&CallRequest {
-        agent,
-        tool,
-        arguments: &arguments,
-        tainted,
-        now: NOW,
-    })
+    engine.decide(&CallRequest { agent, tool, arguments: &arguments, tainted, now: NOW })
 }
 
 pub fn ids(decision: &Decision) -> Vec<&str> {
