@@ -193,10 +193,7 @@ mod tests {
 
     #[test]
     fn upstream_names_cannot_hide_a_separator() {
-        assert_eq!(
-            UpstreamName::parse("a__b"),
-            Err(NameError::UpstreamSeparator("a__b".into()))
-        );
+        assert_eq!(UpstreamName::parse("a__b"), Err(NameError::UpstreamSeparator("a__b".into())));
         assert!(UpstreamName::parse("a_b").is_ok());
     }
 

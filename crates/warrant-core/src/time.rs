@@ -67,10 +67,7 @@ mod tests {
     #[test]
     fn formats_known_instants() {
         assert_eq!(UnixMillis(0).to_rfc3339(), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            UnixMillis(1_795_305_600_123).to_rfc3339(),
-            "2026-11-22T00:00:00.123Z"
-        );
+        assert_eq!(UnixMillis(1_795_305_600_123).to_rfc3339(), "2026-11-22T00:00:00.123Z");
         assert_eq!(UnixMillis(951_782_400_000).to_rfc3339(), "2000-02-29T00:00:00.000Z");
     }
 }

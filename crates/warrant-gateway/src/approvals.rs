@@ -95,7 +95,10 @@ impl Approvals {
     }
 
     pub fn list(&self) -> Vec<PendingView> {
-        self.pending.lock().map(|m| m.values().map(|p| p.view.clone()).collect()).unwrap_or_default()
+        self.pending
+            .lock()
+            .map(|m| m.values().map(|p| p.view.clone()).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -139,8 +142,8 @@ mod tests {
         approvals.resolve("abc", Verdict::Approved { by: "op".into() }).unwrap();
         assert_eq!(rx.await.unwrap(), Verdict::Approved { by: "op".into() });
         assert_eq!(
-            approvals.resolve("abc", Verdict::Approved { by: "op".into() }),
-            Err(ResolveError::Unknown("abc".into()))
+            approvals.resolve("abc", Verdict::Approved { by: "op".into() }).unwrap_err(),
+            ResolveError::Unknown("abc".into())
         );
         assert!(approvals.list().is_empty());
     }

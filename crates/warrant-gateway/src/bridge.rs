@@ -11,7 +11,9 @@ use rmcp::transport::{StreamableHttpClientTransport, Transport};
 /// The bridge stopped on an error.
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
-    #[error("WARRANT_TOKEN is not set: spawn an agent with `warrant agents spawn NAME --json` and pass its token")]
+    #[error(
+        "WARRANT_TOKEN is not set: spawn an agent with `warrant agents spawn NAME --json` and pass its token"
+    )]
     NoToken,
     #[error("relaying to the gateway failed: {0}")]
     Upstream(String),

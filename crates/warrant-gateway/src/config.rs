@@ -185,7 +185,11 @@ impl Config {
                 raw.gateway.approval_timeout.as_deref(),
                 "120s",
             )?,
-            call_timeout: duration("gateway.call_timeout", raw.gateway.call_timeout.as_deref(), "60s")?,
+            call_timeout: duration(
+                "gateway.call_timeout",
+                raw.gateway.call_timeout.as_deref(),
+                "60s",
+            )?,
             max_message_bytes: raw.gateway.max_message_bytes.unwrap_or(4 * 1024 * 1024),
             max_argument_bytes: raw.gateway.max_argument_bytes.unwrap_or(1024 * 1024),
             max_argument_depth: raw.gateway.max_argument_depth.unwrap_or(32),

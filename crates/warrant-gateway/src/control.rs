@@ -61,7 +61,12 @@ pub fn bind(path: &Path) -> Result<UnixListener, ControlError> {
 }
 
 /// Serves control requests until `shutdown`.
-pub async fn serve(listener: UnixListener, gw: Arc<Gateway>, owner_uid: u32, shutdown: CancellationToken) {
+pub async fn serve(
+    listener: UnixListener,
+    gw: Arc<Gateway>,
+    owner_uid: u32,
+    shutdown: CancellationToken,
+) {
     loop {
         let stream = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -79,10 +84,14 @@ pub async fn serve(listener: UnixListener, gw: Arc<Gateway>, owner_uid: u32, shu
             } else {
                 let mut line = String::new();
                 let mut reader = tokio::io::BufReader::new(read.take(MAX_REQUEST));
-                match tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await {
+                match tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line))
+                    .await
+                {
                     Ok(Ok(_)) => match serde_json::from_str::<ControlRequest>(&line) {
                         Ok(req) => handle(&gw, req).await,
-                        Err(e) => json!({"ok": false, "error": format!("bad control request: {e}")}),
+                        Err(e) => {
+                            json!({"ok": false, "error": format!("bad control request: {e}")})
+                        }
                     },
                     _ => json!({"ok": false, "error": "control request not received in time"}),
                 }
@@ -141,7 +150,8 @@ pub fn request(path: &Path, req: &ControlRequest) -> Result<Value, ControlError>
     stream.write_all(line.as_bytes())?;
     let mut reply = String::new();
     BufReader::new(stream.take(16 * 1024 * 1024)).read_line(&mut reply)?;
-    let value: Value = serde_json::from_str(&reply).map_err(|e| ControlError::Protocol(e.to_string()))?;
+    let value: Value =
+        serde_json::from_str(&reply).map_err(|e| ControlError::Protocol(e.to_string()))?;
     if value.get("ok") == Some(&Value::Bool(true)) {
         Ok(value.get("data").cloned().unwrap_or(Value::Null))
     } else {

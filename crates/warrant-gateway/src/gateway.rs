@@ -54,10 +54,18 @@ impl ToolTable {
     }
 
     pub fn refused(&self) -> Vec<Refused> {
-        self.inner.read().map(|t| t.refused.values().flatten().cloned().collect()).unwrap_or_default()
+        self.inner
+            .read()
+            .map(|t| t.refused.values().flatten().cloned().collect())
+            .unwrap_or_default()
     }
 
-    fn replace(&self, upstream: &UpstreamName, entries: Vec<Arc<ToolEntry>>, refused: Vec<Refused>) {
+    fn replace(
+        &self,
+        upstream: &UpstreamName,
+        entries: Vec<Arc<ToolEntry>>,
+        refused: Vec<Refused>,
+    ) {
         if let Ok(mut t) = self.inner.write() {
             t.tools.retain(|_, e| e.name.upstream() != upstream);
             for e in entries {
@@ -110,7 +118,8 @@ impl Gateway {
     /// Re-reads the revocation list (the CLI revokes in the registry and
     /// then tells the running gateway).
     pub fn reload_revocations(&self) -> Result<usize, String> {
-        let registry = warrant_identity::Registry::open(&self.state_db).map_err(|e| e.to_string())?;
+        let registry =
+            warrant_identity::Registry::open(&self.state_db).map_err(|e| e.to_string())?;
         let ids = registry.revoked_ids().map_err(|e| e.to_string())?;
         let n = ids.len();
         if let Ok(mut r) = self.revoked.write() {
@@ -131,7 +140,12 @@ impl Gateway {
     }
 
     /// Appends an audit record; the error is for the caller to fail closed on.
-    pub async fn record(&self, kind: EventKind, agent: Option<&AgentId>, detail: Value) -> Result<(), String> {
+    pub async fn record(
+        &self,
+        kind: EventKind,
+        agent: Option<&AgentId>,
+        detail: Value,
+    ) -> Result<(), String> {
         let detail = match detail {
             Value::Object(m) => m,
             other => {
@@ -167,9 +181,13 @@ impl UpstreamEvents for Events {
         if let Ok(pins) = self.0.pins.lock() {
             for e in &entries {
                 match pins.observe(e.name.as_str(), &e.pin, &e.exposed) {
-                    Ok(Some(old)) => changed.push(json!({"tool": e.name.as_str(), "pinned": old, "seen": e.pin})),
+                    Ok(Some(old)) => {
+                        changed.push(json!({"tool": e.name.as_str(), "pinned": old, "seen": e.pin}))
+                    }
                     Ok(None) => {}
-                    Err(err) => tracing::warn!(tool = %e.name, error = %err, "recording tool pin failed"),
+                    Err(err) => {
+                        tracing::warn!(tool = %e.name, error = %err, "recording tool pin failed")
+                    }
                 }
             }
         }
@@ -178,7 +196,9 @@ impl UpstreamEvents for Events {
         }
         let unusable: Vec<Value> = entries
             .iter()
-            .filter_map(|e| e.schema.as_ref().err().map(|why| json!({"tool": e.name.as_str(), "reason": why})))
+            .filter_map(|e| {
+                e.schema.as_ref().err().map(|why| json!({"tool": e.name.as_str(), "reason": why}))
+            })
             .collect();
         let count = entries.len();
         let detail = json!({

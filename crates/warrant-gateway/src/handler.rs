@@ -9,12 +9,14 @@
 use crate::approvals::{self, PendingView, Verdict};
 use crate::gateway::Gateway;
 use crate::tools::{self, ToolEntry};
+use rmcp::ServerHandler;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData,
-    Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    Implementation, ListPromptsRequestMethod, ListPromptsResult,
+    ListResourceTemplatesRequestMethod, ListResourceTemplatesResult, ListResourcesRequestMethod,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{RequestContext, RoleServer};
-use rmcp::ServerHandler;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
@@ -91,6 +93,33 @@ impl ServerHandler for GatewayHandler {
         Ok(ListToolsResult::with_all_items(visible))
     }
 
+    // Warrant proxies tools only (so far). Prompts and resources are not
+    // offered, so their methods say so rather than answering empty lists
+    // that would imply the capability.
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Err(ErrorData::method_not_found::<ListPromptsRequestMethod>())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Err(ErrorData::method_not_found::<ListResourcesRequestMethod>())
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Err(ErrorData::method_not_found::<ListResourceTemplatesRequestMethod>())
+    }
+
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
@@ -127,8 +156,9 @@ impl GatewayHandler {
             tainted: false,
             now: UnixMillis::now(),
         });
-        let fingerprint = approvals::fingerprint(&agent.to_string(), entry.name.as_str(), &arguments)
-            .unwrap_or_default();
+        let fingerprint =
+            approvals::fingerprint(&agent.to_string(), entry.name.as_str(), &arguments)
+                .unwrap_or_default();
         let rules: Vec<&str> = decision.rules().iter().map(|r| r.id.as_str()).collect();
         let recorded = json!({
             "tool": entry.name.as_str(),
@@ -148,7 +178,8 @@ impl GatewayHandler {
         let permit = match decision {
             Decision::Allow { permit, .. } => permit,
             Decision::Deny { rules, reason, .. } => {
-                let named = rules.first().map(|r| format!(" by rule `{}`", r.id)).unwrap_or_default();
+                let named =
+                    rules.first().map(|r| format!(" by rule `{}`", r.id)).unwrap_or_default();
                 return refusal(format!("warrant: denied{named}: {reason}"));
             }
             Decision::Ask { pending, rules, .. } => {
@@ -168,7 +199,10 @@ impl GatewayHandler {
         let limits = &self.gw.config.gateway;
         let size = serde_json::to_vec(arguments).map(|v| v.len()).unwrap_or(usize::MAX);
         if size > limits.max_argument_bytes {
-            return Err(format!("arguments are {size} bytes, over the {}-byte limit", limits.max_argument_bytes));
+            return Err(format!(
+                "arguments are {size} bytes, over the {}-byte limit",
+                limits.max_argument_bytes
+            ));
         }
         if tools::depth(arguments) > limits.max_argument_depth {
             return Err(format!("arguments nest deeper than {} levels", limits.max_argument_depth));
@@ -185,13 +219,24 @@ impl GatewayHandler {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(format!("arguments do not match the input schema of `{}`: {}", entry.name, errors.join("; ")))
+            Err(format!(
+                "arguments do not match the input schema of `{}`: {}",
+                entry.name,
+                errors.join("; ")
+            ))
         }
     }
 
     /// A refusal before policy (unknown tool, bad arguments): audited as a
     /// deny decision with a pseudo-rule naming the check.
-    async fn refuse(&self, claims: &Claims, tool: &str, arguments: &Value, check: &str, reason: String) -> CallToolResponse {
+    async fn refuse(
+        &self,
+        claims: &Claims,
+        tool: &str,
+        arguments: &Value,
+        check: &str,
+        reason: String,
+    ) -> CallToolResponse {
         let detail = json!({
             "tool": printable(tool),
             "outcome": "deny",
@@ -250,7 +295,10 @@ impl GatewayHandler {
             Ok(Err(_)) | Err(_) => (
                 "timed_out",
                 String::new(),
-                Some(format!("warrant: denied: no one approved this call within {} s (rule `{rule}`: {why})", timeout.as_secs())),
+                Some(format!(
+                    "warrant: denied: no one approved this call within {} s (rule `{rule}`: {why})",
+                    timeout.as_secs()
+                )),
             ),
         };
         let detail = json!({"approval": id, "tool": entry.name.as_str(), "fingerprint": fingerprint, "outcome": outcome, "by": by});
@@ -275,10 +323,14 @@ impl GatewayHandler {
             return refusal("warrant: internal error: permit does not match the call".into());
         }
         let Some(upstream) = gw.upstreams.get(entry.name.upstream()) else {
-            return refusal(format!("warrant: upstream `{}` is not configured", entry.name.upstream()));
+            return refusal(format!(
+                "warrant: upstream `{}` is not configured",
+                entry.name.upstream()
+            ));
         };
         let started = Instant::now();
-        let result = upstream.call(entry.name.tool(), arguments, gw.config.gateway.call_timeout).await;
+        let result =
+            upstream.call(entry.name.tool(), arguments, gw.config.gateway.call_timeout).await;
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let (kind, detail, response) = match result {
             Ok(response) => {
@@ -292,7 +344,11 @@ impl GatewayHandler {
                         .unwrap_or(Value::Null),
                     _ => json!("input_required"),
                 };
-                (EventKind::CallResult, json!({"tool": entry.name.as_str(), "is_error": is_error, "ms": elapsed_ms, "result": shape, "permit_rules": permit.rules()}), response)
+                (
+                    EventKind::CallResult,
+                    json!({"tool": entry.name.as_str(), "is_error": is_error, "ms": elapsed_ms, "result": shape, "permit_rules": permit.rules()}),
+                    response,
+                )
             }
             Err(e) => (
                 EventKind::CallFailed,
@@ -321,7 +377,9 @@ impl Drop for WithdrawOnDrop {
 fn decision_reason(decision: &Decision) -> String {
     match decision {
         Decision::Deny { reason, .. } => reason.clone(),
-        other => other.rules().iter().filter_map(|r| r.reason.clone()).collect::<Vec<_>>().join("; "),
+        other => {
+            other.rules().iter().filter_map(|r| r.reason.clone()).collect::<Vec<_>>().join("; ")
+        }
     }
 }
 

@@ -30,7 +30,9 @@ pub struct Home {
 pub enum HomeError {
     #[error("cannot {action} `{path}`: {source}")]
     Io { action: &'static str, path: String, source: std::io::Error },
-    #[error("`{path}` is readable or writable by other users (mode {mode:o}); run `chmod 700 {path}`")]
+    #[error(
+        "`{path}` is readable or writable by other users (mode {mode:o}); run `chmod 700 {path}`"
+    )]
     TooOpen { path: String, mode: u32 },
     #[error("`{path}` is not a valid key file")]
     BadKey { path: String },
@@ -87,7 +89,10 @@ impl Home {
         for dir in [self.root.clone(), self.root.join("keys")] {
             let mode = fs::metadata(&dir).map_err(io("read", &dir))?.permissions().mode();
             if mode & 0o077 != 0 {
-                return Err(HomeError::TooOpen { path: dir.display().to_string(), mode: mode & 0o777 });
+                return Err(HomeError::TooOpen {
+                    path: dir.display().to_string(),
+                    mode: mode & 0o777,
+                });
             }
         }
         Ok(())
@@ -96,9 +101,15 @@ impl Home {
     /// Creates whatever is missing; never overwrites. Returns what it created.
     pub fn init(&self) -> Result<Vec<PathBuf>, HomeError> {
         let mut created = Vec::new();
-        for dir in [self.root.clone(), self.root.join("keys"), self.root.join("run"), self.policy_dir()] {
+        for dir in
+            [self.root.clone(), self.root.join("keys"), self.root.join("run"), self.policy_dir()]
+        {
             if !dir.exists() {
-                fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(io("create", &dir))?;
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(&dir)
+                    .map_err(io("create", &dir))?;
                 created.push(dir);
             }
         }
@@ -110,7 +121,9 @@ impl Home {
             .filter_map(Result::ok)
             .any(|e| e.path().extension().is_some_and(|x| x == "cedar"));
         let default_policy = self.policy_dir().join("default.cedar");
-        if !has_policy && write_new(&default_policy, warrant_policy::DEFAULT_POLICY.as_bytes(), 0o600)? {
+        if !has_policy
+            && write_new(&default_policy, warrant_policy::DEFAULT_POLICY.as_bytes(), 0o600)?
+        {
             created.push(default_policy);
         }
         // The schema is the project's, not the operator's: keep it current.
@@ -126,8 +139,9 @@ impl Home {
         }
         if !self.audit_key().exists() {
             let mut seed = Zeroizing::new([0u8; 32]);
-            getrandom::fill(seed.as_mut_slice())
-                .map_err(|e| io("generate", &self.audit_key())(std::io::Error::other(e.to_string())))?;
+            getrandom::fill(seed.as_mut_slice()).map_err(|e| {
+                io("generate", &self.audit_key())(std::io::Error::other(e.to_string()))
+            })?;
             let key = ed25519_dalek::SigningKey::from_bytes(&seed);
             let hex_seed = Zeroizing::new(hex::encode(seed.as_slice()));
             write_new(&self.audit_key(), hex_seed.as_bytes(), 0o600)?;
@@ -172,7 +186,8 @@ impl Home {
             .into_iter()
             .map(|p| {
                 let text = fs::read_to_string(&p).map_err(io("read", &p))?;
-                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let name =
+                    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 Ok(warrant_policy::PolicySource { name, text })
             })
             .collect()

@@ -64,9 +64,10 @@ fn refuse(status: StatusCode, message: &str) -> Response {
     let body = json!({"error": message}).to_string();
     let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
     if status == StatusCode::UNAUTHORIZED {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer realm=\"warrant\""));
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer realm=\"warrant\""),
+        );
     }
     response
 }
@@ -95,7 +96,8 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
 
     // DNS rebinding: a browser page on another origin reaching loopback.
     let headers = request.headers();
-    let host_ok = header_str(headers, "host").is_some_and(|h| allowed_hosts(guard.port).iter().any(|a| a == h));
+    let host_ok = header_str(headers, "host")
+        .is_some_and(|h| allowed_hosts(guard.port).iter().any(|a| a == h));
     if !host_ok {
         audit_refusal("host header not allowed".into(), EventKind::BadRequest).await;
         return refuse(StatusCode::FORBIDDEN, "host not allowed");
@@ -111,7 +113,10 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
     let token = header_str(headers, "authorization").and_then(|v| v.strip_prefix("Bearer "));
     let Some(token) = token else {
         audit_refusal("missing bearer token".into(), EventKind::AuthFailed).await;
-        return refuse(StatusCode::UNAUTHORIZED, "missing bearer token: spawn an agent with `warrant agents spawn` and send its token");
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "missing bearer token: spawn an agent with `warrant agents spawn` and send its token",
+        );
     };
     let claims = match gw.authenticate(token.trim(), UnixMillis::now()) {
         Ok(c) => Arc::new(c),
@@ -124,7 +129,11 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
     if let Some(session) = header_str(headers, SESSION_HEADER)
         && gw.session_owner(session).is_some_and(|owner| owner != claims.agent_id)
     {
-        audit_refusal(format!("agent {} presented another agent's session", claims.agent_id), EventKind::AuthFailed).await;
+        audit_refusal(
+            format!("agent {} presented another agent's session", claims.agent_id),
+            EventKind::AuthFailed,
+        )
+        .await;
         return refuse(StatusCode::FORBIDDEN, "this session belongs to another agent");
     }
 

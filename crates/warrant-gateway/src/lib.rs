@@ -77,23 +77,30 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
         if !listen.ip().is_loopback() {
             return Err(config::ConfigError::Invalid {
                 path: "--listen".into(),
-                message: format!("`{listen}` is not a loopback address; Warrant only listens on loopback"),
+                message: format!(
+                    "`{listen}` is not a loopback address; Warrant only listens on loopback"
+                ),
             }
             .into());
         }
         config.gateway.listen = listen;
     }
     let sources = home.read_policies()?;
-    let policy = warrant_policy::PolicyEngine::new(&sources).map_err(|e| GatewayError::Policy(e.to_string()))?;
-    let root = warrant_identity::RootKey::load(&home.root_key()).map_err(|e| GatewayError::Identity(e.to_string()))?;
+    let policy = warrant_policy::PolicyEngine::new(&sources)
+        .map_err(|e| GatewayError::Policy(e.to_string()))?;
+    let root = warrant_identity::RootKey::load(&home.root_key())
+        .map_err(|e| GatewayError::Identity(e.to_string()))?;
     let verifier = warrant_identity::Verifier::new(root.public_key());
     drop(root);
-    let state_err = |e: String| GatewayError::State { path: home.state_db().display().to_string(), message: e };
-    let registry = warrant_identity::Registry::open(&home.state_db()).map_err(|e| state_err(e.to_string()))?;
+    let state_err =
+        |e: String| GatewayError::State { path: home.state_db().display().to_string(), message: e };
+    let registry =
+        warrant_identity::Registry::open(&home.state_db()).map_err(|e| state_err(e.to_string()))?;
     let revoked = registry.revoked_ids().map_err(|e| state_err(e.to_string()))?;
     let pins = PinStore::open(&home.state_db()).map_err(|e| state_err(e.to_string()))?;
 
-    let durability = if config.audit.power_durable { Durability::Power } else { Durability::Process };
+    let durability =
+        if config.audit.power_durable { Durability::Power } else { Durability::Process };
     let audit = AuditLog::open(
         &home.audit_db(),
         home.load_audit_key()?,
@@ -107,7 +114,16 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
         .map(|(name, up)| (name.clone(), Arc::new(Upstream::new(name.clone(), up.clone()))))
         .collect();
     let listen = config.gateway.listen;
-    let gw = Arc::new(Gateway::new(config, policy, verifier, revoked, audit.clone(), upstreams, home.state_db(), pins));
+    let gw = Arc::new(Gateway::new(
+        config,
+        policy,
+        verifier,
+        revoked,
+        audit.clone(),
+        upstreams,
+        home.state_db(),
+        pins,
+    ));
 
     let control = control::bind(&home.control_socket())?;
     let tcp = tokio::net::TcpListener::bind(listen)
@@ -162,7 +178,9 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) =
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
         // Without signal handlers the gateway could not stop cleanly; it then
         // runs until killed, which the audit log tolerates.
         std::future::pending::<()>().await;

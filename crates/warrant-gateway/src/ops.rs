@@ -1,11 +1,11 @@
 //! The CLI's operations on a home, one function per subcommand that is not
 //! the gateway itself. The binary parses flags and prints; the work is here.
 
+use crate::GatewayError;
 use crate::config::Config;
 use crate::control::{self, ControlRequest};
 use crate::home::Home;
 use crate::tools;
-use crate::GatewayError;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -43,7 +43,12 @@ fn registry(home: &Home) -> Result<Registry, GatewayError> {
 
 /// Appends to the audit log from the CLI (the log is safe for several
 /// writers: each transaction extends the head it reads).
-fn record(home: &Home, kind: EventKind, agent: Option<&AgentId>, detail: Value) -> Result<(), GatewayError> {
+fn record(
+    home: &Home,
+    kind: EventKind,
+    agent: Option<&AgentId>,
+    detail: Value,
+) -> Result<(), GatewayError> {
     let audit = AuditLog::open(&home.audit_db(), home.load_audit_key()?, AuditOptions::default())
         .map_err(|e| GatewayError::Audit(e.to_string()))?;
     let mut event = AuditEvent::new(kind);
@@ -60,12 +65,19 @@ fn record(home: &Home, kind: EventKind, agent: Option<&AgentId>, detail: Value) 
 
 /// Who is at the keyboard, for custody records.
 pub fn operator() -> String {
-    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
     format!("operator:{user}")
 }
 
 /// `warrant agents spawn`.
-pub fn spawn_agent(home: &Home, name: &str, task: &str, ttl: Duration) -> Result<Spawned, GatewayError> {
+pub fn spawn_agent(
+    home: &Home,
+    name: &str,
+    task: &str,
+    ttl: Duration,
+) -> Result<Spawned, GatewayError> {
     home.init()?;
     home.check()?;
     let config = Config::load(&home.config())?;
@@ -75,15 +87,27 @@ pub fn spawn_agent(home: &Home, name: &str, task: &str, ttl: Duration) -> Result
     let spawned_by = operator();
     let (claims, token) = warrant_identity::issue(
         &root,
-        IssueRequest { trust_domain: &domain, name, task: task.to_owned(), spawned_by, ttl, now: UnixMillis::now() },
+        IssueRequest {
+            trust_domain: &domain,
+            name,
+            task: task.to_owned(),
+            spawned_by,
+            ttl,
+            now: UnixMillis::now(),
+        },
     )
     .map_err(identity)?;
     drop(root);
     // Recorded before the token is handed out.
-    record(home, EventKind::AgentSpawned, Some(&claims.agent_id), json!({
-        "name": claims.name.as_str(), "spiffe_id": claims.spiffe_id, "task": claims.task,
-        "spawned_by": claims.spawned_by, "expires_at": claims.expires_at.to_rfc3339(),
-    }))?;
+    record(
+        home,
+        EventKind::AgentSpawned,
+        Some(&claims.agent_id),
+        json!({
+            "name": claims.name.as_str(), "spiffe_id": claims.spiffe_id, "task": claims.task,
+            "spawned_by": claims.spawned_by, "expires_at": claims.expires_at.to_rfc3339(),
+        }),
+    )?;
     registry(home)?.record_issued(&claims).map_err(identity)?;
     Ok(Spawned {
         id: claims.agent_id.to_string(),
@@ -129,16 +153,24 @@ pub fn check_policy(home: &Home) -> Result<(Vec<String>, Vec<String>), GatewayEr
 }
 
 /// `warrant policy explain`.
-pub fn explain(home: &Home, agent: &str, tool: &str, arguments: &Value) -> Result<Value, GatewayError> {
+pub fn explain(
+    home: &Home,
+    agent: &str,
+    tool: &str,
+    arguments: &Value,
+) -> Result<Value, GatewayError> {
     home.check()?;
     let config = Config::load(&home.config())?;
-    let engine = PolicyEngine::new(&home.read_policies()?).map_err(|e| GatewayError::Policy(e.to_string()))?;
+    let engine = PolicyEngine::new(&home.read_policies()?)
+        .map_err(|e| GatewayError::Policy(e.to_string()))?;
     let records = registry(home)?.list().map_err(identity)?;
     let rec = records
         .iter()
         .filter(|r| r.agent_id.to_string() == agent || r.name.as_str() == agent)
         .max_by_key(|r| r.issued_at)
-        .ok_or_else(|| GatewayError::Identity(format!("no agent `{agent}` (name or id); spawn one first")))?;
+        .ok_or_else(|| {
+            GatewayError::Identity(format!("no agent `{agent}` (name or id); spawn one first"))
+        })?;
     let claims = Claims {
         agent_id: rec.agent_id,
         name: rec.name.clone(),
@@ -155,13 +187,17 @@ pub fn explain(home: &Home, agent: &str, tool: &str, arguments: &Value) -> Resul
         .ok_or_else(|| GatewayError::Policy(format!(
             "tool `{tool}` has not been seen; run `warrant up` with its upstream once so Warrant learns its definition"
         )))?;
-    let name = warrant_core::ToolName::parse(tool).map_err(|e| GatewayError::Policy(e.to_string()))?;
+    let name =
+        warrant_core::ToolName::parse(tool).map_err(|e| GatewayError::Policy(e.to_string()))?;
     let trusted = config.upstreams.get(name.upstream()).is_some_and(|u| u.trusted);
-    let mut raw: rmcp::model::Tool = serde_json::from_str(&definition)
-        .map_err(|e| GatewayError::Policy(format!("stored definition of `{tool}` is unreadable: {e}")))?;
+    let mut raw: rmcp::model::Tool = serde_json::from_str(&definition).map_err(|e| {
+        GatewayError::Policy(format!("stored definition of `{tool}` is unreadable: {e}"))
+    })?;
     raw.name = name.tool().to_owned().into();
     let (entries, _) = tools::admit(name.upstream(), trusted, vec![raw]);
-    let entry = entries.first().ok_or_else(|| GatewayError::Policy(format!("tool `{tool}` is not admissible")))?;
+    let entry = entries
+        .first()
+        .ok_or_else(|| GatewayError::Policy(format!("tool `{tool}` is not admissible")))?;
     let facts = crate::handler::agent_facts(&claims);
     let decision = engine.decide(&CallRequest {
         agent: &facts,

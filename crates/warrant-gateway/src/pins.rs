@@ -56,7 +56,9 @@ impl PinStore {
     /// The definition recorded with the pin, as JSON text.
     pub fn definition(&self, tool: &str) -> Result<Option<String>, rusqlite::Error> {
         self.conn
-            .query_row("SELECT definition FROM tool_pins WHERE tool = ?1", params![tool], |r| r.get(0))
+            .query_row("SELECT definition FROM tool_pins WHERE tool = ?1", params![tool], |r| {
+                r.get(0)
+            })
             .optional()
     }
 }

@@ -63,8 +63,7 @@ fn admit_one(upstream: &UpstreamName, trusted: bool, tool: Tool) -> Result<ToolE
     };
     let name = ToolName::new(upstream.clone(), &tool.name)
         .map_err(|e| refuse(&tool.name, e.to_string()))?;
-    let definition =
-        serde_json::to_value(&tool).map_err(|e| refuse(&tool.name, e.to_string()))?;
+    let definition = serde_json::to_value(&tool).map_err(|e| refuse(&tool.name, e.to_string()))?;
     let pin = canonical_json(&definition)
         .map(|c| sha256_hex(c.as_bytes()))
         .map_err(|e| refuse(&tool.name, format!("definition: {e}")))?;
@@ -89,7 +88,9 @@ fn admit_one(upstream: &UpstreamName, trusted: bool, tool: Tool) -> Result<ToolE
 pub fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, String> {
     let size = serde_json::to_vec(schema).map(|v| v.len()).unwrap_or(usize::MAX);
     if size > MAX_SCHEMA_BYTES {
-        return Err(format!("input schema is {size} bytes, over the {MAX_SCHEMA_BYTES}-byte limit"));
+        return Err(format!(
+            "input schema is {size} bytes, over the {MAX_SCHEMA_BYTES}-byte limit"
+        ));
     }
     if depth(schema) > MAX_SCHEMA_DEPTH {
         return Err(format!("input schema nests deeper than {MAX_SCHEMA_DEPTH} levels"));
@@ -125,7 +126,11 @@ impl jsonschema::Retrieve for RefuseExternal {
         &self,
         uri: &jsonschema::Uri<String>,
     ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-        Err(format!("external reference `{}` refused: Warrant resolves no remote or file $ref", uri.as_str()).into())
+        Err(format!(
+            "external reference `{}` refused: Warrant resolves no remote or file $ref",
+            uri.as_str()
+        )
+        .into())
     }
 }
 

@@ -104,7 +104,9 @@ impl Upstream {
         let mut params = CallToolRequestParams::new(tool.to_owned());
         params.arguments = arguments;
         match tokio::time::timeout(timeout, peer.call_tool_once(params)).await {
-            Err(_) => Err(CallError::Timeout { upstream: self.name.to_string(), secs: timeout.as_secs() }),
+            Err(_) => {
+                Err(CallError::Timeout { upstream: self.name.to_string(), secs: timeout.as_secs() })
+            }
             Ok(Ok(response)) => Ok(response),
             Ok(Err(rmcp::ServiceError::TransportClosed)) => {
                 Err(CallError::Unavailable(self.name.to_string()))
@@ -141,7 +143,11 @@ impl Upstream {
 
     /// Runs the upstream until `shutdown`: connect, list tools, wait for it
     /// to end, back off, and again.
-    pub async fn supervise(self: Arc<Self>, events: Arc<dyn UpstreamEvents>, shutdown: CancellationToken) {
+    pub async fn supervise(
+        self: Arc<Self>,
+        events: Arc<dyn UpstreamEvents>,
+        shutdown: CancellationToken,
+    ) {
         let mut backoff = FIRST_BACKOFF;
         loop {
             let started = Instant::now();
@@ -166,7 +172,11 @@ impl Upstream {
     }
 
     /// One connection's life. `Ok` means shutdown was asked for.
-    async fn run_once(&self, events: &dyn UpstreamEvents, shutdown: &CancellationToken) -> Result<(), String> {
+    async fn run_once(
+        &self,
+        events: &dyn UpstreamEvents,
+        shutdown: &CancellationToken,
+    ) -> Result<(), String> {
         let changed = Arc::new(Notify::new());
         let handler = UpstreamClient { changed: changed.clone() };
         let lifecycle = match self.config.protocol {
@@ -248,9 +258,8 @@ fn spawn_stdio(
     env: &std::collections::BTreeMap<String, String>,
     cwd: Option<&str>,
 ) -> std::io::Result<TokioChildProcess> {
-    let (program, args) = command
-        .split_first()
-        .ok_or_else(|| std::io::Error::other("empty command"))?;
+    let (program, args) =
+        command.split_first().ok_or_else(|| std::io::Error::other("empty command"))?;
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args).env_clear().kill_on_drop(true);
     for key in INHERITED_ENV {
@@ -262,9 +271,8 @@ fn spawn_stdio(
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
-    let (child, stderr) = TokioChildProcess::builder(cmd)
-        .stderr(std::process::Stdio::piped())
-        .spawn()?;
+    let (child, stderr) =
+        TokioChildProcess::builder(cmd).stderr(std::process::Stdio::piped()).spawn()?;
     if let Some(stderr) = stderr {
         tokio::spawn(drain_stderr(name.to_owned(), stderr));
     }

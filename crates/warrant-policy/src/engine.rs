@@ -3,7 +3,9 @@
 //! Decision time must not grow with rules that cannot apply. Rules are
 //! bucketed by their resource scope (one tool, one upstream, or common); the
 //! rules for a tool are common + its upstream's + its own, assembled into
-//! Cedar policy sets on first use and cached.
+//! Cedar policy sets on first use and cached. The agent's and tool's
+//! entities are cached too (per tool, per agent, checked against the facts
+//! on every use), so a call only builds its arguments and context.
 
 use crate::decision::{Decision, EvalDiagnostic, PendingApproval, Permit, RuleRef};
 use crate::error::{PolicyError, Problem};
@@ -55,10 +57,11 @@ impl Slice {
     ) -> Result<Arc<Base>, String> {
         {
             let bases = self.bases.read().unwrap_or_else(|p| p.into_inner());
-            if let Some(base) = bases.get(&agent.id) {
-                if base.agent == *agent && base.tool == *tool {
-                    return Ok(Arc::clone(base));
-                }
+            if let Some(base) = bases.get(&agent.id)
+                && base.agent == *agent
+                && base.tool == *tool
+            {
+                return Ok(Arc::clone(base));
             }
         }
         let base = Arc::new(names.base(agent, tool)?);

@@ -21,7 +21,9 @@ pub fn repo_root() -> PathBuf {
 
 /// Where `scripts/setup-e2e` installed the peers.
 pub fn e2e_dir() -> PathBuf {
-    std::env::var_os("WARRANT_E2E_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target/e2e"))
+    std::env::var_os("WARRANT_E2E_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/e2e"))
 }
 
 /// The venv Python with the official `mcp` SDK.
@@ -66,8 +68,9 @@ pub struct Output {
 
 impl Output {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!("stdout is not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr)
+        })
     }
 }
 
@@ -116,7 +119,9 @@ impl Warrant {
         let mut out = String::new();
         for line in text.lines() {
             let key = line.split('=').next().unwrap_or("").trim();
-            let replaced = lines.lines().any(|l| l.split('=').next().unwrap_or("").trim() == key && !key.is_empty());
+            let replaced = lines
+                .lines()
+                .any(|l| l.split('=').next().unwrap_or("").trim() == key && !key.is_empty());
             if !replaced {
                 out.push_str(line);
                 out.push('\n');
@@ -219,7 +224,11 @@ impl Running {
     /// Sends a signal by name (TERM, KILL, INT) and waits for the exit.
     pub fn stop_with(&mut self, signal: &str) -> i32 {
         let mut child = self.child.take().unwrap();
-        Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status().unwrap();
+        Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -266,13 +275,18 @@ pub fn client_with(url: &str, token: Option<&str>, script: &Value, extra: &[&str
 
 /// A raw HTTP/1.1 exchange, for what no well-behaved client sends: wrong
 /// Host or Origin, malformed bodies, invalid UTF-8.
-pub fn raw_post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, Vec<(String, String)>) {
+pub fn raw_post(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<(String, String)>) {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").unwrap();
     let (authority, path) = rest.split_once('/').unwrap();
     let mut stream = std::net::TcpStream::connect(authority).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut request = format!("POST /{path} HTTP/1.1\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    let mut request =
+        format!("POST /{path} HTTP/1.1\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
     let has_host = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host"));
     if !has_host {
         request.push_str(&format!("Host: {authority}\r\n"));

@@ -205,15 +205,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 for p in items {
                     println!(
                         "{}  {}  agent={}  rule={}  expires={}\n    why: {}\n    arguments: {}",
-                        s(&p, "id"), s(&p, "tool"), s(&p, "agent_name"), s(&p, "rule"), s(&p, "expires_at"),
-                        s(&p, "why"), p.get("arguments").map(Value::to_string).unwrap_or_default()
+                        s(&p, "id"),
+                        s(&p, "tool"),
+                        s(&p, "agent_name"),
+                        s(&p, "rule"),
+                        s(&p, "expires_at"),
+                        s(&p, "why"),
+                        p.get("arguments").map(Value::to_string).unwrap_or_default()
                     );
                 }
             }
         }
         Command::Approve { id, by } => {
             let by = by.unwrap_or_else(ops::operator);
-            let view = control::request(&home.control_socket(), &ControlRequest::Approve { id, by })?;
+            let view =
+                control::request(&home.control_socket(), &ControlRequest::Approve { id, by })?;
             println!("approved {} ({})", s(&view, "id"), s(&view, "tool"));
         }
         Command::Deny { id, by } => {
@@ -232,13 +238,20 @@ fn s<'v>(v: &'v Value, key: &str) -> &'v str {
 }
 
 fn print_status(status: &Value) {
-    println!("gateway   {}  (pid {})", s(status, "health"), status.get("pid").unwrap_or(&Value::Null));
+    println!(
+        "gateway   {}  (pid {})",
+        s(status, "health"),
+        status.get("pid").unwrap_or(&Value::Null)
+    );
     println!("mcp_url   {}", s(status, "mcp_url"));
     for u in status.get("upstreams").and_then(Value::as_array).into_iter().flatten() {
         println!(
             "upstream  {:<16} {:<10} tools={} restarts={} {}",
-            s(u, "name"), s(u, "state"), u.get("tools").unwrap_or(&Value::Null),
-            u.get("restarts").unwrap_or(&Value::Null), s(u, "last_error")
+            s(u, "name"),
+            s(u, "state"),
+            u.get("tools").unwrap_or(&Value::Null),
+            u.get("restarts").unwrap_or(&Value::Null),
+            s(u, "last_error")
         );
     }
     println!("approvals {} pending", status.get("pending_approvals").unwrap_or(&Value::Null));
@@ -251,7 +264,10 @@ fn agents(home: &Home, cmd: AgentsCommand) -> Result<()> {
             if json {
                 print_json(&spawned)?;
             } else {
-                println!("agent {} ({})\nexpires {}\ntoken {}", spawned.id, spawned.spiffe_id, spawned.expires_at, spawned.token);
+                println!(
+                    "agent {} ({})\nexpires {}\ntoken {}",
+                    spawned.id, spawned.spiffe_id, spawned.expires_at, spawned.token
+                );
             }
         }
         AgentsCommand::List { json } => {
@@ -268,13 +284,21 @@ fn agents(home: &Home, cmd: AgentsCommand) -> Result<()> {
                     } else {
                         "active"
                     };
-                    println!("{}  {:<16} {:<8} expires {}  task: {}", a.agent_id, a.name, state, a.expires_at.to_rfc3339(), a.task);
+                    println!(
+                        "{}  {:<16} {:<8} expires {}  task: {}",
+                        a.agent_id,
+                        a.name,
+                        state,
+                        a.expires_at.to_rfc3339(),
+                        a.task
+                    );
                 }
             }
         }
         AgentsCommand::Revoke { id } => {
             let (rec, live) = ops::revoke_agent(home, &id)?;
-            let note = if live { "the running gateway refuses it now" } else { "no gateway is running" };
+            let note =
+                if live { "the running gateway refuses it now" } else { "no gateway is running" };
             println!("revoked {} ({}); {note}", rec.agent_id, rec.name);
         }
     }
@@ -325,7 +349,14 @@ fn audit(home: &Home, cmd: AuditCommand) -> Result<ExitCode> {
                     if json {
                         println!("{}", serde_json::to_string(r)?);
                     } else {
-                        println!("{:>6} {} {:<18} {} {}", r.seq, warrant_core::UnixMillis(r.ts_ms).to_rfc3339(), r.kind, r.agent.as_deref().unwrap_or("-"), r.body);
+                        println!(
+                            "{:>6} {} {:<18} {} {}",
+                            r.seq,
+                            warrant_core::UnixMillis(r.ts_ms).to_rfc3339(),
+                            r.kind,
+                            r.agent.as_deref().unwrap_or("-"),
+                            r.body
+                        );
                     }
                     next = r.seq;
                 }
@@ -354,7 +385,8 @@ fn policy(home: &Home, cmd: PolicyCommand) -> Result<()> {
             }
         }
         PolicyCommand::Explain { agent, tool, args, json } => {
-            let arguments: Value = serde_json::from_str(&args).context("--args is not valid JSON")?;
+            let arguments: Value =
+                serde_json::from_str(&args).context("--args is not valid JSON")?;
             if !arguments.is_object() {
                 bail!("--args must be a JSON object");
             }
@@ -369,7 +401,10 @@ fn policy(home: &Home, cmd: PolicyCommand) -> Result<()> {
                 if let Some(reason) = report.get("reason").and_then(Value::as_str) {
                     println!("reason: {reason}");
                 }
-                println!("visible in tools/list: {}", report.get("visible_in_tools_list").unwrap_or(&Value::Null));
+                println!(
+                    "visible in tools/list: {}",
+                    report.get("visible_in_tools_list").unwrap_or(&Value::Null)
+                );
             }
         }
     }

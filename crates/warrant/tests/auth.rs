@@ -4,7 +4,9 @@
 
 use serde_json::json;
 use std::time::Duration;
-use warrant_test_support::{Warrant, audit_records, client, initialize_body, mcp_headers, raw_post};
+use warrant_test_support::{
+    Warrant, audit_records, client, initialize_body, mcp_headers, raw_post,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_warrant");
 
@@ -49,10 +51,16 @@ fn an_expired_token_is_refused_even_after_it_was_cached() {
     let (_, token) = w.spawn_agent("brief", &["--ttl", "4s"]);
     let list = json!([{"op": "list_tools"}]);
     assert_eq!(client(&gw.url, Some(&token), &list)["ok"], true, "valid before expiry");
-    std::thread::sleep((spawned + Duration::from_millis(4300)).saturating_duration_since(std::time::Instant::now()));
+    std::thread::sleep(
+        (spawned + Duration::from_millis(4300))
+            .saturating_duration_since(std::time::Instant::now()),
+    );
     let out = client(&gw.url, Some(&token), &list);
     assert_refused(&out);
-    assert!(audit_records(&w).iter().any(|r| r["kind"] == "auth_failed" && r["body"]["reason"].as_str().unwrap().contains("expired")));
+    assert!(
+        audit_records(&w).iter().any(|r| r["kind"] == "auth_failed"
+            && r["body"]["reason"].as_str().unwrap().contains("expired"))
+    );
 }
 
 #[test]
@@ -67,7 +75,13 @@ fn a_revoked_agent_is_refused_by_the_running_gateway() {
     assert!(revoked.stdout.contains("refuses it now"), "{}", revoked.stdout);
     assert_refused(&client(&gw.url, Some(&token), &list));
     let agents = w.run(&["agents", "list", "--json"]).json();
-    assert!(agents.as_array().unwrap().iter().any(|a| a["agent_id"] == id.as_str() && !a["revoked_at"].is_null()));
+    assert!(
+        agents
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["agent_id"] == id.as_str() && !a["revoked_at"].is_null())
+    );
 }
 
 #[test]
@@ -114,7 +128,11 @@ fn one_agent_cannot_use_another_agents_session() {
     let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (status, _, response_headers) = raw_post(&gw.url, &h, initialize_body().as_bytes());
     assert_eq!(status, 200);
-    let session = response_headers.iter().find(|(k, _)| k == "mcp-session-id").map(|(_, v)| v.clone()).expect("a session id");
+    let session = response_headers
+        .iter()
+        .find(|(k, _)| k == "mcp-session-id")
+        .map(|(_, v)| v.clone())
+        .expect("a session id");
 
     let mut headers = mcp_headers(&mallory);
     headers.push(("Mcp-Session-Id", session));

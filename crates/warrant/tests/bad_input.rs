@@ -34,7 +34,8 @@ fn malformed_oversized_nested_and_non_utf8_messages_are_refused_and_the_gateway_
     let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
     let (status, _) = post(&gw.url, &token, deep.as_bytes());
     assert!((400..500).contains(&status), "deep nesting: {status}");
-    let (status, _) = post(&gw.url, &token, b"{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"ping\xff\xfe\"}");
+    let (status, _) =
+        post(&gw.url, &token, b"{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"ping\xff\xfe\"}");
     assert!((400..500).contains(&status), "invalid UTF-8: {status}");
 
     // Deep arguments inside a valid call are refused by the gateway's bound.
@@ -42,9 +43,17 @@ fn malformed_oversized_nested_and_non_utf8_messages_are_refused_and_the_gateway_
     for _ in 0..100 {
         nested = json!({"n": nested});
     }
-    let out = client(&gw.url, Some(&token), &json!([{"op": "call", "tool": "risk__echo", "arguments": {"text": "x", "extra": nested}}, {"op": "call", "tool": "risk__add", "arguments": {"a": 1, "b": 1}}]));
-    let text = out["results"][0]["text"].as_str().unwrap_or_default().to_owned() + &out["results"][0]["error"].to_string();
-    assert!(text.contains("deeper") || text.contains("depth") || text.contains("recursion"), "{out}");
+    let out = client(
+        &gw.url,
+        Some(&token),
+        &json!([{"op": "call", "tool": "risk__echo", "arguments": {"text": "x", "extra": nested}}, {"op": "call", "tool": "risk__add", "arguments": {"a": 1, "b": 1}}]),
+    );
+    let text = out["results"][0]["text"].as_str().unwrap_or_default().to_owned()
+        + &out["results"][0]["error"].to_string();
+    assert!(
+        text.contains("deeper") || text.contains("depth") || text.contains("recursion"),
+        "{out}"
+    );
     assert_eq!(out["results"][1]["text"], "2", "the gateway still serves: {out}");
     let bad = audit_records(&w).into_iter().filter(|r| r["kind"] == "bad_request").count();
     assert!(bad >= 4, "refused requests are audited, saw {bad}");
@@ -58,8 +67,18 @@ fn a_slow_client_does_not_hold_up_others() {
     let gw = w.up();
     let authority = gw.url.trim_start_matches("http://").split('/').next().unwrap().to_owned();
     let mut slow = std::net::TcpStream::connect(&authority).unwrap();
-    slow.write_all(format!("POST /mcp HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 1000\r\n\r\n{{\"jsonrpc\"").as_bytes()).unwrap();
-    let out = client(&gw.url, Some(&token), &json!([{"op": "call", "tool": "risk__add", "arguments": {"a": 2, "b": 2}}]));
+    slow.write_all(
+        format!(
+            "POST /mcp HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 1000\r\n\r\n{{\"jsonrpc\""
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let out = client(
+        &gw.url,
+        Some(&token),
+        &json!([{"op": "call", "tool": "risk__add", "arguments": {"a": 2, "b": 2}}]),
+    );
     assert_eq!(out["results"][0]["text"], "4");
     drop(slow);
 }
@@ -82,7 +101,11 @@ fn a_hanging_upstream_times_out_cleanly_while_other_calls_proceed() {
     let results = &out["results"][0]["results"];
     assert!(results[0]["text"].as_str().unwrap().contains("did not answer within 2 s"), "{out}");
     assert_eq!(results[1]["text"], "quick");
-    assert!(audit_records(&w).iter().any(|r| r["kind"] == "call_failed" && r["body"]["tool"] == "hang__hang"));
+    assert!(
+        audit_records(&w)
+            .iter()
+            .any(|r| r["kind"] == "call_failed" && r["body"]["tool"] == "hang__hang")
+    );
 }
 
 #[test]
@@ -91,15 +114,31 @@ fn a_crashing_upstream_fails_its_call_cleanly_and_is_restarted() {
     w.add_fixture_upstream("crash", "crash_server.py", "trusted = true");
     let (_, token) = w.spawn_agent("crasher", &[]);
     let gw = w.up();
-    let out = client(&gw.url, Some(&token), &json!([{"op": "call", "tool": "crash__crash", "arguments": {}}]));
+    let out = client(
+        &gw.url,
+        Some(&token),
+        &json!([{"op": "call", "tool": "crash__crash", "arguments": {}}]),
+    );
     let failed = &out["results"][0];
-    let text = failed["text"].as_str().unwrap_or_default().to_owned() + &failed["error"].to_string();
-    assert!(text.contains("crash") && (text.contains("unavailable") || text.contains("failed")), "{out}");
+    let text =
+        failed["text"].as_str().unwrap_or_default().to_owned() + &failed["error"].to_string();
+    assert!(
+        text.contains("crash") && (text.contains("unavailable") || text.contains("failed")),
+        "{out}"
+    );
     // The supervisor brings it back; the gateway never went away.
     let status = w.wait_upstreams_up();
     assert!(status["upstreams"][0]["restarts"].as_u64().unwrap() >= 1, "{status}");
-    let out = client(&gw.url, Some(&token), &json!([{"op": "call", "tool": "crash__ok", "arguments": {}}]));
+    let out = client(
+        &gw.url,
+        Some(&token),
+        &json!([{"op": "call", "tool": "crash__ok", "arguments": {}}]),
+    );
     assert_eq!(out["results"][0]["text"], "ok", "{out}");
-    assert!(audit_records(&w).iter().any(|r| r["kind"] == "upstream_state" && r["body"]["event"] == "down"));
+    assert!(
+        audit_records(&w)
+            .iter()
+            .any(|r| r["kind"] == "upstream_state" && r["body"]["event"] == "down")
+    );
     std::thread::sleep(Duration::from_millis(10));
 }

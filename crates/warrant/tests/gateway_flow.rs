@@ -23,7 +23,12 @@ fn call(tool: &str, arguments: Value) -> Value {
 }
 
 fn tool_names(list: &Value) -> Vec<String> {
-    list["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect()
+    list["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[test]
@@ -31,17 +36,30 @@ fn allowed_call_reaches_the_upstream_and_is_audited_before_and_after() {
     let w = risk_home("");
     let (agent, token) = w.spawn_agent("reader", &["--task", "sum numbers"]);
     let gw = w.up();
-    let out = client(&gw.url, Some(&token), &json!([{"op": "list_tools"}, call("risk__add", json!({"a": 2, "b": 3}))]));
+    let out = client(
+        &gw.url,
+        Some(&token),
+        &json!([{"op": "list_tools"}, call("risk__add", json!({"a": 2, "b": 3}))]),
+    );
     assert_eq!(out["ok"], true, "{out}");
     let names = tool_names(&out["results"][0]);
-    assert!(names.contains(&"risk__add".to_owned()) && names.contains(&"risk__delete_note".to_owned()), "{names:?}");
+    assert!(
+        names.contains(&"risk__add".to_owned()) && names.contains(&"risk__delete_note".to_owned()),
+        "{names:?}"
+    );
     let result = &out["results"][1];
     assert_eq!(result["is_error"], false, "{result}");
     assert_eq!(result["text"], "5");
 
     let records = audit_records(&w);
-    let decision = records.iter().position(|r| r["kind"] == "decision" && r["body"]["tool"] == "risk__add").unwrap();
-    let result_at = records.iter().position(|r| r["kind"] == "call_result" && r["body"]["tool"] == "risk__add").unwrap();
+    let decision = records
+        .iter()
+        .position(|r| r["kind"] == "decision" && r["body"]["tool"] == "risk__add")
+        .unwrap();
+    let result_at = records
+        .iter()
+        .position(|r| r["kind"] == "call_result" && r["body"]["tool"] == "risk__add")
+        .unwrap();
     assert!(decision < result_at, "the decision is recorded before the result");
     let d = &records[decision];
     assert_eq!(d["agent"], agent.as_str());
@@ -74,8 +92,15 @@ fn denied_call_names_its_rule_and_reason_and_the_tool_is_hidden() {
     let text = denied["text"].as_str().unwrap();
     assert!(text.contains("no-email") && text.contains("email is off limits for agents"), "{text}");
     let records = audit_records(&w);
-    assert!(records.iter().any(|r| r["kind"] == "decision" && r["body"]["outcome"] == "deny" && r["body"]["rules"] == json!(["no-email"])));
-    assert!(!records.iter().any(|r| r["kind"] == "call_result" && r["body"]["tool"] == "risk__send_email"), "a denied call is never forwarded");
+    assert!(records.iter().any(|r| r["kind"] == "decision"
+        && r["body"]["outcome"] == "deny"
+        && r["body"]["rules"] == json!(["no-email"])));
+    assert!(
+        !records
+            .iter()
+            .any(|r| r["kind"] == "call_result" && r["body"]["tool"] == "risk__send_email"),
+        "a denied call is never forwarded"
+    );
 }
 
 #[test]
@@ -86,7 +111,14 @@ fn approval_gated_call_waits_and_gets_the_real_result_once() {
     let url = gw.url.clone();
     let t = token.clone();
     let caller = std::thread::spawn(move || {
-        client(&url, Some(&t), &json!([call("risk__write_note", json!({"name": "plan", "text": "ship it"})), call("risk__read_note", json!({"name": "plan"}))]))
+        client(
+            &url,
+            Some(&t),
+            &json!([
+                call("risk__write_note", json!({"name": "plan", "text": "ship it"})),
+                call("risk__read_note", json!({"name": "plan"}))
+            ]),
+        )
     });
     let id = wait_for_approval(&w, "risk__write_note");
     let approved = w.run(&["approve", &id, "--by", "alice"]);
@@ -100,45 +132,81 @@ fn approval_gated_call_waits_and_gets_the_real_result_once() {
     assert_ne!(again.code, 0);
     assert!(again.stderr.contains("no pending approval"), "{}", again.stderr);
     let records = audit_records(&w);
-    assert!(records.iter().any(|r| r["kind"] == "approval_resolved" && r["body"]["outcome"] == "approved" && r["body"]["by"] == "alice"));
+    assert!(records.iter().any(|r| r["kind"] == "approval_resolved"
+        && r["body"]["outcome"] == "approved"
+        && r["body"]["by"] == "alice"));
 }
 
 #[test]
 fn a_person_can_deny_and_silence_denies_after_the_timeout() {
     let w = risk_home("");
     let config = std::fs::read_to_string(w.home().join("warrant.toml")).unwrap();
-    std::fs::write(w.home().join("warrant.toml"), config.replace("approval_timeout = \"120s\"", "approval_timeout = \"2s\"")).unwrap();
+    std::fs::write(
+        w.home().join("warrant.toml"),
+        config.replace("approval_timeout = \"120s\"", "approval_timeout = \"2s\""),
+    )
+    .unwrap();
     let (_, token) = w.spawn_agent("deleter", &[]);
     let gw = w.up();
     let (url, t) = (gw.url.clone(), token.clone());
-    let caller = std::thread::spawn(move || client(&url, Some(&t), &json!([call("risk__delete_note", json!({"name": "welcome"}))])));
+    let caller = std::thread::spawn(move || {
+        client(&url, Some(&t), &json!([call("risk__delete_note", json!({"name": "welcome"}))]))
+    });
     let id = wait_for_approval(&w, "risk__delete_note");
     assert_eq!(w.run(&["deny", &id, "--by", "bob"]).code, 0);
     let out = caller.join().unwrap();
     let text = out["results"][0]["text"].as_str().unwrap();
     assert!(text.contains("denied") && text.contains("bob"), "{text}");
 
-    let timed = client(&gw.url, Some(&token), &json!([call("risk__delete_note", json!({"name": "welcome"}))]));
+    let timed = client(
+        &gw.url,
+        Some(&token),
+        &json!([call("risk__delete_note", json!({"name": "welcome"}))]),
+    );
     let text = timed["results"][0]["text"].as_str().unwrap();
     assert!(text.contains("no one approved this call within 2 s"), "{text}");
     let records = audit_records(&w);
-    assert!(records.iter().any(|r| r["kind"] == "approval_resolved" && r["body"]["outcome"] == "timed_out"));
-    assert!(!records.iter().any(|r| r["kind"] == "call_result" && r["body"]["tool"] == "risk__delete_note"));
+    assert!(
+        records
+            .iter()
+            .any(|r| r["kind"] == "approval_resolved" && r["body"]["outcome"] == "timed_out")
+    );
+    assert!(
+        !records
+            .iter()
+            .any(|r| r["kind"] == "call_result" && r["body"]["tool"] == "risk__delete_note")
+    );
 }
 
 #[test]
 fn an_approval_covers_only_the_exact_call_it_was_asked_for() {
     let w = risk_home("");
     let config = std::fs::read_to_string(w.home().join("warrant.toml")).unwrap();
-    std::fs::write(w.home().join("warrant.toml"), config.replace("approval_timeout = \"120s\"", "approval_timeout = \"8s\"")).unwrap();
+    std::fs::write(
+        w.home().join("warrant.toml"),
+        config.replace("approval_timeout = \"120s\"", "approval_timeout = \"8s\""),
+    )
+    .unwrap();
     let (_, token) = w.spawn_agent("writer", &[]);
     let gw = w.up();
     let (url, t) = (gw.url.clone(), token.clone());
-    let first = std::thread::spawn(move || client(&url, Some(&t), &json!([call("risk__write_note", json!({"name": "a", "text": "harmless"}))])));
+    let first = std::thread::spawn(move || {
+        client(
+            &url,
+            Some(&t),
+            &json!([call("risk__write_note", json!({"name": "a", "text": "harmless"}))]),
+        )
+    });
     let id = wait_for_approval(&w, "risk__write_note");
     // Same tool, changed arguments: a different call, with its own request.
     let (url, t) = (gw.url.clone(), token.clone());
-    let second = std::thread::spawn(move || client(&url, Some(&t), &json!([call("risk__write_note", json!({"name": "a", "text": "evil"}))])));
+    let second = std::thread::spawn(move || {
+        client(
+            &url,
+            Some(&t),
+            &json!([call("risk__write_note", json!({"name": "a", "text": "evil"}))]),
+        )
+    });
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let pending = loop {
         let pending = w.run(&["approvals", "--json"]).json();
@@ -147,7 +215,8 @@ fn an_approval_covers_only_the_exact_call_it_was_asked_for() {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let fingerprints: Vec<&str> = pending.as_array().unwrap().iter().map(|p| p["fingerprint"].as_str().unwrap()).collect();
+    let fingerprints: Vec<&str> =
+        pending.as_array().unwrap().iter().map(|p| p["fingerprint"].as_str().unwrap()).collect();
     assert_eq!(fingerprints.len(), 2);
     assert_ne!(fingerprints[0], fingerprints[1]);
     assert_eq!(w.run(&["approve", &id]).code, 0);
@@ -155,7 +224,8 @@ fn an_approval_covers_only_the_exact_call_it_was_asked_for() {
     let b = second.join().unwrap();
     assert_eq!(a["results"][0]["text"], "wrote note a");
     assert!(b["results"][0]["text"].as_str().unwrap().contains("no one approved"), "{b}");
-    let read = client(&gw.url, Some(&token), &json!([call("risk__read_note", json!({"name": "a"}))]));
+    let read =
+        client(&gw.url, Some(&token), &json!([call("risk__read_note", json!({"name": "a"}))]));
     assert_eq!(read["results"][0]["text"], "harmless");
 }
 
@@ -167,15 +237,28 @@ fn arguments_are_validated_against_the_schema_before_policy() {
     let out = client(
         &gw.url,
         Some(&token),
-        &json!([call("risk__add", json!({"a": 1, "b": "two"})), call("risk__add", json!({"a": 1})), call("risk__nope", json!({})), call("nonsense", json!({}))]),
+        &json!([
+            call("risk__add", json!({"a": 1, "b": "two"})),
+            call("risk__add", json!({"a": 1})),
+            call("risk__nope", json!({})),
+            call("nonsense", json!({}))
+        ]),
     );
-    let texts: Vec<&str> = out["results"].as_array().unwrap().iter().map(|r| r["text"].as_str().unwrap()).collect();
+    let texts: Vec<&str> =
+        out["results"].as_array().unwrap().iter().map(|r| r["text"].as_str().unwrap()).collect();
     assert!(texts[0].contains("invalid-arguments") && texts[0].contains("/b"), "{}", texts[0]);
-    assert!(texts[1].contains("invalid-arguments") && texts[1].contains("required"), "{}", texts[1]);
+    assert!(
+        texts[1].contains("invalid-arguments") && texts[1].contains("required"),
+        "{}",
+        texts[1]
+    );
     assert!(texts[2].contains("unknown-tool"), "{}", texts[2]);
     assert!(texts[3].contains("unknown-tool"), "{}", texts[3]);
     let records = audit_records(&w);
-    let denials = records.iter().filter(|r| r["kind"] == "decision" && r["body"]["outcome"] == "deny").count();
+    let denials = records
+        .iter()
+        .filter(|r| r["kind"] == "decision" && r["body"]["outcome"] == "deny")
+        .count();
     assert_eq!(denials, 4);
     assert!(!records.iter().any(|r| r["kind"] == "call_result"));
 }

@@ -8,7 +8,12 @@ use warrant_test_support::{Warrant, audit_records, client, node, node_package};
 const BIN: &str = env!("CARGO_BIN_EXE_warrant");
 
 fn names(list: &Value) -> Vec<String> {
-    list["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect()
+    list["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[test]
@@ -33,7 +38,9 @@ fn server_everything_tools_are_aggregated_and_called() {
     assert!(echoed.contains("through warrant"), "{out}");
     // Every tool's definition was pinned on first sight.
     let status = w.run(&["status", "--json"]).json();
-    assert!(status["tools"].as_array().unwrap().iter().all(|t| t["pin"].as_str().unwrap().len() == 64));
+    assert!(
+        status["tools"].as_array().unwrap().iter().all(|t| t["pin"].as_str().unwrap().len() == 64)
+    );
 }
 
 #[test]
@@ -44,14 +51,21 @@ fn server_filesystem_reads_flow_writes_ask_and_argument_rules_apply() {
     std::fs::write(data.join("notes.txt"), "public notes").unwrap();
     std::fs::write(data.join("secret.txt"), "do not read").unwrap();
     let entry = node_package("@modelcontextprotocol/server-filesystem").join("dist/index.js");
-    w.configure(&format!(
-        "[gateway]\n[upstreams.fs]\ncommand = [{:?}, {:?}, {:?}]\n",
-        node().display().to_string(),
-        entry.display().to_string(),
-        data.display().to_string()
-    ).replace("[gateway]\n", ""));
+    w.configure(
+        &format!(
+            "[gateway]\n[upstreams.fs]\ncommand = [{:?}, {:?}, {:?}]\n",
+            node().display().to_string(),
+            entry.display().to_string(),
+            data.display().to_string()
+        )
+        .replace("[gateway]\n", ""),
+    );
     let config = std::fs::read_to_string(w.home().join("warrant.toml")).unwrap();
-    std::fs::write(w.home().join("warrant.toml"), config.replace("approval_timeout = \"120s\"", "approval_timeout = \"1s\"")).unwrap();
+    std::fs::write(
+        w.home().join("warrant.toml"),
+        config.replace("approval_timeout = \"120s\"", "approval_timeout = \"1s\""),
+    )
+    .unwrap();
     std::fs::write(
         w.home().join("policy/secrets.cedar"),
         "@id(\"no-secret-files\")\n@reason(\"files named secret are off limits\")\nforbid (principal, action == Action::\"call_tool\", resource)\nwhen { context.args.hasTag(\"path\") && context.args.getTag(\"path\") like \"*secret*\" };\n",
@@ -71,12 +85,19 @@ fn server_filesystem_reads_flow_writes_ask_and_argument_rules_apply() {
         ]),
     );
     let tools = names(&out["results"][0]);
-    assert!(tools.contains(&"fs__read_text_file".to_owned()) && tools.contains(&"fs__write_file".to_owned()), "{tools:?}");
+    assert!(
+        tools.contains(&"fs__read_text_file".to_owned())
+            && tools.contains(&"fs__write_file".to_owned()),
+        "{tools:?}"
+    );
     assert_eq!(out["results"][1]["text"], "public notes", "{out}");
     let denied = out["results"][2]["text"].as_str().unwrap();
     assert!(denied.contains("no-secret-files"), "{denied}");
     let asked = out["results"][3]["text"].as_str().unwrap();
-    assert!(asked.contains("no one approved") && asked.contains("ask-before-side-effects"), "{asked}");
+    assert!(
+        asked.contains("no one approved") && asked.contains("ask-before-side-effects"),
+        "{asked}"
+    );
     assert!(!data.join("new.txt").exists(), "an unapproved write never reaches the server");
     let records = audit_records(&w);
     assert!(records.iter().any(|r| r["body"]["rules"] == json!(["no-secret-files"])));
