@@ -111,7 +111,12 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
     let upstreams: BTreeMap<_, _> = config
         .upstreams
         .iter()
-        .map(|(name, up)| (name.clone(), Arc::new(Upstream::new(name.clone(), up.clone()))))
+        .map(|(name, up)| {
+            (
+                name.clone(),
+                Arc::new(Upstream::new(name.clone(), up.clone(), config.gateway.call_timeout)),
+            )
+        })
         .collect();
     let listen = config.gateway.listen;
     let gw = Arc::new(Gateway::new(

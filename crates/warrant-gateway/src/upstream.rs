@@ -25,7 +25,6 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// An upstream that stayed up this long starts its next backoff afresh.
 const HEALTHY_AFTER: Duration = Duration::from_secs(30);
-const LIST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How an upstream is doing, for `warrant status`.
 #[derive(Debug, Clone, Serialize)]
@@ -54,6 +53,7 @@ pub enum CallError {
 pub struct Upstream {
     pub name: UpstreamName,
     pub config: UpstreamConfig,
+    call_timeout: Duration,
     peer: RwLock<Option<Peer<RoleClient>>>,
     status: RwLock<UpstreamStatus>,
 }
@@ -67,7 +67,7 @@ pub trait UpstreamEvents: Send + Sync + 'static {
 }
 
 impl Upstream {
-    pub fn new(name: UpstreamName, config: UpstreamConfig) -> Self {
+    pub fn new(name: UpstreamName, config: UpstreamConfig, call_timeout: Duration) -> Self {
         let transport = match config.transport {
             UpstreamTransport::Stdio { .. } => "stdio",
             UpstreamTransport::Http { .. } => "http",
@@ -81,7 +81,7 @@ impl Upstream {
             last_error: None,
             since: UnixMillis::now().to_rfc3339(),
         };
-        Self { name, config, peer: RwLock::new(None), status: RwLock::new(status) }
+        Self { name, config, call_timeout, peer: RwLock::new(None), status: RwLock::new(status) }
     }
 
     pub fn status(&self) -> Option<UpstreamStatus> {
@@ -212,13 +212,22 @@ impl Upstream {
 
         let peer = running.peer().clone();
         let stop = running.cancellation_token();
+        // Listing is bounded like a call: a server that never answers it is
+        // as dead as one that exits.
+        let list_timeout = self.call_timeout;
         let list = |peer: Peer<RoleClient>| async move {
-            tokio::time::timeout(LIST_TIMEOUT, peer.list_all_tools())
+            tokio::time::timeout(list_timeout, peer.list_all_tools())
                 .await
                 .map_err(|_| "tools/list timed out".to_owned())?
                 .map_err(|e| format!("tools/list failed: {e}"))
         };
-        let tools = list(peer.clone()).await?;
+        let tools = tokio::select! {
+            () = shutdown.cancelled() => {
+                stop.cancel();
+                return Ok(());
+            }
+            tools = list(peer.clone()) => tools?,
+        };
         let count = events.tools(self, tools);
         self.set_peer(Some(peer.clone()));
         self.set_state("up", None, Some(count));
