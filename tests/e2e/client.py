@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A real MCP client for Warrant's e2e tests: the official Python SDK over Streamable HTTP.
 
-    client.py --url URL [--token TOKEN] [--header K=V ...] [--protocol-version V]
+    client.py (--url URL | --stdio ARGV_JSON) [--token TOKEN] [--header K=V ...] [--protocol-version V]
               [--timeout-s SECONDS] [--verbose] SCRIPT_JSON
 
 SCRIPT_JSON is a JSON list of steps, or `-` to read it from stdin. One session
@@ -42,6 +42,7 @@ tool that it has not listed, to learn the output schema it validates against.
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import timedelta
 from typing import Any
@@ -49,7 +50,8 @@ from typing import Any
 import anyio
 import httpx
 import mcp.types
-from mcp import ClientSession
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import McpError
@@ -63,7 +65,14 @@ class ScriptError(ValueError):
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Drive an MCP server over Streamable HTTP with the official SDK.")
-    parser.add_argument("--url", required=True, help="the MCP endpoint, e.g. http://127.0.0.1:PORT/mcp")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", help="the MCP endpoint, e.g. http://127.0.0.1:PORT/mcp")
+    target.add_argument(
+        "--stdio",
+        metavar="ARGV_JSON",
+        help="instead of HTTP, start this command (a JSON list) and speak MCP over its stdio; "
+        "it inherits this process's environment",
+    )
     parser.add_argument("--token", help="bearer token, sent as `Authorization: Bearer TOKEN` on every request")
     parser.add_argument("--header", action="append", default=[], metavar="K=V", help="extra header (repeatable)")
     parser.add_argument("--protocol-version", help="protocol version to request in initialize")
@@ -215,17 +224,26 @@ async def run(args: argparse.Namespace, headers: dict[str, str], steps: list[dic
         if response.status_code >= 400 and not first_http_error:
             first_http_error.append(response.status_code)
 
-    http_client = create_mcp_http_client(headers=headers)
-    http_client.event_hooks["response"] = [watch_response]
+    async def drive(read: Any, write: Any) -> None:
+        async with ClientSession(read, write) as session:
+            init = await session.initialize()
+            report["server_info"] = init.serverInfo.model_dump(mode="json", by_alias=True, exclude_none=True)
+            report["protocol_version"] = str(init.protocolVersion)
+            for step in steps:
+                report["results"].append(await run_step(session, step))
+
     try:
         with anyio.fail_after(args.timeout_s):
-            async with http_client, streamable_http_client(args.url, http_client=http_client) as (read, write, _):
-                async with ClientSession(read, write) as session:
-                    init = await session.initialize()
-                    report["server_info"] = init.serverInfo.model_dump(mode="json", by_alias=True, exclude_none=True)
-                    report["protocol_version"] = str(init.protocolVersion)
-                    for step in steps:
-                        report["results"].append(await run_step(session, step))
+            if args.stdio:
+                argv = json.loads(args.stdio)
+                params = StdioServerParameters(command=argv[0], args=argv[1:], env=dict(os.environ))
+                async with stdio_client(params) as (read, write):
+                    await drive(read, write)
+            else:
+                http_client = create_mcp_http_client(headers=headers)
+                http_client.event_hooks["response"] = [watch_response]
+                async with http_client, streamable_http_client(args.url, http_client=http_client) as (read, write, _):
+                    await drive(read, write)
         report["ok"] = True
     except TimeoutError:
         report["error"] = f"timed out after {args.timeout_s}s"

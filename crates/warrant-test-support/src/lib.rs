@@ -354,3 +354,24 @@ pub fn wait_for_approval(w: &Warrant, tool: &str) -> String {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Runs the client driver against a stdio server command (`argv`), with
+/// extra environment variables.
+pub fn stdio_client(argv: &[String], env: &[(&str, &str)], script: &Value) -> Value {
+    let mut cmd = Command::new(python());
+    cmd.arg(repo_root().join("tests/e2e/client.py"))
+        .arg("--stdio")
+        .arg(serde_json::to_string(argv).unwrap())
+        .arg(script.to_string());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "client printed no JSON ({e}):\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}

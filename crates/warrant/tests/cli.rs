@@ -1,0 +1,123 @@
+//! The command-line contract: `warrant mcp` for stdio clients, `policy
+//! check` and `policy explain`, `up` refusing invalid policy, `status`, and
+//! one-line errors with a non-zero exit.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use serde_json::json;
+use warrant_test_support::{Warrant, audit_records, stdio_client};
+
+const BIN: &str = env!("CARGO_BIN_EXE_warrant");
+
+#[test]
+fn a_stdio_client_reaches_the_gateway_through_warrant_mcp() {
+    let w = Warrant::new(BIN);
+    w.add_fixture_upstream("risk", "risk_server.py", "");
+    let (agent, token) = w.spawn_agent("stdio-agent", &[]);
+    let gw = w.up();
+    let argv = vec![BIN.to_owned(), "--home".to_owned(), w.home().display().to_string(), "mcp".to_owned()];
+    let out = stdio_client(
+        &argv,
+        &[("WARRANT_TOKEN", &token)],
+        &json!([{"op": "list_tools"}, {"op": "call", "tool": "risk__add", "arguments": {"a": 20, "b": 22}}]),
+    );
+    assert_eq!(out["ok"], true, "{out}");
+    assert_eq!(out["server_info"]["name"], "warrant");
+    assert_eq!(out["results"][1]["text"], "42");
+    assert!(audit_records(&w).iter().any(|r| r["kind"] == "decision" && r["agent"] == agent.as_str()));
+
+    // Without a token the bridge gets nowhere.
+    let refused = stdio_client(&argv, &[("WARRANT_TOKEN", "")], &json!([{"op": "list_tools"}]));
+    assert_eq!(refused["ok"], false, "{refused}");
+    drop(gw);
+}
+
+#[test]
+fn policy_check_names_the_broken_file_and_up_refuses_to_start() {
+    let w = Warrant::new(BIN);
+    let ok = w.run(&["policy", "check"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stdout.contains("allow-known-tools") && ok.stdout.contains("ask-before-side-effects"));
+    std::fs::write(
+        w.home().join("policy/typo.cedar"),
+        "@id(\"typo\")\npermit (principal, action == Action::\"call_tool\", resource) when { resource.readonly };\n",
+    )
+    .unwrap();
+    let bad = w.run(&["policy", "check"]);
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("typo.cedar") && bad.stderr.contains("readonly"), "{}", bad.stderr);
+    assert_eq!(bad.stderr.trim().lines().count(), 1, "one line on stderr: {}", bad.stderr);
+    let up = w.run(&["up", "--listen", "127.0.0.1:0"]);
+    assert_ne!(up.code, 0);
+    assert!(up.stderr.contains("policy is invalid") && up.stderr.contains("typo.cedar"), "{}", up.stderr);
+}
+
+#[test]
+fn policy_explain_shows_the_decision_and_the_deciding_rules() {
+    let w = Warrant::new(BIN);
+    w.add_fixture_upstream("risk", "risk_server.py", "");
+    std::fs::write(
+        w.home().join("policy/paths.cedar"),
+        "@id(\"no-private-notes\")\n@reason(\"private notes stay private\")\nforbid (principal, action == Action::\"call_tool\", resource == Tool::\"risk__read_note\")\nwhen { context.args.hasTag(\"name\") && context.args.getTag(\"name\") like \"private*\" };\n",
+    )
+    .unwrap();
+    w.spawn_agent("analyst", &[]);
+    // The gateway learns (and pins) tool definitions when it first sees them.
+    drop(w.up());
+    let explain = |tool: &str, args: &str| {
+        let out = w.run(&["policy", "explain", "--agent", "analyst", "--tool", tool, "--args", args, "--json"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.json()
+    };
+    let read = explain("risk__read_note", r#"{"name": "shopping"}"#);
+    assert_eq!(read["decision"], "allow");
+    assert_eq!(read["rules"][0]["id"], "allow-known-tools");
+    let private = explain("risk__read_note", r#"{"name": "private-diary"}"#);
+    assert_eq!(private["decision"], "deny");
+    assert_eq!(private["rules"][0]["id"], "no-private-notes");
+    assert_eq!(private["reason"], "private notes stay private");
+    let delete = explain("risk__delete_note", r#"{"name": "x"}"#);
+    assert_eq!(delete["decision"], "ask");
+    assert_eq!(delete["rules"][0]["id"], "ask-before-side-effects");
+    let text = w.run(&["policy", "explain", "--agent", "analyst", "--tool", "risk__delete_note", "--args", "{}"]);
+    assert!(text.stdout.contains("decision: ask"), "{}", text.stdout);
+    let unknown = w.run(&["policy", "explain", "--agent", "analyst", "--tool", "risk__nope"]);
+    assert_ne!(unknown.code, 0);
+    assert!(unknown.stderr.contains("risk__nope"), "{}", unknown.stderr);
+}
+
+#[test]
+fn status_reports_endpoints_upstreams_and_health_and_fails_when_down() {
+    let w = Warrant::new(BIN);
+    let down = w.run(&["status", "--json"]);
+    assert_ne!(down.code, 0);
+    assert!(down.stderr.contains("not running"), "{}", down.stderr);
+    w.add_fixture_upstream("risk", "risk_server.py", "");
+    let gw = w.up();
+    let status = w.run(&["status", "--json"]).json();
+    assert_eq!(status["mcp_url"], gw.url.as_str());
+    assert!(gw.url.starts_with("http://127.0.0.1:"));
+    assert_eq!(status["health"], "ok");
+    assert_eq!(status["upstreams"][0]["name"], "risk");
+    assert_eq!(status["upstreams"][0]["tools"], 6);
+    // A second gateway on the same home is refused.
+    let second = w.run(&["up", "--listen", "127.0.0.1:0"]);
+    assert_ne!(second.code, 0);
+    assert!(second.stderr.contains("already running"), "{}", second.stderr);
+}
+
+#[test]
+fn errors_are_one_line_and_non_zero() {
+    let w = Warrant::new(BIN);
+    for args in [
+        vec!["agents", "spawn", "bad/name"],
+        vec!["agents", "spawn", "ok", "--ttl", "48h"],
+        vec!["agents", "revoke", "not-a-uuid"],
+        vec!["up", "--listen", "0.0.0.0:0"],
+        vec!["approve", "nothing"],
+    ] {
+        let out = w.run(&args);
+        assert_ne!(out.code, 0, "{args:?}");
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.starts_with("warrant: "), "{args:?}: {}", out.stderr);
+    }
+}
