@@ -7,6 +7,9 @@
 //! never a silent skip.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod fixture_server;
+
+pub use fixture_server::FixtureServer;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
