@@ -132,6 +132,7 @@ impl ServerHandler for GatewayHandler {
 
 impl GatewayHandler {
     async fn call(&self, claims: &Claims, request: CallToolRequestParams) -> CallToolResponse {
+        let received = Instant::now();
         let gw = &self.gw;
         let agent = &claims.agent_id;
         let requested = request.name.to_string();
@@ -191,7 +192,7 @@ impl GatewayHandler {
                 }
             }
         };
-        self.forward(claims, &entry, permit, request.arguments).await
+        self.forward(claims, &entry, permit, request.arguments, received).await
     }
 
     /// Bounds and schema validation, before policy sees the arguments.
@@ -317,6 +318,7 @@ impl GatewayHandler {
         entry: &ToolEntry,
         permit: Permit,
         arguments: Option<rmcp::model::JsonObject>,
+        received: Instant,
     ) -> CallToolResponse {
         let gw = &self.gw;
         if permit.tool() != entry.name.as_str() {
@@ -331,7 +333,10 @@ impl GatewayHandler {
         let started = Instant::now();
         let result =
             upstream.call(entry.name.tool(), arguments, gw.config.gateway.call_timeout).await;
-        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        // Time spent in the upstream, and in Warrant before forwarding
+        // (validation, decision, the decision's audit commit, any approval).
+        let upstream_us = micros(started.elapsed());
+        let before_us = micros(started.duration_since(received));
         let (kind, detail, response) = match result {
             Ok(response) => {
                 let is_error = match &response {
@@ -346,13 +351,13 @@ impl GatewayHandler {
                 };
                 (
                     EventKind::CallResult,
-                    json!({"tool": entry.name.as_str(), "is_error": is_error, "ms": elapsed_ms, "result": shape, "permit_rules": permit.rules()}),
+                    json!({"tool": entry.name.as_str(), "is_error": is_error, "upstream_us": upstream_us, "before_us": before_us, "result": shape, "permit_rules": permit.rules()}),
                     response,
                 )
             }
             Err(e) => (
                 EventKind::CallFailed,
-                json!({"tool": entry.name.as_str(), "error": e.to_string(), "ms": elapsed_ms}),
+                json!({"tool": entry.name.as_str(), "error": e.to_string(), "upstream_us": upstream_us, "before_us": before_us}),
                 refusal(format!("warrant: {e}")),
             ),
         };
@@ -372,6 +377,10 @@ impl Drop for WithdrawOnDrop {
     fn drop(&mut self) {
         self.gw.approvals.withdraw(&self.id);
     }
+}
+
+fn micros(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 fn decision_reason(decision: &Decision) -> String {

@@ -14,7 +14,8 @@ fn a_stdio_client_reaches_the_gateway_through_warrant_mcp() {
     w.add_fixture_upstream("risk", "risk_server.py", "");
     let (agent, token) = w.spawn_agent("stdio-agent", &[]);
     let gw = w.up();
-    let argv = vec![BIN.to_owned(), "--home".to_owned(), w.home().display().to_string(), "mcp".to_owned()];
+    let argv =
+        vec![BIN.to_owned(), "--home".to_owned(), w.home().display().to_string(), "mcp".to_owned()];
     let out = stdio_client(
         &argv,
         &[("WARRANT_TOKEN", &token)],
@@ -23,7 +24,9 @@ fn a_stdio_client_reaches_the_gateway_through_warrant_mcp() {
     assert_eq!(out["ok"], true, "{out}");
     assert_eq!(out["server_info"]["name"], "warrant");
     assert_eq!(out["results"][1]["text"], "42");
-    assert!(audit_records(&w).iter().any(|r| r["kind"] == "decision" && r["agent"] == agent.as_str()));
+    assert!(
+        audit_records(&w).iter().any(|r| r["kind"] == "decision" && r["agent"] == agent.as_str())
+    );
 
     // Without a token the bridge gets nowhere.
     let refused = stdio_client(&argv, &[("WARRANT_TOKEN", "")], &json!([{"op": "list_tools"}]));
@@ -36,7 +39,9 @@ fn policy_check_names_the_broken_file_and_up_refuses_to_start() {
     let w = Warrant::new(BIN);
     let ok = w.run(&["policy", "check"]);
     assert_eq!(ok.code, 0, "{}", ok.stderr);
-    assert!(ok.stdout.contains("allow-known-tools") && ok.stdout.contains("ask-before-side-effects"));
+    assert!(
+        ok.stdout.contains("allow-known-tools") && ok.stdout.contains("ask-before-side-effects")
+    );
     std::fs::write(
         w.home().join("policy/typo.cedar"),
         "@id(\"typo\")\npermit (principal, action == Action::\"call_tool\", resource) when { resource.readonly };\n",
@@ -48,7 +53,11 @@ fn policy_check_names_the_broken_file_and_up_refuses_to_start() {
     assert_eq!(bad.stderr.trim().lines().count(), 1, "one line on stderr: {}", bad.stderr);
     let up = w.run(&["up", "--listen", "127.0.0.1:0"]);
     assert_ne!(up.code, 0);
-    assert!(up.stderr.contains("policy is invalid") && up.stderr.contains("typo.cedar"), "{}", up.stderr);
+    assert!(
+        up.stderr.contains("policy is invalid") && up.stderr.contains("typo.cedar"),
+        "{}",
+        up.stderr
+    );
 }
 
 #[test]
@@ -64,7 +73,9 @@ fn policy_explain_shows_the_decision_and_the_deciding_rules() {
     // The gateway learns (and pins) tool definitions when it first sees them.
     drop(w.up());
     let explain = |tool: &str, args: &str| {
-        let out = w.run(&["policy", "explain", "--agent", "analyst", "--tool", tool, "--args", args, "--json"]);
+        let out = w.run(&[
+            "policy", "explain", "--agent", "analyst", "--tool", tool, "--args", args, "--json",
+        ]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         out.json()
     };
@@ -78,7 +89,16 @@ fn policy_explain_shows_the_decision_and_the_deciding_rules() {
     let delete = explain("risk__delete_note", r#"{"name": "x"}"#);
     assert_eq!(delete["decision"], "ask");
     assert_eq!(delete["rules"][0]["id"], "ask-before-side-effects");
-    let text = w.run(&["policy", "explain", "--agent", "analyst", "--tool", "risk__delete_note", "--args", "{}"]);
+    let text = w.run(&[
+        "policy",
+        "explain",
+        "--agent",
+        "analyst",
+        "--tool",
+        "risk__delete_note",
+        "--args",
+        "{}",
+    ]);
     assert!(text.stdout.contains("decision: ask"), "{}", text.stdout);
     let unknown = w.run(&["policy", "explain", "--agent", "analyst", "--tool", "risk__nope"]);
     assert_ne!(unknown.code, 0);
