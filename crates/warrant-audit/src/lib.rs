@@ -57,6 +57,7 @@
 
 mod event;
 mod format;
+mod group;
 mod log;
 mod redact;
 mod writer;

@@ -2,6 +2,7 @@
 
 use crate::event::{AuditEvent, Checkpoint, RecordRef};
 use crate::format::{FORMAT, GENESIS_HASH, SCHEMA};
+use crate::group::{Group, Turn, Waiter};
 use crate::writer::{Command, Head, Reply, Writer};
 use ed25519_dalek::SigningKey;
 use rusqlite::{Connection, OptionalExtension};
@@ -78,8 +79,10 @@ pub enum AuditError {
     WriterGone,
 }
 
-/// An open audit log. Cheap to clone; every clone feeds the same writer
-/// thread, which owns the only connection.
+/// An open audit log. Cheap to clone; every clone shares one writer (and its
+/// one connection). Appenders commit on their own threads, in groups (one
+/// leads, those arriving meanwhile wait and are committed in its next
+/// transaction); a background thread writes periodic checkpoints.
 ///
 /// Dropping the last clone without [`close`](Self::close) lets the writer
 /// finish the queue, write a final checkpoint and stop in the background.
@@ -92,6 +95,8 @@ struct Inner {
     /// `None` once closed. Sends happen under the lock, so nothing can be
     /// queued behind the close command.
     sender: Mutex<Option<Sender<Command>>>,
+    /// Appenders commit through this, in groups, on their own threads.
+    group: Group,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -133,22 +138,32 @@ impl AuditLog {
             Some((seq, _)) => u64::try_from(seq).unwrap_or(0),
             None => 0,
         };
-        let writer = Writer::new(conn, signer, options, head, sealed_seq);
+        let writer = Arc::new(Mutex::new(Writer::new(conn, signer, options, head, sealed_seq)));
         let (sender, receiver) = channel();
+        let shared = writer.clone();
         let thread = std::thread::Builder::new()
             .name("warrant-audit-writer".to_owned())
-            .spawn(move || writer.run(receiver))
+            .spawn(move || crate::writer::run(&shared, &receiver))
             .map_err(AuditError::Spawn)?;
-        let inner = Inner { sender: Mutex::new(Some(sender)), thread: Mutex::new(Some(thread)) };
+        let inner = Inner {
+            sender: Mutex::new(Some(sender)),
+            group: Group::new(writer),
+            thread: Mutex::new(Some(thread)),
+        };
         Ok(Self { inner: Arc::new(inner) })
     }
 
     /// Appends `event` and returns once it is committed with the configured
     /// durability. Dropping the future does not withdraw the event.
     pub async fn append(&self, event: AuditEvent) -> Result<RecordRef, AuditError> {
-        let (reply, answer) = oneshot::channel();
-        self.send(Command::Append { event, reply: Reply::Async(reply) })?;
-        answer.await.map_err(|_| AuditError::WriterGone)?
+        let (waiter, turn) = oneshot::channel();
+        let Some(event) = self.inner.group.enter(event, Waiter::Async(waiter))? else {
+            return match turn.await.map_err(|_| AuditError::WriterGone)? {
+                Turn::Done(result) => result,
+                Turn::Lead(event) => self.inner.group.lead(event),
+            };
+        };
+        self.inner.group.lead(event)
     }
 
     /// [`append`](Self::append) for synchronous callers such as the CLI.
@@ -157,9 +172,14 @@ impl AuditLog {
     /// thread or `spawn_blocking`, not from an async task, where it would
     /// stall the runtime's worker for the length of a commit.
     pub fn append_blocking(&self, event: AuditEvent) -> Result<RecordRef, AuditError> {
-        let (reply, answer) = sync_channel(1);
-        self.send(Command::Append { event, reply: Reply::Blocking(reply) })?;
-        answer.recv().map_err(|_| AuditError::WriterGone)?
+        let (waiter, turn) = sync_channel(1);
+        let Some(event) = self.inner.group.enter(event, Waiter::Blocking(waiter))? else {
+            return match turn.recv().map_err(|_| AuditError::WriterGone)? {
+                Turn::Done(result) => result,
+                Turn::Lead(event) => self.inner.group.lead(event),
+            };
+        };
+        self.inner.group.lead(event)
     }
 
     /// Writes a signed checkpoint of the current head now, after everything
@@ -167,7 +187,7 @@ impl AuditLog {
     /// checkpoint. Blocks like [`append_blocking`](Self::append_blocking).
     pub fn checkpoint(&self) -> Result<Option<Checkpoint>, AuditError> {
         let (reply, answer) = sync_channel(1);
-        self.send(Command::Checkpoint { reply: Reply::Blocking(reply) })?;
+        self.send(Command::Checkpoint { reply: Reply(reply) })?;
         answer.recv().map_err(|_| AuditError::WriterGone)?
     }
 
@@ -179,8 +199,9 @@ impl AuditLog {
         let Some(sender) = lock(&self.inner.sender).take() else {
             return Ok(());
         };
+        self.inner.group.shut();
         let (reply, answer) = sync_channel(1);
-        let sent = sender.send(Command::Close { reply: Reply::Blocking(reply) });
+        let sent = sender.send(Command::Close { reply: Reply(reply) });
         drop(sender);
         let result = match sent {
             Ok(()) => answer.recv().map_err(|_| AuditError::WriterGone).and_then(|r| r),

@@ -1,8 +1,9 @@
-//! The writer thread: the only owner of the connection.
+//! The writer: the only holder of the connection, behind a mutex.
 //!
-//! It takes the first queued command, drains whatever else is queued (group
-//! commit), writes all queued appends in one transaction and only then
-//! replies. After any database failure it refuses every later append: the
+//! Appends are committed by the callers themselves, in groups (see
+//! `group.rs`): there is no thread hop on the append path. The writer thread
+//! only writes checkpoints, periodically and on request, and closes the log.
+//! After any database failure the writer refuses every later append: the
 //! chain head it holds may no longer match the file, and a caller must never
 //! be told a record exists when it might not.
 
@@ -13,8 +14,8 @@ use ed25519_dalek::{Signer, SigningKey};
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use serde_json::Value;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 use warrant_core::{UnixMillis, canonical_json};
 
 /// The most commands handled per wake-up (and so per transaction).
@@ -24,26 +25,19 @@ const MAX_BATCH: usize = 512;
 const IDLE_WAIT: Duration = Duration::from_secs(3600);
 
 pub(crate) enum Command {
-    Append { event: AuditEvent, reply: Reply<RecordRef> },
     Checkpoint { reply: Reply<Option<Checkpoint>> },
     Close { reply: Reply<()> },
 }
 
-/// Where an answer goes: an async caller's oneshot or a blocking caller's
-/// channel. (Tokio's `blocking_recv` panics inside a runtime, even in
-/// `spawn_blocking`, so blocking callers get a std channel.)
-pub(crate) enum Reply<T> {
-    Async(oneshot::Sender<Result<T, AuditError>>),
-    Blocking(SyncSender<Result<T, AuditError>>),
-}
+/// Where an answer goes: a std channel, read by the leader of a group or a
+/// blocked caller. (Tokio's `blocking_recv` panics inside a runtime, even in
+/// `spawn_blocking`, so blocking paths use std channels.)
+pub(crate) struct Reply<T>(pub(crate) SyncSender<Result<T, AuditError>>);
 
 impl<T> Reply<T> {
     fn send(self, result: Result<T, AuditError>) {
         // A caller that stopped waiting is not an error for the writer.
-        let _ = match self {
-            Reply::Async(sender) => sender.send(result).map_err(drop),
-            Reply::Blocking(sender) => sender.send(result).map_err(drop),
-        };
+        let _ = self.0.send(result);
     }
 }
 
@@ -64,6 +58,8 @@ pub(crate) struct Writer {
     last_checkpoint_at: Instant,
     /// Set by the first database failure; every later write is refused.
     failed: Option<String>,
+    /// Set once a close was handled; every later append is refused.
+    pub(crate) closed: bool,
 }
 
 struct Row {
@@ -95,47 +91,12 @@ impl Writer {
             sealed_seq,
             last_checkpoint_at,
             failed: None,
-        }
-    }
-
-    /// Runs until closed, or until every handle is dropped; either way the
-    /// last act is a checkpoint of whatever is unsealed.
-    pub(crate) fn run(mut self, commands: Receiver<Command>) {
-        loop {
-            let first = match commands.recv_timeout(self.time_to_checkpoint()) {
-                Ok(command) => command,
-                Err(RecvTimeoutError::Timeout) => {
-                    self.checkpoint_if_due();
-                    continue;
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    let _ = self.checkpoint_now();
-                    return;
-                }
-            };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match commands.try_recv() {
-                    Ok(command) => batch.push(command),
-                    Err(_) => break,
-                }
-            }
-            if self.handle(batch) {
-                // Closed. Nothing can be queued behind the close command (the
-                // handle sends under the same lock it clears), but answer
-                // anything that is, rather than leave it hanging.
-                while let Ok(command) = commands.try_recv() {
-                    refuse(command, || AuditError::Closed);
-                }
-                return;
-            }
-            self.checkpoint_if_due();
+            closed: false,
         }
     }
 
     /// Handles one batch in order; true once a close was handled.
     fn handle(&mut self, batch: Vec<Command>) -> bool {
-        let mut appends = Vec::new();
         let mut closed = false;
         for command in batch {
             if closed {
@@ -143,24 +104,19 @@ impl Writer {
                 continue;
             }
             match command {
-                Command::Append { event, reply } => appends.push((event, reply)),
-                Command::Checkpoint { reply } => {
-                    self.commit(std::mem::take(&mut appends));
-                    reply.send(self.checkpoint_now());
-                }
+                Command::Checkpoint { reply } => reply.send(self.checkpoint_now()),
                 Command::Close { reply } => {
-                    self.commit(std::mem::take(&mut appends));
                     reply.send(self.checkpoint_now().map(drop));
+                    self.closed = true;
                     closed = true;
                 }
             }
         }
-        self.commit(appends);
         closed
     }
 
     /// Writes `appends` in one transaction, then answers each.
-    fn commit(&mut self, appends: Vec<(AuditEvent, Reply<RecordRef>)>) {
+    pub(crate) fn commit(&mut self, appends: Vec<(AuditEvent, Reply<RecordRef>)>) {
         if appends.is_empty() {
             return;
         }
@@ -297,8 +253,13 @@ impl Writer {
     }
 
     fn time_to_checkpoint(&self) -> Duration {
-        if self.failed.is_some() || self.head.seq == self.sealed_seq {
+        if self.failed.is_some() {
             return IDLE_WAIT;
+        }
+        // Appends committed on callers' threads do not wake the writer
+        // thread, so an idle log is looked at once per checkpoint period.
+        if self.head.seq == self.sealed_seq {
+            return self.options.checkpoint_every;
         }
         self.options.checkpoint_every.saturating_sub(self.last_checkpoint_at.elapsed())
     }
@@ -314,6 +275,50 @@ impl Writer {
         self.failed = Some(reason.clone());
         reason
     }
+}
+
+/// The writer thread: checkpoints on request and periodically. Runs until
+/// closed, or until every handle is dropped; either way the last act is a
+/// checkpoint of whatever is unsealed.
+pub(crate) fn run(writer: &Mutex<Writer>, commands: &Receiver<Command>) {
+    loop {
+        let wait = lock(writer).time_to_checkpoint();
+        let first = match commands.recv_timeout(wait) {
+            Ok(command) => command,
+            Err(RecvTimeoutError::Timeout) => {
+                lock(writer).checkpoint_if_due();
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let _ = lock(writer).checkpoint_now();
+                return;
+            }
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match commands.try_recv() {
+                Ok(command) => batch.push(command),
+                Err(_) => break,
+            }
+        }
+        let mut w = lock(writer);
+        if w.handle(batch) {
+            // Closed. Nothing can be queued behind the close command (the
+            // handle sends under the same lock it clears), but answer
+            // anything that is, rather than leave it hanging.
+            while let Ok(command) = commands.try_recv() {
+                refuse(command, || AuditError::Closed);
+            }
+            return;
+        }
+        w.checkpoint_if_due();
+    }
+}
+
+/// The writer holds no invariant a panic could break half-way (it never
+/// panics; a failed commit sets `failed`), so a poisoned lock is still usable.
+pub(crate) fn lock(writer: &Mutex<Writer>) -> MutexGuard<'_, Writer> {
+    writer.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// An event whose body is canonical and whose time is taken, not yet
@@ -355,7 +360,6 @@ fn sql_int(value: u64) -> rusqlite::Result<i64> {
 
 fn refuse(command: Command, err: impl Fn() -> AuditError) {
     match command {
-        Command::Append { reply, .. } => reply.send(Err(err())),
         Command::Checkpoint { reply } => reply.send(Err(err())),
         Command::Close { reply } => reply.send(Err(err())),
     }
