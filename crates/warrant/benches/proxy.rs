@@ -41,17 +41,32 @@ async fn call(peer: &Peer<RoleClient>, tool: &str) -> Duration {
     elapsed
 }
 
+/// A session with a stdio server this process starts.
+async fn connect_stdio(
+    argv: &[String],
+) -> (rmcp::service::RunningService<RoleClient, ()>, Peer<RoleClient>) {
+    let mut cmd = tokio::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    let running = ().serve(rmcp::transport::TokioChildProcess::new(cmd).unwrap()).await.unwrap();
+    let peer = running.peer().clone();
+    (running, peer)
+}
+
+/// How the client reaches its server.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Http { url: &'a str, token: Option<&'a str> },
+    Stdio(&'a [String]),
+}
+
 /// Latencies of `calls` calls by each of `callers` concurrent sessions.
-async fn measure(
-    url: &str,
-    token: Option<&str>,
-    tool: &str,
-    callers: usize,
-    calls: usize,
-) -> Vec<Duration> {
+async fn measure(target: Target<'_>, tool: &str, callers: usize, calls: usize) -> Vec<Duration> {
     let mut sessions = Vec::new();
     for _ in 0..callers {
-        sessions.push(connect(url, token).await);
+        sessions.push(match target {
+            Target::Http { url, token } => connect(url, token).await,
+            Target::Stdio(argv) => connect_stdio(argv).await,
+        });
     }
     for (_, peer) in &sessions {
         for _ in 0..WARMUP / callers.max(1) {
@@ -96,6 +111,7 @@ fn main() {
     let upstream = FixtureServer::start(false);
     let w = Warrant::new(env!("CARGO_BIN_EXE_warrant"));
     w.configure(&format!("[upstreams.fx]\nurl = {:?}\nprotocol = \"2025-11-25\"\n", upstream.url));
+    w.add_fixture_upstream("py", "risk_server.py", "protocol = \"2025-11-25\"");
     let (_, token) = w.spawn_agent("bench", &["--ttl", "2h"]);
     let gw = w.up();
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -115,26 +131,59 @@ fn main() {
         "ratio"
     );
     for (callers, calls) in CALLS_PER_CALLER {
-        let direct = rt.block_on(measure(&upstream.url, None, "add", callers, calls));
-        let through = rt.block_on(measure(&gw.url, Some(&token), "fx__add", callers, calls));
-        let (d50, d99, t50, t99) =
-            (pct(&direct, 0.5), pct(&direct, 0.99), pct(&through, 0.5), pct(&through, 0.99));
-        println!(
-            "{:>11} {:>8} {:>9.0}µs {:>9.0}µs {:>9.0}µs {:>9.0}µs {:>10.0}µs {:>10.0}µs {:>7.2}",
+        let direct = rt.block_on(measure(
+            Target::Http { url: &upstream.url, token: None },
+            "add",
             callers,
-            direct.len(),
-            us(d50),
-            us(d99),
-            us(t50),
-            us(t99),
-            us(t50) - us(d50),
-            us(t99) - us(d99),
-            us(t50) / us(d50)
-        );
+            calls,
+        ));
+        let through = rt.block_on(measure(
+            Target::Http { url: &gw.url, token: Some(&token) },
+            "fx__add",
+            callers,
+            calls,
+        ));
+        row(callers, &direct, &through);
     }
+    println!(
+        "upstream over stdio (the official Python SDK's risk_server.py; direct: the client starts it itself)"
+    );
+    let argv = vec![
+        warrant_test_support::python().display().to_string(),
+        warrant_test_support::fixture("risk_server.py").display().to_string(),
+    ];
+    let direct = rt.block_on(measure(Target::Stdio(&argv), "add", 1, 1000));
+    let through = rt.block_on(measure(
+        Target::Http { url: &gw.url, token: Some(&token) },
+        "py__add",
+        1,
+        1000,
+    ));
+    row(1, &direct, &through);
     drop(gw);
+    print_inside(&w);
+}
+
+fn row(callers: usize, direct: &[Duration], through: &[Duration]) {
+    let (d50, d99, t50, t99) =
+        (pct(direct, 0.5), pct(direct, 0.99), pct(through, 0.5), pct(through, 0.99));
+    println!(
+        "{:>11} {:>8} {:>9.0}µs {:>9.0}µs {:>9.0}µs {:>9.0}µs {:>10.0}µs {:>10.0}µs {:>7.2}",
+        callers,
+        direct.len(),
+        us(d50),
+        us(d99),
+        us(t50),
+        us(t99),
+        us(t50) - us(d50),
+        us(t99) - us(d99),
+        us(t50) / us(d50)
+    );
+}
+
+fn print_inside(w: &Warrant) {
     // Where the time goes inside Warrant, from its own audit records.
-    let records = warrant_test_support::audit_records(&w);
+    let records = warrant_test_support::audit_records(w);
     let mut before: Vec<u64> = Vec::new();
     let mut upstream_us: Vec<u64> = Vec::new();
     for r in records.iter().filter(|r| r["kind"] == "call_result") {
