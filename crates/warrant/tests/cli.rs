@@ -126,6 +126,25 @@ fn status_reports_endpoints_upstreams_and_health_and_fails_when_down() {
 }
 
 #[test]
+fn audit_tail_and_export_print_the_records() {
+    let w = Warrant::new(BIN);
+    for name in ["a", "b", "c", "d"] {
+        w.spawn_agent(name, &[]);
+    }
+    let tail = w.run(&["audit", "tail", "-n", "2", "--json"]);
+    assert_eq!(tail.code, 0, "{}", tail.stderr);
+    let lines: Vec<serde_json::Value> =
+        tail.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["body"]["name"], "d");
+    assert_eq!(lines[1]["kind"], "agent_spawned");
+    let all = audit_records(&w);
+    assert_eq!(all.len(), 4);
+    assert!(all.iter().all(|r| r["hash"].as_str().unwrap().len() == 64 && r["time"].is_string()));
+    assert_eq!(w.run(&["audit", "export", "--format", "csv"]).code, 1);
+}
+
+#[test]
 fn errors_are_one_line_and_non_zero() {
     let w = Warrant::new(BIN);
     for args in [
