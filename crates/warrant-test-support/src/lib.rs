@@ -266,6 +266,11 @@ pub fn client_with(url: &str, token: Option<&str>, script: &Value, extra: &[&str
         cmd.arg("--token").arg(t);
     }
     cmd.args(extra).arg(script.to_string());
+    run_client(cmd)
+}
+
+/// Runs a client driver command and parses the one JSON object it prints.
+fn run_client(mut cmd: Command) -> Value {
     let out = cmd.stdin(Stdio::null()).output().unwrap();
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -274,6 +279,16 @@ pub fn client_with(url: &str, token: Option<&str>, script: &Value, extra: &[&str
             String::from_utf8_lossy(&out.stderr)
         )
     })
+}
+
+/// The tool names of a `list_tools` step's result.
+pub fn tool_names(list: &Value) -> Vec<String> {
+    list["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// A raw HTTP/1.1 exchange, for what no well-behaved client sends: wrong
@@ -369,12 +384,5 @@ pub fn stdio_client(argv: &[String], env: &[(&str, &str)], script: &Value) -> Va
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.stdin(Stdio::null()).output().unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "client printed no JSON ({e}):\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    run_client(cmd)
 }

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use warrant_test_support::{Warrant, audit_records, client, wait_for_approval};
+use warrant_test_support::{Warrant, audit_records, client, tool_names, wait_for_approval};
 
 const BIN: &str = env!("CARGO_BIN_EXE_warrant");
 
@@ -20,15 +20,6 @@ fn risk_home(extra_config: &str) -> Warrant {
 
 fn call(tool: &str, arguments: Value) -> Value {
     json!({"op": "call", "tool": tool, "arguments": arguments})
-}
-
-fn tool_names(list: &Value) -> Vec<String> {
-    list["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[test]

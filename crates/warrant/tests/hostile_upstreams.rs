@@ -4,20 +4,11 @@
 //! serving the other upstreams.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::{Duration, Instant};
-use warrant_test_support::{Warrant, client};
+use warrant_test_support::{Warrant, client, tool_names};
 
 const BIN: &str = env!("CARGO_BIN_EXE_warrant");
-
-fn names(list: &Value) -> Vec<String> {
-    list["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 #[test]
 fn hostile_schemas_are_refused_at_admission_and_their_tools_hidden() {
@@ -40,7 +31,7 @@ fn hostile_schemas_are_refused_at_admission_and_their_tools_hidden() {
             {"op": "call", "tool": "hostile__catastrophic", "arguments": {"s": "aaaa"}}
         ]),
     );
-    let visible = names(&out["results"][0]);
+    let visible = tool_names(&out["results"][0]);
     assert_eq!(
         visible,
         vec!["hostile__catastrophic".to_owned()],

@@ -2,19 +2,10 @@
 //! driven by the official Python SDK client through the real gateway.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-use serde_json::{Value, json};
-use warrant_test_support::{Warrant, audit_records, client, node, node_package};
+use serde_json::json;
+use warrant_test_support::{Warrant, audit_records, client, node, node_package, tool_names};
 
 const BIN: &str = env!("CARGO_BIN_EXE_warrant");
-
-fn names(list: &Value) -> Vec<String> {
-    list["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 #[test]
 fn server_everything_tools_are_aggregated_and_called() {
@@ -32,7 +23,7 @@ fn server_everything_tools_are_aggregated_and_called() {
         Some(&token),
         &json!([{"op": "list_tools"}, {"op": "call", "tool": "everything__echo", "arguments": {"message": "through warrant"}}]),
     );
-    let tools = names(&out["results"][0]);
+    let tools = tool_names(&out["results"][0]);
     assert!(tools.len() > 3 && tools.iter().all(|t| t.starts_with("everything__")), "{tools:?}");
     let echoed = out["results"][1]["text"].as_str().unwrap();
     assert!(echoed.contains("through warrant"), "{out}");
@@ -84,7 +75,7 @@ fn server_filesystem_reads_flow_writes_ask_and_argument_rules_apply() {
             {"op": "call", "tool": "fs__write_file", "arguments": {"path": data.join("new.txt").display().to_string(), "content": "x"}}
         ]),
     );
-    let tools = names(&out["results"][0]);
+    let tools = tool_names(&out["results"][0]);
     assert!(
         tools.contains(&"fs__read_text_file".to_owned())
             && tools.contains(&"fs__write_file".to_owned()),
