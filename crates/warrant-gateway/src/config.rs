@@ -55,6 +55,8 @@ pub struct GatewayConfig {
     pub call_timeout: Duration,
     /// Largest request body accepted on `/mcp`.
     pub max_message_bytes: usize,
+    /// How long a client may take to send a request body.
+    pub request_timeout: Duration,
     /// Largest `arguments` object of one call, as JSON bytes.
     pub max_argument_bytes: usize,
     /// Deepest nesting of one call's arguments.
@@ -124,6 +126,7 @@ struct RawGateway {
     approval_timeout: Option<String>,
     call_timeout: Option<String>,
     max_message_bytes: Option<usize>,
+    request_timeout: Option<String>,
     max_argument_bytes: Option<usize>,
     max_argument_depth: Option<usize>,
 }
@@ -191,6 +194,11 @@ impl Config {
                 "60s",
             )?,
             max_message_bytes: raw.gateway.max_message_bytes.unwrap_or(4 * 1024 * 1024),
+            request_timeout: duration(
+                "gateway.request_timeout",
+                raw.gateway.request_timeout.as_deref(),
+                "10s",
+            )?,
             max_argument_bytes: raw.gateway.max_argument_bytes.unwrap_or(1024 * 1024),
             max_argument_depth: raw.gateway.max_argument_depth.unwrap_or(32),
         };

@@ -138,7 +138,39 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
     }
 
     let agent = claims.agent_id;
-    let mut request = request;
+    // The body is read here, whole and bounded in size and time, so a client
+    // that trickles or stalls its body is cut off instead of holding a
+    // connection and a task forever.
+    let (parts, body) = request.into_parts();
+    let limits = &gw.config.gateway;
+    let bytes = match tokio::time::timeout(
+        limits.request_timeout,
+        axum::body::to_bytes(body, limits.max_message_bytes),
+    )
+    .await
+    {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => {
+            let too_large = e.to_string().contains("length limit");
+            let (status, reason) = if too_large {
+                (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("request body over the {}-byte limit", limits.max_message_bytes),
+                )
+            } else {
+                (StatusCode::BAD_REQUEST, format!("request body could not be read: {e}"))
+            };
+            audit_refusal(reason.clone(), EventKind::BadRequest).await;
+            return refuse(status, &reason);
+        }
+        Err(_) => {
+            let reason =
+                format!("request body not received within {} s", limits.request_timeout.as_secs());
+            audit_refusal(reason.clone(), EventKind::BadRequest).await;
+            return refuse(StatusCode::REQUEST_TIMEOUT, &reason);
+        }
+    };
+    let mut request = Request::from_parts(parts, Body::from(bytes));
     request.extensions_mut().insert(Authenticated(claims));
     let response: Response<Body> = next.run(request).await;
 

@@ -207,13 +207,36 @@ pub(crate) fn status(gw: &Gateway) -> Value {
         .map(|t| json!({"name": t.name.as_str(), "pin": t.pin, "schema_error": t.schema.as_ref().err()}))
         .collect();
     let healthy = upstreams.iter().all(|u| u.state == "up");
+    let now = UnixMillis::now();
+    let agents: Value = match warrant_identity::Registry::open(&gw.state_db).and_then(|r| r.list())
+    {
+        Ok(list) => list
+            .iter()
+            .map(|a| {
+                let state = if a.revoked_at.is_some() {
+                    "revoked"
+                } else if a.expires_at <= now {
+                    "expired"
+                } else {
+                    "active"
+                };
+                json!({
+                    "id": a.agent_id.to_string(), "name": a.name.as_str(), "spiffe_id": a.spiffe_id,
+                    "task": a.task, "spawned_by": a.spawned_by, "state": state,
+                    "expires_at": a.expires_at.to_rfc3339(),
+                })
+            })
+            .collect(),
+        Err(e) => json!({"error": e.to_string()}),
+    };
     json!({
         "mcp_url": gw.mcp_url.get(),
         "pid": std::process::id(),
         "started_at": gw.started_at.to_rfc3339(),
-        "uptime_s": (UnixMillis::now().0 - gw.started_at.0) / 1000,
+        "uptime_s": (now.0 - gw.started_at.0) / 1000,
         "health": if healthy { "ok" } else { "degraded" },
         "upstreams": upstreams,
+        "agents": agents,
         "tools": tools,
         "refused_tools": gw.tools.refused(),
         "pending_approvals": gw.approvals.list().len(),

@@ -254,6 +254,9 @@ fn print_status(status: &Value) {
             s(u, "last_error")
         );
     }
+    let agents = status.get("agents").and_then(Value::as_array).cloned().unwrap_or_default();
+    let active = agents.iter().filter(|a| s(a, "state") == "active").count();
+    println!("agents    {active} active, {} issued", agents.len());
     println!("approvals {} pending", status.get("pending_approvals").unwrap_or(&Value::Null));
 }
 

@@ -60,27 +60,32 @@ fn malformed_oversized_nested_and_non_utf8_messages_are_refused_and_the_gateway_
 }
 
 #[test]
-fn a_slow_client_does_not_hold_up_others() {
+fn a_slow_client_is_cut_off_and_does_not_hold_up_others() {
     let w = Warrant::new(BIN);
+    w.configure_gateway("request_timeout = \"1s\"");
     w.add_fixture_upstream("risk", "risk_server.py", "");
     let (_, token) = w.spawn_agent("a", &[]);
     let gw = w.up();
     let authority = gw.url.trim_start_matches("http://").split('/').next().unwrap().to_owned();
     let mut slow = std::net::TcpStream::connect(&authority).unwrap();
-    slow.write_all(
-        format!(
-            "POST /mcp HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 1000\r\n\r\n{{\"jsonrpc\""
-        )
-        .as_bytes(),
-    )
-    .unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+         Content-Length: 1000\r\n\r\n{{\"jsonrpc\""
+    );
+    slow.write_all(head.as_bytes()).unwrap();
     let out = client(
         &gw.url,
         Some(&token),
         &json!([{"op": "call", "tool": "risk__add", "arguments": {"a": 2, "b": 2}}]),
     );
     assert_eq!(out["results"][0]["text"], "4");
-    drop(slow);
+    let mut response = String::new();
+    let _ = std::io::Read::read_to_string(&mut slow, &mut response);
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(audit_records(&w).iter().any(|r| r["kind"] == "bad_request"
+        && r["body"]["reason"].as_str().is_some_and(|s| s.contains("not received within"))));
 }
 
 #[test]

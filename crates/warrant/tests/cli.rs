@@ -112,8 +112,18 @@ fn status_reports_endpoints_upstreams_and_health_and_fails_when_down() {
     assert_ne!(down.code, 0);
     assert!(down.stderr.contains("not running"), "{}", down.stderr);
     w.add_fixture_upstream("risk", "risk_server.py", "");
+    let (id, _) = w.spawn_agent("watched", &["--task", "observe"]);
+    let (gone, _) = w.spawn_agent("gone", &[]);
+    assert_eq!(w.run(&["agents", "revoke", &gone]).code, 0);
     let gw = w.up();
     let status = w.run(&["status", "--json"]).json();
+    let agents = status["agents"].as_array().unwrap();
+    let watched = agents.iter().find(|a| a["id"] == id.as_str()).unwrap();
+    assert_eq!(
+        (watched["state"].as_str(), watched["task"].as_str()),
+        (Some("active"), Some("observe"))
+    );
+    assert_eq!(agents.iter().find(|a| a["id"] == gone.as_str()).unwrap()["state"], "revoked");
     assert_eq!(status["mcp_url"], gw.url.as_str());
     assert!(gw.url.starts_with("http://127.0.0.1:"));
     assert_eq!(status["health"], "ok");
