@@ -108,7 +108,28 @@ fn us(d: Duration) -> f64 {
 }
 
 fn main() {
-    let upstream = FixtureServer::start(false);
+    // The upstream runs in its own process, as it would in use (and as the
+    // gateway does), so neither path gets in-process scheduling for free.
+    let fixture_bin =
+        std::path::Path::new(env!("CARGO_BIN_EXE_warrant")).with_file_name("mcp-fixture-server");
+    assert!(
+        fixture_bin.exists(),
+        "{} is missing: run `cargo build --release -p warrant-test-support` first",
+        fixture_bin.display()
+    );
+    let mut fixture = std::process::Command::new(&fixture_bin)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(fixture.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let upstream =
+        FixtureServer { url: line.trim().strip_prefix("listening ").unwrap().to_owned() };
     let w = Warrant::new(env!("CARGO_BIN_EXE_warrant"));
     w.configure(&format!("[upstreams.fx]\nurl = {:?}\nprotocol = \"2025-11-25\"\n", upstream.url));
     w.add_fixture_upstream("py", "risk_server.py", "protocol = \"2025-11-25\"");
@@ -130,6 +151,7 @@ fn main() {
         "added_p99",
         "ratio"
     );
+    let mut seen = 0;
     for (callers, calls) in CALLS_PER_CALLER {
         let direct = rt.block_on(measure(
             Target::Http { url: &upstream.url, token: None },
@@ -144,6 +166,7 @@ fn main() {
             calls,
         ));
         row(callers, &direct, &through);
+        seen = print_inside(&w, seen);
     }
     println!(
         "upstream over stdio (the official Python SDK's risk_server.py; direct: the client starts it itself)"
@@ -160,8 +183,8 @@ fn main() {
         1000,
     ));
     row(1, &direct, &through);
+    print_inside(&w, seen);
     drop(gw);
-    print_inside(&w);
 }
 
 fn row(callers: usize, direct: &[Duration], through: &[Duration]) {
@@ -181,12 +204,15 @@ fn row(callers: usize, direct: &[Duration], through: &[Duration]) {
     );
 }
 
-fn print_inside(w: &Warrant) {
-    // Where the time goes inside Warrant, from its own audit records.
+/// Where the time went inside Warrant for the calls recorded after record
+/// `after`, from its own audit records; returns the new head.
+fn print_inside(w: &Warrant, after: u64) -> u64 {
     let records = warrant_test_support::audit_records(w);
     let mut before: Vec<u64> = Vec::new();
     let mut upstream_us: Vec<u64> = Vec::new();
-    for r in records.iter().filter(|r| r["kind"] == "call_result") {
+    for r in
+        records.iter().filter(|r| r["seq"].as_u64().unwrap() > after && r["kind"] == "call_result")
+    {
         before.push(r["body"]["before_us"].as_u64().unwrap_or(0));
         upstream_us.push(r["body"]["upstream_us"].as_u64().unwrap_or(0));
     }
@@ -194,10 +220,12 @@ fn print_inside(w: &Warrant) {
     upstream_us.sort_unstable();
     let p = |v: &[u64], q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
     println!(
-        "inside warrant (all calls): before forwarding p50 {}µs p99 {}µs (validation, policy, decision commit); upstream hop p50 {}µs p99 {}µs",
+        "{:>11}   inside warrant: before forwarding p50 {}µs p99 {}µs (validation, policy, decision commit); upstream hop p50 {}µs p99 {}µs",
+        "",
         p(&before, 0.5),
         p(&before, 0.99),
         p(&upstream_us, 0.5),
         p(&upstream_us, 0.99)
     );
+    records.last().and_then(|r| r["seq"].as_u64()).unwrap_or(after)
 }
