@@ -21,6 +21,9 @@ use warrant_core::{UnixMillis, UpstreamName};
 
 /// Environment variables a stdio upstream inherits from the gateway.
 const INHERITED_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER"];
+/// Calls in flight at once to one Streamable HTTP upstream (rmcp's default
+/// is 16).
+const MAX_HTTP_IN_FLIGHT: usize = 128;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// An upstream that stayed up this long starts its next backoff afresh.
@@ -199,8 +202,11 @@ impl Upstream {
                 }
             }
             UpstreamTransport::Http { url } => {
+                // Every agent's calls to this upstream share one session; let
+                // as many be in flight as agents are likely to make at once.
                 let transport = rmcp::transport::StreamableHttpClientTransport::from_config(
-                    StreamableHttpClientTransportConfig::with_uri(url.as_str()),
+                    StreamableHttpClientTransportConfig::with_uri(url.as_str())
+                        .max_concurrent_requests(MAX_HTTP_IN_FLIGHT),
                 );
                 tokio::select! {
                     () = shutdown.cancelled() => return Ok(()),
