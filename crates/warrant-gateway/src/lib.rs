@@ -213,16 +213,9 @@ pub(crate) fn status(gw: &Gateway) -> Value {
         Ok(list) => list
             .iter()
             .map(|a| {
-                let state = if a.revoked_at.is_some() {
-                    "revoked"
-                } else if a.expires_at <= now {
-                    "expired"
-                } else {
-                    "active"
-                };
                 json!({
                     "id": a.agent_id.to_string(), "name": a.name.as_str(), "spiffe_id": a.spiffe_id,
-                    "task": a.task, "spawned_by": a.spawned_by, "state": state,
+                    "task": a.task, "spawned_by": a.spawned_by, "state": a.state(now),
                     "expires_at": a.expires_at.to_rfc3339(),
                 })
             })

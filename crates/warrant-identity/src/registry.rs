@@ -39,6 +39,19 @@ pub struct AgentRecord {
     pub revoked_at: Option<UnixMillis>,
 }
 
+impl AgentRecord {
+    /// `revoked`, `expired` (at `now`) or `active`.
+    pub fn state(&self, now: UnixMillis) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if self.expires_at <= now {
+            "expired"
+        } else {
+            "active"
+        }
+    }
+}
+
 /// A handle on the registry file. `Send + Sync`; calls are serialized.
 pub struct Registry {
     conn: Mutex<Connection>,

@@ -108,28 +108,32 @@ fn us(d: Duration) -> f64 {
 }
 
 fn main() {
-    // The upstream runs in its own process, as it would in use (and as the
-    // gateway does), so neither path gets in-process scheduling for free.
+    // The upstream runs in its own process when its binary is built (as it
+    // would in use, and as the gateway does), else in this one.
     let fixture_bin =
         std::path::Path::new(env!("CARGO_BIN_EXE_warrant")).with_file_name("mcp-fixture-server");
-    assert!(
-        fixture_bin.exists(),
-        "{} is missing: run `cargo build --release -p warrant-test-support` first",
-        fixture_bin.display()
-    );
-    let mut fixture = std::process::Command::new(&fixture_bin)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
+    let mut fixture_process = None;
+    let upstream = if fixture_bin.exists() {
+        let mut child = std::process::Command::new(&fixture_bin)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
         .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(fixture.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let upstream =
-        FixtureServer { url: line.trim().strip_prefix("listening ").unwrap().to_owned() };
+        fixture_process = Some(child);
+        println!("upstream: mcp-fixture-server, in its own process");
+        FixtureServer { url: line.trim().strip_prefix("listening ").unwrap().to_owned() }
+    } else {
+        println!(
+            "upstream: in this process (`cargo build --release -p warrant-test-support` runs it in its own)"
+        );
+        FixtureServer::start(false)
+    };
     let w = Warrant::new(env!("CARGO_BIN_EXE_warrant"));
     w.configure(&format!("[upstreams.fx]\nurl = {:?}\nprotocol = \"2025-11-25\"\n", upstream.url));
     w.add_fixture_upstream("py", "risk_server.py", "protocol = \"2025-11-25\"");
@@ -185,6 +189,10 @@ fn main() {
     row(1, &direct, &through);
     print_inside(&w, seen);
     drop(gw);
+    if let Some(mut child) = fixture_process {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
 
 fn row(callers: usize, direct: &[Duration], through: &[Duration]) {

@@ -280,13 +280,7 @@ fn agents(home: &Home, cmd: AgentsCommand) -> Result<()> {
             } else {
                 let now = warrant_core::UnixMillis::now();
                 for a in list {
-                    let state = if a.revoked_at.is_some() {
-                        "revoked"
-                    } else if a.expires_at <= now {
-                        "expired"
-                    } else {
-                        "active"
-                    };
+                    let state = a.state(now);
                     println!(
                         "{}  {:<16} {:<8} expires {}  task: {}",
                         a.agent_id,
