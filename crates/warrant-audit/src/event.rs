@@ -49,6 +49,10 @@ event_kinds! {
     AgentSpawned => "agent_spawned",
     /// An agent identity was revoked (or killed).
     AgentRevoked => "agent_revoked",
+    /// The operator stopped an agent, or all of them (`warrant kill`).
+    AgentKilled => "agent_killed",
+    /// The operator lifted a kill (`warrant resume`).
+    AgentResumed => "agent_resumed",
     /// An agent was shown its tool list.
     ToolsListed => "tools_listed",
     /// Policy decided a call: allow, deny or ask.
@@ -133,7 +137,7 @@ mod tests {
             assert!(name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{name}");
             assert!(seen.insert(name), "duplicate kind name {name}");
         }
-        assert_eq!(EventKind::ALL.len(), 15);
+        assert_eq!(EventKind::ALL.len(), 17);
         assert_eq!(EventKind::parse("Decision"), None);
     }
 

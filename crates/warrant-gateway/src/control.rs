@@ -26,9 +26,17 @@ const MAX_REQUEST: u64 = 64 * 1024;
 pub enum ControlRequest {
     Status,
     Approvals,
-    Approve { id: String, by: String },
-    Deny { id: String, by: String },
+    Approve {
+        id: String,
+        by: String,
+    },
+    Deny {
+        id: String,
+        by: String,
+    },
     ReloadRevocations,
+    /// Re-read the kill list and stop what it names, now.
+    ReloadKills,
 }
 
 /// The control plane could not be reached or refused.
@@ -112,6 +120,10 @@ async fn handle(gw: &Arc<Gateway>, req: ControlRequest) -> Value {
         }
         ControlRequest::Approve { id, by } => resolve(gw, &id, Verdict::Approved { by }).await,
         ControlRequest::Deny { id, by } => resolve(gw, &id, Verdict::Denied { by }).await,
+        ControlRequest::ReloadKills => match gw.reload_kills() {
+            Ok(n) => json!({"ok": true, "data": {"cancelled": n}}),
+            Err(e) => json!({"ok": false, "error": e}),
+        },
         ControlRequest::ReloadRevocations => match gw.reload_revocations() {
             Ok(n) => json!({"ok": true, "data": {"revoked": n}}),
             Err(e) => json!({"ok": false, "error": e}),

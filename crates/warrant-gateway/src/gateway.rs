@@ -9,9 +9,10 @@ use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use tokio_util::sync::CancellationToken;
 use warrant_audit::{AuditEvent, AuditLog, EventKind};
 use warrant_core::{AgentId, UnixMillis, UpstreamName};
-use warrant_identity::{AuthError, Claims, Verifier};
+use warrant_identity::{AuthError, Claims, KillSet, Verifier};
 use warrant_policy::PolicyEngine;
 
 /// Everything a request needs, shared by all of them.
@@ -27,6 +28,10 @@ pub struct Gateway {
     pub started_at: UnixMillis,
     pub mcp_url: OnceLock<String>,
     revoked: RwLock<HashSet<AgentId>>,
+    /// Agents stopped by `warrant kill` (persisted in the registry).
+    killed: RwLock<KillSet>,
+    /// One token per agent with calls in flight; cancelled by a kill.
+    in_flight: Mutex<HashMap<AgentId, CancellationToken>>,
     /// Streamable HTTP session id → the agent that opened it.
     sessions: Mutex<HashMap<String, AgentId>>,
     pins: Mutex<PinStore>,
@@ -83,6 +88,7 @@ impl Gateway {
         policy: PolicyEngine,
         verifier: Verifier,
         revoked: HashSet<AgentId>,
+        killed: KillSet,
         audit: AuditLog,
         upstreams: BTreeMap<UpstreamName, Arc<Upstream>>,
         state_db: PathBuf,
@@ -100,6 +106,8 @@ impl Gateway {
             started_at: UnixMillis::now(),
             mcp_url: OnceLock::new(),
             revoked: RwLock::new(revoked),
+            killed: RwLock::new(killed),
+            in_flight: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             pins: Mutex::new(pins),
         }
@@ -112,7 +120,53 @@ impl Gateway {
         if revoked {
             return Err(AuthError::Revoked { agent_id: claims.agent_id });
         }
+        if self.is_killed(&claims.agent_id) {
+            return Err(AuthError::Killed { agent_id: claims.agent_id });
+        }
         Ok(claims)
+    }
+
+    /// Whether the operator has stopped `agent` (fails closed).
+    pub fn is_killed(&self, agent: &AgentId) -> bool {
+        self.killed.read().map(|k| k.covers(agent)).unwrap_or(true)
+    }
+
+    /// The token that a kill of `agent` cancels; calls select on it.
+    pub fn kill_switch(&self, agent: AgentId) -> CancellationToken {
+        match self.in_flight.lock() {
+            Ok(mut map) => map.entry(agent).or_default().clone(),
+            // Fail closed: a call that cannot be stopped does not start.
+            Err(_) => {
+                let token = CancellationToken::new();
+                token.cancel();
+                token
+            }
+        }
+    }
+
+    /// Re-reads the kill list (the CLI persists kills in the registry and
+    /// then tells the running gateway) and cancels every in-flight call and
+    /// pending approval of a stopped agent. Returns how many agents had calls
+    /// cancelled.
+    pub fn reload_kills(&self) -> Result<usize, String> {
+        let registry =
+            warrant_identity::Registry::open(&self.state_db).map_err(|e| e.to_string())?;
+        let kills = registry.kills().map_err(|e| e.to_string())?;
+        let mut cancelled = 0;
+        if let Ok(mut map) = self.in_flight.lock() {
+            map.retain(|agent, token| {
+                if kills.covers(agent) {
+                    token.cancel();
+                    cancelled += 1;
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        let mut killed = self.killed.write().map_err(|_| "kill list lock poisoned".to_owned())?;
+        *killed = kills;
+        Ok(cancelled)
     }
 
     /// Re-reads the revocation list (the CLI revokes in the registry and

@@ -126,7 +126,16 @@ impl ServerHandler for GatewayHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let claims = claims_of(&context)?;
-        Ok(self.call(&claims, request).await)
+        // `warrant kill` cancels this token: the call ends wherever it is
+        // (waiting for a person, or for the upstream), and the upstream
+        // request is dropped.
+        let stop = self.gw.kill_switch(claims.agent_id);
+        let tool = printable(&request.name);
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => Ok(self.stopped(&claims, &tool).await),
+            response = self.call(&claims, request) => Ok(response),
+        }
     }
 }
 
@@ -193,6 +202,16 @@ impl GatewayHandler {
             }
         };
         self.forward(claims, &entry, permit, request.arguments, received).await
+    }
+
+    /// The answer to a call cut short by `warrant kill`.
+    async fn stopped(&self, claims: &Claims, tool: &str) -> CallToolResponse {
+        let detail = json!({"tool": tool, "error": "stopped by the operator (warrant kill)"});
+        if let Err(e) = self.gw.record(EventKind::CallFailed, Some(&claims.agent_id), detail).await
+        {
+            tracing::error!(error = %e, "audit append of a killed call failed");
+        }
+        refusal("warrant: this agent was stopped by the operator (`warrant kill`); the call was cancelled".into())
     }
 
     /// Bounds and schema validation, before policy sees the arguments.
@@ -323,6 +342,10 @@ impl GatewayHandler {
         let gw = &self.gw;
         if permit.tool() != entry.name.as_str() {
             return refusal("warrant: internal error: permit does not match the call".into());
+        }
+        // A kill that landed between authentication and now.
+        if gw.is_killed(&claims.agent_id) {
+            return self.stopped(claims, entry.name.as_str()).await;
         }
         let Some(upstream) = gw.upstreams.get(entry.name.upstream()) else {
             return refusal(format!(

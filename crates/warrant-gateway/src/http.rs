@@ -123,7 +123,13 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
         Err(e) => {
             let message = e.to_string();
             audit_refusal(message.clone(), EventKind::AuthFailed).await;
-            return refuse(StatusCode::UNAUTHORIZED, &message);
+            // A stopped agent is known, and refused: 403, not 401.
+            let status = if matches!(e, warrant_identity::AuthError::Killed { .. }) {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            return refuse(status, &message);
         }
     };
     if let Some(session) = header_str(headers, SESSION_HEADER)

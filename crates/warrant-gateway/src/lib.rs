@@ -97,6 +97,7 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
     let registry =
         warrant_identity::Registry::open(&home.state_db()).map_err(|e| state_err(e.to_string()))?;
     let revoked = registry.revoked_ids().map_err(|e| state_err(e.to_string()))?;
+    let killed = registry.kills().map_err(|e| state_err(e.to_string()))?;
     let pins = PinStore::open(&home.state_db()).map_err(|e| state_err(e.to_string()))?;
 
     let durability =
@@ -124,6 +125,7 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
         policy,
         verifier,
         revoked,
+        killed,
         audit.clone(),
         upstreams,
         home.state_db(),

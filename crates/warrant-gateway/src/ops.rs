@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use warrant_audit::{AuditEvent, AuditLog, AuditOptions, EventKind};
 use warrant_core::{AgentId, AgentName, UnixMillis};
-use warrant_identity::{AgentRecord, Claims, IssueRequest, Registry, RootKey, TrustDomain};
+use warrant_identity::{
+    AgentRecord, Claims, IssueRequest, KillTarget, Registry, RootKey, TrustDomain,
+};
 use warrant_policy::{CallRequest, PolicyEngine};
 
 /// The default lifetime of an agent credential.
@@ -219,4 +221,78 @@ pub fn explain(
         "reason": decision.reason(),
         "diagnostics": decision.diagnostics().iter().map(|d| format!("{}: {}", d.rule, d.message)).collect::<Vec<_>>(),
     }))
+}
+
+/// What `warrant kill` / `warrant resume` acted on.
+#[derive(Serialize)]
+pub struct KillReport {
+    /// Agent ids, or `["*"]` for every agent.
+    pub targets: Vec<String>,
+    /// Whether a running gateway applied it at once.
+    pub live: bool,
+}
+
+/// Resolves `AGENT` (an id, or a name meaning every instance of it) or
+/// `--all` to kill targets.
+fn kill_targets(home: &Home, agent: Option<&str>) -> Result<Vec<KillTarget>, GatewayError> {
+    let Some(agent) = agent else { return Ok(vec![KillTarget::All]) };
+    let records = registry(home)?.list().map_err(identity)?;
+    let ids: Vec<KillTarget> = records
+        .iter()
+        .filter(|r| r.agent_id.to_string() == agent || r.name.as_str() == agent)
+        .map(|r| KillTarget::Agent(r.agent_id))
+        .collect();
+    if ids.is_empty() {
+        return Err(GatewayError::Identity(format!("no agent `{agent}` (name or id)")));
+    }
+    Ok(ids)
+}
+
+fn target_names(targets: &[KillTarget]) -> Vec<String> {
+    targets
+        .iter()
+        .map(|t| match t {
+            KillTarget::All => "*".to_owned(),
+            KillTarget::Agent(id) => id.to_string(),
+        })
+        .collect()
+}
+
+/// Tells a running gateway to re-read the kill list; `false` if none runs.
+fn apply_kills(home: &Home) -> Result<bool, GatewayError> {
+    match control::request(&home.control_socket(), &ControlRequest::ReloadKills) {
+        Ok(_) => Ok(true),
+        Err(control::ControlError::NotRunning(_)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `warrant kill AGENT|--all`: persisted first (it holds across restarts),
+/// then applied by the running gateway, which refuses the agent's new
+/// requests and cancels its in-flight calls and pending approvals before
+/// this returns.
+pub fn kill(home: &Home, agent: Option<&str>, by: &str) -> Result<KillReport, GatewayError> {
+    home.check()?;
+    let targets = kill_targets(home, agent)?;
+    let names = target_names(&targets);
+    record(home, EventKind::AgentKilled, None, json!({"targets": names, "by": by}))?;
+    let reg = registry(home)?;
+    let now = UnixMillis::now();
+    for target in &targets {
+        reg.kill(target, by, now).map_err(identity)?;
+    }
+    Ok(KillReport { targets: names, live: apply_kills(home)? })
+}
+
+/// `warrant resume AGENT|--all`: lifts kills (`--all` lifts every kill).
+pub fn resume(home: &Home, agent: Option<&str>, by: &str) -> Result<KillReport, GatewayError> {
+    home.check()?;
+    let targets = kill_targets(home, agent)?;
+    let names = target_names(&targets);
+    record(home, EventKind::AgentResumed, None, json!({"targets": names, "by": by}))?;
+    let reg = registry(home)?;
+    for target in &targets {
+        reg.resume(target).map_err(identity)?;
+    }
+    Ok(KillReport { targets: names, live: apply_kills(home)? })
 }

@@ -101,7 +101,7 @@ use warrant_core::AgentId;
 
 pub use issue::{Claims, IssueRequest, MAX_TASK_CHARS, MAX_TTL, MIN_TTL, TrustDomain, issue};
 pub use key::{AgentToken, PublicKey, RootKey};
-pub use registry::{AgentRecord, Registry};
+pub use registry::{AgentRecord, KillSet, KillTarget, Registry};
 pub use verify::{AuthError, MAX_TOKEN_BYTES, Verifier};
 
 /// An identity operation failed (key files, issuing, the registry).

@@ -52,6 +52,40 @@ impl AgentRecord {
     }
 }
 
+/// The kill-table key that stands for every agent.
+const ALL_AGENTS: &str = "*";
+
+/// What `warrant kill` stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KillTarget {
+    All,
+    Agent(AgentId),
+}
+
+impl KillTarget {
+    fn key(&self) -> String {
+        match self {
+            KillTarget::All => ALL_AGENTS.to_owned(),
+            KillTarget::Agent(id) => id.to_string(),
+        }
+    }
+}
+
+/// The agents stopped by the operator.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KillSet {
+    /// `warrant kill --all` is in force.
+    pub all: bool,
+    pub agents: HashSet<AgentId>,
+}
+
+impl KillSet {
+    /// Whether `id` is stopped.
+    pub fn covers(&self, id: &AgentId) -> bool {
+        self.all || self.agents.contains(id)
+    }
+}
+
 /// A handle on the registry file. `Send + Sync`; calls are serialized.
 pub struct Registry {
     conn: Mutex<Connection>,
@@ -96,6 +130,11 @@ impl Registry {
                  issued_at INTEGER NOT NULL,
                  expires_at INTEGER NOT NULL,
                  revoked_at INTEGER
+             );
+             CREATE TABLE IF NOT EXISTS kills (
+                 target TEXT PRIMARY KEY NOT NULL,
+                 killed_at INTEGER NOT NULL,
+                 killed_by TEXT NOT NULL
              );",
         )
         .map_err(error("set up"))?;
@@ -170,6 +209,61 @@ impl Registry {
             )
             .map_err(|e| self.error("write to", e))?;
         self.get(id)?.ok_or(IdentityError::UnknownAgent { id })
+    }
+
+    /// Stops `target` until [`resume`](Self::resume): persisted, so it
+    /// holds across restarts. Killing what is already killed keeps the first
+    /// record.
+    pub fn kill(
+        &self,
+        target: &KillTarget,
+        by: &str,
+        now: UnixMillis,
+    ) -> Result<(), IdentityError> {
+        self.conn()
+            .execute(
+                "INSERT OR IGNORE INTO kills (target, killed_at, killed_by) VALUES (?1, ?2, ?3)",
+                params![target.key(), now.0, by],
+            )
+            .map_err(|e| self.error("write to", e))?;
+        Ok(())
+    }
+
+    /// Lifts a kill. `All` lifts every kill, of every agent. Returns whether
+    /// anything was lifted.
+    pub fn resume(&self, target: &KillTarget) -> Result<bool, IdentityError> {
+        let conn = self.conn();
+        let changed = match target {
+            KillTarget::All => conn.execute("DELETE FROM kills", []),
+            KillTarget::Agent(_) => {
+                conn.execute("DELETE FROM kills WHERE target = ?1", params![target.key()])
+            }
+        }
+        .map_err(|e| self.error("write to", e))?;
+        Ok(changed > 0)
+    }
+
+    /// What is killed now, for the gateway to hold in memory.
+    pub fn kills(&self) -> Result<KillSet, IdentityError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT target FROM kills").map_err(|e| self.error("read", e))?;
+        let rows =
+            stmt.query_map([], |row| row.get::<_, String>(0)).map_err(|e| self.error("read", e))?;
+        let mut set = KillSet::default();
+        for row in rows {
+            let target = row.map_err(|e| self.error("read", e))?;
+            if target == ALL_AGENTS {
+                set.all = true;
+            } else {
+                let id = AgentId::parse(&target).map_err(|e| IdentityError::CorruptRecord {
+                    id: crate::printable(&target),
+                    reason: e.to_string(),
+                })?;
+                set.agents.insert(id);
+            }
+        }
+        Ok(set)
     }
 
     /// The ids of all revoked agents, for the gateway to hold in memory.

@@ -48,6 +48,12 @@ pub enum AuthError {
     /// check that follows it (see the crate docs).
     #[error("agent `{agent_id}` has been revoked")]
     Revoked { agent_id: AgentId },
+    /// Not returned by [`Verifier::verify`]: the operator stopped the agent
+    /// (`warrant kill`) until `warrant resume`.
+    #[error(
+        "agent `{agent_id}` has been stopped by the operator; it stays stopped until `warrant resume`"
+    )]
+    Killed { agent_id: AgentId },
     /// The token's own checks (for example a narrowing added by an appended
     /// block) did not pass, or evaluating them exceeded the run limits.
     #[error("agent credential does not satisfy its own checks")]

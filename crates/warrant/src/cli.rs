@@ -62,6 +62,25 @@ enum Command {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Stop an agent (id or name), or every agent, at once; holds across restarts.
+    Kill {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        agent: Option<String>,
+        #[arg(long)]
+        all: bool,
+        /// Who stops it (default: operator:$USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Lift a kill (`--all` lifts every kill).
+    Resume {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        agent: Option<String>,
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        by: Option<String>,
+    },
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -226,6 +245,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let by = by.unwrap_or_else(ops::operator);
             let view = control::request(&home.control_socket(), &ControlRequest::Deny { id, by })?;
             println!("denied {} ({})", s(&view, "id"), s(&view, "tool"));
+        }
+        Command::Kill { agent, all: _, by } => {
+            let by = by.unwrap_or_else(ops::operator);
+            let report = ops::kill(&home, agent.as_deref(), &by)?;
+            let note = if report.live {
+                "the running gateway refuses it now and cancelled its calls"
+            } else {
+                "no gateway is running; the kill holds when one starts"
+            };
+            println!("stopped {}; {note}", report.targets.join(", "));
+        }
+        Command::Resume { agent, all: _, by } => {
+            let by = by.unwrap_or_else(ops::operator);
+            let report = ops::resume(&home, agent.as_deref(), &by)?;
+            println!("resumed {}", report.targets.join(", "));
         }
         Command::Audit(cmd) => return audit(&home, cmd),
         Command::Policy(cmd) => policy(&home, cmd)?,
