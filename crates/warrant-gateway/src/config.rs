@@ -20,6 +20,10 @@ trust_domain = "warrant.local"
 approval_timeout = "120s"
 # How long an upstream may take to answer one call.
 call_timeout = "60s"
+# An agent denied this many times within quarantine_window is stopped (as by
+# `warrant kill`) until a person runs `warrant resume`; 0 turns this off.
+quarantine_denials = 10
+quarantine_window = "60s"
 
 [audit]
 # Argument values are recorded as shape and hash; set true to record them in full.
@@ -61,6 +65,9 @@ pub struct GatewayConfig {
     pub max_argument_bytes: usize,
     /// Deepest nesting of one call's arguments.
     pub max_argument_depth: usize,
+    /// Denials within `quarantine_window` that stop an agent (0: never).
+    pub quarantine_denials: usize,
+    pub quarantine_window: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +136,8 @@ struct RawGateway {
     request_timeout: Option<String>,
     max_argument_bytes: Option<usize>,
     max_argument_depth: Option<usize>,
+    quarantine_denials: Option<usize>,
+    quarantine_window: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -201,6 +210,12 @@ impl Config {
             )?,
             max_argument_bytes: raw.gateway.max_argument_bytes.unwrap_or(1024 * 1024),
             max_argument_depth: raw.gateway.max_argument_depth.unwrap_or(32),
+            quarantine_denials: raw.gateway.quarantine_denials.unwrap_or(10),
+            quarantine_window: duration(
+                "gateway.quarantine_window",
+                raw.gateway.quarantine_window.as_deref(),
+                "60s",
+            )?,
         };
         let power_durable = match raw.audit.durability.as_deref().unwrap_or("process") {
             "process" => false,

@@ -3,6 +3,8 @@
 use crate::approvals::Approvals;
 use crate::config::Config;
 use crate::pins::PinStore;
+use crate::quarantine::{DenialWindow, QUARANTINE_ACTOR};
+use crate::throttle::AuthFailures;
 use crate::tools::{self, Refused, ToolEntry};
 use crate::upstream::{Upstream, UpstreamEvents};
 use serde_json::{Map, Value, json};
@@ -22,6 +24,8 @@ pub struct Gateway {
     pub verifier: Verifier,
     pub audit: AuditLog,
     pub approvals: Approvals,
+    pub denials: DenialWindow,
+    pub auth_failures: AuthFailures,
     pub upstreams: BTreeMap<UpstreamName, Arc<Upstream>>,
     pub tools: ToolTable,
     pub state_db: PathBuf,
@@ -94,12 +98,16 @@ impl Gateway {
         state_db: PathBuf,
         pins: PinStore,
     ) -> Self {
+        let denials =
+            DenialWindow::new(config.gateway.quarantine_denials, config.gateway.quarantine_window);
         Self {
             config,
             policy,
             verifier,
             audit,
             approvals: Approvals::default(),
+            denials,
+            auth_failures: AuthFailures::default(),
             upstreams,
             tools: ToolTable::default(),
             state_db,
@@ -124,6 +132,38 @@ impl Gateway {
             return Err(AuthError::Killed { agent_id: claims.agent_id });
         }
         Ok(claims)
+    }
+
+    /// Counts a denial of `agent`; past the limit the agent is stopped as by
+    /// `warrant kill` (persisted, audited, alerted).
+    pub async fn count_denial(&self, agent: &AgentId) {
+        let Some(reason) = self.denials.deny(*agent, std::time::Instant::now()) else { return };
+        tracing::warn!(%agent, %reason, "agent quarantined");
+        let detail = serde_json::json!({
+            "targets": [agent.to_string()], "by": QUARANTINE_ACTOR, "reason": reason,
+        });
+        if let Err(e) = self.record(EventKind::AgentKilled, Some(agent), detail).await {
+            tracing::error!(error = %e, "audit append of a quarantine failed");
+        }
+        let persisted = warrant_identity::Registry::open(&self.state_db).and_then(|r| {
+            r.kill(
+                &warrant_identity::KillTarget::Agent(*agent),
+                QUARANTINE_ACTOR,
+                UnixMillis::now(),
+            )
+        });
+        if let Err(e) = persisted {
+            tracing::error!(error = %e, "persisting a quarantine failed; it holds until restart");
+        }
+        // In memory at once, whether or not the registry write worked.
+        if let Ok(mut killed) = self.killed.write() {
+            killed.agents.insert(*agent);
+        }
+        if let Ok(mut map) = self.in_flight.lock()
+            && let Some(token) = map.remove(agent)
+        {
+            token.cancel();
+        }
     }
 
     /// Whether the operator has stopped `agent` (fails closed).

@@ -188,6 +188,7 @@ impl GatewayHandler {
         let permit = match decision {
             Decision::Allow { permit, .. } => permit,
             Decision::Deny { rules, reason, .. } => {
+                gw.count_denial(agent).await;
                 let named =
                     rules.first().map(|r| format!(" by rule `{}`", r.id)).unwrap_or_default();
                 return refusal(format!("warrant: denied{named}: {reason}"));
@@ -267,6 +268,7 @@ impl GatewayHandler {
         if let Err(e) = self.gw.record(EventKind::Decision, Some(&claims.agent_id), detail).await {
             return refusal(format!("warrant: refused because the audit log is unavailable ({e})"));
         }
+        self.gw.count_denial(&claims.agent_id).await;
         refusal(format!("warrant: denied by `{check}`: {reason}"))
     }
 

@@ -5,6 +5,7 @@
 
 use crate::gateway::Gateway;
 use crate::handler::{Authenticated, GatewayHandler};
+use crate::throttle::Throttle;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -78,11 +79,9 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 
 async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Response {
     let gw = &guard.gw;
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.to_string())
-        .unwrap_or_default();
+    let peer_addr = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let peer = peer_addr.map(|a| a.to_string()).unwrap_or_default();
+    let peer_ip = peer_addr.map(|a| a.ip());
     let method = request.method().to_string();
     let audit_refusal = |reason: String, kind: EventKind| {
         let gw = gw.clone();
@@ -111,17 +110,41 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
     }
 
     let token = header_str(headers, "authorization").and_then(|v| v.strip_prefix("Bearer "));
-    let Some(token) = token else {
-        audit_refusal("missing bearer token".into(), EventKind::AuthFailed).await;
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "missing bearer token: spawn an agent with `warrant agents spawn` and send its token",
-        );
+    let authenticated = match token {
+        Some(token) => gw.authenticate(token.trim(), UnixMillis::now()),
+        None => Err(warrant_identity::AuthError::Missing),
     };
-    let claims = match gw.authenticate(token.trim(), UnixMillis::now()) {
+    let claims = match authenticated {
         Ok(c) => Arc::new(c),
         Err(e) => {
-            let message = e.to_string();
+            let message = if matches!(e, warrant_identity::AuthError::Missing) {
+                "missing bearer token: spawn an agent with `warrant agents spawn` and send its token"
+                    .to_owned()
+            } else {
+                e.to_string()
+            };
+            // A flood of bad credentials must not flood the audit log: past
+            // the limit a source gets 429, and one record says so.
+            match gw.auth_failures.fail(peer_ip, std::time::Instant::now()) {
+                Throttle::Allow => {}
+                Throttle::FirstRefusal => {
+                    audit_refusal(
+                        format!("authentication failures from {peer} are rate-limited"),
+                        EventKind::AuthFailed,
+                    )
+                    .await;
+                    return refuse(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too many authentication failures; slow down",
+                    );
+                }
+                Throttle::Refuse => {
+                    return refuse(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too many authentication failures; slow down",
+                    );
+                }
+            }
             audit_refusal(message.clone(), EventKind::AuthFailed).await;
             // A stopped agent is known, and refused: 403, not 401.
             let status = if matches!(e, warrant_identity::AuthError::Killed { .. }) {

@@ -20,6 +20,8 @@ pub mod home;
 mod http;
 pub mod ops;
 mod pins;
+mod quarantine;
+mod throttle;
 mod tools;
 mod upstream;
 
@@ -235,6 +237,7 @@ pub(crate) fn status(gw: &Gateway) -> Value {
         "tools": tools,
         "refused_tools": gw.tools.refused(),
         "pending_approvals": gw.approvals.list().len(),
+        "alerts": gw.denials.alerts(),
         "policy_rules": gw.policy.len(),
     })
 }

@@ -142,3 +142,27 @@ fn one_agent_cannot_use_another_agents_session() {
     assert_eq!(status, 403, "{text}");
     assert!(text.contains("another agent"));
 }
+
+#[test]
+fn a_flood_of_bad_credentials_is_throttled_without_flooding_the_log_or_locking_out_agents() {
+    let w = home();
+    let (_, good) = w.spawn_agent("real", &[]);
+    let gw = w.up();
+    let body = initialize_body();
+    let mut statuses = Vec::new();
+    for i in 0..40 {
+        let bad = format!("Bearer garbage-{i}");
+        let h = [
+            ("Authorization", bad.as_str()),
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+        ];
+        statuses.push(raw_post(&gw.url, &h, body.as_bytes()).0);
+    }
+    assert!(statuses.iter().take(20).all(|s| *s == 401), "{statuses:?}");
+    assert!(statuses.iter().skip(21).all(|s| *s == 429), "{statuses:?}");
+    // A valid agent on the same (loopback) source is not locked out.
+    assert_eq!(client(&gw.url, Some(&good), &json!([{"op": "list_tools"}]))["ok"], true);
+    let failures = audit_records(&w).into_iter().filter(|r| r["kind"] == "auth_failed").count();
+    assert!(failures <= 21, "the flood was audited in full: {failures} records");
+}

@@ -128,3 +128,37 @@ fn kill_without_a_running_gateway_is_persisted_and_unknown_agents_are_refused() 
     let gw = w.up();
     assert_eq!(client(&gw.url, Some(&token), &json!([{"op": "list_tools"}]))["http_status"], 403);
 }
+
+#[test]
+fn a_burst_of_denials_quarantines_the_agent_until_a_person_resumes_it() {
+    let w = Warrant::new(BIN);
+    w.configure_gateway("quarantine_denials = 3\nquarantine_window = \"60s\"");
+    w.add_fixture_upstream("risk", "risk_server.py", "");
+    let (id, token) = w.spawn_agent("prober", &[]);
+    let (_, calm) = w.spawn_agent("calm", &[]);
+    let gw = w.up();
+    let probes: Vec<_> = ["risk__nope", "risk__nada", "risk__zilch"]
+        .iter()
+        .map(|t| json!({"op": "call", "tool": t, "arguments": {}}))
+        .collect();
+    let out = client(&gw.url, Some(&token), &json!(probes));
+    assert!(out["results"].as_array().unwrap().iter().all(|r| r["is_error"] == true), "{out}");
+    let after = client(&gw.url, Some(&token), &json!([{"op": "list_tools"}]));
+    assert_eq!(after["http_status"], 403, "{after}");
+    assert_eq!(client(&gw.url, Some(&calm), &json!([{"op": "list_tools"}]))["ok"], true);
+
+    let status = w.run(&["status", "--json"]).json();
+    let alert = &status["alerts"][0];
+    assert_eq!(alert["agent_id"], id.as_str());
+    assert!(alert["reason"].as_str().unwrap().contains("3 denials"), "{status}");
+    assert!(audit_records(&w).iter().any(|r| r["kind"] == "agent_killed"
+        && r["body"]["by"] == "warrant:auto-quarantine"
+        && r["agent"] == id.as_str()));
+
+    // Persisted like an operator's kill: it survives a restart.
+    drop(gw);
+    let gw = w.up();
+    assert_eq!(client(&gw.url, Some(&token), &json!([{"op": "list_tools"}]))["http_status"], 403);
+    assert_eq!(w.run(&["resume", &id]).code, 0);
+    assert_eq!(client(&gw.url, Some(&token), &json!([{"op": "list_tools"}]))["ok"], true);
+}
