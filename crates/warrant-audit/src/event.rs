@@ -53,6 +53,11 @@ event_kinds! {
     AgentKilled => "agent_killed",
     /// The operator lifted a kill (`warrant resume`).
     AgentResumed => "agent_resumed",
+    /// A tool was held back at admission (changed pin, new tool, flagged
+    /// description) until a person accepts it.
+    ToolQuarantined => "tool_quarantined",
+    /// A person accepted a quarantined tool definition (`warrant tools accept`).
+    ToolAccepted => "tool_accepted",
     /// An agent was shown its tool list.
     ToolsListed => "tools_listed",
     /// Policy decided a call: allow, deny or ask.
@@ -137,7 +142,7 @@ mod tests {
             assert!(name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{name}");
             assert!(seen.insert(name), "duplicate kind name {name}");
         }
-        assert_eq!(EventKind::ALL.len(), 17);
+        assert_eq!(EventKind::ALL.len(), 19);
         assert_eq!(EventKind::parse("Decision"), None);
     }
 

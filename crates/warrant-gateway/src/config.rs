@@ -38,6 +38,7 @@ durability = "process"
 # env = { LOG_LEVEL = "info" }
 # trusted = false                      # true lets the default policy allow its tools without asking
 # protocol = "auto"                    # or "2025-11-25" (initialize) or "2026-07-28" (stateless)
+# new_tools = "quarantine"             # tools it adds later wait for `warrant tools accept`; or "accept"
 #
 # [upstreams.remote]
 # url = "http://127.0.0.1:9000/mcp"    # a Streamable HTTP server
@@ -83,6 +84,10 @@ pub struct UpstreamConfig {
     /// them through without asking).
     pub trusted: bool,
     pub protocol: Protocol,
+    /// Whether a tool first seen from an upstream that already has pinned
+    /// tools is quarantined (`new_tools = "quarantine"`, the default) or
+    /// pinned at once (`"accept"`).
+    pub quarantine_new_tools: bool,
 }
 
 /// Which MCP protocol era Warrant speaks to an upstream.
@@ -157,6 +162,7 @@ struct RawUpstream {
     #[serde(default)]
     trusted: bool,
     protocol: Option<String>,
+    new_tools: Option<String>,
 }
 
 impl Config {
@@ -275,7 +281,19 @@ impl Config {
                     )));
                 }
             };
-            upstreams.insert(parsed, UpstreamConfig { transport, trusted: up.trusted, protocol });
+            let quarantine_new_tools = match up.new_tools.as_deref().unwrap_or("quarantine") {
+                "quarantine" => true,
+                "accept" => false,
+                other => {
+                    return Err(invalid(format!(
+                        "upstreams.{name}.new_tools `{other}` must be `quarantine` or `accept`"
+                    )));
+                }
+            };
+            upstreams.insert(
+                parsed,
+                UpstreamConfig { transport, trusted: up.trusted, protocol, quarantine_new_tools },
+            );
         }
         Ok(Self { gateway, audit, upstreams })
     }

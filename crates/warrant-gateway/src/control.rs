@@ -37,6 +37,8 @@ pub enum ControlRequest {
     ReloadRevocations,
     /// Re-read the kill list and stop what it names, now.
     ReloadKills,
+    /// Re-read the pins after `tools accept`.
+    ReloadPins,
 }
 
 /// The control plane could not be reached or refused.
@@ -120,6 +122,10 @@ async fn handle(gw: &Arc<Gateway>, req: ControlRequest) -> Value {
         }
         ControlRequest::Approve { id, by } => resolve(gw, &id, Verdict::Approved { by }).await,
         ControlRequest::Deny { id, by } => resolve(gw, &id, Verdict::Denied { by }).await,
+        ControlRequest::ReloadPins => match gw.reload_pins() {
+            Ok(lifted) => json!({"ok": true, "data": {"lifted": lifted}}),
+            Err(e) => json!({"ok": false, "error": e}),
+        },
         ControlRequest::ReloadKills => match gw.reload_kills() {
             Ok(n) => json!({"ok": true, "data": {"cancelled": n}}),
             Err(e) => json!({"ok": false, "error": e}),

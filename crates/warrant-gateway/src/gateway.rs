@@ -2,7 +2,7 @@
 
 use crate::approvals::Approvals;
 use crate::config::Config;
-use crate::pins::PinStore;
+use crate::pins::{Admission, PinStore};
 use crate::quarantine::{DenialWindow, QUARANTINE_ACTOR};
 use crate::throttle::AuthFailures;
 use crate::tools::{self, Refused, ToolEntry};
@@ -51,6 +51,8 @@ pub struct ToolTable {
 struct TableInner {
     tools: BTreeMap<String, Arc<ToolEntry>>,
     refused: BTreeMap<String, Vec<Refused>>,
+    /// Tool → why it is held back until a person accepts it.
+    quarantined: BTreeMap<String, String>,
 }
 
 impl ToolTable {
@@ -69,14 +71,41 @@ impl ToolTable {
             .unwrap_or_default()
     }
 
+    /// Why `name` is quarantined, if it is. Fails closed.
+    pub fn quarantine(&self, name: &str) -> Option<String> {
+        match self.inner.read() {
+            Ok(t) => t.quarantined.get(name).cloned(),
+            Err(_) => Some("tool table unavailable".to_owned()),
+        }
+    }
+
+    /// Lifts the quarantine of every tool for which `accepted` says so.
+    fn reconsider(&self, accepted: impl Fn(&ToolEntry) -> bool) -> Vec<String> {
+        let Ok(mut t) = self.inner.write() else { return Vec::new() };
+        let lifted: Vec<String> = t
+            .quarantined
+            .keys()
+            .filter(|name| t.tools.get(*name).is_some_and(|e| accepted(e)))
+            .cloned()
+            .collect();
+        for name in &lifted {
+            t.quarantined.remove(name);
+        }
+        lifted
+    }
+
     fn replace(
         &self,
         upstream: &UpstreamName,
         entries: Vec<Arc<ToolEntry>>,
         refused: Vec<Refused>,
+        quarantined: Vec<(String, String)>,
     ) {
         if let Ok(mut t) = self.inner.write() {
             t.tools.retain(|_, e| e.name.upstream() != upstream);
+            let prefix = format!("{}__", upstream.as_str());
+            t.quarantined.retain(|name, _| !name.starts_with(&prefix));
+            t.quarantined.extend(quarantined);
             for e in entries {
                 t.tools.insert(e.name.as_str().to_owned(), e);
             }
@@ -255,6 +284,13 @@ impl Gateway {
             .map_err(|e| e.to_string())
     }
 
+    /// Re-reads the pins after `warrant tools accept` and lifts the
+    /// quarantine of tools whose current definition is now pinned.
+    pub fn reload_pins(&self) -> Result<Vec<String>, String> {
+        let pins = self.pins.lock().map_err(|_| "pin store lock poisoned".to_owned())?;
+        Ok(self.tools.reconsider(|e| pins.is_pinned(e.name.as_str(), &e.pin).unwrap_or(false)))
+    }
+
     /// Arguments as the audit log and approval listings show them.
     pub fn recorded_arguments(&self, args: &Value) -> Value {
         if self.config.audit.capture_arguments {
@@ -271,17 +307,35 @@ pub struct Events(pub Arc<Gateway>);
 impl UpstreamEvents for Events {
     fn tools(&self, upstream: &Upstream, tools: Vec<rmcp::model::Tool>) -> usize {
         let (entries, refused) = tools::admit(&upstream.name, upstream.config.trusted, tools);
-        let mut changed = Vec::new();
-        if let Ok(pins) = self.0.pins.lock() {
-            for e in &entries {
-                match pins.observe(e.name.as_str(), &e.pin, &e.exposed) {
-                    Ok(Some(old)) => {
-                        changed.push(json!({"tool": e.name.as_str(), "pinned": old, "seen": e.pin}))
+        let mut quarantined = Vec::new();
+        match self.0.pins.lock() {
+            Ok(pins) => {
+                // Decided once per listing: tools first seen together with the
+                // upstream's first listing are its baseline, not additions.
+                // Fails closed if the store cannot say.
+                let known = pins.upstream_has_pins(upstream.name.as_str()).unwrap_or(true);
+                let quarantine_new = upstream.config.quarantine_new_tools && known;
+                for e in &entries {
+                    let flagged = crate::screen::screen(&e.exposed);
+                    let admitted =
+                        pins.admit(e.name.as_str(), &e.pin, &e.exposed, flagged, quarantine_new);
+                    match admitted {
+                        Ok(Admission::Pinned) => {}
+                        Ok(Admission::Quarantined { reason }) => {
+                            quarantined.push((e.name.as_str().to_owned(), reason))
+                        }
+                        // Fail closed: a tool whose pin cannot be checked is held back.
+                        Err(err) => quarantined.push((
+                            e.name.as_str().to_owned(),
+                            format!("pin store unavailable: {err}"),
+                        )),
                     }
-                    Ok(None) => {}
-                    Err(err) => {
-                        tracing::warn!(tool = %e.name, error = %err, "recording tool pin failed")
-                    }
+                }
+            }
+            Err(_) => {
+                for e in &entries {
+                    quarantined
+                        .push((e.name.as_str().to_owned(), "pin store unavailable".to_owned()));
                 }
             }
         }
@@ -301,13 +355,25 @@ impl UpstreamEvents for Events {
             "tools": entries.iter().map(|e| json!({"name": e.name.as_str(), "pin": e.pin})).collect::<Vec<_>>(),
             "refused": refused,
             "unusable_schemas": unusable,
-            "pin_changed": changed,
+            "quarantined": quarantined.iter().map(|(t, r)| json!({"tool": t, "reason": r})).collect::<Vec<_>>(),
         });
-        self.0.tools.replace(&upstream.name, entries, refused);
+        let held: Vec<Value> = quarantined
+            .iter()
+            .map(|(tool, reason)| {
+                tracing::warn!(%tool, %reason, "tool quarantined");
+                json!({"tool": tool, "reason": reason})
+            })
+            .collect();
+        self.0.tools.replace(&upstream.name, entries, refused, quarantined);
         let gw = self.0.clone();
         tokio::spawn(async move {
             if let Err(e) = gw.record(EventKind::UpstreamState, None, detail).await {
                 tracing::error!(error = %e, "audit append failed");
+            }
+            for detail in held {
+                if let Err(e) = gw.record(EventKind::ToolQuarantined, None, detail).await {
+                    tracing::error!(error = %e, "audit append failed");
+                }
             }
         });
         count

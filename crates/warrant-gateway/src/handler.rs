@@ -82,7 +82,11 @@ impl ServerHandler for GatewayHandler {
         let all = self.gw.tools.all();
         let visible: Vec<_> = all
             .iter()
-            .filter(|e| e.schema.is_ok() && self.gw.policy.could_allow(&facts, &e.facts))
+            .filter(|e| {
+                e.schema.is_ok()
+                    && self.gw.tools.quarantine(e.name.as_str()).is_none()
+                    && self.gw.policy.could_allow(&facts, &e.facts)
+            })
             .map(|e| e.exposed.clone())
             .collect();
         let detail = json!({"shown": visible.len(), "hidden": all.len() - visible.len()});
@@ -154,6 +158,13 @@ impl GatewayHandler {
                 return self.refuse(claims, &requested, &arguments, "unknown-tool", reason).await;
             }
         };
+        if let Some(why) = gw.tools.quarantine(entry.name.as_str()) {
+            let reason = format!(
+                "`{}` is quarantined ({why}); a person must review it with `warrant tools accept {}`",
+                entry.name, entry.name
+            );
+            return self.refuse(claims, &requested, &arguments, "quarantined", reason).await;
+        }
         if let Err(reason) = self.check_arguments(&entry, &arguments) {
             return self.refuse(claims, &requested, &arguments, "invalid-arguments", reason).await;
         }

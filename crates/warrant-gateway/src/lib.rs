@@ -19,8 +19,9 @@ mod handler;
 pub mod home;
 mod http;
 pub mod ops;
-mod pins;
+pub mod pins;
 mod quarantine;
+mod screen;
 mod throttle;
 mod tools;
 mod upstream;
@@ -208,7 +209,14 @@ pub(crate) fn status(gw: &Gateway) -> Value {
         .tools
         .all()
         .iter()
-        .map(|t| json!({"name": t.name.as_str(), "pin": t.pin, "schema_error": t.schema.as_ref().err()}))
+        .map(|t| {
+            let quarantine = gw.tools.quarantine(t.name.as_str());
+            json!({
+                "name": t.name.as_str(), "pin": t.pin, "schema_error": t.schema.as_ref().err(),
+                "state": if quarantine.is_some() { "quarantined" } else { "active" },
+                "quarantine": quarantine,
+            })
+        })
         .collect();
     let healthy = upstreams.iter().all(|u| u.state == "up");
     let now = UnixMillis::now();

@@ -296,3 +296,51 @@ pub fn resume(home: &Home, agent: Option<&str>, by: &str) -> Result<KillReport, 
     }
     Ok(KillReport { targets: names, live: apply_kills(home)? })
 }
+
+/// `warrant tools list`: every pinned or quarantined tool.
+pub fn tools_list(home: &Home) -> Result<Vec<crate::pins::PinRow>, GatewayError> {
+    home.check()?;
+    pin_store(home)?.list().map_err(|e| state_error(home, &e))
+}
+
+/// `warrant tools accept NAME__tool`: pins the quarantined definition
+/// (audited), and lifts the quarantine in a running gateway. Returns the old
+/// and new definitions, for the CLI to show the difference.
+pub fn tools_accept(
+    home: &Home,
+    tool: &str,
+    by: &str,
+) -> Result<(crate::pins::Accepted, bool), GatewayError> {
+    home.check()?;
+    let store = pin_store(home)?;
+    let pending = store.list().map_err(|e| state_error(home, &e))?;
+    let Some(row) = pending.iter().find(|r| r.tool == tool && r.state == "quarantined") else {
+        return Err(GatewayError::Policy(format!("tool `{tool}` is not quarantined")));
+    };
+    record(
+        home,
+        EventKind::ToolAccepted,
+        None,
+        json!({
+            "tool": tool, "by": by, "pinned": row.pinned, "accepted": row.candidate, "reason": row.reason,
+        }),
+    )?;
+    let accepted = store
+        .accept(tool)
+        .map_err(|e| state_error(home, &e))?
+        .ok_or_else(|| GatewayError::Policy(format!("tool `{tool}` is not quarantined")))?;
+    let live = match control::request(&home.control_socket(), &ControlRequest::ReloadPins) {
+        Ok(_) => true,
+        Err(control::ControlError::NotRunning(_)) => false,
+        Err(e) => return Err(e.into()),
+    };
+    Ok((accepted, live))
+}
+
+fn pin_store(home: &Home) -> Result<crate::pins::PinStore, GatewayError> {
+    crate::pins::PinStore::open(&home.state_db()).map_err(|e| state_error(home, &e))
+}
+
+fn state_error(home: &Home, e: &rusqlite::Error) -> GatewayError {
+    GatewayError::State { path: home.state_db().display().to_string(), message: e.to_string() }
+}

@@ -81,6 +81,9 @@ enum Command {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Tool pins and quarantine.
+    #[command(subcommand)]
+    Tools(ToolsCommand),
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -109,6 +112,25 @@ enum AgentsCommand {
     },
     /// Revoke an agent's credential, permanently.
     Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum ToolsCommand {
+    /// Pinned and quarantined tools.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show how a quarantined tool's definition differs from its pin, and
+    /// accept it.
+    Accept {
+        /// Tool as agents see it: upstream__tool.
+        tool: String,
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -261,6 +283,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let report = ops::resume(&home, agent.as_deref(), &by)?;
             println!("resumed {}", report.targets.join(", "));
         }
+        Command::Tools(cmd) => tools(&home, cmd)?,
         Command::Audit(cmd) => return audit(&home, cmd),
         Command::Policy(cmd) => policy(&home, cmd)?,
     }
@@ -334,6 +357,65 @@ fn agents(home: &Home, cmd: AgentsCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn tools(home: &Home, cmd: ToolsCommand) -> Result<()> {
+    match cmd {
+        ToolsCommand::List { json } => {
+            let rows = ops::tools_list(home)?;
+            if json {
+                print_json(&rows)?;
+            } else {
+                for r in rows {
+                    let pin = r.pinned.as_deref().map(|p| p.get(..12).unwrap_or(p)).unwrap_or("-");
+                    println!(
+                        "{:<40} {:<12} pin {}  {}",
+                        r.tool,
+                        r.state,
+                        pin,
+                        r.reason.unwrap_or_default()
+                    );
+                }
+            }
+        }
+        ToolsCommand::Accept { tool, by, json } => {
+            let by = by.unwrap_or_else(ops::operator);
+            let (accepted, live) = ops::tools_accept(home, &tool, &by)?;
+            if json {
+                print_json(&accepted)?;
+            } else {
+                print_difference(accepted.old.as_ref(), &accepted.new);
+                let note = if live {
+                    "the running gateway offers it now"
+                } else {
+                    "no gateway is running"
+                };
+                println!("accepted {} (pin {}); {note}", accepted.tool, accepted.sha256);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The fields of a tool definition that differ, old then new.
+fn print_difference(old: Option<&Value>, new: &Value) {
+    let Some(old) = old else {
+        println!(
+            "new tool, never pinned before:\n{}",
+            serde_json::to_string_pretty(new).unwrap_or_default()
+        );
+        return;
+    };
+    let keys: std::collections::BTreeSet<&String> =
+        old.as_object().into_iter().chain(new.as_object()).flat_map(|m| m.keys()).collect();
+    for key in keys {
+        let (a, b) = (old.get(key), new.get(key));
+        if a != b {
+            let show =
+                |v: Option<&Value>| v.map(|v| v.to_string()).unwrap_or_else(|| "(absent)".into());
+            println!("{key}:\n  - {}\n  + {}", show(a), show(b));
+        }
+    }
 }
 
 fn audit(home: &Home, cmd: AuditCommand) -> Result<ExitCode> {
