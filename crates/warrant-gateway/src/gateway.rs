@@ -2,6 +2,7 @@
 
 use crate::approvals::Approvals;
 use crate::config::Config;
+use crate::discovery::Observations;
 use crate::pins::{Admission, PinStore};
 use crate::quarantine::{DenialWindow, QUARANTINE_ACTOR};
 use crate::throttle::AuthFailures;
@@ -25,6 +26,8 @@ pub struct Gateway {
     pub audit: AuditLog,
     pub approvals: Approvals,
     pub denials: DenialWindow,
+    /// Set in discovery mode: where observed calls go.
+    pub discover: Option<Mutex<Observations>>,
     pub auth_failures: AuthFailures,
     pub upstreams: BTreeMap<UpstreamName, Arc<Upstream>>,
     pub tools: ToolTable,
@@ -117,6 +120,7 @@ impl ToolTable {
 impl Gateway {
     #[expect(clippy::too_many_arguments, reason = "assembled once, at start-up")]
     pub fn new(
+        observations: Option<Observations>,
         config: Config,
         policy: PolicyEngine,
         verifier: Verifier,
@@ -136,6 +140,7 @@ impl Gateway {
             audit,
             approvals: Approvals::default(),
             denials,
+            discover: observations.map(Mutex::new),
             auth_failures: AuthFailures::default(),
             upstreams,
             tools: ToolTable::default(),

@@ -181,7 +181,14 @@ impl GatewayHandler {
             approvals::fingerprint(&agent.to_string(), entry.name.as_str(), &arguments)
                 .unwrap_or_default();
         let rules: Vec<&str> = decision.rules().iter().map(|r| r.id.as_str()).collect();
+        let discovering = gw.discover.is_some();
         let recorded = json!({
+            "discovery": match (discovering, decision.outcome().to_string().as_str()) {
+                (false, _) => Value::Null,
+                (true, "deny") => json!("would deny"),
+                (true, "ask") => json!("would ask"),
+                (true, _) => json!("allow"),
+            },
             "tool": entry.name.as_str(),
             "upstream": entry.name.upstream().as_str(),
             "outcome": decision.outcome().to_string(),
@@ -196,6 +203,18 @@ impl GatewayHandler {
             return refusal(format!("warrant: refused because the audit log is unavailable ({e})"));
         }
 
+        if let Some(observations) = &gw.discover {
+            let outcome = decision.outcome().to_string();
+            if let Ok(store) = observations.lock()
+                && let Err(e) =
+                    store.record(claims.name.as_str(), entry.name.as_str(), &arguments, &outcome)
+            {
+                tracing::warn!(error = %e, "recording an observed call failed");
+            }
+            let permit =
+                decision.danger_permit_for_discovery(entry.name.as_str(), &agent.to_string());
+            return self.forward(claims, &entry, permit, request.arguments, received).await;
+        }
         let permit = match decision {
             Decision::Allow { permit, .. } => permit,
             Decision::Deny { rules, reason, .. } => {

@@ -14,6 +14,7 @@ mod approvals;
 pub mod bridge;
 pub mod config;
 pub mod control;
+pub mod discovery;
 mod gateway;
 mod handler;
 pub mod home;
@@ -69,6 +70,9 @@ pub enum GatewayError {
 pub struct UpOptions {
     /// Overrides `gateway.listen` (must be loopback).
     pub listen: Option<SocketAddr>,
+    /// Discovery mode: let denied and asked calls through, recorded as
+    /// "would deny" / "would ask", and keep them for `policy suggest`.
+    pub discover: bool,
 }
 
 /// Runs the gateway until SIGINT or SIGTERM.
@@ -102,6 +106,14 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
     let revoked = registry.revoked_ids().map_err(|e| state_err(e.to_string()))?;
     let killed = registry.kills().map_err(|e| state_err(e.to_string()))?;
     let pins = PinStore::open(&home.state_db()).map_err(|e| state_err(e.to_string()))?;
+    let observations = if options.discover {
+        Some(
+            discovery::Observations::open(&home.state_db())
+                .map_err(|e| state_err(e.to_string()))?,
+        )
+    } else {
+        None
+    };
 
     let durability =
         if config.audit.power_durable { Durability::Power } else { Durability::Process };
@@ -124,6 +136,7 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
         .collect();
     let listen = config.gateway.listen;
     let gw = Arc::new(Gateway::new(
+        observations,
         config,
         policy,
         verifier,
@@ -149,6 +162,7 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
         "policies": sources.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
         "rules": gw.policy.rule_ids(),
         "upstreams": gw.upstreams.keys().map(|u| u.as_str()).collect::<Vec<_>>(),
+        "discover": options.discover,
     });
     gw.record(EventKind::GatewayStarted, None, started).await.map_err(GatewayError::Audit)?;
 
@@ -161,6 +175,11 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
     let owner = control::owner_uid(home.root()).map_err(GatewayError::Serve)?;
     let control_task = tokio::spawn(control::serve(control, gw.clone(), owner, shutdown.clone()));
 
+    if options.discover {
+        eprintln!(
+            "warrant: DISCOVERY MODE: calls that policy would deny or ask about go through, recorded as \"would deny\"/\"would ask\"; run `warrant policy suggest --agent NAME` afterwards"
+        );
+    }
     eprintln!("warrant: gateway up, MCP endpoint {mcp_url}");
     tracing::info!(%mcp_url, "gateway up");
     let app = http::router(gw.clone(), local.port(), shutdown.clone())
@@ -247,5 +266,6 @@ pub(crate) fn status(gw: &Gateway) -> Value {
         "pending_approvals": gw.approvals.list().len(),
         "alerts": gw.denials.alerts(),
         "policy_rules": gw.policy.len(),
+        "discover": gw.discover.is_some(),
     })
 }

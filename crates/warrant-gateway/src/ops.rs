@@ -344,3 +344,18 @@ fn pin_store(home: &Home) -> Result<crate::pins::PinStore, GatewayError> {
 fn state_error(home: &Home, e: &rusqlite::Error) -> GatewayError {
     GatewayError::State { path: home.state_db().display().to_string(), message: e.to_string() }
 }
+
+/// `warrant policy suggest --agent NAME`: Cedar that permits exactly the calls
+/// observed from agents named NAME in discovery mode.
+pub fn suggest(home: &Home, agent_name: &str) -> Result<String, GatewayError> {
+    home.check()?;
+    let calls = crate::discovery::Observations::open(&home.state_db())
+        .and_then(|o| o.calls(agent_name))
+        .map_err(|e| state_error(home, &e))?;
+    if calls.is_empty() {
+        return Err(GatewayError::Policy(format!(
+            "no calls of agent `{agent_name}` were observed; run `warrant up --discover` and let it work first"
+        )));
+    }
+    Ok(crate::discovery::suggest(agent_name, &calls))
+}

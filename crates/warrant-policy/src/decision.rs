@@ -151,6 +151,23 @@ impl Permit {
     }
 }
 
+/// The rule id a discovery-mode permit carries.
+pub const DISCOVERY_RULE: &str = "discovery-mode";
+
+impl Decision {
+    /// A permit for this call whatever the decision was, for discovery mode
+    /// (`warrant up --discover`), where denied and asked calls go through and
+    /// are recorded as "would deny" / "would ask". This switches enforcement
+    /// off for the call: only discovery mode may use it.
+    pub fn danger_permit_for_discovery(self, tool: &str, agent: &str) -> Permit {
+        match self {
+            Decision::Allow { permit, .. } => permit,
+            Decision::Ask { pending, .. } => pending.approve(DISCOVERY_RULE),
+            Decision::Deny { .. } => Permit::new(tool, agent, vec![DISCOVERY_RULE.to_owned()]),
+        }
+    }
+}
+
 /// A call that policy would permit once a person approves it.
 ///
 /// Not `Clone`: approving consumes it, so one approval yields one permit.

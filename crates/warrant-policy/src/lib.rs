@@ -20,7 +20,9 @@ mod facts;
 mod load;
 
 pub use args::{MAX_DEPTH, MAX_TAG_CHARS, MAX_TAGS};
-pub use decision::{Decision, EvalDiagnostic, Outcome, PendingApproval, Permit, RuleRef};
+pub use decision::{
+    DISCOVERY_RULE, Decision, EvalDiagnostic, Outcome, PendingApproval, Permit, RuleRef,
+};
 pub use engine::PolicyEngine;
 pub use error::{PolicyError, Problem};
 pub use facts::{AgentFacts, CallRequest, ToolFacts};

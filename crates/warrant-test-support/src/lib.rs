@@ -159,8 +159,15 @@ impl Warrant {
     /// Starts `warrant up` on a free loopback port and waits until every
     /// configured upstream is up (or `timeout`).
     pub fn up(&self) -> Running {
+        self.up_with(&[])
+    }
+
+    /// [`up`](Self::up) with extra flags.
+    pub fn up_with(&self, extra: &[&str]) -> Running {
+        let mut args = vec!["up", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
         let mut child = self
-            .command(&["up", "--listen", "127.0.0.1:0"])
+            .command(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

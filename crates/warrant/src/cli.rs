@@ -29,6 +29,10 @@ enum Command {
         /// Listen here instead of `gateway.listen` (loopback only; port 0 picks one).
         #[arg(long, value_name = "IP:PORT")]
         listen: Option<SocketAddr>,
+        /// Discovery mode: let calls that policy would deny or ask about
+        /// through, recorded as "would deny"/"would ask", for `policy suggest`.
+        #[arg(long)]
+        discover: bool,
     },
     /// The running gateway: endpoints, upstreams, health.
     Status {
@@ -166,6 +170,12 @@ enum PolicyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print Cedar that permits exactly the calls observed in discovery mode.
+    Suggest {
+        /// Agent name.
+        #[arg(long)]
+        agent: String,
+    },
     /// Show the decision for an agent calling a tool with arguments.
     Explain {
         /// Agent name or id.
@@ -208,9 +218,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 println!("  created {}", path.display());
             }
         }
-        Command::Up { listen } => {
+        Command::Up { listen, discover } => {
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(warrant_gateway::run(&home, UpOptions { listen }))?;
+            runtime.block_on(warrant_gateway::run(&home, UpOptions { listen, discover }))?;
         }
         Command::Status { json } => {
             let status = control::request(&home.control_socket(), &ControlRequest::Status)?;
@@ -497,6 +507,7 @@ fn policy(home: &Home, cmd: PolicyCommand) -> Result<()> {
                 }
             }
         }
+        PolicyCommand::Suggest { agent } => print!("{}", ops::suggest(home, &agent)?),
         PolicyCommand::Explain { agent, tool, args, json } => {
             let arguments: Value =
                 serde_json::from_str(&args).context("--args is not valid JSON")?;
