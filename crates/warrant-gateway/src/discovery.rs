@@ -13,7 +13,6 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
-use std::time::Duration;
 use warrant_core::{UnixMillis, canonical_json};
 
 /// Where observed calls are kept.
@@ -23,9 +22,8 @@ pub struct Observations {
 
 impl Observations {
     pub fn open(path: &Path) -> Result<Self, rusqlite::Error> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.execute_batch(
+        let conn = crate::pins::open_state(
+            path,
             "CREATE TABLE IF NOT EXISTS observed_calls (
                 agent_name TEXT NOT NULL,
                 tool TEXT NOT NULL,

@@ -45,9 +45,8 @@ pub struct Accepted {
 
 impl PinStore {
     pub fn open(path: &Path) -> Result<Self, rusqlite::Error> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        conn.execute_batch(
+        let conn = open_state(
+            path,
             "CREATE TABLE IF NOT EXISTS tool_pins (
                 tool TEXT PRIMARY KEY,
                 sha256 TEXT NOT NULL,
@@ -198,6 +197,15 @@ impl PinStore {
         )?;
         Ok(n > 0)
     }
+}
+
+/// A connection to the home's state store (shared with the CLI and the
+/// agent registry, hence the busy timeout) with `schema` applied.
+pub(crate) fn open_state(path: &Path, schema: &str) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.execute_batch(schema)?;
+    Ok(conn)
 }
 
 fn short(sha: &str) -> &str {
