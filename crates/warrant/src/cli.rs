@@ -67,24 +67,9 @@ enum Command {
         by: Option<String>,
     },
     /// Stop an agent (id or name), or every agent, at once; holds across restarts.
-    Kill {
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
-        agent: Option<String>,
-        #[arg(long)]
-        all: bool,
-        /// Who stops it (default: operator:$USER).
-        #[arg(long)]
-        by: Option<String>,
-    },
+    Kill(KillArgs),
     /// Lift a kill (`--all` lifts every kill).
-    Resume {
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
-        agent: Option<String>,
-        #[arg(long)]
-        all: bool,
-        #[arg(long)]
-        by: Option<String>,
-    },
+    Resume(KillArgs),
     /// Tool pins and quarantine.
     #[command(subcommand)]
     Tools(ToolsCommand),
@@ -94,6 +79,20 @@ enum Command {
     /// Policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
+}
+
+/// What `kill` and `resume` act on.
+#[derive(clap::Args)]
+struct KillArgs {
+    /// Agent id, or name (every instance of it).
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    agent: Option<String>,
+    /// Every agent.
+    #[arg(long)]
+    all: bool,
+    /// Who acts (default: operator:$USER).
+    #[arg(long)]
+    by: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -278,7 +277,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let view = control::request(&home.control_socket(), &ControlRequest::Deny { id, by })?;
             println!("denied {} ({})", s(&view, "id"), s(&view, "tool"));
         }
-        Command::Kill { agent, all: _, by } => {
+        Command::Kill(KillArgs { agent, all: _, by }) => {
             let by = by.unwrap_or_else(ops::operator);
             let report = ops::kill(&home, agent.as_deref(), &by)?;
             let note = if report.live {
@@ -288,7 +287,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             };
             println!("stopped {}; {note}", report.targets.join(", "));
         }
-        Command::Resume { agent, all: _, by } => {
+        Command::Resume(KillArgs { agent, all: _, by }) => {
             let by = by.unwrap_or_else(ops::operator);
             let report = ops::resume(&home, agent.as_deref(), &by)?;
             println!("resumed {}", report.targets.join(", "));
