@@ -20,6 +20,9 @@ Steps and their results:
         -> {"op", "error"}
     {"op": "call_concurrently", "calls": [{"tool": ..., "arguments": ..., "timeout_s": ...}, ...]}
         -> {"op", "results": [one call result per call, in the order given]}
+    {"op": "wait_notification", "method": "notifications/tools/list_changed", "timeout_s": 10}
+        -> {"op", "method", "received": true|false}
+           (true if the server sent that notification at any time in this session)
 
 A JSON-RPC error on a step is kept in that step's "error" as {"code", "message"}
 (code is null for errors raised inside the client, such as the SDK's check of
@@ -56,7 +59,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import McpError
 
-OPS = ("list_tools", "call", "ping", "call_concurrently")
+OPS = ("list_tools", "call", "ping", "call_concurrently", "wait_notification")
 
 
 class ScriptError(ValueError):
@@ -203,7 +206,30 @@ async def ping(session: ClientSession) -> dict[str, Any]:
     return {"op": "ping", "error": None}
 
 
-async def run_step(session: ClientSession, step: dict[str, Any]) -> dict[str, Any]:
+class Notifications:
+    """Every notification method the server sent, and a way to wait for one."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.changed = anyio.Event()
+
+    async def handle(self, message: Any) -> None:
+        if isinstance(message, mcp.types.ServerNotification):
+            self.seen.append(message.root.method)
+            self.changed.set()
+            self.changed = anyio.Event()
+
+    async def wait(self, step: dict[str, Any]) -> dict[str, Any]:
+        method = step.get("method")
+        with anyio.move_on_after(step.get("timeout_s", 10)):
+            while method not in self.seen:
+                await self.changed.wait()
+        return {"op": "wait_notification", "method": method, "received": method in self.seen}
+
+
+async def run_step(session: ClientSession, step: dict[str, Any], notes: "Notifications") -> dict[str, Any]:
+    if step["op"] == "wait_notification":
+        return await notes.wait(step)
     if step["op"] == "list_tools":
         return await list_tools(session)
     if step["op"] == "call":
@@ -224,13 +250,15 @@ async def run(args: argparse.Namespace, headers: dict[str, str], steps: list[dic
         if response.status_code >= 400 and not first_http_error:
             first_http_error.append(response.status_code)
 
+    notes = Notifications()
+
     async def drive(read: Any, write: Any) -> None:
-        async with ClientSession(read, write) as session:
+        async with ClientSession(read, write, message_handler=notes.handle) as session:
             init = await session.initialize()
             report["server_info"] = init.serverInfo.model_dump(mode="json", by_alias=True, exclude_none=True)
             report["protocol_version"] = str(init.protocolVersion)
             for step in steps:
-                report["results"].append(await run_step(session, step))
+                report["results"].append(await run_step(session, step, notes))
 
     try:
         with anyio.fail_after(args.timeout_s):

@@ -24,6 +24,8 @@ call_timeout = "60s"
 # `warrant kill`) until a person runs `warrant resume`; 0 turns this off.
 quarantine_denials = 10
 quarantine_window = "60s"
+# How deep a chain of agents spawning agents may go (an operator's agent is 0).
+max_agent_depth = 4
 
 [audit]
 # Argument values are recorded as shape and hash; set true to record them in full.
@@ -43,6 +45,9 @@ durability = "process"
 # [upstreams.remote]
 # url = "http://127.0.0.1:9000/mcp"    # a Streamable HTTP server
 "#;
+
+/// The upstream name of the tools Warrant serves itself (`warrant__...`).
+pub const BUILTIN_UPSTREAM: &str = "warrant";
 
 /// Everything in `warrant.toml`.
 #[derive(Debug, Clone)]
@@ -69,6 +74,8 @@ pub struct GatewayConfig {
     /// Denials within `quarantine_window` that stop an agent (0: never).
     pub quarantine_denials: usize,
     pub quarantine_window: Duration,
+    /// The deepest child agent (an operator's agent is depth 0).
+    pub max_agent_depth: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -143,6 +150,7 @@ struct RawGateway {
     max_argument_depth: Option<usize>,
     quarantine_denials: Option<usize>,
     quarantine_window: Option<String>,
+    max_agent_depth: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -222,7 +230,14 @@ impl Config {
                 raw.gateway.quarantine_window.as_deref(),
                 "60s",
             )?,
+            max_agent_depth: raw.gateway.max_agent_depth.unwrap_or(4),
         };
+        if gateway.max_agent_depth > 16 {
+            return Err(invalid(format!(
+                "gateway.max_agent_depth {} is over the limit of 16",
+                gateway.max_agent_depth
+            )));
+        }
         let power_durable = match raw.audit.durability.as_deref().unwrap_or("process") {
             "process" => false,
             "power" => true,
@@ -241,6 +256,11 @@ impl Config {
         for (name, up) in raw.upstreams {
             let parsed = UpstreamName::parse(&name)
                 .map_err(|e| invalid(format!("[upstreams.{name}]: {e}")))?;
+            if name == BUILTIN_UPSTREAM {
+                return Err(invalid(format!(
+                    "[upstreams.{name}]: the name `{BUILTIN_UPSTREAM}` is reserved for Warrant's own tools"
+                )));
+            }
             let transport = match (up.command, up.url) {
                 (Some(command), None) => {
                     if command.is_empty() {
@@ -331,6 +351,8 @@ mod tests {
         assert!(notes.trusted);
         assert!(Config::parse("[upstreams.a__b]\ncommand = [\"x\"]\n", "t").is_err());
         assert!(Config::parse("[upstreams.a]\n", "t").is_err());
+        let reserved = Config::parse("[upstreams.warrant]\ncommand = [\"x\"]\n", "t");
+        assert!(reserved.unwrap_err().to_string().contains("reserved"));
         assert!(Config::parse("[upstreams.a]\ncommand = []\n", "t").is_err());
         assert!(Config::parse("[upstreams.a]\nurl = \"https://x/mcp\"\n", "t").is_err());
         assert!(Config::parse("[gateway]\nlisten2 = 1\n", "t").is_err());

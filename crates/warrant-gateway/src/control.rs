@@ -165,7 +165,14 @@ pub fn request(path: &Path, req: &ControlRequest) -> Result<Value, ControlError>
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut line = serde_json::to_string(req).map_err(|e| ControlError::Protocol(e.to_string()))?;
     line.push('\n');
-    stream.write_all(line.as_bytes())?;
+    // A gateway that refuses the peer answers and closes without reading,
+    // so the write may fail with a broken pipe; its answer is still there
+    // to read, and it says more than the pipe error.
+    if let Err(e) = stream.write_all(line.as_bytes())
+        && !matches!(e.kind(), std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset)
+    {
+        return Err(ControlError::Io(e));
+    }
     let mut reply = String::new();
     BufReader::new(stream.take(16 * 1024 * 1024)).read_line(&mut reply)?;
     let value: Value =

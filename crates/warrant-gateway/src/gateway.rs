@@ -8,6 +8,7 @@ use crate::quarantine::{DenialWindow, QUARANTINE_ACTOR};
 use crate::throttle::AuthFailures;
 use crate::tools::{self, Refused, ToolEntry};
 use crate::upstream::{Upstream, UpstreamEvents};
+use rmcp::service::{Peer, RoleServer};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use tokio_util::sync::CancellationToken;
 use warrant_audit::{AuditEvent, AuditLog, EventKind};
 use warrant_core::{AgentId, UnixMillis, UpstreamName};
-use warrant_identity::{AuthError, Claims, KillSet, Verifier};
+use warrant_identity::{AuthError, Claims, KillSet, RootKey, Verifier};
 use warrant_policy::PolicyEngine;
 
 /// Everything a request needs, shared by all of them.
@@ -42,6 +43,10 @@ pub struct Gateway {
     /// Streamable HTTP session id → the agent that opened it.
     sessions: Mutex<HashMap<String, AgentId>>,
     pins: Mutex<PinStore>,
+    /// Signs delegation blocks for `warrant__spawn_agent`.
+    signer: RootKey,
+    /// Connected downstream sessions, told when the tools they may see change.
+    downstream: Mutex<Vec<Peer<RoleServer>>>,
 }
 
 /// Tools by qualified name.
@@ -97,23 +102,37 @@ impl ToolTable {
         lifted
     }
 
+    /// Installs `upstream`'s admitted tools; returns whether what agents
+    /// could see changed (names, definitions or quarantines).
     fn replace(
         &self,
         upstream: &UpstreamName,
         entries: Vec<Arc<ToolEntry>>,
         refused: Vec<Refused>,
         quarantined: Vec<(String, String)>,
-    ) {
-        if let Ok(mut t) = self.inner.write() {
-            t.tools.retain(|_, e| e.name.upstream() != upstream);
-            let prefix = format!("{}__", upstream.as_str());
-            t.quarantined.retain(|name, _| !name.starts_with(&prefix));
-            t.quarantined.extend(quarantined);
-            for e in entries {
-                t.tools.insert(e.name.as_str().to_owned(), e);
-            }
-            t.refused.insert(upstream.to_string(), refused);
+    ) -> bool {
+        let Ok(mut t) = self.inner.write() else { return false };
+        let prefix = format!("{}__", upstream.as_str());
+        let before: BTreeMap<String, String> = t
+            .tools
+            .values()
+            .filter(|e| e.name.upstream() == upstream)
+            .map(|e| (e.name.as_str().to_owned(), e.pin.clone()))
+            .collect();
+        let held_before: Vec<String> =
+            t.quarantined.keys().filter(|n| n.starts_with(&prefix)).cloned().collect();
+        t.tools.retain(|_, e| e.name.upstream() != upstream);
+        t.quarantined.retain(|name, _| !name.starts_with(&prefix));
+        let mut held_after: Vec<String> = quarantined.iter().map(|(n, _)| n.clone()).collect();
+        held_after.sort();
+        t.quarantined.extend(quarantined);
+        let after: BTreeMap<String, String> =
+            entries.iter().map(|e| (e.name.as_str().to_owned(), e.pin.clone())).collect();
+        for e in entries {
+            t.tools.insert(e.name.as_str().to_owned(), e);
         }
+        t.refused.insert(upstream.to_string(), refused);
+        before != after || held_before != held_after
     }
 }
 
@@ -130,6 +149,7 @@ impl Gateway {
         upstreams: BTreeMap<UpstreamName, Arc<Upstream>>,
         state_db: PathBuf,
         pins: PinStore,
+        signer: RootKey,
     ) -> Self {
         let denials =
             DenialWindow::new(config.gateway.quarantine_denials, config.gateway.quarantine_window);
@@ -152,20 +172,80 @@ impl Gateway {
             in_flight: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             pins: Mutex::new(pins),
+            signer,
+            downstream: Mutex::new(Vec::new()),
         }
     }
 
-    /// Checks a bearer token: signature (cached), expiry, revocation.
+    /// Puts Warrant's own tools in the table.
+    pub fn install_builtins(&self) {
+        if let Ok(upstream) = UpstreamName::parse(crate::config::BUILTIN_UPSTREAM) {
+            self.tools.replace(&upstream, crate::builtin::entries(), Vec::new(), Vec::new());
+        }
+    }
+
+    pub fn signer(&self) -> &RootKey {
+        &self.signer
+    }
+
+    /// Remembers a downstream session to notify of tool changes.
+    pub fn add_downstream(&self, peer: Peer<RoleServer>) {
+        if let Ok(mut peers) = self.downstream.lock() {
+            peers.retain(|p| !p.is_transport_closed());
+            peers.push(peer);
+        }
+    }
+
+    /// Tells every connected agent that its tool list may have changed
+    /// (`notifications/tools/list_changed`), so it lists again. Sessions
+    /// that are gone are dropped.
+    pub fn notify_tools_changed(self: &Arc<Self>) {
+        let peers: Vec<Peer<RoleServer>> = match self.downstream.lock() {
+            Ok(mut peers) => {
+                peers.retain(|p| !p.is_transport_closed());
+                peers.clone()
+            }
+            Err(_) => return,
+        };
+        if peers.is_empty() {
+            return;
+        }
+        tokio::spawn(async move {
+            for peer in peers {
+                if let Err(e) = peer.notify_tool_list_changed().await {
+                    tracing::debug!(error = %e, "a downstream session missed tools/list_changed");
+                }
+            }
+        });
+    }
+
+    /// Checks a bearer token: signature (cached), expiry, revocation and
+    /// kills. A child agent's token names all its ancestors, so revoking or
+    /// stopping any of them refuses it too, without a registry lookup.
     pub fn authenticate(&self, token: &str, now: UnixMillis) -> Result<Claims, AuthError> {
         let claims = self.verifier.verify(token, now)?;
-        let revoked = self.revoked.read().map(|r| r.contains(&claims.agent_id)).unwrap_or(true);
-        if revoked {
-            return Err(AuthError::Revoked { agent_id: claims.agent_id });
+        if claims.depth > self.config.gateway.max_agent_depth {
+            return Err(AuthError::Rejected);
         }
-        if self.is_killed(&claims.agent_id) {
-            return Err(AuthError::Killed { agent_id: claims.agent_id });
+        if let Some(revoked) = self.revoked_in_chain(&claims) {
+            return Err(AuthError::Revoked { agent_id: revoked });
+        }
+        if let Some(killed) = self.killed_in_chain(&claims) {
+            return Err(AuthError::Killed { agent_id: killed });
         }
         Ok(claims)
+    }
+
+    /// The first agent of `claims`' chain that is revoked (fails closed).
+    fn revoked_in_chain(&self, claims: &Claims) -> Option<AgentId> {
+        let Ok(revoked) = self.revoked.read() else { return Some(claims.agent_id) };
+        claims.chain_ids().find(|id| revoked.contains(id)).copied()
+    }
+
+    /// The first agent of `claims`' chain that is stopped (fails closed).
+    pub fn killed_in_chain(&self, claims: &Claims) -> Option<AgentId> {
+        let Ok(killed) = self.killed.read() else { return Some(claims.agent_id) };
+        claims.chain_ids().find(|id| killed.covers(id)).copied()
     }
 
     /// Counts a denial of `agent`; past the limit the agent is stopped as by
@@ -193,11 +273,7 @@ impl Gateway {
         if let Ok(mut killed) = self.killed.write() {
             killed.agents.insert(*agent);
         }
-        if let Ok(mut map) = self.in_flight.lock()
-            && let Some(token) = map.remove(agent)
-        {
-            token.cancel();
-        }
+        self.cancel_in_flight(|a| a == agent);
     }
 
     /// Whether the operator has stopped `agent` (fails closed).
@@ -205,17 +281,38 @@ impl Gateway {
         self.killed.read().map(|k| k.covers(agent)).unwrap_or(true)
     }
 
-    /// The token that a kill of `agent` cancels; calls select on it.
-    pub fn kill_switch(&self, agent: AgentId) -> CancellationToken {
+    /// The tokens that stopping or revoking the caller or any of its
+    /// ancestors cancels; a call ends when any of them is cancelled.
+    pub fn kill_switches(&self, claims: &Claims) -> Vec<CancellationToken> {
         match self.in_flight.lock() {
-            Ok(mut map) => map.entry(agent).or_default().clone(),
+            Ok(mut map) => {
+                claims.chain_ids().map(|id| map.entry(*id).or_default().clone()).collect()
+            }
             // Fail closed: a call that cannot be stopped does not start.
             Err(_) => {
                 let token = CancellationToken::new();
                 token.cancel();
-                token
+                vec![token]
             }
         }
+    }
+
+    /// Cancels the in-flight calls of every agent `stopped` says, and of
+    /// their descendants (whose calls hold their ancestors' tokens too).
+    fn cancel_in_flight(&self, stopped: impl Fn(&AgentId) -> bool) -> usize {
+        let mut cancelled = 0;
+        if let Ok(mut map) = self.in_flight.lock() {
+            map.retain(|agent, token| {
+                if stopped(agent) {
+                    token.cancel();
+                    cancelled += 1;
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        cancelled
     }
 
     /// Re-reads the kill list (the CLI persists kills in the registry and
@@ -226,34 +323,33 @@ impl Gateway {
         let registry =
             warrant_identity::Registry::open(&self.state_db).map_err(|e| e.to_string())?;
         let kills = registry.kills().map_err(|e| e.to_string())?;
-        let mut cancelled = 0;
-        if let Ok(mut map) = self.in_flight.lock() {
-            map.retain(|agent, token| {
-                if kills.covers(agent) {
-                    token.cancel();
-                    cancelled += 1;
-                    false
-                } else {
-                    true
-                }
-            });
-        }
+        let cancelled = self.cancel_in_flight(|agent| kills.covers(agent));
         let mut killed = self.killed.write().map_err(|_| "kill list lock poisoned".to_owned())?;
         *killed = kills;
         Ok(cancelled)
     }
 
     /// Re-reads the revocation list (the CLI revokes in the registry and
-    /// then tells the running gateway).
+    /// then tells the running gateway) and cancels the in-flight calls of
+    /// revoked agents and their descendants.
     pub fn reload_revocations(&self) -> Result<usize, String> {
         let registry =
             warrant_identity::Registry::open(&self.state_db).map_err(|e| e.to_string())?;
         let ids = registry.revoked_ids().map_err(|e| e.to_string())?;
         let n = ids.len();
-        if let Ok(mut r) = self.revoked.write() {
-            *r = ids;
-        }
+        let snapshot = ids.clone();
+        *self.revoked.write().map_err(|_| "revocation list lock poisoned".to_owned())? = ids;
+        self.cancel_in_flight(|agent| snapshot.contains(agent));
         Ok(n)
+    }
+
+    /// Revokes a child agent at once in this gateway (after the registry
+    /// recorded it): for agents the gateway itself spawned and must undo.
+    pub fn revoke_now(&self, agent: AgentId) {
+        if let Ok(mut revoked) = self.revoked.write() {
+            revoked.insert(agent);
+        }
+        self.cancel_in_flight(|a| *a == agent);
     }
 
     /// Binds a session to the agent that opened it; `false` if another agent
@@ -265,6 +361,26 @@ impl Gateway {
 
     pub fn session_owner(&self, session: &str) -> Option<AgentId> {
         self.sessions.lock().ok()?.get(session).copied()
+    }
+
+    /// Appends an audit record of something `claims`' agent did or had done
+    /// to it, carrying its chain of custody.
+    pub async fn record_as(
+        &self,
+        kind: EventKind,
+        claims: &Claims,
+        detail: Value,
+    ) -> Result<(), String> {
+        let mut detail = match detail {
+            Value::Object(m) => m,
+            other => {
+                let mut m = Map::new();
+                m.insert("value".into(), other);
+                m
+            }
+        };
+        detail.insert("custody".into(), json!(claims.custody()));
+        self.record(kind, Some(&claims.agent_id), Value::Object(detail)).await
     }
 
     /// Appends an audit record; the error is for the caller to fail closed on.
@@ -291,9 +407,15 @@ impl Gateway {
 
     /// Re-reads the pins after `warrant tools accept` and lifts the
     /// quarantine of tools whose current definition is now pinned.
-    pub fn reload_pins(&self) -> Result<Vec<String>, String> {
-        let pins = self.pins.lock().map_err(|_| "pin store lock poisoned".to_owned())?;
-        Ok(self.tools.reconsider(|e| pins.is_pinned(e.name.as_str(), &e.pin).unwrap_or(false)))
+    pub fn reload_pins(self: &Arc<Self>) -> Result<Vec<String>, String> {
+        let lifted = {
+            let pins = self.pins.lock().map_err(|_| "pin store lock poisoned".to_owned())?;
+            self.tools.reconsider(|e| pins.is_pinned(e.name.as_str(), &e.pin).unwrap_or(false))
+        };
+        if !lifted.is_empty() {
+            self.notify_tools_changed();
+        }
+        Ok(lifted)
     }
 
     /// Arguments as the audit log and approval listings show them.
@@ -369,7 +491,9 @@ impl UpstreamEvents for Events {
                 json!({"tool": tool, "reason": reason})
             })
             .collect();
-        self.0.tools.replace(&upstream.name, entries, refused, quarantined);
+        if self.0.tools.replace(&upstream.name, entries, refused, quarantined) {
+            self.0.notify_tools_changed();
+        }
         let gw = self.0.clone();
         tokio::spawn(async move {
             if let Err(e) = gw.record(EventKind::UpstreamState, None, detail).await {

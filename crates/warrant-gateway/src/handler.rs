@@ -7,6 +7,7 @@
 //! Forwarding takes a `Permit`, which only the policy crate can make.
 
 use crate::approvals::{self, PendingView, Verdict};
+use crate::config::BUILTIN_UPSTREAM;
 use crate::gateway::Gateway;
 use crate::tools::{self, ToolEntry};
 use rmcp::ServerHandler;
@@ -45,6 +46,13 @@ fn claims_of(context: &RequestContext<RoleServer>) -> Result<Arc<Claims>, ErrorD
         .ok_or_else(|| ErrorData::invalid_request("request is not authenticated", None))
 }
 
+/// The bearer credential the request carried (for delegating from it).
+fn bearer_of(context: &RequestContext<RoleServer>) -> Option<String> {
+    let parts = context.extensions.get::<http::request::Parts>()?;
+    let value = parts.headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").map(|t| t.trim().to_owned())
+}
+
 pub fn agent_facts(claims: &Claims) -> AgentFacts {
     AgentFacts {
         id: claims.agent_id.to_string(),
@@ -53,8 +61,33 @@ pub fn agent_facts(claims: &Claims) -> AgentFacts {
         spiffe_id: claims.spiffe_id.clone(),
         spawned_by: claims.spawned_by.clone(),
         depth: i64::from(claims.depth),
-        custody: vec![claims.spawned_by.clone(), claims.spiffe_id.clone()],
+        custody: claims.custody(),
     }
+}
+
+/// Each ancestor as policy sees it, root first, with the custody chain down
+/// to it: a child is decided as itself and as each of them.
+pub fn ancestor_facts(claims: &Claims) -> Vec<AgentFacts> {
+    let custody = claims.custody();
+    claims
+        .ancestors
+        .iter()
+        .enumerate()
+        .map(|(i, a)| AgentFacts {
+            id: a.agent_id.to_string(),
+            name: a.name.to_string(),
+            task: a.task.clone(),
+            spiffe_id: a.spiffe_id.clone(),
+            spawned_by: a.spawned_by.clone(),
+            depth: i64::from(a.depth),
+            custody: custody.iter().take(i + 2).cloned().collect(),
+        })
+        .collect()
+}
+
+/// Whether a delegation narrowed `claims` to a list without `tool`.
+fn not_delegated(claims: &Claims, tool: &str) -> bool {
+    claims.tools.as_ref().is_some_and(|allowed| !allowed.contains(tool))
 }
 
 /// A refusal the agent can read and act on.
@@ -64,7 +97,9 @@ fn refusal(text: String) -> CallToolResponse {
 
 impl ServerHandler for GatewayHandler {
     fn get_info(&self) -> ServerConfig {
-        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+        let mut info = ServerConfig::new(
+            ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build(),
+        );
         info.server_info = Implementation::new("warrant", env!("CARGO_PKG_VERSION"));
         info.instructions = Some(
             "Tools of the operator's MCP servers, as NAME__tool, under Warrant's policy. A refused call says which rule refused it and why.".into(),
@@ -79,19 +114,21 @@ impl ServerHandler for GatewayHandler {
     ) -> Result<ListToolsResult, ErrorData> {
         let claims = claims_of(&context)?;
         let facts = agent_facts(&claims);
+        let ancestors = ancestor_facts(&claims);
         let all = self.gw.tools.all();
         let visible: Vec<_> = all
             .iter()
             .filter(|e| {
                 e.schema.is_ok()
                     && self.gw.tools.quarantine(e.name.as_str()).is_none()
-                    && self.gw.policy.could_allow(&facts, &e.facts)
+                    && !not_delegated(&claims, e.name.as_str())
+                    && self.gw.policy.could_allow_in_custody(&facts, &ancestors, &e.facts)
             })
             .map(|e| e.exposed.clone())
             .collect();
         let detail = json!({"shown": visible.len(), "hidden": all.len() - visible.len()});
         self.gw
-            .record(EventKind::ToolsListed, Some(&claims.agent_id), detail)
+            .record_as(EventKind::ToolsListed, &claims, detail)
             .await
             .map_err(|e| ErrorData::internal_error(format!("audit log unavailable: {e}"), None))?;
         Ok(ListToolsResult::with_all_items(visible))
@@ -130,21 +167,33 @@ impl ServerHandler for GatewayHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let claims = claims_of(&context)?;
-        // `warrant kill` cancels this token: the call ends wherever it is
-        // (waiting for a person, or for the upstream), and the upstream
-        // request is dropped.
-        let stop = self.gw.kill_switch(claims.agent_id);
+        let token = bearer_of(&context);
+        // `warrant kill` or a revocation of this agent or any ancestor
+        // cancels one of these tokens: the call ends wherever it is (waiting
+        // for a person, or for the upstream), and the upstream request is
+        // dropped.
+        let stops = self.gw.kill_switches(&claims);
+        let stopped = futures::future::select_all(stops.iter().map(|t| Box::pin(t.cancelled())));
         let tool = printable(&request.name);
         tokio::select! {
             biased;
-            () = stop.cancelled() => Ok(self.stopped(&claims, &tool).await),
-            response = self.call(&claims, request) => Ok(response),
+            _ = stopped => Ok(self.stopped(&claims, &tool).await),
+            response = self.call(&claims, token.as_deref(), request) => Ok(response),
         }
+    }
+
+    async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
+        self.gw.add_downstream(context.peer);
     }
 }
 
 impl GatewayHandler {
-    async fn call(&self, claims: &Claims, request: CallToolRequestParams) -> CallToolResponse {
+    async fn call(
+        &self,
+        claims: &Claims,
+        token: Option<&str>,
+        request: CallToolRequestParams,
+    ) -> CallToolResponse {
         let received = Instant::now();
         let gw = &self.gw;
         let agent = &claims.agent_id;
@@ -165,18 +214,31 @@ impl GatewayHandler {
             );
             return self.refuse(claims, &requested, &arguments, "quarantined", reason).await;
         }
+        if not_delegated(claims, entry.name.as_str()) {
+            let given: Vec<&str> = claims.tools.iter().flatten().map(String::as_str).collect();
+            let reason = format!(
+                "`{}` was not delegated to this agent; its parent gave it only: {}",
+                entry.name,
+                if given.is_empty() { "no tools".to_owned() } else { given.join(", ") }
+            );
+            return self.refuse(claims, &requested, &arguments, "not-delegated", reason).await;
+        }
         if let Err(reason) = self.check_arguments(&entry, &arguments) {
             return self.refuse(claims, &requested, &arguments, "invalid-arguments", reason).await;
         }
 
         let facts = agent_facts(claims);
-        let decision = gw.policy.decide(&CallRequest {
-            agent: &facts,
-            tool: &entry.facts,
-            arguments: &arguments,
-            tainted: false,
-            now: UnixMillis::now(),
-        });
+        let ancestors = ancestor_facts(claims);
+        let decision = gw.policy.decide_in_custody(
+            &CallRequest {
+                agent: &facts,
+                tool: &entry.facts,
+                arguments: &arguments,
+                tainted: false,
+                now: UnixMillis::now(),
+            },
+            &ancestors,
+        );
         let fingerprint =
             approvals::fingerprint(&agent.to_string(), entry.name.as_str(), &arguments)
                 .unwrap_or_default();
@@ -196,10 +258,9 @@ impl GatewayHandler {
             "reason": decision_reason(&decision),
             "arguments": gw.recorded_arguments(&arguments),
             "fingerprint": fingerprint,
-            "custody": facts.custody,
             "task": claims.task,
         });
-        if let Err(e) = gw.record(EventKind::Decision, Some(agent), recorded).await {
+        if let Err(e) = gw.record_as(EventKind::Decision, claims, recorded).await {
             return refusal(format!("warrant: refused because the audit log is unavailable ({e})"));
         }
 
@@ -213,7 +274,7 @@ impl GatewayHandler {
             }
             let permit =
                 decision.danger_permit_for_discovery(entry.name.as_str(), &agent.to_string());
-            return self.forward(claims, &entry, permit, request.arguments, received).await;
+            return self.forward(claims, token, &entry, permit, request.arguments, received).await;
         }
         let permit = match decision {
             Decision::Allow { permit, .. } => permit,
@@ -232,17 +293,16 @@ impl GatewayHandler {
                 }
             }
         };
-        self.forward(claims, &entry, permit, request.arguments, received).await
+        self.forward(claims, token, &entry, permit, request.arguments, received).await
     }
 
     /// The answer to a call cut short by `warrant kill`.
     async fn stopped(&self, claims: &Claims, tool: &str) -> CallToolResponse {
-        let detail = json!({"tool": tool, "error": "stopped by the operator (warrant kill)"});
-        if let Err(e) = self.gw.record(EventKind::CallFailed, Some(&claims.agent_id), detail).await
-        {
+        let detail = json!({"tool": tool, "error": "stopped by the operator (kill or revocation)"});
+        if let Err(e) = self.gw.record_as(EventKind::CallFailed, claims, detail).await {
             tracing::error!(error = %e, "audit append of a killed call failed");
         }
-        refusal("warrant: this agent was stopped by the operator (`warrant kill`); the call was cancelled".into())
+        refusal("warrant: this agent was stopped by the operator (`warrant kill` or `warrant agents revoke`, of it or of an agent above it); the call was cancelled".into())
     }
 
     /// Bounds and schema validation, before policy sees the arguments.
@@ -295,7 +355,7 @@ impl GatewayHandler {
             "reason": reason,
             "arguments": self.gw.recorded_arguments(arguments),
         });
-        if let Err(e) = self.gw.record(EventKind::Decision, Some(&claims.agent_id), detail).await {
+        if let Err(e) = self.gw.record_as(EventKind::Decision, claims, detail).await {
             return refusal(format!("warrant: refused because the audit log is unavailable ({e})"));
         }
         self.gw.count_denial(&claims.agent_id).await;
@@ -329,7 +389,7 @@ impl GatewayHandler {
             expires_at: now.plus(timeout).to_rfc3339(),
         };
         let detail = json!({"approval": id, "tool": entry.name.as_str(), "fingerprint": fingerprint, "rule": rule, "why": why, "timeout_s": timeout.as_secs()});
-        gw.record(EventKind::ApprovalRequested, Some(&claims.agent_id), detail)
+        gw.record_as(EventKind::ApprovalRequested, claims, detail)
             .await
             .map_err(|e| format!("warrant: refused because the audit log is unavailable ({e})"))?;
         let rx = gw.approvals.open(view);
@@ -354,7 +414,7 @@ impl GatewayHandler {
             ),
         };
         let detail = json!({"approval": id, "tool": entry.name.as_str(), "fingerprint": fingerprint, "outcome": outcome, "by": by});
-        gw.record(EventKind::ApprovalResolved, Some(&claims.agent_id), detail)
+        gw.record_as(EventKind::ApprovalResolved, claims, detail)
             .await
             .map_err(|e| format!("warrant: refused because the audit log is unavailable ({e})"))?;
         match text {
@@ -366,6 +426,7 @@ impl GatewayHandler {
     async fn forward(
         &self,
         claims: &Claims,
+        token: Option<&str>,
         entry: &ToolEntry,
         permit: Permit,
         arguments: Option<rmcp::model::JsonObject>,
@@ -376,8 +437,11 @@ impl GatewayHandler {
             return refusal("warrant: internal error: permit does not match the call".into());
         }
         // A kill that landed between authentication and now.
-        if gw.is_killed(&claims.agent_id) {
+        if gw.killed_in_chain(claims).is_some() {
             return self.stopped(claims, entry.name.as_str()).await;
+        }
+        if entry.name.upstream().as_str() == BUILTIN_UPSTREAM {
+            return self.builtin(claims, token, entry, permit, arguments).await;
         }
         let Some(upstream) = gw.upstreams.get(entry.name.upstream()) else {
             return refusal(format!(
@@ -416,8 +480,39 @@ impl GatewayHandler {
                 refusal(format!("warrant: {e}")),
             ),
         };
-        if let Err(e) = gw.record(kind, Some(&claims.agent_id), detail).await {
+        if let Err(e) = gw.record_as(kind, claims, detail).await {
             tracing::error!(error = %e, "audit append of a call result failed");
+        }
+        response
+    }
+
+    /// Runs one of Warrant's own tools. Its result is audited by outcome
+    /// only: a spawned child's credential must not reach the log.
+    async fn builtin(
+        &self,
+        claims: &Claims,
+        token: Option<&str>,
+        entry: &ToolEntry,
+        permit: Permit,
+        arguments: Option<rmcp::model::JsonObject>,
+    ) -> CallToolResponse {
+        let arguments = Value::Object(arguments.unwrap_or_default());
+        let result =
+            crate::builtin::call(&self.gw, claims, token, entry.name.tool(), arguments).await;
+        let (kind, detail, response) = match result {
+            Ok(r) => (
+                EventKind::CallResult,
+                json!({"tool": entry.name.as_str(), "is_error": false, "builtin": true, "permit_rules": permit.rules()}),
+                CallToolResponse::Complete(r),
+            ),
+            Err(text) => (
+                EventKind::CallFailed,
+                json!({"tool": entry.name.as_str(), "error": text, "builtin": true}),
+                refusal(text),
+            ),
+        };
+        if let Err(e) = self.gw.record_as(kind, claims, detail).await {
+            tracing::error!(error = %e, "audit append of a built-in call failed");
         }
         response
     }

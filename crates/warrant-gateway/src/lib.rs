@@ -12,6 +12,7 @@
 
 mod approvals;
 pub mod bridge;
+mod builtin;
 pub mod config;
 pub mod control;
 pub mod discovery;
@@ -98,7 +99,6 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
     let root = warrant_identity::RootKey::load(&home.root_key())
         .map_err(|e| GatewayError::Identity(e.to_string()))?;
     let verifier = warrant_identity::Verifier::new(root.public_key());
-    drop(root);
     let state_err =
         |e: String| GatewayError::State { path: home.state_db().display().to_string(), message: e };
     let registry =
@@ -146,7 +146,9 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
         upstreams,
         home.state_db(),
         pins,
+        root,
     ));
+    gw.install_builtins();
 
     let control = control::bind(&home.control_socket())?;
     let tcp = tokio::net::TcpListener::bind(listen)

@@ -12,7 +12,8 @@ use std::time::Duration;
 use warrant_audit::{AuditEvent, AuditLog, AuditOptions, EventKind};
 use warrant_core::{AgentId, AgentName, UnixMillis};
 use warrant_identity::{
-    AgentRecord, Claims, IssueRequest, KillTarget, Registry, RootKey, TrustDomain,
+    AgentRecord, Claims, DelegateRequest, IssueRequest, KillTarget, MIN_TTL, Registry, RootKey,
+    TrustDomain, Verifier,
 };
 use warrant_policy::{CallRequest, PolicyEngine};
 
@@ -28,6 +29,14 @@ pub struct Spawned {
     pub task: String,
     pub spawned_by: String,
     pub expires_at: String,
+    /// 0 for an operator's agent; a child is its parent's depth plus one.
+    pub depth: u32,
+    /// The parent's id, for a child agent.
+    pub parent: Option<String>,
+    /// The tools it may call at most, when a delegation narrowed them.
+    pub tools: Option<Vec<String>>,
+    /// The chain of custody: the operator, then each agent down to this one.
+    pub custody: Vec<String>,
     /// The bearer token. Printed once; Warrant keeps only its claims.
     pub token: String,
 }
@@ -73,12 +82,24 @@ pub fn operator() -> String {
     format!("operator:{user}")
 }
 
-/// `warrant agents spawn`.
+/// What `warrant agents spawn` is asked for.
+#[derive(Debug, Default)]
+pub struct SpawnOptions<'a> {
+    pub task: &'a str,
+    /// `None`: one hour (cut to the parent's remaining lifetime for a child).
+    pub ttl: Option<Duration>,
+    /// Spawn a child of the agent holding this token.
+    pub parent_token: Option<&'a str>,
+    /// The child's tools at most (only with a parent).
+    pub tools: Option<Vec<String>>,
+}
+
+/// `warrant agents spawn`: an operator's agent, or with a parent token a
+/// child whose rights are within its parent's.
 pub fn spawn_agent(
     home: &Home,
     name: &str,
-    task: &str,
-    ttl: Duration,
+    options: SpawnOptions<'_>,
 ) -> Result<Spawned, GatewayError> {
     home.init()?;
     home.check()?;
@@ -86,19 +107,65 @@ pub fn spawn_agent(
     let name = AgentName::parse(name).map_err(identity)?;
     let domain = TrustDomain::parse(&config.gateway.trust_domain).map_err(identity)?;
     let root = RootKey::load(&home.root_key()).map_err(identity)?;
-    let spawned_by = operator();
-    let (claims, token) = warrant_identity::issue(
-        &root,
-        IssueRequest {
-            trust_domain: &domain,
-            name,
-            task: task.to_owned(),
-            spawned_by,
-            ttl,
-            now: UnixMillis::now(),
-        },
-    )
-    .map_err(identity)?;
+    let now = UnixMillis::now();
+    let reg = registry(home)?;
+    let (claims, token) = match options.parent_token {
+        None => {
+            if options.tools.is_some() {
+                return Err(GatewayError::Identity(
+                    "--tools narrows a child agent; it needs --parent-token (an operator's agent is limited by policy)".into(),
+                ));
+            }
+            warrant_identity::issue(
+                &root,
+                IssueRequest {
+                    trust_domain: &domain,
+                    name,
+                    task: options.task.to_owned(),
+                    spawned_by: operator(),
+                    ttl: options.ttl.unwrap_or(DEFAULT_TTL),
+                    now,
+                },
+            )
+            .map_err(identity)?
+        }
+        Some(parent_token) => {
+            let parent_token = parent_token.trim();
+            let parent = Verifier::new(root.public_key())
+                .verify(parent_token, now)
+                .map_err(|e| GatewayError::Identity(format!("parent credential: {e}")))?;
+            let revoked = reg.revoked_ids().map_err(identity)?;
+            let kills = reg.kills().map_err(identity)?;
+            if let Some(id) = parent.chain_ids().find(|id| revoked.contains(id)) {
+                return Err(GatewayError::Identity(format!(
+                    "parent credential: agent `{id}` in its chain has been revoked"
+                )));
+            }
+            if let Some(id) = parent.chain_ids().find(|id| kills.covers(id)) {
+                return Err(GatewayError::Identity(format!(
+                    "parent credential: agent `{id}` in its chain is stopped (`warrant resume` it first)"
+                )));
+            }
+            let remaining =
+                Duration::from_millis(u64::try_from(parent.expires_at.0 - now.0).unwrap_or(0));
+            let ttl = options.ttl.unwrap_or(DEFAULT_TTL.min(remaining).max(MIN_TTL));
+            warrant_identity::delegate(
+                &root,
+                parent_token,
+                &parent,
+                DelegateRequest {
+                    trust_domain: &domain,
+                    name,
+                    task: options.task.to_owned(),
+                    ttl,
+                    tools: options.tools.map(|t| t.into_iter().collect()),
+                    now,
+                    max_depth: config.gateway.max_agent_depth,
+                },
+            )
+            .map_err(identity)?
+        }
+    };
     drop(root);
     // Recorded before the token is handed out.
     record(
@@ -108,43 +175,119 @@ pub fn spawn_agent(
         json!({
             "name": claims.name.as_str(), "spiffe_id": claims.spiffe_id, "task": claims.task,
             "spawned_by": claims.spawned_by, "expires_at": claims.expires_at.to_rfc3339(),
+            "parent": claims.parent.map(|p| p.to_string()), "depth": claims.depth,
+            "tools": claims.tools, "custody": claims.custody(),
         }),
     )?;
-    registry(home)?.record_issued(&claims).map_err(identity)?;
+    reg.record_issued(&claims).map_err(identity)?;
     Ok(Spawned {
         id: claims.agent_id.to_string(),
         name: claims.name.to_string(),
+        custody: claims.custody(),
         spiffe_id: claims.spiffe_id,
         task: claims.task,
         spawned_by: claims.spawned_by,
         expires_at: claims.expires_at.to_rfc3339(),
+        depth: claims.depth,
+        parent: claims.parent.map(|p| p.to_string()),
+        tools: claims.tools.map(|t| t.into_iter().collect()),
         token: token.expose_secret().to_owned(),
     })
 }
 
-/// `warrant agents list`.
-pub fn list_agents(home: &Home) -> Result<Vec<AgentRecord>, GatewayError> {
+/// One agent in `agents list`: its record, and its state with what its
+/// ancestors' revocation or stop means for it.
+#[derive(Serialize)]
+pub struct AgentView {
+    #[serde(flatten)]
+    pub record: AgentRecord,
+    /// `active`, `expired`, `revoked`, `stopped`, or `revoked`/`stopped`
+    /// through an ancestor (see `because_of`).
+    pub state: String,
+    /// The ancestor whose revocation or stop this agent's state comes from.
+    pub because_of: Option<String>,
+}
+
+/// `warrant agents list`: every agent, in tree order (each parent followed
+/// by its children, oldest first).
+pub fn list_agents(home: &Home) -> Result<Vec<AgentView>, GatewayError> {
     home.check()?;
-    registry(home)?.list().map_err(identity)
+    let reg = registry(home)?;
+    let records = reg.list().map_err(identity)?;
+    let kills = reg.kills().map_err(identity)?;
+    let now = UnixMillis::now();
+    let known: std::collections::HashSet<AgentId> = records.iter().map(|r| r.agent_id).collect();
+    let mut ordered = Vec::with_capacity(records.len());
+    // Roots (and orphans, whose parent is not in this registry) first.
+    let mut stack: Vec<&AgentRecord> =
+        records.iter().filter(|r| r.parent_id.is_none_or(|p| !known.contains(&p))).rev().collect();
+    let mut seen = std::collections::HashSet::new();
+    while let Some(rec) = stack.pop() {
+        if !seen.insert(rec.agent_id) {
+            continue;
+        }
+        ordered.push(rec);
+        stack.extend(records.iter().filter(|r| r.parent_id == Some(rec.agent_id)).rev());
+    }
+    let by_id: std::collections::HashMap<AgentId, &AgentRecord> =
+        records.iter().map(|r| (r.agent_id, r)).collect();
+    Ok(ordered
+        .into_iter()
+        .map(|rec| {
+            let own = rec.state(now);
+            let mut chain = Vec::new();
+            let mut next = rec.parent_id;
+            while let Some(id) = next {
+                if chain.contains(&id) {
+                    break;
+                }
+                chain.push(id);
+                next = by_id.get(&id).and_then(|r| r.parent_id);
+            }
+            let (state, because_of) = if own == "revoked" {
+                ("revoked".to_owned(), None)
+            } else if let Some(a) =
+                chain.iter().find(|id| by_id.get(*id).is_some_and(|r| r.revoked_at.is_some()))
+            {
+                ("revoked".to_owned(), Some(a.to_string()))
+            } else if kills.covers(&rec.agent_id) {
+                ("stopped".to_owned(), None)
+            } else if let Some(a) = chain.iter().find(|id| kills.covers(id)) {
+                ("stopped".to_owned(), Some(a.to_string()))
+            } else {
+                (own.to_owned(), None)
+            };
+            AgentView { record: rec.clone(), state, because_of }
+        })
+        .collect())
 }
 
 /// `warrant agents revoke`: permanent; a running gateway refuses the agent
 /// from its next request.
-pub fn revoke_agent(home: &Home, id: &str) -> Result<(AgentRecord, bool), GatewayError> {
+pub fn revoke_agent(
+    home: &Home,
+    id: &str,
+) -> Result<(AgentRecord, Vec<AgentId>, bool), GatewayError> {
     home.check()?;
     let id = AgentId::parse(id).map_err(identity)?;
     let reg = registry(home)?;
     if reg.get(id).map_err(identity)?.is_none() {
         return Err(GatewayError::Identity(format!("no agent with id `{id}`")));
     }
-    record(home, EventKind::AgentRevoked, Some(&id), json!({"by": operator()}))?;
+    // Its descendants' tokens name it, so they fall with it.
+    let descendants = reg.descendants(id).map_err(identity)?;
+    let detail = json!({
+        "by": operator(),
+        "descendants": descendants.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    });
+    record(home, EventKind::AgentRevoked, Some(&id), detail)?;
     let rec = reg.revoke(id, UnixMillis::now()).map_err(identity)?;
     let live = match control::request(&home.control_socket(), &ControlRequest::ReloadRevocations) {
         Ok(_) => true,
         Err(control::ControlError::NotRunning(_)) => false,
         Err(e) => return Err(e.into()),
     };
-    Ok((rec, live))
+    Ok((rec, descendants, live))
 }
 
 /// `warrant policy check`: the rule ids, and warnings.
@@ -173,16 +316,7 @@ pub fn explain(
         .ok_or_else(|| {
             GatewayError::Identity(format!("no agent `{agent}` (name or id); spawn one first"))
         })?;
-    let claims = Claims {
-        agent_id: rec.agent_id,
-        name: rec.name.clone(),
-        spiffe_id: rec.spiffe_id.clone(),
-        task: rec.task.clone(),
-        spawned_by: rec.spawned_by.clone(),
-        depth: rec.depth,
-        issued_at: rec.issued_at,
-        expires_at: rec.expires_at,
-    };
+    let claims = claims_of_record(&records, rec);
     let definition = crate::pins::PinStore::open(&home.state_db())
         .and_then(|p| p.definition(tool))
         .map_err(|e| GatewayError::State { path: home.state_db().display().to_string(), message: e.to_string() })?
@@ -201,26 +335,76 @@ pub fn explain(
         .first()
         .ok_or_else(|| GatewayError::Policy(format!("tool `{tool}` is not admissible")))?;
     let facts = crate::handler::agent_facts(&claims);
-    let decision = engine.decide(&CallRequest {
-        agent: &facts,
-        tool: &entry.facts,
-        arguments,
-        tainted: false,
-        now: UnixMillis::now(),
-    });
+    let ancestors = crate::handler::ancestor_facts(&claims);
+    let delegated = claims.tools.as_ref().is_none_or(|t| t.contains(tool));
+    let decision = engine.decide_in_custody(
+        &CallRequest {
+            agent: &facts,
+            tool: &entry.facts,
+            arguments,
+            tainted: false,
+            now: UnixMillis::now(),
+        },
+        &ancestors,
+    );
+    let (outcome, reason) = if delegated {
+        (decision.outcome().to_string(), decision.reason().map(str::to_owned))
+    } else {
+        ("deny".to_owned(), Some(format!("`{tool}` was not delegated to this agent")))
+    };
     Ok(json!({
-        "agent": {"id": claims.agent_id.to_string(), "name": claims.name.as_str()},
+        "agent": {"id": claims.agent_id.to_string(), "name": claims.name.as_str(), "custody": claims.custody()},
         "tool": tool,
         "tool_facts": {
             "read_only": entry.facts.read_only, "destructive": entry.facts.destructive,
             "idempotent": entry.facts.idempotent, "open_world": entry.facts.open_world, "trusted": entry.facts.trusted,
         },
-        "visible_in_tools_list": engine.could_allow(&facts, &entry.facts),
-        "decision": decision.outcome().to_string(),
-        "rules": decision.rules().iter().map(|r| json!({"id": r.id, "reason": r.reason, "ask": r.ask})).collect::<Vec<_>>(),
-        "reason": decision.reason(),
+        "visible_in_tools_list": delegated && engine.could_allow_in_custody(&facts, &ancestors, &entry.facts),
+        "decision": outcome,
+        "rules": if delegated {
+            decision.rules().iter().map(|r| json!({"id": r.id, "reason": r.reason, "ask": r.ask})).collect::<Vec<_>>()
+        } else {
+            vec![json!({"id": "not-delegated", "reason": reason, "ask": null})]
+        },
+        "reason": reason,
         "diagnostics": decision.diagnostics().iter().map(|d| format!("{}: {}", d.rule, d.message)).collect::<Vec<_>>(),
     }))
+}
+
+/// The claims a registry record stands for, with its ancestors found by
+/// following parents through `records` (for offline explanations).
+fn claims_of_record(records: &[AgentRecord], rec: &AgentRecord) -> Claims {
+    let mut ancestors = Vec::new();
+    let mut next = rec.parent_id;
+    while let Some(id) = next {
+        let Some(parent) = records.iter().find(|r| r.agent_id == id) else { break };
+        if ancestors.iter().any(|a: &warrant_identity::Ancestor| a.agent_id == id) {
+            break;
+        }
+        ancestors.push(warrant_identity::Ancestor {
+            agent_id: parent.agent_id,
+            name: parent.name.clone(),
+            spiffe_id: parent.spiffe_id.clone(),
+            task: parent.task.clone(),
+            spawned_by: parent.spawned_by.clone(),
+            depth: parent.depth,
+        });
+        next = parent.parent_id;
+    }
+    ancestors.reverse();
+    Claims {
+        agent_id: rec.agent_id,
+        name: rec.name.clone(),
+        spiffe_id: rec.spiffe_id.clone(),
+        task: rec.task.clone(),
+        spawned_by: rec.spawned_by.clone(),
+        depth: rec.depth,
+        issued_at: rec.issued_at,
+        expires_at: rec.expires_at,
+        parent: rec.parent_id,
+        ancestors,
+        tools: rec.tools.as_ref().map(|t| t.iter().cloned().collect()),
+    }
 }
 
 /// What `warrant kill` / `warrant resume` acted on.
@@ -228,6 +412,8 @@ pub fn explain(
 pub struct KillReport {
     /// Agent ids, or `["*"]` for every agent.
     pub targets: Vec<String>,
+    /// Recorded descendants of the targets, which a kill covers too.
+    pub descendants: Vec<String>,
     /// Whether a running gateway applied it at once.
     pub live: bool,
 }
@@ -246,6 +432,18 @@ fn kill_targets(home: &Home, agent: Option<&str>) -> Result<Vec<KillTarget>, Gat
         return Err(GatewayError::Identity(format!("no agent `{agent}` (name or id)")));
     }
     Ok(ids)
+}
+
+fn descendants_of(reg: &Registry, targets: &[KillTarget]) -> Result<Vec<String>, GatewayError> {
+    let mut all = Vec::new();
+    for target in targets {
+        if let KillTarget::Agent(id) = target {
+            all.extend(reg.descendants(*id).map_err(identity)?.iter().map(ToString::to_string));
+        }
+    }
+    all.sort();
+    all.dedup();
+    Ok(all)
 }
 
 fn target_names(targets: &[KillTarget]) -> Vec<String> {
@@ -275,13 +473,15 @@ pub fn kill(home: &Home, agent: Option<&str>, by: &str) -> Result<KillReport, Ga
     home.check()?;
     let targets = kill_targets(home, agent)?;
     let names = target_names(&targets);
-    record(home, EventKind::AgentKilled, None, json!({"targets": names, "by": by}))?;
     let reg = registry(home)?;
+    let descendants = descendants_of(&reg, &targets)?;
+    let detail = json!({"targets": names, "descendants": descendants, "by": by});
+    record(home, EventKind::AgentKilled, None, detail)?;
     let now = UnixMillis::now();
     for target in &targets {
         reg.kill(target, by, now).map_err(identity)?;
     }
-    Ok(KillReport { targets: names, live: apply_kills(home)? })
+    Ok(KillReport { targets: names, descendants, live: apply_kills(home)? })
 }
 
 /// `warrant resume AGENT|--all`: lifts kills (`--all` lifts every kill).
@@ -291,10 +491,11 @@ pub fn resume(home: &Home, agent: Option<&str>, by: &str) -> Result<KillReport, 
     let names = target_names(&targets);
     record(home, EventKind::AgentResumed, None, json!({"targets": names, "by": by}))?;
     let reg = registry(home)?;
+    let descendants = descendants_of(&reg, &targets)?;
     for target in &targets {
         reg.resume(target).map_err(identity)?;
     }
-    Ok(KillReport { targets: names, live: apply_kills(home)? })
+    Ok(KillReport { targets: names, descendants, live: apply_kills(home)? })
 }
 
 /// `warrant tools list`: every pinned or quarantined tool.

@@ -11,6 +11,7 @@ use crate::{IdentityError, printable};
 use biscuit_auth::builder::{BiscuitBuilder, Fact, fact, int, string};
 use biscuit_auth::{Authorizer, Biscuit};
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 use warrant_core::{AgentId, AgentName, UnixMillis};
@@ -46,6 +47,56 @@ pub struct Claims {
     pub issued_at: UnixMillis,
     /// The first instant at which the credential is no longer valid.
     pub expires_at: UnixMillis,
+    /// The agent that spawned this one; `None` for a root agent.
+    pub parent: Option<AgentId>,
+    /// Every agent above this one, the root first, the parent last; empty
+    /// for a root agent.
+    pub ancestors: Vec<Ancestor>,
+    /// The most this agent may call, when a delegation narrowed it: the
+    /// intersection of every tool list in its chain. `None`: no list
+    /// narrowed it, and policy alone decides.
+    pub tools: Option<BTreeSet<String>>,
+}
+
+/// An agent in the chain of custody above the one that holds the token.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Ancestor {
+    pub agent_id: AgentId,
+    pub name: AgentName,
+    pub spiffe_id: String,
+    pub task: String,
+    pub spawned_by: String,
+    pub depth: u32,
+}
+
+impl Claims {
+    /// The ids of the whole chain, root first, this agent last: revoking or
+    /// stopping any of them stops this agent.
+    pub fn chain_ids(&self) -> impl Iterator<Item = &AgentId> {
+        self.ancestors.iter().map(|a| &a.agent_id).chain(std::iter::once(&self.agent_id))
+    }
+
+    /// The chain of custody: the operator who spawned the root, then the
+    /// SPIFFE id of each agent down to this one.
+    pub fn custody(&self) -> Vec<String> {
+        let root_by = self.ancestors.first().map_or(&self.spawned_by, |a| &a.spawned_by);
+        std::iter::once(root_by.clone())
+            .chain(self.ancestors.iter().map(|a| a.spiffe_id.clone()))
+            .chain(std::iter::once(self.spiffe_id.clone()))
+            .collect()
+    }
+
+    /// This agent as an ancestor of a child it spawns.
+    pub(crate) fn as_ancestor(&self) -> Ancestor {
+        Ancestor {
+            agent_id: self.agent_id,
+            name: self.name.clone(),
+            spiffe_id: self.spiffe_id.clone(),
+            task: self.task.clone(),
+            spawned_by: self.spawned_by.clone(),
+            depth: self.depth,
+        }
+    }
 }
 
 /// What to issue a credential for.
@@ -99,27 +150,18 @@ pub fn issue(root: &RootKey, req: IssueRequest<'_>) -> Result<(Claims, AgentToke
     if req.ttl < MIN_TTL || req.ttl > MAX_TTL {
         return Err(IdentityError::Ttl { millis: req.ttl.as_millis() });
     }
-    let chars = req.task.chars().count();
-    if chars > MAX_TASK_CHARS {
-        return Err(IdentityError::TaskTooLong { chars, max: MAX_TASK_CHARS });
-    }
-    if req.task.chars().any(char::is_control) {
-        return Err(IdentityError::TaskControlCharacter);
-    }
+    check_task(&req.task)?;
     let spawned_by_chars = req.spawned_by.chars().count();
     if !(1..=MAX_SPAWNED_BY_CHARS).contains(&spawned_by_chars)
         || req.spawned_by.chars().any(char::is_control)
     {
         return Err(IdentityError::SpawnedBy { value: printable(&req.spawned_by) });
     }
-    // SPIFFE forbids the dot segments; `AgentName` alone would allow them.
-    if matches!(req.name.as_str(), "." | "..") {
-        return Err(IdentityError::SpiffeSegment { name: req.name.as_str().to_owned() });
-    }
+    check_spiffe_segment(&req.name)?;
 
     let agent_id = AgentId::random();
     let claims = Claims {
-        spiffe_id: format!("spiffe://{}/agent/{}/{agent_id}", req.trust_domain, req.name),
+        spiffe_id: spiffe_id(req.trust_domain, &req.name, &agent_id),
         agent_id,
         name: req.name,
         task: req.task,
@@ -127,12 +169,38 @@ pub fn issue(root: &RootKey, req: IssueRequest<'_>) -> Result<(Claims, AgentToke
         depth: 0,
         issued_at: req.now,
         expires_at: req.now.plus(req.ttl),
+        parent: None,
+        ancestors: Vec::new(),
+        tools: None,
     };
     let sign_error = |e: biscuit_auth::error::Token| IdentityError::Sign { reason: e.to_string() };
     let biscuit =
         authority_block(&claims).map_err(sign_error)?.build(root.keypair()).map_err(sign_error)?;
     let token = biscuit.to_base64().map_err(sign_error)?;
     Ok((claims, AgentToken::from_string(token)))
+}
+
+pub(crate) fn check_task(task: &str) -> Result<(), IdentityError> {
+    let chars = task.chars().count();
+    if chars > MAX_TASK_CHARS {
+        return Err(IdentityError::TaskTooLong { chars, max: MAX_TASK_CHARS });
+    }
+    if task.chars().any(char::is_control) {
+        return Err(IdentityError::TaskControlCharacter);
+    }
+    Ok(())
+}
+
+/// SPIFFE forbids the dot segments; `AgentName` alone would allow them.
+pub(crate) fn check_spiffe_segment(name: &AgentName) -> Result<(), IdentityError> {
+    if matches!(name.as_str(), "." | "..") {
+        return Err(IdentityError::SpiffeSegment { name: name.as_str().to_owned() });
+    }
+    Ok(())
+}
+
+pub(crate) fn spiffe_id(domain: &TrustDomain, name: &AgentName, id: &AgentId) -> String {
+    format!("spiffe://{domain}/agent/{name}/{id}")
 }
 
 /// The authority block for `claims`: one fact per claim, plus the expiry
@@ -195,5 +263,8 @@ pub(crate) fn read_claims(authorizer: &mut Authorizer) -> Result<Claims, ReadCla
         depth: u32::try_from(depth).map_err(|_| ReadClaimsError::Shape)?,
         issued_at: UnixMillis(issued_at),
         expires_at: UnixMillis(expires_at),
+        parent: None,
+        ancestors: Vec::new(),
+        tools: None,
     })
 }

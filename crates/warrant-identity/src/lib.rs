@@ -91,6 +91,7 @@
 //! clock on the verification path, does not log, and does not run a server.
 //! Key files are protected by Unix permissions only; the crate targets Unix.
 
+mod delegate;
 mod issue;
 mod key;
 mod registry;
@@ -99,7 +100,10 @@ mod verify;
 use std::path::PathBuf;
 use warrant_core::AgentId;
 
-pub use issue::{Claims, IssueRequest, MAX_TASK_CHARS, MAX_TTL, MIN_TTL, TrustDomain, issue};
+pub use delegate::{DEFAULT_MAX_DEPTH, DelegateRequest, MAX_DELEGATED_TOOLS, delegate};
+pub use issue::{
+    Ancestor, Claims, IssueRequest, MAX_TASK_CHARS, MAX_TTL, MIN_TTL, TrustDomain, issue,
+};
 pub use key::{AgentToken, PublicKey, RootKey};
 pub use registry::{AgentRecord, KillSet, KillTarget, Registry};
 pub use verify::{AuthError, MAX_TOKEN_BYTES, Verifier};
@@ -134,6 +138,16 @@ pub enum IdentityError {
     SpawnedBy { value: String },
     #[error("agent name `{name}` cannot be a SPIFFE path segment")]
     SpiffeSegment { name: String },
+    #[error("a child would be at depth {depth}, past the limit of {max}")]
+    DepthExceeded { depth: u32, max: u32 },
+    #[error("the parent credential has expired")]
+    ParentExpired,
+    #[error("a child may be given at most {max} tools; {count} were asked for")]
+    TooManyTools { count: usize, max: usize },
+    #[error("`{value}` is not a tool name (upstream__tool)")]
+    ToolName { value: String },
+    #[error("the parent may not call {}, so it cannot give them to a child", tools.join(", "))]
+    ToolsBeyondParent { tools: Vec<String> },
     #[error("cannot sign the agent credential: {reason}")]
     Sign { reason: String },
     #[error("cannot {operation} the agent registry at `{}`", path.display())]

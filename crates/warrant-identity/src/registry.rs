@@ -19,10 +19,12 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 use warrant_core::{AgentId, AgentName, UnixMillis};
 
-const FORMAT: &str = "warrant-agent-registry-v1";
+const FORMAT: &str = "warrant-agent-registry-v2";
+/// The format before child agents; opened registries of it are upgraded.
+const FORMAT_V1: &str = "warrant-agent-registry-v1";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-const COLUMNS: &str =
-    "agent_id, name, spiffe_id, task, spawned_by, depth, issued_at, expires_at, revoked_at";
+const COLUMNS: &str = "agent_id, name, spiffe_id, task, spawned_by, depth, issued_at, expires_at, \
+     revoked_at, parent_id, tools";
 
 /// One issued agent as the registry knows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -37,6 +39,10 @@ pub struct AgentRecord {
     pub expires_at: UnixMillis,
     /// When the agent was revoked; revocation is permanent.
     pub revoked_at: Option<UnixMillis>,
+    /// The agent that spawned it, for a child agent.
+    pub parent_id: Option<AgentId>,
+    /// The tools it may call at most, when its delegation narrowed them.
+    pub tools: Option<Vec<String>>,
 }
 
 impl AgentRecord {
@@ -129,7 +135,9 @@ impl Registry {
                  depth INTEGER NOT NULL,
                  issued_at INTEGER NOT NULL,
                  expires_at INTEGER NOT NULL,
-                 revoked_at INTEGER
+                 revoked_at INTEGER,
+                 parent_id TEXT,
+                 tools TEXT
              );
              CREATE TABLE IF NOT EXISTS kills (
                  target TEXT PRIMARY KEY NOT NULL,
@@ -140,9 +148,21 @@ impl Registry {
         .map_err(error("set up"))?;
         tx.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('format', ?1)", [FORMAT])
             .map_err(error("set up"))?;
-        let found: String = tx
+        let mut found: String = tx
             .query_row("SELECT value FROM meta WHERE key = 'format'", [], |row| row.get(0))
             .map_err(error("set up"))?;
+        if found == FORMAT_V1 {
+            // Child agents added the parent and the tool list; every agent
+            // of a v1 registry is a root agent.
+            tx.execute_batch(
+                "ALTER TABLE agents ADD COLUMN parent_id TEXT;
+                 ALTER TABLE agents ADD COLUMN tools TEXT;",
+            )
+            .map_err(error("upgrade"))?;
+            tx.execute("UPDATE meta SET value = ?1 WHERE key = 'format'", [FORMAT])
+                .map_err(error("upgrade"))?;
+            found = FORMAT.to_owned();
+        }
         tx.commit().map_err(error("set up"))?;
         if found != FORMAT {
             return Err(IdentityError::RegistryFormat {
@@ -159,8 +179,9 @@ impl Registry {
         let conn = self.conn();
         let result = conn.execute(
             "INSERT INTO agents
-                 (agent_id, name, spiffe_id, task, spawned_by, depth, issued_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 (agent_id, name, spiffe_id, task, spawned_by, depth, issued_at, expires_at,
+                  parent_id, tools)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 claims.agent_id.to_string(),
                 claims.name.as_str(),
@@ -170,6 +191,8 @@ impl Registry {
                 claims.depth,
                 claims.issued_at.0,
                 claims.expires_at.0,
+                claims.parent.map(|p| p.to_string()),
+                claims.tools.as_ref().and_then(|t| serde_json::to_string(t).ok()),
             ],
         );
         match result {
@@ -198,6 +221,34 @@ impl Registry {
             .map_err(|e| self.error("read", e))?
             .map(RawRecord::parse)
             .transpose()
+    }
+
+    /// Every recorded descendant of `id` (children, their children, ...).
+    /// Revoking or stopping `id` covers them through their tokens, which
+    /// name all their ancestors; this list is for showing that.
+    pub fn descendants(&self, id: AgentId) -> Result<Vec<AgentId>, IdentityError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "WITH RECURSIVE tree(id) AS (
+                     SELECT agent_id FROM agents WHERE parent_id = ?1
+                     UNION
+                     SELECT a.agent_id FROM agents a JOIN tree ON a.parent_id = tree.id
+                 )
+                 SELECT id FROM tree",
+            )
+            .map_err(|e| self.error("read", e))?;
+        let rows = stmt
+            .query_map([id.to_string()], |row| row.get::<_, String>(0))
+            .map_err(|e| self.error("read", e))?;
+        rows.map(|row| {
+            let id = row.map_err(|e| self.error("read", e))?;
+            AgentId::parse(&id).map_err(|e| IdentityError::CorruptRecord {
+                id: crate::printable(&id),
+                reason: e.to_string(),
+            })
+        })
+        .collect()
     }
 
     /// Marks an agent revoked at `now`. Revoking again keeps the first time.
@@ -316,6 +367,8 @@ struct RawRecord {
     issued_at: i64,
     expires_at: i64,
     revoked_at: Option<i64>,
+    parent_id: Option<String>,
+    tools: Option<String>,
 }
 
 impl RawRecord {
@@ -330,6 +383,8 @@ impl RawRecord {
             issued_at: row.get(6)?,
             expires_at: row.get(7)?,
             revoked_at: row.get(8)?,
+            parent_id: row.get(9)?,
+            tools: row.get(10)?,
         })
     }
 
@@ -349,6 +404,18 @@ impl RawRecord {
             issued_at: UnixMillis(self.issued_at),
             expires_at: UnixMillis(self.expires_at),
             revoked_at: self.revoked_at.map(UnixMillis),
+            parent_id: self
+                .parent_id
+                .as_deref()
+                .map(AgentId::parse)
+                .transpose()
+                .map_err(|e| corrupt(e.to_string()))?,
+            tools: self
+                .tools
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| corrupt(format!("tool list: {e}")))?,
         })
     }
 }

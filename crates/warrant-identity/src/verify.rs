@@ -12,6 +12,7 @@
 //! claims and is verified (and cached) as a token of its own. Nothing should
 //! deny or revoke by token bytes; revocation is by agent id.
 
+use crate::delegate::read_chain;
 use crate::issue::{Claims, ReadClaimsError, TIME_FACT, read_claims};
 use crate::key::PublicKey;
 use biscuit_auth::builder::{fact, int};
@@ -117,10 +118,25 @@ impl Verifier {
             .and_then(|b| b.build(&biscuit))
             .map_err(|_| AuthError::Malformed)?;
 
-        let claims = read_claims(&mut authorizer).map_err(|e| match e {
+        let read_error = |e| match e {
             ReadClaimsError::Limits => AuthError::Rejected,
             ReadClaimsError::Shape => AuthError::Malformed,
-        })?;
+        };
+        let root = read_claims(&mut authorizer).map_err(read_error)?;
+        // Blocks after the authority block: delegations (signed by the root
+        // key as a third party) and anything a holder appended.
+        let mut delegations = 0;
+        for index in 1..biscuit.block_count() {
+            let external = biscuit.block_external_key(index).map_err(|_| AuthError::Malformed)?;
+            if external == Some(self.public_key) {
+                delegations += 1;
+            }
+        }
+        let claims = if delegations == 0 {
+            root
+        } else {
+            read_chain(&mut authorizer, self.public_key, root, delegations).map_err(read_error)?
+        };
         match authorizer.authorize() {
             Ok(_) => {}
             Err(_) if now >= claims.expires_at => {
@@ -129,10 +145,12 @@ impl Verifier {
             Err(_) => return Err(AuthError::Rejected),
         }
         let claims = unexpired(claims, now)?;
-        // A token with appended blocks may carry checks of its own on the
-        // time; only the authority block's expiry is known to the cache, so
-        // such tokens are verified in full every time.
-        Ok(Verified { claims, cacheable: biscuit.block_count() == 1 })
+        // The checks of the authority block and of delegation blocks are
+        // ours, and their expiries are in the claims. A block a holder
+        // appended may check anything (the time, say), which the cache could
+        // not know, so such tokens are verified in full every time.
+        let cacheable = biscuit.block_count() == 1 + delegations;
+        Ok(Verified { claims, cacheable })
     }
 
     fn remember(&self, key: [u8; 32], claims: &Claims, now: UnixMillis) {
@@ -243,6 +261,9 @@ mod tests {
             depth: 0,
             issued_at: now,
             expires_at: UnixMillis(now.0 + 60_000),
+            parent: None,
+            ancestors: Vec::new(),
+            tools: None,
         };
         let dead = Claims { expires_at: now, ..live.clone() };
         for i in 0..CACHE_CAPACITY {

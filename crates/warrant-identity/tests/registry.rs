@@ -191,3 +191,44 @@ fn records_serialize_with_flat_claim_fields() {
     assert_eq!(json["expires_at"], 61_000);
     assert_eq!(json["revoked_at"], 1_500);
 }
+
+#[test]
+fn a_v1_registry_is_upgraded_in_place_and_keeps_its_agents() {
+    let dir = TempDir::new();
+    let conn = rusqlite::Connection::open(dir.db()).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+         INSERT INTO meta VALUES ('format', 'warrant-agent-registry-v1');
+         CREATE TABLE agents (agent_id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL,
+             spiffe_id TEXT NOT NULL, task TEXT NOT NULL, spawned_by TEXT NOT NULL,
+             depth INTEGER NOT NULL, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+             revoked_at INTEGER);
+         CREATE TABLE kills (target TEXT PRIMARY KEY NOT NULL, killed_at INTEGER NOT NULL,
+             killed_by TEXT NOT NULL);",
+    )
+    .unwrap();
+    let old = claims("old", 1_000);
+    conn.execute(
+        "INSERT INTO agents VALUES (?1, 'old', ?2, 't', 'operator:alice', 0, 1000, 61000, NULL)",
+        rusqlite::params![old.agent_id.to_string(), old.spiffe_id],
+    )
+    .unwrap();
+    drop(conn);
+
+    let registry = Registry::open(&dir.db()).unwrap();
+    let listed = registry.list().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].agent_id, old.agent_id);
+    assert_eq!(listed[0].parent_id, None);
+    // And it takes children now.
+    let mut child = claims("child", 2_000);
+    child.parent = Some(old.agent_id);
+    child.tools = Some(["fs__read".to_owned()].into_iter().collect());
+    registry.record_issued(&child).unwrap();
+    let record = registry.get(child.agent_id).unwrap().unwrap();
+    assert_eq!(record.parent_id, Some(old.agent_id));
+    assert_eq!(record.tools, Some(vec!["fs__read".to_owned()]));
+    assert_eq!(registry.descendants(old.agent_id).unwrap(), vec![child.agent_id]);
+    drop(registry);
+    assert!(Registry::open(&dir.db()).is_ok(), "opens again as v2");
+}

@@ -149,6 +149,10 @@ impl Permit {
     pub fn approver(&self) -> Option<&str> {
         self.approver.as_deref()
     }
+
+    pub(crate) fn into_rules(self) -> Vec<String> {
+        self.rules
+    }
 }
 
 /// The rule id a discovery-mode permit carries.
@@ -200,6 +204,11 @@ impl PendingApproval {
     /// Ids of the `@ask` rules that require the approval.
     pub fn ask_rules(&self) -> &[String] {
         &self.ask_rules
+    }
+
+    pub(crate) fn with_ask_rules(mut self, ask_rules: Vec<String>) -> Self {
+        self.ask_rules = ask_rules;
+        self
     }
 
     /// A person approved the call: the permit names the permits that matched,

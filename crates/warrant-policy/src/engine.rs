@@ -186,6 +186,78 @@ impl PolicyEngine {
         }
     }
 
+    /// Decides a call by an agent with ancestors (a child agent): its
+    /// effective rights are its own policy intersected with each ancestor's,
+    /// so a child never does what an ancestor could not, even where a
+    /// policy would permit the child. `ancestors` are root first; each is
+    /// decided with the same tool, arguments and context as the call.
+    ///
+    /// The strictest answer wins: the child's own deny, else an ancestor's
+    /// deny (named in the reason), else ask (the ask rules of all), else
+    /// allow.
+    pub fn decide_in_custody(&self, req: &CallRequest<'_>, ancestors: &[AgentFacts]) -> Decision {
+        let own = self.decide(req);
+        if ancestors.is_empty() || own.outcome() == crate::Outcome::Deny {
+            return own;
+        }
+        let mut asks: Vec<RuleRef> = Vec::new();
+        for ancestor in ancestors {
+            match self.decide(&CallRequest { agent: ancestor, ..*req }) {
+                Decision::Deny { rules, reason, diagnostics } => {
+                    return Decision::Deny {
+                        rules,
+                        reason: format!(
+                            "`{}` is beyond what ancestor `{}` may do: {reason}",
+                            req.tool.name, ancestor.name
+                        ),
+                        diagnostics,
+                    };
+                }
+                Decision::Ask { rules, .. } => asks.extend(rules),
+                Decision::Allow { .. } => {}
+            }
+        }
+        if asks.is_empty() {
+            return own;
+        }
+        match own {
+            Decision::Allow { permit, diagnostics, .. } => {
+                let mut rules = Vec::new();
+                for rule in asks {
+                    if !rules.contains(&rule) {
+                        rules.push(rule);
+                    }
+                }
+                let ask_ids = rules.iter().map(|r| r.id.clone()).collect();
+                let tool = req.tool.name.as_str();
+                let pending =
+                    PendingApproval::new(tool, &req.agent.id, permit.into_rules(), ask_ids);
+                Decision::Ask { pending, rules, diagnostics }
+            }
+            Decision::Ask { pending, mut rules, diagnostics } => {
+                for rule in asks {
+                    if !rules.contains(&rule) {
+                        rules.push(rule);
+                    }
+                }
+                let ask_ids = rules.iter().map(|r| r.id.clone()).collect();
+                Decision::Ask { pending: pending.with_ask_rules(ask_ids), rules, diagnostics }
+            }
+            deny @ Decision::Deny { .. } => deny,
+        }
+    }
+
+    /// [`Self::could_allow`] for the agent and every ancestor: a tool an
+    /// ancestor could never call is hidden from its descendants.
+    pub fn could_allow_in_custody(
+        &self,
+        agent: &AgentFacts,
+        ancestors: &[AgentFacts],
+        tool: &ToolFacts,
+    ) -> bool {
+        self.could_allow(agent, tool) && ancestors.iter().all(|a| self.could_allow(a, tool))
+    }
+
     /// Whether some call of `tool` by `agent` could be allowed (possibly after
     /// approval): some permit can be satisfied for some arguments and context,
     /// and no hard forbid holds whatever the context. Used to hide tools from

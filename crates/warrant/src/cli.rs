@@ -97,14 +97,24 @@ struct KillArgs {
 
 #[derive(Subcommand)]
 enum AgentsCommand {
-    /// Issue a credential for a new agent instance.
+    /// Issue a credential for a new agent instance, or with --parent-token
+    /// for a child of an agent, with a subset of its rights.
     Spawn {
         name: String,
         #[arg(long, default_value = "")]
         task: String,
-        /// Lifetime, e.g. 30m, 1h (at most 24h).
-        #[arg(long, default_value = "1h")]
-        ttl: humantime::Duration,
+        /// Lifetime, e.g. 30m, 1h (at most 24h; a child's is cut to its
+        /// parent's). Default 1h.
+        #[arg(long)]
+        ttl: Option<humantime::Duration>,
+        /// Spawn a child of the agent holding this token (better passed in
+        /// the environment than on the command line).
+        #[arg(long, env = "WARRANT_PARENT_TOKEN", hide_env_values = true)]
+        parent_token: Option<String>,
+        /// The child's tools at most, comma-separated (upstream__tool); a
+        /// subset of its parent's.
+        #[arg(long, value_delimiter = ',', requires = "parent_token")]
+        tools: Option<Vec<String>>,
         #[arg(long)]
         json: bool,
     },
@@ -285,7 +295,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             } else {
                 "no gateway is running; the kill holds when one starts"
             };
-            println!("stopped {}; {note}", report.targets.join(", "));
+            let also = match report.descendants.len() {
+                0 => String::new(),
+                n => format!(" and {n} descendant(s)"),
+            };
+            println!("stopped {}{also}; {note}", report.targets.join(", "));
         }
         Command::Resume(KillArgs { agent, all: _, by }) => {
             let by = by.unwrap_or_else(ops::operator);
@@ -328,14 +342,29 @@ fn print_status(status: &Value) {
 
 fn agents(home: &Home, cmd: AgentsCommand) -> Result<()> {
     match cmd {
-        AgentsCommand::Spawn { name, task, ttl, json } => {
-            let spawned = ops::spawn_agent(home, &name, &task, Duration::from(ttl))?;
+        AgentsCommand::Spawn { name, task, ttl, parent_token, tools, json } => {
+            let options = ops::SpawnOptions {
+                task: &task,
+                ttl: ttl.map(Duration::from),
+                parent_token: parent_token.as_deref(),
+                tools,
+            };
+            let spawned = ops::spawn_agent(home, &name, options)?;
             if json {
                 print_json(&spawned)?;
             } else {
                 println!(
-                    "agent {} ({})\nexpires {}\ntoken {}",
-                    spawned.id, spawned.spiffe_id, spawned.expires_at, spawned.token
+                    "agent {} ({})\ndepth {}{}\nexpires {}\ntoken {}",
+                    spawned.id,
+                    spawned.spiffe_id,
+                    spawned.depth,
+                    spawned
+                        .tools
+                        .as_ref()
+                        .map(|t| format!(", tools {}", t.join(",")))
+                        .unwrap_or_default(),
+                    spawned.expires_at,
+                    spawned.token
                 );
             }
         }
@@ -344,25 +373,42 @@ fn agents(home: &Home, cmd: AgentsCommand) -> Result<()> {
             if json {
                 print_json(&list)?;
             } else {
-                let now = warrant_core::UnixMillis::now();
                 for a in list {
-                    let state = a.state(now);
+                    let r = &a.record;
+                    let indent = "  ".repeat(usize::try_from(r.depth).unwrap_or(0));
+                    let name = format!("{indent}{}{}", if r.depth > 0 { "└ " } else { "" }, r.name);
+                    let state = match &a.because_of {
+                        Some(ancestor) => format!("{} (by ancestor {ancestor})", a.state),
+                        None => a.state.clone(),
+                    };
+                    let tools = r
+                        .tools
+                        .as_ref()
+                        .map(|t| format!("  tools: {}", t.join(",")))
+                        .unwrap_or_default();
                     println!(
-                        "{}  {:<16} {:<8} expires {}  task: {}",
-                        a.agent_id,
-                        a.name,
+                        "{}  {:<20} {:<8} expires {}  task: {}{tools}",
+                        r.agent_id,
+                        name,
                         state,
-                        a.expires_at.to_rfc3339(),
-                        a.task
+                        r.expires_at.to_rfc3339(),
+                        r.task
                     );
                 }
             }
         }
         AgentsCommand::Revoke { id } => {
-            let (rec, live) = ops::revoke_agent(home, &id)?;
-            let note =
-                if live { "the running gateway refuses it now" } else { "no gateway is running" };
-            println!("revoked {} ({}); {note}", rec.agent_id, rec.name);
+            let (rec, descendants, live) = ops::revoke_agent(home, &id)?;
+            let note = if live {
+                "the running gateway refuses it now and cancelled its calls"
+            } else {
+                "no gateway is running"
+            };
+            let also = match descendants.len() {
+                0 => String::new(),
+                n => format!(" and its {n} descendant(s)"),
+            };
+            println!("revoked {} ({}){also}; {note}", rec.agent_id, rec.name);
         }
     }
     Ok(())

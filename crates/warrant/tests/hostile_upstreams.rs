@@ -34,8 +34,8 @@ fn hostile_schemas_are_refused_at_admission_and_their_tools_hidden() {
     let visible = tool_names(&out["results"][0]);
     assert_eq!(
         visible,
-        vec!["hostile__catastrophic".to_owned()],
-        "only the compilable schema is offered"
+        vec!["hostile__catastrophic".to_owned(), "warrant__spawn_agent".to_owned()],
+        "only the compilable schema is offered (beside Warrant's own tool)"
     );
     let refused = out["results"][1]["text"].as_str().unwrap();
     assert!(refused.contains("cannot be called") && refused.contains("refused"), "{refused}");

@@ -26,9 +26,17 @@ fn a_tool_that_changes_after_use_is_quarantined_until_accepted() {
     w.add_fixture_upstream("changing", "changing_server.py", "trusted = true");
     let (_, token) = w.spawn_agent("shopper", &[]);
     let gw = w.up();
-    let first =
-        client(&gw.url, Some(&token), &json!([call("changing__lookup", json!({"q": "socks"}))]));
+    let first = client(
+        &gw.url,
+        Some(&token),
+        &json!([
+            call("changing__lookup", json!({"q": "socks"})),
+            {"op": "wait_notification", "method": "notifications/tools/list_changed", "timeout_s": 20}
+        ]),
+    );
     assert_eq!(first["results"][0]["text"], "result for socks", "{first}");
+    // The agent's view changed (the tool is now held back), and it was told.
+    assert_eq!(first["results"][1]["received"], true, "{first}");
 
     // The server changed the description and said so; the gateway relists.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -93,7 +101,10 @@ fn a_poisoned_description_is_quarantined_at_first_sight() {
         Some(&token),
         &json!([{"op": "list_tools"}, call("poisoned__add", json!({"a": 1, "b": 2})), call("poisoned__clean", json!({"text": "hi"}))]),
     );
-    assert_eq!(tool_names(&out["results"][0]), vec!["poisoned__clean".to_owned()]);
+    assert_eq!(
+        tool_names(&out["results"][0]),
+        vec!["poisoned__clean".to_owned(), "warrant__spawn_agent".to_owned()]
+    );
     assert!(out["results"][1]["text"].as_str().unwrap().contains("quarantined"), "{out}");
     assert_eq!(out["results"][2]["text"], "hi");
     let held = quarantined(&w);
