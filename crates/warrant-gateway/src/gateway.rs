@@ -29,6 +29,8 @@ pub struct Gateway {
     pub denials: DenialWindow,
     /// Set in discovery mode: where observed calls go.
     pub discover: Option<Mutex<Observations>>,
+    /// Discovery mode for agents of these names only; empty: for all.
+    pub discover_only: Vec<String>,
     pub auth_failures: AuthFailures,
     pub upstreams: BTreeMap<UpstreamName, Arc<Upstream>>,
     pub tools: ToolTable,
@@ -150,6 +152,7 @@ impl Gateway {
         state_db: PathBuf,
         pins: PinStore,
         signer: RootKey,
+        discover_only: Vec<String>,
     ) -> Self {
         let denials =
             DenialWindow::new(config.gateway.quarantine_denials, config.gateway.quarantine_window);
@@ -161,6 +164,7 @@ impl Gateway {
             approvals: Approvals::default(),
             denials,
             discover: observations.map(Mutex::new),
+            discover_only,
             auth_failures: AuthFailures::default(),
             upstreams,
             tools: ToolTable::default(),
@@ -182,6 +186,14 @@ impl Gateway {
         if let Ok(upstream) = UpstreamName::parse(crate::config::BUILTIN_UPSTREAM) {
             self.tools.replace(&upstream, crate::builtin::entries(), Vec::new(), Vec::new());
         }
+    }
+
+    /// Where `claims`' agent's calls are observed, if it is in discovery
+    /// mode (`up --discover`, or `--discover-agent` with its name).
+    pub fn discovering(&self, claims: &Claims) -> Option<&Mutex<Observations>> {
+        let chosen = self.discover_only.is_empty()
+            || self.discover_only.iter().any(|n| n == claims.name.as_str());
+        self.discover.as_ref().filter(|_| chosen)
     }
 
     pub fn signer(&self) -> &RootKey {

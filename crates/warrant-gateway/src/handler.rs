@@ -243,7 +243,7 @@ impl GatewayHandler {
             approvals::fingerprint(&agent.to_string(), entry.name.as_str(), &arguments)
                 .unwrap_or_default();
         let rules: Vec<&str> = decision.rules().iter().map(|r| r.id.as_str()).collect();
-        let discovering = gw.discover.is_some();
+        let discovering = gw.discovering(claims).is_some();
         let recorded = json!({
             "discovery": match (discovering, decision.outcome().to_string().as_str()) {
                 (false, _) => Value::Null,
@@ -264,7 +264,7 @@ impl GatewayHandler {
             return refusal(format!("warrant: refused because the audit log is unavailable ({e})"));
         }
 
-        if let Some(observations) = &gw.discover {
+        if let Some(observations) = gw.discovering(claims) {
             let outcome = decision.outcome().to_string();
             if let Ok(store) = observations.lock()
                 && let Err(e) =

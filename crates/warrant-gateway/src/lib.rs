@@ -74,6 +74,9 @@ pub struct UpOptions {
     /// Discovery mode: let denied and asked calls through, recorded as
     /// "would deny" / "would ask", and keep them for `policy suggest`.
     pub discover: bool,
+    /// Discovery mode for these agent names only (implies `discover` for
+    /// them; everyone else is enforced).
+    pub discover_agents: Vec<String>,
 }
 
 /// Runs the gateway until SIGINT or SIGTERM.
@@ -106,7 +109,11 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
     let revoked = registry.revoked_ids().map_err(|e| state_err(e.to_string()))?;
     let killed = registry.kills().map_err(|e| state_err(e.to_string()))?;
     let pins = PinStore::open(&home.state_db()).map_err(|e| state_err(e.to_string()))?;
-    let observations = if options.discover {
+    for name in &options.discover_agents {
+        warrant_core::AgentName::parse(name).map_err(|e| GatewayError::Identity(e.to_string()))?;
+    }
+    let discovering = options.discover || !options.discover_agents.is_empty();
+    let observations = if discovering {
         Some(
             discovery::Observations::open(&home.state_db())
                 .map_err(|e| state_err(e.to_string()))?,
@@ -147,6 +154,7 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
         home.state_db(),
         pins,
         root,
+        options.discover_agents.clone(),
     ));
     gw.install_builtins();
 
@@ -164,7 +172,8 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
         "policies": sources.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
         "rules": gw.policy.rule_ids(),
         "upstreams": gw.upstreams.keys().map(|u| u.as_str()).collect::<Vec<_>>(),
-        "discover": options.discover,
+        "discover": discovering,
+        "discover_agents": options.discover_agents,
     });
     gw.record(EventKind::GatewayStarted, None, started).await.map_err(GatewayError::Audit)?;
 
@@ -177,9 +186,14 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
     let owner = control::owner_uid(home.root()).map_err(GatewayError::Serve)?;
     let control_task = tokio::spawn(control::serve(control, gw.clone(), owner, shutdown.clone()));
 
-    if options.discover {
+    if discovering {
+        let who = if options.discover_agents.is_empty() {
+            "every agent".to_owned()
+        } else {
+            format!("agents named {}", options.discover_agents.join(", "))
+        };
         eprintln!(
-            "warrant: DISCOVERY MODE: calls that policy would deny or ask about go through, recorded as \"would deny\"/\"would ask\"; run `warrant policy suggest --agent NAME` afterwards"
+            "warrant: DISCOVERY MODE for {who}: calls that policy would deny or ask about go through, recorded as \"would deny\"/\"would ask\"; run `warrant policy suggest --agent NAME` afterwards"
         );
     }
     eprintln!("warrant: gateway up, MCP endpoint {mcp_url}");
@@ -269,5 +283,6 @@ pub(crate) fn status(gw: &Gateway) -> Value {
         "alerts": gw.denials.alerts(),
         "policy_rules": gw.policy.len(),
         "discover": gw.discover.is_some(),
+        "discover_agents": gw.discover_only,
     })
 }

@@ -33,6 +33,10 @@ enum Command {
         /// through, recorded as "would deny"/"would ask", for `policy suggest`.
         #[arg(long)]
         discover: bool,
+        /// Discovery mode for the agents of this name only (repeatable);
+        /// every other agent is enforced as usual.
+        #[arg(long, value_name = "NAME", conflicts_with = "discover")]
+        discover_agent: Vec<String>,
     },
     /// The running gateway: endpoints, upstreams, health.
     Status {
@@ -227,9 +231,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 println!("  created {}", path.display());
             }
         }
-        Command::Up { listen, discover } => {
+        Command::Up { listen, discover, discover_agent } => {
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(warrant_gateway::run(&home, UpOptions { listen, discover }))?;
+            runtime.block_on(warrant_gateway::run(
+                &home,
+                UpOptions { listen, discover, discover_agents: discover_agent },
+            ))?;
         }
         Command::Status { json } => {
             let status = control::request(&home.control_socket(), &ControlRequest::Status)?;

@@ -100,3 +100,35 @@ fn suggest_without_observations_says_what_to_do() {
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("--discover"), "{}", out.stderr);
 }
+
+#[test]
+fn discovery_for_one_agent_leaves_every_other_agent_enforced() {
+    let w = Warrant::new(BIN);
+    w.add_fixture_upstream("risk", "risk_server.py", "");
+    std::fs::write(
+        w.home().join("policy/no-email.cedar"),
+        "@id(\"no-email\")\nforbid (principal, action == Action::\"call_tool\", resource == Tool::\"risk__send_email\");\n",
+    )
+    .unwrap();
+    let (_, learner) = w.spawn_agent("learner", &[]);
+    let (_, other) = w.spawn_agent("other", &[]);
+    let email = json!([call("risk__send_email", json!({"to": "a@example.com", "body": "x"}))]);
+
+    let gw = w.up_with(&["--discover-agent", "learner"]);
+    let status = w.run(&["status", "--json"]).json();
+    assert_eq!(status["discover_agents"], json!(["learner"]), "{status}");
+    assert_eq!(
+        texts(&client(&gw.url, Some(&learner), &email)),
+        ["sent email to a@example.com (1 chars)"]
+    );
+    let refused = texts(&client(&gw.url, Some(&other), &email));
+    assert!(refused[0].contains("no-email"), "{refused:?}");
+    drop(gw);
+
+    let suggested = w.run(&["policy", "suggest", "--agent", "learner"]);
+    assert_eq!(suggested.code, 0, "{}", suggested.stderr);
+    assert!(suggested.stdout.contains("risk__send_email"), "{}", suggested.stdout);
+    let none = w.run(&["policy", "suggest", "--agent", "other"]);
+    assert!(!none.stdout.contains("risk__send_email"), "{}", none.stdout);
+    assert_ne!(w.run(&["up", "--discover-agent", "no/such"]).code, 0);
+}
