@@ -89,14 +89,17 @@ pub async fn serve(
         tokio::spawn(async move {
             let peer_uid = stream.peer_cred().map(|c| c.uid()).ok();
             let (read, mut write) = stream.into_split();
+            // The request is read (bounded in size and time) before any
+            // answer, even from a peer that will be refused: closing with it
+            // unread would reset the connection under the refusal.
+            let mut line = String::new();
+            let mut reader = tokio::io::BufReader::new(read.take(MAX_REQUEST));
+            let received =
+                tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await;
             let reply = if peer_uid != Some(owner_uid) {
                 json!({"ok": false, "error": "control socket: peer is not the owner of this Warrant home"})
             } else {
-                let mut line = String::new();
-                let mut reader = tokio::io::BufReader::new(read.take(MAX_REQUEST));
-                match tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line))
-                    .await
-                {
+                match received {
                     Ok(Ok(_)) => match serde_json::from_str::<ControlRequest>(&line) {
                         Ok(req) => handle(&gw, req).await,
                         Err(e) => {
