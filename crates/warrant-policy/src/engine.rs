@@ -9,7 +9,7 @@
 
 use crate::decision::{Decision, EvalDiagnostic, PendingApproval, Permit, RuleRef};
 use crate::error::{PolicyError, Problem};
-use crate::facts::{AgentFacts, Base, CallRequest, Names, ToolFacts};
+use crate::facts::{AgentFacts, Base, CallRequest, ConnectRequest, Names, ToolFacts};
 use crate::load::{self, Kind, PolicySource, Rule, Scope};
 use cedar_policy::{
     AuthorizationError, Authorizer, Entities, PolicyId, PolicySet, Request, Schema,
@@ -33,6 +33,10 @@ pub struct PolicyEngine {
     authorizer: Authorizer,
     /// upstream name -> tool name -> that tool's slice.
     slices: RwLock<HashMap<String, HashMap<String, Arc<Slice>>>>,
+    /// The rules that can decide a connection (those not scoped to a tool
+    /// or an upstream), and their permits alone.
+    connect_all: PolicySet,
+    connect_permits: PolicySet,
 }
 
 /// More cached agent bases per tool than this and that cache starts over.
@@ -95,7 +99,20 @@ impl PolicyEngine {
                 Scope::Tool(t) => by_tool.entry(t.clone()).or_default().push(index),
             }
         }
+        let mut connect_all = PolicySet::new();
+        let mut connect_permits = PolicySet::new();
+        for rule in common.iter().filter_map(|i| rules.get(*i)) {
+            let problem = |e: cedar_policy::PolicySetError| {
+                PolicyError::new(vec![Problem::Schema { message: format!("rule `{}`: {e}", rule.id) }])
+            };
+            connect_all.add(rule.policy.clone()).map_err(problem)?;
+            if rule.kind == Kind::Permit {
+                connect_permits.add(rule.policy.clone()).map_err(problem)?;
+            }
+        }
         Ok(Self {
+            connect_all,
+            connect_permits,
             rules,
             by_id,
             common,
@@ -134,11 +151,53 @@ impl PolicyEngine {
             Ok(built) => built,
             Err(message) => return fail(message),
         };
+        self.judge(&slice.all, &slice.permits, &request, &entities, tool, agent)
+    }
+
+    /// Decides one network connection through the egress proxy
+    /// (`Action::"connect"` on a `Host`), with the same three outcomes and
+    /// rules as calls. Only rules not scoped to a tool or upstream can
+    /// apply.
+    pub fn decide_connect(&self, req: &ConnectRequest<'_>) -> Decision {
+        let resource = format!("{}:{}", req.host, req.port);
+        let (request, entities) = match self.names.connect_request(req) {
+            Ok(built) => built,
+            Err(message) => {
+                return Decision::Deny {
+                    rules: Vec::new(),
+                    reason: format!("policy could not be evaluated for `{resource}`"),
+                    diagnostics: vec![EvalDiagnostic { rule: String::new(), message }],
+                };
+            }
+        };
+        self.judge(
+            &self.connect_all,
+            &self.connect_permits,
+            &request,
+            &entities,
+            &resource,
+            &req.agent.id,
+        )
+    }
+
+    /// Hard forbid → deny; else `@ask` forbid and permit → ask; else permit
+    /// → allow; else deny by default. `resource` names what the permit is
+    /// for.
+    fn judge(
+        &self,
+        all: &PolicySet,
+        permits_only: &PolicySet,
+        request: &Request,
+        entities: &Entities,
+        resource: &str,
+        agent: &str,
+    ) -> Decision {
+        let tool = resource;
         let mut diagnostics = Vec::new();
 
         // One pass over every rule that can apply: Cedar reports the
         // satisfied forbids if there are any, else the satisfied permits.
-        let first = self.matching(&slice.all, &request, &entities, Some(&mut diagnostics));
+        let first = self.matching(all, request, entities, Some(&mut diagnostics));
         let of_kind = |kind: Kind| -> Vec<usize> {
             first
                 .iter()
@@ -160,7 +219,7 @@ impl PolicyEngine {
         } else {
             // The forbids hid the permits; ask again of the permits alone
             // (their errors were already noted in the first pass).
-            self.refs(&self.matching(&slice.permits, &request, &entities, None))
+            self.refs(&self.matching(permits_only, request, entities, None))
         };
         if permits.is_empty() {
             return Decision::Deny {

@@ -81,6 +81,20 @@ pub struct CallRequest<'a> {
     pub now: UnixMillis,
 }
 
+/// One network connection to decide (`Action::"connect"`).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectRequest<'a> {
+    pub agent: &'a AgentFacts,
+    /// The host as the agent named it, lowercase; or an IP literal.
+    pub host: &'a str,
+    pub port: u16,
+    /// `CONNECT` for a tunnel, else the HTTP method.
+    pub method: &'a str,
+    /// The run declared this host (its profile or `--allow-host`).
+    pub declared: bool,
+    pub now: UnixMillis,
+}
+
 /// The agent's and the tool's entities, ready to take a call's arguments.
 #[derive(Debug)]
 pub(crate) struct Base {
@@ -99,7 +113,9 @@ pub(crate) struct Names {
     tool: EntityTypeName,
     upstream: EntityTypeName,
     arguments: EntityTypeName,
+    host: EntityTypeName,
     call_tool: EntityUid,
+    connect: EntityUid,
 }
 
 impl Names {
@@ -113,7 +129,9 @@ impl Names {
             tool: parse("Tool")?,
             upstream: parse("Upstream")?,
             arguments: parse("Arguments")?,
-            call_tool: EntityUid::from_type_name_and_id(action, EntityId::new("call_tool")),
+            host: parse("Host")?,
+            call_tool: EntityUid::from_type_name_and_id(action.clone(), EntityId::new("call_tool")),
+            connect: EntityUid::from_type_name_and_id(action, EntityId::new("connect")),
         })
     }
 
@@ -172,6 +190,55 @@ impl Names {
         Ok((request, entities))
     }
 
+    /// The request and entities for deciding one connection.
+    pub(crate) fn connect_request(
+        &self,
+        req: &ConnectRequest<'_>,
+    ) -> Result<(Request, Entities), String> {
+        let agent_uid = Self::uid(&self.agent, &req.agent.id);
+        let agent = self.agent_entity(agent_uid.clone(), req.agent)?;
+        let host_uid = Self::uid(&self.host, req.host);
+        let host = Entity::new_with_tags(
+            host_uid.clone(),
+            [("name".to_owned(), RestrictedExpression::new_string(req.host.to_owned()))],
+            [],
+            [],
+        )
+        .map_err(|e| format!("host: {e}"))?;
+        let custody = req.agent.custody.iter().map(|c| RestrictedExpression::new_string(c.clone()));
+        let context = Context::from_pairs([
+            ("port".to_owned(), RestrictedExpression::new_long(i64::from(req.port))),
+            ("method".to_owned(), RestrictedExpression::new_string(req.method.to_owned())),
+            ("declared".to_owned(), RestrictedExpression::new_bool(req.declared)),
+            ("task".to_owned(), RestrictedExpression::new_string(req.agent.task.clone())),
+            ("custody".to_owned(), RestrictedExpression::new_set(custody)),
+            ("now".to_owned(), RestrictedExpression::new_long(req.now.as_secs())),
+        ])
+        .map_err(|e| format!("context: {e}"))?;
+        let request = Request::new(agent_uid, self.connect.clone(), host_uid, context, None)
+            .map_err(|e| format!("request: {e}"))?;
+        let entities =
+            Entities::from_entities([agent, host], None).map_err(|e| format!("entities: {e}"))?;
+        Ok((request, entities))
+    }
+
+    fn agent_entity(&self, uid: EntityUid, agent: &AgentFacts) -> Result<Entity, String> {
+        let string = |s: &str| RestrictedExpression::new_string(s.to_owned());
+        Entity::new_with_tags(
+            uid,
+            [
+                ("name".to_owned(), string(&agent.name)),
+                ("task".to_owned(), string(&agent.task)),
+                ("spiffe_id".to_owned(), string(&agent.spiffe_id)),
+                ("spawned_by".to_owned(), string(&agent.spawned_by)),
+                ("depth".to_owned(), RestrictedExpression::new_long(agent.depth)),
+            ],
+            [],
+            [],
+        )
+        .map_err(|e| format!("agent: {e}"))
+    }
+
     /// The request for a decision whose context is unknown.
     pub(crate) fn partial_request(&self, base: &Base) -> Request {
         // No context: partial evaluation treats all of it as unknown.
@@ -190,19 +257,7 @@ impl Names {
     ) -> Result<(EntityUid, EntityUid, Vec<Entity>), String> {
         let string = |s: &str| RestrictedExpression::new_string(s.to_owned());
         let agent_uid = Self::uid(&self.agent, &agent.id);
-        let agent_entity = Entity::new_with_tags(
-            agent_uid.clone(),
-            [
-                ("name".to_owned(), string(&agent.name)),
-                ("task".to_owned(), string(&agent.task)),
-                ("spiffe_id".to_owned(), string(&agent.spiffe_id)),
-                ("spawned_by".to_owned(), string(&agent.spawned_by)),
-                ("depth".to_owned(), RestrictedExpression::new_long(agent.depth)),
-            ],
-            [],
-            [],
-        )
-        .map_err(|e| format!("agent: {e}"))?;
+        let agent_entity = self.agent_entity(agent_uid.clone(), agent)?;
 
         let upstream_uid = Self::uid(&self.upstream, &tool.upstream);
         let tool_uid = Self::uid(&self.tool, &tool.name);

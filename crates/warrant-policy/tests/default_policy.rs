@@ -3,18 +3,23 @@
 
 mod common;
 
-use common::{agent, decide, ids, tool};
+use common::{NOW, agent, decide, ids, tool};
 use serde_json::json;
-use warrant_policy::{DEFAULT_POLICY, Decision, Outcome, PolicyEngine, PolicySource};
+use warrant_policy::{
+    ConnectRequest, DEFAULT_POLICY, Decision, Outcome, PolicyEngine, PolicySource,
+};
 
 fn default_engine() -> PolicyEngine {
     PolicyEngine::new(&[PolicySource::new("default.cedar", DEFAULT_POLICY)]).unwrap()
 }
 
 #[test]
-fn default_policy_validates_and_has_its_two_rules() {
+fn default_policy_validates_and_has_its_three_rules() {
     let engine = default_engine();
-    assert_eq!(engine.rule_ids(), ["allow-known-tools", "ask-before-side-effects"]);
+    assert_eq!(
+        engine.rule_ids(),
+        ["allow-known-tools", "ask-before-side-effects", "allow-declared-hosts"]
+    );
     assert!(engine.warnings().is_empty(), "{:?}", engine.warnings());
 }
 
@@ -75,4 +80,51 @@ fn every_tool_is_visible_under_the_default_policy() {
     let a = agent("researcher");
     assert!(engine.could_allow(&a, &tool("notes", "search", true, false)));
     assert!(engine.could_allow(&a, &tool("files", "delete", false, false)));
+}
+
+fn connect(engine: &PolicyEngine, host: &str, declared: bool) -> Decision {
+    engine.decide_connect(&ConnectRequest {
+        agent: &agent("coder"),
+        host,
+        port: 443,
+        method: "CONNECT",
+        declared,
+        now: NOW,
+    })
+}
+
+#[test]
+fn a_run_reaches_only_the_hosts_it_declared() {
+    let engine = default_engine();
+    let declared = connect(&engine, "crates.io", true);
+    assert_eq!(ids(&declared), ["allow-declared-hosts"]);
+    let Decision::Allow { permit, .. } = declared else { panic!("expected allow") };
+    assert_eq!(permit.tool(), "crates.io:443");
+    // Undeclared: default deny, with the hint the permit's reason gives.
+    let undeclared = connect(&engine, "evil.example", false);
+    let Decision::Deny { rules, reason, .. } = &undeclared else { panic!("{undeclared:?}") };
+    assert!(rules.is_empty(), "default deny");
+    assert!(reason.contains("evil.example"), "{reason}");
+}
+
+#[test]
+fn tool_rules_do_not_open_the_network_and_host_forbids_win() {
+    // `allow-known-tools` permits every tool call; it says nothing about
+    // connections, so it must not allow one.
+    let engine = PolicyEngine::new(&[PolicySource::new(
+        "p.cedar",
+        r#"@id("all-tools") permit (principal, action == Action::"call_tool", resource);
+           @id("declared") permit (principal, action == Action::"connect", resource) when { context.declared };
+           @id("no-paste") @reason("paste sites are off limits")
+           forbid (principal, action == Action::"connect", resource) when { resource.name like "*pastebin.com" };"#,
+    )])
+    .unwrap();
+    assert_eq!(connect(&engine, "api.github.com", false).outcome(), Outcome::Deny);
+    let pasted = connect(&engine, "pastebin.com", true);
+    let Decision::Deny { rules, reason, .. } = &pasted else { panic!("{pasted:?}") };
+    assert_eq!(rules[0].id, "no-paste");
+    assert_eq!(reason, "paste sites are off limits");
+    // And a tool call is still decided by tool rules alone.
+    let call = decide(&engine, &tool("notes", "search", true, false), json!({}));
+    assert_eq!(ids(&call), ["all-tools"]);
 }
