@@ -19,9 +19,13 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 use warrant_core::{AgentId, AgentName, UnixMillis};
 
-const FORMAT: &str = "warrant-agent-registry-v2";
-/// The format before child agents; opened registries of it are upgraded.
-const FORMAT_V1: &str = "warrant-agent-registry-v1";
+const FORMAT: &str = "warrant-agent-registry-v3";
+/// Earlier formats, upgraded in place when opened: v1 had no child agents
+/// (parent, tool list), v2 no workspaces.
+const UPGRADABLE: [&str; 2] = ["warrant-agent-registry-v1", "warrant-agent-registry-v2"];
+/// Columns added since v1, with their types.
+const ADDED_COLUMNS: [(&str, &str); 3] =
+    [("parent_id", "TEXT"), ("tools", "TEXT"), ("workspace", "TEXT")];
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const COLUMNS: &str = "agent_id, name, spiffe_id, task, spawned_by, depth, issued_at, expires_at, \
      revoked_at, parent_id, tools";
@@ -137,7 +141,8 @@ impl Registry {
                  expires_at INTEGER NOT NULL,
                  revoked_at INTEGER,
                  parent_id TEXT,
-                 tools TEXT
+                 tools TEXT,
+                 workspace TEXT
              );
              CREATE TABLE IF NOT EXISTS kills (
                  target TEXT PRIMARY KEY NOT NULL,
@@ -151,14 +156,23 @@ impl Registry {
         let mut found: String = tx
             .query_row("SELECT value FROM meta WHERE key = 'format'", [], |row| row.get(0))
             .map_err(error("set up"))?;
-        if found == FORMAT_V1 {
-            // Child agents added the parent and the tool list; every agent
-            // of a v1 registry is a root agent.
-            tx.execute_batch(
-                "ALTER TABLE agents ADD COLUMN parent_id TEXT;
-                 ALTER TABLE agents ADD COLUMN tools TEXT;",
-            )
-            .map_err(error("upgrade"))?;
+        if UPGRADABLE.contains(&found.as_str()) {
+            // Rows of older registries are root agents without a workspace.
+            let existing: Vec<String> = {
+                let mut stmt = tx
+                    .prepare("SELECT name FROM pragma_table_info('agents')")
+                    .map_err(error("upgrade"))?;
+                stmt.query_map([], |row| row.get::<_, String>(0))
+                    .map_err(error("upgrade"))?
+                    .collect::<Result<_, _>>()
+                    .map_err(error("upgrade"))?
+            };
+            for (column, ty) in ADDED_COLUMNS {
+                if !existing.iter().any(|c| c == column) {
+                    tx.execute_batch(&format!("ALTER TABLE agents ADD COLUMN {column} {ty};"))
+                        .map_err(error("upgrade"))?;
+                }
+            }
             tx.execute("UPDATE meta SET value = ?1 WHERE key = 'format'", [FORMAT])
                 .map_err(error("upgrade"))?;
             found = FORMAT.to_owned();
@@ -221,6 +235,40 @@ impl Registry {
             .map_err(|e| self.error("read", e))?
             .map(RawRecord::parse)
             .transpose()
+    }
+
+    /// Records the directory `warrant run` gave agent `id` as its workspace
+    /// (the built-in file tools work beneath it).
+    pub fn set_workspace(&self, id: AgentId, workspace: &Path) -> Result<(), IdentityError> {
+        let text = workspace.to_str().ok_or_else(|| IdentityError::CorruptRecord {
+            id: id.to_string(),
+            reason: "workspace path is not UTF-8".into(),
+        })?;
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE agents SET workspace = ?2 WHERE agent_id = ?1",
+                params![id.to_string(), text],
+            )
+            .map_err(|e| self.error("write to", e))?;
+        if changed == 0 {
+            return Err(IdentityError::UnknownAgent { id });
+        }
+        Ok(())
+    }
+
+    /// The workspace recorded for agent `id`, if any.
+    pub fn workspace(&self, id: AgentId) -> Result<Option<PathBuf>, IdentityError> {
+        let conn = self.conn();
+        let found: Option<Option<String>> = conn
+            .query_row(
+                "SELECT workspace FROM agents WHERE agent_id = ?1",
+                [id.to_string()],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| self.error("read", e))?;
+        Ok(found.flatten().map(PathBuf::from))
     }
 
     /// Every recorded descendant of `id` (children, their children, ...).

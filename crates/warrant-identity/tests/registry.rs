@@ -193,7 +193,7 @@ fn records_serialize_with_flat_claim_fields() {
 }
 
 #[test]
-fn a_v1_registry_is_upgraded_in_place_and_keeps_its_agents() {
+fn an_old_registry_is_upgraded_in_place_and_keeps_its_agents() {
     let dir = TempDir::new();
     let conn = rusqlite::Connection::open(dir.db()).unwrap();
     conn.execute_batch(
@@ -229,6 +229,9 @@ fn a_v1_registry_is_upgraded_in_place_and_keeps_its_agents() {
     assert_eq!(record.parent_id, Some(old.agent_id));
     assert_eq!(record.tools, Some(vec!["fs__read".to_owned()]));
     assert_eq!(registry.descendants(old.agent_id).unwrap(), vec![child.agent_id]);
+    assert_eq!(registry.workspace(child.agent_id).unwrap(), None);
+    registry.set_workspace(child.agent_id, Path::new("/work/space")).unwrap();
+    assert_eq!(registry.workspace(child.agent_id).unwrap().unwrap(), Path::new("/work/space"));
     drop(registry);
-    assert!(Registry::open(&dir.db()).is_ok(), "opens again as v2");
+    assert!(Registry::open(&dir.db()).is_ok(), "opens again, upgraded");
 }
