@@ -4,9 +4,14 @@
 //! any upstream's tools; only the last step differs: instead of forwarding,
 //! the gateway does the work.
 //!
-//! `warrant__spawn_agent` lets an agent delegate: it returns a credential
-//! for a child agent whose rights are a subset of the caller's (see
-//! `warrant_identity::delegate`).
+//! - `warrant__spawn_agent` lets an agent delegate: it returns a credential
+//!   for a child agent whose rights are a subset of the caller's (see
+//!   `warrant_identity::delegate`).
+//! - `warrant__read_file`, `warrant__write_file`, `warrant__list_dir` work
+//!   beneath the agent's workspace (set by `warrant run`, or `agents spawn
+//!   --workspace`; a child uses its root's). Paths are resolved with
+//!   `cap-std`, which refuses `..`, absolute paths and symlinks that lead
+//!   out of the workspace, at the time of the open (no check-then-use gap).
 
 use crate::config::BUILTIN_UPSTREAM;
 use crate::gateway::Gateway;
@@ -26,11 +31,68 @@ pub const SPAWN_AGENT: &str = "spawn_agent";
 /// A child's lifetime when the caller names none (cut to the caller's).
 const DEFAULT_CHILD_TTL: Duration = Duration::from_secs(60 * 60);
 
-/// The built-in tools as admitted entries.
+pub const READ_FILE: &str = "read_file";
+pub const WRITE_FILE: &str = "write_file";
+pub const LIST_DIR: &str = "list_dir";
+/// The most `read_file` returns, and `write_file` takes, in bytes.
+const MAX_FILE_BYTES: usize = 1024 * 1024;
+/// The most entries `list_dir` returns.
+const MAX_DIR_ENTRIES: usize = 1000;
+
+/// The built-in tools as admitted entries. Spawning a child can only narrow
+/// rights, so it is trusted (the default policy lets it through); reading
+/// is read-only; writing is neither, so the default policy asks a person.
 pub fn entries() -> Vec<Arc<ToolEntry>> {
     let Ok(upstream) = UpstreamName::parse(BUILTIN_UPSTREAM) else { return Vec::new() };
-    let (entries, _) = tools::admit(&upstream, true, vec![spawn_definition()]);
+    let (mut entries, _) = tools::admit(&upstream, true, vec![spawn_definition()]);
+    let (files, _) = tools::admit(&upstream, false, file_definitions());
+    entries.extend(files);
     entries
+}
+
+fn tool(name: &str, description: &str, schema: Value, read_only: bool, destructive: bool) -> Tool {
+    let Value::Object(schema) = schema else { return Tool::default() };
+    let mut annotations = ToolAnnotations::default();
+    annotations.read_only_hint = Some(read_only);
+    annotations.destructive_hint = Some(destructive);
+    annotations.idempotent_hint = Some(read_only);
+    annotations.open_world_hint = Some(false);
+    let mut tool = Tool::new(name.to_owned(), description.to_owned(), Arc::new(schema));
+    tool.annotations = Some(annotations);
+    tool
+}
+
+fn file_definitions() -> Vec<Tool> {
+    let path = json!({"type": "string", "minLength": 1, "maxLength": 4096,
+        "description": "A path relative to your workspace (or absolute, inside it)."});
+    vec![
+        tool(
+            READ_FILE,
+            "Read a UTF-8 text file beneath your workspace (at most 1 MiB).",
+            json!({"type": "object", "properties": {"path": path}, "required": ["path"], "additionalProperties": false}),
+            true,
+            false,
+        ),
+        tool(
+            WRITE_FILE,
+            "Write (or with append, add to) a text file beneath your workspace.",
+            json!({"type": "object", "properties": {
+                "path": path,
+                "content": {"type": "string"},
+                "append": {"type": "boolean", "description": "Add to the end instead of replacing."},
+                "create_dirs": {"type": "boolean", "description": "Create missing parent directories."}
+            }, "required": ["path", "content"], "additionalProperties": false}),
+            false,
+            true,
+        ),
+        tool(
+            LIST_DIR,
+            "List a directory beneath your workspace (default: the workspace itself).",
+            json!({"type": "object", "properties": {"path": path}, "additionalProperties": false}),
+            true,
+            false,
+        ),
+    ]
 }
 
 fn spawn_definition() -> Tool {
@@ -100,6 +162,13 @@ pub async fn call(
 ) -> Result<CallToolResult, String> {
     match tool {
         SPAWN_AGENT => spawn(gw, caller, token, arguments).await,
+        READ_FILE | WRITE_FILE | LIST_DIR => {
+            let workspace = workspace_of(gw, caller).await?;
+            let tool = tool.to_owned();
+            tokio::task::spawn_blocking(move || files(&workspace, &tool, arguments))
+                .await
+                .map_err(|e| format!("warrant: {e}"))?
+        }
         other => Err(format!("warrant: no built-in tool `{other}`")),
     }
 }
@@ -176,4 +245,118 @@ async fn spawn(
         "token": child_token.expose_secret(),
     });
     Ok(CallToolResult::success(vec![ContentBlock::text(body.to_string())]))
+}
+
+/// The workspace of `caller`'s chain: its root agent's.
+async fn workspace_of(gw: &Arc<Gateway>, caller: &Claims) -> Result<std::path::PathBuf, String> {
+    let root = caller.ancestors.first().map_or(caller.agent_id, |a| a.agent_id);
+    let state_db = gw.state_db.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        warrant_identity::Registry::open(&state_db).and_then(|r| r.workspace(root))
+    })
+    .await
+    .map_err(|e| format!("warrant: {e}"))?
+    .map_err(|e| format!("warrant: cannot read the agent registry: {e}"))?;
+    found.ok_or_else(|| {
+        "warrant: this agent has no workspace; start it with `warrant run`, or spawn it with `warrant agents spawn --workspace DIR`".to_owned()
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileArgs {
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    append: bool,
+    #[serde(default)]
+    create_dirs: bool,
+}
+
+/// The file tools. Runs on a blocking thread.
+fn files(workspace: &std::path::Path, tool: &str, arguments: Value) -> Result<CallToolResult, String> {
+    use cap_std::ambient_authority;
+    use cap_std::fs::{Dir, OpenOptions};
+    use std::io::{Read, Write};
+
+    let args: FileArgs =
+        serde_json::from_value(arguments).map_err(|e| format!("warrant: {tool} arguments: {e}"))?;
+    let dir = Dir::open_ambient_dir(workspace, ambient_authority())
+        .map_err(|e| format!("warrant: the workspace `{}` cannot be opened: {e}", workspace.display()))?;
+    let shown = args.path.clone().unwrap_or_else(|| ".".into());
+    let path = beneath(workspace, args.path.as_deref().unwrap_or("."))?;
+    let refused = |e: std::io::Error| {
+        format!("warrant: `{}`: {e} (paths must stay beneath the workspace)", crate::handler::printable(&shown))
+    };
+    let text = match tool {
+        READ_FILE => {
+            let file = dir.open(&path).map_err(refused)?;
+            let mut bytes = Vec::new();
+            let limit = u64::try_from(MAX_FILE_BYTES + 1).unwrap_or(u64::MAX);
+            file.take(limit).read_to_end(&mut bytes).map_err(refused)?;
+            if bytes.len() > MAX_FILE_BYTES {
+                return Err(format!("warrant: `{shown}` is larger than {MAX_FILE_BYTES} bytes"));
+            }
+            String::from_utf8(bytes).map_err(|_| format!("warrant: `{shown}` is not UTF-8 text"))?
+        }
+        WRITE_FILE => {
+            let content = args.content.unwrap_or_default();
+            if content.len() > MAX_FILE_BYTES {
+                return Err(format!("warrant: content is larger than {MAX_FILE_BYTES} bytes"));
+            }
+            if args.create_dirs
+                && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            {
+                dir.create_dir_all(parent).map_err(refused)?;
+            }
+            let mut options = OpenOptions::new();
+            options.write(true).create(true);
+            if args.append {
+                options.append(true);
+            } else {
+                options.truncate(true);
+            }
+            let mut file = dir.open_with(&path, &options).map_err(refused)?;
+            file.write_all(content.as_bytes()).map_err(refused)?;
+            format!("wrote {} bytes to {shown}", content.len())
+        }
+        _ => {
+            let mut lines = Vec::new();
+            for entry in dir.read_dir(&path).map_err(refused)?.take(MAX_DIR_ENTRIES + 1) {
+                let entry = entry.map_err(refused)?;
+                let kind = match entry.file_type() {
+                    Ok(t) if t.is_dir() => "dir",
+                    Ok(t) if t.is_symlink() => "symlink",
+                    Ok(_) => "file",
+                    Err(_) => "unknown",
+                };
+                lines.push(json!({"name": entry.file_name().to_string_lossy(), "type": kind}));
+            }
+            if lines.len() > MAX_DIR_ENTRIES {
+                lines.truncate(MAX_DIR_ENTRIES);
+                lines.push(json!({"truncated": true}));
+            }
+            Value::Array(lines).to_string()
+        }
+    };
+    Ok(CallToolResult::success(vec![ContentBlock::text(text)]))
+}
+
+/// `path` relative to the workspace: a relative path as it is, an absolute
+/// one only if it lies inside. `..` and symlinks are left to cap-std, which
+/// refuses them when they lead out.
+fn beneath(workspace: &std::path::Path, path: &str) -> Result<std::path::PathBuf, String> {
+    if path.contains('\0') {
+        return Err("warrant: a path cannot contain NUL".into());
+    }
+    let path = std::path::Path::new(path);
+    if path.is_absolute() {
+        return path
+            .strip_prefix(workspace)
+            .map(|p| if p.as_os_str().is_empty() { std::path::PathBuf::from(".") } else { p.to_owned() })
+            .map_err(|_| format!("warrant: `{}` is outside the workspace", path.display()));
+    }
+    Ok(path.to_owned())
 }

@@ -92,6 +92,9 @@ pub struct SpawnOptions<'a> {
     pub parent_token: Option<&'a str>,
     /// The child's tools at most (only with a parent).
     pub tools: Option<Vec<String>>,
+    /// The directory the built-in file tools work beneath (an operator's
+    /// agent only: a child uses its root's).
+    pub workspace: Option<std::path::PathBuf>,
 }
 
 /// `warrant agents spawn`: an operator's agent, or with a parent token a
@@ -109,6 +112,18 @@ pub fn spawn_agent(
     let root = RootKey::load(&home.root_key()).map_err(identity)?;
     let now = UnixMillis::now();
     let reg = registry(home)?;
+    let workspace = match &options.workspace {
+        None => None,
+        Some(_) if options.parent_token.is_some() => {
+            return Err(GatewayError::Identity(
+                "--workspace is for an operator's agent; a child works in its root's workspace"
+                    .into(),
+            ));
+        }
+        Some(dir) => Some(std::fs::canonicalize(dir).ok().filter(|d| d.is_dir()).ok_or_else(
+            || GatewayError::Identity(format!("workspace `{}` is not a directory", dir.display())),
+        )?),
+    };
     let (claims, token) = match options.parent_token {
         None => {
             if options.tools.is_some() {
@@ -180,6 +195,9 @@ pub fn spawn_agent(
         }),
     )?;
     reg.record_issued(&claims).map_err(identity)?;
+    if let Some(dir) = &workspace {
+        reg.set_workspace(claims.agent_id, dir).map_err(identity)?;
+    }
     Ok(Spawned {
         id: claims.agent_id.to_string(),
         name: claims.name.to_string(),

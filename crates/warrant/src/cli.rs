@@ -119,6 +119,10 @@ enum AgentsCommand {
         /// subset of its parent's.
         #[arg(long, value_delimiter = ',', requires = "parent_token")]
         tools: Option<Vec<String>>,
+        /// The directory Warrant's built-in file tools work beneath for
+        /// this agent (and its children).
+        #[arg(long, value_name = "DIR", conflicts_with = "parent_token")]
+        workspace: Option<std::path::PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -349,12 +353,13 @@ fn print_status(status: &Value) {
 
 fn agents(home: &Home, cmd: AgentsCommand) -> Result<()> {
     match cmd {
-        AgentsCommand::Spawn { name, task, ttl, parent_token, tools, json } => {
+        AgentsCommand::Spawn { name, task, ttl, parent_token, tools, workspace, json } => {
             let options = ops::SpawnOptions {
                 task: &task,
                 ttl: ttl.map(Duration::from),
                 parent_token: parent_token.as_deref(),
                 tools,
+                workspace,
             };
             let spawned = ops::spawn_agent(home, &name, options)?;
             if json {
