@@ -298,6 +298,12 @@ pub fn tool_names(list: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The names of a `list_tools` step's result other than Warrant's own
+/// (`warrant__...`), which every agent sees beside its upstreams' tools.
+pub fn upstream_tool_names(list: &Value) -> Vec<String> {
+    tool_names(list).into_iter().filter(|t| !t.starts_with("warrant__")).collect()
+}
+
 /// A raw HTTP/1.1 exchange, for what no well-behaved client sends: wrong
 /// Host or Origin, malformed bodies, invalid UTF-8.
 pub fn raw_post(

@@ -6,7 +6,7 @@
 
 use serde_json::json;
 use std::time::{Duration, Instant};
-use warrant_test_support::{Warrant, client, tool_names};
+use warrant_test_support::{Warrant, client, upstream_tool_names};
 
 const BIN: &str = env!("CARGO_BIN_EXE_warrant");
 
@@ -31,11 +31,11 @@ fn hostile_schemas_are_refused_at_admission_and_their_tools_hidden() {
             {"op": "call", "tool": "hostile__catastrophic", "arguments": {"s": "aaaa"}}
         ]),
     );
-    let visible = tool_names(&out["results"][0]);
+    let visible = upstream_tool_names(&out["results"][0]);
     assert_eq!(
         visible,
-        vec!["hostile__catastrophic".to_owned(), "warrant__spawn_agent".to_owned()],
-        "only the compilable schema is offered (beside Warrant's own tool)"
+        vec!["hostile__catastrophic".to_owned()],
+        "only the compilable schema is offered"
     );
     let refused = out["results"][1]["text"].as_str().unwrap();
     assert!(refused.contains("cannot be called") && refused.contains("refused"), "{refused}");

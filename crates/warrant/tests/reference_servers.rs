@@ -27,7 +27,7 @@ fn server_everything_tools_are_aggregated_and_called() {
     let (theirs, ours): (Vec<_>, Vec<_>) =
         tools.iter().partition(|t| t.starts_with("everything__"));
     assert!(theirs.len() > 3, "{tools:?}");
-    assert_eq!(ours, ["warrant__spawn_agent"], "{tools:?}");
+    assert!(ours.iter().all(|t| t.starts_with("warrant__")), "{tools:?}");
     let echoed = out["results"][1]["text"].as_str().unwrap();
     assert!(echoed.contains("through warrant"), "{out}");
     // Every tool's definition was pinned on first sight.

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use warrant_test_support::{Warrant, audit_records, client, tool_names};
+use warrant_test_support::{Warrant, audit_records, client, tool_names, upstream_tool_names};
 
 const BIN: &str = env!("CARGO_BIN_EXE_warrant");
 
@@ -101,10 +101,7 @@ fn a_poisoned_description_is_quarantined_at_first_sight() {
         Some(&token),
         &json!([{"op": "list_tools"}, call("poisoned__add", json!({"a": 1, "b": 2})), call("poisoned__clean", json!({"text": "hi"}))]),
     );
-    assert_eq!(
-        tool_names(&out["results"][0]),
-        vec!["poisoned__clean".to_owned(), "warrant__spawn_agent".to_owned()]
-    );
+    assert_eq!(upstream_tool_names(&out["results"][0]), vec!["poisoned__clean".to_owned()]);
     assert!(out["results"][1]["text"].as_str().unwrap().contains("quarantined"), "{out}");
     assert_eq!(out["results"][2]["text"], "hi");
     let held = quarantined(&w);
