@@ -174,6 +174,7 @@ mod tests {
                     arguments: &args,
                     tainted: false,
                     now: UnixMillis(0),
+            command: None,
                 })
                 .outcome()
                 .to_string()

@@ -236,6 +236,7 @@ impl GatewayHandler {
                 arguments: &arguments,
                 tainted: false,
                 now: UnixMillis::now(),
+            command: None,
             },
             &ancestors,
         );

@@ -362,6 +362,7 @@ pub fn explain(
             arguments,
             tainted: false,
             now: UnixMillis::now(),
+            command: None,
         },
         &ancestors,
     );

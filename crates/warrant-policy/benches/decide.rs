@@ -74,6 +74,7 @@ fn measure(engine: &PolicyEngine) -> (Duration, Duration) {
         arguments: &arguments,
         tainted: false,
         now: UnixMillis(1_767_225_600_000),
+        command: None,
     };
     for _ in 0..WARM_UP {
         black_box(engine.decide(black_box(&req)));

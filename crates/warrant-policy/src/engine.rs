@@ -103,7 +103,9 @@ impl PolicyEngine {
         let mut connect_permits = PolicySet::new();
         for rule in common.iter().filter_map(|i| rules.get(*i)) {
             let problem = |e: cedar_policy::PolicySetError| {
-                PolicyError::new(vec![Problem::Schema { message: format!("rule `{}`: {e}", rule.id) }])
+                PolicyError::new(vec![Problem::Schema {
+                    message: format!("rule `{}`: {e}", rule.id),
+                }])
             };
             connect_all.add(rule.policy.clone()).map_err(problem)?;
             if rule.kind == Kind::Permit {

@@ -79,6 +79,24 @@ pub struct CallRequest<'a> {
     /// The session has taken in untrusted content.
     pub tainted: bool,
     pub now: UnixMillis,
+    /// For a command to run: what it would run (`context.command`).
+    pub command: Option<&'a CommandFacts>,
+}
+
+/// What a command line would run, as the caller parsed it (every program
+/// in pipelines, lists, substitutions and wrappers).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandFacts {
+    /// Program names (the last path component).
+    pub programs: Vec<String>,
+    /// Programs as written.
+    pub paths: Vec<String>,
+    /// Files written by redirection.
+    pub writes: Vec<String>,
+    /// Some program name comes from an expansion.
+    pub dynamic: bool,
+    /// An interpreter is given code inline.
+    pub inline_code: bool,
 }
 
 /// One network connection to decide (`Action::"connect"`).
@@ -164,15 +182,31 @@ impl Names {
             .map_err(|e| format!("arguments: {e}"))?;
 
         let custody = req.agent.custody.iter().map(|c| RestrictedExpression::new_string(c.clone()));
-        let context = Context::from_pairs([
+        let mut pairs = vec![
             ("args".to_owned(), RestrictedExpression::new_entity_uid(args_uid)),
             ("task".to_owned(), RestrictedExpression::new_string(req.agent.task.clone())),
             ("custody".to_owned(), RestrictedExpression::new_set(custody)),
             ("tainted".to_owned(), RestrictedExpression::new_bool(req.tainted)),
             ("now".to_owned(), RestrictedExpression::new_long(req.now.as_secs())),
             ("args_truncated".to_owned(), RestrictedExpression::new_bool(flat.truncated)),
-        ])
-        .map_err(|e| format!("context: {e}"))?;
+        ];
+        if let Some(command) = req.command {
+            let set = |items: &[String]| {
+                RestrictedExpression::new_set(
+                    items.iter().map(|i| RestrictedExpression::new_string(i.clone())),
+                )
+            };
+            let record = RestrictedExpression::new_record([
+                ("programs".to_owned(), set(&command.programs)),
+                ("paths".to_owned(), set(&command.paths)),
+                ("writes".to_owned(), set(&command.writes)),
+                ("dynamic".to_owned(), RestrictedExpression::new_bool(command.dynamic)),
+                ("inline_code".to_owned(), RestrictedExpression::new_bool(command.inline_code)),
+            ])
+            .map_err(|e| format!("command: {e}"))?;
+            pairs.push(("command".to_owned(), record));
+        }
+        let context = Context::from_pairs(pairs).map_err(|e| format!("context: {e}"))?;
 
         let request = Request::new(
             base.principal.clone(),

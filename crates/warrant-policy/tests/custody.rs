@@ -45,7 +45,8 @@ fn decide(
     tool: &ToolFacts,
     args: serde_json::Value,
 ) -> Decision {
-    let req = CallRequest { agent: who, tool, arguments: &args, tainted: false, now: NOW };
+    let req =
+        CallRequest { agent: who, tool, arguments: &args, tainted: false, now: NOW, command: None };
     engine.decide_in_custody(&req, ancestors)
 }
 

@@ -208,3 +208,56 @@ fn changed_facts_for_the_same_agent_and_tool_are_not_served_from_cache() {
     assert_eq!(decide_as(&engine, &renamed, &t, json!({}), false).outcome(), Outcome::Deny);
     assert!(engine.could_allow(&me, &t));
 }
+
+#[test]
+fn commands_are_judged_by_every_program_they_would_run() {
+    use warrant_policy::{CallRequest, CommandFacts, PolicyEngine, PolicySource};
+    let engine = engine(&format!(
+        r#"{PERMIT_ALL}
+        @id("no-network-tools") @reason("no downloads from commands")
+        forbid (principal, action == Action::"call_tool", resource == Tool::"warrant__exec")
+        when {{ context has command && (context.command.programs.contains("curl")
+                || context.command.programs.contains("wget")) }};
+        @id("no-unknowable") @reason("say what you run")
+        forbid (principal, action == Action::"call_tool", resource == Tool::"warrant__exec")
+        when {{ context has command && (context.command.dynamic || context.command.inline_code) }};
+        @id("no-rc-files")
+        forbid (principal, action == Action::"call_tool", resource == Tool::"warrant__exec")
+        when {{ context has command && context.command.writes.containsAny([".bashrc", "~/.bashrc"]) }};
+        "#
+    ));
+    let exec = tool("warrant", "exec", false, false);
+    let decide = |facts: CommandFacts| {
+        engine.decide(&CallRequest {
+            agent: &agent("coder"),
+            tool: &exec,
+            arguments: &json!({"command": "…"}),
+            tainted: false,
+            now: common::NOW,
+            command: Some(&facts),
+        })
+    };
+    let facts = |programs: &[&str]| CommandFacts {
+        programs: programs.iter().map(|p| (*p).to_owned()).collect(),
+        ..CommandFacts::default()
+    };
+    assert_eq!(decide(facts(&["ls", "grep"])).outcome(), Outcome::Allow);
+    // The download hides behind a harmless first word: still found.
+    assert_eq!(ids(&decide(facts(&["echo", "env", "curl"]))), ["no-network-tools"]);
+    assert_eq!(ids(&decide(CommandFacts { dynamic: true, ..facts(&["ls"]) })), ["no-unknowable"]);
+    assert_eq!(
+        ids(&decide(CommandFacts { inline_code: true, ..facts(&["python3"]) })),
+        ["no-unknowable"]
+    );
+    let writes = CommandFacts { writes: vec!["~/.bashrc".into()], ..facts(&["echo"]) };
+    assert_eq!(ids(&decide(writes)), ["no-rc-files"]);
+    // A tool call without a command is not a command: the rules hold off.
+    let plain = decide_as(&engine, &agent("coder"), &exec, json!({}), false);
+    assert_eq!(plain.outcome(), Outcome::Allow);
+    // Reading context.command without `has` is refused by validation.
+    let unguarded = PolicyEngine::new(&[PolicySource::new(
+        "bad.cedar",
+        r#"forbid (principal, action, resource) when { context.command.dynamic };"#,
+    )]);
+    assert!(unguarded.is_err());
+}

@@ -49,7 +49,14 @@ pub fn decide_as(
     arguments: Value,
     tainted: bool,
 ) -> Decision {
-    engine.decide(&CallRequest { agent, tool, arguments: &arguments, tainted, now: NOW })
+    engine.decide(&CallRequest {
+        agent,
+        tool,
+        arguments: &arguments,
+        tainted,
+        now: NOW,
+        command: None,
+    })
 }
 
 pub fn ids(decision: &Decision) -> Vec<&str> {
