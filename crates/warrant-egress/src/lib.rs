@@ -1,0 +1,126 @@
+//! Warrant's egress proxy: the one way out for a sandboxed agent's network
+//! traffic. An HTTP/1.1 forward proxy for absolute-form `http://` requests and
+//! `CONNECT host:port` tunnels (for HTTPS), one listener per agent.
+//!
+//! # The order of checks for each request
+//!
+//! This order is the security contract (see `check.rs`):
+//!
+//! 1. **Parse**, with the request head bounded in size
+//!    ([`EgressConfig::max_header_bytes`], else 431) and in read time
+//!    ([`EgressConfig::header_read_timeout`], else the connection is closed).
+//!    Origin-form (`GET /path`) is not a proxy request: 400.
+//! 2. **Normalise the host**: ASCII lowercase, no trailing dot; userinfo,
+//!    characters outside `[a-z0-9._-]`, IPv6 zones and non-dotted-quad numeric
+//!    hosts are refused (400). IDNA is not done: names must arrive as
+//!    punycode. A port outside [`EgressConfig::allowed_ports`] is refused (403).
+//! 3. **Resolve the name here** (IP literals stand for themselves).
+//! 4. **Classify every address**: if any is loopback, private, link-local,
+//!    cloud metadata, multicast, reserved… (the table in `ranges.rs`, IPv6
+//!    forms of IPv4 included) and not inside [`EgressConfig::allow_private`],
+//!    refuse (403) without connecting.
+//! 5. **Ask** [`Gate::decide`], then [`Gate::record`] the verdict. A denial
+//!    is a 403 with the gate's reason; a failed record refuses (503): fail
+//!    closed.
+//! 6. **Connect to a checked address**, never re-resolving (the DNS-rebinding
+//!    defence), within [`EgressConfig::connect_timeout`]: 504 on timeout, 502
+//!    if every address refused.
+//! 7. **Relay**. Plain HTTP goes upstream in origin-form with the right `Host`
+//!    and without hop-by-hop headers or `Proxy-Authorization`, over a fresh
+//!    connection per request. CONNECT is answered 200 only once the upstream
+//!    is connected, then bytes are copied both ways until both sides close or
+//!    [`EgressConfig::idle_timeout`] passes without traffic. The end is
+//!    recorded ([`EgressEvent::Finished`]: status, bytes, duration).
+//!
+//! Every refusal the proxy makes itself is recorded too
+//! ([`EgressEvent::Refused`]), except connections closed for not sending a
+//! request head in time: that is also how idle keep-alive connections end.
+//!
+//! # What it does not do
+//!
+//! It does not authenticate clients (the listener is reachable only by its
+//! agent; `Proxy-Authorization` is dropped, not checked), does not look inside
+//! TLS, does not pool or reuse upstream connections, does not proxy
+//! WebSocket upgrades over plain HTTP (`Upgrade` is stripped; use CONNECT),
+//! and does not speak HTTP/2 to clients. The policy and the audit log are the
+//! embedder's, through [`Gate`].
+
+mod check;
+mod config;
+mod gate;
+mod listener;
+mod meter;
+mod proxy;
+mod ranges;
+mod target;
+mod tunnel;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+pub use crate::config::EgressConfig;
+pub use crate::gate::{EgressEvent, EgressRequest, Gate, Outcome, Refusal, RequestKind, Verdict};
+pub use crate::listener::Listener;
+
+/// Serves `agent`'s egress on `listener` until `shutdown` is cancelled.
+///
+/// At most [`EgressConfig::max_connections`] client connections are served at
+/// once; more wait in the listen backlog. On shutdown it stops accepting,
+/// closes every connection and tunnel at once, and returns after the records
+/// of their ends have been handed to the gate.
+pub async fn serve<L, G>(
+    mut listener: L,
+    agent: String,
+    config: EgressConfig,
+    gate: Arc<G>,
+    shutdown: CancellationToken,
+) where
+    L: Listener,
+    G: Gate,
+{
+    let span = tracing::info_span!("egress", agent = %agent);
+    let limit = Arc::new(Semaphore::new(config.effective_max_connections()));
+    let shared =
+        Arc::new(proxy::Shared { agent, config, gate, tasks: TaskTracker::new(), shutdown });
+    let mut backoff = ACCEPT_BACKOFF_MIN;
+    loop {
+        let permit = tokio::select! {
+            () = shared.shutdown.cancelled() => break,
+            permit = Arc::clone(&limit).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let accepted = tokio::select! {
+            () = shared.shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok(io) => {
+                backoff = ACCEPT_BACKOFF_MIN;
+                let connection = proxy::serve_connection(Arc::clone(&shared), io, permit);
+                shared.tasks.spawn(connection.instrument(span.clone()));
+            }
+            Err(err) => {
+                // Out of descriptors and the like: wait rather than spin.
+                span.in_scope(|| tracing::warn!(error = %err, "accepting a connection failed"));
+                drop(permit);
+                tokio::select! {
+                    () = shared.shutdown.cancelled() => break,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+            }
+        }
+    }
+    shared.tasks.close();
+    shared.tasks.wait().await;
+}
+
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);

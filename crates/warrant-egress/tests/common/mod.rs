@@ -1,0 +1,325 @@
+//! Fixtures: a gate that records what it is asked, the proxy on 127.0.0.1:0,
+//! a local hyper upstream, an echo server, a listener that counts accepts, and
+//! a raw HTTP client (so the bytes on the wire are the test's own).
+
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::{HeaderMap, Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use warrant_egress::{EgressConfig, EgressEvent, EgressRequest, Gate, Listener, Verdict};
+
+pub const AGENT: &str = "agent-7";
+
+/// A gate that records every call, and can be told to deny or to fail records.
+#[derive(Default)]
+pub struct RecordingGate {
+    pub deny: Mutex<Option<String>>,
+    pub fail_record: AtomicBool,
+    pub decided: Mutex<Vec<EgressRequest>>,
+    pub events: Mutex<Vec<EgressEvent>>,
+}
+
+impl Gate for RecordingGate {
+    async fn decide(&self, request: &EgressRequest) -> Verdict {
+        self.decided.lock().unwrap().push(request.clone());
+        match self.deny.lock().unwrap().clone() {
+            Some(reason) => Verdict::Deny { reason },
+            None => Verdict::Allow,
+        }
+    }
+
+    async fn record(&self, event: EgressEvent) -> Result<(), String> {
+        if self.fail_record.load(Ordering::SeqCst) {
+            return Err("audit log unavailable".to_owned());
+        }
+        self.events.lock().unwrap().push(event);
+        Ok(())
+    }
+}
+
+impl RecordingGate {
+    pub fn events(&self) -> Vec<EgressEvent> {
+        self.events.lock().unwrap().clone()
+    }
+
+    pub fn decided(&self) -> Vec<EgressRequest> {
+        self.decided.lock().unwrap().clone()
+    }
+
+    /// Waits (up to 5 s) for an event matching `pred`, and returns it.
+    pub async fn wait_for(&self, pred: impl Fn(&EgressEvent) -> bool) -> EgressEvent {
+        for _ in 0..500 {
+            if let Some(event) = self.events().into_iter().find(|e| pred(e)) {
+                return event;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no matching event; events: {:#?}", self.events());
+    }
+}
+
+/// The proxy, served on a listener of the test's choosing.
+pub struct Proxy {
+    pub addr: Option<SocketAddr>,
+    pub gate: Arc<RecordingGate>,
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Proxy {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr.unwrap()
+    }
+
+    /// Cancels and checks that `serve` returns promptly.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(5), self.task)
+            .await
+            .expect("serve returns after shutdown")
+            .unwrap();
+    }
+}
+
+/// A config allowing 127.0.0.1 (the test servers) with short timeouts.
+pub fn local_config() -> EgressConfig {
+    EgressConfig {
+        allow_private: vec!["127.0.0.1/32".parse().unwrap()],
+        header_read_timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(2),
+        ..EgressConfig::default()
+    }
+}
+
+pub async fn start_proxy(config: EgressConfig) -> Proxy {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut proxy = start_proxy_on(listener, config);
+    proxy.addr = Some(addr);
+    proxy
+}
+
+pub fn start_proxy_on(listener: impl Listener, config: EgressConfig) -> Proxy {
+    let gate = Arc::new(RecordingGate::default());
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(warrant_egress::serve(
+        listener,
+        AGENT.to_owned(),
+        config,
+        Arc::clone(&gate),
+        shutdown.clone(),
+    ));
+    Proxy { addr: None, gate, shutdown, task }
+}
+
+/// What the upstream saw of one request.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub uri: String,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+pub const UPSTREAM_BODY: &str = "hello from upstream";
+/// The length of the body served at `/big`.
+pub const BIG_BODY_LEN: usize = 3 * 1024 * 1024;
+
+/// A hyper HTTP/1.1 server on 127.0.0.1:0 that records each request and
+/// answers with [`UPSTREAM_BODY`] (or [`BIG_BODY_LEN`] bytes at `/big`) and a few hop-by-hop headers of its own.
+pub async fn start_upstream() -> Upstream {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let record = Arc::clone(&record);
+            let service = service_fn(move |req: Request<Incoming>| {
+                let record = Arc::clone(&record);
+                async move {
+                    let (parts, body) = req.into_parts();
+                    let reply = if parts.uri.path() == "/big" {
+                        Bytes::from(vec![b'x'; BIG_BODY_LEN])
+                    } else {
+                        Bytes::from(UPSTREAM_BODY)
+                    };
+                    let body =
+                        body.collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
+                    record.lock().unwrap().push(Seen {
+                        method: parts.method.to_string(),
+                        uri: parts.uri.to_string(),
+                        headers: parts.headers,
+                        body,
+                    });
+                    let response = Response::builder()
+                        .header("x-upstream", "yes")
+                        .header("connection", "x-hop")
+                        .header("x-hop", "hop-only")
+                        .header("keep-alive", "timeout=5")
+                        .body(Full::new(reply))
+                        .unwrap();
+                    Ok::<_, Infallible>(response)
+                }
+            });
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Upstream { addr, seen }
+}
+
+/// A TCP echo server on 127.0.0.1:0.
+pub async fn start_echo() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let (mut read, mut write) = stream.split();
+                let _ = tokio::io::copy(&mut read, &mut write).await;
+            });
+        }
+    });
+    addr
+}
+
+/// A listener that counts the connections it accepts (and holds them open),
+/// calling `on_accept` for each before counting.
+pub struct Sentinel {
+    pub addr: SocketAddr,
+    pub accepts: Arc<AtomicUsize>,
+}
+
+pub async fn start_sentinel(bind: &str, on_accept: impl Fn() + Send + 'static) -> Sentinel {
+    let listener = TcpListener::bind(bind).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepts = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&accepts);
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            on_accept();
+            count.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    Sentinel { addr, accepts }
+}
+
+impl Sentinel {
+    pub fn accepts(&self) -> usize {
+        self.accepts.load(Ordering::SeqCst)
+    }
+}
+
+/// A response as raw text: status, head, body.
+#[derive(Debug)]
+pub struct Raw {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Raw {
+    fn parse(bytes: &[u8]) -> Raw {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        Raw { status, head: head.to_owned(), body: body.to_owned() }
+    }
+
+    /// Whether the head has a header named `name` (case-insensitive).
+    pub fn has_header(&self, name: &str) -> bool {
+        self.head.lines().skip(1).any(|line| {
+            line.split_once(':').is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+        })
+    }
+}
+
+/// Writes `request` and reads until the peer closes (or 10 s pass).
+pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, request: &str) -> Raw {
+    stream.write_all(request.as_bytes()).await.unwrap();
+    Raw::parse(&read_to_close(&mut stream).await)
+}
+
+pub async fn read_to_close<S: AsyncRead + Unpin>(stream: &mut S) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let read = async {
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read).await.expect("peer closes within 10 s");
+    buf
+}
+
+/// Sends a GET through the proxy with `Connection: close`.
+pub async fn proxy_get(proxy: SocketAddr, url: &str) -> Raw {
+    let stream = TcpStream::connect(proxy).await.unwrap();
+    exchange(
+        stream,
+        &format!("GET {url} HTTP/1.1\r\nHost: ignored.example\r\nConnection: close\r\n\r\n"),
+    )
+    .await
+}
+
+/// Sends a CONNECT through the proxy with `Connection: close` and reads the
+/// whole answer: for refusals.
+pub async fn proxy_connect_refused(proxy: SocketAddr, target: &str) -> Raw {
+    let stream = TcpStream::connect(proxy).await.unwrap();
+    exchange(
+        stream,
+        &format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n"),
+    )
+    .await
+}
+
+/// Opens a tunnel: returns the response head's status and the stream.
+pub async fn open_tunnel(proxy: SocketAddr, target: &str) -> (u16, TcpStream) {
+    let mut stream = TcpStream::connect(proxy).await.unwrap();
+    stream
+        .write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut byte))
+            .await
+            .expect("CONNECT answered within 10 s")
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        head.push(byte[0]);
+    }
+    (Raw::parse(&head).status, stream)
+}
