@@ -76,6 +76,18 @@ event_kinds! {
     UpstreamState => "upstream_state",
     /// A policy was loaded or reloaded.
     PolicyLoaded => "policy_loaded",
+    /// A sandbox started: the controls verified in force, before the
+    /// command runs.
+    SandboxStarted => "sandbox_started",
+    /// A sandboxed process tree ended (exit status, signal, timeout, kill).
+    SandboxExited => "sandbox_exited",
+    /// The egress proxy refused a connection before asking policy (a
+    /// forbidden address, a malformed request).
+    EgressRefused => "egress_refused",
+    /// Policy decided a connection through the egress proxy.
+    EgressDecision => "egress_decision",
+    /// A connection through the egress proxy ended (status, bytes, time).
+    EgressFinished => "egress_finished",
 }
 
 /// One thing to record. The writer adds the sequence number, timestamp and
@@ -142,7 +154,7 @@ mod tests {
             assert!(name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{name}");
             assert!(seen.insert(name), "duplicate kind name {name}");
         }
-        assert_eq!(EventKind::ALL.len(), 19);
+        assert_eq!(EventKind::ALL.len(), 24);
         assert_eq!(EventKind::parse("Decision"), None);
     }
 
