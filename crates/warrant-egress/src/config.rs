@@ -42,6 +42,12 @@ pub struct EgressConfig {
     /// clients wait in the listen backlog until one ends. Values under 1 are
     /// raised to 1. Default: 256.
     pub max_connections: usize,
+    /// Where requests in origin-form (`POST /mcp`, not a proxy request) go:
+    /// the gateway's own loopback endpoint. This is how a sandbox, whose only
+    /// way out is this proxy, reaches Warrant's MCP endpoint; the gateway
+    /// authenticates and decides those requests itself. `None`: origin-form
+    /// requests get 400. Default: `None`.
+    pub gateway: Option<std::net::SocketAddr>,
 }
 
 impl Default for EgressConfig {
@@ -55,6 +61,7 @@ impl Default for EgressConfig {
             max_header_bytes: 32 * 1024,
             idle_timeout: Duration::from_secs(300),
             max_connections: 256,
+            gateway: None,
         }
     }
 }

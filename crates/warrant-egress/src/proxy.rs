@@ -111,6 +111,13 @@ async fn handle<G: Gate>(
     permit: Arc<OwnedSemaphorePermit>,
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
+    if let Some(gateway) = shared.config.gateway
+        && req.uri().scheme().is_none()
+        && req.uri().authority().is_none()
+        && req.method() != http::Method::CONNECT
+    {
+        return to_gateway(&shared, gateway, req).await;
+    }
     let cleared = match check::clear(&shared, req.method(), req.uri()).await {
         Ok(cleared) => cleared,
         Err(refused) => return text(refused.status, &refused.message),
@@ -214,6 +221,67 @@ async fn forward<G: Gate>(
     finish.status = Some(parts.status.as_u16());
     let body = Metered::new(body, tally, Direction::Down, idle).owning(finish);
     Response::from_parts(parts, Either::Right(body))
+}
+
+/// Relays an origin-form request to the gateway's own endpoint, with the
+/// gateway's `Host` (which it checks) and no hop-by-hop headers. Not a
+/// connection out: no gate, no record here; the gateway authenticates,
+/// decides and audits what it receives.
+async fn to_gateway<G: Gate>(
+    shared: &Arc<Shared<G>>,
+    gateway: std::net::SocketAddr,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let timeout = shared.config.connect_timeout;
+    let stream = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(gateway)).await
+    {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(err)) => {
+            return text(StatusCode::BAD_GATEWAY, &format!("the gateway is not reachable: {err}"));
+        }
+        Err(_) => return text(StatusCode::GATEWAY_TIMEOUT, "the gateway did not answer"),
+    };
+    let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+    {
+        Ok(pair) => pair,
+        Err(err) => {
+            return text(StatusCode::BAD_GATEWAY, &format!("gateway handshake failed: {err}"));
+        }
+    };
+    let shutdown = shared.shutdown.clone();
+    shared.tasks.spawn(async move {
+        tokio::select! {
+            result = conn => if let Err(err) = result {
+                tracing::debug!(error = %err, "gateway connection failed");
+            },
+            () = shutdown.cancelled() => {}
+        }
+    });
+    let (mut parts, body) = req.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    // The gateway checks Host (and any Origin) against its own address.
+    let Ok(host) = HeaderValue::try_from(gateway.to_string()) else {
+        return text(StatusCode::BAD_GATEWAY, "the gateway address is not a header value");
+    };
+    parts.headers.insert(header::HOST, host);
+    parts.headers.remove(header::ORIGIN);
+    parts.version = Version::HTTP_11;
+    parts.extensions = http::Extensions::new();
+    match sender.send_request(Request::from_parts(parts, body)).await {
+        Ok(response) => {
+            let (mut parts, body) = response.into_parts();
+            strip_hop_by_hop(&mut parts.headers);
+            parts.version = Version::HTTP_11;
+            let tally = Arc::new(crate::meter::Tally::new());
+            // An MCP event stream may be quiet for long; the gateway ends it.
+            let idle = std::time::Duration::from_secs(24 * 60 * 60);
+            Response::from_parts(
+                parts,
+                Either::Right(Metered::new(body, tally, Direction::Down, idle)),
+            )
+        }
+        Err(err) => text(StatusCode::BAD_GATEWAY, &format!("the gateway failed: {err}")),
+    }
 }
 
 /// The request as the upstream should see it: origin-form, its own `Host`,

@@ -206,3 +206,31 @@ async fn upstream_that_hangs_gives_504_after_idle_timeout() {
     assert_eq!(hanging.accepts(), 1);
     proxy.stop().await;
 }
+
+#[tokio::test]
+async fn origin_form_requests_go_to_the_gateway_when_one_is_configured() {
+    let gateway = start_upstream().await;
+    let proxy = start_proxy(EgressConfig { gateway: Some(gateway.addr), ..local_config() }).await;
+    let stream = TcpStream::connect(proxy.addr()).await.unwrap();
+    let response = exchange(
+        stream,
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:3128\r\nOrigin: http://evil.example\r\n\
+         Authorization: Bearer t\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
+    )
+    .await;
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(response.body, UPSTREAM_BODY);
+    let seen = gateway.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].uri, "/mcp");
+    // The gateway sees its own Host, no Origin, and the agent's credential.
+    assert_eq!(seen[0].headers["host"], gateway.addr.to_string());
+    assert!(!seen[0].headers.contains_key("origin"));
+    assert_eq!(seen[0].headers["authorization"], "Bearer t");
+    assert_eq!(seen[0].body, b"{}");
+    // Not an egress: the gate was not asked.
+    assert!(proxy.gate.decided().is_empty());
+    // Proxy requests still go through the checks.
+    let refused = proxy_get(proxy.addr(), "http://169.254.169.254/latest/meta-data/").await;
+    assert_eq!(refused.status, 403);
+}
