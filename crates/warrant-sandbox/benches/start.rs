@@ -1,0 +1,112 @@
+//! Start-to-exit latency of `/bin/true`: plain `std::process::Command`, the
+//! launcher with the `strict` profile, and bubblewrap with comparable isolation
+//! (skipped when `bwrap` is not on PATH). Prints figures; never fails on speed.
+//!
+//! `cargo bench -p warrant-sandbox --bench start` (N defaults to 300; set
+//! `WARRANT_BENCH_N` to change it).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use warrant_sandbox::{Profile, Sandbox, SandboxSpec, SpawnOptions, Stdio};
+
+struct Stats {
+    n: usize,
+    median: Duration,
+    p99: Duration,
+}
+
+fn measure(name: &str, n: usize, mut once: impl FnMut()) -> Stats {
+    for _ in 0..10 {
+        once();
+    }
+    let mut samples: Vec<Duration> = (0..n)
+        .map(|_| {
+            let start = Instant::now();
+            once();
+            start.elapsed()
+        })
+        .collect();
+    samples.sort_unstable();
+    let stats = Stats { n, median: samples[n / 2], p99: samples[(n * 99 / 100).min(n - 1)] };
+    println!(
+        "{name:<44} N={:<5} median {:>8.3} ms   p99 {:>8.3} ms",
+        stats.n,
+        ms(stats.median),
+        ms(stats.p99)
+    );
+    stats
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+fn bwrap_args(workspace: &Path) -> Vec<String> {
+    let mut args: Vec<String> =
+        ["--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]
+            .map(String::from)
+            .to_vec();
+    for dir in ["/bin", "/sbin", "/lib", "/lib64"] {
+        let path = Path::new(dir);
+        match std::fs::read_link(path) {
+            Ok(target) => {
+                args.extend(["--symlink".into(), target.display().to_string(), dir.into()])
+            }
+            Err(_) if path.is_dir() => args.extend(["--ro-bind".into(), dir.into(), dir.into()]),
+            Err(_) => {}
+        }
+    }
+    let ws = workspace.display().to_string();
+    args.extend(["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"].map(String::from));
+    args.extend(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"].map(String::from));
+    args.extend(["--bind".to_owned(), ws.clone(), ws, "/bin/true".to_owned()]);
+    args
+}
+
+fn main() {
+    let n: usize =
+        std::env::var("WARRANT_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let workspace = tempfile::tempdir().unwrap();
+    println!("start-to-exit of /bin/true, {n} runs each after 10 warm-up runs");
+
+    let plain = measure("plain std::process::Command", n, || {
+        assert!(Command::new("/bin/true").status().unwrap().success());
+    });
+
+    let spec = SandboxSpec::new(Profile::builtin("strict").unwrap(), workspace.path());
+    let sandbox = Sandbox::new(&spec).unwrap();
+    let quiet =
+        || SpawnOptions { stdin: Stdio::Null, stdout: Stdio::Null, stderr: Stdio::Null, env: None };
+    let launcher = measure("warrant-sandbox, strict (prepared Sandbox)", n, || {
+        let mut child = sandbox.spawn(&["/bin/true".into()], quiet()).unwrap();
+        assert!(child.wait().unwrap().success());
+    });
+    measure("warrant-sandbox, strict (Sandbox::new each)", n, || {
+        let sandbox = Sandbox::new(&spec).unwrap();
+        let mut child = sandbox.spawn(&["/bin/true".into()], quiet()).unwrap();
+        assert!(child.wait().unwrap().success());
+    });
+
+    println!("launcher/plain median ratio: {:.2}", ms(launcher.median) / ms(plain.median));
+    if !on_path("bwrap") {
+        println!("bwrap: skipped (not on PATH; `apt-get install bubblewrap` to compare)");
+        return;
+    }
+    let args = bwrap_args(workspace.path());
+    let bwrap = measure("bwrap --unshare-all (comparable mounts)", n, || {
+        let status = Command::new("bwrap").args(&args).status().unwrap();
+        assert!(status.success(), "bwrap failed: {status}");
+    });
+    println!("launcher/bwrap median ratio: {:.2}", ms(launcher.median) / ms(bwrap.median));
+    println!("launcher/bwrap p99 ratio:    {:.2}", ms(launcher.p99) / ms(bwrap.p99));
+}

@@ -1,0 +1,145 @@
+//! Stage 2, the sandbox's init: PID 1 of the new PID namespace. It builds the
+//! new root, forks the command, then reaps every process of the namespace,
+//! forwards termination signals to the command, runs the egress forwarder in
+//! `proxy` mode, and exits with the command's status. When it exits, the
+//! kernel kills everything left in the namespace.
+//!
+//! Init is not confined by Landlock or seccomp (it must accept connections and
+//! reach the host socket), so it holds no capability the command could borrow:
+//! it is non-dumpable, which with the command's empty capability sets and
+//! Landlock's ptrace scoping keeps /proc/1/{mem,environ} and ptrace out of reach.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::Duration;
+
+use crate::context::{FORWARDED_SIGNALS, Launch};
+use crate::forward::Forwarder;
+use crate::profile::NetworkMode;
+use crate::report::{Control, Failure, Frame};
+use crate::sys::{self, Fork, SigSet, WaitStatus};
+
+/// Runs as PID 1 of the sandbox; never returns.
+pub(crate) fn run(launch: &Launch<'_>, alive: OwnedFd) -> ! {
+    if sys::set_parent_death_signal(libc::SIGKILL).is_err() {
+        sys::exit_now(crate::context::EXIT_SETUP_FAILED);
+    }
+    // If the monitor died before the death signal was armed, its end of the
+    // alive pipe is closed: stop here rather than run unsupervised.
+    let mut fds = [libc::pollfd { fd: alive.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+    if sys::poll(&mut fds, Some(Duration::ZERO)).map_or(true, |n| n > 0) {
+        sys::exit_now(crate::context::EXIT_SETUP_FAILED);
+    }
+    drop(alive);
+
+    if let Err(failure) = crate::mounts::build_root(launch.plan) {
+        launch.fail(failure);
+    }
+    let listener = match launch.plan.network.mode {
+        NetworkMode::Proxy => {
+            match std::net::TcpListener::bind(("127.0.0.1", launch.plan.network.proxy_port)) {
+                Ok(listener) => Some(listener),
+                Err(e) => launch.fail(Failure {
+                    control: Some(Control::NetworkNamespace),
+                    step: "listen on the proxy port".into(),
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        NetworkMode::None | NetworkMode::Host => None,
+    };
+    let mut handled = vec![libc::SIGCHLD];
+    handled.extend_from_slice(FORWARDED_SIGNALS);
+    let mut blocked = handled.clone();
+    // A write to a closed forwarder socket must return EPIPE, not kill init.
+    blocked.push(libc::SIGPIPE);
+    let signalfd = SigSet::of(&blocked).set_mask().and_then(|()| SigSet::of(&handled).signalfd());
+    let signalfd = match signalfd {
+        Ok(fd) => fd,
+        Err(e) => {
+            launch.fail(Failure { control: None, step: "signalfd".into(), reason: e.to_string() })
+        }
+    };
+    let _ = sys::set_dumpable(false);
+
+    match sys::fork() {
+        Ok(Fork::Child) => crate::command::run(launch),
+        Ok(Fork::Parent(command)) => {
+            // Init keeps the status pipe, the signalfd, the listener and the
+            // proxy socket; stdio and the report pipe belong to the command.
+            for fd in [0, 1, 2, launch.report_fd] {
+                sys::close(fd);
+            }
+            let forwarder = listener.and_then(|l| launch.proxy_fd.map(|fd| Forwarder::new(l, fd)));
+            supervise(launch, command, &signalfd, forwarder)
+        }
+        Err(e) => launch.fail(Failure {
+            control: None,
+            step: "fork command".into(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+fn supervise(
+    launch: &Launch<'_>,
+    command: libc::pid_t,
+    signalfd: &OwnedFd,
+    mut forwarder: Option<Forwarder>,
+) -> ! {
+    loop {
+        let mut fds =
+            vec![libc::pollfd { fd: signalfd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+        if let Some(forwarder) = &forwarder {
+            forwarder.register(&mut fds);
+        }
+        if sys::poll(&mut fds, None).is_err() {
+            continue;
+        }
+        let signals_ready = fds.first().is_some_and(|p| p.revents != 0);
+        if let Some(forwarder) = &mut forwarder {
+            forwarder.service(fds.get(1..).unwrap_or_default());
+        }
+        if signals_ready {
+            for signal in drain_signals(signalfd) {
+                if signal == libc::SIGCHLD {
+                    reap(launch, command);
+                } else {
+                    let _ = sys::kill(command, signal);
+                }
+            }
+        }
+    }
+}
+
+/// Reads every pending `signalfd_siginfo` and returns the signal numbers.
+fn drain_signals(signalfd: &OwnedFd) -> Vec<libc::c_int> {
+    use std::io::Read;
+    let mut signals = Vec::new();
+    let mut file = match signalfd.try_clone() {
+        Ok(fd) => std::fs::File::from(fd),
+        Err(_) => return vec![libc::SIGCHLD],
+    };
+    let mut info = [0u8; 128];
+    while let Ok(128) = file.read(&mut info) {
+        if let Some(signo) = info.first_chunk::<4>() {
+            signals.push(libc::c_int::try_from(u32::from_ne_bytes(*signo)).unwrap_or(0));
+        }
+    }
+    signals
+}
+
+/// Reaps every exited process; when the command is among them, reports its
+/// status and exits (which kills the rest of the namespace).
+fn reap(launch: &Launch<'_>, command: libc::pid_t) {
+    while let Ok(Some((pid, status))) = sys::waitpid(-1, true) {
+        if pid != command {
+            continue;
+        }
+        let (code, signal, exit) = match status {
+            WaitStatus::Exited(code) => (Some(code), None, code),
+            WaitStatus::Signaled(signal) => (None, Some(signal), 128 + signal),
+        };
+        let _ = sys::write_all(launch.status_fd, &Frame::Exit { code, signal }.encode());
+        sys::exit_now(exit);
+    }
+}

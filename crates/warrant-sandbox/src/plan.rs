@@ -1,0 +1,452 @@
+//! Resolving a [`SandboxSpec`] into a [`Plan`]: every path canonicalised, every
+//! string converted, the seccomp filter compiled, the launcher's own namespace
+//! identities recorded. The forked stages then only execute the plan.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use seccompiler::BpfProgram;
+
+use crate::error::LaunchError;
+use crate::profile::{Access, NetworkMode, NetworkPolicy, Profile, SandboxSpec};
+use crate::report::{Control, MountSummary};
+use crate::tables::{DEV_NODES, DEV_SYMLINKS, ETC_ENTRIES, FORBIDDEN_MOUNT_ROOTS, SYSTEM_DIRS};
+
+/// Where the new root is assembled, and where the host's root is reachable
+/// while it is (see `mounts::build_root`).
+pub(crate) const NEW_ROOT: &str = "/newroot";
+pub(crate) const OLD_ROOT: &str = "/oldroot";
+/// A file in the sandbox's root that Landlock must refuse to open: its denial
+/// is the proof that the file-system ruleset is in force.
+pub(crate) const LANDLOCK_PROBE: &str = "/.warrant-landlock-probe";
+/// /proc entries writable by uid 0 through plain file permissions (sysctls,
+/// sysrq). When the launcher runs as root, the sandbox's uid is the host's
+/// uid 0, so these are bind-mounted read-only over themselves.
+pub(crate) const PROC_READ_ONLY: &[&str] =
+    &["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"];
+/// /etc files up to this size are copied into the root rather than bind-mounted.
+const MAX_COPY: u64 = 256 * 1024;
+/// HOME when the launcher's is unusable.
+const FALLBACK_HOME: &str = "/home/sandbox";
+/// The namespaces the launcher compares, as named in /proc/self/ns.
+pub(crate) const NAMESPACES: &[(&str, Control)] = &[
+    ("user", Control::UserNamespace),
+    ("mnt", Control::MountNamespace),
+    ("pid", Control::PidNamespace),
+    ("net", Control::NetworkNamespace),
+    ("ipc", Control::IpcNamespace),
+    ("uts", Control::UtsNamespace),
+];
+
+/// What one mount-table entry of the new root is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum MountKind {
+    BindReadOnly {
+        file: bool,
+    },
+    BindReadWrite {
+        file: bool,
+    },
+    /// A host device node (no `nodev`).
+    Device,
+    Tmpfs {
+        options: String,
+        writable: bool,
+    },
+    Proc,
+    Symlink {
+        to: CString,
+    },
+    /// An empty directory in the root tmpfs.
+    Dir,
+    /// A small host file copied into the (read-only) root tmpfs: cheaper than a
+    /// bind mount to set up and to tear down.
+    Copy,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct MountOp {
+    pub kind: MountKind,
+    /// Path inside the sandbox.
+    pub target: PathBuf,
+    /// `target` under [`NEW_ROOT`].
+    pub staged: CString,
+    /// Host path under [`OLD_ROOT`] for binds.
+    pub source: Option<CString>,
+}
+
+impl MountOp {
+    pub(crate) fn summary(&self) -> Option<MountSummary> {
+        let kind = match self.kind {
+            MountKind::BindReadOnly { .. } => "ro",
+            MountKind::BindReadWrite { .. } => "rw",
+            MountKind::Device => "dev",
+            MountKind::Tmpfs { .. } => "tmpfs",
+            MountKind::Proc => "proc",
+            MountKind::Symlink { .. } => "symlink",
+            MountKind::Copy => "copy",
+            MountKind::Dir => return None,
+        };
+        Some(MountSummary { path: self.target.display().to_string(), kind: kind.to_owned() })
+    }
+
+    /// Whether the op creates an entry in the mount table.
+    pub(crate) fn is_mount(&self) -> bool {
+        !matches!(self.kind, MountKind::Symlink { .. } | MountKind::Dir | MountKind::Copy)
+    }
+}
+
+/// The launcher's own identity, to prove the sandbox's differs.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HostIdentity {
+    pub uid: u32,
+    pub gid: u32,
+    pub namespaces: Vec<(&'static str, u64)>,
+    pub root: (u64, u64),
+    pub seccomp_filters: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rlimit {
+    pub name: &'static str,
+    pub resource: libc::__rlimit_resource_t,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// Everything the forked stages need, computed before fork.
+pub(crate) struct Plan {
+    pub profile: Profile,
+    pub mounts: Vec<MountOp>,
+    pub home: PathBuf,
+    pub workspace: PathBuf,
+    pub cwd: PathBuf,
+    pub network: NetworkPolicy,
+    pub proxy_socket: Option<PathBuf>,
+    /// Set just before exec (see `command::run`).
+    pub address_space: Option<Rlimit>,
+    /// Set early, in the order of the setup.
+    pub rlimits: Vec<Rlimit>,
+    /// pid_max written into the sandbox's PID namespace.
+    pub pid_max: Option<u64>,
+    pub wall_clock: Option<Duration>,
+    pub seccomp: Vec<BpfProgram>,
+    pub seccomp_denied: Vec<String>,
+    pub host: HostIdentity,
+}
+
+impl Plan {
+    pub(crate) fn resolve(spec: &SandboxSpec) -> Result<Self, LaunchError> {
+        let profile = spec.profile.clone();
+        profile.validate()?;
+        let host_home = std::env::var_os("HOME").map(PathBuf::from);
+        let workspace = canonical_dir(&spec.workspace)?;
+        let home = sandbox_home(host_home.as_deref());
+
+        let tmp_size =
+            profile.limits.memory_bytes.map(|b| format!(",size={b}")).unwrap_or_default();
+        let mut ops = system_mounts(&tmp_size)?;
+        if home != workspace {
+            let options = format!("mode=0700{tmp_size}");
+            ops.push(op(MountKind::Tmpfs { options, writable: true }, &home, None)?);
+        }
+        ops.extend(user_mounts(&profile, host_home.as_deref())?);
+        check_user_target(&workspace)?;
+        ops.push(op(MountKind::BindReadWrite { file: false }, &workspace, Some(&workspace))?);
+
+        for (i, a) in ops.iter().enumerate() {
+            if ops.iter().skip(i + 1).any(|b| b.target == a.target) {
+                return Err(path_err(&a.target, "is mounted twice".into()));
+            }
+        }
+        // Deeper mounts go on top of shallower ones; equal depths keep their order.
+        ops.sort_by_key(|op| op.target.components().count());
+
+        let cwd = match &spec.cwd {
+            Some(cwd) => lexical(cwd).ok_or_else(|| path_err(cwd, "must be absolute".into()))?,
+            None => workspace.clone(),
+        };
+        let proxy_socket = match profile.network.mode {
+            NetworkMode::Proxy => {
+                Some(spec.proxy_socket.clone().ok_or(LaunchError::MissingProxySocket)?)
+            }
+            NetworkMode::None | NetworkMode::Host => None,
+        };
+        let limits = &profile.limits;
+        let mut rlimits =
+            vec![Rlimit { name: "RLIMIT_CORE", resource: libc::RLIMIT_CORE, soft: 0, hard: 0 }];
+        let mut push = |name, resource, value: Option<u64>, slack: u64| {
+            if let Some(v) = value {
+                rlimits.push(Rlimit { name, resource, soft: v, hard: v.saturating_add(slack) });
+            }
+        };
+        push("RLIMIT_NPROC", libc::RLIMIT_NPROC, limits.max_processes, 0);
+        // One second of slack: SIGXCPU first, SIGKILL if it is ignored.
+        push("RLIMIT_CPU", libc::RLIMIT_CPU, limits.cpu_seconds, 1);
+        push("RLIMIT_FSIZE", libc::RLIMIT_FSIZE, limits.file_size_bytes, 0);
+        push("RLIMIT_NOFILE", libc::RLIMIT_NOFILE, limits.open_files, 0);
+        let address_space = limits.memory_bytes.map(|v| Rlimit {
+            name: "RLIMIT_AS",
+            resource: libc::RLIMIT_AS,
+            soft: v,
+            hard: v,
+        });
+        // The kernel's floor for pid_max is 301; the B and C processes take two pids.
+        let pid_max = limits.max_processes.map(|n| n.saturating_add(3).max(301));
+
+        let mode = profile.network.mode;
+        Ok(Plan {
+            mounts: ops,
+            home,
+            workspace,
+            cwd,
+            network: profile.network.clone(),
+            proxy_socket,
+            address_space,
+            rlimits,
+            pid_max,
+            wall_clock: limits.wall_clock_seconds.map(Duration::from_secs),
+            seccomp: crate::seccomp::compile(mode)?,
+            seccomp_denied: crate::seccomp::denied_names(mode),
+            host: HostIdentity::current(),
+            profile,
+        })
+    }
+
+    pub(crate) fn requires(&self, control: Control) -> bool {
+        self.profile.requires(control)
+    }
+}
+
+impl HostIdentity {
+    fn current() -> Self {
+        let namespaces = NAMESPACES
+            .iter()
+            .filter_map(|(name, _)| {
+                std::fs::metadata(format!("/proc/self/ns/{name}")).ok().map(|m| (*name, m.ino()))
+            })
+            .collect();
+        let root = std::fs::metadata("/").map(|m| (m.dev(), m.ino())).unwrap_or_default();
+        let seccomp_filters = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                crate::verify::status_field(&s, "Seccomp_filters").and_then(|v| v.parse().ok())
+            })
+            .unwrap_or(0);
+        HostIdentity {
+            uid: crate::sys::geteuid(),
+            gid: crate::sys::getegid(),
+            namespaces,
+            root,
+            seccomp_filters,
+        }
+    }
+}
+
+/// The system directories, /etc, /dev, /dev/shm, /proc and /tmp.
+fn system_mounts(tmp_size: &str) -> Result<Vec<MountOp>, LaunchError> {
+    let mut ops = Vec::new();
+    for dir in SYSTEM_DIRS {
+        let path = Path::new(dir.path);
+        let Ok(meta) = path.symlink_metadata() else { continue };
+        if meta.file_type().is_symlink() {
+            let to = std::fs::read_link(path).map_err(|e| path_err(path, e.to_string()))?;
+            ops.push(op(MountKind::Symlink { to: c_path(&to)? }, path, None)?);
+        } else if meta.is_dir() {
+            ops.push(op(MountKind::BindReadOnly { file: false }, path, Some(path))?);
+        }
+    }
+    ops.push(op(MountKind::Dir, Path::new("/etc"), None)?);
+    for entry in ETC_ENTRIES {
+        let path = Path::new(entry.path);
+        let Ok(source) = path.canonicalize() else { continue };
+        let Ok(meta) = source.metadata() else { continue };
+        let kind = if meta.is_file() && meta.len() <= MAX_COPY {
+            MountKind::Copy
+        } else {
+            MountKind::BindReadOnly { file: !meta.is_dir() }
+        };
+        ops.push(op(kind, path, Some(&source))?);
+    }
+    ops.push(op(
+        MountKind::Tmpfs { options: "mode=0755,size=256k".into(), writable: false },
+        Path::new("/dev"),
+        None,
+    )?);
+    for node in DEV_NODES {
+        let path = Path::new(node.path);
+        if path.exists() {
+            ops.push(op(MountKind::Device, path, Some(path))?);
+        }
+    }
+    for (link, to) in DEV_SYMLINKS {
+        ops.push(op(MountKind::Symlink { to: c_path(Path::new(to))? }, Path::new(link), None)?);
+    }
+    let shared_tmp = format!("mode=1777{tmp_size}");
+    ops.push(op(
+        MountKind::Tmpfs { options: shared_tmp.clone(), writable: true },
+        Path::new("/dev/shm"),
+        None,
+    )?);
+    ops.push(op(MountKind::Proc, Path::new("/proc"), None)?);
+    ops.push(op(
+        MountKind::Tmpfs { options: shared_tmp, writable: true },
+        Path::new("/tmp"),
+        None,
+    )?);
+    Ok(ops)
+}
+
+/// The profile's extra paths.
+fn user_mounts(profile: &Profile, host_home: Option<&Path>) -> Result<Vec<MountOp>, LaunchError> {
+    let mut ops = Vec::new();
+    for rule in &profile.paths {
+        let Some(target) = expand(&rule.path, host_home) else {
+            if rule.optional {
+                continue;
+            }
+            return Err(path_err(Path::new(&rule.path), "`~` needs the launcher's HOME".into()));
+        };
+        let source = match target.canonicalize() {
+            Ok(source) => source,
+            Err(_) if rule.optional => continue,
+            Err(e) => return Err(path_err(&target, e.to_string())),
+        };
+        check_user_target(&target)?;
+        let file = !source.is_dir();
+        let kind = match rule.access {
+            Access::ReadOnly => MountKind::BindReadOnly { file },
+            Access::ReadWrite => MountKind::BindReadWrite { file },
+        };
+        ops.push(op(kind, &target, Some(&source))?);
+    }
+    Ok(ops)
+}
+
+fn path_err(path: &Path, reason: String) -> LaunchError {
+    LaunchError::Path { path: path.to_path_buf(), reason }
+}
+
+fn c_path(path: &Path) -> Result<CString, LaunchError> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| LaunchError::NulByte(path.display().to_string()))
+}
+
+/// `prefix` + `path` (absolute) as a C string.
+fn under(prefix: &str, path: &Path) -> Result<CString, LaunchError> {
+    let mut bytes = prefix.as_bytes().to_vec();
+    bytes.extend_from_slice(path.as_os_str().as_bytes());
+    CString::new(bytes).map_err(|_| LaunchError::NulByte(path.display().to_string()))
+}
+
+fn op(kind: MountKind, target: &Path, source: Option<&Path>) -> Result<MountOp, LaunchError> {
+    Ok(MountOp {
+        kind,
+        target: target.to_path_buf(),
+        staged: under(NEW_ROOT, target)?,
+        source: source.map(|s| under(OLD_ROOT, s)).transpose()?,
+    })
+}
+
+/// Absolute path with `.` and `..` resolved lexically.
+fn lexical(path: &Path) -> Option<PathBuf> {
+    if !path.is_absolute() {
+        return None;
+    }
+    let mut out = PathBuf::from("/");
+    for component in path.components() {
+        match component {
+            Component::Normal(part) => out.push(part),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    Some(out)
+}
+
+/// `~/x` against the launcher's HOME; absolute paths normalised.
+fn expand(path: &str, home: Option<&Path>) -> Option<PathBuf> {
+    match path.strip_prefix("~/") {
+        Some(rest) => lexical(&home?.join(rest)),
+        None => lexical(Path::new(path)),
+    }
+}
+
+fn canonical_dir(path: &Path) -> Result<PathBuf, LaunchError> {
+    let canonical = path.canonicalize().map_err(|e| path_err(path, e.to_string()))?;
+    if !canonical.is_dir() {
+        return Err(path_err(path, "is not a directory".into()));
+    }
+    Ok(canonical)
+}
+
+/// A user path may not be `/`, nor inside the trees the sandbox replaces, nor a
+/// system directory or an ancestor of one (that would make it writable or hide it).
+fn check_user_target(target: &Path) -> Result<(), LaunchError> {
+    if target == Path::new("/") {
+        return Err(path_err(target, "the host's root cannot be mounted".into()));
+    }
+    for forbidden in FORBIDDEN_MOUNT_ROOTS {
+        let root = Path::new(forbidden.path);
+        let hit = if forbidden.path == "/tmp" { target == root } else { target.starts_with(root) };
+        if hit {
+            return Err(path_err(target, forbidden.reason.to_owned()));
+        }
+    }
+    for system in SYSTEM_DIRS.iter().map(|s| s.path).chain(["/etc"]) {
+        if Path::new(system).starts_with(target) {
+            return Err(path_err(
+                target,
+                format!("would replace the read-only system directory `{system}`"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The sandbox's HOME: the launcher's path (so `~/.cargo` binds line up), as an
+/// empty tmpfs; a fixed path when the launcher's is unusable.
+/// When the workspace is the home itself, HOME is the (read-write) workspace.
+fn sandbox_home(host_home: Option<&Path>) -> PathBuf {
+    host_home
+        .and_then(lexical)
+        .filter(|home| check_user_target(home).is_ok())
+        .unwrap_or_else(|| PathBuf::from(FALLBACK_HOME))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn lexical_resolves_dots() {
+        assert_eq!(lexical(Path::new("/a/./b/../c")).unwrap(), Path::new("/a/c"));
+        assert!(lexical(Path::new("rel")).is_none());
+    }
+
+    #[test]
+    fn user_targets_cannot_cover_system_or_host_socket_trees() {
+        for bad in ["/", "/usr", "/run/docker.sock", "/var/run", "/proc/1", "/sys", "/tmp", "/etc"]
+        {
+            assert!(check_user_target(Path::new(bad)).is_err(), "{bad}");
+        }
+        for good in ["/tmp/ws", "/home/u/project", "/usr/src/project", "/opt/tool"] {
+            assert!(check_user_target(Path::new(good)).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn home_falls_back_when_unusable() {
+        assert_eq!(sandbox_home(Some(Path::new("/root"))), Path::new("/root"));
+        assert_eq!(sandbox_home(Some(Path::new("/"))), Path::new(FALLBACK_HOME));
+        assert_eq!(sandbox_home(Some(Path::new("/usr"))), Path::new(FALLBACK_HOME));
+        assert_eq!(sandbox_home(None), Path::new(FALLBACK_HOME));
+    }
+}

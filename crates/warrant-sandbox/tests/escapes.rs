@@ -1,0 +1,61 @@
+//! Kernel interfaces that could undo the sandbox are refused, each for a
+//! precise reason (the errno says which layer refused).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use common::{Fixture, skip_unless, strict, strict_needs, verdict};
+
+/// (attempt, args, expected errno). EPERM is seccomp's answer; EACCES is
+/// Landlock's; ESRCH means the target does not exist in the PID namespace.
+const ATTEMPTS: &[(&str, &[&str], i32)] = &[
+    ("ptrace", &["1"], libc::EPERM),
+    ("process-vm-readv", &["1"], libc::EPERM),
+    ("proc-mem", &["1"], libc::EACCES),
+    // Init's descriptors (its status pipe here) can be listed but not opened.
+    ("read", &["/proc/1/fd/3"], libc::EACCES),
+    ("read", &["/proc/1/environ"], libc::EACCES),
+    ("io-uring", &[], libc::EPERM),
+    ("tiocsti", &[], libc::EPERM),
+    ("tioclinux", &[], libc::EPERM),
+    ("mount", &[], libc::EPERM),
+    ("unshare-user", &[], libc::EPERM),
+    ("clone-newuser", &[], libc::EPERM),
+    ("bpf", &[], libc::EPERM),
+    ("userfaultfd", &[], libc::EPERM),
+    ("keyctl", &[], libc::EPERM),
+    ("socket-netlink", &[], libc::EPERM),
+    ("socket-packet", &[], libc::EPERM),
+];
+
+#[test]
+fn escape_syscalls_are_refused_with_the_expected_errno() {
+    if skip_unless("escape_syscalls_are_refused_with_the_expected_errno", &strict_needs()) {
+        return;
+    }
+    let fixture = Fixture::new();
+    let spec = fixture.spec(strict());
+    let mut wrong = Vec::new();
+    for (attempt, args, errno) in ATTEMPTS {
+        let verdict = verdict(&fixture, &spec, attempt, args);
+        if !verdict.contains(&format!("denied errno={errno} ")) {
+            wrong.push(format!("{verdict} (expected errno {errno})"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn host_processes_cannot_be_signalled() {
+    if skip_unless("host_processes_cannot_be_signalled", &strict_needs()) {
+        return;
+    }
+    let fixture = Fixture::new();
+    let spec = fixture.spec(strict());
+    // The launcher's pid does not exist in the sandbox's PID namespace...
+    let me = std::process::id().to_string();
+    common::assert_denied(&fixture, &spec, "kill", &[&me], libc::ESRCH);
+    // ...and init, which does, is outside the Landlock domain.
+    common::assert_denied(&fixture, &spec, "kill", &["1"], libc::EPERM);
+}

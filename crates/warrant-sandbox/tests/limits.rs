@@ -1,0 +1,140 @@
+//! Resource limits and the lifetime of the tree.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{
+    Fixture, host_processes_with, is_root, run, sh, skip_unless, stdout, strict, strict_needs,
+    verdict,
+};
+use warrant_sandbox::{Profile, Sandbox, SpawnOptions};
+
+/// A number unlikely to appear in any other process's command line.
+fn marker(salt: u32) -> String {
+    format!("{}", 9_000_000 + (std::process::id() % 100_000) * 10 + salt)
+}
+
+fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn with_limits(edit: impl FnOnce(&mut Profile)) -> Profile {
+    let mut profile = strict();
+    edit(&mut profile);
+    profile
+}
+
+#[test]
+fn a_fork_bomb_is_stopped_by_the_process_limit() {
+    if skip_unless("a_fork_bomb_is_stopped_by_the_process_limit", &strict_needs()) {
+        return;
+    }
+    let fixture = Fixture::new();
+    let spec = fixture.spec(with_limits(|p| {
+        p.limits.max_processes = Some(32);
+        p.limits.wall_clock_seconds = Some(30);
+    }));
+    let started = Instant::now();
+    let output = run(&spec, &fixture.attempt("fork-bomb", &[]));
+    let text = stdout(&output);
+    assert!(text.contains("fork-bomb: denied errno=11 "), "{text}");
+    let forked: u32 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // RLIMIT_NPROC binds a normal user; uid 0 is exempt, so the PID namespace's
+    // pid_max (the kernel's floor is 301) is what stops it there.
+    let bound = if is_root() { 301 } else { 32 };
+    assert!(forked < bound, "forked {forked}, bound {bound}");
+    assert!(!output.status.timed_out(), "stopped by the limit, not the clock");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // The paused children died with the namespace.
+    assert!(host_processes_with(fixture.helper.to_str().unwrap()).is_empty());
+}
+
+#[test]
+fn a_memory_hog_is_stopped_by_the_memory_limit() {
+    if skip_unless("a_memory_hog_is_stopped_by_the_memory_limit", &strict_needs()) {
+        return;
+    }
+    let fixture = Fixture::new();
+    let spec = fixture.spec(with_limits(|p| p.limits.memory_bytes = Some(256 << 20)));
+    let small = verdict(&fixture, &spec, "memory-hog", &["16"]);
+    assert!(small.contains("allowed"), "{small}");
+    let big = verdict(&fixture, &spec, "memory-hog", &["1024"]);
+    assert!(big.contains("denied errno=12 "), "{big}");
+}
+
+#[test]
+fn the_wall_clock_limit_kills_the_whole_tree() {
+    if skip_unless("the_wall_clock_limit_kills_the_whole_tree", &strict_needs()) {
+        return;
+    }
+    let fixture = Fixture::new();
+    let spec = fixture.spec(with_limits(|p| p.limits.wall_clock_seconds = Some(2)));
+    let (background, foreground) = (marker(1), marker(2));
+    let sandbox = Sandbox::new(&spec).unwrap();
+    let mut child = sandbox
+        .spawn(&sh(&format!("sleep {background} & sleep {foreground}")), SpawnOptions::default())
+        .unwrap();
+    wait_until("the grandchild to start", || !host_processes_with(&background).is_empty());
+    let status = child.wait().unwrap();
+    assert!(status.timed_out(), "{status:?}");
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    assert!(host_processes_with(&background).is_empty(), "the backgrounded grandchild survived");
+    assert!(host_processes_with(&foreground).is_empty());
+}
+
+#[test]
+fn kill_takes_down_the_whole_tree_and_terminate_is_forwarded() {
+    if skip_unless("kill_takes_down_the_whole_tree_and_terminate_is_forwarded", &strict_needs()) {
+        return;
+    }
+    let fixture = Fixture::new();
+    let sandbox = Sandbox::new(&fixture.spec(strict())).unwrap();
+    let background = marker(3);
+    let mut child =
+        sandbox.spawn(&sh(&format!("sleep {background} & wait")), SpawnOptions::default()).unwrap();
+    wait_until("the grandchild to start", || !host_processes_with(&background).is_empty());
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    assert!(!status.timed_out());
+    assert!(host_processes_with(&background).is_empty(), "the grandchild survived kill()");
+
+    let mut child =
+        sandbox.spawn(&["sleep".into(), marker(4).into()], SpawnOptions::default()).unwrap();
+    assert!(child.wait_timeout(Duration::from_millis(100)).unwrap().is_none());
+    child.terminate().unwrap();
+    let status =
+        child.wait_timeout(Duration::from_secs(5)).unwrap().expect("SIGTERM reached the command");
+    assert_eq!(status.signal(), Some(libc::SIGTERM));
+}
+
+#[test]
+fn cpu_and_file_size_limits_stop_the_command() {
+    if skip_unless("cpu_and_file_size_limits_stop_the_command", &strict_needs()) {
+        return;
+    }
+    let fixture = Fixture::new();
+    let spec = fixture.spec(with_limits(|p| {
+        p.limits.cpu_seconds = Some(1);
+        p.limits.file_size_bytes = Some(1 << 20);
+        p.limits.wall_clock_seconds = Some(20);
+    }));
+    let sandbox = Sandbox::new(&spec).unwrap();
+    let busy =
+        sandbox.run(&["/bin/sh".into(), "-c".into(), "while :; do :; done".into()], 1024).unwrap();
+    assert_eq!(busy.status.signal(), Some(libc::SIGXCPU), "{:?}", busy.status);
+    let big = fixture.workspace.join("big");
+    let write =
+        sandbox.run(&sh(&format!("head -c 2097152 /dev/zero > {}", big.display())), 1024).unwrap();
+    let xfsz = write.status.signal() == Some(libc::SIGXFSZ)
+        || write.status.code() == Some(128 + libc::SIGXFSZ);
+    assert!(xfsz, "{:?}", write.status);
+    assert!(std::fs::metadata(&big).unwrap().len() <= 1 << 20);
+}
