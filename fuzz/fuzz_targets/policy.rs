@@ -24,7 +24,7 @@ fuzz_target!(|text: &str| {
         arguments: &arguments,
         tainted: false,
         now: warrant_core::UnixMillis(0),
-            command: None,
+        command: None,
     });
     let _ = engine.could_allow(&agent, &tool);
 });

@@ -276,19 +276,27 @@ struct FileArgs {
 }
 
 /// The file tools. Runs on a blocking thread.
-fn files(workspace: &std::path::Path, tool: &str, arguments: Value) -> Result<CallToolResult, String> {
+fn files(
+    workspace: &std::path::Path,
+    tool: &str,
+    arguments: Value,
+) -> Result<CallToolResult, String> {
     use cap_std::ambient_authority;
     use cap_std::fs::{Dir, OpenOptions};
     use std::io::{Read, Write};
 
     let args: FileArgs =
         serde_json::from_value(arguments).map_err(|e| format!("warrant: {tool} arguments: {e}"))?;
-    let dir = Dir::open_ambient_dir(workspace, ambient_authority())
-        .map_err(|e| format!("warrant: the workspace `{}` cannot be opened: {e}", workspace.display()))?;
+    let dir = Dir::open_ambient_dir(workspace, ambient_authority()).map_err(|e| {
+        format!("warrant: the workspace `{}` cannot be opened: {e}", workspace.display())
+    })?;
     let shown = args.path.clone().unwrap_or_else(|| ".".into());
     let path = beneath(workspace, args.path.as_deref().unwrap_or("."))?;
     let refused = |e: std::io::Error| {
-        format!("warrant: `{}`: {e} (paths must stay beneath the workspace)", crate::handler::printable(&shown))
+        format!(
+            "warrant: `{}`: {e} (paths must stay beneath the workspace)",
+            crate::handler::printable(&shown)
+        )
     };
     let text = match tool {
         READ_FILE => {
@@ -355,7 +363,9 @@ fn beneath(workspace: &std::path::Path, path: &str) -> Result<std::path::PathBuf
     if path.is_absolute() {
         return path
             .strip_prefix(workspace)
-            .map(|p| if p.as_os_str().is_empty() { std::path::PathBuf::from(".") } else { p.to_owned() })
+            .map(|p| {
+                if p.as_os_str().is_empty() { std::path::PathBuf::from(".") } else { p.to_owned() }
+            })
             .map_err(|_| format!("warrant: `{}` is outside the workspace", path.display()));
     }
     Ok(path.to_owned())

@@ -33,6 +33,13 @@ capture_arguments = false
 # "process": a record survives the gateway being killed; "power": also a power loss.
 durability = "process"
 
+[egress]
+# `warrant run` sandboxes reach the network only through Warrant's egress
+# proxy, which refuses loopback, private, link-local and cloud-metadata
+# addresses. List here any you want reachable anyway (a local dev server);
+# policy still decides each connection.
+# allow_private = ["127.0.0.1"]
+
 # Upstream MCP servers. Their tools appear to agents as NAME__tool.
 #
 # [upstreams.notes]
@@ -54,7 +61,17 @@ pub const BUILTIN_UPSTREAM: &str = "warrant";
 pub struct Config {
     pub gateway: GatewayConfig,
     pub audit: AuditConfig,
+    pub egress: EgressSettings,
     pub upstreams: BTreeMap<UpstreamName, UpstreamConfig>,
+}
+
+/// `[egress]`: the proxy sandboxed runs reach the network through.
+#[derive(Debug, Clone, Default)]
+pub struct EgressSettings {
+    /// Addresses in forbidden ranges (loopback, private, link-local) a
+    /// sandbox may nevertheless reach, e.g. a local dev server. Policy still
+    /// decides each connection.
+    pub allow_private: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone)]
@@ -134,7 +151,16 @@ struct RawConfig {
     #[serde(default)]
     audit: RawAudit,
     #[serde(default)]
+    egress: RawEgress,
+    #[serde(default)]
     upstreams: BTreeMap<String, RawUpstream>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEgress {
+    #[serde(default)]
+    allow_private: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -315,7 +341,18 @@ impl Config {
                 UpstreamConfig { transport, trusted: up.trusted, protocol, quarantine_new_tools },
             );
         }
-        Ok(Self { gateway, audit, upstreams })
+        let mut egress = EgressSettings::default();
+        for net in &raw.egress.allow_private {
+            // A bare address means just that address.
+            let parsed = net
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| net.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    invalid(format!("egress.allow_private `{net}` is not an address or network"))
+                })?;
+            egress.allow_private.push(parsed);
+        }
+        Ok(Self { gateway, audit, egress, upstreams })
     }
 }
 

@@ -174,7 +174,7 @@ mod tests {
                     arguments: &args,
                     tainted: false,
                     now: UnixMillis(0),
-            command: None,
+                    command: None,
                 })
                 .outcome()
                 .to_string()

@@ -236,7 +236,7 @@ impl GatewayHandler {
                 arguments: &arguments,
                 tainted: false,
                 now: UnixMillis::now(),
-            command: None,
+                command: None,
             },
             &ancestors,
         );

@@ -149,6 +149,26 @@ impl Home {
             write_new(&self.audit_public_key(), public.as_bytes(), 0o644)?;
             created.push(self.audit_key());
         }
+        // The stores exist from the start, empty: reading the log of a home
+        // where nothing has happened yet is not an error.
+        if !self.audit_db().exists() {
+            let key = self.load_audit_key()?;
+            let store = |e: warrant_audit::AuditError| {
+                io("create", &self.audit_db())(std::io::Error::other(e.to_string()))
+            };
+            warrant_audit::AuditLog::open(&self.audit_db(), key, Default::default())
+                .and_then(|log| log.close())
+                .map_err(store)?;
+            created.push(self.audit_db());
+        }
+        if !self.state_db().exists() {
+            warrant_identity::Registry::open(&self.state_db()).map_err(|e| HomeError::Io {
+                action: "create",
+                path: self.state_db().display().to_string(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+            created.push(self.state_db());
+        }
         Ok(created)
     }
 

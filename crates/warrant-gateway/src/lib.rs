@@ -23,6 +23,7 @@ mod http;
 pub mod ops;
 pub mod pins;
 mod quarantine;
+pub mod run;
 mod screen;
 mod throttle;
 mod tools;
@@ -64,6 +65,8 @@ pub enum GatewayError {
     Listen { addr: String, source: std::io::Error },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error("{0}")]
+    Run(String),
 }
 
 /// Options of `warrant up` beyond `warrant.toml`.

@@ -120,9 +120,11 @@ pub fn spawn_agent(
                     .into(),
             ));
         }
-        Some(dir) => Some(std::fs::canonicalize(dir).ok().filter(|d| d.is_dir()).ok_or_else(
-            || GatewayError::Identity(format!("workspace `{}` is not a directory", dir.display())),
-        )?),
+        Some(dir) => {
+            Some(std::fs::canonicalize(dir).ok().filter(|d| d.is_dir()).ok_or_else(|| {
+                GatewayError::Identity(format!("workspace `{}` is not a directory", dir.display()))
+            })?)
+        }
     };
     let (claims, token) = match options.parent_token {
         None => {

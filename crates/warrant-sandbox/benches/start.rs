@@ -85,8 +85,13 @@ fn main() {
 
     let spec = SandboxSpec::new(Profile::builtin("strict").unwrap(), workspace.path());
     let sandbox = Sandbox::new(&spec).unwrap();
-    let quiet =
-        || SpawnOptions { stdin: Stdio::Null, stdout: Stdio::Null, stderr: Stdio::Null, env: None };
+    let quiet = || SpawnOptions {
+        stdin: Stdio::Null,
+        stdout: Stdio::Null,
+        stderr: Stdio::Null,
+        env: None,
+        grant: Vec::new(),
+    };
     let launcher = measure("warrant-sandbox, strict (prepared Sandbox)", n, || {
         let mut child = sandbox.spawn(&["/bin/true".into()], quiet()).unwrap();
         assert!(child.wait().unwrap().success());

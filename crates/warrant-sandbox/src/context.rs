@@ -36,6 +36,8 @@ pub(crate) struct Launch<'a> {
     /// O_PATH descriptor of the host's proxy socket (`proxy` mode), >= 3.
     pub proxy_fd: Option<RawFd>,
     pub launcher_pid: libc::pid_t,
+    /// Names of the variables the caller granted (`SpawnOptions::grant`).
+    pub granted: &'a [String],
 }
 
 impl Launch<'_> {

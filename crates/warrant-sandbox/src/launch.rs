@@ -43,11 +43,21 @@ pub struct SpawnOptions {
     pub stderr: Stdio,
     /// The environment the allowlist filters; `None` takes the launcher's.
     pub env: Option<Vec<(OsString, OsString)>>,
+    /// Variables the caller hands the command on purpose, set last and not
+    /// filtered: the command's own credential and endpoints (for example
+    /// `WARRANT_TOKEN`), never something inherited. The report lists them.
+    pub grant: Vec<(String, String)>,
 }
 
 impl Default for SpawnOptions {
     fn default() -> Self {
-        Self { stdin: Stdio::Null, stdout: Stdio::Inherit, stderr: Stdio::Inherit, env: None }
+        Self {
+            stdin: Stdio::Null,
+            stdout: Stdio::Inherit,
+            stderr: Stdio::Inherit,
+            env: None,
+            grant: Vec::new(),
+        }
     }
 }
 
@@ -83,11 +93,15 @@ impl Sandbox {
     pub fn spawn(&self, command: &[OsString], options: SpawnOptions) -> Result<Child, LaunchError> {
         let (program, _) = command.split_first().ok_or(LaunchError::EmptyCommand)?;
         let plan = &self.plan;
-        let env = crate::env::build(
+        let mut env = crate::env::build(
             &plan.profile.env,
             options.env.clone().unwrap_or_else(|| std::env::vars_os().collect()),
             &fixed_env(plan),
         );
+        for (name, value) in &options.grant {
+            env.insert(OsString::from(name), OsString::from(value));
+        }
+        let granted: Vec<String> = options.grant.iter().map(|(n, _)| n.clone()).collect();
         let candidates = candidates(program, crate::env::lookup(&env, "PATH"))?;
         let envp = ExecArgs::new(crate::env::to_c_strings(&env)?);
         let argv = ExecArgs::new(command.iter().map(|a| c_string(a)).collect::<Result<_, _>>()?);
@@ -112,6 +126,7 @@ impl Sandbox {
             status_fd: status_write.as_raw_fd(),
             proxy_fd: proxy.as_ref().map(AsRawFd::as_raw_fd),
             launcher_pid: sys::getpid(),
+            granted: &granted,
         };
 
         let started = Instant::now();
@@ -149,6 +164,7 @@ impl Sandbox {
             stdout: Stdio::Piped,
             stderr: Stdio::Piped,
             env: None,
+            grant: Vec::new(),
         };
         let mut child = self.spawn(command, options)?;
         let mut streams = [

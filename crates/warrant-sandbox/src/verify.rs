@@ -179,7 +179,9 @@ fn file_descriptors(report_fd: i32) -> Result<String, String> {
 
 fn environment(launch: &Launch<'_>) -> Result<String, String> {
     let names = env_names(launch);
-    let explicit = |name: &str| launch.plan.profile.env.set.contains_key(name);
+    let explicit = |name: &str| {
+        launch.plan.profile.env.set.contains_key(name) || launch.granted.iter().any(|g| g == name)
+    };
     if let Some(bad) = names.iter().find(|n| !explicit(n) && crate::env::denied_by(n).is_some()) {
         return Err(format!("`{bad}` is on the denylist"));
     }

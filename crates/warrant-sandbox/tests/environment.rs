@@ -35,6 +35,7 @@ fn env_inside(profile: Profile) -> String {
         stdout: Stdio::Piped,
         stderr: Stdio::Null,
         env: Some(env),
+        grant: Vec::new(),
     };
     let mut child = sandbox.spawn(&["/usr/bin/env".into()], options).unwrap();
     let mut out = String::new();
@@ -84,4 +85,31 @@ fn the_init_process_does_not_expose_the_launchers_environment() {
     let output =
         common::run(&spec, &common::sh("cat /proc/1/cmdline /proc/1/environ 2>&1 | head -c 200"));
     assert!(!stdout(&output).contains("PATH="), "{}", stdout(&output));
+}
+
+#[test]
+fn a_granted_variable_reaches_the_command_and_an_inherited_one_of_that_name_does_not() {
+    if skip_unless("a_granted_variable_reaches_the_command", &strict_needs()) {
+        return;
+    }
+    let fixture = Fixture::new();
+    let sandbox = Sandbox::new(&fixture.spec(strict())).unwrap();
+    let options = SpawnOptions {
+        stdin: Stdio::Null,
+        stdout: Stdio::Piped,
+        stderr: Stdio::Null,
+        env: Some(vec![
+            ("WARRANT_TOKEN".into(), "inherited-token".into()),
+            ("GITHUB_TOKEN".into(), "ghp-token-value".into()),
+        ]),
+        grant: vec![("WARRANT_TOKEN".into(), "granted-token".into())],
+    };
+    let mut child = sandbox.spawn(&["/usr/bin/env".into()], options).unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(out.contains("WARRANT_TOKEN=granted-token"), "{out}");
+    assert!(!out.contains("inherited-token") && !out.contains("ghp-token-value"), "{out}");
+    let env = child.report().get(warrant_sandbox::Control::Environment).unwrap();
+    assert_eq!(env.status, warrant_sandbox::ControlStatus::Verified, "{env:?}");
 }

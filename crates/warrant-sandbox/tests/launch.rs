@@ -72,8 +72,13 @@ fn piped_stdin_reaches_the_command_and_wait_returns_its_status() {
     }
     let fixture = Fixture::new();
     let sandbox = Sandbox::new(&fixture.spec(strict())).unwrap();
-    let options =
-        SpawnOptions { stdin: Stdio::Piped, stdout: Stdio::Piped, stderr: Stdio::Null, env: None };
+    let options = SpawnOptions {
+        stdin: Stdio::Piped,
+        stdout: Stdio::Piped,
+        stderr: Stdio::Null,
+        env: None,
+        grant: Vec::new(),
+    };
     let mut child = sandbox.spawn(&["tr".into(), "a-z".into(), "A-Z".into()], options).unwrap();
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"hello").unwrap();
     drop(child.stdin.take());

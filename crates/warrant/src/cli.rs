@@ -70,6 +70,44 @@ enum Command {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Run a command (an agent, or one command) in a sandbox, with an
+    /// identity of its own and the network only through Warrant.
+    Run {
+        /// `strict` (no network), `coding-agent` (egress through Warrant),
+        /// or a profile in <home>/profiles/NAME.toml.
+        #[arg(long, default_value = "strict")]
+        profile: String,
+        /// Also mount this path read-write (repeatable).
+        #[arg(long, value_name = "PATH")]
+        rw: Vec<PathBuf>,
+        /// Also mount this path read-only (repeatable).
+        #[arg(long, value_name = "PATH")]
+        ro: Vec<PathBuf>,
+        /// Declare a host the command may reach through the egress proxy
+        /// (`example.com`, or `*.example.com`; repeatable); policy decides.
+        #[arg(long, value_name = "HOST")]
+        allow_host: Vec<String>,
+        /// The agent's name (default `run`).
+        #[arg(long)]
+        name: Option<String>,
+        /// What the run is for (default: the command line).
+        #[arg(long)]
+        task: Option<String>,
+        /// The command and its arguments.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            required = true,
+            value_name = "CMD"
+        )]
+        command: Vec<std::ffi::OsString>,
+    },
+    /// What this host can enforce, control by control, and whether each
+    /// shipped sandbox profile starts here.
+    Doctor {
+        #[arg(long)]
+        json: bool,
+    },
     /// Stop an agent (id or name), or every agent, at once; holds across restarts.
     Kill(KillArgs),
     /// Lift a kill (`--all` lifts every kill).
@@ -317,6 +355,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let report = ops::resume(&home, agent.as_deref(), &by)?;
             println!("resumed {}", report.targets.join(", "));
         }
+        Command::Run { profile, rw, ro, allow_host, name, task, command } => {
+            let options = warrant_gateway::run::RunOptions {
+                profile,
+                rw,
+                ro,
+                allow_hosts: allow_host,
+                name,
+                task,
+                command,
+            };
+            let code = warrant_gateway::run::run(&home, options)?;
+            return Ok(ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(1)));
+        }
+        Command::Doctor { json } => return doctor(json),
         Command::Tools(cmd) => tools(&home, cmd)?,
         Command::Audit(cmd) => return audit(&home, cmd),
         Command::Policy(cmd) => policy(&home, cmd)?,
@@ -590,4 +642,51 @@ fn policy(home: &Home, cmd: PolicyCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn doctor(json: bool) -> Result<ExitCode> {
+    let report = warrant_gateway::run::doctor();
+    if json {
+        print_json(&report)?;
+    } else {
+        println!("What this host can enforce (Landlock ABI {}):", report.host.landlock_abi);
+        for check in &report.host.checks {
+            let name = serde_json::to_value(check.capability)?;
+            let name = name.as_str().unwrap_or("?");
+            if check.available {
+                println!("  ok    {name:<24} {}", check.detail);
+            } else {
+                println!("  MISSING {name:<22} {}", check.detail);
+                if let Some(how) = &check.how_to_enable {
+                    println!("        to enable: {how}");
+                }
+            }
+        }
+        println!("Sandbox profiles, each started here with /bin/true:");
+        for p in &report.profiles {
+            if p.runs {
+                let verified = p.controls.iter().filter(|(_, s)| s == "verified").count();
+                let other: Vec<String> = p
+                    .controls
+                    .iter()
+                    .filter(|(_, s)| s != "verified")
+                    .map(|(c, s)| format!("{c} {s}"))
+                    .collect();
+                let note = if other.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", other.join(", "))
+                };
+                println!("  ok      {:<14} {verified} controls verified{note}", p.profile);
+            } else {
+                println!(
+                    "  REFUSES {:<14} {}",
+                    p.profile,
+                    p.error.as_deref().unwrap_or("did not run")
+                );
+            }
+        }
+    }
+    // Non-zero when a shipped profile cannot run here: what it needs is missing.
+    Ok(if report.profiles.iter().all(|p| p.runs) { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

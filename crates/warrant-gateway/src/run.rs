@@ -1,0 +1,758 @@
+//! `warrant run` and `warrant doctor`.
+//!
+//! `warrant run -- CMD` gives CMD an identity of its own (custody: the
+//! operator, then this run) and runs it in a sandbox whose only way out is
+//! an egress proxy this process serves for it on a private Unix socket. The
+//! proxy resolves names itself, refuses private and metadata addresses,
+//! decides each connection with Cedar (`Action::"connect"`, the hosts the
+//! run declared are `context.declared`) and writes the decision to the audit
+//! log before connecting. Requests to the proxy's own address in origin-form
+//! (`WARRANT_MCP_URL`) go to the running gateway's MCP endpoint, so the
+//! command can use Warrant's tools with `WARRANT_TOKEN`.
+//!
+//! The order: identity issued and recorded (with what will run, where, and
+//! the declared hosts) → egress proxy up → sandbox started, every control
+//! verified, the report recorded → wait, while watching for `warrant kill`
+//! or revocation of the identity (then the whole tree is killed) and for
+//! Ctrl-C (forwarded) → exit recorded → identity revoked → proxy stopped.
+
+use crate::GatewayError;
+use crate::config::Config;
+use crate::control::{self, ControlRequest};
+use crate::home::Home;
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use warrant_audit::{AuditEvent, AuditLog, AuditOptions, EventKind};
+use warrant_core::{AgentId, AgentName, UnixMillis};
+use warrant_egress::{EgressConfig, EgressEvent, EgressRequest, RequestKind, Verdict};
+use warrant_identity::{IssueRequest, Registry, RootKey, TrustDomain};
+use warrant_policy::{AgentFacts, ConnectRequest, Decision, PolicyEngine};
+use warrant_sandbox::{Access, NetworkMode, PathRule, Profile, Sandbox, SandboxSpec, SpawnOptions};
+
+/// Hosts a shipped profile declares (its egress allowlist, as
+/// `context.declared`), each with why.
+const DECLARED_HOSTS: &[(&str, &str, &str)] = &[
+    ("coding-agent", "crates.io", "the Rust package registry"),
+    ("coding-agent", "index.crates.io", "the Rust registry index"),
+    ("coding-agent", "static.crates.io", "Rust package downloads"),
+    ("coding-agent", "static.rust-lang.org", "Rust toolchains"),
+    ("coding-agent", "github.com", "source code"),
+    ("coding-agent", "codeload.github.com", "source archives"),
+    ("coding-agent", "objects.githubusercontent.com", "release assets"),
+    ("coding-agent", "registry.npmjs.org", "the npm registry"),
+    ("coding-agent", "pypi.org", "the Python package index"),
+    ("coding-agent", "files.pythonhosted.org", "Python package downloads"),
+];
+
+/// How often the run checks whether its identity was stopped or revoked.
+const WATCH_INTERVAL: Duration = Duration::from_millis(100);
+/// How long a terminated tree gets before it is killed.
+const TERMINATE_GRACE: Duration = Duration::from_secs(5);
+/// The exit status of a run the wall-clock limit ended (as `timeout` does).
+const EXIT_TIMED_OUT: i32 = 124;
+/// The exit status of a run stopped by `warrant kill` or revocation.
+const EXIT_STOPPED: i32 = 137;
+
+/// What `warrant run` was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// A shipped profile, or `<home>/profiles/NAME.toml`.
+    pub profile: String,
+    pub rw: Vec<PathBuf>,
+    pub ro: Vec<PathBuf>,
+    /// Hosts declared beyond the profile's (`example.com`, `*.example.com`).
+    pub allow_hosts: Vec<String>,
+    /// The agent's name (default `run`).
+    pub name: Option<String>,
+    /// The task (default: the command line).
+    pub task: Option<String>,
+    pub command: Vec<OsString>,
+}
+
+fn run_error(message: impl Into<String>) -> GatewayError {
+    GatewayError::Run(message.into())
+}
+
+/// Runs the command; returns the exit status to exit with.
+pub fn run(home: &Home, options: RunOptions) -> Result<i32, GatewayError> {
+    home.init()?;
+    home.check()?;
+    if options.command.is_empty() {
+        return Err(run_error("nothing to run: warrant run [OPTIONS] -- COMMAND [ARGS...]"));
+    }
+    let config = Config::load(&home.config())?;
+    let policy = Arc::new(
+        PolicyEngine::new(&home.read_policies()?)
+            .map_err(|e| GatewayError::Policy(e.to_string()))?,
+    );
+    let profile = resolve_profile(home, &options)?;
+    let declared = declared_hosts(&options)?;
+    let workspace = std::env::current_dir()
+        .and_then(std::fs::canonicalize)
+        .map_err(|e| run_error(format!("the current directory cannot be the workspace: {e}")))?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| run_error(format!("cannot start the runtime: {e}")))?;
+    let audit = AuditLog::open(&home.audit_db(), home.load_audit_key()?, AuditOptions::default())
+        .map_err(|e| GatewayError::Audit(e.to_string()))?;
+    let registry = Registry::open(&home.state_db()).map_err(|e| GatewayError::State {
+        path: home.state_db().display().to_string(),
+        message: e.to_string(),
+    })?;
+
+    // The identity, recorded with what it is for before anything runs.
+    let command_line = shown_command(&options.command);
+    let name = AgentName::parse(options.name.as_deref().unwrap_or("run"))
+        .map_err(|e| GatewayError::Identity(e.to_string()))?;
+    let task = options.task.clone().unwrap_or_else(|| format!("warrant run: {command_line}"));
+    let task: String = task.chars().filter(|c| !c.is_control()).take(1000).collect();
+    let ttl = profile
+        .limits
+        .wall_clock_seconds
+        .map_or(Duration::from_secs(12 * 60 * 60), |s| Duration::from_secs(s.saturating_add(300)))
+        .min(warrant_identity::MAX_TTL);
+    let root =
+        RootKey::load(&home.root_key()).map_err(|e| GatewayError::Identity(e.to_string()))?;
+    let domain = TrustDomain::parse(&config.gateway.trust_domain)
+        .map_err(|e| GatewayError::Identity(e.to_string()))?;
+    let (claims, token) = warrant_identity::issue(
+        &root,
+        IssueRequest {
+            trust_domain: &domain,
+            name,
+            task,
+            spawned_by: crate::ops::operator(),
+            ttl,
+            now: UnixMillis::now(),
+        },
+    )
+    .map_err(|e| GatewayError::Identity(e.to_string()))?;
+    drop(root);
+    let agent = claims.agent_id;
+    let spawned = json!({
+        "name": claims.name.as_str(), "spiffe_id": claims.spiffe_id, "task": claims.task,
+        "spawned_by": claims.spawned_by, "expires_at": claims.expires_at.to_rfc3339(),
+        "custody": claims.custody(), "run": {
+            "command": command_line, "profile": options.profile, "workspace": workspace,
+            "network": format!("{:?}", profile.network.mode).to_lowercase(),
+            "declared_hosts": declared,
+        },
+    });
+    record(&runtime, &audit, EventKind::AgentSpawned, Some(&agent), spawned)?;
+    let identity_error = |e: warrant_identity::IdentityError| GatewayError::Identity(e.to_string());
+    registry.record_issued(&claims).map_err(identity_error)?;
+    registry.set_workspace(agent, &workspace).map_err(identity_error)?;
+
+    let outcome = supervise(
+        home,
+        &runtime,
+        &audit,
+        &registry,
+        Supervised {
+            policy,
+            allow_private: config.egress.allow_private.clone(),
+            profile,
+            workspace,
+            declared,
+            claims: &claims,
+            token: token.expose_secret(),
+            command: &options.command,
+            profile_name: &options.profile,
+        },
+    );
+
+    // The identity ends with the run, whatever happened.
+    let _ = registry.revoke(agent, UnixMillis::now());
+    let _ = record(
+        &runtime,
+        &audit,
+        EventKind::AgentRevoked,
+        Some(&agent),
+        json!({"by": "warrant run", "reason": "the run ended"}),
+    );
+    match control::request(&home.control_socket(), &ControlRequest::ReloadRevocations) {
+        Ok(_) | Err(control::ControlError::NotRunning(_)) => {}
+        Err(e) => eprintln!("warrant: the running gateway did not take the revocation: {e}"),
+    }
+    let _ = audit.close();
+    outcome
+}
+
+struct Supervised<'a> {
+    policy: Arc<PolicyEngine>,
+    allow_private: Vec<ipnet::IpNet>,
+    profile: Profile,
+    workspace: PathBuf,
+    declared: Vec<String>,
+    claims: &'a warrant_identity::Claims,
+    token: &'a str,
+    command: &'a [OsString],
+    profile_name: &'a str,
+}
+
+/// Proxy up, sandbox started and watched, exit recorded.
+fn supervise(
+    home: &Home,
+    runtime: &tokio::runtime::Runtime,
+    audit: &AuditLog,
+    registry: &Registry,
+    s: Supervised<'_>,
+) -> Result<i32, GatewayError> {
+    let agent = s.claims.agent_id;
+    let shutdown = CancellationToken::new();
+    let _stop_proxy = shutdown.clone().drop_guard();
+    let proxy_mode = s.profile.network.mode == NetworkMode::Proxy;
+    let mut spec = SandboxSpec::new(s.profile.clone(), &s.workspace);
+    let mut grant = vec![
+        ("WARRANT_TOKEN".to_owned(), s.token.to_owned()),
+        ("WARRANT_AGENT_ID".to_owned(), agent.to_string()),
+    ];
+    let socket_dir;
+    if proxy_mode {
+        let gateway = running_gateway(home);
+        if gateway.is_none() {
+            eprintln!(
+                "warrant: no gateway is running for this home; the command gets no WARRANT_MCP_URL (start one with `warrant up`)"
+            );
+        }
+        socket_dir = SocketDir::create(home, &agent)?;
+        let socket = socket_dir.path.join("egress.sock");
+        let listener = {
+            let _entered = runtime.enter();
+            tokio::net::UnixListener::bind(&socket)
+                .map_err(|e| run_error(format!("cannot bind the egress socket: {e}")))?
+        };
+        let gate = Arc::new(RunGate {
+            policy: Arc::clone(&s.policy),
+            agent: crate::handler::agent_facts(s.claims),
+            declared: s.declared.clone(),
+            audit: audit.clone(),
+            agent_id: agent.to_string(),
+        });
+        let config = EgressConfig {
+            gateway,
+            allow_private: s.allow_private.clone(),
+            ..EgressConfig::default()
+        };
+        runtime.spawn(warrant_egress::serve(
+            listener,
+            agent.to_string(),
+            config,
+            gate,
+            shutdown.clone(),
+        ));
+        spec = spec.with_proxy_socket(&socket);
+        if gateway.is_some() {
+            let port = s.profile.network.proxy_port;
+            grant.push(("WARRANT_MCP_URL".to_owned(), format!("http://127.0.0.1:{port}/mcp")));
+        }
+    }
+
+    let started = Instant::now();
+    let launched = Sandbox::new(&spec).and_then(|sandbox| {
+        sandbox.spawn(
+            s.command,
+            SpawnOptions {
+                stdin: warrant_sandbox::Stdio::Inherit,
+                stdout: warrant_sandbox::Stdio::Inherit,
+                stderr: warrant_sandbox::Stdio::Inherit,
+                env: None,
+                grant,
+            },
+        )
+    });
+    let mut child = match launched {
+        Ok(child) => child,
+        Err(e) => {
+            // Refused, loudly: nothing ran unconfined.
+            let detail = json!({"error": e.to_string(), "control": e.control().map(|c| c.name())});
+            record(runtime, audit, EventKind::SandboxExited, Some(&agent), detail)?;
+            return Err(run_error(format!("refused to run: {e}")));
+        }
+    };
+    let detail = json!({
+        "profile": s.profile_name, "pid": child.id(), "report": child.report(),
+        "workspace": s.workspace, "command": shown_command(s.command),
+    });
+    if let Err(e) = record(runtime, audit, EventKind::SandboxStarted, Some(&agent), detail) {
+        // The run cannot be accounted for: stop it.
+        let _ = child.kill();
+        return Err(e);
+    }
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let flag = Arc::clone(&interrupted);
+        runtime.spawn(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let terminated = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                () = terminated => {}
+            }
+            flag.store(true, Ordering::SeqCst);
+        });
+    }
+
+    let chain: Vec<AgentId> = s.claims.chain_ids().copied().collect();
+    let mut watch = Watch::default();
+    let mut stopped_by = None;
+    let mut terminating_since: Option<Instant> = None;
+    let status = loop {
+        match child.wait_timeout(WATCH_INTERVAL) {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) => {}
+            Err(e) => break Err(e),
+        }
+        if stopped_by.is_none()
+            && let Some(why) = watch.stopped(registry, &chain)
+        {
+            stopped_by = Some(why);
+            let _ = child.kill();
+        }
+        if interrupted.load(Ordering::SeqCst) {
+            match terminating_since {
+                None => {
+                    terminating_since = Some(Instant::now());
+                    let _ = child.terminate();
+                }
+                Some(since) if since.elapsed() > TERMINATE_GRACE => {
+                    let _ = child.kill();
+                }
+                Some(_) => {}
+            }
+        }
+    };
+    let status = status.map_err(|e| run_error(format!("waiting for the sandbox failed: {e}")))?;
+    let code = if let Some(why) = &stopped_by {
+        eprintln!("warrant: the run was stopped: {why}");
+        EXIT_STOPPED
+    } else if status.timed_out() {
+        eprintln!("warrant: the run exceeded its wall-clock limit and was killed");
+        EXIT_TIMED_OUT
+    } else {
+        status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+    };
+    let detail = json!({
+        "code": status.code(), "signal": status.signal(), "timed_out": status.timed_out(),
+        "stopped": stopped_by, "interrupted": interrupted.load(Ordering::SeqCst),
+        "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    });
+    record(runtime, audit, EventKind::SandboxExited, Some(&agent), detail)?;
+    Ok(code)
+}
+
+/// Watches the registry for a kill or revocation of the run's identity.
+#[derive(Default)]
+struct Watch {
+    /// Reads of the registry that failed in a row.
+    failures: u32,
+}
+
+/// After this many failed reads in a row (two seconds), the run is stopped:
+/// a kill switch that cannot be checked is treated as pulled.
+const MAX_WATCH_FAILURES: u32 = 20;
+
+impl Watch {
+    /// Why the run must stop, if the operator stopped or revoked its identity.
+    fn stopped(&mut self, registry: &Registry, chain: &[AgentId]) -> Option<String> {
+        let (kills, revoked) = match (registry.kills(), registry.revoked_ids()) {
+            (Ok(k), Ok(r)) => {
+                self.failures = 0;
+                (k, r)
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                self.failures += 1;
+                return (self.failures >= MAX_WATCH_FAILURES).then(|| {
+                    format!("the agent registry cannot be read to check for `warrant kill`: {e}")
+                });
+            }
+        };
+        if let Some(id) = chain.iter().find(|id| kills.covers(id)) {
+            return Some(format!("agent `{id}` was stopped (`warrant kill`)"));
+        }
+        chain.iter().find(|id| revoked.contains(id)).map(|id| format!("agent `{id}` was revoked"))
+    }
+}
+
+/// The running gateway's address, for the proxy's origin-form route.
+fn running_gateway(home: &Home) -> Option<std::net::SocketAddr> {
+    let status = control::request(&home.control_socket(), &ControlRequest::Status).ok()?;
+    let url = status.get("mcp_url")?.as_str()?;
+    url.strip_prefix("http://")?.split('/').next()?.parse().ok()
+}
+
+/// The command as one line for records (arguments quoted when needed).
+fn shown_command(command: &[OsString]) -> String {
+    command
+        .iter()
+        .map(|a| {
+            let a = a.to_string_lossy();
+            if !a.is_empty()
+                && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
+            {
+                a.into_owned()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The profile: `<home>/profiles/NAME.toml` if there is one, else a shipped
+/// one; plus the paths given with `--rw` and `--ro`.
+fn resolve_profile(home: &Home, options: &RunOptions) -> Result<Profile, GatewayError> {
+    let own = home.root().join("profiles").join(format!("{}.toml", options.profile));
+    let mut profile = if own.is_file() {
+        let text = std::fs::read_to_string(&own)
+            .map_err(|e| run_error(format!("cannot read `{}`: {e}", own.display())))?;
+        Profile::from_toml(&text).map_err(|e| run_error(format!("`{}`: {e}", own.display())))?
+    } else {
+        Profile::builtin(&options.profile).map_err(|_| {
+            let names: Vec<&str> = Profile::builtin_names().collect();
+            run_error(format!(
+                "no profile `{}`: the shipped ones are {}, or write `{}`",
+                options.profile,
+                names.join(", "),
+                own.display()
+            ))
+        })?
+    };
+    for (paths, access, flag) in
+        [(&options.rw, Access::ReadWrite, "--rw"), (&options.ro, Access::ReadOnly, "--ro")]
+    {
+        for path in paths {
+            let canonical = std::fs::canonicalize(path)
+                .map_err(|e| run_error(format!("{flag} `{}`: {e}", path.display())))?;
+            let text = canonical
+                .to_str()
+                .ok_or_else(|| run_error(format!("{flag} `{}` is not UTF-8", path.display())))?;
+            profile.paths.push(PathRule {
+                path: text.to_owned(),
+                access,
+                optional: false,
+                reason: format!("{flag} on the command line"),
+            });
+        }
+    }
+    profile.validate().map_err(|e| run_error(e.to_string()))?;
+    Ok(profile)
+}
+
+/// The hosts this run declares: its shipped profile's and `--allow-host`.
+fn declared_hosts(options: &RunOptions) -> Result<Vec<String>, GatewayError> {
+    let mut hosts: Vec<String> = DECLARED_HOSTS
+        .iter()
+        .filter(|(profile, _, _)| *profile == options.profile)
+        .map(|(_, host, _)| (*host).to_owned())
+        .collect();
+    for host in &options.allow_hosts {
+        let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+        let bare = host.strip_prefix("*.").unwrap_or(&host);
+        let valid = !bare.is_empty()
+            && bare.split('.').all(|l| {
+                !l.is_empty()
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            });
+        if !valid {
+            return Err(run_error(format!(
+                "--allow-host `{host}` is not a host name (or `*.domain`)"
+            )));
+        }
+        hosts.push(host);
+    }
+    hosts.sort();
+    hosts.dedup();
+    Ok(hosts)
+}
+
+/// Whether `host` is one of `declared` (`*.domain` covers its subdomains).
+fn is_declared(declared: &[String], host: &str) -> bool {
+    declared.iter().any(|d| match d.strip_prefix("*.") {
+        Some(domain) => host.strip_suffix(domain).is_some_and(|rest| rest.ends_with('.')),
+        None => d == host,
+    })
+}
+
+fn record(
+    runtime: &tokio::runtime::Runtime,
+    audit: &AuditLog,
+    kind: EventKind,
+    agent: Option<&AgentId>,
+    detail: Value,
+) -> Result<(), GatewayError> {
+    let mut event = AuditEvent::new(kind);
+    if let Some(a) = agent {
+        event = event.agent(a.to_string());
+    }
+    if let Value::Object(map) = detail {
+        event.detail = map;
+    }
+    runtime
+        .block_on(audit.append(event))
+        .map(|_| ())
+        .map_err(|e| GatewayError::Audit(e.to_string()))
+}
+
+/// A private directory for the run's egress socket, removed when the run ends.
+struct SocketDir {
+    path: PathBuf,
+}
+
+impl SocketDir {
+    fn create(home: &Home, agent: &AgentId) -> Result<Self, GatewayError> {
+        use std::os::unix::fs::DirBuilderExt;
+        // Short: a Unix socket path is limited to about 100 bytes.
+        let id = agent.to_string();
+        let path = home.root().join("run").join(format!("r-{}", id.get(..8).unwrap_or(&id)));
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&path)
+            .map_err(|e| run_error(format!("cannot create `{}`: {e}", path.display())))?;
+        if path.join("egress.sock").as_os_str().len() > 100 {
+            return Err(run_error(format!(
+                "the home `{}` is too deep for a Unix socket path; use a shorter --home",
+                home.root().display()
+            )));
+        }
+        Ok(Self { path })
+    }
+}
+
+impl Drop for SocketDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// The egress proxy's gate: Cedar decides, the audit log records.
+struct RunGate {
+    policy: Arc<PolicyEngine>,
+    agent: AgentFacts,
+    declared: Vec<String>,
+    audit: AuditLog,
+    agent_id: String,
+}
+
+impl warrant_egress::Gate for RunGate {
+    async fn decide(&self, request: &EgressRequest) -> Verdict {
+        let method = match &request.kind {
+            RequestKind::Connect => "CONNECT".to_owned(),
+            RequestKind::Http { method, .. } => method.clone(),
+        };
+        let declared = is_declared(&self.declared, &request.host);
+        let decision = self.policy.decide_connect(&ConnectRequest {
+            agent: &self.agent,
+            host: &request.host,
+            port: request.port,
+            method: &method,
+            declared,
+            now: UnixMillis::now(),
+        });
+        match decision {
+            Decision::Allow { .. } => Verdict::Allow,
+            Decision::Deny { rules, reason, .. } => {
+                let rule =
+                    rules.first().map(|r| format!(" by rule `{}`", r.id)).unwrap_or_default();
+                let hint = if declared || !rules.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (`{}` was not declared for this run: --allow-host)", request.host)
+                };
+                Verdict::Deny { reason: format!("denied{rule}: {reason}{hint}") }
+            }
+            Decision::Ask { rules, .. } => {
+                let rule = rules.first().map(|r| r.id.clone()).unwrap_or_default();
+                Verdict::Deny {
+                    reason: format!(
+                        "rule `{rule}` asks a person about this connection, and connections cannot wait for approval yet"
+                    ),
+                }
+            }
+        }
+    }
+
+    async fn record(&self, event: EgressEvent) -> Result<(), String> {
+        let (kind, detail) = match &event {
+            EgressEvent::Refused(r) => (
+                EventKind::EgressRefused,
+                json!({"target": r.target, "status": r.status, "reason": r.reason,
+                       "request": r.request.as_ref().map(shown_request)}),
+            ),
+            EgressEvent::Decided { request, verdict } => {
+                let (outcome, reason) = match verdict {
+                    Verdict::Allow => ("allow", None),
+                    Verdict::Deny { reason } => ("deny", Some(reason.clone())),
+                };
+                let mut detail = shown_request(request);
+                if let Value::Object(map) = &mut detail {
+                    map.insert("outcome".into(), json!(outcome));
+                    map.insert("reason".into(), json!(reason));
+                    map.insert(
+                        "declared".into(),
+                        json!(is_declared(&self.declared, &request.host)),
+                    );
+                }
+                (EventKind::EgressDecision, detail)
+            }
+            EgressEvent::Finished { request, outcome } => {
+                let mut detail = shown_request(request);
+                if let Value::Object(map) = &mut detail {
+                    map.insert("status".into(), json!(outcome.status));
+                    map.insert("bytes_up".into(), json!(outcome.bytes_up));
+                    map.insert("bytes_down".into(), json!(outcome.bytes_down));
+                    map.insert(
+                        "duration_ms".into(),
+                        json!(u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX)),
+                    );
+                    map.insert("error".into(), json!(outcome.error));
+                }
+                (EventKind::EgressFinished, detail)
+            }
+        };
+        let mut audit_event = AuditEvent::new(kind).agent(self.agent_id.clone());
+        if let Value::Object(map) = detail {
+            audit_event.detail = map;
+        }
+        self.audit.append(audit_event).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+/// A request as records show it. The path is kept only as far as its query:
+/// query strings often carry credentials.
+fn shown_request(request: &EgressRequest) -> Value {
+    let (method, path) = match &request.kind {
+        RequestKind::Connect => ("CONNECT".to_owned(), None),
+        RequestKind::Http { method, path } => {
+            (method.clone(), Some(path.split('?').next().unwrap_or("").to_owned()))
+        }
+    };
+    json!({
+        "host": request.host, "port": request.port, "method": method, "path": path,
+        "addresses": request.addresses.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    })
+}
+
+/// `warrant doctor`: what this host can enforce, and whether each shipped
+/// profile actually starts here (tried, not inferred).
+#[derive(Debug, Serialize)]
+pub struct DoctorReport {
+    pub host: warrant_sandbox::HostProbe,
+    pub profiles: Vec<ProfileCheck>,
+}
+
+/// One shipped profile, launched with `/bin/true`.
+#[derive(Debug, Serialize)]
+pub struct ProfileCheck {
+    pub profile: String,
+    pub runs: bool,
+    /// Why it refused, naming the control and how to enable it.
+    pub error: Option<String>,
+    /// Each control's status in the report of that launch.
+    pub controls: Vec<(String, String)>,
+}
+
+pub fn doctor() -> DoctorReport {
+    let host = warrant_sandbox::probe();
+    let profiles = Profile::builtin_names().map(check_profile).collect();
+    DoctorReport { host, profiles }
+}
+
+fn check_profile(name: &str) -> ProfileCheck {
+    let failed = |error: String| ProfileCheck {
+        profile: name.to_owned(),
+        runs: false,
+        error: Some(error),
+        controls: Vec::new(),
+    };
+    let Ok(profile) = Profile::builtin(name) else { return failed("not a shipped profile".into()) };
+    let dir = match tempfile::Builder::new().prefix("warrant-doctor-").tempdir() {
+        Ok(dir) => dir,
+        Err(e) => return failed(format!("cannot make a scratch workspace: {e}")),
+    };
+    let workspace = dir.path().join("workspace");
+    if let Err(e) = std::fs::create_dir(&workspace) {
+        return failed(format!("cannot make a scratch workspace: {e}"));
+    }
+    let mut spec = SandboxSpec::new(profile.clone(), &workspace);
+    // A socket that answers nothing: enough to start a proxy-mode sandbox.
+    let _listener;
+    if profile.network.mode == NetworkMode::Proxy {
+        let socket = dir.path().join("egress.sock");
+        match std::os::unix::net::UnixListener::bind(&socket) {
+            Ok(l) => _listener = l,
+            Err(e) => return failed(format!("cannot make a scratch socket: {e}")),
+        }
+        spec = spec.with_proxy_socket(&socket);
+    }
+    let output = Sandbox::new(&spec).and_then(|s| s.run(&[OsString::from("/bin/true")], 4096));
+    match output {
+        Ok(output) => ProfileCheck {
+            profile: name.to_owned(),
+            runs: output.status.success(),
+            error: (!output.status.success())
+                .then(|| format!("`/bin/true` ended with {:?}", output.status)),
+            controls: output
+                .report
+                .controls
+                .iter()
+                .map(|c| (c.control.name().to_owned(), format!("{:?}", c.status).to_lowercase()))
+                .collect(),
+        },
+        Err(e) => failed(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declared_hosts_match_exactly_or_by_subdomain() {
+        let declared = vec!["crates.io".to_owned(), "*.example.com".to_owned()];
+        assert!(is_declared(&declared, "crates.io"));
+        assert!(!is_declared(&declared, "evilcrates.io"));
+        assert!(!is_declared(&declared, "crates.io.evil.net"));
+        assert!(is_declared(&declared, "api.example.com"));
+        assert!(is_declared(&declared, "a.b.example.com"));
+        assert!(!is_declared(&declared, "example.com"));
+        assert!(!is_declared(&declared, "badexample.com"));
+    }
+
+    #[test]
+    fn allow_host_is_checked_and_normalised() {
+        let options = |h: &str| RunOptions { allow_hosts: vec![h.into()], ..RunOptions::default() };
+        assert_eq!(declared_hosts(&options("Example.COM.")).unwrap(), ["example.com"]);
+        assert_eq!(declared_hosts(&options("*.example.com")).unwrap(), ["*.example.com"]);
+        for bad in ["", "exa mple.com", "http://x", "a..b", "*."] {
+            assert!(declared_hosts(&options(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn commands_are_shown_quoted_where_needed() {
+        let cmd: Vec<OsString> =
+            ["sh", "-c", "echo 'hi' $HOME"].iter().map(OsString::from).collect();
+        assert_eq!(shown_command(&cmd), "sh -c 'echo '\\''hi'\\'' $HOME'");
+    }
+}

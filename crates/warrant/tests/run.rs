@@ -1,0 +1,317 @@
+//! `warrant run`: a command with its own identity, in a sandbox that cannot
+//! see the operator's keys, write outside its workspace or reach the network
+//! except through Warrant's egress proxy; stopped by `warrant kill`; refused
+//! outright when the host cannot enforce what its profile requires.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use warrant_test_support::{Output, Warrant, audit_records};
+
+const BIN: &str = env!("CARGO_BIN_EXE_warrant");
+
+/// `warrant run ARGS` from `workspace`, with `env` added to its environment.
+fn run_in(w: &Warrant, workspace: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = w.command(&["run"]);
+    cmd.args(args).current_dir(workspace).stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn sandboxes_available(w: &Warrant) -> bool {
+    let doctor = w.run(&["doctor", "--json"]);
+    let report = doctor.json();
+    let runs = report["profiles"].as_array().unwrap().iter().all(|p| p["runs"] == true);
+    if !runs {
+        eprintln!("SKIP: this host cannot start the shipped sandbox profiles: {report}");
+    }
+    runs
+}
+
+fn workspace(w: &Warrant) -> std::path::PathBuf {
+    let dir = w.dir.path().join("project");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_run_cannot_see_keys_write_outside_or_reach_the_network_and_its_identity_ends_with_it() {
+    let w = Warrant::new(BIN);
+    if !sandboxes_available(&w) {
+        return;
+    }
+    let ws = workspace(&w);
+    let secret_dir = w.dir.path().join("secrets");
+    std::fs::create_dir_all(&secret_dir).unwrap();
+    std::fs::write(secret_dir.join("id_rsa"), "PRIVATE KEY").unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let script = format!(
+        r#"
+        echo "id=$WARRANT_AGENT_ID"
+        echo "token=${{WARRANT_TOKEN:+present}}"
+        echo "github=${{GITHUB_TOKEN:-absent}}"
+        cat {keys}/* 2>/dev/null && echo KEYS-READ
+        cat {secret}/id_rsa 2>/dev/null && echo SECRET-READ
+        echo x > /etc/warrant-planted 2>/dev/null && echo WROTE-ETC
+        echo x > /usr/warrant-planted 2>/dev/null && echo WROTE-USR
+        # Beside the workspace is the sandbox's own private /tmp (the test's
+        # directories live in /tmp): a write there never reaches the host.
+        echo x > {outside}/planted 2>/dev/null
+        echo made > inside.txt && echo wrote-inside
+        (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && echo TCP-CONNECTED
+        exit 7
+        "#,
+        keys = w.home().join("keys").display(),
+        secret = secret_dir.display(),
+        outside = w.dir.path().display(),
+    );
+    let out = run_in(
+        &w,
+        &ws,
+        &["--name", "contained", "--", "bash", "-c", &script],
+        &[("GITHUB_TOKEN", "ghp_secretvalue")],
+    );
+    assert_eq!(out.code, 7, "the command's exit status is the run's: {out:?}");
+    for escaped in ["KEYS-READ", "SECRET-READ", "WROTE-ETC", "WROTE-USR", "TCP-CONNECTED", "ghp_"] {
+        assert!(!out.stdout.contains(escaped), "{escaped}: {}", out.stdout);
+    }
+    assert!(
+        out.stdout.contains("token=present") && out.stdout.contains("github=absent"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("wrote-inside"), "{}", out.stdout);
+    assert_eq!(std::fs::read_to_string(ws.join("inside.txt")).unwrap(), "made\n");
+    assert!(!w.dir.path().join("planted").exists());
+    listener.set_nonblocking(true).unwrap();
+    assert!(listener.accept().is_err(), "the host listener was reached");
+
+    // The run is on the record: who, what, with which controls, how it ended.
+    let id = out.stdout.lines().find_map(|l| l.strip_prefix("id=")).unwrap().to_owned();
+    let records = audit_records(&w);
+    let of = |kind: &str| -> Vec<&Value> {
+        records.iter().filter(|r| r["kind"] == kind && r["agent"] == id.as_str()).collect()
+    };
+    let spawned = of("agent_spawned");
+    assert_eq!(spawned[0]["body"]["run"]["profile"], "strict");
+    let started = of("sandbox_started");
+    let controls = started[0]["body"]["report"]["controls"].as_array().unwrap();
+    assert!(controls.len() >= 20);
+    for c in controls {
+        assert_eq!(c["status"], "verified", "{c}");
+    }
+    assert_eq!(of("sandbox_exited")[0]["body"]["code"], 7);
+    assert!(started[0]["seq"].as_u64() < of("sandbox_exited")[0]["seq"].as_u64());
+    // Its identity ended with it.
+    let agents = w.run(&["agents", "list", "--json"]).json();
+    let me = agents.as_array().unwrap().iter().find(|a| a["agent_id"] == id.as_str()).unwrap();
+    assert_eq!(me["state"], "revoked", "{me}");
+    assert_eq!(w.run(&["audit", "verify"]).code, 0);
+}
+
+/// A one-shot HTTP server on 127.0.0.1: answers each request with `body`.
+fn http_server(body: &'static str) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0_u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, hits)
+}
+
+#[test]
+fn the_network_is_only_the_proxy_and_policy_decides_each_host() {
+    let w = Warrant::new(BIN);
+    if !sandboxes_available(&w) {
+        return;
+    }
+    // A local server stands in for the internet: loopback must be opened on
+    // purpose, and then policy still decides per host.
+    let config = w.home().join("warrant.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let opened =
+        text.replace("# allow_private = [\"127.0.0.1\"]", "allow_private = [\"127.0.0.1\"]");
+    assert_ne!(text, opened, "the default config names the key");
+    std::fs::write(&config, opened).unwrap();
+    let (port, hits) = http_server("hello from outside");
+    let gw = w.up();
+    let ws = workspace(&w);
+    let script = format!(
+        r#"
+        via() {{ curl -s -m 10 --noproxy '' -x "$HTTPS_PROXY" "$@"; echo " [$?]"; }}
+        echo "declared: $(via http://127.0.0.1:{port}/)"
+        echo "metadata: $(via http://169.254.169.254/latest/meta-data/)"
+        echo "direct: $(curl -s -m 5 --noproxy '*' http://127.0.0.1:{port}/; echo " [$?]")"
+        echo "mcp: $(curl -s -m 10 -X POST "$WARRANT_MCP_URL" -H "Authorization: Bearer $WARRANT_TOKEN" \
+            -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+            -d '{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-11-25","capabilities":{{}},"clientInfo":{{"name":"c","version":"1"}}}}}}' | tr -d '\n')"
+        "#
+    );
+    let declared = run_in(
+        &w,
+        &ws,
+        &["--profile", "coding-agent", "--allow-host", "127.0.0.1", "--", "bash", "-c", &script],
+        &[],
+    );
+    assert_eq!(declared.code, 0, "{declared:?}");
+    let line = |prefix: &str| {
+        declared.stdout.lines().find(|l| l.starts_with(prefix)).unwrap_or_default().to_owned()
+    };
+    assert!(line("declared:").contains("hello from outside [0]"), "{}", declared.stdout);
+    let metadata = line("metadata:");
+    assert!(metadata.contains("link-local") && !metadata.contains("hello"), "{metadata}");
+    assert!(!line("direct:").contains("hello"), "{}", declared.stdout);
+    assert!(line("mcp:").contains("\"name\":\"warrant\""), "{}", declared.stdout);
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "only the proxied request arrived"
+    );
+
+    // Not declared: policy denies, nothing connects, and the agent is told why.
+    let undeclared = run_in(
+        &w,
+        &ws,
+        &[
+            "--profile",
+            "coding-agent",
+            "--",
+            "bash",
+            "-c",
+            &format!("curl -s --noproxy '' -x \"$HTTPS_PROXY\" http://127.0.0.1:{port}/"),
+        ],
+        &[],
+    );
+    assert!(undeclared.stdout.contains("--allow-host"), "{undeclared:?}");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    let records = audit_records(&w);
+    assert!(records.iter().any(|r| r["kind"] == "egress_decision"
+        && r["body"]["outcome"] == "allow"
+        && r["body"]["port"] == port));
+    assert!(
+        records.iter().any(|r| r["kind"] == "egress_decision" && r["body"]["outcome"] == "deny")
+    );
+    assert!(records.iter().any(|r| r["kind"] == "egress_refused"
+        && r["body"]["reason"].as_str().unwrap_or_default().contains("169.254.169.254")));
+    drop(gw);
+}
+
+#[test]
+fn kill_ends_the_whole_run_and_a_wall_clock_limit_ends_it_too() {
+    let w = Warrant::new(BIN);
+    if !sandboxes_available(&w) {
+        return;
+    }
+    let ws = workspace(&w);
+    let mut child = w
+        .command(&[
+            "run",
+            "--name",
+            "runaway",
+            "--",
+            "bash",
+            "-c",
+            "sleep 313 & sleep 313; echo SURVIVED",
+        ])
+        .current_dir(&ws)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !audit_records(&w).iter().any(|r| r["kind"] == "sandbox_started") {
+        assert!(Instant::now() < deadline, "the run did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed_at = Instant::now();
+    assert_eq!(w.run(&["kill", "runaway"]).code, 0);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(killed_at.elapsed() < Duration::from_secs(20), "the run outlived its kill");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(137));
+    let mut out = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert!(!out.contains("SURVIVED"));
+    let exited = audit_records(&w).into_iter().find(|r| r["kind"] == "sandbox_exited").unwrap();
+    assert!(exited["body"]["stopped"].as_str().unwrap().contains("warrant kill"), "{exited}");
+    // No process of the run is left on the host.
+    let ps = Command::new("pgrep").args(["-f", "sleep 313"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&ps.stdout).trim().is_empty(), "left behind: {ps:?}");
+
+    // A profile of the operator's own with a 1 s wall clock.
+    std::fs::create_dir_all(w.home().join("profiles")).unwrap();
+    std::fs::write(
+        w.home().join("profiles/brief.toml"),
+        "description = \"one second\"\n[limits]\nwall_clock_seconds = 1\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = run_in(&w, &ws, &["--profile", "brief", "--", "sleep", "30"], &[]);
+    assert_eq!(out.code, 124, "{out:?}");
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(out.stderr.contains("wall-clock"), "{}", out.stderr);
+}
+
+#[test]
+fn a_profile_that_needs_what_the_host_cannot_enforce_refuses_to_run() {
+    let w = Warrant::new(BIN);
+    if !sandboxes_available(&w) {
+        return;
+    }
+    let ws = workspace(&w);
+    std::fs::create_dir_all(w.home().join("profiles")).unwrap();
+    std::fs::write(
+        w.home().join("profiles/needy.toml"),
+        "description = \"needs a Landlock from the future\"\n[controls]\nlandlock_min_abi = 99\n",
+    )
+    .unwrap();
+    let out = run_in(&w, &ws, &["--profile", "needy", "--", "touch", "ran"], &[]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("refused to run") && out.stderr.contains("landlock"),
+        "{}",
+        out.stderr
+    );
+    assert!(!ws.join("ran").exists(), "the command ran without the control");
+    let unknown = run_in(&w, &ws, &["--profile", "nope", "--", "true"], &[]);
+    assert!(
+        unknown.stderr.contains("strict") && unknown.stderr.contains("coding-agent"),
+        "{unknown:?}"
+    );
+    let doctor = w.run(&["doctor"]);
+    assert_eq!(doctor.code, 0, "{doctor:?}");
+    assert!(
+        doctor.stdout.contains("landlock") && doctor.stdout.contains("strict"),
+        "{}",
+        doctor.stdout
+    );
+}
