@@ -20,6 +20,7 @@ use rmcp::model::{CallToolResult, ContentBlock, Tool, ToolAnnotations};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::Duration;
 use warrant_audit::EventKind;
@@ -31,6 +32,7 @@ pub const SPAWN_AGENT: &str = "spawn_agent";
 /// A child's lifetime when the caller names none (cut to the caller's).
 const DEFAULT_CHILD_TTL: Duration = Duration::from_secs(60 * 60);
 
+pub const EXEC: &str = "exec";
 pub const READ_FILE: &str = "read_file";
 pub const WRITE_FILE: &str = "write_file";
 pub const LIST_DIR: &str = "list_dir";
@@ -38,6 +40,11 @@ pub const LIST_DIR: &str = "list_dir";
 const MAX_FILE_BYTES: usize = 1024 * 1024;
 /// The most entries `list_dir` returns.
 const MAX_DIR_ENTRIES: usize = 1000;
+/// The most `exec` captures of each of stdout and stderr.
+const MAX_EXEC_OUTPUT: usize = 256 * 1024;
+/// `exec`'s time limit when the call names none, and the longest it may name.
+const DEFAULT_EXEC_SECONDS: u64 = 60;
+const MAX_EXEC_SECONDS: u64 = 600;
 
 /// The built-in tools as admitted entries. Spawning a child can only narrow
 /// rights, so it is trusted (the default policy lets it through); reading
@@ -47,7 +54,52 @@ pub fn entries() -> Vec<Arc<ToolEntry>> {
     let (mut entries, _) = tools::admit(&upstream, true, vec![spawn_definition()]);
     let (files, _) = tools::admit(&upstream, false, file_definitions());
     entries.extend(files);
+    let (exec, _) = tools::admit(&upstream, false, vec![exec_definition()]);
+    entries.extend(exec);
     entries
+}
+
+fn exec_definition() -> Tool {
+    tool(
+        EXEC,
+        "Run a shell command (sh -c) in a sandbox: your workspace read-write, the system read-only, no network, no access to anything else. Returns the exit code and the output (each stream capped at 256 KiB).",
+        json!({"type": "object", "properties": {
+            "command": {"type": "string", "minLength": 1, "maxLength": 65536,
+                "description": "A shell command line, run with sh -c in your workspace."},
+            "timeout_s": {"type": "integer", "minimum": 1, "maximum": MAX_EXEC_SECONDS,
+                "description": "Wall-clock limit in seconds (default 60)."}
+        }, "required": ["command"], "additionalProperties": false}),
+        false,
+        true,
+    )
+}
+
+/// For `warrant__exec`: what the command would run, for policy
+/// (`context.command`). `Ok(None)` for every other tool; `Err` when the
+/// command cannot be parsed, and so cannot be judged.
+pub fn command_facts(
+    entry: &ToolEntry,
+    arguments: &Value,
+) -> Result<Option<warrant_policy::CommandFacts>, String> {
+    if entry.name.upstream().as_str() != BUILTIN_UPSTREAM || entry.name.tool() != EXEC {
+        return Ok(None);
+    }
+    let command = arguments.get("command").and_then(Value::as_str).unwrap_or_default();
+    let analysis = warrant_command::analyze(command)
+        .map_err(|e| format!("the command cannot be judged: {e}"))?;
+    let mut programs: Vec<String> = analysis.programs.iter().map(|p| p.program.clone()).collect();
+    programs.sort();
+    programs.dedup();
+    let mut paths: Vec<String> = analysis.programs.iter().map(|p| p.path.clone()).collect();
+    paths.sort();
+    paths.dedup();
+    Ok(Some(warrant_policy::CommandFacts {
+        programs,
+        paths,
+        writes: analysis.written().into_iter().map(str::to_owned).collect(),
+        dynamic: analysis.dynamic,
+        inline_code: !analysis.inline_code.is_empty(),
+    }))
 }
 
 fn tool(name: &str, description: &str, schema: Value, read_only: bool, destructive: bool) -> Tool {
@@ -162,6 +214,12 @@ pub async fn call(
 ) -> Result<CallToolResult, String> {
     match tool {
         SPAWN_AGENT => spawn(gw, caller, token, arguments).await,
+        EXEC => {
+            let workspace = workspace_of(gw, caller).await?;
+            tokio::task::spawn_blocking(move || exec(&workspace, arguments))
+                .await
+                .map_err(|e| format!("warrant: {e}"))?
+        }
         READ_FILE | WRITE_FILE | LIST_DIR => {
             let workspace = workspace_of(gw, caller).await?;
             let tool = tool.to_owned();
@@ -369,4 +427,42 @@ fn beneath(workspace: &std::path::Path, path: &str) -> Result<std::path::PathBuf
             .map_err(|_| format!("warrant: `{}` is outside the workspace", path.display()));
     }
     Ok(path.to_owned())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExecArgs {
+    command: String,
+    timeout_s: Option<u64>,
+}
+
+/// `warrant__exec`: `sh -c COMMAND` in a `strict` sandbox on the workspace.
+/// Runs on a blocking thread (the launch forks).
+fn exec(workspace: &std::path::Path, arguments: Value) -> Result<CallToolResult, String> {
+    let args: ExecArgs =
+        serde_json::from_value(arguments).map_err(|e| format!("warrant: exec arguments: {e}"))?;
+    let seconds = args.timeout_s.unwrap_or(DEFAULT_EXEC_SECONDS).clamp(1, MAX_EXEC_SECONDS);
+    let mut profile = warrant_sandbox::Profile::builtin("strict")
+        .map_err(|e| format!("warrant: the strict profile: {e}"))?;
+    profile.limits.wall_clock_seconds = Some(seconds);
+    let spec = warrant_sandbox::SandboxSpec::new(profile, workspace);
+    let command = [OsString::from("/bin/sh"), OsString::from("-c"), OsString::from(args.command)];
+    // Refused, loudly, when a control cannot be applied: never unconfined.
+    let output = warrant_sandbox::Sandbox::new(&spec)
+        .and_then(|sandbox| sandbox.run(&command, MAX_EXEC_OUTPUT))
+        .map_err(|e| format!("warrant: the command was not run: {e}"))?;
+    let body = json!({
+        "exit_code": output.status.code(),
+        "signal": output.status.signal(),
+        "timed_out": output.status.timed_out(),
+        "stdout": String::from_utf8_lossy(&output.stdout),
+        "stdout_truncated": output.stdout_truncated,
+        "stderr": String::from_utf8_lossy(&output.stderr),
+        "stderr_truncated": output.stderr_truncated,
+    });
+    let mut result = CallToolResult::success(vec![ContentBlock::text(body.to_string())]);
+    if !output.status.success() {
+        result.is_error = Some(true);
+    }
+    Ok(result)
 }

@@ -227,6 +227,16 @@ impl GatewayHandler {
             return self.refuse(claims, &requested, &arguments, "invalid-arguments", reason).await;
         }
 
+        // A command is judged by everything it would run, parsed; one that
+        // cannot be parsed cannot be judged, and is refused.
+        let command = match crate::builtin::command_facts(&entry, &arguments) {
+            Ok(command) => command,
+            Err(reason) => {
+                return self
+                    .refuse(claims, &requested, &arguments, "invalid-arguments", reason)
+                    .await;
+            }
+        };
         let facts = agent_facts(claims);
         let ancestors = ancestor_facts(claims);
         let decision = gw.policy.decide_in_custody(
@@ -236,7 +246,7 @@ impl GatewayHandler {
                 arguments: &arguments,
                 tainted: false,
                 now: UnixMillis::now(),
-                command: None,
+                command: command.as_ref(),
             },
             &ancestors,
         );
@@ -260,6 +270,10 @@ impl GatewayHandler {
             "arguments": gw.recorded_arguments(&arguments),
             "fingerprint": fingerprint,
             "task": claims.task,
+            "command": command.as_ref().map(|c| json!({
+                "programs": c.programs, "writes": c.writes,
+                "dynamic": c.dynamic, "inline_code": c.inline_code,
+            })),
         });
         if let Err(e) = gw.record_as(EventKind::Decision, claims, recorded).await {
             return refusal(format!("warrant: refused because the audit log is unavailable ({e})"));
