@@ -124,3 +124,19 @@ pub async fn serve<L, G>(
 
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Entry points for the fuzz targets in `fuzz/` (built with `--cfg fuzzing`
+/// by cargo-fuzz): the parsers of what an agent sends the proxy.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    /// Parses a request target as the proxy does; `Some(host text)` when it
+    /// is accepted.
+    pub fn target(method: &http::Method, uri: &http::Uri) -> Option<String> {
+        crate::target::parse(method, uri).ok().map(|t| t.host.text())
+    }
+
+    /// Why `ip` is forbidden, if it is.
+    pub fn forbidden(ip: std::net::IpAddr) -> Option<String> {
+        crate::ranges::forbidden_reason(ip)
+    }
+}
