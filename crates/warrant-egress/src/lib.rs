@@ -64,6 +64,11 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 pub use crate::config::EgressConfig;
+
+/// The header on responses the proxy makes itself (refusals and failures),
+/// so a client can tell them from a destination's; removed from whatever a
+/// destination sends.
+pub const REFUSAL_HEADER: &str = "x-warrant-egress";
 pub use crate::gate::{EgressEvent, EgressRequest, Gate, Outcome, Refusal, RequestKind, Verdict};
 pub use crate::listener::Listener;
 

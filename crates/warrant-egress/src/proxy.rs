@@ -217,6 +217,8 @@ async fn forward<G: Gate>(
     };
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
+    // Only the proxy may mark a response as its own refusal.
+    parts.headers.remove(crate::REFUSAL_HEADER);
     parts.version = Version::HTTP_11;
     finish.status = Some(parts.status.as_u16());
     let body = Metered::new(body, tally, Direction::Down, idle).owning(finish);
@@ -336,7 +338,8 @@ fn failed<G: Gate>(
     response
 }
 
-/// A refusal or failure: the status and `warrant: <message>` as plain text.
+/// A refusal or failure: the status and `warrant: <message>` as plain text,
+/// marked with [`crate::REFUSAL_HEADER`].
 fn text(status: StatusCode, message: &str) -> Response<ProxyBody> {
     let mut response =
         Response::new(Either::Left(Full::new(Bytes::from(format!("warrant: {message}\n")))));
@@ -344,6 +347,7 @@ fn text(status: StatusCode, message: &str) -> Response<ProxyBody> {
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(crate::REFUSAL_HEADER, HeaderValue::from_static("refused"));
     response
 }
 

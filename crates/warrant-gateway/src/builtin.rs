@@ -33,6 +33,7 @@ pub const SPAWN_AGENT: &str = "spawn_agent";
 const DEFAULT_CHILD_TTL: Duration = Duration::from_secs(60 * 60);
 
 pub const EXEC: &str = "exec";
+pub const HTTP_REQUEST: &str = "http_request";
 pub const READ_FILE: &str = "read_file";
 pub const WRITE_FILE: &str = "write_file";
 pub const LIST_DIR: &str = "list_dir";
@@ -56,6 +57,18 @@ pub fn entries() -> Vec<Arc<ToolEntry>> {
     entries.extend(files);
     let (exec, _) = tools::admit(&upstream, false, vec![exec_definition()]);
     entries.extend(exec);
+    let mut http = tool(
+        HTTP_REQUEST,
+        "Make an HTTP request (http:// or https://) through Warrant's egress rules: policy decides each host, private and cloud-metadata addresses are refused. Returns the status, headers and body (at most 1 MiB).",
+        crate::http_tool::schema(),
+        false,
+        false,
+    );
+    if let Some(annotations) = http.annotations.as_mut() {
+        annotations.open_world_hint = Some(true);
+    }
+    let (http, _) = tools::admit(&upstream, false, vec![http]);
+    entries.extend(http);
     entries
 }
 
@@ -214,6 +227,7 @@ pub async fn call(
 ) -> Result<CallToolResult, String> {
     match tool {
         SPAWN_AGENT => spawn(gw, caller, token, arguments).await,
+        HTTP_REQUEST => crate::http_tool::call(gw, caller, arguments).await,
         EXEC => {
             let workspace = workspace_of(gw, caller).await?;
             tokio::task::spawn_blocking(move || exec(&workspace, arguments))

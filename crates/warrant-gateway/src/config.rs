@@ -39,6 +39,9 @@ durability = "process"
 # addresses. List here any you want reachable anyway (a local dev server);
 # policy still decides each connection.
 # allow_private = ["127.0.0.1"]
+# Certificate authorities (PEM files) that warrant__http_request trusts besides
+# the public Web PKI roots.
+# ca_certificates = ["/etc/ssl/my-corp-ca.pem"]
 
 # Upstream MCP servers. Their tools appear to agents as NAME__tool.
 #
@@ -72,6 +75,9 @@ pub struct EgressSettings {
     /// sandbox may nevertheless reach, e.g. a local dev server. Policy still
     /// decides each connection.
     pub allow_private: Vec<ipnet::IpNet>,
+    /// PEM files of certificate authorities trusted for `warrant__http_request`
+    /// besides the Web PKI roots (a corporate CA, a local test CA).
+    pub ca_certificates: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -161,6 +167,8 @@ struct RawConfig {
 struct RawEgress {
     #[serde(default)]
     allow_private: Vec<String>,
+    #[serde(default)]
+    ca_certificates: Vec<std::path::PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -341,7 +349,10 @@ impl Config {
                 UpstreamConfig { transport, trusted: up.trusted, protocol, quarantine_new_tools },
             );
         }
-        let mut egress = EgressSettings::default();
+        let mut egress = EgressSettings {
+            ca_certificates: raw.egress.ca_certificates.clone(),
+            ..EgressSettings::default()
+        };
         for net in &raw.egress.allow_private {
             // A bare address means just that address.
             let parsed = net

@@ -20,6 +20,7 @@ mod gateway;
 mod handler;
 pub mod home;
 mod http;
+mod http_tool;
 pub mod ops;
 pub mod pins;
 mod quarantine;

@@ -592,49 +592,55 @@ impl warrant_egress::Gate for RunGate {
     }
 
     async fn record(&self, event: EgressEvent) -> Result<(), String> {
-        let (kind, detail) = match &event {
-            EgressEvent::Refused(r) => (
-                EventKind::EgressRefused,
-                json!({"target": r.target, "status": r.status, "reason": r.reason,
-                       "request": r.request.as_ref().map(shown_request)}),
-            ),
-            EgressEvent::Decided { request, verdict } => {
-                let (outcome, reason) = match verdict {
-                    Verdict::Allow => ("allow", None),
-                    Verdict::Deny { reason } => ("deny", Some(reason.clone())),
-                };
-                let mut detail = shown_request(request);
-                if let Value::Object(map) = &mut detail {
-                    map.insert("outcome".into(), json!(outcome));
-                    map.insert("reason".into(), json!(reason));
-                    map.insert(
-                        "declared".into(),
-                        json!(is_declared(&self.declared, &request.host)),
-                    );
-                }
-                (EventKind::EgressDecision, detail)
-            }
-            EgressEvent::Finished { request, outcome } => {
-                let mut detail = shown_request(request);
-                if let Value::Object(map) = &mut detail {
-                    map.insert("status".into(), json!(outcome.status));
-                    map.insert("bytes_up".into(), json!(outcome.bytes_up));
-                    map.insert("bytes_down".into(), json!(outcome.bytes_down));
-                    map.insert(
-                        "duration_ms".into(),
-                        json!(u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX)),
-                    );
-                    map.insert("error".into(), json!(outcome.error));
-                }
-                (EventKind::EgressFinished, detail)
-            }
-        };
+        let (kind, mut detail) = egress_record(&event);
+        if let (EgressEvent::Decided { request, .. }, Value::Object(map)) = (&event, &mut detail) {
+            map.insert("declared".into(), json!(is_declared(&self.declared, &request.host)));
+        }
         let mut audit_event = AuditEvent::new(kind).agent(self.agent_id.clone());
         if let Value::Object(map) = detail {
             audit_event.detail = map;
         }
         self.audit.append(audit_event).await.map(|_| ()).map_err(|e| e.to_string())
     }
+}
+
+/// An egress event as an audit record: its kind and body. The path is kept
+/// only up to its query (queries often carry credentials).
+pub(crate) fn egress_record(event: &EgressEvent) -> (EventKind, Value) {
+    let (kind, detail) = match event {
+        EgressEvent::Refused(r) => (
+            EventKind::EgressRefused,
+            json!({"target": r.target, "status": r.status, "reason": r.reason,
+                       "request": r.request.as_ref().map(shown_request)}),
+        ),
+        EgressEvent::Decided { request, verdict } => {
+            let (outcome, reason) = match verdict {
+                Verdict::Allow => ("allow", None),
+                Verdict::Deny { reason } => ("deny", Some(reason.clone())),
+            };
+            let mut detail = shown_request(request);
+            if let Value::Object(map) = &mut detail {
+                map.insert("outcome".into(), json!(outcome));
+                map.insert("reason".into(), json!(reason));
+            }
+            (EventKind::EgressDecision, detail)
+        }
+        EgressEvent::Finished { request, outcome } => {
+            let mut detail = shown_request(request);
+            if let Value::Object(map) = &mut detail {
+                map.insert("status".into(), json!(outcome.status));
+                map.insert("bytes_up".into(), json!(outcome.bytes_up));
+                map.insert("bytes_down".into(), json!(outcome.bytes_down));
+                map.insert(
+                    "duration_ms".into(),
+                    json!(u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX)),
+                );
+                map.insert("error".into(), json!(outcome.error));
+            }
+            (EventKind::EgressFinished, detail)
+        }
+    };
+    (kind, detail)
 }
 
 /// A request as records show it. The path is kept only as far as its query:

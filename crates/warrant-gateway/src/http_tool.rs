@@ -1,0 +1,334 @@
+//! `warrant__http_request`: an HTTP request made by Warrant for an agent,
+//! under the same egress rules as a sandbox's traffic.
+//!
+//! The request goes through `warrant-egress` itself, in process: the tool is
+//! the proxy's only client, over an in-memory stream. So the proxy's checks
+//! hold unchanged: the name is resolved by the proxy, forbidden address
+//! ranges are refused, policy decides the host (`Action::"connect"` for the
+//! caller and each of its ancestors), and the decision is recorded before
+//! the connection is made, to the address that was checked. Plain `http://`
+//! is sent as a proxy request; `https://` goes through a CONNECT tunnel and
+//! TLS is verified here against the Web PKI roots (and any operator CA in
+//! `egress.ca_certificates`).
+
+use crate::gateway::Gateway;
+use http::{Method, Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use rmcp::model::{CallToolResult, ContentBlock};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::DuplexStream;
+use tokio_util::sync::CancellationToken;
+use warrant_core::UnixMillis;
+use warrant_egress::{EgressConfig, EgressEvent, EgressRequest, RequestKind, Verdict};
+use warrant_identity::Claims;
+use warrant_policy::{ConnectRequest, Decision};
+
+/// The most of a response body returned to the agent.
+const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const MAX_TIMEOUT_SECONDS: u64 = 120;
+/// Headers Warrant sets or that describe one hop; an agent may not.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "connection",
+    "proxy-connection",
+    "proxy-authorization",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-length",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Args {
+    #[serde(default = "default_method")]
+    method: String,
+    url: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    body: Option<String>,
+    timeout_s: Option<u64>,
+}
+
+fn default_method() -> String {
+    "GET".to_owned()
+}
+
+/// The tool's input schema.
+pub fn schema() -> Value {
+    json!({"type": "object", "properties": {
+        "method": {"type": "string", "enum": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]},
+        "url": {"type": "string", "minLength": 1, "maxLength": 8192, "description": "An http:// or https:// URL."},
+        "headers": {"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 64},
+        "body": {"type": "string", "maxLength": 1048576},
+        "timeout_s": {"type": "integer", "minimum": 1, "maximum": MAX_TIMEOUT_SECONDS}
+    }, "required": ["url"], "additionalProperties": false})
+}
+
+/// Makes the request for `caller`. `Err` is the text of a tool error.
+pub async fn call(
+    gw: &Arc<Gateway>,
+    caller: &Claims,
+    arguments: Value,
+) -> Result<CallToolResult, String> {
+    let args: Args = serde_json::from_value(arguments)
+        .map_err(|e| format!("warrant: http_request arguments: {e}"))?;
+    let timeout = args
+        .timeout_s
+        .map_or(DEFAULT_TIMEOUT, |s| Duration::from_secs(s.clamp(1, MAX_TIMEOUT_SECONDS)));
+    match tokio::time::timeout(timeout, request(gw, caller, args)).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("warrant: no answer within {} s", timeout.as_secs())),
+    }
+}
+
+async fn request(gw: &Arc<Gateway>, caller: &Claims, args: Args) -> Result<CallToolResult, String> {
+    let method = Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| format!("warrant: `{}` is not an HTTP method", args.method))?;
+    let uri: Uri = args.url.parse().map_err(|e| format!("warrant: bad URL: {e}"))?;
+    let https = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => return Err("warrant: the URL must start with http:// or https://".into()),
+    };
+    let host = uri.host().ok_or("warrant: the URL has no host")?.to_owned();
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    for name in args.headers.keys() {
+        if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(format!("warrant: header `{name}` is set by Warrant, not by the agent"));
+        }
+    }
+
+    // The egress proxy, serving only this request.
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    let shutdown = CancellationToken::new();
+    let _stop = shutdown.clone().drop_guard();
+    let gate = Arc::new(ToolGate { gw: gw.clone(), caller: caller.clone() });
+    let config = EgressConfig {
+        allow_private: gw.config.egress.allow_private.clone(),
+        ..EgressConfig::default()
+    };
+    tokio::spawn(warrant_egress::serve(
+        OneConnection(Mutex::new(Some(server))),
+        caller.agent_id.to_string(),
+        config,
+        gate,
+        shutdown.clone(),
+    ));
+    let authority =
+        if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+    let body = Full::new(Bytes::from(args.body.unwrap_or_default()));
+    let build = |target: String| {
+        let mut builder = Request::builder().method(method.clone()).uri(target);
+        for (name, value) in &args.headers {
+            builder = builder.header(name, value);
+        }
+        builder
+            .header(http::header::HOST, &authority)
+            .body(body.clone())
+            .map_err(|e| format!("warrant: the request cannot be built: {e}"))
+    };
+
+    let response = if https {
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(client))
+            .await
+            .map_err(|e| format!("warrant: the egress proxy failed: {e}"))?;
+        tokio::spawn(conn.with_upgrades());
+        let connect = Request::builder()
+            .method(Method::CONNECT)
+            .uri(authority.clone())
+            .header(http::header::HOST, &authority)
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| format!("warrant: {e}"))?;
+        let answer = sender
+            .send_request(connect)
+            .await
+            .map_err(|e| format!("warrant: egress failed: {e}"))?;
+        if answer.status() != http::StatusCode::OK {
+            return Err(refusal_text(answer).await);
+        }
+        let tunnel = hyper::upgrade::on(answer)
+            .await
+            .map_err(|e| format!("warrant: the egress tunnel failed: {e}"))?;
+        let tls = tls_connect(gw, &host, TokioIo::new(tunnel)).await?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| format!("warrant: HTTP over TLS to `{host}` failed: {e}"))?;
+        tokio::spawn(conn);
+        sender.send_request(build(path)?).await
+    } else {
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(client))
+            .await
+            .map_err(|e| format!("warrant: the egress proxy failed: {e}"))?;
+        tokio::spawn(conn);
+        sender.send_request(build(format!("http://{authority}{path}"))?).await
+    }
+    .map_err(|e| format!("warrant: the request failed: {e}"))?;
+
+    let status = response.status();
+    // The proxy's own refusals carry its mark (it strips the mark from
+    // what destinations send).
+    if response.headers().contains_key(warrant_egress::REFUSAL_HEADER) {
+        return Err(refusal_text(response).await);
+    }
+    let headers: Map<String, Value> = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| !name.as_str().eq_ignore_ascii_case("set-cookie"))
+        .map(|(name, value)| (name.to_string(), json!(value.to_str().unwrap_or("<binary>"))))
+        .collect();
+    let (body, truncated) = read_capped(response.into_body()).await;
+    let out = json!({
+        "status": status.as_u16(),
+        "headers": headers,
+        "body": String::from_utf8_lossy(&body),
+        "truncated": truncated,
+    });
+    Ok(CallToolResult::success(vec![ContentBlock::text(out.to_string())]))
+}
+
+async fn refusal_text(response: http::Response<hyper::body::Incoming>) -> String {
+    let status = response.status().as_u16();
+    let (body, _) = read_capped(response.into_body()).await;
+    let text = String::from_utf8_lossy(&body).trim().to_owned();
+    if text.starts_with("warrant:") {
+        text
+    } else {
+        format!("warrant: egress refused ({status}): {text}")
+    }
+}
+
+async fn read_capped(body: hyper::body::Incoming) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let mut truncated = false;
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { break };
+        if let Ok(data) = frame.into_data() {
+            let room = MAX_RESPONSE_BYTES.saturating_sub(out.len());
+            if data.len() > room {
+                out.extend_from_slice(data.get(..room).unwrap_or_default());
+                truncated = true;
+                break;
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    (out, truncated)
+}
+
+/// TLS to `host` over the tunnel, verified against the Web PKI roots and
+/// the operator's extra CAs.
+async fn tls_connect<S>(
+    gw: &Arc<Gateway>,
+    host: &str,
+    io: S,
+) -> Result<tokio_rustls::client::TlsStream<S>, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for path in &gw.config.egress.ca_certificates {
+        use rustls::pki_types::pem::PemObject;
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("warrant: CA file `{}`: {e}", path.display()))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| format!("warrant: CA file `{}`: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("warrant: CA in `{}` is unusable: {e}", path.display()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("warrant: TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
+        .map_err(|_| format!("warrant: `{host}` is not a TLS server name"))?;
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, io)
+        .await
+        .map_err(|e| format!("warrant: TLS with `{host}` failed: {e}"))
+}
+
+/// A listener that yields one in-memory connection, then waits forever.
+struct OneConnection(Mutex<Option<DuplexStream>>);
+
+impl warrant_egress::Listener for OneConnection {
+    type Io = DuplexStream;
+
+    fn accept(&mut self) -> impl Future<Output = io::Result<Self::Io>> + Send {
+        let next = self.0.lock().ok().and_then(|mut s| s.take());
+        async move {
+            match next {
+                Some(stream) => Ok(stream),
+                None => std::future::pending().await,
+            }
+        }
+    }
+}
+
+/// Policy decides the host for the caller and every ancestor; the gateway's
+/// audit log records.
+struct ToolGate {
+    gw: Arc<Gateway>,
+    caller: Claims,
+}
+
+impl warrant_egress::Gate for ToolGate {
+    async fn decide(&self, request: &EgressRequest) -> Verdict {
+        let method = match &request.kind {
+            RequestKind::Connect => "CONNECT".to_owned(),
+            RequestKind::Http { method, .. } => method.clone(),
+        };
+        let me = crate::handler::agent_facts(&self.caller);
+        let chain = crate::handler::ancestor_facts(&self.caller);
+        for agent in std::iter::once(&me).chain(chain.iter()) {
+            let decision = self.gw.policy.decide_connect(&ConnectRequest {
+                agent,
+                host: &request.host,
+                port: request.port,
+                method: &method,
+                declared: false,
+                now: UnixMillis::now(),
+            });
+            match decision {
+                Decision::Allow { .. } => {}
+                Decision::Deny { rules, reason, .. } => {
+                    let rule =
+                        rules.first().map(|r| format!(" by rule `{}`", r.id)).unwrap_or_default();
+                    return Verdict::Deny { reason: format!("denied{rule}: {reason}") };
+                }
+                Decision::Ask { rules, .. } => {
+                    let rule = rules.first().map(|r| r.id.clone()).unwrap_or_default();
+                    return Verdict::Deny {
+                        reason: format!(
+                            "rule `{rule}` asks a person about this connection, and connections cannot wait for approval yet"
+                        ),
+                    };
+                }
+            }
+        }
+        Verdict::Allow
+    }
+
+    async fn record(&self, event: EgressEvent) -> Result<(), String> {
+        let (kind, detail) = crate::run::egress_record(&event);
+        self.gw.record_as(kind, &self.caller, detail).await
+    }
+}

@@ -1,0 +1,165 @@
+//! `warrant__http_request`: Warrant makes the request through its egress
+//! rules (forbidden ranges, policy per host, recorded first) and verifies
+//! TLS.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use warrant_test_support::{Warrant, audit_records, client};
+
+const BIN: &str = env!("CARGO_BIN_EXE_warrant");
+
+const POLICY: &str = r#"
+@id("tools") permit (principal, action == Action::"call_tool", resource);
+@id("local-hosts") permit (principal, action == Action::"connect", resource)
+when { resource.name == "127.0.0.1" || resource.name == "localhost" };
+"#;
+
+/// Plain HTTP on 127.0.0.1: answers every request with its request line.
+fn plain_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0_u8; 8192];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let body = format!("plain saw: {}", head.lines().next().unwrap_or(""));
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+/// HTTPS on 127.0.0.1 with a certificate for 127.0.0.1 from a fresh CA;
+/// returns the port and the CA in PEM.
+fn tls_server() -> (u16, String) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { continue };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                    let mut buf = vec![0_u8; 8192];
+                    let n = tls.read(&mut buf).await.unwrap_or(0);
+                    let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    let body = format!("tls saw: {}", head.lines().next().unwrap_or(""));
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = tls.write_all(response.as_bytes()).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+    });
+    (port, ca.pem())
+}
+
+fn request(url: &str) -> Value {
+    json!({"op": "call", "tool": "warrant__http_request", "arguments": {"url": url}})
+}
+
+#[test]
+fn requests_go_through_the_egress_rules_and_tls_is_verified() {
+    let w = Warrant::new(BIN);
+    std::fs::write(w.home().join("policy/default.cedar"), POLICY).unwrap();
+    let plain = plain_server();
+    let (tls, ca) = tls_server();
+    let ca_file = w.dir.path().join("test-ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    let config = w.home().join("warrant.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let opened = text.replace(
+        "# allow_private = [\"127.0.0.1\"]",
+        &format!(
+            "allow_private = [\"127.0.0.0/8\"]\nca_certificates = [{:?}]",
+            ca_file.display().to_string()
+        ),
+    );
+    assert_ne!(text, opened);
+    std::fs::write(&config, opened).unwrap();
+
+    let (_, token) = w.spawn_agent("fetcher", &[]);
+    let gw = w.up();
+    let out = client(
+        &gw.url,
+        Some(&token),
+        &json!([
+            request(&format!("http://127.0.0.1:{plain}/hello?q=1")),
+            request(&format!("https://127.0.0.1:{tls}/secure")),
+            request(&format!("https://localhost:{tls}/wrong-name")),
+            request("http://169.254.169.254/latest/meta-data/"),
+            request(&format!("http://127.0.0.2:{plain}/not-permitted")),
+            {"op": "call", "tool": "warrant__http_request",
+             "arguments": {"url": format!("http://127.0.0.1:{plain}/"), "headers": {"Host": "evil.example"}}},
+        ]),
+    );
+    let text = |i: usize| out["results"][i]["text"].as_str().unwrap_or_default().to_owned();
+    let is_error = |i: usize| out["results"][i]["is_error"].as_bool().unwrap_or(true);
+
+    let answered: Value = serde_json::from_str(&text(0)).unwrap_or_else(|_| panic!("{out}"));
+    assert_eq!(answered["status"], 200);
+    assert_eq!(answered["body"], "plain saw: GET /hello?q=1 HTTP/1.1", "{answered}");
+    let secure: Value = serde_json::from_str(&text(1)).unwrap_or_else(|_| panic!("{out}"));
+    assert_eq!(secure["body"], "tls saw: GET /secure HTTP/1.1", "{secure}");
+    // The certificate names 127.0.0.1, not localhost: verification refuses.
+    assert!(is_error(2) && text(2).contains("TLS"), "{}", text(2));
+    assert!(is_error(3) && text(3).contains("link-local"), "{}", text(3));
+    assert!(is_error(4) && text(4).contains("no policy permits"), "{}", text(4));
+    assert!(is_error(5) && text(5).contains("set by Warrant"), "{}", text(5));
+
+    let records = audit_records(&w);
+    let decisions: Vec<&Value> =
+        records.iter().filter(|r| r["kind"] == "egress_decision").collect();
+    assert!(
+        decisions
+            .iter()
+            .any(|r| r["body"]["host"] == "127.0.0.1" && r["body"]["outcome"] == "allow")
+    );
+    assert!(
+        decisions
+            .iter()
+            .any(|r| r["body"]["host"] == "127.0.0.2" && r["body"]["outcome"] == "deny")
+    );
+    assert!(
+        decisions.iter().all(|r| r["body"]["custody"].as_array().is_some_and(|c| c.len() == 2))
+    );
+    assert!(records.iter().any(|r| r["kind"] == "egress_refused"));
+    drop(gw);
+}
