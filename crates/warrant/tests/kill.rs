@@ -26,7 +26,15 @@ fn wait_for_decision(w: &Warrant, tool: &str) {
 fn kill_cancels_an_in_flight_call_refuses_new_ones_and_holds_across_a_restart() {
     let w = Warrant::new(BIN);
     w.configure_gateway("call_timeout = \"60s\"");
-    w.add_fixture_upstream("hang", "hang_server.py", "trusted = true");
+    let marker = w.dir.path().join("cancelled");
+    w.add_fixture_upstream(
+        "hang",
+        "hang_server.py",
+        &format!(
+            "trusted = true\nenv = {{ HANG_CANCELLED_MARKER = {:?} }}",
+            marker.display().to_string()
+        ),
+    );
     let (id, token) = w.spawn_agent("runaway", &[]);
     let (_, bystander) = w.spawn_agent("bystander", &[]);
     let gw = w.up();
@@ -43,6 +51,13 @@ fn kill_cancels_an_in_flight_call_refuses_new_ones_and_holds_across_a_restart() 
     assert!(started.elapsed() < Duration::from_secs(20));
     let text = out["results"][0]["text"].as_str().unwrap();
     assert!(text.contains("stopped by the operator"), "{out}");
+    // The upstream was told (MCP notifications/cancelled), not just abandoned.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "the upstream never saw the cancellation");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "cancelled");
 
     let refused = client(&gw.url, Some(&token), &call("hang__quick"));
     assert_eq!(
