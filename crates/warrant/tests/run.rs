@@ -315,3 +315,68 @@ fn a_profile_that_needs_what_the_host_cannot_enforce_refuses_to_run() {
         doctor.stdout
     );
 }
+
+/// The same containment for an unprivileged user: the sandbox's user
+/// namespace is then a real unprivileged one. Runs only as root (which can
+/// switch to uid 65534); as any other user the tests above already are the
+/// unprivileged case.
+#[test]
+fn an_unprivileged_user_gets_the_same_sandbox() {
+    use std::os::unix::fs::{PermissionsExt, chown};
+    let me = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    if me.ok() != Some(0) {
+        eprintln!("SKIP: not root; the other tests already ran unprivileged");
+        return;
+    }
+    let base = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let home = base.path().join("home");
+    let ws = base.path().join("ws");
+    for (dir, mode) in [(&home, 0o700), (&ws, 0o755)] {
+        std::fs::create_dir(dir).unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        chown(dir, Some(65534), Some(65534)).unwrap();
+    }
+    let secret = base.path().join("secret");
+    std::fs::write(&secret, "ROOT-ONLY").unwrap();
+    let as_nobody = |args: &[&str]| {
+        let out = Command::new("setpriv")
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", BIN, "--home"])
+            .arg(&home)
+            .args(args)
+            .current_dir(&ws)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, doctor, err) = as_nobody(&["doctor"]);
+    if code != 0 {
+        eprintln!("SKIP: the sandbox cannot start for an unprivileged user here:\n{doctor}{err}");
+        return;
+    }
+    let script = format!(
+        r#"
+        echo "uid=$(id -u)"
+        cat {secret} 2>/dev/null && echo READ-HOST-FILE
+        echo x > /etc/planted 2>/dev/null && echo WROTE-ETC
+        (exec 3<>/dev/tcp/127.0.0.1/22) 2>/dev/null && echo TCP-OUT
+        unshare -U true 2>/dev/null && echo NESTED-USERNS
+        echo ok > inside.txt && echo wrote-inside
+        "#,
+        secret = secret.display()
+    );
+    let (code, out, err) = as_nobody(&["run", "--", "bash", "-c", &script]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("uid=65534") && out.contains("wrote-inside"), "{out}{err}");
+    for escaped in ["READ-HOST-FILE", "WROTE-ETC", "TCP-OUT", "NESTED-USERNS"] {
+        assert!(!out.contains(escaped), "{escaped}: {out}");
+    }
+    assert_eq!(std::fs::read_to_string(ws.join("inside.txt")).unwrap(), "ok\n");
+    let (code, _, _) = as_nobody(&["audit", "verify"]);
+    assert_eq!(code, 0);
+}
