@@ -1,0 +1,143 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use warrant_vault::SecretValue;
+use warrant_vault::scan::{Encoding, LeakScanner};
+
+const TOKEN: &str = "sk-live-4f9a8b7c6d5e4f3a2b1c";
+
+fn scanner(secrets: &[(&str, &str)]) -> LeakScanner {
+    let values: Vec<SecretValue> =
+        secrets.iter().map(|(_, v)| SecretValue::from_string((*v).to_owned())).collect();
+    let pairs: Vec<(&str, &SecretValue)> =
+        secrets.iter().zip(&values).map(|((n, _), v)| (*n, v)).collect();
+    LeakScanner::new(&pairs).unwrap()
+}
+
+fn encodings(scanner: &LeakScanner, haystack: &[u8]) -> Vec<(String, Encoding)> {
+    scanner.scan(haystack).into_iter().map(|f| (f.name, f.encoding)).collect()
+}
+
+#[test]
+fn finds_the_raw_secret_with_its_offset() {
+    let s = scanner(&[("stripe", TOKEN)]);
+    let haystack = format!("{{\"arg\": \"{TOKEN}\"}}");
+    let findings = s.scan(haystack.as_bytes());
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].name, "stripe");
+    assert_eq!(findings[0].encoding, Encoding::Raw);
+    assert_eq!(findings[0].offset, 9);
+    assert_eq!(findings[0].len, TOKEN.len());
+}
+
+#[test]
+fn finds_base64_at_every_alignment_inside_longer_data() {
+    let s = scanner(&[("stripe", TOKEN)]);
+    for prefix_len in 0..6 {
+        for suffix_len in [0, 1, 2, 7] {
+            let mut data = vec![b'A'; prefix_len];
+            data.extend_from_slice(TOKEN.as_bytes());
+            data.extend(std::iter::repeat_n(b'z', suffix_len));
+            let encoded = STANDARD.encode(&data);
+            let found = encodings(&s, format!("payload={encoded};").as_bytes());
+            assert_eq!(
+                found,
+                [("stripe".to_owned(), Encoding::Base64)],
+                "prefix {prefix_len}, suffix {suffix_len}: {encoded}"
+            );
+        }
+    }
+}
+
+#[test]
+fn finds_url_safe_base64_without_padding() {
+    // Bytes chosen so that the standard and URL-safe alphabets differ.
+    let secret = "\u{ff}\u{fe}secret>>??value";
+    let s = scanner(&[("weird", secret)]);
+    let encoded = URL_SAFE_NO_PAD.encode(format!("x{secret}yz"));
+    assert!(encoded.contains('-') || encoded.contains('_'), "{encoded}");
+    assert_eq!(encodings(&s, encoded.as_bytes()), [("weird".to_owned(), Encoding::Base64Url)]);
+}
+
+#[test]
+fn finds_hex_in_both_cases() {
+    let s = scanner(&[("stripe", TOKEN)]);
+    let lower = hex::encode(TOKEN);
+    let upper = hex::encode_upper(TOKEN);
+    assert_eq!(
+        encodings(&s, format!("0x{lower}").as_bytes()),
+        [("stripe".to_owned(), Encoding::HexLower)]
+    );
+    assert_eq!(
+        encodings(&s, format!("0x{upper}").as_bytes()),
+        [("stripe".to_owned(), Encoding::HexUpper)]
+    );
+}
+
+#[test]
+fn finds_url_encoded_forms() {
+    let secret = "p@ss/word+with spaces";
+    let s = scanner(&[("pw", secret)]);
+    let minimal = "https://x.example/?q=p%40ss%2Fword%2Bwith%20spaces&y=1";
+    assert_eq!(encodings(&s, minimal.as_bytes()), [("pw".to_owned(), Encoding::UrlEncoded)]);
+    let every: String = secret.bytes().map(|b| format!("%{b:02x}")).collect();
+    assert_eq!(encodings(&s, every.as_bytes()), [("pw".to_owned(), Encoding::UrlEncodedAll)]);
+}
+
+#[test]
+fn finds_json_escaped_secret_with_quote_and_backslash() {
+    let secret = r#"ab"cd\ef\ngh"#;
+    let s = scanner(&[("quoted", secret)]);
+    let json = serde_json::json!({ "password": secret }).to_string();
+    assert!(!json.contains(secret));
+    assert_eq!(encodings(&s, json.as_bytes()), [("quoted".to_owned(), Encoding::JsonEscaped)]);
+}
+
+#[test]
+fn unrelated_text_has_no_findings() {
+    let s = scanner(&[("stripe", TOKEN), ("pw", "correct horse battery")]);
+    let text =
+        "The quick brown fox jumps over the lazy dog. sk-live-0000 c2stbGl2ZQ== 736b2d6c697665";
+    assert!(s.scan(text.as_bytes()).is_empty());
+    assert!(s.scan(b"").is_empty());
+}
+
+#[test]
+fn short_secrets_are_matched_raw_only() {
+    let s = scanner(&[("pin", "1234567")]);
+    assert_eq!(encodings(&s, b"pin=1234567"), [("pin".to_owned(), Encoding::Raw)]);
+    assert!(s.scan(STANDARD.encode("1234567").as_bytes()).is_empty());
+    assert!(s.scan(hex::encode("1234567").as_bytes()).is_empty());
+}
+
+#[test]
+fn redact_replaces_each_match_with_the_name() {
+    let s = scanner(&[("stripe", TOKEN), ("pw", "correct horse battery")]);
+    let text = format!("a {TOKEN} b {} c correct horse battery", STANDARD.encode(TOKEN));
+    assert_eq!(s.redact(&text), "a [REDACTED:stripe] b [REDACTED:stripe] c [REDACTED:pw]");
+    assert_eq!(s.redact("nothing here"), "nothing here");
+}
+
+#[test]
+fn findings_and_debug_never_contain_the_secret() {
+    let s = scanner(&[("stripe", TOKEN)]);
+    let findings = s.scan(format!("{TOKEN} {}", hex::encode(TOKEN)).as_bytes());
+    assert_eq!(findings.len(), 2);
+    let shown = format!("{findings:?} {} {s:?}", serde_json::to_string(&findings).unwrap());
+    assert!(!shown.contains(TOKEN), "{shown}");
+    assert!(!shown.contains(&hex::encode(TOKEN)), "{shown}");
+    assert!(shown.contains("stripe"));
+}
+
+#[test]
+fn many_secrets_are_each_found_by_name() {
+    let values: Vec<String> = (0..1000).map(|i| format!("secret-{i:04}-abcdefgh")).collect();
+    let names: Vec<String> = (0..1000).map(|i| format!("cred{i}")).collect();
+    let pairs: Vec<(&str, &str)> =
+        names.iter().map(String::as_str).zip(values.iter().map(String::as_str)).collect();
+    let s = scanner(&pairs);
+    assert_eq!(s.secret_count(), 1000);
+    let found = encodings(&s, format!("x {} y", STANDARD.encode(&values[777])).as_bytes());
+    assert_eq!(found, [("cred777".to_owned(), Encoding::Base64)]);
+}
