@@ -295,12 +295,9 @@ async fn spawn(
     gw.record_as(EventKind::AgentSpawned, &child, detail)
         .await
         .map_err(|e| format!("warrant: refused because the audit log is unavailable ({e})"))?;
-    let state_db = gw.state_db.clone();
+    let registry = gw.registry.clone();
     let record = child.clone();
-    let registered = tokio::task::spawn_blocking(move || {
-        warrant_identity::Registry::open(&state_db).and_then(|r| r.record_issued(&record))
-    })
-    .await;
+    let registered = tokio::task::spawn_blocking(move || registry.record_issued(&record)).await;
     match registered {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(format!("warrant: cannot record the child: {e}")),
@@ -322,13 +319,11 @@ async fn spawn(
 /// The workspace of `caller`'s chain: its root agent's.
 async fn workspace_of(gw: &Arc<Gateway>, caller: &Claims) -> Result<std::path::PathBuf, String> {
     let root = caller.ancestors.first().map_or(caller.agent_id, |a| a.agent_id);
-    let state_db = gw.state_db.clone();
-    let found = tokio::task::spawn_blocking(move || {
-        warrant_identity::Registry::open(&state_db).and_then(|r| r.workspace(root))
-    })
-    .await
-    .map_err(|e| format!("warrant: {e}"))?
-    .map_err(|e| format!("warrant: cannot read the agent registry: {e}"))?;
+    let registry = gw.registry.clone();
+    let found = tokio::task::spawn_blocking(move || registry.workspace(root))
+        .await
+        .map_err(|e| format!("warrant: {e}"))?
+        .map_err(|e| format!("warrant: cannot read the agent registry: {e}"))?;
     found.ok_or_else(|| {
         "warrant: this agent has no workspace; start it with `warrant run`, or spawn it with `warrant agents spawn --workspace DIR`".to_owned()
     })

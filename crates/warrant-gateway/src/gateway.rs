@@ -35,6 +35,9 @@ pub struct Gateway {
     pub upstreams: BTreeMap<UpstreamName, Arc<Upstream>>,
     pub tools: ToolTable,
     pub state_db: PathBuf,
+    /// The agent registry (kills, revocations, children, workspaces), opened
+    /// once and shared with the CLI through SQLite.
+    pub registry: Arc<warrant_identity::Registry>,
     pub started_at: UnixMillis,
     pub mcp_url: OnceLock<String>,
     revoked: RwLock<HashSet<AgentId>>,
@@ -47,6 +50,8 @@ pub struct Gateway {
     pins: Mutex<PinStore>,
     /// Signs delegation blocks for `warrant__spawn_agent`.
     signer: RootKey,
+    /// TLS client settings for `warrant__http_request`, built at first use.
+    pub tls_client: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
     /// Connected downstream sessions, told when the tools they may see change.
     downstream: Mutex<Vec<Peer<RoleServer>>>,
 }
@@ -150,6 +155,7 @@ impl Gateway {
         audit: AuditLog,
         upstreams: BTreeMap<UpstreamName, Arc<Upstream>>,
         state_db: PathBuf,
+        registry: Arc<warrant_identity::Registry>,
         pins: PinStore,
         signer: RootKey,
         discover_only: Vec<String>,
@@ -169,6 +175,7 @@ impl Gateway {
             upstreams,
             tools: ToolTable::default(),
             state_db,
+            registry,
             started_at: UnixMillis::now(),
             mcp_url: OnceLock::new(),
             revoked: RwLock::new(revoked),
@@ -177,6 +184,7 @@ impl Gateway {
             sessions: Mutex::new(HashMap::new()),
             pins: Mutex::new(pins),
             signer,
+            tls_client: OnceLock::new(),
             downstream: Mutex::new(Vec::new()),
         }
     }
@@ -271,13 +279,11 @@ impl Gateway {
         if let Err(e) = self.record(EventKind::AgentKilled, Some(agent), detail).await {
             tracing::error!(error = %e, "audit append of a quarantine failed");
         }
-        let persisted = warrant_identity::Registry::open(&self.state_db).and_then(|r| {
-            r.kill(
-                &warrant_identity::KillTarget::Agent(*agent),
-                QUARANTINE_ACTOR,
-                UnixMillis::now(),
-            )
-        });
+        let persisted = self.registry.kill(
+            &warrant_identity::KillTarget::Agent(*agent),
+            QUARANTINE_ACTOR,
+            UnixMillis::now(),
+        );
         if let Err(e) = persisted {
             tracing::error!(error = %e, "persisting a quarantine failed; it holds until restart");
         }
@@ -332,9 +338,7 @@ impl Gateway {
     /// pending approval of a stopped agent. Returns how many agents had calls
     /// cancelled.
     pub fn reload_kills(&self) -> Result<usize, String> {
-        let registry =
-            warrant_identity::Registry::open(&self.state_db).map_err(|e| e.to_string())?;
-        let kills = registry.kills().map_err(|e| e.to_string())?;
+        let kills = self.registry.kills().map_err(|e| e.to_string())?;
         let cancelled = self.cancel_in_flight(|agent| kills.covers(agent));
         let mut killed = self.killed.write().map_err(|_| "kill list lock poisoned".to_owned())?;
         *killed = kills;
@@ -345,9 +349,7 @@ impl Gateway {
     /// then tells the running gateway) and cancels the in-flight calls of
     /// revoked agents and their descendants.
     pub fn reload_revocations(&self) -> Result<usize, String> {
-        let registry =
-            warrant_identity::Registry::open(&self.state_db).map_err(|e| e.to_string())?;
-        let ids = registry.revoked_ids().map_err(|e| e.to_string())?;
+        let ids = self.registry.revoked_ids().map_err(|e| e.to_string())?;
         let n = ids.len();
         let snapshot = ids.clone();
         *self.revoked.write().map_err(|_| "revocation list lock poisoned".to_owned())? = ids;

@@ -12,6 +12,7 @@
 //! `egress.ca_certificates`).
 
 use crate::gateway::Gateway;
+use crate::run::method_of;
 use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -26,9 +27,9 @@ use std::time::Duration;
 use tokio::io::DuplexStream;
 use tokio_util::sync::CancellationToken;
 use warrant_core::UnixMillis;
-use warrant_egress::{EgressConfig, EgressEvent, EgressRequest, RequestKind, Verdict};
+use warrant_egress::{EgressConfig, EgressEvent, EgressRequest, Verdict};
 use warrant_identity::Claims;
-use warrant_policy::{ConnectRequest, Decision};
+use warrant_policy::ConnectRequest;
 
 /// The most of a response body returned to the agent.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
@@ -239,10 +240,25 @@ async fn tls_connect<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    let config =
+        gw.tls_client.get_or_init(|| client_config(&gw.config.egress.ca_certificates)).clone()?;
+    let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
+        .map_err(|_| format!("warrant: `{host}` is not a TLS server name"))?;
+    tokio_rustls::TlsConnector::from(config)
+        .connect(name, io)
+        .await
+        .map_err(|e| format!("warrant: TLS with `{host}` failed: {e}"))
+}
+
+/// The TLS client configuration: the Web PKI roots and the operator's CAs.
+/// Built once per gateway (the CA files are read at the first https request).
+pub(crate) fn client_config(
+    ca_files: &[std::path::PathBuf],
+) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    for path in &gw.config.egress.ca_certificates {
-        use rustls::pki_types::pem::PemObject;
+    for path in ca_files {
         let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
             .map_err(|e| format!("warrant: CA file `{}`: {e}", path.display()))?;
         for cert in certs {
@@ -258,12 +274,7 @@ where
         .map_err(|e| format!("warrant: TLS: {e}"))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
-        .map_err(|_| format!("warrant: `{host}` is not a TLS server name"))?;
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, io)
-        .await
-        .map_err(|e| format!("warrant: TLS with `{host}` failed: {e}"))
+    Ok(Arc::new(config))
 }
 
 /// A listener that yields one in-memory connection, then waits forever.
@@ -292,10 +303,7 @@ struct ToolGate {
 
 impl warrant_egress::Gate for ToolGate {
     async fn decide(&self, request: &EgressRequest) -> Verdict {
-        let method = match &request.kind {
-            RequestKind::Connect => "CONNECT".to_owned(),
-            RequestKind::Http { method, .. } => method.clone(),
-        };
+        let method = method_of(request);
         let me = crate::handler::agent_facts(&self.caller);
         let chain = crate::handler::ancestor_facts(&self.caller);
         for agent in std::iter::once(&me).chain(chain.iter()) {
@@ -307,21 +315,8 @@ impl warrant_egress::Gate for ToolGate {
                 declared: false,
                 now: UnixMillis::now(),
             });
-            match decision {
-                Decision::Allow { .. } => {}
-                Decision::Deny { rules, reason, .. } => {
-                    let rule =
-                        rules.first().map(|r| format!(" by rule `{}`", r.id)).unwrap_or_default();
-                    return Verdict::Deny { reason: format!("denied{rule}: {reason}") };
-                }
-                Decision::Ask { rules, .. } => {
-                    let rule = rules.first().map(|r| r.id.clone()).unwrap_or_default();
-                    return Verdict::Deny {
-                        reason: format!(
-                            "rule `{rule}` asks a person about this connection, and connections cannot wait for approval yet"
-                        ),
-                    };
-                }
+            if let verdict @ Verdict::Deny { .. } = crate::run::connect_verdict(&decision, "") {
+                return verdict;
             }
         }
         Verdict::Allow

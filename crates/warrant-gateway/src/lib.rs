@@ -156,6 +156,7 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
         audit.clone(),
         upstreams,
         home.state_db(),
+        std::sync::Arc::new(registry),
         pins,
         root,
         options.discover_agents.clone(),
@@ -259,8 +260,7 @@ pub(crate) fn status(gw: &Gateway) -> Value {
         .collect();
     let healthy = upstreams.iter().all(|u| u.state == "up");
     let now = UnixMillis::now();
-    let agents: Value = match warrant_identity::Registry::open(&gw.state_db).and_then(|r| r.list())
-    {
+    let agents: Value = match gw.registry.list() {
         Ok(list) => list
             .iter()
             .map(|a| {

@@ -555,10 +555,7 @@ struct RunGate {
 
 impl warrant_egress::Gate for RunGate {
     async fn decide(&self, request: &EgressRequest) -> Verdict {
-        let method = match &request.kind {
-            RequestKind::Connect => "CONNECT".to_owned(),
-            RequestKind::Http { method, .. } => method.clone(),
-        };
+        let method = method_of(request);
         let declared = is_declared(&self.declared, &request.host);
         let decision = self.policy.decide_connect(&ConnectRequest {
             agent: &self.agent,
@@ -568,27 +565,13 @@ impl warrant_egress::Gate for RunGate {
             declared,
             now: UnixMillis::now(),
         });
-        match decision {
-            Decision::Allow { .. } => Verdict::Allow,
-            Decision::Deny { rules, reason, .. } => {
-                let rule =
-                    rules.first().map(|r| format!(" by rule `{}`", r.id)).unwrap_or_default();
-                let hint = if declared || !rules.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (`{}` was not declared for this run: --allow-host)", request.host)
-                };
-                Verdict::Deny { reason: format!("denied{rule}: {reason}{hint}") }
-            }
-            Decision::Ask { rules, .. } => {
-                let rule = rules.first().map(|r| r.id.clone()).unwrap_or_default();
-                Verdict::Deny {
-                    reason: format!(
-                        "rule `{rule}` asks a person about this connection, and connections cannot wait for approval yet"
-                    ),
-                }
-            }
-        }
+        // A default deny of a host the run did not declare says how to.
+        let hint = if declared || !decision.rules().is_empty() {
+            String::new()
+        } else {
+            format!(" (`{}` was not declared for this run: --allow-host)", request.host)
+        };
+        connect_verdict(&decision, &hint)
     }
 
     async fn record(&self, event: EgressEvent) -> Result<(), String> {
@@ -643,14 +626,42 @@ pub(crate) fn egress_record(event: &EgressEvent) -> (EventKind, Value) {
     (kind, detail)
 }
 
+/// The method policy sees for an egress request: `CONNECT` for a tunnel.
+pub(crate) fn method_of(request: &EgressRequest) -> String {
+    match &request.kind {
+        RequestKind::Connect => "CONNECT".to_owned(),
+        RequestKind::Http { method, .. } => method.clone(),
+    }
+}
+
+/// Policy's answer about a connection as the proxy's verdict. A connection
+/// cannot wait for a person, so `ask` refuses, saying so. `hint` is added to
+/// a denial's reason.
+pub(crate) fn connect_verdict(decision: &Decision, hint: &str) -> Verdict {
+    match decision {
+        Decision::Allow { .. } => Verdict::Allow,
+        Decision::Deny { rules, reason, .. } => {
+            let rule = rules.first().map(|r| format!(" by rule `{}`", r.id)).unwrap_or_default();
+            Verdict::Deny { reason: format!("denied{rule}: {reason}{hint}") }
+        }
+        Decision::Ask { rules, .. } => {
+            let rule = rules.first().map(|r| r.id.clone()).unwrap_or_default();
+            Verdict::Deny {
+                reason: format!(
+                    "rule `{rule}` asks a person about this connection, and connections cannot wait for approval yet"
+                ),
+            }
+        }
+    }
+}
+
 /// A request as records show it. The path is kept only as far as its query:
 /// query strings often carry credentials.
 fn shown_request(request: &EgressRequest) -> Value {
-    let (method, path) = match &request.kind {
-        RequestKind::Connect => ("CONNECT".to_owned(), None),
-        RequestKind::Http { method, path } => {
-            (method.clone(), Some(path.split('?').next().unwrap_or("").to_owned()))
-        }
+    let method = method_of(request);
+    let path = match &request.kind {
+        RequestKind::Connect => None,
+        RequestKind::Http { path, .. } => Some(path.split('?').next().unwrap_or("").to_owned()),
     };
     json!({
         "host": request.host, "port": request.port, "method": method, "path": path,

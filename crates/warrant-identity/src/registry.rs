@@ -275,28 +275,15 @@ impl Registry {
     /// Revoking or stopping `id` covers them through their tokens, which
     /// name all their ancestors; this list is for showing that.
     pub fn descendants(&self, id: AgentId) -> Result<Vec<AgentId>, IdentityError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare(
-                "WITH RECURSIVE tree(id) AS (
-                     SELECT agent_id FROM agents WHERE parent_id = ?1
-                     UNION
-                     SELECT a.agent_id FROM agents a JOIN tree ON a.parent_id = tree.id
-                 )
-                 SELECT id FROM tree",
-            )
-            .map_err(|e| self.error("read", e))?;
-        let rows = stmt
-            .query_map([id.to_string()], |row| row.get::<_, String>(0))
-            .map_err(|e| self.error("read", e))?;
-        rows.map(|row| {
-            let id = row.map_err(|e| self.error("read", e))?;
-            AgentId::parse(&id).map_err(|e| IdentityError::CorruptRecord {
-                id: crate::printable(&id),
-                reason: e.to_string(),
-            })
-        })
-        .collect()
+        self.ids(
+            "WITH RECURSIVE tree(id) AS (
+                 SELECT agent_id FROM agents WHERE parent_id = ?1
+                 UNION
+                 SELECT a.agent_id FROM agents a JOIN tree ON a.parent_id = tree.id
+             )
+             SELECT id FROM tree",
+            [id.to_string()],
+        )
     }
 
     /// Marks an agent revoked at `now`. Revoking again keeps the first time.
@@ -355,11 +342,7 @@ impl Registry {
             if target == ALL_AGENTS {
                 set.all = true;
             } else {
-                let id = AgentId::parse(&target).map_err(|e| IdentityError::CorruptRecord {
-                    id: crate::printable(&target),
-                    reason: e.to_string(),
-                })?;
-                set.agents.insert(id);
+                set.agents.insert(parse_id(&target)?);
             }
         }
         Ok(set)
@@ -367,20 +350,21 @@ impl Registry {
 
     /// The ids of all revoked agents, for the gateway to hold in memory.
     pub fn revoked_ids(&self) -> Result<HashSet<AgentId>, IdentityError> {
+        self.ids("SELECT agent_id FROM agents WHERE revoked_at IS NOT NULL", [])
+    }
+
+    /// The agent ids a one-column query returns.
+    fn ids<C: FromIterator<AgentId>>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<C, IdentityError> {
         let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT agent_id FROM agents WHERE revoked_at IS NOT NULL")
+        let mut stmt = conn.prepare(sql).map_err(|e| self.error("read", e))?;
+        let rows = stmt
+            .query_map(params, |row| row.get::<_, String>(0))
             .map_err(|e| self.error("read", e))?;
-        let rows =
-            stmt.query_map([], |row| row.get::<_, String>(0)).map_err(|e| self.error("read", e))?;
-        rows.map(|row| {
-            let id = row.map_err(|e| self.error("read", e))?;
-            AgentId::parse(&id).map_err(|e| IdentityError::CorruptRecord {
-                id: crate::printable(&id),
-                reason: e.to_string(),
-            })
-        })
-        .collect()
+        rows.map(|row| parse_id(&row.map_err(|e| self.error("read", e))?)).collect()
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -391,6 +375,14 @@ impl Registry {
     fn error(&self, operation: &'static str, source: rusqlite::Error) -> IdentityError {
         IdentityError::Registry { operation, path: self.path.clone(), source }
     }
+}
+
+/// An agent id read back from the registry.
+fn parse_id(text: &str) -> Result<AgentId, IdentityError> {
+    AgentId::parse(text).map_err(|e| IdentityError::CorruptRecord {
+        id: crate::printable(text),
+        reason: e.to_string(),
+    })
 }
 
 /// Creates the database file with mode 0600 if it does not exist, so SQLite

@@ -370,6 +370,15 @@ pub fn audit_records(w: &Warrant) -> Vec<Value> {
     out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
+/// Polls the audit log until it shows a decision for `tool` (30 s at most).
+pub fn wait_for_decision(w: &Warrant, tool: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !audit_records(w).iter().any(|r| r["kind"] == "decision" && r["body"]["tool"] == tool) {
+        assert!(std::time::Instant::now() < deadline, "no decision for {tool}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Polls `approvals --json` until one appears for `tool`; returns its id.
 pub fn wait_for_approval(w: &Warrant, tool: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -6,7 +6,7 @@
 use biscuit_auth::{BlockBuilder, UnverifiedBiscuit};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use warrant_test_support::{Warrant, audit_records, client, tool_names};
+use warrant_test_support::{Warrant, audit_records, client, tool_names, wait_for_decision};
 
 const BIN: &str = env!("CARGO_BIN_EXE_warrant");
 
@@ -177,15 +177,6 @@ fn an_agent_spawns_a_child_through_the_built_in_tool() {
     assert!(!log.contains(token), "a child's token reached the audit log");
     let listed = w.run(&["agents", "list", "--json"]).json();
     assert!(listed.as_array().unwrap().iter().any(|a| a["name"] == "scout" && a["depth"] == 1));
-}
-
-/// Waits until the audit log shows a decision for `tool` by `agent`.
-fn wait_for_decision(w: &Warrant, tool: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !audit_records(w).iter().any(|r| r["kind"] == "decision" && r["body"]["tool"] == tool) {
-        assert!(Instant::now() < deadline, "no decision for {tool}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

@@ -5,21 +5,12 @@
 
 use serde_json::json;
 use std::time::{Duration, Instant};
-use warrant_test_support::{Warrant, audit_records, client, wait_for_approval};
+use warrant_test_support::{Warrant, audit_records, client, wait_for_approval, wait_for_decision};
 
 const BIN: &str = env!("CARGO_BIN_EXE_warrant");
 
 fn call(tool: &str) -> serde_json::Value {
     json!([{"op": "call", "tool": tool, "arguments": {}}])
-}
-
-/// Waits until the audit log shows a decision for `tool`.
-fn wait_for_decision(w: &Warrant, tool: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !audit_records(w).iter().any(|r| r["kind"] == "decision" && r["body"]["tool"] == tool) {
-        assert!(Instant::now() < deadline, "no decision for {tool}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
