@@ -88,4 +88,19 @@ pub enum VaultError {
 
     #[error("could not build the leak scanner: {reason}")]
     ScannerBuild { reason: String },
+
+    #[error("cannot make a placeholder for this secret: {reason}")]
+    PlaceholderUnsupported { reason: &'static str },
+
+    #[error(
+        "secret too short to placeholder: its placeholder would carry {randomness_bits} bits of \
+         randomness, at least {min_bits} are needed"
+    )]
+    PlaceholderTooWeak { randomness_bits: u32, min_bits: u32 },
+
+    #[error("could not build the swapper: credential `{name}` {reason}")]
+    SwapperBuild { name: String, reason: String },
+
+    #[error("could not build rule `{id}`: {reason}")]
+    RuleBuild { id: String, reason: String },
 }

@@ -13,22 +13,43 @@
 //!   `Serialize`, is zeroized on drop, and is read only through
 //!   [`SecretValue::expose_secret`].
 //! - [`scan::LeakScanner`]: finds known secrets, raw or encoded (base64, hex,
-//!   URL, JSON), in bytes that are about to leave, and redacts them.
+//!   URL and form encoding, JSON escapes), in bytes that are about to leave,
+//!   also split across consecutive fields, and redacts them.
+//! - [`placeholder_for`]: a [`Placeholder`] shaped like a secret (same length,
+//!   prefix and character classes, at least 64 random bits) for an agent to
+//!   hold in the secret's place.
+//! - [`swap::Swapper`]: replaces placeholders by their secrets in a request
+//!   (as bytes) to a credential's bound hosts ([`host_matches`]), and refuses
+//!   the request with the reasons when it carries a placeholder bound
+//!   elsewhere or any real secret. Swapping never changes a length.
+//! - [`rules::RuleSet`]: finds credentials that are not in the vault by their
+//!   well-known formats (AWS, GitHub, Slack, private keys, …): a keyword
+//!   prefilter, then a regex per rule, measured for false positives against
+//!   a corpus of ordinary tool output.
 //!
 //! What it deliberately does not do: decide who may use a credential (that is
-//! policy), inject it into requests (that is the gateway and egress proxy), or
-//! protect secrets from a process that can read this process's memory. Metadata
-//! (names, hosts, timestamps) is not secret and is stored in the clear.
+//! policy), parse or send HTTP (the gateway and egress proxy hand requests to
+//! [`swap::Swapper`] as bytes and act on its answer), or protect secrets from
+//! a process that can read this process's memory. Metadata (names, hosts,
+//! timestamps) and placeholders are not secret; metadata is stored in the
+//! clear.
 
 mod crypto;
 mod error;
+mod forms;
+mod host;
 mod name;
+pub mod placeholder;
+pub mod rules;
 pub mod scan;
 mod secret;
 mod store;
+pub mod swap;
 
 pub use crypto::KdfParams;
 pub use error::VaultError;
+pub use host::host_matches;
 pub use name::CredentialName;
+pub use placeholder::{Placeholder, placeholder_for};
 pub use secret::SecretValue;
 pub use store::{Binding, CredentialInfo, UnlockedVault, Vault};

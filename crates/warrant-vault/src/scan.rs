@@ -2,30 +2,45 @@
 //! log lines.
 //!
 //! Each secret is expanded into the forms it commonly takes on the way out:
-//! raw; base64 (standard and URL-safe alphabets, padded and not) at each of the
-//! three byte alignments, so a secret embedded anywhere in a longer base64
-//! stream is still found; lowercase and uppercase hex; URL-encoded (only the
-//! bytes outside RFC 3986's unreserved set, or every byte; upper- or lowercase
-//! hex digits); and JSON-escaped. One Aho-Corasick automaton matches all forms
-//! of all secrets in a single pass.
+//! - raw;
+//! - base64 (standard and URL-safe alphabets, padded and not) at each of the
+//!   three byte alignments, so a secret embedded anywhere in a longer base64
+//!   stream is still found;
+//! - hex, in any mix of cases;
+//! - URL-encoded: only the bytes outside RFC 3986's unreserved set, with
+//!   upper- or lowercase hex digits; every byte, in either case; form-encoded
+//!   (`application/x-www-form-urlencoded`, space as `+`, with the WHATWG or
+//!   the RFC 3986 set of bytes left alone);
+//! - JSON-escaped: as `serde_json` writes it, with `/` escaped (PHP), with
+//!   `<`, `>` and `&` escaped (Go), and with every character as a `\u`
+//!   escape, in either case.
+//!
+//! Two Aho-Corasick automata match all forms of all secrets: one exactly, one
+//! ignoring ASCII case (hex, and the raw form of a secret that is itself
+//! hex). [`LeakScanner::scan_parts`] also finds a secret split across
+//! consecutive fields.
 //!
 //! Limits, deliberately:
 //! - Secrets shorter than [`MIN_ENCODED_LEN`] bytes are matched raw only: their
 //!   encoded forms are short enough to turn up in unrelated text.
-//! - A secret split across two fields, transformed otherwise (compressed,
-//!   encrypted, reversed, base32, `+` for space in forms, `\u` escapes of
-//!   ASCII in JSON, mixed-case hex), or encoded twice, is not found.
+//! - Not found: a secret transformed otherwise (compressed, encrypted,
+//!   reversed, base32, encoded twice); escaped only in part (some characters
+//!   percent- or `\u`-escaped and others not, beyond what the encoders above
+//!   write); percent- or `\u`-escaped with hex digits of mixed case; changed
+//!   in case, unless it is hex; split across fields, by
+//!   [`LeakScanner::scan`], or across fields that are not consecutive or not
+//!   in order, by [`LeakScanner::scan_parts`].
 //! - Matches do not overlap: where the forms of two secrets overlap, the
 //!   leftmost, then longest, is reported.
-//! - The automaton's tables are built from the secrets and are not zeroized
+//! - The automata's tables are built from the secrets and are not zeroized
 //!   when the scanner is dropped.
 
+use crate::forms::{Form, leak_forms};
 use crate::{SecretValue, VaultError};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::cmp::Reverse;
 use std::collections::HashSet;
 use std::fmt;
 use zeroize::Zeroizing;
@@ -40,12 +55,17 @@ pub enum Encoding {
     Raw,
     Base64,
     Base64Url,
+    /// Hex with lowercase digits, or digits of both cases.
     HexLower,
+    /// Hex with uppercase digits only.
     HexUpper,
-    /// Percent-encoding of the bytes outside the unreserved set.
+    /// Percent-encoding of the bytes outside the unreserved set, or
+    /// form-encoding (`application/x-www-form-urlencoded`, space as `+`).
     UrlEncoded,
     /// Percent-encoding of every byte.
     UrlEncodedAll,
+    /// A JSON string's content: escaped as `serde_json`, PHP (`\/`) or Go
+    /// (`\u003c`) write it, or with every character as a `\u` escape.
     JsonEscaped,
 }
 
@@ -54,7 +74,8 @@ pub enum Encoding {
 pub struct Finding {
     pub name: String,
     pub encoding: Encoding,
-    /// Byte offset of the match in the haystack.
+    /// Byte offset of the match in the haystack (for
+    /// [`LeakScanner::scan_parts`], in the parts' concatenation).
     pub offset: usize,
     /// Length of the match in bytes.
     pub len: usize,
@@ -63,9 +84,8 @@ pub struct Finding {
 /// A matcher over every form of a set of secrets. Its `Debug` shows names and
 /// counts only.
 pub struct LeakScanner {
-    automaton: Option<AhoCorasick>,
-    /// For each pattern id: the secret's index in `names` and the form.
-    patterns: Vec<(usize, Encoding)>,
+    exact: Matcher,
+    folded: Matcher,
     names: Vec<String>,
 }
 
@@ -73,48 +93,50 @@ impl LeakScanner {
     /// Builds the scanner. Empty secrets are skipped; a secret given twice is
     /// reported under its first name.
     pub fn new(secrets: &[(&str, &SecretValue)]) -> Result<Self, VaultError> {
-        // Forms already added, by digest (a `Zeroizing` buffer is not `Hash`).
-        let mut seen: HashSet<[u8; 32]> = HashSet::new();
-        let mut forms: Vec<Zeroizing<Vec<u8>>> = Vec::new();
-        let mut patterns = Vec::new();
+        let mut exact = Vec::new();
+        let mut folded = Vec::new();
         let mut names = Vec::with_capacity(secrets.len());
         for (index, (name, secret)) in secrets.iter().enumerate() {
             names.push((*name).to_owned());
-            for (form, encoding) in expand(secret.expose_secret()) {
-                if form.is_empty() || !seen.insert(Sha256::digest(form.as_slice()).into()) {
-                    continue;
-                }
-                forms.push(form);
-                patterns.push((index, encoding));
-            }
+            let (e, f) = leak_forms(secret.expose_secret(), MIN_ENCODED_LEN);
+            exact.extend(e.into_iter().map(|form| (index, form)));
+            folded.extend(f.into_iter().map(|form| (index, form)));
         }
-        let automaton = if forms.is_empty() {
-            None
-        } else {
-            let built = AhoCorasickBuilder::new()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(forms.iter().map(|f| f.as_slice()))
-                .map_err(|e| VaultError::ScannerBuild { reason: e.to_string() })?;
-            Some(built)
-        };
-        Ok(Self { automaton, patterns, names })
+        Ok(Self {
+            exact: Matcher::build(exact, false)?,
+            folded: Matcher::build(folded, true)?,
+            names,
+        })
     }
 
     /// Every place a secret occurs in `haystack`, in order.
     pub fn scan(&self, haystack: &[u8]) -> Vec<Finding> {
-        let Some(automaton) = &self.automaton else { return Vec::new() };
-        automaton
-            .find_iter(haystack)
-            .filter_map(|m| {
-                let (index, encoding) = *self.patterns.get(m.pattern().as_usize())?;
-                Some(Finding {
-                    name: self.names.get(index)?.clone(),
-                    encoding,
-                    offset: m.start(),
-                    len: m.len(),
-                })
-            })
-            .collect()
+        let mut found = Vec::new();
+        self.exact.find(haystack, &self.names, &mut found);
+        let exact_only = found.len();
+        self.folded.find(haystack, &self.names, &mut found);
+        if exact_only > 0 && found.len() > exact_only {
+            keep_leftmost_longest(&mut found, |f| (f.offset, f.len));
+        }
+        found
+    }
+
+    /// Every place a secret occurs in the concatenation of `parts` (fields of
+    /// one request or message, in order), so a secret split across
+    /// consecutive parts is found too. Offsets are into the concatenation.
+    /// Only in-order adjacency is caught: a secret split across parts that are
+    /// not consecutive, or given in another order, is not.
+    pub fn scan_parts(&self, parts: &[&[u8]]) -> Vec<Finding> {
+        if let [only] = parts {
+            return self.scan(only);
+        }
+        let total = parts.iter().map(|p| p.len()).sum();
+        // The parts may hold the very secrets this looks for.
+        let mut joined = Zeroizing::new(Vec::with_capacity(total));
+        for part in parts {
+            joined.extend_from_slice(part);
+        }
+        self.scan(&joined)
     }
 
     /// `text` with every match replaced by `[REDACTED:name]`. A match that cuts
@@ -122,22 +144,7 @@ impl LeakScanner {
     /// UTF-8) leaves U+FFFD in place of the cut bytes.
     pub fn redact(&self, text: &str) -> String {
         let findings = self.scan(text.as_bytes());
-        if findings.is_empty() {
-            return text.to_owned();
-        }
-        let bytes = text.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut last = 0;
-        for finding in findings {
-            out.extend_from_slice(bytes.get(last..finding.offset).unwrap_or_default());
-            out.extend_from_slice(format!("[REDACTED:{}]", finding.name).as_bytes());
-            last = finding.offset.saturating_add(finding.len);
-        }
-        out.extend_from_slice(bytes.get(last..).unwrap_or_default());
-        match String::from_utf8(out) {
-            Ok(text) => text,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        }
+        replace_spans(text, findings.iter().map(|f| (f.offset, f.len, f.name.as_str())))
     }
 
     /// How many secrets the scanner was built over.
@@ -147,7 +154,7 @@ impl LeakScanner {
 
     /// How many distinct patterns it matches.
     pub fn pattern_count(&self) -> usize {
-        self.patterns.len()
+        self.exact.patterns.len() + self.folded.patterns.len()
     }
 }
 
@@ -155,71 +162,110 @@ impl fmt::Debug for LeakScanner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LeakScanner")
             .field("secrets", &self.names)
-            .field("patterns", &self.patterns.len())
+            .field("patterns", &self.pattern_count())
             .finish_non_exhaustive()
     }
 }
 
-/// Every form of `secret` to look for.
-fn expand(secret: &[u8]) -> Vec<(Zeroizing<Vec<u8>>, Encoding)> {
-    let mut forms = vec![(Zeroizing::new(secret.to_vec()), Encoding::Raw)];
-    if secret.len() < MIN_ENCODED_LEN {
-        return forms;
-    }
-    let text = |s: String| Zeroizing::new(s.into_bytes());
-    for (padded, unpadded, encoding) in [
-        (STANDARD, STANDARD_NO_PAD, Encoding::Base64),
-        (URL_SAFE, URL_SAFE_NO_PAD, Encoding::Base64Url),
-    ] {
-        // The whole encoding, for a secret at the end of a stream.
-        forms.push((text(padded.encode(secret)), encoding));
-        forms.push((text(unpadded.encode(secret)), encoding));
-        for filler in 0..3 {
-            forms.push((base64_middle(&unpadded, secret, filler), encoding));
-        }
-    }
-    forms.push((text(hex::encode(secret)), Encoding::HexLower));
-    forms.push((text(hex::encode_upper(secret)), Encoding::HexUpper));
-    for upper in [true, false] {
-        forms.push((percent_encode(secret, false, upper), Encoding::UrlEncoded));
-        forms.push((percent_encode(secret, true, upper), Encoding::UrlEncodedAll));
-    }
-    if let Ok(s) = std::str::from_utf8(secret) {
-        // Serializing a string cannot fail.
-        if let Ok(json) = serde_json::to_string(s).map(Zeroizing::new) {
-            let inner = json.get(1..json.len().saturating_sub(1)).unwrap_or_default();
-            forms.push((Zeroizing::new(inner.as_bytes().to_vec()), Encoding::JsonEscaped));
-        }
-    }
-    forms
+/// One automaton and, for each of its pattern ids, the secret's index and
+/// the form.
+struct Matcher {
+    automaton: Option<AhoCorasick>,
+    patterns: Vec<(usize, Encoding)>,
+    fold_case: bool,
 }
 
-/// The base64 characters that depend only on `secret` when it starts
-/// `filler` bytes (0, 1 or 2) past a 3-byte boundary of a longer stream:
-/// characters that also cover a neighbouring byte are dropped at both ends.
-fn base64_middle(
-    engine: &base64::engine::GeneralPurpose,
-    secret: &[u8],
-    filler: usize,
-) -> Zeroizing<Vec<u8>> {
-    let mut input = Zeroizing::new(vec![0u8; filler]);
-    input.extend_from_slice(secret);
-    let encoded = Zeroizing::new(engine.encode(input.as_slice()));
-    let start = (8 * filler).div_ceil(6);
-    let end = 8 * (filler + secret.len()) / 6;
-    Zeroizing::new(encoded.as_bytes().get(start..end).unwrap_or_default().to_vec())
-}
-
-fn percent_encode(secret: &[u8], every_byte: bool, upper: bool) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(secret.len() * 3));
-    for &b in secret {
-        let unreserved = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
-        if unreserved && !every_byte {
-            out.push(b);
+impl Matcher {
+    fn build(forms: Vec<(usize, Form)>, fold_case: bool) -> Result<Self, VaultError> {
+        // Forms already added, by digest (a `Zeroizing` buffer is not `Hash`).
+        let mut seen: HashSet<[u8; 32]> = HashSet::new();
+        let mut kept: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+        let mut patterns = Vec::new();
+        for (index, (form, encoding)) in forms {
+            let key = if fold_case { Zeroizing::new(form.to_ascii_lowercase()) } else { form };
+            if key.is_empty() || !seen.insert(Sha256::digest(key.as_slice()).into()) {
+                continue;
+            }
+            kept.push(key);
+            patterns.push((index, encoding));
+        }
+        let automaton = if kept.is_empty() {
+            None
         } else {
-            let escaped = if upper { format!("%{b:02X}") } else { format!("%{b:02x}") };
-            out.extend_from_slice(escaped.as_bytes());
-        }
+            let built = AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostLongest)
+                .ascii_case_insensitive(fold_case)
+                .build(kept.iter().map(|f| f.as_slice()))
+                .map_err(|e| VaultError::ScannerBuild { reason: e.to_string() })?;
+            Some(built)
+        };
+        Ok(Self { automaton, patterns, fold_case })
     }
-    out
+
+    fn find(&self, haystack: &[u8], names: &[String], out: &mut Vec<Finding>) {
+        let Some(automaton) = &self.automaton else { return };
+        out.extend(automaton.find_iter(haystack).filter_map(|m| {
+            let (index, mut encoding) = *self.patterns.get(m.pattern().as_usize())?;
+            if self.fold_case && encoding == Encoding::HexLower {
+                encoding = hex_case(haystack.get(m.range()).unwrap_or_default());
+            }
+            Some(Finding {
+                name: names.get(index)?.clone(),
+                encoding,
+                offset: m.start(),
+                len: m.len(),
+            })
+        }));
+    }
+}
+
+/// Which case a run of hex digits is in (mixed counts as lower).
+fn hex_case(digits: &[u8]) -> Encoding {
+    let lower = digits.iter().any(u8::is_ascii_lowercase);
+    let upper = digits.iter().any(u8::is_ascii_uppercase);
+    if upper && !lower { Encoding::HexUpper } else { Encoding::HexLower }
+}
+
+/// Sorts spans by start, then longest first, and drops every span that
+/// overlaps one kept before it (a stable sort: on a tie the earlier wins).
+pub(crate) fn keep_leftmost_longest<T>(items: &mut Vec<T>, span: impl Fn(&T) -> (usize, usize)) {
+    items.sort_by_key(|item| {
+        let (offset, len) = span(item);
+        (offset, Reverse(len))
+    });
+    let mut end = 0;
+    items.retain(|item| {
+        let (offset, len) = span(item);
+        if offset < end {
+            return false;
+        }
+        end = offset.saturating_add(len);
+        true
+    });
+}
+
+/// `text` with each `(offset, len, label)` span, in order and not
+/// overlapping, replaced by `[REDACTED:label]`.
+pub(crate) fn replace_spans<'a>(
+    text: &str,
+    spans: impl IntoIterator<Item = (usize, usize, &'a str)>,
+) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut last = 0;
+    let mut replaced = false;
+    for (offset, len, label) in spans {
+        replaced = true;
+        out.extend_from_slice(bytes.get(last..offset).unwrap_or_default());
+        out.extend_from_slice(format!("[REDACTED:{label}]").as_bytes());
+        last = offset.saturating_add(len);
+    }
+    if !replaced {
+        return text.to_owned();
+    }
+    out.extend_from_slice(bytes.get(last..).unwrap_or_default());
+    match String::from_utf8(out) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
 }

@@ -141,3 +141,90 @@ fn many_secrets_are_each_found_by_name() {
     let found = encodings(&s, format!("x {} y", STANDARD.encode(&values[777])).as_bytes());
     assert_eq!(found, [("cred777".to_owned(), Encoding::Base64)]);
 }
+
+#[test]
+fn form_encoded_secret_with_spaces_is_found() {
+    let secret = "correct horse battery~staple*";
+    let s = scanner(&[("pw", secret)]);
+    // Python's quote_plus: `~` kept, `*` escaped.
+    let python = "user=al&password=correct+horse+battery~staple%2A&next=%2F";
+    assert_eq!(encodings(&s, python.as_bytes()), [("pw".to_owned(), Encoding::UrlEncoded)]);
+    // WHATWG (browsers, URLSearchParams): `~` escaped, `*` kept.
+    let whatwg = "password=correct+horse+battery%7Estaple*";
+    assert_eq!(encodings(&s, whatwg.as_bytes()), [("pw".to_owned(), Encoding::UrlEncoded)]);
+    let lower = "password=correct+horse+battery%7estaple*";
+    assert_eq!(encodings(&s, lower.as_bytes()), [("pw".to_owned(), Encoding::UrlEncoded)]);
+}
+
+#[test]
+fn json_unicode_escapes_of_every_character_are_found_in_both_cases() {
+    let s = scanner(&[("stripe", TOKEN)]);
+    let lower: String = TOKEN.bytes().map(|b| format!("\\u{b:04x}")).collect();
+    let upper: String = TOKEN.bytes().map(|b| format!("\\u{b:04X}")).collect();
+    assert_ne!(lower, upper);
+    for escaped in [lower, upper] {
+        let json = format!("{{\"key\": \"{escaped}\"}}");
+        assert_eq!(
+            encodings(&s, json.as_bytes()),
+            [("stripe".to_owned(), Encoding::JsonEscaped)],
+            "{json}"
+        );
+    }
+}
+
+#[test]
+fn json_with_escaped_slashes_or_html_characters_is_found() {
+    let secret = "a/b<c>d&e/f0123";
+    let s = scanner(&[("odd", secret)]);
+    let php = r#"{"k":"a\/b<c>d&e\/f0123"}"#;
+    let go = r#"{"k":"a/b\u003cc\u003ed\u0026e/f0123"}"#;
+    for json in [php, go] {
+        assert_eq!(encodings(&s, json.as_bytes()), [("odd".to_owned(), Encoding::JsonEscaped)]);
+    }
+}
+
+#[test]
+fn mixed_case_hex_is_found() {
+    let s = scanner(&[("stripe", TOKEN)]);
+    let mixed: String = hex::encode(TOKEN)
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i % 3 == 0 { c.to_ascii_uppercase() } else { c })
+        .collect();
+    assert!(mixed.bytes().any(|b| b.is_ascii_uppercase()));
+    assert!(mixed.bytes().any(|b| b.is_ascii_lowercase()));
+    assert_eq!(encodings(&s, mixed.as_bytes()), [("stripe".to_owned(), Encoding::HexLower)]);
+}
+
+#[test]
+fn a_hex_secret_is_found_raw_in_the_other_case() {
+    let secret = "9f86d081884c7d659a2feaa0c55ad015";
+    let s = scanner(&[("hexkey", secret)]);
+    let upper = format!("key={}", secret.to_ascii_uppercase());
+    assert_eq!(encodings(&s, upper.as_bytes()), [("hexkey".to_owned(), Encoding::Raw)]);
+    // Same case: one finding, not two.
+    assert_eq!(s.scan(format!("key={secret}").as_bytes()).len(), 1);
+}
+
+#[test]
+fn a_secret_split_across_consecutive_parts_is_found_in_their_concatenation() {
+    let s = scanner(&[("stripe", TOKEN)]);
+    let (a, rest) = TOKEN.split_at(5);
+    let (b, c) = rest.split_at(9);
+    let parts: [&[u8]; 4] = [b"GET /x", a.as_bytes(), b.as_bytes(), c.as_bytes()];
+    for part in parts {
+        assert!(s.scan(part).is_empty());
+    }
+    let found = s.scan_parts(&parts);
+    assert_eq!(found.len(), 1);
+    assert_eq!((found[0].offset, found[0].len), (6, TOKEN.len()));
+    // Only in-order adjacency is caught.
+    let shuffled: [&[u8]; 3] = [c.as_bytes(), a.as_bytes(), b.as_bytes()];
+    assert!(s.scan_parts(&shuffled).is_empty());
+    let apart: [&[u8]; 4] = [a.as_bytes(), b"x", b.as_bytes(), c.as_bytes()];
+    assert!(s.scan_parts(&apart).is_empty());
+    // Encoded forms across parts too.
+    let hex = hex::encode(TOKEN);
+    let (h1, h2) = hex.split_at(11);
+    assert_eq!(s.scan_parts(&[h1.as_bytes(), h2.as_bytes()])[0].encoding, Encoding::HexLower);
+}
