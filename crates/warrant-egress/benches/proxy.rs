@@ -1,11 +1,15 @@
 //! Latency the proxy adds, measured in one run on 127.0.0.1: N sequential GETs
 //! to a local hyper server (a fresh connection each, `Connection: close`),
 //! direct and through the proxy, interleaved; then N CONNECT tunnels carrying
-//! one 64-byte echo round trip, against the same echo without the proxy.
+//! one 64-byte echo round trip, against the same echo without the proxy; then
+//! HTTPS, direct, through an opaque tunnel and through intercepted ones
+//! (`tls/mod.rs`): per request on a kept-alive tunnel, and per tunnel set up.
 //!
 //! Run with `cargo bench -p warrant-egress --bench proxy`. Prints figures; it
 //! asserts nothing about speed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod tls;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -96,6 +100,8 @@ async fn run() {
     report("GET, new connection each", &mut get_direct, &mut get_proxied);
     report(&format!("CONNECT + {ECHO_BYTES} B echo"), &mut echo_direct, &mut echo_proxied);
     println!("gate events recorded: {}", gate.events.lock().unwrap().len());
+
+    tls::run().await;
 }
 
 fn report(name: &str, direct: &mut [Duration], proxied: &mut [Duration]) {

@@ -1,8 +1,11 @@
 //! The limits and exceptions of one egress listener.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
+
+use crate::intercept::Interception;
 
 /// Smallest header limit hyper accepts for its read buffer; smaller
 /// `max_header_bytes` values are raised to it.
@@ -29,7 +32,9 @@ pub struct EgressConfig {
     pub connect_timeout: Duration,
     /// Longest a client may take to send a request's headers, counted from
     /// the start of the connection or the end of the previous exchange; the
-    /// connection is then closed. Default: 10 s.
+    /// connection is then closed. Inside an intercepted tunnel it bounds the
+    /// client's TLS handshake and the wait for each request the same way.
+    /// Default: 10 s.
     pub header_read_timeout: Duration,
     /// Largest request head (request line and headers) accepted; larger ones
     /// get 431. Values under 8 KiB are raised to 8 KiB. Default: 32 KiB.
@@ -48,6 +53,16 @@ pub struct EgressConfig {
     /// authenticates and decides those requests itself. `None`: origin-form
     /// requests get 400. Default: `None`.
     pub gateway: Option<std::net::SocketAddr>,
+    /// Largest request body buffered for [`Gate::inspect`](crate::Gate::inspect);
+    /// a larger one gets 413 and is not sent (it cannot be inspected, so it
+    /// does not go). Each inspected request in flight may hold this much
+    /// memory. Default: 8 MiB.
+    pub max_inspected_body: usize,
+    /// The local certificate authority and upstream TLS settings with which
+    /// tunnels that [`Gate::inspects`](crate::Gate::inspects) are
+    /// intercepted. `None`: such tunnels are refused (403), never relayed
+    /// uninspected. Default: `None`.
+    pub interception: Option<Arc<Interception>>,
 }
 
 impl Default for EgressConfig {
@@ -62,6 +77,8 @@ impl Default for EgressConfig {
             idle_timeout: Duration::from_secs(300),
             max_connections: 256,
             gateway: None,
+            max_inspected_body: 8 * 1024 * 1024,
+            interception: None,
         }
     }
 }

@@ -10,7 +10,9 @@ use std::time::Duration;
 ///
 /// For every request that passes the proxy's own checks the proxy calls
 /// [`Gate::decide`], then [`Gate::record`] with the verdict, and connects only
-/// if the verdict is [`Verdict::Allow`] *and* the record succeeded.
+/// if the verdict is [`Verdict::Allow`] *and* the record succeeded. It then
+/// asks [`Gate::inspects`], and if so, puts each HTTP request to
+/// [`Gate::inspect`] before it goes upstream.
 pub trait Gate: Send + Sync + 'static {
     /// Decides one request. Called after the destination was resolved and
     /// every address found outside the forbidden ranges (or exempted).
@@ -20,6 +22,56 @@ pub trait Gate: Send + Sync + 'static {
     /// the proxy refuse the request (fail closed); on other events it is
     /// logged, since the refusal or the exchange already happened.
     fn record(&self, event: EgressEvent) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// Whether an allowed request must pass through [`Gate::inspect`]: a
+    /// plain-HTTP request ([`RequestKind::Http`]) is then buffered before it
+    /// goes upstream; a tunnel ([`RequestKind::Connect`]) has its TLS
+    /// terminated by the proxy with [`EgressConfig::interception`](crate::EgressConfig::interception)
+    /// (refused if there is none), and every request inside it is buffered
+    /// and inspected. Called once per request or tunnel, after the allow
+    /// verdict was recorded. The default inspects nothing: requests stream
+    /// and tunnels stay opaque.
+    fn inspects(&self, request: &EgressRequest) -> bool {
+        let _ = request;
+        false
+    }
+
+    /// Inspects one HTTP request about to go upstream, and may rewrite it
+    /// (e.g. put a credential in place of a placeholder) or block it.
+    ///
+    /// `request` says where it goes: [`RequestKind::Http`] for plain HTTP,
+    /// [`RequestKind::Https`] for a request inside an intercepted tunnel
+    /// (method and path as the client sent them). `head` is the request as it
+    /// will be sent: origin-form URI, `Host` set, hop-by-hop headers removed.
+    /// `body` is the whole body (at most
+    /// [`EgressConfig::max_inspected_body`](crate::EgressConfig::max_inspected_body)).
+    /// The head and body may be changed freely; the proxy then frames the
+    /// body with `Content-Length` itself. The connection is already chosen:
+    /// changing `Host` or the URI does not change where the request goes.
+    ///
+    /// A [`Blocked`] answer sends the client a 403 with its reason, records
+    /// [`EgressEvent::Blocked`], and sends nothing upstream.
+    ///
+    /// It is synchronous and runs on the proxy's runtime: CPU work on the
+    /// request only (anything it needs, such as credentials, must already be
+    /// in memory). The default lets every request through unchanged.
+    fn inspect(
+        &self,
+        request: &EgressRequest,
+        head: &mut http::request::Parts,
+        body: &mut Vec<u8>,
+    ) -> Result<(), Blocked> {
+        let _ = (request, head, body);
+        Ok(())
+    }
+}
+
+/// [`Gate::inspect`]'s refusal of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    /// Why, in a few words: sent to the client as `warrant: <reason>` and
+    /// recorded. No secrets: the agent reads it.
+    pub reason: String,
 }
 
 /// A request the gate is asked about: the destination as named, and the
@@ -50,8 +102,19 @@ pub enum RequestKind {
         /// Origin-form path and query sent upstream, e.g. `/a?b=c`.
         path: String,
     },
-    /// A `CONNECT host:port` tunnel; the proxy sees only bytes.
+    /// A `CONNECT host:port` tunnel: the proxy sees only bytes, unless
+    /// [`Gate::inspects`] asked for its TLS to be intercepted.
     Connect,
+    /// One request inside an intercepted `CONNECT` tunnel, decrypted by the
+    /// proxy; `host`, `port` and `addresses` are the tunnel's. Never put to
+    /// [`Gate::decide`] (the tunnel was); seen by [`Gate::inspect`] and in
+    /// records.
+    Https {
+        /// Request method, e.g. `GET`.
+        method: String,
+        /// Origin-form path and query as the client sent them, e.g. `/a?b=c`.
+        path: String,
+    },
 }
 
 /// The gate's answer.
@@ -78,7 +141,25 @@ pub enum EgressEvent {
         /// The verdict.
         verdict: Verdict,
     },
-    /// The end of an allowed exchange or tunnel, failed or not.
+    /// A request the gate allowed but the proxy did not send upstream: the
+    /// gate's [`Gate::inspect`] blocked it (403), its body was too large to
+    /// inspect (413), it named another host than its tunnel (421), or it had
+    /// to be inspected and could not be (a tunnel with no interception
+    /// configured: 403). Recorded before the client is answered; the
+    /// exchange's [`EgressEvent::Finished`] follows as usual.
+    Blocked {
+        /// The request blocked: [`RequestKind::Http`] or
+        /// [`RequestKind::Https`] (with its method and path), or
+        /// [`RequestKind::Connect`] for a tunnel refused as a whole.
+        request: EgressRequest,
+        /// The status sent to the client.
+        status: u16,
+        /// Why, as also sent in the response body.
+        reason: String,
+    },
+    /// The end of an allowed exchange or tunnel, failed or not. An
+    /// intercepted tunnel has one per request inside it
+    /// ([`RequestKind::Https`]), then one for the tunnel itself.
     Finished {
         /// The request allowed.
         request: EgressRequest,
@@ -110,10 +191,13 @@ pub struct Refusal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     /// The status the client received: the upstream's for HTTP, 200 for an
-    /// established tunnel, or the proxy's 502/504 when the upstream failed;
-    /// `None` if the client went away before a response.
+    /// established tunnel, the proxy's 502/504 when the upstream failed, or
+    /// its refusal when the request was blocked; `None` if the client went
+    /// away before a response.
     pub status: Option<u16>,
-    /// Body bytes from the client to the upstream (tunnel: all bytes).
+    /// Body bytes from the client (an inspected body as the client sent it,
+    /// before any rewrite; a tunnel: all bytes, TLS records included for an
+    /// intercepted one).
     pub bytes_up: u64,
     /// Body bytes from the upstream to the client (tunnel: all bytes).
     pub bytes_down: u64,

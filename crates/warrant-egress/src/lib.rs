@@ -1,6 +1,9 @@
 //! Warrant's egress proxy: the one way out for a sandboxed agent's network
 //! traffic. An HTTP/1.1 forward proxy for absolute-form `http://` requests and
-//! `CONNECT host:port` tunnels (for HTTPS), one listener per agent.
+//! `CONNECT host:port` tunnels (for HTTPS), one listener per agent. Requests
+//! the embedder's [`Gate`] asks to inspect are buffered and handed to it to
+//! rewrite or block before they go upstream, HTTPS included: the proxy then
+//! terminates the tunnel's TLS with a [`LocalCa`] that only sandboxes trust.
 //!
 //! # The order of checks for each request
 //!
@@ -32,6 +35,30 @@
 //!    [`EgressConfig::idle_timeout`] passes without traffic. The end is
 //!    recorded ([`EgressEvent::Finished`]: status, bytes, duration).
 //!
+//! # Inspection
+//!
+//! After the allow is recorded, [`Gate::inspects`] says whether the request
+//! or tunnel is inspected (by default nothing is, and the above is all).
+//!
+//! - **Plain HTTP**: before anything is connected, the body is buffered (up
+//!   to [`EgressConfig::max_inspected_body`], else 413), the request in its
+//!   upstream form is handed to [`Gate::inspect`], which may rewrite head and
+//!   body or block it (403), and what it leaves is sent with a
+//!   `Content-Length`.
+//! - **CONNECT**: with no [`EgressConfig::interception`] the tunnel is
+//!   refused (403), never relayed uninspected. Otherwise the upstream is
+//!   connected, the client gets 200 and a TLS handshake under a leaf the
+//!   [`LocalCa`] minted for the CONNECT host (a client naming another host in
+//!   SNI is refused), and each HTTP/1.1 request inside must name that host
+//!   (else 421), is inspected as above, and goes to the checked address over
+//!   TLS verified by [`Interception`]'s client settings, with the host as
+//!   SNI. One upstream connection serves the tunnel, kept alive.
+//!
+//! A request that does not go after its destination was allowed is recorded
+//! as [`EgressEvent::Blocked`] before the client is answered. An intercepted
+//! tunnel records an [`EgressEvent::Finished`] per request inside it
+//! ([`RequestKind::Https`], with method and path), then one for itself.
+//!
 //! Every refusal the proxy makes itself is recorded too
 //! ([`EgressEvent::Refused`]), except connections closed for not sending a
 //! request head in time: that is also how idle keep-alive connections end.
@@ -39,20 +66,31 @@
 //! # What it does not do
 //!
 //! It does not authenticate clients (the listener is reachable only by its
-//! agent; `Proxy-Authorization` is dropped, not checked), does not look inside
-//! TLS, does not pool or reuse upstream connections, does not proxy
-//! WebSocket upgrades over plain HTTP (`Upgrade` is stripped; use CONNECT),
-//! and does not speak HTTP/2 to clients. The policy and the audit log are the
-//! embedder's, through [`Gate`].
+//! agent; `Proxy-Authorization` is dropped, not checked), looks inside TLS
+//! only for the tunnels the gate inspects, does not pool upstream connections
+//! (an intercepted tunnel keeps its own one alive; plain HTTP opens one per
+//! request), does not proxy WebSocket upgrades over plain HTTP or inside an
+//! intercepted tunnel (`Upgrade` is stripped; an uninspected CONNECT carries
+//! them), and speaks neither HTTP/2 to clients nor, inside an intercepted
+//! tunnel, to upstreams (ALPN offers http/1.1 only). An inspected body is
+//! held whole in memory and loses its trailers; a client that pins
+//! certificates cannot use an intercepted tunnel. Which requests to inspect,
+//! what to rewrite, the policy and the audit log are the embedder's, through
+//! [`Gate`].
 
+mod ca;
 mod check;
 mod config;
 mod gate;
+mod gateway;
+mod inspect;
+mod intercept;
 mod listener;
 mod meter;
 mod proxy;
 mod ranges;
 mod target;
+mod tls;
 mod tunnel;
 
 use std::sync::Arc;
@@ -63,13 +101,17 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+pub use crate::ca::{CaError, LocalCa};
 pub use crate::config::EgressConfig;
+pub use crate::intercept::Interception;
 
 /// The header on responses the proxy makes itself (refusals and failures),
 /// so a client can tell them from a destination's; removed from whatever a
 /// destination sends.
 pub const REFUSAL_HEADER: &str = "x-warrant-egress";
-pub use crate::gate::{EgressEvent, EgressRequest, Gate, Outcome, Refusal, RequestKind, Verdict};
+pub use crate::gate::{
+    Blocked, EgressEvent, EgressRequest, Gate, Outcome, Refusal, RequestKind, Verdict,
+};
 pub use crate::listener::Listener;
 
 /// Serves `agent`'s egress on `listener` until `shutdown` is cancelled.

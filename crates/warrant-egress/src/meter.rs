@@ -102,6 +102,20 @@ impl Tally {
         }
     }
 
+    /// Runs `work` unless no byte moves for `idle` first (the clock starts
+    /// now); `None` then.
+    pub(crate) async fn unless_idle<T>(
+        &self,
+        idle: Duration,
+        work: impl Future<Output = T>,
+    ) -> Option<T> {
+        self.touch();
+        tokio::select! {
+            value = work => Some(value),
+            () = self.idle_for(idle) => None,
+        }
+    }
+
     /// Keeps the first error; later ones are consequences.
     pub(crate) fn note_error(&self, error: String) {
         if let Ok(mut slot) = self.error.lock()
@@ -207,6 +221,11 @@ impl<G: Gate> Finish<G> {
         Self { shared, request, tally: Arc::new(Tally::new()), status: None }
     }
 
+    /// The exchange or tunnel this records.
+    pub(crate) fn request(&self) -> &EgressRequest {
+        &self.request
+    }
+
     /// The exchange failed with `status` sent to the client.
     pub(crate) fn fail(&mut self, status: u16, error: String) {
         self.status = Some(status);
@@ -217,7 +236,7 @@ impl<G: Gate> Finish<G> {
 impl<G: Gate> Drop for Finish<G> {
     fn drop(&mut self) {
         let mut error = self.tally.error.lock().ok().and_then(|mut slot| slot.take());
-        let http = matches!(self.request.kind, crate::gate::RequestKind::Http { .. });
+        let http = !matches!(self.request.kind, crate::gate::RequestKind::Connect);
         if error.is_none() && self.status.is_none() {
             error = Some("client went away before a response".to_owned());
         } else if error.is_none() && http && !self.tally.down_complete.load(Ordering::Relaxed) {

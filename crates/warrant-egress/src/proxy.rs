@@ -1,11 +1,15 @@
 //! One client connection: hyper's HTTP/1.1 server with bounded header size and
 //! read time, each request run through [`check::clear`], then forwarded
-//! (plain HTTP) or tunnelled (CONNECT).
+//! (plain HTTP, inspected if the gate asks) or tunnelled (CONNECT: relayed
+//! opaque, or intercepted by [`crate::intercept`] if the gate inspects it).
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::request::Parts;
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body_util::{Either, Full};
 use hyper::body::{Bytes, Incoming};
@@ -22,7 +26,7 @@ use crate::config::EgressConfig;
 use crate::gate::{EgressEvent, Gate, Refusal};
 use crate::meter::{Direction, Finish, Metered};
 use crate::target::TargetKind;
-use crate::tunnel;
+use crate::{gateway, inspect, intercept, tunnel};
 
 /// What every connection of a listener shares.
 pub(crate) struct Shared<G> {
@@ -34,7 +38,8 @@ pub(crate) struct Shared<G> {
     pub(crate) shutdown: CancellationToken,
 }
 
-/// The body of every response the proxy sends.
+/// The body of every response the proxy sends and every request it forwards:
+/// whole (its own messages, inspected requests) or streamed and metered.
 pub(crate) type ProxyBody = Either<Full<Bytes>, Metered<Incoming>>;
 
 /// Headers that describe one hop and never cross the proxy, besides those
@@ -69,14 +74,7 @@ pub(crate) async fn serve_connection<G, I>(
         async move { Ok::<_, Infallible>(handle(shared, permit, req).await) }
     });
     let header_bytes = shared.config.effective_header_bytes();
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(shared.config.header_read_timeout)
-        .max_buf_size(header_bytes)
-        .max_header_size(header_bytes)
-        .keep_alive(true);
-    let conn = builder.serve_connection(TokioIo::new(io), service).with_upgrades();
+    let conn = server(&shared.config).serve_connection(TokioIo::new(io), service).with_upgrades();
     let result = tokio::select! {
         result = conn => result,
         // Shutdown ends the connection at once: egress stops now, not later.
@@ -106,6 +104,21 @@ pub(crate) async fn serve_connection<G, I>(
     }
 }
 
+/// hyper's HTTP/1.1 server as the proxy runs it for clients, in the clear or
+/// inside an intercepted tunnel: keep-alive, the request head bounded in size
+/// and in read time.
+pub(crate) fn server(config: &EgressConfig) -> http1::Builder {
+    let header_bytes = config.effective_header_bytes();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .max_buf_size(header_bytes)
+        .max_header_size(header_bytes)
+        .keep_alive(true);
+    builder
+}
+
 async fn handle<G: Gate>(
     shared: Arc<Shared<G>>,
     permit: Arc<OwnedSemaphorePermit>,
@@ -116,15 +129,17 @@ async fn handle<G: Gate>(
         && req.uri().authority().is_none()
         && req.method() != http::Method::CONNECT
     {
-        return to_gateway(&shared, gateway, req).await;
+        return gateway::to_gateway(&shared, gateway, req).await;
     }
     let cleared = match check::clear(&shared, req.method(), req.uri()).await {
         Ok(cleared) => cleared,
         Err(refused) => return text(refused.status, &refused.message),
     };
-    match cleared.target().kind {
-        TargetKind::Connect => open_tunnel(shared, permit, cleared, req).await,
-        TargetKind::Http { .. } => forward(shared, cleared, req).await,
+    let inspected = shared.gate.inspects(cleared.request());
+    match (&cleared.target().kind, inspected) {
+        (TargetKind::Connect, true) => intercept::open(shared, permit, cleared, req).await,
+        (TargetKind::Connect, false) => open_tunnel(shared, permit, cleared, req).await,
+        (TargetKind::Http { .. }, inspected) => forward(shared, cleared, req, inspected).await,
     }
 }
 
@@ -138,10 +153,7 @@ async fn open_tunnel<G: Gate>(
     let mut finish = Finish::new(Arc::clone(&shared), cleared.request().clone());
     let upstream = match check::connect(&cleared, shared.config.connect_timeout).await {
         Ok(upstream) => upstream,
-        Err(err) => {
-            finish.fail(err.status().as_u16(), err.to_string());
-            return text(err.status(), &err.to_string());
-        }
+        Err(err) => return failed(&mut finish, err.status(), err.to_string()),
     };
     let on_upgrade = hyper::upgrade::on(req);
     finish.status = Some(200);
@@ -165,17 +177,27 @@ async fn open_tunnel<G: Gate>(
 }
 
 /// Forwards an absolute-form request in origin-form over a new connection to
-/// the checked address and streams the response back.
+/// the checked address and streams the response back. An `inspected` request
+/// is buffered and put to [`Gate::inspect`] before anything is connected.
 async fn forward<G: Gate>(
     shared: Arc<Shared<G>>,
     cleared: Cleared,
     req: Request<Incoming>,
+    inspected: bool,
 ) -> Response<ProxyBody> {
     let mut finish = Finish::new(Arc::clone(&shared), cleared.request().clone());
     let idle = shared.config.idle_timeout;
-    let upstream_req = match upstream_request(&cleared, req, &finish, idle) {
-        Ok(upstream_req) => upstream_req,
-        Err(message) => return failed(&mut finish, StatusCode::BAD_REQUEST, message),
+    let (mut head, body) = req.into_parts();
+    if let Err(message) = to_origin_form(&cleared, &mut head) {
+        return failed(&mut finish, StatusCode::BAD_REQUEST, message);
+    }
+    let body = if inspected {
+        match inspect::inspect(&shared, &mut finish, &mut head, body).await {
+            Ok(body) => Either::Left(body),
+            Err(refusal) => return refusal,
+        }
+    } else {
+        Either::Right(Metered::new(body, Arc::clone(&finish.tally), Direction::Up, idle))
     };
     let stream = match check::connect(&cleared, shared.config.connect_timeout).await {
         Ok(stream) => stream,
@@ -185,134 +207,89 @@ async fn forward<G: Gate>(
     {
         Ok(pair) => pair,
         Err(err) => {
-            return failed(
-                &mut finish,
-                StatusCode::BAD_GATEWAY,
-                format!("upstream handshake failed: {err}"),
-            );
+            let message = format!("upstream handshake failed: {err}");
+            return failed(&mut finish, StatusCode::BAD_GATEWAY, message);
         }
     };
-    let shutdown = shared.shutdown.clone();
-    shared.tasks.spawn(async move {
-        tokio::select! {
-            result = conn => if let Err(err) = result {
-                tracing::debug!(error = %err, "upstream connection failed");
-            },
-            () = shutdown.cancelled() => {}
-        }
-    });
+    drive(&shared, conn, "upstream");
     // The wait for the response head ends only after `idle` with no byte moving
     // (a slow upload keeps it alive).
     let tally = Arc::clone(&finish.tally);
-    tally.touch();
-    let response = tokio::select! {
-        result = sender.send_request(upstream_req) => match result {
-            Ok(response) => response,
-            Err(err) => return failed(&mut finish, StatusCode::BAD_GATEWAY, format!("upstream failed: {err}")),
-        },
-        () = tally.idle_for(idle) => {
-            let message = format!("upstream sent no response within {idle:?}");
-            return failed(&mut finish, StatusCode::GATEWAY_TIMEOUT, message);
+    let sent = sender.send_request(Request::from_parts(head, body));
+    match tally.unless_idle(idle, sent).await {
+        Some(Ok(response)) => relay_response(finish, response, idle),
+        Some(Err(err)) => {
+            failed(&mut finish, StatusCode::BAD_GATEWAY, format!("upstream failed: {err}"))
         }
-    };
+        None => {
+            let message = format!("upstream sent no response within {idle:?}");
+            failed(&mut finish, StatusCode::GATEWAY_TIMEOUT, message)
+        }
+    }
+}
+
+/// Streams an upstream's response to the client, without hop-by-hop headers
+/// or a [`crate::REFUSAL_HEADER`] (only the proxy may mark a response as its
+/// own); the exchange is recorded when the body ends or is dropped.
+pub(crate) fn relay_response<G: Gate>(
+    mut finish: Finish<G>,
+    response: Response<Incoming>,
+    idle: Duration,
+) -> Response<ProxyBody> {
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
-    // Only the proxy may mark a response as its own refusal.
     parts.headers.remove(crate::REFUSAL_HEADER);
     parts.version = Version::HTTP_11;
     finish.status = Some(parts.status.as_u16());
+    let tally = Arc::clone(&finish.tally);
     let body = Metered::new(body, tally, Direction::Down, idle).owning(finish);
     Response::from_parts(parts, Either::Right(body))
 }
 
-/// Relays an origin-form request to the gateway's own endpoint, with the
-/// gateway's `Host` (which it checks) and no hop-by-hop headers. Not a
-/// connection out: no gate, no record here; the gateway authenticates,
-/// decides and audits what it receives.
-async fn to_gateway<G: Gate>(
-    shared: &Arc<Shared<G>>,
-    gateway: std::net::SocketAddr,
-    req: Request<Incoming>,
-) -> Response<ProxyBody> {
-    let timeout = shared.config.connect_timeout;
-    let stream = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(gateway)).await
-    {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(err)) => {
-            return text(StatusCode::BAD_GATEWAY, &format!("the gateway is not reachable: {err}"));
-        }
-        Err(_) => return text(StatusCode::GATEWAY_TIMEOUT, "the gateway did not answer"),
-    };
-    let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
-    {
-        Ok(pair) => pair,
-        Err(err) => {
-            return text(StatusCode::BAD_GATEWAY, &format!("gateway handshake failed: {err}"));
-        }
-    };
+/// Runs an outgoing connection's driver in a task until it ends or the proxy
+/// shuts down.
+pub(crate) fn drive<G, C>(shared: &Shared<G>, conn: C, peer: &'static str)
+where
+    G: Gate,
+    C: Future<Output = Result<(), hyper::Error>> + Send + 'static,
+{
     let shutdown = shared.shutdown.clone();
     shared.tasks.spawn(async move {
         tokio::select! {
             result = conn => if let Err(err) = result {
-                tracing::debug!(error = %err, "gateway connection failed");
+                tracing::debug!(error = %err, peer, "connection failed");
             },
             () = shutdown.cancelled() => {}
         }
     });
-    let (mut parts, body) = req.into_parts();
-    strip_hop_by_hop(&mut parts.headers);
-    // The gateway checks Host (and any Origin) against its own address.
-    let Ok(host) = HeaderValue::try_from(gateway.to_string()) else {
-        return text(StatusCode::BAD_GATEWAY, "the gateway address is not a header value");
-    };
-    parts.headers.insert(header::HOST, host);
-    parts.headers.remove(header::ORIGIN);
-    parts.version = Version::HTTP_11;
-    parts.extensions = http::Extensions::new();
-    match sender.send_request(Request::from_parts(parts, body)).await {
-        Ok(response) => {
-            let (mut parts, body) = response.into_parts();
-            strip_hop_by_hop(&mut parts.headers);
-            parts.version = Version::HTTP_11;
-            let tally = Arc::new(crate::meter::Tally::new());
-            // An MCP event stream may be quiet for long; the gateway ends it.
-            let idle = std::time::Duration::from_secs(24 * 60 * 60);
-            Response::from_parts(
-                parts,
-                Either::Right(Metered::new(body, tally, Direction::Down, idle)),
-            )
-        }
-        Err(err) => text(StatusCode::BAD_GATEWAY, &format!("the gateway failed: {err}")),
-    }
 }
 
-/// The request as the upstream should see it: origin-form, its own `Host`,
-/// no hop-by-hop headers, the body metered.
-fn upstream_request<G: Gate>(
-    cleared: &Cleared,
-    req: Request<Incoming>,
-    finish: &Finish<G>,
-    idle: std::time::Duration,
-) -> Result<Request<Metered<Incoming>>, String> {
+/// The request head as the upstream should see it: origin-form, its own
+/// `Host`, no hop-by-hop headers.
+fn to_origin_form(cleared: &Cleared, head: &mut Parts) -> Result<(), String> {
     let target = cleared.target();
     let TargetKind::Http { path } = &target.kind else {
         return Err("not an HTTP request".to_owned());
     };
     let uri: Uri = path.parse().map_err(|err| format!("bad path: {err}"))?;
-    let host = HeaderValue::try_from(target.host.header_value(target.port))
+    let host = HeaderValue::try_from(target.host.header_value(target.port, 80))
         .map_err(|err| format!("bad host: {err}"))?;
-    let (mut parts, body) = req.into_parts();
-    strip_hop_by_hop(&mut parts.headers);
-    parts.headers.insert(header::HOST, host);
-    parts.uri = uri;
-    parts.version = Version::HTTP_11;
-    parts.extensions = http::Extensions::new();
-    let body = Metered::new(body, Arc::clone(&finish.tally), Direction::Up, idle);
-    Ok(Request::from_parts(parts, body))
+    prepare_head(head, uri, host);
+    Ok(())
+}
+
+/// Sets the URI and `Host` of a request about to go upstream, and removes
+/// what belongs to the client's hop only.
+pub(crate) fn prepare_head(head: &mut Parts, uri: Uri, host: HeaderValue) {
+    strip_hop_by_hop(&mut head.headers);
+    head.headers.insert(header::HOST, host);
+    head.uri = uri;
+    head.version = Version::HTTP_11;
+    head.extensions = http::Extensions::new();
 }
 
 /// Removes hop-by-hop headers, including every header `Connection` names.
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -328,7 +305,8 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-fn failed<G: Gate>(
+/// Answers with the proxy's own `status` and records the exchange as failed.
+pub(crate) fn failed<G: Gate>(
     finish: &mut Finish<G>,
     status: StatusCode,
     message: String,
@@ -340,7 +318,7 @@ fn failed<G: Gate>(
 
 /// A refusal or failure: the status and `warrant: <message>` as plain text,
 /// marked with [`crate::REFUSAL_HEADER`].
-fn text(status: StatusCode, message: &str) -> Response<ProxyBody> {
+pub(crate) fn text(status: StatusCode, message: &str) -> Response<ProxyBody> {
     let mut response =
         Response::new(Either::Left(Full::new(Bytes::from(format!("warrant: {message}\n")))));
     *response.status_mut() = status;
@@ -351,7 +329,7 @@ fn text(status: StatusCode, message: &str) -> Response<ProxyBody> {
     response
 }
 
-fn empty(status: StatusCode) -> Response<ProxyBody> {
+pub(crate) fn empty(status: StatusCode) -> Response<ProxyBody> {
     let mut response = Response::new(Either::Left(Full::new(Bytes::new())));
     *response.status_mut() = status;
     response

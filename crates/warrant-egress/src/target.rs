@@ -71,13 +71,14 @@ impl Host {
         }
     }
 
-    /// The value of the `Host` header sent upstream.
-    pub(crate) fn header_value(&self, port: u16) -> String {
+    /// The value of the `Host` header sent upstream; the port is left out
+    /// when it is the scheme's `default_port`.
+    pub(crate) fn header_value(&self, port: u16, default_port: u16) -> String {
         let host = match self {
             Self::Ip(IpAddr::V6(v6)) => format!("[{v6}]"),
             other => other.text(),
         };
-        if port == 80 { host } else { format!("{host}:{port}") }
+        if port == default_port { host } else { format!("{host}:{port}") }
     }
 }
 
@@ -105,6 +106,15 @@ pub(crate) fn parse(method: &Method, uri: &Uri) -> Result<Target, TargetError> {
         path.push_str(query);
     }
     Ok(Target { host, port, kind: TargetKind::Http { path } })
+}
+
+/// Parses a `Host` header value or a request's authority, normalised as a
+/// target's host is; `default_port` when it names none.
+pub(crate) fn parse_host_header(
+    value: &str,
+    default_port: u16,
+) -> Result<(Host, u16), TargetError> {
+    parse_authority(value, Some(default_port))
 }
 
 /// Truncates agent-controlled text before it is echoed or recorded.
@@ -231,9 +241,9 @@ mod tests {
         let t = connect("[::FFFF:127.0.0.1]:443").unwrap();
         assert_eq!(t.host, Host::Ip("::ffff:127.0.0.1".parse().unwrap()));
         assert_eq!(t.host.text(), "::ffff:127.0.0.1");
-        assert_eq!(t.host.header_value(8080), "[::ffff:127.0.0.1]:8080");
+        assert_eq!(t.host.header_value(8080, 80), "[::ffff:127.0.0.1]:8080");
         let t = get("http://10.0.0.1/").unwrap();
-        assert_eq!(t.host.header_value(80), "10.0.0.1");
+        assert_eq!(t.host.header_value(80, 80), "10.0.0.1");
     }
 
     #[test]
@@ -274,6 +284,20 @@ mod tests {
             );
         }
         assert!(get("http://1password.com/").is_ok());
+    }
+
+    #[test]
+    fn host_headers_are_normalised_like_targets() {
+        assert_eq!(
+            parse_host_header("API.Example.com.", 443).unwrap(),
+            (name("api.example.com"), 443)
+        );
+        assert_eq!(parse_host_header("api.example.com:8443", 443).unwrap().1, 8443);
+        assert_eq!(
+            parse_host_header("[::1]:443", 443).unwrap(),
+            (Host::Ip("::1".parse().unwrap()), 443)
+        );
+        assert!(parse_host_header("user@api.example.com", 443).is_err());
     }
 
     #[test]

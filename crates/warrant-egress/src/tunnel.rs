@@ -25,9 +25,8 @@ where
     C: AsyncRead + AsyncWrite + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut client = Watched { inner: client, tally: Arc::clone(&tally), direction: Direction::Up };
-    let mut upstream =
-        Watched { inner: upstream, tally: Arc::clone(&tally), direction: Direction::Down };
+    let mut client = Watched::new(client, Arc::clone(&tally), Direction::Up, None);
+    let mut upstream = Watched::new(upstream, Arc::clone(&tally), Direction::Down, None);
     tokio::select! {
         result = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {
             result.err().map(|err| format!("tunnel failed: {err}"))
@@ -37,11 +36,25 @@ where
     }
 }
 
-/// A stream that counts the bytes read from it and notes the activity.
-struct Watched<S> {
+/// A stream that counts the bytes read from it (and, if told, those written
+/// to it) and notes the activity.
+pub(crate) struct Watched<S> {
     inner: S,
     tally: Arc<Tally>,
     direction: Direction,
+    writes: Option<Direction>,
+}
+
+impl<S> Watched<S> {
+    /// Reads count as `reads`; writes as `writes`, if given.
+    pub(crate) fn new(
+        inner: S,
+        tally: Arc<Tally>,
+        reads: Direction,
+        writes: Option<Direction>,
+    ) -> Self {
+        Self { inner, tally, direction: reads, writes }
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
@@ -67,7 +80,14 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        let result = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let (Some(direction), Poll::Ready(Ok(written))) = (this.writes, &result)
+            && *written > 0
+        {
+            this.tally.moved(direction, *written);
+        }
+        result
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -1,8 +1,12 @@
-//! Fixtures: a gate that records what it is asked, the proxy on 127.0.0.1:0,
-//! a local hyper upstream, an echo server, a listener that counts accepts, and
-//! a raw HTTP client (so the bytes on the wire are the test's own).
+//! Fixtures: a gate that records what it is asked (and, when told, inspects:
+//! swaps a placeholder for a secret, blocks on a marker), the proxy on
+//! 127.0.0.1:0, a local hyper upstream, an echo server, a listener that counts
+//! accepts, and a raw HTTP client (so the bytes on the wire are the test's
+//! own). TLS fixtures are in `tls.rs`.
 
 #![allow(dead_code)]
+
+pub mod tls;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -19,16 +23,26 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use warrant_egress::{EgressConfig, EgressEvent, EgressRequest, Gate, Listener, Verdict};
+use warrant_egress::{Blocked, EgressConfig, EgressEvent, EgressRequest, Gate, Listener, Verdict};
 
 pub const AGENT: &str = "agent-7";
+/// What the agent holds; the inspecting gate swaps it for [`SECRET`].
+pub const PLACEHOLDER: &str = "wt-placeholder-0001";
+/// What the upstream must see instead; longer, so lengths change.
+pub const SECRET: &str = "sk-live-real-secret-value-0123456789";
+/// A request carrying this (in a header or the body) is blocked.
+pub const BLOCK_MARKER: &str = "exfiltrate-me";
 
-/// A gate that records every call, and can be told to deny or to fail records.
+/// A gate that records every call, and can be told to deny, to fail records,
+/// or to inspect.
 #[derive(Default)]
 pub struct RecordingGate {
     pub deny: Mutex<Option<String>>,
     pub fail_record: AtomicBool,
+    /// `inspects` answers this; `inspect` then swaps and blocks.
+    pub inspect: AtomicBool,
     pub decided: Mutex<Vec<EgressRequest>>,
+    pub inspected: Mutex<Vec<EgressRequest>>,
     pub events: Mutex<Vec<EgressEvent>>,
 }
 
@@ -48,6 +62,40 @@ impl Gate for RecordingGate {
         self.events.lock().unwrap().push(event);
         Ok(())
     }
+
+    fn inspects(&self, _request: &EgressRequest) -> bool {
+        self.inspect.load(Ordering::SeqCst)
+    }
+
+    /// Swaps [`PLACEHOLDER`] for [`SECRET`] in header values, the query and
+    /// the body; blocks on [`BLOCK_MARKER`].
+    fn inspect(
+        &self,
+        request: &EgressRequest,
+        head: &mut http::request::Parts,
+        body: &mut Vec<u8>,
+    ) -> Result<(), Blocked> {
+        self.inspected.lock().unwrap().push(request.clone());
+        let marked =
+            |bytes: &[u8]| bytes.windows(BLOCK_MARKER.len()).any(|w| w == BLOCK_MARKER.as_bytes());
+        if head.headers.values().any(|v| marked(v.as_bytes())) || marked(body) {
+            return Err(Blocked { reason: "credential heading to the wrong host".to_owned() });
+        }
+        for value in head.headers.values_mut() {
+            if let Ok(text) = value.to_str()
+                && text.contains(PLACEHOLDER)
+            {
+                *value = text.replace(PLACEHOLDER, SECRET).parse().unwrap();
+            }
+        }
+        let uri = head.uri.to_string();
+        if uri.contains(PLACEHOLDER) {
+            head.uri = uri.replace(PLACEHOLDER, SECRET).parse().unwrap();
+        }
+        let text = String::from_utf8(body.clone()).unwrap();
+        *body = text.replace(PLACEHOLDER, SECRET).into_bytes();
+        Ok(())
+    }
 }
 
 impl RecordingGate {
@@ -57,6 +105,10 @@ impl RecordingGate {
 
     pub fn decided(&self) -> Vec<EgressRequest> {
         self.decided.lock().unwrap().clone()
+    }
+
+    pub fn inspected(&self) -> Vec<EgressRequest> {
+        self.inspected.lock().unwrap().clone()
     }
 
     /// Waits (up to 5 s) for an event matching `pred`, and returns it.
@@ -132,6 +184,8 @@ pub struct Seen {
     pub uri: String,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// The server name the client sent, over TLS.
+    pub sni: Option<String>,
 }
 
 pub struct Upstream {
@@ -170,6 +224,7 @@ pub async fn start_upstream() -> Upstream {
                         uri: parts.uri.to_string(),
                         headers: parts.headers,
                         body,
+                        sni: None,
                     });
                     let response = Response::builder()
                         .header("x-upstream", "yes")
