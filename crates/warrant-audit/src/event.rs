@@ -88,6 +88,25 @@ event_kinds! {
     EgressDecision => "egress_decision",
     /// A connection through the egress proxy ended (status, bytes, time).
     EgressFinished => "egress_finished",
+    /// The operator changed the vault: a credential added, removed or
+    /// rotated (names and bindings only, never a value).
+    VaultChanged => "vault_changed",
+    /// Policy decided a use of a vault credential on an agent's behalf.
+    CredentialUse => "credential_use",
+    /// A credential lease began: agent, credential, hosts, expiry.
+    LeaseStarted => "lease_started",
+    /// A credential lease ended: expired, agent killed or revoked, or the
+    /// credential rotated or removed.
+    LeaseEnded => "lease_ended",
+    /// Something outgoing held a secret (a vault credential in any encoding,
+    /// a placeholder headed for the wrong host, or a well-known credential
+    /// format) and was blocked; names and forms only, never the value.
+    LeakBlocked => "leak_blocked",
+    /// A secret was cut out of something on its way to an agent.
+    SecretRedacted => "secret_redacted",
+    /// Something a person should look at now: an attempt to move a secret
+    /// out, a placeholder sent to the wrong host.
+    Alarm => "alarm",
 }
 
 /// One thing to record. The writer adds the sequence number, timestamp and
@@ -154,7 +173,7 @@ mod tests {
             assert!(name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{name}");
             assert!(seen.insert(name), "duplicate kind name {name}");
         }
-        assert_eq!(EventKind::ALL.len(), 24);
+        assert_eq!(EventKind::ALL.len(), 31);
         assert_eq!(EventKind::parse("Decision"), None);
     }
 

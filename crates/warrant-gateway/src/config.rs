@@ -43,6 +43,19 @@ durability = "process"
 # the public Web PKI roots.
 # ca_certificates = ["/etc/ssl/my-corp-ca.pem"]
 
+[vault]
+# How long a credential lease lasts. Every use is decided by policy; a use
+# after the lease expired starts a new one (a fresh decision in the log).
+lease_ttl = "5m"
+
+[leaks]
+# What an agent sends out (tool arguments, requests through the egress proxy)
+# is searched for every vault secret in every common encoding: always blocked.
+# Credentials that are not in the vault are found by their well-known formats
+# (cloud keys, private keys, platform tokens): "block" the call, or "redact"
+# them and let it through.
+well_known = "block"
+
 # Upstream MCP servers. Their tools appear to agents as NAME__tool.
 #
 # [upstreams.notes]
@@ -51,9 +64,11 @@ durability = "process"
 # trusted = false                      # true lets the default policy allow its tools without asking
 # protocol = "auto"                    # or "2025-11-25" (initialize) or "2026-07-28" (stateless)
 # new_tools = "quarantine"             # tools it adds later wait for `warrant tools accept`; or "accept"
+# credentials = { GITHUB_TOKEN = "github" }  # vault credentials put into its environment (see `warrant vault add`)
 #
 # [upstreams.remote]
 # url = "http://127.0.0.1:9000/mcp"    # a Streamable HTTP server
+# credentials = { Authorization = "remote-token" }  # for a url: headers, formatted as the credential's binding says
 "#;
 
 /// The upstream name of the tools Warrant serves itself (`warrant__...`).
@@ -65,7 +80,29 @@ pub struct Config {
     pub gateway: GatewayConfig,
     pub audit: AuditConfig,
     pub egress: EgressSettings,
+    pub vault: VaultSettings,
+    pub leaks: LeakSettings,
     pub upstreams: BTreeMap<UpstreamName, UpstreamConfig>,
+}
+
+/// `[leaks]`: what to do with a credential of a well-known format (not in
+/// the vault) in what an agent sends out. Vault secrets are always blocked.
+#[derive(Debug, Clone, Default)]
+pub struct LeakSettings {
+    pub well_known: warrant_vault::rules::Action,
+}
+
+/// `[vault]`: how credentials are lent.
+#[derive(Debug, Clone)]
+pub struct VaultSettings {
+    /// How long a credential lease lasts before a use must start a new one.
+    pub lease_ttl: Duration,
+}
+
+impl Default for VaultSettings {
+    fn default() -> Self {
+        Self { lease_ttl: Duration::from_secs(300) }
+    }
 }
 
 /// `[egress]`: the proxy sandboxed runs reach the network through.
@@ -118,6 +155,9 @@ pub struct UpstreamConfig {
     /// tools is quarantined (`new_tools = "quarantine"`, the default) or
     /// pinned at once (`"accept"`).
     pub quarantine_new_tools: bool,
+    /// Vault credentials this upstream receives: environment variable (stdio)
+    /// or header (HTTP) → credential name.
+    pub credentials: BTreeMap<String, String>,
 }
 
 /// Which MCP protocol era Warrant speaks to an upstream.
@@ -159,7 +199,23 @@ struct RawConfig {
     #[serde(default)]
     egress: RawEgress,
     #[serde(default)]
+    vault: RawVault,
+    #[serde(default)]
+    leaks: RawLeaks,
+    #[serde(default)]
     upstreams: BTreeMap<String, RawUpstream>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLeaks {
+    well_known: Option<warrant_vault::rules::Action>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawVault {
+    lease_ttl: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -205,6 +261,7 @@ struct RawUpstream {
     trusted: bool,
     protocol: Option<String>,
     new_tools: Option<String>,
+    credentials: Option<BTreeMap<String, String>>,
 }
 
 impl Config {
@@ -344,9 +401,41 @@ impl Config {
                     )));
                 }
             };
+            let credentials = up.credentials.unwrap_or_default();
+            for (key, credential) in &credentials {
+                warrant_vault::CredentialName::new(credential)
+                    .map_err(|e| invalid(format!("upstreams.{name}.credentials.{key}: {e}")))?;
+                match &transport {
+                    UpstreamTransport::Stdio { env, .. } => {
+                        if !valid_env_name(key) {
+                            return Err(invalid(format!(
+                                "upstreams.{name}.credentials: `{key}` is not an environment variable name"
+                            )));
+                        }
+                        if env.contains_key(key) {
+                            return Err(invalid(format!(
+                                "upstreams.{name}: `{key}` is in both `env` and `credentials`"
+                            )));
+                        }
+                    }
+                    UpstreamTransport::Http { .. } => {
+                        if http::HeaderName::from_bytes(key.as_bytes()).is_err() {
+                            return Err(invalid(format!(
+                                "upstreams.{name}.credentials: `{key}` is not a header name"
+                            )));
+                        }
+                    }
+                }
+            }
             upstreams.insert(
                 parsed,
-                UpstreamConfig { transport, trusted: up.trusted, protocol, quarantine_new_tools },
+                UpstreamConfig {
+                    transport,
+                    trusted: up.trusted,
+                    protocol,
+                    quarantine_new_tools,
+                    credentials,
+                },
             );
         }
         let mut egress = EgressSettings {
@@ -363,8 +452,24 @@ impl Config {
                 })?;
             egress.allow_private.push(parsed);
         }
-        Ok(Self { gateway, audit, egress, upstreams })
+        let vault = VaultSettings {
+            lease_ttl: duration("vault.lease_ttl", raw.vault.lease_ttl.as_deref(), "5m")?,
+        };
+        if vault.lease_ttl < Duration::from_secs(1) || vault.lease_ttl > Duration::from_secs(86_400)
+        {
+            return Err(invalid("vault.lease_ttl must be between 1s and 24h".to_owned()));
+        }
+        let leaks = LeakSettings { well_known: raw.leaks.well_known.unwrap_or_default() };
+        Ok(Self { gateway, audit, egress, vault, leaks, upstreams })
     }
+}
+
+/// A portable environment variable name: a letter or `_`, then letters,
+/// digits and `_`.
+fn valid_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]
@@ -404,5 +509,28 @@ mod tests {
         assert!(Config::parse("[upstreams.a]\ncommand = []\n", "t").is_err());
         assert!(Config::parse("[upstreams.a]\nurl = \"https://x/mcp\"\n", "t").is_err());
         assert!(Config::parse("[gateway]\nlisten2 = 1\n", "t").is_err());
+    }
+
+    #[test]
+    fn upstream_credentials_are_checked_against_the_transport() {
+        let c = Config::parse(
+            "[upstreams.gh]\ncommand = [\"x\"]\ncredentials = { GITHUB_TOKEN = \"github\" }\n[upstreams.web]\nurl = \"http://127.0.0.1:9/mcp\"\ncredentials = { Authorization = \"remote\" }\n",
+            "t",
+        )
+        .unwrap();
+        let gh = &c.upstreams[&UpstreamName::parse("gh").unwrap()];
+        assert_eq!(gh.credentials["GITHUB_TOKEN"], "github");
+        for bad in [
+            "[upstreams.a]\ncommand = [\"x\"]\ncredentials = { \"1BAD\" = \"github\" }\n",
+            "[upstreams.a]\ncommand = [\"x\"]\ncredentials = { T = \"bad name!\" }\n",
+            "[upstreams.a]\ncommand = [\"x\"]\nenv = { T = \"1\" }\ncredentials = { T = \"github\" }\n",
+            "[upstreams.a]\nurl = \"http://127.0.0.1:9/mcp\"\ncredentials = { \"bad header\" = \"github\" }\n",
+        ] {
+            assert!(Config::parse(bad, "t").is_err(), "{bad}");
+        }
+        assert_eq!(c.vault.lease_ttl, Duration::from_secs(300));
+        let short = Config::parse("[vault]\nlease_ttl = \"2s\"\n", "t").unwrap();
+        assert_eq!(short.vault.lease_ttl, Duration::from_secs(2));
+        assert!(Config::parse("[vault]\nlease_ttl = \"0s\"\n", "t").is_err());
     }
 }

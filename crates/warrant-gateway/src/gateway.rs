@@ -54,6 +54,10 @@ pub struct Gateway {
     pub tls_client: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
     /// Connected downstream sessions, told when the tools they may see change.
     downstream: Mutex<Vec<Peer<RoleServer>>>,
+    /// The unlocked vault, when the home has one.
+    pub broker: Option<Arc<crate::broker::Broker>>,
+    /// Well-known credential formats, looked for in what crosses the gateway.
+    pub rules: warrant_vault::rules::RuleSet,
 }
 
 /// Tools by qualified name.
@@ -159,6 +163,8 @@ impl Gateway {
         pins: PinStore,
         signer: RootKey,
         discover_only: Vec<String>,
+        broker: Option<Arc<crate::broker::Broker>>,
+        rules: warrant_vault::rules::RuleSet,
     ) -> Self {
         let denials =
             DenialWindow::new(config.gateway.quarantine_denials, config.gateway.quarantine_window);
@@ -186,6 +192,8 @@ impl Gateway {
             signer,
             tls_client: OnceLock::new(),
             downstream: Mutex::new(Vec::new()),
+            broker,
+            rules,
         }
     }
 
@@ -524,7 +532,10 @@ impl UpstreamEvents for Events {
 
     fn state(&self, upstream: &Upstream, state: &'static str, error: Option<String>) {
         let gw = self.0.clone();
-        let detail = json!({"upstream": upstream.name.as_str(), "event": state, "error": error});
+        // Which credentials it was given (names only), so the log shows where
+        // each secret went.
+        let credentials: Vec<&String> = upstream.config.credentials.values().collect();
+        let detail = json!({"upstream": upstream.name.as_str(), "event": state, "error": error, "credentials": credentials});
         tokio::spawn(async move {
             if let Err(e) = gw.record(EventKind::UpstreamState, None, detail).await {
                 tracing::error!(error = %e, "audit append failed");

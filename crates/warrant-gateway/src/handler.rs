@@ -124,7 +124,11 @@ impl ServerHandler for GatewayHandler {
                     && !not_delegated(&claims, e.name.as_str())
                     && self.gw.policy.could_allow_in_custody(&facts, &ancestors, &e.facts)
             })
-            .map(|e| e.exposed.clone())
+            .map(|e| match crate::guard::redacted(&self.gw, &e.exposed) {
+                // A definition that carries a secret is shown without it.
+                Some((clean, _)) => clean,
+                None => e.exposed.clone(),
+            })
             .collect();
         let detail = json!({"shown": visible.len(), "hidden": all.len() - visible.len()});
         self.gw
@@ -175,11 +179,12 @@ impl ServerHandler for GatewayHandler {
         let stops = self.gw.kill_switches(&claims);
         let stopped = futures::future::select_all(stops.iter().map(|t| Box::pin(t.cancelled())));
         let tool = printable(&request.name);
-        tokio::select! {
+        let response = tokio::select! {
             biased;
-            _ = stopped => Ok(self.stopped(&claims, &tool).await),
-            response = self.call(&claims, token.as_deref(), request) => Ok(response),
-        }
+            _ = stopped => self.stopped(&claims, &tool).await,
+            response = self.call(&claims, token.as_deref(), request) => response,
+        };
+        Ok(self.redact(&claims, &tool, response).await)
     }
 
     async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
@@ -188,6 +193,103 @@ impl ServerHandler for GatewayHandler {
 }
 
 impl GatewayHandler {
+    /// Cuts vault secrets out of what goes back to the agent (results and
+    /// error texts alike), recording which were found.
+    async fn redact(
+        &self,
+        claims: &Claims,
+        tool: &str,
+        response: CallToolResponse,
+    ) -> CallToolResponse {
+        let CallToolResponse::Complete(result) = &response else { return response };
+        let Some((clean, found)) = crate::guard::redacted(&self.gw, result) else {
+            return response;
+        };
+        tracing::warn!(%tool, credentials = ?found, "a vault secret was cut out of a result");
+        let detail = json!({"tool": tool, "credentials": found, "where": "result"});
+        if let Err(e) = self.gw.record_as(EventKind::SecretRedacted, claims, detail).await {
+            tracing::error!(error = %e, "audit append of a redaction failed");
+        }
+        CallToolResponse::Complete(clean)
+    }
+
+    /// A call whose arguments carry a secret: blocked, recorded, alarmed,
+    /// and counted against the agent like a denial.
+    async fn blocked(
+        &self,
+        claims: &Claims,
+        tool: &str,
+        arguments: &Value,
+        leak: &crate::guard::Leak,
+    ) -> CallToolResponse {
+        let gw = &self.gw;
+        tracing::error!(agent = %claims.agent_id, %tool, found = %leak.describe(), "ALARM: an agent tried to send a vault secret out");
+        // The arguments are recorded by shape only, whatever
+        // `capture_arguments` says: they hold the secret.
+        let detail = json!({
+            "tool": printable(tool),
+            "where": "arguments",
+            "found": leak.record(),
+            "arguments": warrant_audit::redact_arguments(arguments),
+        });
+        let alarm = json!({
+            "alarm": "secret-leak",
+            "tool": printable(tool),
+            "found": leak.record(),
+            "message": "an agent tried to send a vault secret out through a tool call",
+        });
+        for (kind, detail) in [(EventKind::LeakBlocked, detail), (EventKind::Alarm, alarm)] {
+            if let Err(e) = gw.record_as(kind, claims, detail).await {
+                return refusal(format!(
+                    "warrant: refused because the audit log is unavailable ({e})"
+                ));
+            }
+        }
+        gw.count_denial(&claims.agent_id).await;
+        refusal(format!(
+            "warrant: blocked: the arguments carry {}; secrets never leave through an agent",
+            leak.describe()
+        ))
+    }
+
+    /// Decides the use of each credential the upstream receives, for this
+    /// call's agent, and records it: a call may reach an upstream that acts
+    /// with a credential only if policy lets this agent use it.
+    async fn upstream_credentials(&self, claims: &Claims, entry: &ToolEntry) -> Result<(), String> {
+        let gw = &self.gw;
+        let Some(upstream) = gw.upstreams.get(entry.name.upstream()) else { return Ok(()) };
+        if upstream.config.credentials.is_empty() {
+            return Ok(());
+        }
+        let Some(broker) = gw.broker.as_ref() else {
+            return Err(
+                "warrant: this upstream needs vault credentials and the vault is not unlocked"
+                    .to_owned(),
+            );
+        };
+        let facts = agent_facts(claims);
+        let ancestors = ancestor_facts(claims);
+        for name in upstream.config.credentials.values() {
+            let use_ = crate::broker::Use {
+                credential: name,
+                via: crate::broker::Via::Upstream,
+                tool: entry.name.as_str(),
+                host: entry.name.upstream().as_str(),
+            };
+            let authorized = broker.authorize(&gw.policy, &facts, &ancestors, &use_, true);
+            for (kind, detail) in authorized.records {
+                gw.record_as(kind, claims, detail).await.map_err(|e| {
+                    format!("warrant: refused because the audit log is unavailable ({e})")
+                })?;
+            }
+            if let Err(reason) = authorized.grant {
+                gw.count_denial(&claims.agent_id).await;
+                return Err(format!("warrant: denied: {reason}"));
+            }
+        }
+        Ok(())
+    }
+
     async fn call(
         &self,
         claims: &Claims,
@@ -226,6 +328,23 @@ impl GatewayHandler {
         if let Err(reason) = self.check_arguments(&entry, &arguments) {
             return self.refuse(claims, &requested, &arguments, "invalid-arguments", reason).await;
         }
+        let (arguments, request) = match crate::guard::outgoing(gw, &arguments) {
+            crate::guard::Outgoing::Clean => (arguments, request),
+            crate::guard::Outgoing::Block(leak) => {
+                return self.blocked(claims, entry.name.as_str(), &arguments, &leak).await;
+            }
+            crate::guard::Outgoing::Redacted(cleaned, leak) => {
+                let detail = json!({"tool": entry.name.as_str(), "where": "arguments", "found": leak.record()});
+                if let Err(e) = gw.record_as(EventKind::SecretRedacted, claims, detail).await {
+                    return refusal(format!(
+                        "warrant: refused because the audit log is unavailable ({e})"
+                    ));
+                }
+                let mut request = request;
+                request.arguments = cleaned.as_object().cloned();
+                (cleaned, request)
+            }
+        };
 
         // A command is judged by everything it would run, parsed; one that
         // cannot be parsed cannot be judged, and is refused.
@@ -464,6 +583,9 @@ impl GatewayHandler {
                 entry.name.upstream()
             ));
         };
+        if let Err(text) = self.upstream_credentials(claims, entry).await {
+            return refusal(text);
+        }
         let started = Instant::now();
         let result =
             upstream.call(entry.name.tool(), arguments, gw.config.gateway.call_timeout).await;

@@ -8,6 +8,8 @@
 //! <home>/keys/audit.pub        its public key, for `warrant audit verify`
 //! <home>/state.db              agent registry, tool pins
 //! <home>/audit.db              the audit log
+//! <home>/vault.db              the credential vault (0600; values sealed under the passphrase)
+//! <home>/ca.pem                the local CA certificate sandboxes trust (its key is in the vault)
 //! <home>/run/control.sock      the running gateway's control socket (0600)
 //! ```
 //! The home and `keys/` are 0700: agents run as other users or in a sandbox
@@ -72,6 +74,12 @@ impl Home {
     }
     pub fn audit_db(&self) -> PathBuf {
         self.root.join("audit.db")
+    }
+    pub fn vault(&self) -> PathBuf {
+        self.root.join("vault.db")
+    }
+    pub fn local_ca(&self) -> PathBuf {
+        self.root.join("ca.pem")
     }
     pub fn control_socket(&self) -> PathBuf {
         self.root.join("run").join("control.sock")

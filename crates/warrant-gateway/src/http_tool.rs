@@ -10,6 +10,13 @@
 //! is sent as a proxy request; `https://` goes through a CONNECT tunnel and
 //! TLS is verified here against the Web PKI roots (and any operator CA in
 //! `egress.ca_certificates`).
+//!
+//! An agent authenticates by naming a vault credential (`credential`), never
+//! by sending one: Warrant adds the credential's header only when the URL's
+//! host is one the credential is bound to and policy allows the use
+//! (`Action::"use_credential"`), under a lease, recorded before the request
+//! is made. An `Authorization` header from the agent is refused. The host a
+//! credential is bound to counts as declared for the connection decision.
 
 use crate::gateway::Gateway;
 use crate::run::method_of;
@@ -60,6 +67,8 @@ struct Args {
     #[serde(default)]
     body: Option<String>,
     timeout_s: Option<u64>,
+    #[serde(default)]
+    credential: Option<String>,
 }
 
 fn default_method() -> String {
@@ -73,7 +82,8 @@ pub fn schema() -> Value {
         "url": {"type": "string", "minLength": 1, "maxLength": 8192, "description": "An http:// or https:// URL."},
         "headers": {"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 64},
         "body": {"type": "string", "maxLength": 1048576},
-        "timeout_s": {"type": "integer", "minimum": 1, "maximum": MAX_TIMEOUT_SECONDS}
+        "timeout_s": {"type": "integer", "minimum": 1, "maximum": MAX_TIMEOUT_SECONDS},
+        "credential": {"type": "string", "maxLength": 64, "description": "The name of a vault credential (`warrant vault list`) to authenticate with. Warrant adds it, in the header its binding names, only for a host it is bound to; you never see its value."}
     }, "required": ["url"], "additionalProperties": false})
 }
 
@@ -110,13 +120,23 @@ async fn request(gw: &Arc<Gateway>, caller: &Claims, args: Args) -> Result<CallT
         if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
             return Err(format!("warrant: header `{name}` is set by Warrant, not by the agent"));
         }
+        if name.eq_ignore_ascii_case("authorization") {
+            return Err("warrant: an agent may not send `Authorization`; name a vault credential in `credential` and Warrant adds it for the hosts it is bound to".to_owned());
+        }
     }
+    let credential = match &args.credential {
+        None => None,
+        Some(name) => Some(credential_header(gw, caller, name, &host, &args.headers).await?),
+    };
 
     // The egress proxy, serving only this request.
     let (client, server) = tokio::io::duplex(64 * 1024);
     let shutdown = CancellationToken::new();
     let _stop = shutdown.clone().drop_guard();
-    let gate = Arc::new(ToolGate { gw: gw.clone(), caller: caller.clone() });
+    // A host the named credential is bound to was declared by the operator
+    // when they bound it.
+    let declared = credential.is_some().then(|| host.to_ascii_lowercase());
+    let gate = Arc::new(ToolGate { gw: gw.clone(), caller: caller.clone(), declared });
     let config = EgressConfig {
         allow_private: gw.config.egress.allow_private.clone(),
         ..EgressConfig::default()
@@ -135,6 +155,9 @@ async fn request(gw: &Arc<Gateway>, caller: &Claims, args: Args) -> Result<CallT
         let mut builder = Request::builder().method(method.clone()).uri(target);
         for (name, value) in &args.headers {
             builder = builder.header(name, value);
+        }
+        if let Some((name, value)) = &credential {
+            builder = builder.header(name, value.clone());
         }
         builder
             .header(http::header::HOST, &authority)
@@ -198,6 +221,63 @@ async fn request(gw: &Arc<Gateway>, caller: &Claims, args: Args) -> Result<CallT
         "truncated": truncated,
     });
     Ok(CallToolResult::success(vec![ContentBlock::text(out.to_string())]))
+}
+
+/// The header that carries credential `name` to `host`, after the use was
+/// decided, leased and recorded. The value is marked sensitive; the agent's
+/// own headers may not name the same header.
+async fn credential_header(
+    gw: &Arc<Gateway>,
+    caller: &Claims,
+    name: &str,
+    host: &str,
+    agent_headers: &BTreeMap<String, String>,
+) -> Result<(http::HeaderName, http::HeaderValue), String> {
+    let broker = gw.broker.as_ref().ok_or(
+        "warrant: there is no vault (or it is not unlocked), so no credential can be used",
+    )?;
+    let facts = crate::handler::agent_facts(caller);
+    let ancestors = crate::handler::ancestor_facts(caller);
+    let use_ = crate::broker::Use {
+        credential: name,
+        via: crate::broker::Via::HttpRequest,
+        tool: "warrant__http_request",
+        host: &host.to_ascii_lowercase(),
+    };
+    let authorized = broker.authorize(&gw.policy, &facts, &ancestors, &use_, false);
+    for (kind, detail) in authorized.records {
+        gw.record_as(kind, caller, detail)
+            .await
+            .map_err(|e| format!("warrant: refused because the audit log is unavailable ({e})"))?;
+    }
+    let grant = match authorized.grant {
+        Ok(grant) => grant,
+        Err(reason) => {
+            gw.count_denial(&caller.agent_id).await;
+            return Err(format!("warrant: denied: {reason}"));
+        }
+    };
+    let header = grant.binding.header.as_deref().ok_or_else(|| {
+        format!("warrant: credential `{name}` has no header to go in (it is bound to an environment variable only)")
+    })?;
+    if agent_headers.keys().any(|h| h.eq_ignore_ascii_case(header)) {
+        return Err(format!(
+            "warrant: header `{header}` carries credential `{name}`; the agent may not set it too"
+        ));
+    }
+    let header = http::HeaderName::from_bytes(header.as_bytes())
+        .map_err(|_| format!("warrant: credential `{name}` names an invalid header"))?;
+    let text = grant
+        .secret
+        .expose_str()
+        .ok_or_else(|| format!("warrant: credential `{name}` is not text"))?;
+    let formatted = zeroize::Zeroizing::new(
+        grant.binding.format.as_deref().unwrap_or("{}").replacen("{}", text, 1),
+    );
+    let mut value = http::HeaderValue::from_str(&formatted)
+        .map_err(|_| format!("warrant: credential `{name}` cannot go in a header"))?;
+    value.set_sensitive(true);
+    Ok((header, value))
 }
 
 async fn refusal_text(response: http::Response<hyper::body::Incoming>) -> String {
@@ -299,6 +379,8 @@ impl warrant_egress::Listener for OneConnection {
 struct ToolGate {
     gw: Arc<Gateway>,
     caller: Claims,
+    /// The host a named credential is bound to, if any.
+    declared: Option<String>,
 }
 
 impl warrant_egress::Gate for ToolGate {
@@ -312,7 +394,7 @@ impl warrant_egress::Gate for ToolGate {
                 host: &request.host,
                 port: request.port,
                 method: &method,
-                declared: false,
+                declared: self.declared.as_deref() == Some(request.host.as_str()),
                 now: UnixMillis::now(),
             });
             if let verdict @ Verdict::Deny { .. } = crate::run::connect_verdict(&decision, "") {

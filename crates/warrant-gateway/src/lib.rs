@@ -12,23 +12,28 @@
 
 mod approvals;
 pub mod bridge;
+pub mod broker;
 mod builtin;
 pub mod config;
 pub mod control;
 pub mod discovery;
 mod gateway;
+mod guard;
 mod handler;
 pub mod home;
 mod http;
 mod http_tool;
+pub mod leases;
 pub mod ops;
 pub mod pins;
 mod quarantine;
 pub mod run;
+mod run_credentials;
 mod screen;
 mod throttle;
 mod tools;
 mod upstream;
+pub mod vault_ops;
 
 pub use approvals::PendingView;
 pub use config::Config;
@@ -135,14 +140,20 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
     )
     .map_err(|e| GatewayError::Audit(e.to_string()))?;
 
+    let broker = open_broker(home, &config)?;
+    let rules = warrant_vault::rules::RuleSet::builtin()
+        .map_err(|e| GatewayError::Run(format!("leak rules: {e}")))?;
     let upstreams: BTreeMap<_, _> = config
         .upstreams
         .iter()
         .map(|(name, up)| {
-            (
+            let up = Upstream::new(
                 name.clone(),
-                Arc::new(Upstream::new(name.clone(), up.clone(), config.gateway.call_timeout)),
-            )
+                up.clone(),
+                config.gateway.call_timeout,
+                broker.clone(),
+            );
+            (name.clone(), Arc::new(up))
         })
         .collect();
     let listen = config.gateway.listen;
@@ -160,6 +171,8 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
         pins,
         root,
         options.discover_agents.clone(),
+        broker,
+        rules,
     ));
     gw.install_builtins();
 
@@ -187,6 +200,9 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
     for up in gw.upstreams.values() {
         let events = Arc::new(Events(gw.clone()));
         supervisors.push(tokio::spawn(up.clone().supervise(events, shutdown.clone())));
+    }
+    if gw.broker.is_some() {
+        tokio::spawn(watch_vault(gw.clone(), shutdown.clone()));
     }
     let owner = control::owner_uid(home.root()).map_err(GatewayError::Serve)?;
     let control_task = tokio::spawn(control::serve(control, gw.clone(), owner, shutdown.clone()));
@@ -224,6 +240,69 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
     audit.close().map_err(|e| GatewayError::Audit(e.to_string()))?;
     eprintln!("warrant: gateway stopped");
     served.map_err(GatewayError::Serve)
+}
+
+/// Unlocks the vault when there is one: Warrant needs it both to inject
+/// credentials and to recognise them in what agents send. Refuses to start
+/// when an upstream names a credential that cannot be had.
+fn open_broker(home: &Home, config: &Config) -> Result<Option<Arc<broker::Broker>>, GatewayError> {
+    let needed: Vec<(String, String)> = config
+        .upstreams
+        .iter()
+        .flat_map(|(u, c)| c.credentials.values().map(move |name| (u.to_string(), name.clone())))
+        .collect();
+    if !home.vault().exists() {
+        if let Some((upstream, name)) = needed.first() {
+            return Err(GatewayError::Run(format!(
+                "upstream `{upstream}` needs vault credential `{name}`, but there is no vault; add it with `warrant vault add {name}`"
+            )));
+        }
+        return Ok(None);
+    }
+    let pass = broker::passphrase("Vault passphrase: ", false).map_err(|e| {
+        GatewayError::Run(format!(
+            "vault: {e} (Warrant unlocks the vault to broker credentials and to find them in what agents send)"
+        ))
+    })?;
+    let opened =
+        broker::Broker::open(&home.vault(), &pass, &home.state_db(), config.vault.lease_ttl)
+            .map_err(|e| GatewayError::Run(format!("vault: {e}")))?;
+    drop(pass);
+    let known = opened.known();
+    for (upstream, name) in &needed {
+        if !known.credentials.contains_key(name) {
+            return Err(GatewayError::Run(format!(
+                "upstream `{upstream}` needs vault credential `{name}`, which is not in the vault; add it with `warrant vault add {name}`"
+            )));
+        }
+    }
+    Ok(Some(Arc::new(opened)))
+}
+
+/// Follows changes the CLI makes to the vault: a rotated or removed
+/// credential rebuilds the leak scanner and restarts the upstreams that
+/// receive it.
+async fn watch_vault(gw: Arc<Gateway>, shutdown: CancellationToken) {
+    let Some(broker) = gw.broker.clone() else { return };
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+        let changed = match tokio::task::block_in_place(|| broker.refresh()) {
+            Ok(changed) => changed,
+            Err(e) => {
+                tracing::warn!(error = %e, "re-reading the vault failed");
+                continue;
+            }
+        };
+        for upstream in gw.upstreams.values() {
+            if upstream.config.credentials.values().any(|name| changed.contains(name)) {
+                tracing::info!(upstream = %upstream.name, "a credential changed; restarting the upstream");
+                upstream.restart();
+            }
+        }
+    }
 }
 
 async fn wait_for_signal() {

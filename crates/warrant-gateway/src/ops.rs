@@ -54,7 +54,7 @@ fn registry(home: &Home) -> Result<Registry, GatewayError> {
 
 /// Appends to the audit log from the CLI (the log is safe for several
 /// writers: each transaction extends the head it reads).
-fn record(
+pub(crate) fn record(
     home: &Home,
     kind: EventKind,
     agent: Option<&AgentId>,
@@ -302,6 +302,9 @@ pub fn revoke_agent(
     });
     record(home, EventKind::AgentRevoked, Some(&id), detail)?;
     let rec = reg.revoke(id, UnixMillis::now()).map_err(identity)?;
+    let fallen: Vec<String> =
+        std::iter::once(id).chain(descendants.iter().copied()).map(|a| a.to_string()).collect();
+    crate::vault_ops::end_leases(home, &fallen, "revoked")?;
     let live = match control::request(&home.control_socket(), &ControlRequest::ReloadRevocations) {
         Ok(_) => true,
         Err(control::ControlError::NotRunning(_)) => false,
@@ -502,6 +505,18 @@ pub fn kill(home: &Home, agent: Option<&str>, by: &str) -> Result<KillReport, Ga
     for target in &targets {
         reg.kill(target, by, now).map_err(identity)?;
     }
+    let mut stopped: Vec<String> = targets
+        .iter()
+        .filter_map(|t| match t {
+            KillTarget::Agent(id) => Some(id.to_string()),
+            KillTarget::All => None,
+        })
+        .chain(descendants.iter().cloned())
+        .collect();
+    if targets.contains(&KillTarget::All) {
+        stopped = reg.list().map_err(identity)?.iter().map(|r| r.agent_id.to_string()).collect();
+    }
+    crate::vault_ops::end_leases(home, &stopped, "killed")?;
     Ok(KillReport { targets: names, descendants, live: apply_kills(home)? })
 }
 

@@ -72,6 +72,8 @@ pub struct RunOptions {
     pub name: Option<String>,
     /// The task (default: the command line).
     pub task: Option<String>,
+    /// Vault credentials the command gets as placeholders (`--credential`).
+    pub credentials: Vec<String>,
     pub command: Vec<OsString>,
 }
 
@@ -91,7 +93,39 @@ pub fn run(home: &Home, options: RunOptions) -> Result<i32, GatewayError> {
         PolicyEngine::new(&home.read_policies()?)
             .map_err(|e| GatewayError::Policy(e.to_string()))?,
     );
-    let profile = resolve_profile(home, &options)?;
+    let mut profile = resolve_profile(home, &options)?;
+    // With a vault, the proxy looks inside every request for secrets (and
+    // swaps placeholders): it must be unlocked before anything runs.
+    let broker = if home.vault().exists() {
+        let pass = crate::broker::passphrase("Vault passphrase: ", false).map_err(|e| {
+            run_error(format!(
+                "vault: {e} (a run is inspected for vault secrets, so the vault must be unlocked)"
+            ))
+        })?;
+        let opened = crate::broker::Broker::open(
+            &home.vault(),
+            &pass,
+            &home.state_db(),
+            config.vault.lease_ttl,
+        )
+        .map_err(|e| run_error(format!("vault: {e}")))?;
+        Some(Arc::new(opened))
+    } else if let Some(name) = options.credentials.first() {
+        return Err(run_error(format!(
+            "--credential `{name}`: there is no vault; add it with `warrant vault add {name} --host HOST --env VAR`"
+        )));
+    } else {
+        None
+    };
+    if broker.is_some()
+        && profile.network.mode != NetworkMode::Proxy
+        && !options.credentials.is_empty()
+    {
+        return Err(run_error(format!(
+            "--credential needs a network through Warrant's proxy; profile `{}` has none",
+            options.profile
+        )));
+    }
     let declared = declared_hosts(&options)?;
     let workspace = std::env::current_dir()
         .and_then(std::fs::canonicalize)
@@ -152,12 +186,42 @@ pub fn run(home: &Home, options: RunOptions) -> Result<i32, GatewayError> {
     registry.record_issued(&claims).map_err(identity_error)?;
     registry.set_workspace(agent, &workspace).map_err(identity_error)?;
 
+    let credentials = match &broker {
+        Some(broker) if profile.network.mode == NetworkMode::Proxy => {
+            let prepared =
+                crate::run_credentials::RunCredentials::prepare(crate::run_credentials::Prepare {
+                    home,
+                    broker: Arc::clone(broker),
+                    names: &options.credentials,
+                    policy: Arc::clone(&policy),
+                    agent: crate::handler::agent_facts(&claims),
+                    audit: audit.clone(),
+                    ca_files: &config.egress.ca_certificates,
+                    well_known: config.leaks.well_known,
+                })?;
+            let dir = prepared
+                .ca_dir()
+                .to_str()
+                .ok_or_else(|| run_error("the CA directory is not UTF-8"))?
+                .to_owned();
+            profile.paths.push(PathRule {
+                path: dir,
+                access: Access::ReadOnly,
+                optional: false,
+                reason: "the local CA certificate the sandbox trusts".to_owned(),
+            });
+            Some(Arc::new(prepared))
+        }
+        _ => None,
+    };
+
     let outcome = supervise(
         home,
         &runtime,
         &audit,
         &registry,
         Supervised {
+            credentials: credentials.clone(),
             policy,
             allow_private: config.egress.allow_private.clone(),
             profile,
@@ -170,8 +234,23 @@ pub fn run(home: &Home, options: RunOptions) -> Result<i32, GatewayError> {
         },
     );
 
-    // The identity ends with the run, whatever happened.
+    // The identity ends with the run, whatever happened, and its leases
+    // with it.
     let _ = registry.revoke(agent, UnixMillis::now());
+    drop(credentials);
+    if let Some(broker) = &broker {
+        let ended =
+            broker.leases().end_for_agents(&[agent.to_string()], "run ended", UnixMillis::now());
+        for lease in ended.unwrap_or_default() {
+            let _ = record(
+                &runtime,
+                &audit,
+                EventKind::LeaseEnded,
+                Some(&agent),
+                crate::broker::lease_record(&lease),
+            );
+        }
+    }
     let _ = record(
         &runtime,
         &audit,
@@ -188,6 +267,7 @@ pub fn run(home: &Home, options: RunOptions) -> Result<i32, GatewayError> {
 }
 
 struct Supervised<'a> {
+    credentials: Option<Arc<crate::run_credentials::RunCredentials>>,
     policy: Arc<PolicyEngine>,
     allow_private: Vec<ipnet::IpNet>,
     profile: Profile,
@@ -237,12 +317,17 @@ fn supervise(
             declared: s.declared.clone(),
             audit: audit.clone(),
             agent_id: agent.to_string(),
+            credentials: s.credentials.clone(),
         });
         let config = EgressConfig {
             gateway,
             allow_private: s.allow_private.clone(),
+            interception: s.credentials.as_ref().map(|c| Arc::clone(&c.interception)),
             ..EgressConfig::default()
         };
+        if let Some(credentials) = &s.credentials {
+            grant.extend(credentials.grant.iter().cloned());
+        }
         runtime.spawn(warrant_egress::serve(
             listener,
             agent.to_string(),
@@ -551,6 +636,8 @@ struct RunGate {
     declared: Vec<String>,
     audit: AuditLog,
     agent_id: String,
+    /// With a vault: what inspects (and swaps in) every request.
+    credentials: Option<Arc<crate::run_credentials::RunCredentials>>,
 }
 
 impl warrant_egress::Gate for RunGate {
@@ -572,6 +659,22 @@ impl warrant_egress::Gate for RunGate {
             format!(" (`{}` was not declared for this run: --allow-host)", request.host)
         };
         connect_verdict(&decision, &hint)
+    }
+
+    fn inspects(&self, _request: &EgressRequest) -> bool {
+        self.credentials.is_some()
+    }
+
+    fn inspect(
+        &self,
+        request: &EgressRequest,
+        head: &mut http::request::Parts,
+        body: &mut Vec<u8>,
+    ) -> Result<(), warrant_egress::Blocked> {
+        match &self.credentials {
+            Some(credentials) => credentials.inspect(request, head, body),
+            None => Ok(()),
+        }
     }
 
     async fn record(&self, event: EgressEvent) -> Result<(), String> {
@@ -608,6 +711,20 @@ pub(crate) fn egress_record(event: &EgressEvent) -> (EventKind, Value) {
             }
             (EventKind::EgressDecision, detail)
         }
+        // The inspection hook refused a request (403: it carried a secret or
+        // a placeholder for another host), or the proxy refused what it
+        // could not inspect (413, 421, 405).
+        EgressEvent::Blocked { request, status, reason } => {
+            let mut detail = shown_request(request);
+            if let Value::Object(map) = &mut detail {
+                map.insert("status".into(), json!(status));
+                map.insert("reason".into(), json!(reason));
+                map.insert("where".into(), json!("egress"));
+            }
+            let kind =
+                if *status == 403 { EventKind::LeakBlocked } else { EventKind::EgressRefused };
+            (kind, detail)
+        }
         EgressEvent::Finished { request, outcome } => {
             let mut detail = shown_request(request);
             if let Value::Object(map) = &mut detail {
@@ -630,7 +747,7 @@ pub(crate) fn egress_record(event: &EgressEvent) -> (EventKind, Value) {
 pub(crate) fn method_of(request: &EgressRequest) -> String {
     match &request.kind {
         RequestKind::Connect => "CONNECT".to_owned(),
-        RequestKind::Http { method, .. } => method.clone(),
+        RequestKind::Http { method, .. } | RequestKind::Https { method, .. } => method.clone(),
     }
 }
 
@@ -661,7 +778,9 @@ fn shown_request(request: &EgressRequest) -> Value {
     let method = method_of(request);
     let path = match &request.kind {
         RequestKind::Connect => None,
-        RequestKind::Http { path, .. } => Some(path.split('?').next().unwrap_or("").to_owned()),
+        RequestKind::Http { path, .. } | RequestKind::Https { path, .. } => {
+            Some(path.split('?').next().unwrap_or("").to_owned())
+        }
     };
     json!({
         "host": request.host, "port": request.port, "method": method, "path": path,

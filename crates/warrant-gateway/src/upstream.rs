@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use warrant_core::{UnixMillis, UpstreamName};
+use warrant_vault::SecretValue;
 
 /// Environment variables a stdio upstream inherits from the gateway.
 const INHERITED_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER"];
@@ -59,6 +60,10 @@ pub struct Upstream {
     call_timeout: Duration,
     peer: RwLock<Option<Peer<RoleClient>>>,
     status: RwLock<UpstreamStatus>,
+    /// Where its credentials come from (`None`: it has none).
+    broker: Option<Arc<crate::broker::Broker>>,
+    /// Notified to make the supervisor restart it (a credential rotated).
+    restart: Notify,
 }
 
 /// What the supervisor reports back.
@@ -70,7 +75,12 @@ pub trait UpstreamEvents: Send + Sync + 'static {
 }
 
 impl Upstream {
-    pub fn new(name: UpstreamName, config: UpstreamConfig, call_timeout: Duration) -> Self {
+    pub fn new(
+        name: UpstreamName,
+        config: UpstreamConfig,
+        call_timeout: Duration,
+        broker: Option<Arc<crate::broker::Broker>>,
+    ) -> Self {
         let transport = match config.transport {
             UpstreamTransport::Stdio { .. } => "stdio",
             UpstreamTransport::Http { .. } => "http",
@@ -84,7 +94,36 @@ impl Upstream {
             last_error: None,
             since: UnixMillis::now().to_rfc3339(),
         };
-        Self { name, config, call_timeout, peer: RwLock::new(None), status: RwLock::new(status) }
+        Self {
+            name,
+            config,
+            call_timeout,
+            peer: RwLock::new(None),
+            status: RwLock::new(status),
+            broker,
+            restart: Notify::new(),
+        }
+    }
+
+    /// Makes the supervisor drop the connection (stopping a stdio child)
+    /// and start afresh, e.g. with a rotated credential.
+    pub fn restart(&self) {
+        self.restart.notify_one();
+    }
+
+    /// The values of its credentials, by variable or header, opened now.
+    fn credential_values(&self) -> Result<Vec<(String, SecretValue, Option<String>)>, String> {
+        let mut values = Vec::new();
+        for (key, name) in &self.config.credentials {
+            let broker = self.broker.as_ref().ok_or_else(|| {
+                format!("credential `{name}` is configured but the vault is not unlocked")
+            })?;
+            let secret = broker.secret(name).map_err(|e| format!("credential `{name}`: {e}"))?;
+            let format =
+                broker.known().credentials.get(name).and_then(|i| i.binding.format.clone());
+            values.push((key.clone(), secret, format));
+        }
+        Ok(values)
     }
 
     pub fn status(&self) -> Option<UpstreamStatus> {
@@ -194,8 +233,10 @@ impl Upstream {
         };
         let running = match &self.config.transport {
             UpstreamTransport::Stdio { command, env, cwd } => {
-                let transport = spawn_stdio(self.name.as_str(), command, env, cwd.as_deref())
+                let secrets = self.credential_values()?;
+                let transport = spawn_stdio(self, command, env, &secrets, cwd.as_deref())
                     .map_err(|e| format!("cannot start `{}`: {e}", command.join(" ")))?;
+                drop(secrets);
                 tokio::select! {
                     () = shutdown.cancelled() => return Ok(()),
                     r = handler.serve_with_lifecycle(transport, lifecycle) => r,
@@ -204,9 +245,11 @@ impl Upstream {
             UpstreamTransport::Http { url } => {
                 // Every agent's calls to this upstream share one session; let
                 // as many be in flight as agents are likely to make at once.
+                let headers = credential_headers(self.credential_values()?)?;
                 let transport = rmcp::transport::StreamableHttpClientTransport::from_config(
                     StreamableHttpClientTransportConfig::with_uri(url.as_str())
-                        .max_concurrent_requests(MAX_HTTP_IN_FLIGHT),
+                        .max_concurrent_requests(MAX_HTTP_IN_FLIGHT)
+                        .custom_headers(headers),
                 );
                 tokio::select! {
                     () = shutdown.cancelled() => return Ok(()),
@@ -253,6 +296,12 @@ impl Upstream {
                     return Ok(());
                 }
                 _ = &mut waiting => return Err("connection closed".to_owned()),
+                () = self.restart.notified() => {
+                    self.set_peer(None);
+                    stop.cancel();
+                    let _ = waiting.await;
+                    return Err("restarting: a credential it receives changed".to_owned());
+                }
                 () = changed.notified() => {
                     match list(peer.clone()).await {
                         Ok(tools) => {
@@ -267,10 +316,34 @@ impl Upstream {
     }
 }
 
+/// The headers an HTTP upstream's credentials go in, each formatted as its
+/// binding says (`Bearer {}`) and marked sensitive.
+fn credential_headers(
+    values: Vec<(String, SecretValue, Option<String>)>,
+) -> Result<std::collections::HashMap<http::HeaderName, http::HeaderValue>, String> {
+    let mut headers = std::collections::HashMap::new();
+    for (name, secret, format) in values {
+        let header = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("`{name}` is not a header name"))?;
+        let text = secret.expose_str().ok_or_else(|| {
+            format!("the credential for header `{name}` is not text and cannot go in a header")
+        })?;
+        let formatted =
+            zeroize::Zeroizing::new(format.as_deref().unwrap_or("{}").replacen("{}", text, 1));
+        let mut value = http::HeaderValue::from_str(&formatted).map_err(|_| {
+            format!("the credential for header `{name}` holds characters a header cannot carry")
+        })?;
+        value.set_sensitive(true);
+        headers.insert(header, value);
+    }
+    Ok(headers)
+}
+
 fn spawn_stdio(
-    name: &str,
+    upstream: &Upstream,
     command: &[String],
     env: &std::collections::BTreeMap<String, String>,
+    secrets: &[(String, SecretValue, Option<String>)],
     cwd: Option<&str>,
 ) -> std::io::Result<TokioChildProcess> {
     let (program, args) =
@@ -283,25 +356,40 @@ fn spawn_stdio(
         }
     }
     cmd.envs(env);
+    for (key, secret, _) in secrets {
+        // The child's environment block is built from this copy when it
+        // starts; `Command` does not zeroize it.
+        use std::os::unix::ffi::OsStrExt;
+        cmd.env(key, std::ffi::OsStr::from_bytes(secret.expose_secret()));
+    }
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
     let (child, stderr) =
         TokioChildProcess::builder(cmd).stderr(std::process::Stdio::piped()).spawn()?;
     if let Some(stderr) = stderr {
-        tokio::spawn(drain_stderr(name.to_owned(), stderr));
+        tokio::spawn(drain_stderr(upstream.name.to_string(), upstream.broker.clone(), stderr));
     }
     Ok(child)
 }
 
 /// An upstream's stderr goes to the debug log, line by line and truncated,
 /// so a chatty or hostile server can neither flood the gateway's log nor
-/// block on a full pipe.
-async fn drain_stderr(upstream: String, stderr: tokio::process::ChildStderr) {
+/// block on a full pipe. A server given a credential may print it: vault
+/// secrets are cut out of each line first.
+async fn drain_stderr(
+    upstream: String,
+    broker: Option<Arc<crate::broker::Broker>>,
+    stderr: tokio::process::ChildStderr,
+) {
     use tokio::io::AsyncBufReadExt;
     let mut lines = tokio::io::BufReader::new(stderr).split(b'\n');
     while let Ok(Some(line)) = lines.next_segment().await {
         let text = String::from_utf8_lossy(line.get(..line.len().min(512)).unwrap_or_default());
+        let text = match &broker {
+            Some(broker) => broker.known().scanner.redact(&text),
+            None => text.into_owned(),
+        };
         tracing::debug!(%upstream, line = %text, "upstream stderr");
     }
 }

@@ -9,7 +9,9 @@
 
 use crate::decision::{Decision, EvalDiagnostic, PendingApproval, Permit, RuleRef};
 use crate::error::{PolicyError, Problem};
-use crate::facts::{AgentFacts, Base, CallRequest, ConnectRequest, Names, ToolFacts};
+use crate::facts::{
+    AgentFacts, Base, CallRequest, ConnectRequest, CredentialRequest, Names, ToolFacts,
+};
 use crate::load::{self, Kind, PolicySource, Rule, Scope};
 use cedar_policy::{
     AuthorizationError, Authorizer, Entities, PolicyId, PolicySet, Request, Schema,
@@ -33,8 +35,8 @@ pub struct PolicyEngine {
     authorizer: Authorizer,
     /// upstream name -> tool name -> that tool's slice.
     slices: RwLock<HashMap<String, HashMap<String, Arc<Slice>>>>,
-    /// The rules that can decide a connection (those not scoped to a tool
-    /// or an upstream), and their permits alone.
+    /// The rules that can decide a connection or a credential use (those
+    /// not scoped to a tool or an upstream), and their permits alone.
     connect_all: PolicySet,
     connect_permits: PolicySet,
 }
@@ -180,6 +182,63 @@ impl PolicyEngine {
             &resource,
             &req.agent.id,
         )
+    }
+
+    /// Decides one use of a vault credential (`Action::"use_credential"`) by
+    /// the agent and, for a child, by every ancestor too: the strictest
+    /// answer wins, as for calls. An `@ask` rule counts as a deny here: a
+    /// credential use happens inside a call or a request already under way,
+    /// where no person can be asked in time.
+    pub fn decide_credential(
+        &self,
+        req: &CredentialRequest<'_>,
+        ancestors: &[AgentFacts],
+    ) -> Decision {
+        let resource = format!("credential `{}`", req.credential);
+        let one = |agent: &AgentFacts| {
+            let (request, entities) =
+                match self.names.credential_request(&CredentialRequest { agent, ..*req }) {
+                    Ok(built) => built,
+                    Err(message) => {
+                        return Decision::Deny {
+                            rules: Vec::new(),
+                            reason: format!("policy could not be evaluated for {resource}"),
+                            diagnostics: vec![EvalDiagnostic { rule: String::new(), message }],
+                        };
+                    }
+                };
+            match self.judge(
+                &self.connect_all,
+                &self.connect_permits,
+                &request,
+                &entities,
+                &resource,
+                &agent.id,
+            ) {
+                Decision::Ask { rules, diagnostics, .. } => Decision::Deny {
+                    reason: format!(
+                        "{resource} needs a person's approval, which cannot be asked for a credential use"
+                    ),
+                    rules,
+                    diagnostics,
+                },
+                other => other,
+            }
+        };
+        let own = one(req.agent);
+        if own.outcome() != crate::Outcome::Allow {
+            return own;
+        }
+        for ancestor in ancestors {
+            if let Decision::Deny { rules, reason, diagnostics } = one(ancestor) {
+                return Decision::Deny {
+                    rules,
+                    reason: format!("beyond what ancestor `{}` may do: {reason}", ancestor.name),
+                    diagnostics,
+                };
+            }
+        }
+        own
     }
 
     /// Hard forbid → deny; else `@ask` forbid and permit → ask; else permit

@@ -113,6 +113,25 @@ pub struct ConnectRequest<'a> {
     pub now: UnixMillis,
 }
 
+/// One use of a vault credential to decide (`Action::"use_credential"`).
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialRequest<'a> {
+    pub agent: &'a AgentFacts,
+    /// The credential's name; the uid of its `Credential` entity.
+    pub credential: &'a str,
+    /// The hosts it is bound to.
+    pub hosts: &'a [String],
+    /// `upstream`, `http_request` or `egress`.
+    pub via: &'a str,
+    /// The tool the use serves; empty for egress.
+    pub tool: &'a str,
+    /// The destination host, or the upstream's name.
+    pub host: &'a str,
+    /// The destination is one the credential is bound to.
+    pub bound: bool,
+    pub now: UnixMillis,
+}
+
 /// The agent's and the tool's entities, ready to take a call's arguments.
 #[derive(Debug)]
 pub(crate) struct Base {
@@ -132,8 +151,10 @@ pub(crate) struct Names {
     upstream: EntityTypeName,
     arguments: EntityTypeName,
     host: EntityTypeName,
+    credential: EntityTypeName,
     call_tool: EntityUid,
     connect: EntityUid,
+    use_credential: EntityUid,
 }
 
 impl Names {
@@ -148,8 +169,13 @@ impl Names {
             upstream: parse("Upstream")?,
             arguments: parse("Arguments")?,
             host: parse("Host")?,
+            credential: parse("Credential")?,
             call_tool: EntityUid::from_type_name_and_id(action.clone(), EntityId::new("call_tool")),
-            connect: EntityUid::from_type_name_and_id(action, EntityId::new("connect")),
+            connect: EntityUid::from_type_name_and_id(action.clone(), EntityId::new("connect")),
+            use_credential: EntityUid::from_type_name_and_id(
+                action,
+                EntityId::new("use_credential"),
+            ),
         })
     }
 
@@ -253,6 +279,42 @@ impl Names {
             .map_err(|e| format!("request: {e}"))?;
         let entities =
             Entities::from_entities([agent, host], None).map_err(|e| format!("entities: {e}"))?;
+        Ok((request, entities))
+    }
+
+    /// The request and entities for deciding one use of a credential.
+    pub(crate) fn credential_request(
+        &self,
+        req: &CredentialRequest<'_>,
+    ) -> Result<(Request, Entities), String> {
+        let agent_uid = Self::uid(&self.agent, &req.agent.id);
+        let agent = self.agent_entity(agent_uid.clone(), req.agent)?;
+        let credential_uid = Self::uid(&self.credential, req.credential);
+        let string = |s: &str| RestrictedExpression::new_string(s.to_owned());
+        let hosts = RestrictedExpression::new_set(req.hosts.iter().map(|h| string(h)));
+        let credential = Entity::new_with_tags(
+            credential_uid.clone(),
+            [("name".to_owned(), string(req.credential)), ("hosts".to_owned(), hosts)],
+            [],
+            [],
+        )
+        .map_err(|e| format!("credential: {e}"))?;
+        let custody = req.agent.custody.iter().map(|c| string(c));
+        let context = Context::from_pairs([
+            ("via".to_owned(), string(req.via)),
+            ("tool".to_owned(), string(req.tool)),
+            ("host".to_owned(), string(req.host)),
+            ("bound".to_owned(), RestrictedExpression::new_bool(req.bound)),
+            ("task".to_owned(), string(&req.agent.task)),
+            ("custody".to_owned(), RestrictedExpression::new_set(custody)),
+            ("now".to_owned(), RestrictedExpression::new_long(req.now.as_secs())),
+        ])
+        .map_err(|e| format!("context: {e}"))?;
+        let request =
+            Request::new(agent_uid, self.use_credential.clone(), credential_uid, context, None)
+                .map_err(|e| format!("request: {e}"))?;
+        let entities = Entities::from_entities([agent, credential], None)
+            .map_err(|e| format!("entities: {e}"))?;
         Ok((request, entities))
     }
 

@@ -25,7 +25,9 @@ pub use decision::{
 };
 pub use engine::PolicyEngine;
 pub use error::{PolicyError, Problem};
-pub use facts::{AgentFacts, CallRequest, CommandFacts, ConnectRequest, ToolFacts};
+pub use facts::{
+    AgentFacts, CallRequest, CommandFacts, ConnectRequest, CredentialRequest, ToolFacts,
+};
 pub use load::PolicySource;
 
 /// The vocabulary policies are written in, in Cedar schema syntax.

@@ -6,7 +6,8 @@ mod common;
 use common::{NOW, agent, decide, ids, tool};
 use serde_json::json;
 use warrant_policy::{
-    ConnectRequest, DEFAULT_POLICY, Decision, Outcome, PolicyEngine, PolicySource,
+    ConnectRequest, CredentialRequest, DEFAULT_POLICY, Decision, Outcome, PolicyEngine,
+    PolicySource,
 };
 
 fn default_engine() -> PolicyEngine {
@@ -14,11 +15,16 @@ fn default_engine() -> PolicyEngine {
 }
 
 #[test]
-fn default_policy_validates_and_has_its_three_rules() {
+fn default_policy_validates_and_has_its_four_rules() {
     let engine = default_engine();
     assert_eq!(
         engine.rule_ids(),
-        ["allow-known-tools", "ask-before-side-effects", "allow-declared-hosts"]
+        [
+            "allow-known-tools",
+            "ask-before-side-effects",
+            "allow-declared-hosts",
+            "allow-bound-credentials"
+        ]
     );
     assert!(engine.warnings().is_empty(), "{:?}", engine.warnings());
 }
@@ -127,4 +133,72 @@ fn tool_rules_do_not_open_the_network_and_host_forbids_win() {
     // And a tool call is still decided by tool rules alone.
     let call = decide(&engine, &tool("notes", "search", true, false), json!({}));
     assert_eq!(ids(&call), ["all-tools"]);
+}
+
+fn use_credential(
+    engine: &PolicyEngine,
+    agent: &warrant_policy::AgentFacts,
+    ancestors: &[warrant_policy::AgentFacts],
+    host: &str,
+    bound: bool,
+) -> Decision {
+    let hosts = ["api.github.com".to_owned()];
+    engine.decide_credential(
+        &CredentialRequest {
+            agent,
+            credential: "github",
+            hosts: &hosts,
+            via: "http_request",
+            tool: "warrant__http_request",
+            host,
+            bound,
+            now: NOW,
+        },
+        ancestors,
+    )
+}
+
+#[test]
+fn a_credential_is_used_only_where_it_is_bound() {
+    let engine = default_engine();
+    let coder = agent("coder");
+    let bound = use_credential(&engine, &coder, &[], "api.github.com", true);
+    assert_eq!(ids(&bound), ["allow-bound-credentials"]);
+    let elsewhere = use_credential(&engine, &coder, &[], "evil.example", false);
+    let Decision::Deny { rules, reason, .. } = &elsewhere else { panic!("{elsewhere:?}") };
+    assert!(rules.is_empty(), "default deny");
+    assert!(reason.contains("github"), "{reason}");
+}
+
+#[test]
+fn credential_rules_see_the_credential_and_an_ancestor_can_forbid() {
+    let engine = PolicyEngine::new(&[PolicySource::new(
+        "p.cedar",
+        r#"@id("bound") permit (principal, action == Action::"use_credential", resource) when { context.bound };
+           @id("not-for-reviewers") @reason("reviewers do not push")
+           forbid (principal, action == Action::"use_credential", resource == Credential::"github")
+           when { principal.name == "reviewer" && resource.hosts.contains(context.host) };
+           @id("ask-for-tokens") @ask("a person approves token use")
+           forbid (principal, action == Action::"use_credential", resource)
+           when { principal.name == "asker" };"#,
+    )])
+    .unwrap();
+    let coder = agent("coder");
+    assert_eq!(
+        use_credential(&engine, &coder, &[], "api.github.com", true).outcome(),
+        Outcome::Allow
+    );
+    // The child is fine on its own, but its ancestor is forbidden: strictest wins.
+    let reviewer = agent("reviewer");
+    let child =
+        use_credential(&engine, &coder, std::slice::from_ref(&reviewer), "api.github.com", true);
+    let Decision::Deny { rules, reason, .. } = &child else { panic!("{child:?}") };
+    assert_eq!(rules[0].id, "not-for-reviewers");
+    assert!(reason.contains("ancestor `reviewer`"), "{reason}");
+    let own = use_credential(&engine, &reviewer, &[], "api.github.com", true);
+    assert_eq!(ids(&own), ["not-for-reviewers"]);
+    // An ask rule cannot be honoured in the middle of a request: it denies.
+    let asked = use_credential(&engine, &agent("asker"), &[], "api.github.com", true);
+    let Decision::Deny { reason, .. } = &asked else { panic!("{asked:?}") };
+    assert!(reason.contains("approval"), "{reason}");
 }

@@ -59,6 +59,8 @@ pub fn node_package(name: &str) -> PathBuf {
 pub struct Warrant {
     pub bin: PathBuf,
     pub dir: tempfile::TempDir,
+    /// Variables every command of this home gets (e.g. the vault passphrase).
+    pub env: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 /// What one run of the binary did.
@@ -80,7 +82,11 @@ impl Output {
 impl Warrant {
     /// A fresh home, initialised.
     pub fn new(bin: &str) -> Self {
-        let w = Self { bin: PathBuf::from(bin), dir: tempfile::tempdir().unwrap() };
+        let w = Self {
+            bin: PathBuf::from(bin),
+            dir: tempfile::tempdir().unwrap(),
+            env: std::cell::RefCell::new(Vec::new()),
+        };
         let out = w.run(&["init"]);
         assert_eq!(out.code, 0, "init failed: {}", out.stderr);
         w
@@ -94,7 +100,35 @@ impl Warrant {
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--home").arg(self.home()).args(args);
         cmd.env_remove("WARRANT_HOME");
+        cmd.env_remove("WARRANT_VAULT_PASSPHRASE");
+        for (key, value) in self.env.borrow().iter() {
+            cmd.env(key, value);
+        }
         cmd
+    }
+
+    /// Gives every later command of this home `key=value`.
+    pub fn set_env(&self, key: &str, value: &str) {
+        self.env.borrow_mut().push((key.to_owned(), value.to_owned()));
+    }
+
+    /// Runs `args` with `input` on standard input (a pipe, not a terminal).
+    pub fn run_with_input(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
 
     pub fn run(&self, args: &[&str]) -> Output {

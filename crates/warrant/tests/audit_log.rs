@@ -23,7 +23,7 @@ fn used_home() -> Warrant {
 }
 
 fn copy_home(w: &Warrant) -> Warrant {
-    let copy = Warrant { bin: w.bin.clone(), dir: tempfile_dir() };
+    let copy = Warrant { bin: w.bin.clone(), dir: tempfile_dir(), env: Default::default() };
     let status = std::process::Command::new("cp")
         .arg("-a")
         .arg(w.home())

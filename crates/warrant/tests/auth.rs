@@ -48,11 +48,11 @@ fn an_expired_token_is_refused_even_after_it_was_cached() {
     let w = home();
     let gw = w.up();
     let spawned = std::time::Instant::now();
-    let (_, token) = w.spawn_agent("brief", &["--ttl", "4s"]);
+    let (_, token) = w.spawn_agent("brief", &["--ttl", "8s"]);
     let list = json!([{"op": "list_tools"}]);
     assert_eq!(client(&gw.url, Some(&token), &list)["ok"], true, "valid before expiry");
     std::thread::sleep(
-        (spawned + Duration::from_millis(4300))
+        (spawned + Duration::from_millis(8300))
             .saturating_duration_since(std::time::Instant::now()),
     );
     let out = client(&gw.url, Some(&token), &list);

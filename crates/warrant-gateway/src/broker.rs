@@ -1,0 +1,405 @@
+//! Credential brokering: Warrant uses the operator's credentials on an
+//! agent's behalf so that the agent never holds them.
+//!
+//! The [`Broker`] holds the unlocked vault. Every use of a credential goes
+//! through [`Broker::authorize`], which
+//!
+//! 1. finds the credential and checks the destination against its binding
+//!    (a hard rule: no policy can send a credential to a host it is not
+//!    bound to);
+//! 2. asks policy (`Action::"use_credential"`, for the agent and every
+//!    ancestor);
+//! 3. takes a lease (see `leases.rs`);
+//! 4. and only then opens the value.
+//!
+//! It returns the audit records of all of this for the caller to commit
+//! *before* it uses the value, and the value in a [`SecretValue`] that cannot
+//! be printed. The broker never logs, records or returns a value in an
+//! error: records carry names, hosts and lease ids only.
+
+use crate::leases::{Lease, LeaseStore};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use warrant_audit::EventKind;
+use warrant_core::UnixMillis;
+use warrant_policy::{AgentFacts, CredentialRequest, Decision, PolicyEngine};
+use warrant_vault::scan::LeakScanner;
+use warrant_vault::{Binding, CredentialInfo, CredentialName, SecretValue, UnlockedVault, Vault};
+
+/// The environment variable a passphrase may come from, for unattended use.
+pub const PASSPHRASE_ENV: &str = "WARRANT_VAULT_PASSPHRASE";
+
+/// How often `last used` is written for one credential, at most.
+const MARK_USED_EVERY: Duration = Duration::from_secs(60);
+
+/// The operator's passphrase: from [`PASSPHRASE_ENV`], else asked on the
+/// terminal without echo. `confirm` asks twice (for a new vault). Refuses
+/// when neither is possible rather than waiting on a pipe.
+pub fn passphrase(prompt: &str, confirm: bool) -> Result<SecretValue, String> {
+    if let Some(value) = std::env::var_os(PASSPHRASE_ENV) {
+        let text =
+            value.into_string().map_err(|_| format!("{PASSPHRASE_ENV} is not valid UTF-8"))?;
+        if text.is_empty() {
+            return Err(format!("{PASSPHRASE_ENV} is empty"));
+        }
+        return Ok(SecretValue::from_string(text));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(format!(
+            "the vault passphrase is needed: set {PASSPHRASE_ENV} or run this from a terminal"
+        ));
+    }
+    let first = zeroize::Zeroizing::new(
+        rpassword::prompt_password(prompt).map_err(|e| format!("reading the passphrase: {e}"))?,
+    );
+    if confirm {
+        let again = zeroize::Zeroizing::new(
+            rpassword::prompt_password("Again: ")
+                .map_err(|e| format!("reading the passphrase: {e}"))?,
+        );
+        if *first != *again {
+            return Err("the two passphrases differ".to_owned());
+        }
+    }
+    if first.is_empty() {
+        return Err("the passphrase is empty".to_owned());
+    }
+    Ok(SecretValue::from_string(first.to_string()))
+}
+
+/// Whether `host` is one `hosts` names: the same name (case-insensitive), or
+/// a subdomain of a `*.example.com` entry (not the apex).
+pub fn host_bound(hosts: &[String], host: &str) -> bool {
+    hosts.iter().any(|pattern| warrant_vault::host_matches(pattern, host))
+}
+
+/// The credentials known at one moment, and a scanner for their values.
+pub struct Known {
+    pub credentials: BTreeMap<String, CredentialInfo>,
+    pub scanner: LeakScanner,
+    /// Name, creation and rotation time of each: what a refresh compares.
+    stamp: Vec<(String, i64, Option<i64>)>,
+}
+
+/// How a credential reaches its destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// Into an upstream MCP server's environment or headers.
+    Upstream,
+    /// Added to a `warrant__http_request`.
+    HttpRequest,
+    /// Swapped for its placeholder by the egress proxy under `warrant run`.
+    Egress,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Upstream => "upstream",
+            Via::HttpRequest => "http_request",
+            Via::Egress => "egress",
+        }
+    }
+}
+
+/// One use to authorize.
+#[derive(Debug, Clone, Copy)]
+pub struct Use<'a> {
+    pub credential: &'a str,
+    pub via: Via,
+    /// The tool the use serves; empty for egress.
+    pub tool: &'a str,
+    /// The destination host, or the upstream's name for [`Via::Upstream`].
+    pub host: &'a str,
+}
+
+/// An authorized use: the lease it happens under, where the value goes, and
+/// the value.
+pub struct Grant {
+    pub lease: Lease,
+    pub binding: Binding,
+    pub secret: SecretValue,
+}
+
+/// What [`Broker::authorize`] decided, and the records to commit before
+/// the value is used.
+pub struct Authorized {
+    pub grant: Result<Grant, String>,
+    pub records: Vec<(EventKind, Value)>,
+}
+
+/// The unlocked vault, its leases, and what it knows.
+pub struct Broker {
+    vault: UnlockedVault,
+    leases: Mutex<LeaseStore>,
+    lease_ttl: Duration,
+    known: RwLock<Arc<Known>>,
+    marked: Mutex<HashMap<String, Instant>>,
+}
+
+impl Broker {
+    /// Unlocks the vault at `vault` and opens the leases in `state_db`.
+    pub fn open(
+        vault: &Path,
+        passphrase: &SecretValue,
+        state_db: &Path,
+        lease_ttl: Duration,
+    ) -> Result<Self, String> {
+        let vault = Vault::unlock(vault, passphrase).map_err(|e| e.to_string())?;
+        let leases = LeaseStore::open(state_db).map_err(|e| format!("credential leases: {e}"))?;
+        let known = Arc::new(load(&vault)?);
+        Ok(Self {
+            vault,
+            leases: Mutex::new(leases),
+            lease_ttl,
+            known: RwLock::new(known),
+            marked: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The credentials and scanner as of the last refresh.
+    pub fn known(&self) -> Arc<Known> {
+        match self.known.read() {
+            Ok(known) => Arc::clone(&known),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Re-reads the vault's metadata (another process may have added,
+    /// rotated or removed a credential) and rebuilds the scanner if anything
+    /// changed. Returns the names whose value changed or that went away.
+    pub fn refresh(&self) -> Result<Vec<String>, String> {
+        let before = self.known();
+        let infos = self.vault.list().map_err(|e| e.to_string())?;
+        if stamp(&infos) == before.stamp {
+            return Ok(Vec::new());
+        }
+        let now = load(&self.vault)?;
+        let changed = before
+            .stamp
+            .iter()
+            .filter(|old| !now.stamp.contains(old))
+            .map(|(name, _, _)| name.clone())
+            .collect();
+        match self.known.write() {
+            Ok(mut known) => *known = Arc::new(now),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(now),
+        }
+        Ok(changed)
+    }
+
+    /// The value of `name`, for injection the caller has authorized.
+    pub fn secret(&self, name: &str) -> Result<SecretValue, String> {
+        let name = CredentialName::new(name).map_err(|e| e.to_string())?;
+        self.vault.get(&name).map_err(|e| e.to_string())
+    }
+
+    /// Stores a value Warrant keeps for itself (the local CA's key): no
+    /// binding, so no use of it can ever be authorized.
+    pub fn store_internal(&self, name: &str, value: &SecretValue) -> Result<(), String> {
+        let name = CredentialName::new(name).map_err(|e| e.to_string())?;
+        self.vault.add(&name, value, Binding::default()).map_err(|e| e.to_string())?;
+        self.refresh().map(|_| ())
+    }
+
+    /// The lease store, for ending leases and checking them.
+    pub fn leases(&self) -> std::sync::MutexGuard<'_, LeaseStore> {
+        self.leases.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Decides one use for `agent` (and its ancestors), takes a lease, and
+    /// opens the value. `upstream_bound` says whether the configuration
+    /// gives this credential to the upstream named in `use_.host` (only
+    /// read for [`Via::Upstream`]).
+    pub fn authorize(
+        &self,
+        policy: &PolicyEngine,
+        agent: &AgentFacts,
+        ancestors: &[AgentFacts],
+        use_: &Use<'_>,
+        upstream_bound: bool,
+    ) -> Authorized {
+        let mut records = Vec::new();
+        let known = self.known();
+        let base = json!({
+            "credential": use_.credential,
+            "via": use_.via.as_str(),
+            "tool": use_.tool,
+            "host": use_.host,
+        });
+        let with = |mut value: Value, extra: Value| {
+            if let (Some(map), Value::Object(more)) = (value.as_object_mut(), extra) {
+                map.extend(more);
+            }
+            value
+        };
+        let Some(info) = known.credentials.get(use_.credential) else {
+            let reason = format!("there is no credential named `{}` in the vault", use_.credential);
+            records.push((
+                EventKind::CredentialUse,
+                with(
+                    base,
+                    json!({"outcome": "deny", "rules": ["unknown-credential"], "reason": reason}),
+                ),
+            ));
+            return Authorized { grant: Err(reason), records };
+        };
+        let bound = match use_.via {
+            Via::Upstream => upstream_bound,
+            Via::HttpRequest | Via::Egress => host_bound(&info.binding.hosts, use_.host),
+        };
+        let decision = policy.decide_credential(
+            &CredentialRequest {
+                agent,
+                credential: use_.credential,
+                hosts: &info.binding.hosts,
+                via: use_.via.as_str(),
+                tool: use_.tool,
+                host: use_.host,
+                bound,
+                now: UnixMillis::now(),
+            },
+            ancestors,
+        );
+        let rules: Vec<&str> = decision.rules().iter().map(|r| r.id.as_str()).collect();
+        let refused = if !bound {
+            Some(format!(
+                "credential `{}` is not bound to `{}`; it may go only to {}",
+                use_.credential,
+                use_.host,
+                match use_.via {
+                    Via::Upstream => "the upstreams configured to receive it".to_owned(),
+                    _ => info.binding.hosts.join(", "),
+                }
+            ))
+        } else if let Decision::Deny { reason, rules, .. } = &decision {
+            let named = rules.first().map(|r| format!(" by rule `{}`", r.id)).unwrap_or_default();
+            Some(format!("use of credential `{}` denied{named}: {reason}", use_.credential))
+        } else {
+            None
+        };
+        let outcome = if refused.is_some() { "deny" } else { "allow" };
+        records.push((
+            EventKind::CredentialUse,
+            with(
+                base,
+                json!({"outcome": outcome, "bound": bound, "rules": rules, "reason": refused}),
+            ),
+        ));
+        if let Some(reason) = refused {
+            return Authorized { grant: Err(reason), records };
+        }
+
+        let hosts = match use_.via {
+            Via::Upstream => vec![use_.host.to_owned()],
+            _ => info.binding.hosts.clone(),
+        };
+        let now = UnixMillis::now();
+        let acquired = self.leases().acquire(
+            &agent.id,
+            use_.credential,
+            &hosts,
+            use_.via.as_str(),
+            self.lease_ttl,
+            now,
+        );
+        let acquired = match acquired {
+            Ok(acquired) => acquired,
+            Err(e) => {
+                return Authorized {
+                    grant: Err(format!("credential leases are unavailable ({e})")),
+                    records,
+                };
+            }
+        };
+        for lease in &acquired.expired {
+            records.push((EventKind::LeaseEnded, lease_record(lease)));
+        }
+        if acquired.started {
+            records.push((EventKind::LeaseStarted, lease_record(&acquired.lease)));
+        }
+        let secret = match self.secret(use_.credential) {
+            Ok(secret) => secret,
+            Err(e) => {
+                return Authorized {
+                    grant: Err(format!("credential `{}` cannot be opened: {e}", use_.credential)),
+                    records,
+                };
+            }
+        };
+        self.mark_used(use_.credential);
+        let grant = Grant { lease: acquired.lease, binding: info.binding.clone(), secret };
+        Authorized { grant: Ok(grant), records }
+    }
+
+    fn mark_used(&self, name: &str) {
+        let mut marked = self.marked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if marked.get(name).is_some_and(|at| at.elapsed() < MARK_USED_EVERY) {
+            return;
+        }
+        marked.insert(name.to_owned(), Instant::now());
+        if let Ok(name) = CredentialName::new(name)
+            && let Err(e) = self.vault.mark_used(&name, UnixMillis::now())
+        {
+            tracing::warn!(error = %e, "recording a credential's last use failed");
+        }
+    }
+}
+
+/// A lease as the audit log records it.
+pub fn lease_record(lease: &Lease) -> Value {
+    json!({
+        "lease": lease.id,
+        "credential": lease.credential,
+        "hosts": lease.hosts,
+        "via": lease.via,
+        "expires_at": lease.expires_at,
+        "ended_at": lease.ended_at,
+        "reason": lease.end_reason,
+    })
+}
+
+fn stamp(infos: &[CredentialInfo]) -> Vec<(String, i64, Option<i64>)> {
+    infos
+        .iter()
+        .map(|i| (i.name.as_str().to_owned(), i.created_at.0, i.rotated_at.map(|t| t.0)))
+        .collect()
+}
+
+fn load(vault: &UnlockedVault) -> Result<Known, String> {
+    let infos = vault.list().map_err(|e| e.to_string())?;
+    let mut secrets = Vec::with_capacity(infos.len());
+    for info in &infos {
+        let value = vault.get(&info.name).map_err(|e| e.to_string())?;
+        secrets.push((info.name.as_str().to_owned(), value));
+    }
+    let refs: Vec<(&str, &SecretValue)> = secrets.iter().map(|(n, v)| (n.as_str(), v)).collect();
+    let scanner = LeakScanner::new(&refs).map_err(|e| e.to_string())?;
+    let stamp = stamp(&infos);
+    let credentials = infos.into_iter().map(|i| (i.name.as_str().to_owned(), i)).collect();
+    Ok(Known { credentials, scanner, stamp })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::host_bound;
+
+    #[test]
+    fn hosts_match_exactly_or_as_subdomains_of_a_wildcard() {
+        let hosts = vec!["api.github.com".to_owned(), "*.example.com".to_owned()];
+        assert!(host_bound(&hosts, "api.github.com"));
+        assert!(host_bound(&hosts, "API.GitHub.com."));
+        assert!(!host_bound(&hosts, "github.com"));
+        assert!(!host_bound(&hosts, "api.github.com.evil.test"));
+        assert!(host_bound(&hosts, "a.example.com"));
+        assert!(host_bound(&hosts, "a.b.example.com"));
+        assert!(!host_bound(&hosts, "example.com"));
+        assert!(!host_bound(&hosts, "badexample.com"));
+        assert!(!host_bound(&[], "api.github.com"));
+    }
+}

@@ -1,0 +1,280 @@
+//! Leak prevention at the gateway: what an agent sends out is searched for
+//! secrets and blocked; what comes back to it has them cut out.
+//!
+//! - **Outgoing** (the arguments of every tool call, Warrant's own tools
+//!   included): the string values, joined in document order so a secret
+//!   split across two arguments is still found, and the keys, are scanned
+//!   for every vault credential in each of its encodings (see
+//!   `warrant_vault::scan`). A find blocks the call, with a `leak_blocked`
+//!   record and an `alarm`. Credentials that are not in the vault are found
+//!   by their well-known formats (`warrant_vault::rules`): blocked the same
+//!   way, or cut out and the call let through, as `[leaks] well_known`
+//!   says.
+//! - **Incoming** (tool results, error texts, tool definitions in
+//!   `tools/list`): each string has vault secrets replaced by
+//!   `[REDACTED:name]` and well-known credentials by `[REDACTED:rule-id]`,
+//!   recorded as `secret_redacted`.
+//!
+//! Neither records or returns the value found: only the credential's name
+//! (or the rule's id) and the encoding it was found in.
+
+use crate::gateway::Gateway;
+use serde_json::Value;
+use warrant_vault::rules::{Action, RuleSet};
+use warrant_vault::scan::{Encoding, LeakScanner};
+
+/// What an outgoing value was found to carry.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Leak {
+    /// Vault credentials found: name and the form they were in.
+    pub credentials: Vec<(String, Encoding)>,
+    /// Well-known credential formats found, by rule id.
+    pub rules: Vec<&'static str>,
+}
+
+impl Leak {
+    /// "vault credential `github` (base64), a credential of kind
+    /// `aws-access-key-id`": names and forms, no values.
+    pub fn describe(&self) -> String {
+        let vault = self.credentials.iter().map(|(name, encoding)| {
+            format!("vault credential `{name}` ({})", encoding_name(*encoding))
+        });
+        let rules = self.rules.iter().map(|rule| format!("a credential of kind `{rule}`"));
+        vault.chain(rules).collect::<Vec<_>>().join(", ")
+    }
+
+    pub fn record(&self) -> Value {
+        let vault = self.credentials.iter().map(|(name, encoding)| {
+            serde_json::json!({"credential": name, "encoding": encoding_name(*encoding)})
+        });
+        let rules = self.rules.iter().map(|rule| serde_json::json!({"rule": rule}));
+        Value::Array(vault.chain(rules).collect())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.credentials.is_empty() && self.rules.is_empty()
+    }
+}
+
+/// What the check of an outgoing value decided.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// Nothing found.
+    Clean,
+    /// Block the call.
+    Block(Leak),
+    /// Well-known credentials were cut out (`[leaks] well_known =
+    /// "redact"`): send this instead.
+    Redacted(Value, Leak),
+}
+
+fn encoding_name(encoding: Encoding) -> &'static str {
+    match encoding {
+        Encoding::Raw => "raw",
+        Encoding::Base64 => "base64",
+        Encoding::Base64Url => "base64url",
+        Encoding::HexLower | Encoding::HexUpper => "hex",
+        Encoding::UrlEncoded | Encoding::UrlEncodedAll => "url-encoded",
+        Encoding::JsonEscaped => "json-escaped",
+    }
+}
+
+/// Every string value of `value` in document order, and every object key.
+fn strings<'v>(value: &'v Value, values: &mut Vec<&'v str>, keys: &mut Vec<&'v str>) {
+    match value {
+        Value::String(s) => values.push(s),
+        Value::Array(items) => items.iter().for_each(|v| strings(v, values, keys)),
+        Value::Object(map) => {
+            for (key, v) in map {
+                keys.push(key);
+                strings(v, values, keys);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// Scans an outgoing value with `scanner`: the string values joined in
+/// document order, so a secret cut across adjacent values is found too, and
+/// the object keys joined likewise.
+pub fn scan_value(scanner: &LeakScanner, value: &Value) -> Option<Leak> {
+    if scanner.secret_count() == 0 {
+        return None;
+    }
+    let (mut values, mut keys) = (Vec::new(), Vec::new());
+    strings(value, &mut values, &mut keys);
+    let mut credentials: Vec<(String, Encoding)> = Vec::new();
+    for parts in [values, keys] {
+        let joined = zeroize::Zeroizing::new(parts.concat());
+        for finding in scanner.scan(joined.as_bytes()) {
+            let item = (finding.name, finding.encoding);
+            if !credentials.contains(&item) {
+                credentials.push(item);
+            }
+        }
+    }
+    let leak = Leak { credentials, rules: Vec::new() };
+    (!leak.is_empty()).then_some(leak)
+}
+
+/// Scans a tool call's arguments for vault secrets and well-known
+/// credentials.
+pub fn outgoing(gw: &Gateway, arguments: &Value) -> Outgoing {
+    let mut leak = gw
+        .broker
+        .as_ref()
+        .and_then(|broker| scan_value(&broker.known().scanner, arguments))
+        .unwrap_or_default();
+    let rules = scan_rules(&gw.rules, arguments);
+    if !leak.credentials.is_empty()
+        || (gw.config.leaks.well_known == Action::Block && !rules.is_empty())
+    {
+        leak.rules = rules;
+        return Outgoing::Block(leak);
+    }
+    if rules.is_empty() {
+        return Outgoing::Clean;
+    }
+    let mut cleaned = arguments.clone();
+    redact_rules_in(&gw.rules, &mut cleaned);
+    Outgoing::Redacted(cleaned, Leak { credentials: Vec::new(), rules })
+}
+
+/// The rules that fire on any string of `value`, or on its values joined.
+fn scan_rules(rules: &RuleSet, value: &Value) -> Vec<&'static str> {
+    let (mut values, mut keys) = (Vec::new(), Vec::new());
+    strings(value, &mut values, &mut keys);
+    let mut found: Vec<&'static str> = Vec::new();
+    for parts in [values, keys] {
+        let joined = zeroize::Zeroizing::new(parts.concat());
+        for finding in rules.scan(joined.as_bytes()) {
+            if !found.contains(&finding.rule) {
+                found.push(finding.rule);
+            }
+        }
+    }
+    found
+}
+
+fn redact_rules_in(rules: &RuleSet, value: &mut Value) {
+    match value {
+        Value::String(s) => {
+            if !rules.scan(s.as_bytes()).is_empty() {
+                *s = rules.redact(s);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_rules_in(rules, v)),
+        Value::Object(map) => map.values_mut().for_each(|v| redact_rules_in(rules, v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// Replaces vault secrets in every string of `value`; returns the names
+/// found.
+pub fn redact_value(scanner: &LeakScanner, value: &mut Value) -> Vec<String> {
+    let mut found = Vec::new();
+    redact_in(scanner, value, &mut found);
+    found.sort();
+    found.dedup();
+    found
+}
+
+fn redact_in(scanner: &LeakScanner, value: &mut Value, found: &mut Vec<String>) {
+    match value {
+        Value::String(s) => {
+            let findings = scanner.scan(s.as_bytes());
+            if !findings.is_empty() {
+                found.extend(findings.into_iter().map(|f| f.name));
+                *s = scanner.redact(s);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_in(scanner, v, found)),
+        Value::Object(map) => {
+            let keys: Vec<String> = map.keys().cloned().collect();
+            for key in keys {
+                let in_key = scanner.scan(key.as_bytes());
+                if !in_key.is_empty()
+                    && let Some(v) = map.remove(&key)
+                {
+                    found.extend(in_key.into_iter().map(|f| f.name));
+                    map.insert(scanner.redact(&key), v);
+                }
+            }
+            map.values_mut().for_each(|v| redact_in(scanner, v, found));
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// `item` with vault secrets and well-known credentials cut out of every
+/// string, through its JSON form; `None` when there was nothing to cut (or
+/// it does not round-trip). Returns what was cut: credential names and
+/// rule ids.
+pub fn redacted<T>(gw: &Gateway, item: &T) -> Option<(T, Vec<String>)>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let mut value = serde_json::to_value(item).ok()?;
+    let mut found = match &gw.broker {
+        Some(broker) => redact_value(&broker.known().scanner, &mut value),
+        None => Vec::new(),
+    };
+    let rules = scan_rules(&gw.rules, &value);
+    if !rules.is_empty() {
+        redact_rules_in(&gw.rules, &mut value);
+        found.extend(rules.iter().map(|r| (*r).to_owned()));
+    }
+    if found.is_empty() {
+        return None;
+    }
+    let cleaned = serde_json::from_value(value).ok()?;
+    Some((cleaned, found))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use serde_json::json;
+    use warrant_vault::SecretValue;
+
+    const SECRET: &str = "s3cr3t-Value-0123456789abcdef";
+
+    fn scanner() -> LeakScanner {
+        let secret = SecretValue::from_string(SECRET.to_owned());
+        LeakScanner::new(&[("github", &secret)]).unwrap()
+    }
+
+    #[test]
+    fn a_secret_is_found_raw_encoded_in_keys_and_split_across_arguments() {
+        let s = scanner();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(format!("x{SECRET}y"));
+        let (head, tail) = SECRET.split_at(11);
+        for value in [
+            json!({"body": SECRET}),
+            json!({"nested": [{"deep": format!("prefix {SECRET} suffix")}]}),
+            json!({"data": b64}),
+            json!({"hex": hex::encode(SECRET)}),
+            json!({"url": format!("https://x.test/?q={SECRET}")}),
+            json!({SECRET: 1}),
+            json!({"a": head, "b": tail}),
+        ] {
+            let leak = scan_value(&s, &value).unwrap_or_else(|| panic!("missed in {value}"));
+            assert_eq!(leak.credentials[0].0, "github");
+            assert!(!leak.describe().contains(SECRET));
+        }
+        assert!(scan_value(&s, &json!({"body": "nothing to see", "n": 3})).is_none());
+    }
+
+    #[test]
+    fn results_are_redacted_in_values_and_keys() {
+        let s = scanner();
+        let mut value = json!({"text": format!("token={SECRET}"), SECRET: [SECRET]});
+        let found = redact_value(&s, &mut value);
+        assert_eq!(found, ["github"]);
+        let text = value.to_string();
+        assert!(!text.contains(SECRET), "{text}");
+        assert!(text.contains("[REDACTED:github]"), "{text}");
+    }
+}

@@ -1,0 +1,380 @@
+//! Credentials for a whole agent under `warrant run`: the sandbox holds
+//! placeholders, and the egress proxy swaps each for its secret only in
+//! requests to the credential's bound hosts.
+//!
+//! - Each `--credential NAME` puts a placeholder shaped like the secret
+//!   (same length, prefix and character classes) in the sandbox's
+//!   environment, in the variable the credential's binding names.
+//! - When the home has a vault, the proxy inspects every request: plain
+//!   HTTP directly, HTTPS by terminating TLS with a certificate from
+//!   Warrant's local CA. The CA is made once per home; its key lives in the
+//!   vault (`warrant-local-ca`), its certificate in `<home>/ca.pem`; only the
+//!   sandbox is told to trust it (`SSL_CERT_FILE` and friends, pointing at a
+//!   read-only copy).
+//! - Each request is refused (403, a `leak_blocked` record and an `alarm`)
+//!   when it carries any vault secret in any encoding, or a placeholder
+//!   headed for a host its credential is not bound to. Otherwise each
+//!   placeholder for a bound host is a credential use: policy decides it
+//!   (`Action::"use_credential"`, via `egress`), a lease covers it, the
+//!   records are committed, and only then is the secret put in — header,
+//!   Basic credentials, query or body.
+//! - Credentials of well-known formats that are not in the vault are
+//!   blocked, or cut out, as `[leaks] well_known` says.
+
+use crate::GatewayError;
+use crate::broker::{Broker, Use, Via};
+use crate::home::Home;
+use crate::vault_ops::LOCAL_CA_CREDENTIAL;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use warrant_audit::{AuditEvent, AuditLog, EventKind};
+use warrant_egress::{Blocked, EgressRequest, Interception, LocalCa};
+use warrant_policy::{AgentFacts, PolicyEngine};
+use warrant_vault::rules::{Action, RuleSet};
+use warrant_vault::swap::{OutgoingRequest, SwapEntry, SwapParts, Swapper};
+use warrant_vault::{CredentialName, SecretValue, placeholder_for};
+
+/// Variables that point TLS clients in the sandbox at the local CA.
+const CA_VARIABLES: &[&str] = &[
+    "SSL_CERT_FILE",
+    "CURL_CA_BUNDLE",
+    "REQUESTS_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "GIT_SSL_CAINFO",
+    "CARGO_HTTP_CAINFO",
+    "PIP_CERT",
+    "AWS_CA_BUNDLE",
+    "DENO_CERT",
+];
+
+fn run_error(message: impl Into<String>) -> GatewayError {
+    GatewayError::Run(message.into())
+}
+
+/// The local CA of `home`, made (and its key stored in the vault) at first
+/// use.
+pub(crate) fn local_ca(home: &Home, broker: &Broker) -> Result<LocalCa, GatewayError> {
+    let cert_path = home.local_ca();
+    if broker.known().credentials.contains_key(LOCAL_CA_CREDENTIAL) && cert_path.exists() {
+        let key = broker.secret(LOCAL_CA_CREDENTIAL).map_err(run_error)?;
+        let key = key.expose_str().ok_or_else(|| run_error("the local CA key is not PEM"))?;
+        let cert = std::fs::read_to_string(&cert_path)
+            .map_err(|e| run_error(format!("cannot read `{}`: {e}", cert_path.display())))?;
+        return LocalCa::from_pem(&cert, key)
+            .map_err(|e| run_error(format!("the local CA in `{}`: {e}", cert_path.display())));
+    }
+    let (ca, key) = LocalCa::generate("Warrant local CA")
+        .map_err(|e| run_error(format!("cannot make the local CA: {e}")))?;
+    broker
+        .store_internal(LOCAL_CA_CREDENTIAL, &SecretValue::from_string(key.to_string()))
+        .map_err(run_error)?;
+    std::fs::write(&cert_path, ca.cert_pem())
+        .map_err(|e| run_error(format!("cannot write `{}`: {e}", cert_path.display())))?;
+    Ok(ca)
+}
+
+/// What a run needs to broker credentials through its egress proxy.
+pub(crate) struct RunCredentials {
+    broker: Arc<Broker>,
+    swapper: Option<Swapper>,
+    policy: Arc<PolicyEngine>,
+    agent: AgentFacts,
+    audit: AuditLog,
+    agent_id: String,
+    rules: RuleSet,
+    well_known: Action,
+    pub(crate) interception: Arc<Interception>,
+    /// The sandbox's copy of the CA certificate (a read-only path).
+    ca_dir: tempfile::TempDir,
+    /// Variables for the sandbox: placeholders and CA paths.
+    pub(crate) grant: Vec<(String, String)>,
+    /// The placeholders handed out. They are shaped like real tokens, so
+    /// the well-known-format rules would take them for credentials.
+    placeholders: Vec<String>,
+}
+
+/// Everything [`RunCredentials::prepare`] needs.
+pub(crate) struct Prepare<'a> {
+    pub home: &'a Home,
+    pub broker: Arc<Broker>,
+    pub names: &'a [String],
+    pub policy: Arc<PolicyEngine>,
+    pub agent: AgentFacts,
+    pub audit: AuditLog,
+    pub ca_files: &'a [PathBuf],
+    pub well_known: Action,
+}
+
+impl RunCredentials {
+    pub(crate) fn prepare(p: Prepare<'_>) -> Result<Self, GatewayError> {
+        let known = p.broker.known();
+        let mut entries = Vec::new();
+        let mut grant = Vec::new();
+        let mut placeholders = Vec::new();
+        for name in p.names {
+            let info = known.credentials.get(name).ok_or_else(|| {
+                run_error(format!(
+                    "--credential `{name}`: there is no such credential in the vault"
+                ))
+            })?;
+            let variable = info.binding.env.clone().ok_or_else(|| {
+                run_error(format!(
+                    "--credential `{name}`: it has no environment variable to go in; add it again with `--env VAR`"
+                ))
+            })?;
+            let secret = p.broker.secret(name).map_err(run_error)?;
+            let placeholder = placeholder_for(&secret)
+                .map_err(|e| run_error(format!("--credential `{name}`: {e}")))?;
+            grant.push((variable, placeholder.as_str().to_owned()));
+            placeholders.push(placeholder.as_str().to_owned());
+            entries.push(SwapEntry {
+                name: CredentialName::new(name).map_err(|e| run_error(e.to_string()))?,
+                placeholder,
+                secret,
+                hosts: info.binding.hosts.clone(),
+                parts: SwapParts::ALL,
+            });
+        }
+        let swapper = if entries.is_empty() {
+            None
+        } else {
+            Some(Swapper::new(entries).map_err(|e| run_error(e.to_string()))?)
+        };
+        let ca = local_ca(p.home, &p.broker)?;
+        let upstream = crate::http_tool::client_config(p.ca_files).map_err(run_error)?;
+        let ca_dir = tempfile::Builder::new()
+            .prefix("warrant-ca-")
+            .tempdir()
+            .map_err(|e| run_error(format!("cannot make a directory for the CA: {e}")))?;
+        let ca_file = ca_dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca.cert_pem())
+            .map_err(|e| run_error(format!("cannot write `{}`: {e}", ca_file.display())))?;
+        let ca_text = ca_file
+            .to_str()
+            .ok_or_else(|| run_error("the temporary directory is not UTF-8"))?
+            .to_owned();
+        for variable in CA_VARIABLES {
+            grant.push(((*variable).to_owned(), ca_text.clone()));
+        }
+        let rules = RuleSet::builtin().map_err(|e| run_error(format!("leak rules: {e}")))?;
+        Ok(Self {
+            broker: p.broker,
+            swapper,
+            policy: p.policy,
+            agent_id: p.agent.id.clone(),
+            agent: p.agent,
+            audit: p.audit,
+            rules,
+            well_known: p.well_known,
+            interception: Arc::new(Interception::new(ca, &upstream)),
+            ca_dir,
+            grant,
+            placeholders,
+        })
+    }
+
+    /// The directory the sandbox must be able to read (the CA copy).
+    pub(crate) fn ca_dir(&self) -> &std::path::Path {
+        self.ca_dir.path()
+    }
+
+    /// Commits records from inside the proxy's synchronous hook. The run's
+    /// runtime is multi-threaded, so blocking this worker is allowed.
+    fn commit(&self, records: Vec<(EventKind, Value)>) -> Result<(), String> {
+        tokio::task::block_in_place(|| {
+            for (kind, detail) in records {
+                let mut event = AuditEvent::new(kind).agent(self.agent_id.clone());
+                if let Value::Object(map) = detail {
+                    event.detail = map;
+                }
+                self.audit.append_blocking(event).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Refuses with an alarm (the 403 itself is recorded by the proxy as
+    /// `leak_blocked`).
+    fn refuse(&self, request: &EgressRequest, reason: String) -> Blocked {
+        tracing::error!(agent = %self.agent_id, host = %request.host, %reason, "ALARM: a secret was headed out of a sandbox");
+        let alarm = json!({
+            "alarm": "secret-leak", "host": request.host, "port": request.port,
+            "message": reason,
+        });
+        if let Err(e) = self.commit(vec![(EventKind::Alarm, alarm)]) {
+            tracing::error!(error = %e, "recording an alarm failed");
+        }
+        Blocked { reason }
+    }
+
+    /// The inspection of one request (see the module doc).
+    pub(crate) fn inspect(
+        &self,
+        request: &EgressRequest,
+        head: &mut http::request::Parts,
+        body: &mut Vec<u8>,
+    ) -> Result<(), Blocked> {
+        let target = head.uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes().to_vec();
+        let names: Vec<String> = head.headers.keys().map(|n| n.as_str().to_owned()).collect();
+        let values: Vec<Vec<u8>> = head.headers.values().map(|v| v.as_bytes().to_vec()).collect();
+        let headers: Vec<(&str, &[u8])> =
+            names.iter().map(String::as_str).zip(values.iter().map(Vec::as_slice)).collect();
+        let outgoing =
+            OutgoingRequest { host: &request.host, target: &target, headers: &headers, body };
+
+        // Any vault secret at all, in any form, split across parts or not.
+        let parts: Vec<&[u8]> = std::iter::once(target.as_slice())
+            .chain(headers.iter().map(|(_, v)| *v))
+            .chain(std::iter::once(body.as_slice()))
+            .collect();
+        let known = self.broker.known();
+        let found = known.scanner.scan_parts(&parts);
+        if let Some(first) = found.first() {
+            return Err(self.refuse(
+                request,
+                format!(
+                    "blocked: the request carries the value of vault credential `{}`; a sandbox never holds secrets",
+                    first.name
+                ),
+            ));
+        }
+        let well_known = self.well_known_in(&parts);
+        if !well_known.is_empty() && self.well_known == Action::Block {
+            return Err(self.refuse(
+                request,
+                format!(
+                    "blocked: the request carries a credential of kind `{}`",
+                    well_known.join("`, `")
+                ),
+            ));
+        }
+
+        let Some(swapper) = &self.swapper else {
+            return self.redact_well_known(request, head, body, &well_known);
+        };
+        let swapped = match swapper.swap_request(&outgoing) {
+            Ok(swapped) => swapped,
+            Err(refused) => {
+                let names: Vec<String> =
+                    refused.violations.iter().map(|v| v.credential.to_string()).collect();
+                return Err(self.refuse(
+                    request,
+                    format!(
+                        "blocked: the placeholder of credential `{}` may not go to `{}`",
+                        names.join("`, `"),
+                        request.host
+                    ),
+                ));
+            }
+        };
+        let mut used: Vec<String> =
+            swapped.swapped().iter().map(|o| o.credential.to_string()).collect();
+        used.sort();
+        used.dedup();
+        for name in &used {
+            let use_ = Use { credential: name, via: Via::Egress, tool: "", host: &request.host };
+            let authorized = self.broker.authorize(&self.policy, &self.agent, &[], &use_, false);
+            if let Err(e) = self.commit(authorized.records) {
+                return Err(Blocked {
+                    reason: format!("refused: the audit log is unavailable ({e})"),
+                });
+            }
+            if let Err(reason) = authorized.grant {
+                return Err(Blocked { reason });
+            }
+        }
+        if !used.is_empty() {
+            head.uri = http::Uri::try_from(swapped.expose_target()).map_err(|_| Blocked {
+                reason: "the request target cannot be rebuilt".to_owned(),
+            })?;
+            for (i, value) in head.headers.values_mut().enumerate() {
+                if let Some(bytes) = swapped.expose_header_value(i)
+                    && bytes != value.as_bytes()
+                {
+                    let mut swapped_value = http::HeaderValue::from_bytes(bytes).map_err(|_| {
+                        Blocked { reason: "a header cannot carry the credential".to_owned() }
+                    })?;
+                    swapped_value.set_sensitive(true);
+                    *value = swapped_value;
+                }
+            }
+            body.clear();
+            body.extend_from_slice(swapped.expose_body());
+        }
+        self.redact_well_known(request, head, body, &well_known)
+    }
+
+    /// The well-known-format rules that fire on `parts`, placeholders masked.
+    fn well_known_in(&self, parts: &[&[u8]]) -> Vec<&'static str> {
+        let mut ids: Vec<&'static str> = Vec::new();
+        for part in parts {
+            let mut masked = part.to_vec();
+            for placeholder in &self.placeholders {
+                mask(&mut masked, placeholder.as_bytes());
+            }
+            for finding in self.rules.scan(&masked) {
+                if !ids.contains(&finding.rule) {
+                    ids.push(finding.rule);
+                }
+            }
+        }
+        ids
+    }
+
+    /// Cuts well-known credentials out of a text body (`[leaks] well_known =
+    /// "redact"`); a body that is not text cannot be, and is refused.
+    fn redact_well_known(
+        &self,
+        request: &EgressRequest,
+        head: &mut http::request::Parts,
+        body: &mut Vec<u8>,
+        found: &[&str],
+    ) -> Result<(), Blocked> {
+        if found.is_empty() {
+            return Ok(());
+        }
+        let Ok(text) = std::str::from_utf8(body) else {
+            return Err(self.refuse(
+                request,
+                format!("blocked: a credential of kind `{}` in a binary body", found.join("`, `")),
+            ));
+        };
+        let uri = head.uri.to_string();
+        let head_parts: Vec<&[u8]> = std::iter::once(uri.as_bytes())
+            .chain(head.headers.values().map(http::HeaderValue::as_bytes))
+            .collect();
+        if !self.well_known_in(&head_parts).is_empty() {
+            return Err(self.refuse(
+                request,
+                format!(
+                    "blocked: a credential of kind `{}` in the request line or headers",
+                    found.join("`, `")
+                ),
+            ));
+        }
+        let cleaned = self.rules.redact(text);
+        *body = cleaned.into_bytes();
+        let detail = json!({"where": "egress", "host": request.host, "found": found});
+        let _ = self.commit(vec![(EventKind::SecretRedacted, detail)]);
+        Ok(())
+    }
+}
+
+/// Overwrites each occurrence of `needle` in `haystack` with spaces.
+fn mask(haystack: &mut [u8], needle: &[u8]) {
+    if needle.is_empty() || needle.len() > haystack.len() {
+        return;
+    }
+    let mut i = 0;
+    while i + needle.len() <= haystack.len() {
+        if haystack.get(i..i + needle.len()) == Some(needle) {
+            if let Some(window) = haystack.get_mut(i..i + needle.len()) {
+                window.fill(b' ');
+            }
+            i += needle.len();
+        } else {
+            i += 1;
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! `warrant vault ...`: the operator's side of the vault. No command here
+//! prints, returns or records a credential's value.
+
+use crate::GatewayError;
+use crate::broker::{self, lease_record};
+use crate::home::Home;
+use crate::leases::{Lease, LeaseStore};
+use crate::ops::{operator, record};
+use serde_json::json;
+use std::io::{IsTerminal, Read};
+use warrant_audit::EventKind;
+use warrant_core::UnixMillis;
+use warrant_vault::{Binding, CredentialInfo, CredentialName, KdfParams, SecretValue, Vault};
+
+/// The vault entry that holds the local certificate authority's key.
+pub const LOCAL_CA_CREDENTIAL: &str = "warrant-local-ca";
+
+/// The largest value `vault add` and `vault rotate` accept.
+const MAX_VALUE_BYTES: usize = 64 * 1024;
+
+/// What `warrant vault add` stores.
+#[derive(Debug, Clone, Default)]
+pub struct AddOptions {
+    pub name: String,
+    pub hosts: Vec<String>,
+    pub header: Option<String>,
+    pub format: Option<String>,
+    pub env: Option<String>,
+}
+
+fn vault_error(e: impl std::fmt::Display) -> GatewayError {
+    GatewayError::Run(format!("vault: {e}"))
+}
+
+fn name_of(name: &str) -> Result<CredentialName, GatewayError> {
+    CredentialName::new(name).map_err(vault_error)
+}
+
+/// Refuses names Warrant keeps for itself.
+fn not_reserved(name: &str) -> Result<(), GatewayError> {
+    if name == LOCAL_CA_CREDENTIAL {
+        return Err(vault_error(format!("`{name}` is reserved for Warrant's local CA")));
+    }
+    Ok(())
+}
+
+/// The value of a credential: asked for on the terminal (no echo), or read
+/// from standard input when that is not a terminal (one trailing newline
+/// dropped). Never from an argument, where it would sit in shell history
+/// and `ps`.
+fn read_value(name: &str) -> Result<SecretValue, GatewayError> {
+    let text = if std::io::stdin().is_terminal() {
+        zeroize::Zeroizing::new(
+            rpassword::prompt_password(format!("Value of `{name}`: "))
+                .map_err(|e| vault_error(format!("reading the value: {e}")))?,
+        )
+    } else {
+        let mut bytes = zeroize::Zeroizing::new(Vec::new());
+        std::io::stdin()
+            .take(MAX_VALUE_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| vault_error(format!("reading the value from standard input: {e}")))?;
+        if bytes.len() > MAX_VALUE_BYTES {
+            return Err(vault_error(format!("the value is over {MAX_VALUE_BYTES} bytes")));
+        }
+        let text =
+            std::str::from_utf8(&bytes).map_err(|_| vault_error("the value is not valid UTF-8"))?;
+        let trimmed = text.strip_suffix('\n').unwrap_or(text);
+        let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
+        zeroize::Zeroizing::new(trimmed.to_owned())
+    };
+    if text.is_empty() {
+        return Err(vault_error("the value is empty"));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(vault_error("the value holds control characters (a pasted newline?)"));
+    }
+    Ok(SecretValue::from_string(text.to_string()))
+}
+
+/// Opens the vault, creating it (and asking for the passphrase twice) if
+/// there is none yet.
+fn unlock_or_create(home: &Home) -> Result<warrant_vault::UnlockedVault, GatewayError> {
+    let path = home.vault();
+    if path.exists() {
+        let pass = broker::passphrase("Vault passphrase: ", false).map_err(vault_error)?;
+        return Vault::unlock(&path, &pass).map_err(vault_error);
+    }
+    let pass = broker::passphrase("New vault passphrase: ", true).map_err(vault_error)?;
+    Vault::create(&path, &pass, KdfParams::recommended()).map_err(vault_error)
+}
+
+fn unlock(home: &Home) -> Result<warrant_vault::UnlockedVault, GatewayError> {
+    let path = home.vault();
+    if !path.exists() {
+        return Err(vault_error(
+            "there is no vault yet; add a credential with `warrant vault add`",
+        ));
+    }
+    let pass = broker::passphrase("Vault passphrase: ", false).map_err(vault_error)?;
+    Vault::unlock(&path, &pass).map_err(vault_error)
+}
+
+fn binding_record(binding: &Binding) -> serde_json::Value {
+    json!({"hosts": binding.hosts, "header": binding.header, "format": binding.format, "env": binding.env})
+}
+
+/// `warrant vault add NAME`. Without `--header` or `--env`, the credential
+/// goes in `Authorization: Bearer ...`.
+pub fn add(home: &Home, options: AddOptions) -> Result<CredentialInfo, GatewayError> {
+    home.check()?;
+    not_reserved(&options.name)?;
+    let name = name_of(&options.name)?;
+    let (header, format) = match (options.header, options.format, &options.env) {
+        (None, None, None) => (Some("Authorization".to_owned()), Some("Bearer {}".to_owned())),
+        (header, format, _) => (header, format),
+    };
+    let binding = Binding { hosts: options.hosts, header, format, env: options.env };
+    let vault = unlock_or_create(home)?;
+    let value = read_value(name.as_str())?;
+    vault.add(&name, &value, binding).map_err(vault_error)?;
+    let info = vault
+        .list()
+        .map_err(vault_error)?
+        .into_iter()
+        .find(|i| i.name == name)
+        .ok_or_else(|| vault_error("the credential vanished after it was added"))?;
+    let detail = json!({"change": "added", "credential": name.as_str(), "binding": binding_record(&info.binding), "by": operator()});
+    record(home, EventKind::VaultChanged, None, detail)?;
+    Ok(info)
+}
+
+/// `warrant vault list`: metadata only, without the passphrase.
+pub fn list(home: &Home) -> Result<Vec<CredentialInfo>, GatewayError> {
+    home.check()?;
+    let path = home.vault();
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    Vault::list_locked(&path).map_err(vault_error)
+}
+
+/// `warrant vault rm NAME`: removes it and ends its leases.
+pub fn remove(home: &Home, name: &str) -> Result<Vec<Lease>, GatewayError> {
+    home.check()?;
+    not_reserved(name)?;
+    let name = name_of(name)?;
+    let vault = unlock(home)?;
+    let detail = json!({"change": "removed", "credential": name.as_str(), "by": operator()});
+    record(home, EventKind::VaultChanged, None, detail)?;
+    vault.remove(&name).map_err(vault_error)?;
+    end_credential_leases(home, name.as_str(), "removed")
+}
+
+/// `warrant vault rotate NAME`: a new value under the same binding; every
+/// lease on it ends, and a running gateway restarts the upstreams that
+/// receive it.
+pub fn rotate(home: &Home, name: &str) -> Result<Vec<Lease>, GatewayError> {
+    home.check()?;
+    not_reserved(name)?;
+    let name = name_of(name)?;
+    let vault = unlock(home)?;
+    if vault.list().map_err(vault_error)?.iter().all(|i| i.name != name) {
+        return Err(vault_error(format!("no credential named `{name}`")));
+    }
+    let value = read_value(name.as_str())?;
+    let detail = json!({"change": "rotated", "credential": name.as_str(), "by": operator()});
+    record(home, EventKind::VaultChanged, None, detail)?;
+    vault.rotate(&name, &value).map_err(vault_error)?;
+    end_credential_leases(home, name.as_str(), "rotated")
+}
+
+/// `warrant vault leases [--all]`.
+pub fn leases(home: &Home, all: bool) -> Result<Vec<Lease>, GatewayError> {
+    home.check()?;
+    lease_store(home)?.list(all, UnixMillis::now()).map_err(|e| state(home, e))
+}
+
+fn lease_store(home: &Home) -> Result<LeaseStore, GatewayError> {
+    LeaseStore::open(&home.state_db()).map_err(|e| state(home, e))
+}
+
+fn state(home: &Home, e: rusqlite::Error) -> GatewayError {
+    GatewayError::State { path: home.state_db().display().to_string(), message: e.to_string() }
+}
+
+fn end_credential_leases(
+    home: &Home,
+    credential: &str,
+    reason: &str,
+) -> Result<Vec<Lease>, GatewayError> {
+    let ended = lease_store(home)?
+        .end_for_credential(credential, reason, UnixMillis::now())
+        .map_err(|e| state(home, e))?;
+    for lease in &ended {
+        let agent = warrant_core::AgentId::parse(&lease.agent).ok();
+        record(home, EventKind::LeaseEnded, agent.as_ref(), lease_record(lease))?;
+    }
+    Ok(ended)
+}
+
+/// Ends the leases of `agents` (killed or revoked), each recorded.
+pub(crate) fn end_leases(
+    home: &Home,
+    agents: &[String],
+    reason: &str,
+) -> Result<Vec<Lease>, GatewayError> {
+    let ended = lease_store(home)?
+        .end_for_agents(agents, reason, UnixMillis::now())
+        .map_err(|e| state(home, e))?;
+    for lease in &ended {
+        let agent = warrant_core::AgentId::parse(&lease.agent).ok();
+        record(home, EventKind::LeaseEnded, agent.as_ref(), lease_record(lease))?;
+    }
+    Ok(ended)
+}
