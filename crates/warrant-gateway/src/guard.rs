@@ -268,6 +268,23 @@ mod tests {
     }
 
     #[test]
+    fn well_known_credentials_are_found_split_and_cut_out() {
+        let rules = RuleSet::builtin().unwrap();
+        // An AWS access key id, assembled here so the repository holds none.
+        let key = format!("{}{}", "AKIA", "Z7QK2M4N6P8R3T5V");
+        let (head, tail) = key.split_at(9);
+        assert_eq!(
+            scan_rules(&rules, &json!({"cmd": format!("export K={key}")})),
+            ["aws-access-key-id"]
+        );
+        assert_eq!(scan_rules(&rules, &json!({"a": head, "b": tail})), ["aws-access-key-id"]);
+        assert!(scan_rules(&rules, &json!({"cmd": "ls -la AKIA"})).is_empty());
+        let mut value = json!({"cmd": format!("echo {key}")});
+        redact_rules_in(&rules, &mut value);
+        assert_eq!(value, json!({"cmd": "echo [REDACTED:aws-access-key-id]"}));
+    }
+
+    #[test]
     fn results_are_redacted_in_values_and_keys() {
         let s = scanner();
         let mut value = json!({"text": format!("token={SECRET}"), SECRET: [SECRET]});

@@ -26,6 +26,8 @@ pub struct AddOptions {
     pub header: Option<String>,
     pub format: Option<String>,
     pub env: Option<String>,
+    /// When it should be rotated, from now (shown by `vault list`).
+    pub rotation_due: Option<std::time::Duration>,
 }
 
 fn vault_error(e: impl std::fmt::Display) -> GatewayError {
@@ -119,6 +121,9 @@ pub fn add(home: &Home, options: AddOptions) -> Result<CredentialInfo, GatewayEr
     let vault = unlock_or_create(home)?;
     let value = read_value(name.as_str())?;
     vault.add(&name, &value, binding).map_err(vault_error)?;
+    if let Some(after) = options.rotation_due {
+        vault.set_rotation_due(&name, Some(UnixMillis::now().plus(after))).map_err(vault_error)?;
+    }
     let info = vault
         .list()
         .map_err(vault_error)?
@@ -155,7 +160,11 @@ pub fn remove(home: &Home, name: &str) -> Result<Vec<Lease>, GatewayError> {
 /// `warrant vault rotate NAME`: a new value under the same binding; every
 /// lease on it ends, and a running gateway restarts the upstreams that
 /// receive it.
-pub fn rotate(home: &Home, name: &str) -> Result<Vec<Lease>, GatewayError> {
+pub fn rotate(
+    home: &Home,
+    name: &str,
+    rotation_due: Option<std::time::Duration>,
+) -> Result<Vec<Lease>, GatewayError> {
     home.check()?;
     not_reserved(name)?;
     let name = name_of(name)?;
@@ -167,6 +176,9 @@ pub fn rotate(home: &Home, name: &str) -> Result<Vec<Lease>, GatewayError> {
     let detail = json!({"change": "rotated", "credential": name.as_str(), "by": operator()});
     record(home, EventKind::VaultChanged, None, detail)?;
     vault.rotate(&name, &value).map_err(vault_error)?;
+    // A rotation fulfils the due date; a new one is set only if asked for.
+    let due = rotation_due.map(|after| UnixMillis::now().plus(after));
+    vault.set_rotation_due(&name, due).map_err(vault_error)?;
     end_credential_leases(home, name.as_str(), "rotated")
 }
 

@@ -155,6 +155,9 @@ enum VaultCommand {
         /// sandbox (as a placeholder the egress proxy swaps).
         #[arg(long, value_name = "VAR")]
         env: Option<String>,
+        /// When it should be rotated, from now (e.g. 90d); `vault list` shows it.
+        #[arg(long, value_name = "DURATION")]
+        rotation_due: Option<humantime::Duration>,
         #[arg(long)]
         json: bool,
     },
@@ -167,7 +170,12 @@ enum VaultCommand {
     Rm { name: String },
     /// Give a credential a new value (asked for, or from standard input);
     /// its leases end and upstreams that receive it restart.
-    Rotate { name: String },
+    Rotate {
+        name: String,
+        /// When it should be rotated next, from now (e.g. 90d).
+        #[arg(long, value_name = "DURATION")]
+        rotation_due: Option<humantime::Duration>,
+    },
     /// Credential leases: who may use what, where, until when.
     Leases {
         /// Ended leases too.
@@ -437,8 +445,9 @@ fn vault(home: &Home, cmd: VaultCommand) -> Result<()> {
     use warrant_gateway::vault_ops;
     let date = |t: Option<warrant_core::UnixMillis>| t.map_or("-".to_owned(), |t| t.to_rfc3339());
     match cmd {
-        VaultCommand::Add { name, hosts, header, format, env, json } => {
-            let options = vault_ops::AddOptions { name, hosts, header, format, env };
+        VaultCommand::Add { name, hosts, header, format, env, rotation_due, json } => {
+            let rotation_due = rotation_due.map(Into::into);
+            let options = vault_ops::AddOptions { name, hosts, header, format, env, rotation_due };
             let info = vault_ops::add(home, options)?;
             if json {
                 print_json(&info)?;
@@ -488,8 +497,8 @@ fn vault(home: &Home, cmd: VaultCommand) -> Result<()> {
             let ended = vault_ops::remove(home, &name)?;
             println!("removed {name}; {} lease(s) ended", ended.len());
         }
-        VaultCommand::Rotate { name } => {
-            let ended = vault_ops::rotate(home, &name)?;
+        VaultCommand::Rotate { name, rotation_due } => {
+            let ended = vault_ops::rotate(home, &name, rotation_due.map(Into::into))?;
             println!("rotated {name}; {} lease(s) ended", ended.len());
         }
         VaultCommand::Leases { all, json } => {

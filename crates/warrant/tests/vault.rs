@@ -81,7 +81,12 @@ fn vault_commands_never_print_a_value_and_refuse_a_wrong_passphrase() {
     let w = home();
     let token = fresh_token();
     vault_add(&w, "github", &token, &["--host", "api.github.com", "--env", "GITHUB_TOKEN"]);
-    vault_add(&w, "npm", "npm-token-value-123456", &["--host", "registry.npmjs.org"]);
+    vault_add(
+        &w,
+        "npm",
+        "npm-token-value-123456",
+        &["--host", "registry.npmjs.org", "--rotation-due", "90d"],
+    );
 
     let listed = w.run(&["vault", "list", "--json"]);
     assert_eq!(listed.code, 0, "{}", listed.stderr);
@@ -93,6 +98,10 @@ fn vault_commands_never_print_a_value_and_refuse_a_wrong_passphrase() {
     // Without --header or --env: Authorization: Bearer.
     assert_eq!(list[1]["binding"]["header"], "Authorization");
     assert_eq!(list[1]["binding"]["format"], "Bearer {}");
+    assert!(list[0]["rotation_due_at"].is_null());
+    let due = list[1]["rotation_due_at"].as_i64().unwrap();
+    let in_90_days = list[1]["created_at"].as_i64().unwrap() + 90 * 86_400_000;
+    assert!((due - in_90_days).abs() < 60_000, "{due} vs {in_90_days}");
     let table = w.run(&["vault", "list"]);
     for out in [&listed, &table] {
         assert!(!out.stdout.contains(&token) && !out.stdout.contains("npm-token-value"));
