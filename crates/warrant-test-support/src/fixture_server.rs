@@ -50,13 +50,19 @@ impl ServerHandler for Fixture {
                 json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}),
                 true,
             ),
+            tool(
+                "auth_digest",
+                "The SHA-256 (hex) of the Authorization header this server received with the call.",
+                json!({"type": "object", "properties": {}}),
+                true,
+            ),
         ]))
     }
 
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let args = request.arguments.unwrap_or_default();
         let text = match request.name.as_ref() {
@@ -65,6 +71,16 @@ impl ServerHandler for Fixture {
                 (n("a") + n("b")).to_string()
             }
             "echo" => args.get("text").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            "auth_digest" => {
+                use sha2::Digest;
+                let header = context
+                    .extensions
+                    .get::<http::request::Parts>()
+                    .and_then(|p| p.headers.get(http::header::AUTHORIZATION))
+                    .map(|v| v.as_bytes().to_vec())
+                    .unwrap_or_default();
+                sha2::Sha256::digest(&header).iter().map(|b| format!("{b:02x}")).collect()
+            }
             other => return Err(ErrorData::invalid_params(format!("no tool {other}"), None)),
         };
         Ok(CallToolResponse::Complete(CallToolResult::success(vec![ContentBlock::text(text)])))

@@ -162,7 +162,8 @@ fn a_flood_of_bad_credentials_is_throttled_without_flooding_the_log_or_locking_o
     assert!(statuses.iter().take(20).all(|s| *s == 401), "{statuses:?}");
     assert!(statuses.iter().skip(21).all(|s| *s == 429), "{statuses:?}");
     // A valid agent on the same (loopback) source is not locked out.
-    assert_eq!(client(&gw.url, Some(&good), &json!([{"op": "list_tools"}]))["ok"], true);
+    let listed = client(&gw.url, Some(&good), &json!([{"op": "list_tools"}]));
+    assert_eq!(listed["ok"], true, "{listed}");
     let failures = audit_records(&w).into_iter().filter(|r| r["kind"] == "auth_failed").count();
     assert!(failures <= 21, "the flood was audited in full: {failures} records");
 }

@@ -14,7 +14,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use warrant_test_support::{Warrant, audit_records, client, fixture, python};
+use warrant_test_support::{FixtureServer, Warrant, audit_records, client, fixture, python};
 
 const BIN: &str = env!("CARGO_BIN_EXE_warrant");
 const PASSPHRASE: &str = "correct horse battery staple";
@@ -545,5 +545,39 @@ echo "ca=$SSL_CERT_FILE""#
         of("lease_ended").iter().any(|r| r["body"]["reason"] == "run ended"
             && r["body"]["lease"] == started[0]["body"]["lease"])
     );
+    assert!(files_holding(&w.home(), token.as_bytes()).is_empty());
+}
+
+#[test]
+fn an_http_upstream_gets_its_credential_in_a_header_and_no_other_upstream_does() {
+    let w = home();
+    let token = fresh_token();
+    vault_add(
+        &w,
+        "remote",
+        &token,
+        &["--host", "mcp.example.com", "--header", "Authorization", "--format", "token {}"],
+    );
+    let with = FixtureServer::start(false);
+    let without = FixtureServer::start(false);
+    w.configure(&format!(
+        "[upstreams.remote]\nurl = {:?}\ncredentials = {{ Authorization = \"remote\" }}\n[upstreams.plain]\nurl = {:?}\n",
+        with.url, without.url
+    ));
+    let (_, agent) = w.spawn_agent("caller", &[]);
+    let gw = w.up();
+    let out = client(
+        &gw.url,
+        Some(&agent),
+        &json!([call("remote__auth_digest", json!({})), call("plain__auth_digest", json!({}))]),
+    );
+    assert_eq!(out["results"][0]["text"], sha256_hex(&format!("token {token}")), "{out}");
+    assert_eq!(out["results"][1]["text"], sha256_hex(""), "{out}");
+    assert!(!out.to_string().contains(&token));
+    let uses: Vec<Value> =
+        audit_records(&w).into_iter().filter(|r| r["kind"] == "credential_use").collect();
+    assert_eq!(uses.len(), 1, "only the call to the upstream that holds it: {uses:?}");
+    assert_eq!(uses[0]["body"]["host"], "remote");
+    drop(gw);
     assert!(files_holding(&w.home(), token.as_bytes()).is_empty());
 }
