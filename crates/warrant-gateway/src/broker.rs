@@ -161,6 +161,19 @@ impl Broker {
         })
     }
 
+    /// Unlocks `home`'s vault with the operator's passphrase (see
+    /// [`passphrase`]); `why` tells the operator why it must be unlocked.
+    pub fn unlock_home(
+        home: &crate::home::Home,
+        lease_ttl: Duration,
+        why: &str,
+    ) -> Result<Self, String> {
+        let pass =
+            passphrase("Vault passphrase: ", false).map_err(|e| format!("vault: {e} ({why})"))?;
+        Self::open(&home.vault(), &pass, &home.state_db(), lease_ttl)
+            .map_err(|e| format!("vault: {e}"))
+    }
+
     /// The credentials and scanner as of the last refresh.
     pub fn known(&self) -> Arc<Known> {
         match self.known.read() {
@@ -346,6 +359,51 @@ impl Broker {
             && let Err(e) = self.vault.mark_used(&name, UnixMillis::now())
         {
             tracing::warn!(error = %e, "recording a credential's last use failed");
+        }
+    }
+}
+
+/// The header value that carries `secret`, as `format` says (`Bearer {}`;
+/// `{}` when there is none), marked sensitive. The formatted text is
+/// zeroized; the `HeaderValue`'s own copy is not.
+pub fn header_value(
+    format: Option<&str>,
+    secret: &SecretValue,
+) -> Result<http::HeaderValue, &'static str> {
+    let text = secret.expose_str().ok_or("is not text, so it cannot go in a header")?;
+    let formatted = zeroize::Zeroizing::new(format.unwrap_or("{}").replacen("{}", text, 1));
+    let mut value = http::HeaderValue::from_str(&formatted)
+        .map_err(|_| "holds characters a header cannot carry")?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Authorizes `use_` for `claims`' agent in the gateway: decided for it and
+/// each ancestor, leased, the records committed to the audit log before the
+/// value is returned. A refusal counts as a denial against the agent.
+/// `Err` is the text the agent is given.
+pub(crate) async fn use_in_gateway(
+    gw: &crate::gateway::Gateway,
+    claims: &warrant_identity::Claims,
+    use_: &Use<'_>,
+    upstream_bound: bool,
+) -> Result<Grant, String> {
+    let broker = gw.broker.as_ref().ok_or(
+        "warrant: there is no vault (or it is not unlocked), so no credential can be used",
+    )?;
+    let facts = crate::handler::agent_facts(claims);
+    let ancestors = crate::handler::ancestor_facts(claims);
+    let authorized = broker.authorize(&gw.policy, &facts, &ancestors, use_, upstream_bound);
+    for (kind, detail) in authorized.records {
+        gw.record_as(kind, claims, detail)
+            .await
+            .map_err(|e| format!("warrant: refused because the audit log is unavailable ({e})"))?;
+    }
+    match authorized.grant {
+        Ok(grant) => Ok(grant),
+        Err(reason) => {
+            gw.count_denial(&claims.agent_id).await;
+            Err(format!("warrant: denied: {reason}"))
         }
     }
 }

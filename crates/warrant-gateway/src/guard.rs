@@ -94,18 +94,22 @@ fn strings<'v>(value: &'v Value, values: &mut Vec<&'v str>, keys: &mut Vec<&'v s
     }
 }
 
-/// Scans an outgoing value with `scanner`: the string values joined in
-/// document order, so a secret cut across adjacent values is found too, and
-/// the object keys joined likewise.
+/// What an outgoing value is scanned as: its string values joined in
+/// document order (so a secret cut across adjacent values is whole again),
+/// and its object keys joined likewise.
+fn joined(value: &Value) -> [zeroize::Zeroizing<String>; 2] {
+    let (mut values, mut keys) = (Vec::new(), Vec::new());
+    strings(value, &mut values, &mut keys);
+    [zeroize::Zeroizing::new(values.concat()), zeroize::Zeroizing::new(keys.concat())]
+}
+
+/// Scans an outgoing value (see [`joined`]) with `scanner`.
 pub fn scan_value(scanner: &LeakScanner, value: &Value) -> Option<Leak> {
     if scanner.secret_count() == 0 {
         return None;
     }
-    let (mut values, mut keys) = (Vec::new(), Vec::new());
-    strings(value, &mut values, &mut keys);
     let mut credentials: Vec<(String, Encoding)> = Vec::new();
-    for parts in [values, keys] {
-        let joined = zeroize::Zeroizing::new(parts.concat());
+    for joined in joined(value) {
         for finding in scanner.scan(joined.as_bytes()) {
             let item = (finding.name, finding.encoding);
             if !credentials.contains(&item) {
@@ -140,13 +144,10 @@ pub fn outgoing(gw: &Gateway, arguments: &Value) -> Outgoing {
     Outgoing::Redacted(cleaned, Leak { credentials: Vec::new(), rules })
 }
 
-/// The rules that fire on any string of `value`, or on its values joined.
+/// The rules that fire on `value` (see [`joined`]).
 fn scan_rules(rules: &RuleSet, value: &Value) -> Vec<&'static str> {
-    let (mut values, mut keys) = (Vec::new(), Vec::new());
-    strings(value, &mut values, &mut keys);
     let mut found: Vec<&'static str> = Vec::new();
-    for parts in [values, keys] {
-        let joined = zeroize::Zeroizing::new(parts.concat());
+    for joined in joined(value) {
         for finding in rules.scan(joined.as_bytes()) {
             if !found.contains(&finding.rule) {
                 found.push(finding.rule);

@@ -258,17 +258,6 @@ impl GatewayHandler {
     async fn upstream_credentials(&self, claims: &Claims, entry: &ToolEntry) -> Result<(), String> {
         let gw = &self.gw;
         let Some(upstream) = gw.upstreams.get(entry.name.upstream()) else { return Ok(()) };
-        if upstream.config.credentials.is_empty() {
-            return Ok(());
-        }
-        let Some(broker) = gw.broker.as_ref() else {
-            return Err(
-                "warrant: this upstream needs vault credentials and the vault is not unlocked"
-                    .to_owned(),
-            );
-        };
-        let facts = agent_facts(claims);
-        let ancestors = ancestor_facts(claims);
         for name in upstream.config.credentials.values() {
             let use_ = crate::broker::Use {
                 credential: name,
@@ -276,16 +265,7 @@ impl GatewayHandler {
                 tool: entry.name.as_str(),
                 host: entry.name.upstream().as_str(),
             };
-            let authorized = broker.authorize(&gw.policy, &facts, &ancestors, &use_, true);
-            for (kind, detail) in authorized.records {
-                gw.record_as(kind, claims, detail).await.map_err(|e| {
-                    format!("warrant: refused because the audit log is unavailable ({e})")
-                })?;
-            }
-            if let Err(reason) = authorized.grant {
-                gw.count_denial(&claims.agent_id).await;
-                return Err(format!("warrant: denied: {reason}"));
-            }
+            crate::broker::use_in_gateway(gw, claims, &use_, true).await?;
         }
         Ok(())
     }

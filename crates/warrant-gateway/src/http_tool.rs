@@ -18,8 +18,8 @@
 //! is made. An `Authorization` header from the agent is refused. The host a
 //! credential is bound to counts as declared for the connection decision.
 
+use crate::egress_gate::method_of;
 use crate::gateway::Gateway;
-use crate::run::method_of;
 use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -233,30 +233,13 @@ async fn credential_header(
     host: &str,
     agent_headers: &BTreeMap<String, String>,
 ) -> Result<(http::HeaderName, http::HeaderValue), String> {
-    let broker = gw.broker.as_ref().ok_or(
-        "warrant: there is no vault (or it is not unlocked), so no credential can be used",
-    )?;
-    let facts = crate::handler::agent_facts(caller);
-    let ancestors = crate::handler::ancestor_facts(caller);
     let use_ = crate::broker::Use {
         credential: name,
         via: crate::broker::Via::HttpRequest,
         tool: "warrant__http_request",
         host: &host.to_ascii_lowercase(),
     };
-    let authorized = broker.authorize(&gw.policy, &facts, &ancestors, &use_, false);
-    for (kind, detail) in authorized.records {
-        gw.record_as(kind, caller, detail)
-            .await
-            .map_err(|e| format!("warrant: refused because the audit log is unavailable ({e})"))?;
-    }
-    let grant = match authorized.grant {
-        Ok(grant) => grant,
-        Err(reason) => {
-            gw.count_denial(&caller.agent_id).await;
-            return Err(format!("warrant: denied: {reason}"));
-        }
-    };
+    let grant = crate::broker::use_in_gateway(gw, caller, &use_, false).await?;
     let header = grant.binding.header.as_deref().ok_or_else(|| {
         format!("warrant: credential `{name}` has no header to go in (it is bound to an environment variable only)")
     })?;
@@ -267,16 +250,8 @@ async fn credential_header(
     }
     let header = http::HeaderName::from_bytes(header.as_bytes())
         .map_err(|_| format!("warrant: credential `{name}` names an invalid header"))?;
-    let text = grant
-        .secret
-        .expose_str()
-        .ok_or_else(|| format!("warrant: credential `{name}` is not text"))?;
-    let formatted = zeroize::Zeroizing::new(
-        grant.binding.format.as_deref().unwrap_or("{}").replacen("{}", text, 1),
-    );
-    let mut value = http::HeaderValue::from_str(&formatted)
-        .map_err(|_| format!("warrant: credential `{name}` cannot go in a header"))?;
-    value.set_sensitive(true);
+    let value = crate::broker::header_value(grant.binding.format.as_deref(), &grant.secret)
+        .map_err(|why| format!("warrant: credential `{name}` {why}"))?;
     Ok((header, value))
 }
 
@@ -397,7 +372,9 @@ impl warrant_egress::Gate for ToolGate {
                 declared: self.declared.as_deref() == Some(request.host.as_str()),
                 now: UnixMillis::now(),
             });
-            if let verdict @ Verdict::Deny { .. } = crate::run::connect_verdict(&decision, "") {
+            if let verdict @ Verdict::Deny { .. } =
+                crate::egress_gate::connect_verdict(&decision, "")
+            {
                 return verdict;
             }
         }
@@ -405,7 +382,7 @@ impl warrant_egress::Gate for ToolGate {
     }
 
     async fn record(&self, event: EgressEvent) -> Result<(), String> {
-        let (kind, detail) = crate::run::egress_record(&event);
+        let (kind, detail) = crate::egress_gate::egress_record(&event);
         self.gw.record_as(kind, &self.caller, detail).await
     }
 }

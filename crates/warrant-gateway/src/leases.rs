@@ -12,7 +12,7 @@
 //! Leases live in `state.db` beside the agent registry, so the gateway, a
 //! `warrant run` and the CLI see the same ones. No secret is stored here.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use serde::Serialize;
 use std::path::Path;
 use std::time::Duration;
@@ -148,19 +148,6 @@ impl LeaseStore {
         Ok(Acquired { lease, started, expired })
     }
 
-    /// Whether lease `id` is still live at `now`.
-    pub fn is_live(&self, id: &str, now: UnixMillis) -> Result<bool, rusqlite::Error> {
-        let found: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT expires_ms FROM credential_leases WHERE id = ?1 AND ended_ms IS NULL",
-                params![id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(found.is_some_and(|expires| expires > now.0))
-    }
-
     /// Ends every live lease held by one of `agents`.
     pub fn end_for_agents(
         &mut self,
@@ -183,16 +170,6 @@ impl LeaseStore {
         now: UnixMillis,
     ) -> Result<Vec<Lease>, rusqlite::Error> {
         self.end_where("credential = ?1", credential, reason, now)
-    }
-
-    /// Ends one lease if it is live; returns it if it was.
-    pub fn end(
-        &mut self,
-        id: &str,
-        reason: &str,
-        now: UnixMillis,
-    ) -> Result<Option<Lease>, rusqlite::Error> {
-        Ok(self.end_where("id = ?1", id, reason, now)?.pop())
     }
 
     fn end_where(
@@ -279,6 +256,23 @@ fn uuid_like() -> String {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    use rusqlite::OptionalExtension;
+
+    impl LeaseStore {
+        /// Whether lease `id` is still live at `now`.
+        pub fn is_live(&self, id: &str, now: UnixMillis) -> Result<bool, rusqlite::Error> {
+            let found: Option<i64> = self
+                .conn
+                .query_row(
+                    "SELECT expires_ms FROM credential_leases WHERE id = ?1 AND ended_ms IS NULL",
+                    params![id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(found.is_some_and(|expires| expires > now.0))
+        }
+    }
 
     fn store() -> (tempfile::TempDir, LeaseStore) {
         let dir = tempfile::tempdir().unwrap();

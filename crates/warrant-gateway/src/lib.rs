@@ -17,6 +17,8 @@ mod builtin;
 pub mod config;
 pub mod control;
 pub mod discovery;
+mod doctor;
+mod egress_gate;
 mod gateway;
 mod guard;
 mod handler;
@@ -259,15 +261,12 @@ fn open_broker(home: &Home, config: &Config) -> Result<Option<Arc<broker::Broker
         }
         return Ok(None);
     }
-    let pass = broker::passphrase("Vault passphrase: ", false).map_err(|e| {
-        GatewayError::Run(format!(
-            "vault: {e} (Warrant unlocks the vault to broker credentials and to find them in what agents send)"
-        ))
-    })?;
-    let opened =
-        broker::Broker::open(&home.vault(), &pass, &home.state_db(), config.vault.lease_ttl)
-            .map_err(|e| GatewayError::Run(format!("vault: {e}")))?;
-    drop(pass);
+    let opened = broker::Broker::unlock_home(
+        home,
+        config.vault.lease_ttl,
+        "Warrant unlocks the vault to broker credentials and to find them in what agents send",
+    )
+    .map_err(GatewayError::Run)?;
     let known = opened.known();
     for (upstream, name) in &needed {
         if !known.credentials.contains_key(name) {

@@ -505,17 +505,12 @@ pub fn kill(home: &Home, agent: Option<&str>, by: &str) -> Result<KillReport, Ga
     for target in &targets {
         reg.kill(target, by, now).map_err(identity)?;
     }
-    let mut stopped: Vec<String> = targets
-        .iter()
-        .filter_map(|t| match t {
-            KillTarget::Agent(id) => Some(id.to_string()),
-            KillTarget::All => None,
-        })
-        .chain(descendants.iter().cloned())
-        .collect();
-    if targets.contains(&KillTarget::All) {
-        stopped = reg.list().map_err(identity)?.iter().map(|r| r.agent_id.to_string()).collect();
-    }
+    // Their leases end with them: every agent for `--all`.
+    let stopped: Vec<String> = if targets.contains(&KillTarget::All) {
+        reg.list().map_err(identity)?.iter().map(|r| r.agent_id.to_string()).collect()
+    } else {
+        names.iter().chain(&descendants).cloned().collect()
+    };
     crate::vault_ops::end_leases(home, &stopped, "killed")?;
     Ok(KillReport { targets: names, descendants, live: apply_kills(home)? })
 }

@@ -15,12 +15,15 @@
 //! verified, the report recorded → wait, while watching for `warrant kill`
 //! or revocation of the identity (then the whole tree is killed) and for
 //! Ctrl-C (forwarded) → exit recorded → identity revoked → proxy stopped.
+//!
+//! The proxy's gate is in `egress_gate.rs`; `warrant doctor` in `doctor.rs`.
+
+pub use crate::doctor::{DoctorReport, ProfileCheck, doctor};
 
 use crate::GatewayError;
 use crate::config::Config;
 use crate::control::{self, ControlRequest};
 use crate::home::Home;
-use serde::Serialize;
 use serde_json::{Value, json};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -30,9 +33,9 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use warrant_audit::{AuditEvent, AuditLog, AuditOptions, EventKind};
 use warrant_core::{AgentId, AgentName, UnixMillis};
-use warrant_egress::{EgressConfig, EgressEvent, EgressRequest, RequestKind, Verdict};
+use warrant_egress::EgressConfig;
 use warrant_identity::{IssueRequest, Registry, RootKey, TrustDomain};
-use warrant_policy::{AgentFacts, ConnectRequest, Decision, PolicyEngine};
+use warrant_policy::PolicyEngine;
 use warrant_sandbox::{Access, NetworkMode, PathRule, Profile, Sandbox, SandboxSpec, SpawnOptions};
 
 /// Hosts a shipped profile declares (its egress allowlist, as
@@ -97,18 +100,12 @@ pub fn run(home: &Home, options: RunOptions) -> Result<i32, GatewayError> {
     // With a vault, the proxy looks inside every request for secrets (and
     // swaps placeholders): it must be unlocked before anything runs.
     let broker = if home.vault().exists() {
-        let pass = crate::broker::passphrase("Vault passphrase: ", false).map_err(|e| {
-            run_error(format!(
-                "vault: {e} (a run is inspected for vault secrets, so the vault must be unlocked)"
-            ))
-        })?;
-        let opened = crate::broker::Broker::open(
-            &home.vault(),
-            &pass,
-            &home.state_db(),
+        let opened = crate::broker::Broker::unlock_home(
+            home,
             config.vault.lease_ttl,
+            "a run is inspected for vault secrets, so the vault must be unlocked",
         )
-        .map_err(|e| run_error(format!("vault: {e}")))?;
+        .map_err(run_error)?;
         Some(Arc::new(opened))
     } else if let Some(name) = options.credentials.first() {
         return Err(run_error(format!(
@@ -311,7 +308,7 @@ fn supervise(
             tokio::net::UnixListener::bind(&socket)
                 .map_err(|e| run_error(format!("cannot bind the egress socket: {e}")))?
         };
-        let gate = Arc::new(RunGate {
+        let gate = Arc::new(crate::egress_gate::RunGate {
             policy: Arc::clone(&s.policy),
             agent: crate::handler::agent_facts(s.claims),
             declared: s.declared.clone(),
@@ -570,11 +567,8 @@ fn declared_hosts(options: &RunOptions) -> Result<Vec<String>, GatewayError> {
 }
 
 /// Whether `host` is one of `declared` (`*.domain` covers its subdomains).
-fn is_declared(declared: &[String], host: &str) -> bool {
-    declared.iter().any(|d| match d.strip_prefix("*.") {
-        Some(domain) => host.strip_suffix(domain).is_some_and(|rest| rest.ends_with('.')),
-        None => d == host,
-    })
+pub(crate) fn is_declared(declared: &[String], host: &str) -> bool {
+    crate::broker::host_bound(declared, host)
 }
 
 fn record(
@@ -626,235 +620,6 @@ impl SocketDir {
 impl Drop for SocketDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
-
-/// The egress proxy's gate: Cedar decides, the audit log records.
-struct RunGate {
-    policy: Arc<PolicyEngine>,
-    agent: AgentFacts,
-    declared: Vec<String>,
-    audit: AuditLog,
-    agent_id: String,
-    /// With a vault: what inspects (and swaps in) every request.
-    credentials: Option<Arc<crate::run_credentials::RunCredentials>>,
-}
-
-impl warrant_egress::Gate for RunGate {
-    async fn decide(&self, request: &EgressRequest) -> Verdict {
-        let method = method_of(request);
-        let declared = is_declared(&self.declared, &request.host);
-        let decision = self.policy.decide_connect(&ConnectRequest {
-            agent: &self.agent,
-            host: &request.host,
-            port: request.port,
-            method: &method,
-            declared,
-            now: UnixMillis::now(),
-        });
-        // A default deny of a host the run did not declare says how to.
-        let hint = if declared || !decision.rules().is_empty() {
-            String::new()
-        } else {
-            format!(" (`{}` was not declared for this run: --allow-host)", request.host)
-        };
-        connect_verdict(&decision, &hint)
-    }
-
-    fn inspects(&self, _request: &EgressRequest) -> bool {
-        self.credentials.is_some()
-    }
-
-    fn inspect(
-        &self,
-        request: &EgressRequest,
-        head: &mut http::request::Parts,
-        body: &mut Vec<u8>,
-    ) -> Result<(), warrant_egress::Blocked> {
-        match &self.credentials {
-            Some(credentials) => credentials.inspect(request, head, body),
-            None => Ok(()),
-        }
-    }
-
-    async fn record(&self, event: EgressEvent) -> Result<(), String> {
-        let (kind, mut detail) = egress_record(&event);
-        if let (EgressEvent::Decided { request, .. }, Value::Object(map)) = (&event, &mut detail) {
-            map.insert("declared".into(), json!(is_declared(&self.declared, &request.host)));
-        }
-        let mut audit_event = AuditEvent::new(kind).agent(self.agent_id.clone());
-        if let Value::Object(map) = detail {
-            audit_event.detail = map;
-        }
-        self.audit.append(audit_event).await.map(|_| ()).map_err(|e| e.to_string())
-    }
-}
-
-/// An egress event as an audit record: its kind and body. The path is kept
-/// only up to its query (queries often carry credentials).
-pub(crate) fn egress_record(event: &EgressEvent) -> (EventKind, Value) {
-    let (kind, detail) = match event {
-        EgressEvent::Refused(r) => (
-            EventKind::EgressRefused,
-            json!({"target": r.target, "status": r.status, "reason": r.reason,
-                       "request": r.request.as_ref().map(shown_request)}),
-        ),
-        EgressEvent::Decided { request, verdict } => {
-            let (outcome, reason) = match verdict {
-                Verdict::Allow => ("allow", None),
-                Verdict::Deny { reason } => ("deny", Some(reason.clone())),
-            };
-            let mut detail = shown_request(request);
-            if let Value::Object(map) = &mut detail {
-                map.insert("outcome".into(), json!(outcome));
-                map.insert("reason".into(), json!(reason));
-            }
-            (EventKind::EgressDecision, detail)
-        }
-        // The inspection hook refused a request (403: it carried a secret or
-        // a placeholder for another host), or the proxy refused what it
-        // could not inspect (413, 421, 405).
-        EgressEvent::Blocked { request, status, reason } => {
-            let mut detail = shown_request(request);
-            if let Value::Object(map) = &mut detail {
-                map.insert("status".into(), json!(status));
-                map.insert("reason".into(), json!(reason));
-                map.insert("where".into(), json!("egress"));
-            }
-            let kind =
-                if *status == 403 { EventKind::LeakBlocked } else { EventKind::EgressRefused };
-            (kind, detail)
-        }
-        EgressEvent::Finished { request, outcome } => {
-            let mut detail = shown_request(request);
-            if let Value::Object(map) = &mut detail {
-                map.insert("status".into(), json!(outcome.status));
-                map.insert("bytes_up".into(), json!(outcome.bytes_up));
-                map.insert("bytes_down".into(), json!(outcome.bytes_down));
-                map.insert(
-                    "duration_ms".into(),
-                    json!(u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX)),
-                );
-                map.insert("error".into(), json!(outcome.error));
-            }
-            (EventKind::EgressFinished, detail)
-        }
-    };
-    (kind, detail)
-}
-
-/// The method policy sees for an egress request: `CONNECT` for a tunnel.
-pub(crate) fn method_of(request: &EgressRequest) -> String {
-    match &request.kind {
-        RequestKind::Connect => "CONNECT".to_owned(),
-        RequestKind::Http { method, .. } | RequestKind::Https { method, .. } => method.clone(),
-    }
-}
-
-/// Policy's answer about a connection as the proxy's verdict. A connection
-/// cannot wait for a person, so `ask` refuses, saying so. `hint` is added to
-/// a denial's reason.
-pub(crate) fn connect_verdict(decision: &Decision, hint: &str) -> Verdict {
-    match decision {
-        Decision::Allow { .. } => Verdict::Allow,
-        Decision::Deny { rules, reason, .. } => {
-            let rule = rules.first().map(|r| format!(" by rule `{}`", r.id)).unwrap_or_default();
-            Verdict::Deny { reason: format!("denied{rule}: {reason}{hint}") }
-        }
-        Decision::Ask { rules, .. } => {
-            let rule = rules.first().map(|r| r.id.clone()).unwrap_or_default();
-            Verdict::Deny {
-                reason: format!(
-                    "rule `{rule}` asks a person about this connection, and connections cannot wait for approval yet"
-                ),
-            }
-        }
-    }
-}
-
-/// A request as records show it. The path is kept only as far as its query:
-/// query strings often carry credentials.
-fn shown_request(request: &EgressRequest) -> Value {
-    let method = method_of(request);
-    let path = match &request.kind {
-        RequestKind::Connect => None,
-        RequestKind::Http { path, .. } | RequestKind::Https { path, .. } => {
-            Some(path.split('?').next().unwrap_or("").to_owned())
-        }
-    };
-    json!({
-        "host": request.host, "port": request.port, "method": method, "path": path,
-        "addresses": request.addresses.iter().map(ToString::to_string).collect::<Vec<_>>(),
-    })
-}
-
-/// `warrant doctor`: what this host can enforce, and whether each shipped
-/// profile actually starts here (tried, not inferred).
-#[derive(Debug, Serialize)]
-pub struct DoctorReport {
-    pub host: warrant_sandbox::HostProbe,
-    pub profiles: Vec<ProfileCheck>,
-}
-
-/// One shipped profile, launched with `/bin/true`.
-#[derive(Debug, Serialize)]
-pub struct ProfileCheck {
-    pub profile: String,
-    pub runs: bool,
-    /// Why it refused, naming the control and how to enable it.
-    pub error: Option<String>,
-    /// Each control's status in the report of that launch.
-    pub controls: Vec<(String, String)>,
-}
-
-pub fn doctor() -> DoctorReport {
-    let host = warrant_sandbox::probe();
-    let profiles = Profile::builtin_names().map(check_profile).collect();
-    DoctorReport { host, profiles }
-}
-
-fn check_profile(name: &str) -> ProfileCheck {
-    let failed = |error: String| ProfileCheck {
-        profile: name.to_owned(),
-        runs: false,
-        error: Some(error),
-        controls: Vec::new(),
-    };
-    let Ok(profile) = Profile::builtin(name) else { return failed("not a shipped profile".into()) };
-    let dir = match tempfile::Builder::new().prefix("warrant-doctor-").tempdir() {
-        Ok(dir) => dir,
-        Err(e) => return failed(format!("cannot make a scratch workspace: {e}")),
-    };
-    let workspace = dir.path().join("workspace");
-    if let Err(e) = std::fs::create_dir(&workspace) {
-        return failed(format!("cannot make a scratch workspace: {e}"));
-    }
-    let mut spec = SandboxSpec::new(profile.clone(), &workspace);
-    // A socket that answers nothing: enough to start a proxy-mode sandbox.
-    let _listener;
-    if profile.network.mode == NetworkMode::Proxy {
-        let socket = dir.path().join("egress.sock");
-        match std::os::unix::net::UnixListener::bind(&socket) {
-            Ok(l) => _listener = l,
-            Err(e) => return failed(format!("cannot make a scratch socket: {e}")),
-        }
-        spec = spec.with_proxy_socket(&socket);
-    }
-    let output = Sandbox::new(&spec).and_then(|s| s.run(&[OsString::from("/bin/true")], 4096));
-    match output {
-        Ok(output) => ProfileCheck {
-            profile: name.to_owned(),
-            runs: output.status.success(),
-            error: (!output.status.success())
-                .then(|| format!("`/bin/true` ended with {:?}", output.status)),
-            controls: output
-                .report
-                .controls
-                .iter()
-                .map(|c| (c.control.name().to_owned(), format!("{:?}", c.status).to_lowercase()))
-                .collect(),
-        },
-        Err(e) => failed(e.to_string()),
     }
 }
 

@@ -325,15 +325,8 @@ fn credential_headers(
     for (name, secret, format) in values {
         let header = http::HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| format!("`{name}` is not a header name"))?;
-        let text = secret.expose_str().ok_or_else(|| {
-            format!("the credential for header `{name}` is not text and cannot go in a header")
-        })?;
-        let formatted =
-            zeroize::Zeroizing::new(format.as_deref().unwrap_or("{}").replacen("{}", text, 1));
-        let mut value = http::HeaderValue::from_str(&formatted).map_err(|_| {
-            format!("the credential for header `{name}` holds characters a header cannot carry")
-        })?;
-        value.set_sensitive(true);
+        let value = crate::broker::header_value(format.as_deref(), &secret)
+            .map_err(|why| format!("the credential for header `{name}` {why}"))?;
         headers.insert(header, value);
     }
     Ok(headers)

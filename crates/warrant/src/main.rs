@@ -3,6 +3,7 @@
 //! exit status with a one-line reason on stderr.
 
 mod cli;
+mod vault;
 
 use clap::Parser;
 use std::process::ExitCode;

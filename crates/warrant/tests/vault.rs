@@ -169,6 +169,9 @@ fn an_upstream_gets_its_token_and_the_agent_never_sees_or_sends_it() {
         fixture("token_server.py").display().to_string(),
     ));
     let (_, agent) = w.spawn_agent("coder", &[]);
+    // The gateway's debug log carries upstreams' stderr (the fixture prints
+    // its token there at start): it must arrive redacted.
+    w.set_env("WARRANT_LOG", "warrant_gateway=debug");
     let mut gw = w.up();
 
     let b64 = |prefix: &str| {
@@ -246,6 +249,10 @@ fn an_upstream_gets_its_token_and_the_agent_never_sees_or_sends_it() {
     let log: Vec<String> = gw.lines.try_iter().collect();
     // The gateway's own output, the home directory, the audit log: no token
     // anywhere outside the vault's ciphertext.
+    assert!(
+        log.iter().any(|l| l.contains("upstream stderr") && l.contains("[REDACTED:github]")),
+        "the fixture's stderr line was not seen redacted"
+    );
     for secret in [&token, &rotated] {
         assert!(!log.iter().any(|l| l.contains(secret.as_str())), "the gateway logged it");
         assert!(
@@ -580,4 +587,28 @@ fn an_http_upstream_gets_its_credential_in_a_header_and_no_other_upstream_does()
     assert_eq!(uses[0]["body"]["host"], "remote");
     drop(gw);
     assert!(files_holding(&w.home(), token.as_bytes()).is_empty());
+}
+
+#[test]
+fn attempts_to_send_a_secret_out_count_toward_stopping_the_agent() {
+    let w = home();
+    let token = fresh_token();
+    vault_add(&w, "github", &token, &["--host", "api.github.com"]);
+    w.configure_gateway("quarantine_denials = 2");
+    w.add_fixture_upstream("gh", "token_server.py", "");
+    let (_, agent) = w.spawn_agent("smuggler", &[]);
+    let gw = w.up();
+    let out = client(
+        &gw.url,
+        Some(&agent),
+        &json!([
+            call("gh__echo", json!({"text": format!("one {token}")})),
+            call("gh__echo", json!({"text": hex_of(token.as_bytes())})),
+        ]),
+    );
+    assert!(out["results"].as_array().unwrap().iter().all(|r| r["is_error"] == true), "{out}");
+    // Two blocked attempts reach the quarantine threshold: the agent is stopped.
+    let after = client(&gw.url, Some(&agent), &json!([call("gh__echo", json!({"text": "hi"}))]));
+    assert_ne!(after["ok"], true, "{after}");
+    assert!(audit_records(&w).iter().any(|r| r["kind"] == "agent_killed"));
 }

@@ -1,0 +1,76 @@
+//! `warrant doctor`: what this host can enforce, control by control, and
+//! whether each shipped profile starts here.
+
+use serde::Serialize;
+use std::ffi::OsString;
+use warrant_sandbox::{NetworkMode, Profile, Sandbox, SandboxSpec};
+
+/// `warrant doctor`: what this host can enforce, and whether each shipped
+/// profile actually starts here (tried, not inferred).
+#[derive(Debug, Serialize)]
+pub struct DoctorReport {
+    pub host: warrant_sandbox::HostProbe,
+    pub profiles: Vec<ProfileCheck>,
+}
+
+/// One shipped profile, launched with `/bin/true`.
+#[derive(Debug, Serialize)]
+pub struct ProfileCheck {
+    pub profile: String,
+    pub runs: bool,
+    /// Why it refused, naming the control and how to enable it.
+    pub error: Option<String>,
+    /// Each control's status in the report of that launch.
+    pub controls: Vec<(String, String)>,
+}
+
+pub fn doctor() -> DoctorReport {
+    let host = warrant_sandbox::probe();
+    let profiles = Profile::builtin_names().map(check_profile).collect();
+    DoctorReport { host, profiles }
+}
+
+fn check_profile(name: &str) -> ProfileCheck {
+    let failed = |error: String| ProfileCheck {
+        profile: name.to_owned(),
+        runs: false,
+        error: Some(error),
+        controls: Vec::new(),
+    };
+    let Ok(profile) = Profile::builtin(name) else { return failed("not a shipped profile".into()) };
+    let dir = match tempfile::Builder::new().prefix("warrant-doctor-").tempdir() {
+        Ok(dir) => dir,
+        Err(e) => return failed(format!("cannot make a scratch workspace: {e}")),
+    };
+    let workspace = dir.path().join("workspace");
+    if let Err(e) = std::fs::create_dir(&workspace) {
+        return failed(format!("cannot make a scratch workspace: {e}"));
+    }
+    let mut spec = SandboxSpec::new(profile.clone(), &workspace);
+    // A socket that answers nothing: enough to start a proxy-mode sandbox.
+    let _listener;
+    if profile.network.mode == NetworkMode::Proxy {
+        let socket = dir.path().join("egress.sock");
+        match std::os::unix::net::UnixListener::bind(&socket) {
+            Ok(l) => _listener = l,
+            Err(e) => return failed(format!("cannot make a scratch socket: {e}")),
+        }
+        spec = spec.with_proxy_socket(&socket);
+    }
+    let output = Sandbox::new(&spec).and_then(|s| s.run(&[OsString::from("/bin/true")], 4096));
+    match output {
+        Ok(output) => ProfileCheck {
+            profile: name.to_owned(),
+            runs: output.status.success(),
+            error: (!output.status.success())
+                .then(|| format!("`/bin/true` ended with {:?}", output.status)),
+            controls: output
+                .report
+                .controls
+                .iter()
+                .map(|c| (c.control.name().to_owned(), format!("{:?}", c.status).to_lowercase()))
+                .collect(),
+        },
+        Err(e) => failed(e.to_string()),
+    }
+}

@@ -1,0 +1,171 @@
+//! The egress proxy's side of policy and the audit log: the gate a
+//! `warrant run` proxy asks (Cedar's `connect`, and with a vault the
+//! inspection of each request), and the mapping of egress events to audit
+//! records that `warrant__http_request` shares.
+
+use crate::run::is_declared;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use warrant_audit::{AuditEvent, AuditLog, EventKind};
+use warrant_core::UnixMillis;
+use warrant_egress::{EgressEvent, EgressRequest, RequestKind, Verdict};
+use warrant_policy::{AgentFacts, ConnectRequest, Decision, PolicyEngine};
+
+/// The egress proxy's gate: Cedar decides, the audit log records.
+pub(crate) struct RunGate {
+    pub(crate) policy: Arc<PolicyEngine>,
+    pub(crate) agent: AgentFacts,
+    pub(crate) declared: Vec<String>,
+    pub(crate) audit: AuditLog,
+    pub(crate) agent_id: String,
+    /// With a vault: what inspects (and swaps in) every request.
+    pub(crate) credentials: Option<Arc<crate::run_credentials::RunCredentials>>,
+}
+
+impl warrant_egress::Gate for RunGate {
+    async fn decide(&self, request: &EgressRequest) -> Verdict {
+        let method = method_of(request);
+        let declared = is_declared(&self.declared, &request.host);
+        let decision = self.policy.decide_connect(&ConnectRequest {
+            agent: &self.agent,
+            host: &request.host,
+            port: request.port,
+            method: &method,
+            declared,
+            now: UnixMillis::now(),
+        });
+        // A default deny of a host the run did not declare says how to.
+        let hint = if declared || !decision.rules().is_empty() {
+            String::new()
+        } else {
+            format!(" (`{}` was not declared for this run: --allow-host)", request.host)
+        };
+        connect_verdict(&decision, &hint)
+    }
+
+    fn inspects(&self, _request: &EgressRequest) -> bool {
+        self.credentials.is_some()
+    }
+
+    fn inspect(
+        &self,
+        request: &EgressRequest,
+        head: &mut http::request::Parts,
+        body: &mut Vec<u8>,
+    ) -> Result<(), warrant_egress::Blocked> {
+        match &self.credentials {
+            Some(credentials) => credentials.inspect(request, head, body),
+            None => Ok(()),
+        }
+    }
+
+    async fn record(&self, event: EgressEvent) -> Result<(), String> {
+        let (kind, mut detail) = egress_record(&event);
+        if let (EgressEvent::Decided { request, .. }, Value::Object(map)) = (&event, &mut detail) {
+            map.insert("declared".into(), json!(is_declared(&self.declared, &request.host)));
+        }
+        let mut audit_event = AuditEvent::new(kind).agent(self.agent_id.clone());
+        if let Value::Object(map) = detail {
+            audit_event.detail = map;
+        }
+        self.audit.append(audit_event).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+/// An egress event as an audit record: its kind and body. The path is kept
+/// only up to its query (queries often carry credentials).
+pub(crate) fn egress_record(event: &EgressEvent) -> (EventKind, Value) {
+    let (kind, detail) = match event {
+        EgressEvent::Refused(r) => (
+            EventKind::EgressRefused,
+            json!({"target": r.target, "status": r.status, "reason": r.reason,
+                       "request": r.request.as_ref().map(shown_request)}),
+        ),
+        EgressEvent::Decided { request, verdict } => {
+            let (outcome, reason) = match verdict {
+                Verdict::Allow => ("allow", None),
+                Verdict::Deny { reason } => ("deny", Some(reason.clone())),
+            };
+            let mut detail = shown_request(request);
+            if let Value::Object(map) = &mut detail {
+                map.insert("outcome".into(), json!(outcome));
+                map.insert("reason".into(), json!(reason));
+            }
+            (EventKind::EgressDecision, detail)
+        }
+        // The inspection hook refused a request (403: it carried a secret or
+        // a placeholder for another host), or the proxy refused what it
+        // could not inspect (413, 421, 405).
+        EgressEvent::Blocked { request, status, reason } => {
+            let mut detail = shown_request(request);
+            if let Value::Object(map) = &mut detail {
+                map.insert("status".into(), json!(status));
+                map.insert("reason".into(), json!(reason));
+                map.insert("where".into(), json!("egress"));
+            }
+            let kind =
+                if *status == 403 { EventKind::LeakBlocked } else { EventKind::EgressRefused };
+            (kind, detail)
+        }
+        EgressEvent::Finished { request, outcome } => {
+            let mut detail = shown_request(request);
+            if let Value::Object(map) = &mut detail {
+                map.insert("status".into(), json!(outcome.status));
+                map.insert("bytes_up".into(), json!(outcome.bytes_up));
+                map.insert("bytes_down".into(), json!(outcome.bytes_down));
+                map.insert(
+                    "duration_ms".into(),
+                    json!(u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX)),
+                );
+                map.insert("error".into(), json!(outcome.error));
+            }
+            (EventKind::EgressFinished, detail)
+        }
+    };
+    (kind, detail)
+}
+
+/// The method policy sees for an egress request: `CONNECT` for a tunnel.
+pub(crate) fn method_of(request: &EgressRequest) -> String {
+    match &request.kind {
+        RequestKind::Connect => "CONNECT".to_owned(),
+        RequestKind::Http { method, .. } | RequestKind::Https { method, .. } => method.clone(),
+    }
+}
+
+/// Policy's answer about a connection as the proxy's verdict. A connection
+/// cannot wait for a person, so `ask` refuses, saying so. `hint` is added to
+/// a denial's reason.
+pub(crate) fn connect_verdict(decision: &Decision, hint: &str) -> Verdict {
+    match decision {
+        Decision::Allow { .. } => Verdict::Allow,
+        Decision::Deny { rules, reason, .. } => {
+            let rule = rules.first().map(|r| format!(" by rule `{}`", r.id)).unwrap_or_default();
+            Verdict::Deny { reason: format!("denied{rule}: {reason}{hint}") }
+        }
+        Decision::Ask { rules, .. } => {
+            let rule = rules.first().map(|r| r.id.clone()).unwrap_or_default();
+            Verdict::Deny {
+                reason: format!(
+                    "rule `{rule}` asks a person about this connection, and connections cannot wait for approval yet"
+                ),
+            }
+        }
+    }
+}
+
+/// A request as records show it. The path is kept only as far as its query:
+/// query strings often carry credentials.
+fn shown_request(request: &EgressRequest) -> Value {
+    let method = method_of(request);
+    let path = match &request.kind {
+        RequestKind::Connect => None,
+        RequestKind::Http { path, .. } | RequestKind::Https { path, .. } => {
+            Some(path.split('?').next().unwrap_or("").to_owned())
+        }
+    };
+    json!({
+        "host": request.host, "port": request.port, "method": method, "path": path,
+        "addresses": request.addresses.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    })
+}
