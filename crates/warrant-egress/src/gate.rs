@@ -64,6 +64,47 @@ pub trait Gate: Send + Sync + 'static {
         let _ = (request, head, body);
         Ok(())
     }
+
+    /// How the response to an inspected request is filtered on its way back
+    /// to the client. Called once the upstream's response head arrived, for
+    /// every request [`Gate::inspect`] let through (plain HTTP and inside an
+    /// intercepted tunnel). `head` may be changed (e.g. header values
+    /// masked); the proxy then removes hop-by-hop headers as usual.
+    ///
+    /// `Ok(Some(filter))` passes every byte of the body through the
+    /// [`ResponseFilter`]; `Ok(None)` streams it unchanged. A [`Blocked`]
+    /// answer drops the upstream's response and sends the client a 502 with
+    /// its reason, recorded as [`EgressEvent::Blocked`] (for a response that
+    /// cannot be inspected, e.g. one compressed although the request asked
+    /// for none).
+    ///
+    /// Synchronous, on the proxy's runtime, like [`Gate::inspect`]. The
+    /// default filters nothing.
+    fn filter_response(
+        &self,
+        request: &EgressRequest,
+        head: &mut http::response::Parts,
+    ) -> Result<Option<Box<dyn ResponseFilter>>, Blocked> {
+        let _ = (request, head);
+        Ok(None)
+    }
+}
+
+/// A filter over one response body, chunk by chunk, from
+/// [`Gate::filter_response`].
+///
+/// It must keep the body's length: over the whole body it writes exactly as
+/// many bytes as it is given, so the upstream's framing (`Content-Length`)
+/// stays true. A filter that does not is caught at the end of the body, and
+/// the response is cut off with an error rather than sent wrongly framed.
+pub trait ResponseFilter: Send + 'static {
+    /// Takes the next `chunk` of the body and appends to `out` what may go to
+    /// the client now; it may hold bytes back until later chunks arrive.
+    fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>);
+
+    /// The body ended: appends to `out` everything still held back. Called
+    /// once, also when the body ends early (an upstream that went away).
+    fn finish(&mut self, out: &mut Vec<u8>);
 }
 
 /// [`Gate::inspect`]'s refusal of a request.
@@ -72,6 +113,23 @@ pub struct Blocked {
     /// Why, in a few words: sent to the client as `warrant: <reason>` and
     /// recorded. No secrets: the agent reads it.
     pub reason: String,
+    /// Whether it was blocked for carrying a secret out (a leak), rather than
+    /// refused for another reason (a policy denial, something that could not
+    /// be inspected). Passed on in [`EgressEvent::Blocked`] for the
+    /// embedder's records.
+    pub leak: bool,
+}
+
+impl Blocked {
+    /// A request blocked for carrying a secret out.
+    pub fn leak(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into(), leak: true }
+    }
+
+    /// A request or response refused for any other reason.
+    pub fn refused(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into(), leak: false }
+    }
 }
 
 /// A request the gate is asked about: the destination as named, and the
@@ -145,8 +203,10 @@ pub enum EgressEvent {
     /// gate's [`Gate::inspect`] blocked it (403), its body was too large to
     /// inspect (413), it named another host than its tunnel (421), or it had
     /// to be inspected and could not be (a tunnel with no interception
-    /// configured: 403). Recorded before the client is answered; the
-    /// exchange's [`EgressEvent::Finished`] follows as usual.
+    /// configured: 403). Also a response the client did not get: the gate's
+    /// [`Gate::filter_response`] refused it (502). Recorded before the
+    /// client is answered; the exchange's [`EgressEvent::Finished`] follows
+    /// as usual.
     Blocked {
         /// The request blocked: [`RequestKind::Http`] or
         /// [`RequestKind::Https`] (with its method and path), or
@@ -156,6 +216,9 @@ pub enum EgressEvent {
         status: u16,
         /// Why, as also sent in the response body.
         reason: String,
+        /// [`Blocked::leak`] of the gate's answer; false for the proxy's own
+        /// refusals.
+        leak: bool,
     },
     /// The end of an allowed exchange or tunnel, failed or not. An
     /// intercepted tunnel has one per request inside it

@@ -60,10 +60,8 @@ pub(crate) async fn to_gateway<G: Gate>(
             strip_hop_by_hop(&mut parts.headers);
             parts.version = Version::HTTP_11;
             let tally = Arc::new(Tally::new());
-            Response::from_parts(
-                parts,
-                Either::Right(Metered::new(body, tally, Direction::Down, GATEWAY_IDLE)),
-            )
+            let body = Metered::new(body, tally, Direction::Down, GATEWAY_IDLE);
+            Response::from_parts(parts, Either::Right(Either::Left(body)))
         }
         Err(err) => text(StatusCode::BAD_GATEWAY, &format!("the gateway failed: {err}")),
     }

@@ -1,7 +1,8 @@
 //! Requests the gate inspects: the body buffered up to
 //! [`EgressConfig::max_inspected_body`](crate::EgressConfig::max_inspected_body),
 //! head and body handed to [`Gate::inspect`], the result framed with
-//! `Content-Length`; and [`block`], the refusal of a request whose destination
+//! `Content-Length`; its response put to [`Gate::filter_response`]
+//! ([`respond`]); and [`block`], the refusal of a request whose destination
 //! was allowed but which does not go.
 
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use hyper::body::{Bytes, Incoming};
 
 use crate::gate::{Blocked, EgressEvent, Gate};
 use crate::meter::{Direction, Finish, Metered};
-use crate::proxy::{ProxyBody, Shared, failed, text};
+use crate::proxy::{ProxyBody, Shared, failed, relay_response, text};
 
 /// Buffers `body`, puts it and `head` to [`Gate::inspect`], and returns the
 /// body to send, with `head` framed for it. Otherwise returns the response
@@ -27,7 +28,8 @@ pub(crate) async fn inspect<G: Gate>(
     body: Incoming,
 ) -> Result<Full<Bytes>, Response<ProxyBody>> {
     let limit = shared.config.max_inspected_body;
-    let too_large = || format!("request body larger than {limit} bytes cannot be inspected");
+    let too_large =
+        || Blocked::refused(format!("request body larger than {limit} bytes cannot be inspected"));
     if declared_length(&head.headers).is_some_and(|length| length > limit) {
         return Err(block(shared, finish, StatusCode::PAYLOAD_TOO_LARGE, too_large()).await);
     }
@@ -44,11 +46,32 @@ pub(crate) async fn inspect<G: Gate>(
     };
     // The body is here: nothing to continue, and the client was answered.
     head.headers.remove(header::EXPECT);
-    if let Err(Blocked { reason }) = shared.gate.inspect(finish.request(), head, &mut body) {
-        return Err(block(shared, finish, StatusCode::FORBIDDEN, reason).await);
+    if let Err(blocked) = shared.gate.inspect(finish.request(), head, &mut body) {
+        return Err(block(shared, finish, StatusCode::FORBIDDEN, blocked).await);
     }
     frame(&mut head.headers, body.len(), had_length);
     Ok(Full::new(Bytes::from(body)))
+}
+
+/// The response to an inspected request: its head put to
+/// [`Gate::filter_response`], then relayed through the filter it gives; or,
+/// when the gate refuses it, dropped and answered 502 (recorded).
+pub(crate) async fn respond<G: Gate>(
+    shared: &Shared<G>,
+    mut finish: Finish<G>,
+    response: Response<Incoming>,
+) -> Response<ProxyBody> {
+    let (mut head, body) = response.into_parts();
+    // A reason phrase of the upstream's own is text the gate does not see:
+    // the client gets the standard one.
+    head.extensions.remove::<hyper::ext::ReasonPhrase>();
+    match shared.gate.filter_response(finish.request(), &mut head) {
+        Ok(filter) => {
+            let response = Response::from_parts(head, body);
+            relay_response(finish, response, shared.config.idle_timeout, filter)
+        }
+        Err(blocked) => block(shared, &mut finish, StatusCode::BAD_GATEWAY, blocked).await,
+    }
 }
 
 /// Refuses a request the gate allowed: records [`EgressEvent::Blocked`],
@@ -58,13 +81,15 @@ pub(crate) async fn block<G: Gate>(
     shared: &Shared<G>,
     finish: &mut Finish<G>,
     status: StatusCode,
-    reason: String,
+    blocked: Blocked,
 ) -> Response<ProxyBody> {
-    tracing::debug!(status = status.as_u16(), reason = %reason, "request blocked");
+    let Blocked { reason, leak } = blocked;
+    tracing::debug!(status = status.as_u16(), reason = %reason, leak, "request blocked");
     let event = EgressEvent::Blocked {
         request: finish.request().clone(),
         status: status.as_u16(),
         reason: reason.clone(),
+        leak,
     };
     if let Err(err) = shared.gate.record(event).await {
         tracing::warn!(error = %err, "recording a block failed");

@@ -44,7 +44,7 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::ca::LocalCa;
 use crate::check::{self, Cleared};
-use crate::gate::{EgressRequest, Gate, RequestKind};
+use crate::gate::{Blocked, EgressRequest, Gate, RequestKind};
 use crate::inspect::{self, block};
 use crate::meter::{Direction, Finish, Tally};
 use crate::proxy::{self, ProxyBody, Shared, empty, failed};
@@ -93,7 +93,7 @@ pub(crate) async fn open<G: Gate>(
     let mut finish = Finish::new(Arc::clone(&shared), cleared.request().clone());
     let Some(interception) = shared.config.interception.clone() else {
         let reason = "this tunnel must be inspected and TLS interception is not configured";
-        return block(&shared, &mut finish, StatusCode::FORBIDDEN, reason.to_owned()).await;
+        return block(&shared, &mut finish, StatusCode::FORBIDDEN, Blocked::refused(reason)).await;
     };
     let (tls, sni) = match tls::server_config(&interception.ca, &cleared.target().host) {
         Ok(pair) => pair,
@@ -203,10 +203,11 @@ async fn exchange<G: Gate>(tunnel: Arc<Tunnel<G>>, req: Request<Incoming>) -> Re
     };
     let mut finish = Finish::new(Arc::clone(shared), request);
     if req.method() == Method::CONNECT {
-        let reason = "CONNECT inside an intercepted tunnel is refused".to_owned();
+        let reason = Blocked::refused("CONNECT inside an intercepted tunnel is refused");
         return block(shared, &mut finish, StatusCode::METHOD_NOT_ALLOWED, reason).await;
     }
     if let Err(reason) = names_tunnel_host(target, &req) {
+        let reason = Blocked::refused(reason);
         return block(shared, &mut finish, StatusCode::MISDIRECTED_REQUEST, reason).await;
     }
     let (mut head, body) = req.into_parts();
@@ -225,7 +226,7 @@ async fn exchange<G: Gate>(tunnel: Arc<Tunnel<G>>, req: Request<Incoming>) -> Re
     };
     let request = Request::from_parts(head, Either::Left(body));
     match tunnel.send(request, &finish.tally).await {
-        Ok(response) => proxy::relay_response(finish, response, shared.config.idle_timeout),
+        Ok(response) => inspect::respond(shared, finish, response).await,
         Err((status, message)) => failed(&mut finish, status, message),
     }
 }

@@ -54,8 +54,16 @@
 //!   TLS verified by [`Interception`]'s client settings, with the host as
 //!   SNI. One upstream connection serves the tunnel, kept alive.
 //!
-//! A request that does not go after its destination was allowed is recorded
-//! as [`EgressEvent::Blocked`] before the client is answered. An intercepted
+//! The response to every inspected request is put to
+//! [`Gate::filter_response`] (its head, the upstream's own reason phrase
+//! dropped), which may change header values, refuse it (502), or give a
+//! [`ResponseFilter`] that every byte of the body passes through as it
+//! streams. A filter keeps the body's length, so the upstream's framing
+//! stands; one that does not has the response cut off.
+//!
+//! A request that does not go after its destination was allowed, or a
+//! response refused, is recorded as [`EgressEvent::Blocked`] before the
+//! client is answered. An intercepted
 //! tunnel records an [`EgressEvent::Finished`] per request inside it
 //! ([`RequestKind::Https`], with method and path), then one for itself.
 //!
@@ -81,6 +89,7 @@
 mod ca;
 mod check;
 mod config;
+mod filter;
 mod gate;
 mod gateway;
 mod inspect;
@@ -110,7 +119,8 @@ pub use crate::intercept::Interception;
 /// destination sends.
 pub const REFUSAL_HEADER: &str = "x-warrant-egress";
 pub use crate::gate::{
-    Blocked, EgressEvent, EgressRequest, Gate, Outcome, Refusal, RequestKind, Verdict,
+    Blocked, EgressEvent, EgressRequest, Gate, Outcome, Refusal, RequestKind, ResponseFilter,
+    Verdict,
 };
 pub use crate::listener::Listener;
 

@@ -141,6 +141,11 @@ where
         self
     }
 
+    /// Notes why the exchange failed, from outside the body (a filter).
+    pub(crate) fn note_error(&self, error: String) {
+        self.tally.note_error(error);
+    }
+
     fn end(&mut self) {
         self.done = true;
         if self.direction == Direction::Down {

@@ -23,7 +23,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::check::{self, Cleared};
 use crate::config::EgressConfig;
-use crate::gate::{EgressEvent, Gate, Refusal};
+use crate::filter::Filtered;
+use crate::gate::{EgressEvent, Gate, Refusal, ResponseFilter};
 use crate::meter::{Direction, Finish, Metered};
 use crate::target::TargetKind;
 use crate::{gateway, inspect, intercept, tunnel};
@@ -39,8 +40,9 @@ pub(crate) struct Shared<G> {
 }
 
 /// The body of every response the proxy sends and every request it forwards:
-/// whole (its own messages, inspected requests) or streamed and metered.
-pub(crate) type ProxyBody = Either<Full<Bytes>, Metered<Incoming>>;
+/// whole (its own messages, inspected requests), or streamed and metered,
+/// and for a filtered response passed through the gate's filter.
+pub(crate) type ProxyBody = Either<Full<Bytes>, Either<Metered<Incoming>, Filtered>>;
 
 /// Headers that describe one hop and never cross the proxy, besides those
 /// named in `Connection`. `Transfer-Encoding` is re-framed by hyper.
@@ -191,13 +193,14 @@ async fn forward<G: Gate>(
     if let Err(message) = to_origin_form(&cleared, &mut head) {
         return failed(&mut finish, StatusCode::BAD_REQUEST, message);
     }
-    let body = if inspected {
+    let body: ProxyBody = if inspected {
         match inspect::inspect(&shared, &mut finish, &mut head, body).await {
             Ok(body) => Either::Left(body),
             Err(refusal) => return refusal,
         }
     } else {
-        Either::Right(Metered::new(body, Arc::clone(&finish.tally), Direction::Up, idle))
+        let metered = Metered::new(body, Arc::clone(&finish.tally), Direction::Up, idle);
+        Either::Right(Either::Left(metered))
     };
     let stream = match check::connect(&cleared, shared.config.connect_timeout).await {
         Ok(stream) => stream,
@@ -217,7 +220,8 @@ async fn forward<G: Gate>(
     let tally = Arc::clone(&finish.tally);
     let sent = sender.send_request(Request::from_parts(head, body));
     match tally.unless_idle(idle, sent).await {
-        Some(Ok(response)) => relay_response(finish, response, idle),
+        Some(Ok(response)) if inspected => inspect::respond(&shared, finish, response).await,
+        Some(Ok(response)) => relay_response(finish, response, idle, None),
         Some(Err(err)) => {
             failed(&mut finish, StatusCode::BAD_GATEWAY, format!("upstream failed: {err}"))
         }
@@ -230,11 +234,13 @@ async fn forward<G: Gate>(
 
 /// Streams an upstream's response to the client, without hop-by-hop headers
 /// or a [`crate::REFUSAL_HEADER`] (only the proxy may mark a response as its
-/// own); the exchange is recorded when the body ends or is dropped.
+/// own), through `filter` if there is one; the exchange is recorded when the
+/// body ends or is dropped.
 pub(crate) fn relay_response<G: Gate>(
     mut finish: Finish<G>,
     response: Response<Incoming>,
     idle: Duration,
+    filter: Option<Box<dyn ResponseFilter>>,
 ) -> Response<ProxyBody> {
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
@@ -243,6 +249,10 @@ pub(crate) fn relay_response<G: Gate>(
     finish.status = Some(parts.status.as_u16());
     let tally = Arc::clone(&finish.tally);
     let body = Metered::new(body, tally, Direction::Down, idle).owning(finish);
+    let body = match filter {
+        Some(filter) => Either::Right(Filtered::new(body, filter)),
+        None => Either::Left(body),
+    };
     Response::from_parts(parts, Either::Right(body))
 }
 

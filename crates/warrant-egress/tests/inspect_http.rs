@@ -8,8 +8,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{
-    BLOCK_MARKER, PLACEHOLDER, SECRET, UPSTREAM_BODY, exchange, local_config, start_proxy,
-    start_sentinel, start_upstream,
+    BLOCK_MARKER, FilterMode, PLACEHOLDER, SECRET, UPSTREAM_BODY, exchange, local_config,
+    reflection, start_proxy, start_sentinel, start_upstream,
 };
 use tokio::net::TcpStream;
 use warrant_egress::{EgressConfig, EgressEvent, RequestKind};
@@ -90,9 +90,10 @@ async fn blocked_request_gets_403_and_nothing_is_connected() {
 
     let events = proxy.gate.events();
     let blocked = events.iter().find(|e| matches!(e, EgressEvent::Blocked { .. })).unwrap();
-    let EgressEvent::Blocked { request, status, reason } = blocked else { unreachable!() };
+    let EgressEvent::Blocked { request, status, reason, leak } = blocked else { unreachable!() };
     assert_eq!(request.kind, RequestKind::Http { method: "GET".into(), path: "/x".into() });
     assert_eq!((*status, reason.as_str()), (403, "credential heading to the wrong host"));
+    assert!(*leak, "the gate's leak flag is passed on");
     let finished = proxy.gate.wait_for(|e| matches!(e, EgressEvent::Finished { .. })).await;
     let EgressEvent::Finished { outcome, .. } = finished else { unreachable!() };
     assert_eq!(outcome.status, Some(403));
@@ -157,5 +158,37 @@ async fn uninspected_request_streams_as_sent() {
     assert_eq!(seen[0].headers["transfer-encoding"], "chunked");
     assert!(!seen[0].headers.contains_key("content-length"));
     assert!(proxy.gate.inspected().is_empty());
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn the_response_to_an_inspected_request_goes_through_the_gates_filter() {
+    let upstream = start_upstream().await;
+    let proxy = start_proxy(local_config()).await;
+    proxy.gate.inspect.store(true, Ordering::SeqCst);
+    *proxy.gate.filter.lock().unwrap() = FilterMode::MaskSecret;
+    let base = format!("http://{}", upstream.addr);
+
+    let stream = TcpStream::connect(proxy.addr()).await.unwrap();
+    let request = format!(
+        "GET {base}/reflect HTTP/1.1\r\nHost: ignored\r\nAuthorization: {PLACEHOLDER}\r\n\
+         Connection: close\r\n\r\n"
+    );
+    let response = exchange(stream, &request).await;
+    assert_eq!(response.status, 200, "{response:?}");
+    let masked = "*".repeat(SECRET.len());
+    assert_eq!(response.body, String::from_utf8(reflection(&masked)).unwrap());
+    assert!(response.head.contains(&format!("x-echo: {masked}")), "{}", response.head);
+    assert!(!response.head.contains(SECRET));
+    assert_eq!(upstream.seen.lock().unwrap()[0].headers["authorization"], SECRET);
+
+    // Compressed: not inspectable, so not sent (502, recorded).
+    let stream = TcpStream::connect(proxy.addr()).await.unwrap();
+    let request = format!("GET {base}/gzip HTTP/1.1\r\nHost: ignored\r\nConnection: close\r\n\r\n");
+    let response = exchange(stream, &request).await;
+    assert_eq!(response.status, 502, "{response:?}");
+    assert!(!response.body.contains("not really gzip"));
+    let blocked = proxy.gate.wait_for(|e| matches!(e, EgressEvent::Blocked { .. })).await;
+    assert!(matches!(blocked, EgressEvent::Blocked { status: 502, leak: false, .. }));
     proxy.stop().await;
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::tls::{http_client, local_ca, rig, rig_with, send, tls_through};
 use common::{
-    BLOCK_MARKER, PLACEHOLDER, SECRET, UPSTREAM_BODY, exchange, local_config, open_tunnel,
-    proxy_connect_refused, read_to_close, start_proxy, start_sentinel,
+    BLOCK_MARKER, FilterMode, PLACEHOLDER, SECRET, UPSTREAM_BODY, exchange, local_config,
+    open_tunnel, proxy_connect_refused, read_to_close, reflection, start_proxy, start_sentinel,
 };
 use http::Request;
 use http_body_util::Full;
@@ -136,8 +136,8 @@ async fn blocked_request_gets_403_reaches_nothing_and_the_tunnel_goes_on() {
     assert!(rig.upstream.seen().is_empty(), "a blocked request reached the upstream");
 
     let event = proxy.gate.wait_for(|e| matches!(e, EgressEvent::Blocked { .. })).await;
-    let EgressEvent::Blocked { request, status, reason } = event else { unreachable!() };
-    assert_eq!((request.kind, status), (https("POST", "/paste"), 403));
+    let EgressEvent::Blocked { request, status, reason, leak } = event else { unreachable!() };
+    assert_eq!((request.kind, status, leak), (https("POST", "/paste"), 403, true));
     assert_eq!(reason, "credential heading to the wrong host");
 
     // The same tunnel still carries the next request.
@@ -355,4 +355,82 @@ async fn tunnel_the_gate_does_not_inspect_stays_opaque() {
     assert_eq!(rig.upstream.seen()[0].headers["authorization"], format!("Bearer {PLACEHOLDER}"));
     assert!(rig.proxy.gate.inspected().is_empty());
     rig.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_reflected_secret_is_masked_in_the_response_head_and_streamed_body() {
+    let rig = rig(|_| {}).await;
+    *rig.proxy.gate.filter.lock().unwrap() = FilterMode::MaskSecret;
+    let mut client = http_client(rig.tls().await).await;
+    // Twice on one tunnel: the filter is per response.
+    for _ in 0..2 {
+        let request = Request::get("/reflect")
+            .header("host", &rig.target)
+            .header("authorization", format!("Bearer {PLACEHOLDER}"))
+            .body(Full::default())
+            .unwrap();
+        let (status, head, body) = send(&mut client, request).await;
+        assert_eq!(status, 200, "{body}");
+        // The upstream reflected the real secret; the client sees it masked,
+        // every copy, with the length (and so the framing) unchanged.
+        let masked = format!("Bearer {}", "*".repeat(SECRET.len()));
+        assert_eq!(head["x-echo"], masked.as_str());
+        let expected = String::from_utf8(reflection(&masked)).unwrap();
+        assert_eq!(body.len(), expected.len());
+        assert!(body == expected, "a copy of the secret was not masked");
+        assert_eq!(head["content-length"], expected.len().to_string().as_str());
+    }
+    let seen = rig.upstream.seen();
+    assert!(seen.iter().all(|s| s.headers["authorization"] == format!("Bearer {SECRET}")));
+    let done = proxy_finished(&rig, "/reflect").await;
+    assert_eq!((done.status, done.error), (Some(200), None));
+    assert_eq!(done.bytes_down, reflection(&format!("Bearer {SECRET}")).len() as u64);
+    rig.proxy.stop().await;
+}
+
+async fn proxy_finished(rig: &common::tls::Rig, path: &str) -> warrant_egress::Outcome {
+    let event = rig.proxy.gate.wait_for(is_finished(&https("GET", path))).await;
+    let EgressEvent::Finished { outcome, .. } = event else { unreachable!() };
+    outcome
+}
+
+#[tokio::test]
+async fn a_response_the_gate_cannot_inspect_gets_502_and_the_tunnel_goes_on() {
+    let rig = rig(|_| {}).await;
+    *rig.proxy.gate.filter.lock().unwrap() = FilterMode::MaskSecret;
+    let mut client = http_client(rig.tls().await).await;
+    let request = Request::get("/gzip").header("host", &rig.target).body(Full::default()).unwrap();
+    let (status, head, body) = send(&mut client, request).await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("compressed response cannot be inspected"), "{body}");
+    assert_eq!(head["x-warrant-egress"], "refused");
+    let event = rig.proxy.gate.wait_for(|e| matches!(e, EgressEvent::Blocked { .. })).await;
+    let EgressEvent::Blocked { status, leak, .. } = event else { unreachable!() };
+    assert_eq!((status, leak), (502, false));
+    // The next request on the same tunnel is served.
+    let request = Request::get("/next").header("host", &rig.target).body(Full::default()).unwrap();
+    let (status, _, body) = send(&mut client, request).await;
+    assert_eq!((status, body.as_str()), (200, UPSTREAM_BODY));
+    rig.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_filter_that_changes_the_length_cuts_the_response_off() {
+    for mode in [FilterMode::Shrink, FilterMode::Grow] {
+        let rig = rig(|_| {}).await;
+        *rig.proxy.gate.filter.lock().unwrap() = mode;
+        let tls = rig.tls().await;
+        let target = &rig.target;
+        let response = exchange(
+            tls,
+            &format!("GET /reflect HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        let full = reflection("").len();
+        assert!(response.body.len() < full, "{mode:?}: {} of {full} bytes", response.body.len());
+        let done = proxy_finished(&rig, "/reflect").await;
+        let error = done.error.unwrap_or_default();
+        assert!(error.contains("changed the body's length"), "{mode:?}: {error}");
+        rig.proxy.stop().await;
+    }
 }

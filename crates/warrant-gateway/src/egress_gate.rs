@@ -59,6 +59,17 @@ impl warrant_egress::Gate for RunGate {
         }
     }
 
+    fn filter_response(
+        &self,
+        request: &EgressRequest,
+        head: &mut http::response::Parts,
+    ) -> Result<Option<Box<dyn warrant_egress::ResponseFilter>>, warrant_egress::Blocked> {
+        match &self.credentials {
+            Some(credentials) => credentials.filter_response(request, head),
+            None => Ok(None),
+        }
+    }
+
     async fn record(&self, event: EgressEvent) -> Result<(), String> {
         let (kind, mut detail) = egress_record(&event);
         if let (EgressEvent::Decided { request, .. }, Value::Object(map)) = (&event, &mut detail) {
@@ -93,18 +104,18 @@ pub(crate) fn egress_record(event: &EgressEvent) -> (EventKind, Value) {
             }
             (EventKind::EgressDecision, detail)
         }
-        // The inspection hook refused a request (403: it carried a secret or
-        // a placeholder for another host), or the proxy refused what it
-        // could not inspect (413, 421, 405).
-        EgressEvent::Blocked { request, status, reason } => {
+        // The inspection refused a request: a leak (it carried a secret, or
+        // a placeholder for another host), or not (policy refused the
+        // credential's use, a response could not be inspected); or the proxy
+        // refused what it could not inspect (413, 421, 405).
+        EgressEvent::Blocked { request, status, reason, leak } => {
             let mut detail = shown_request(request);
             if let Value::Object(map) = &mut detail {
                 map.insert("status".into(), json!(status));
                 map.insert("reason".into(), json!(reason));
                 map.insert("where".into(), json!("egress"));
             }
-            let kind =
-                if *status == 403 { EventKind::LeakBlocked } else { EventKind::EgressRefused };
+            let kind = if *leak { EventKind::LeakBlocked } else { EventKind::EgressRefused };
             (kind, detail)
         }
         EgressEvent::Finished { request, outcome } => {

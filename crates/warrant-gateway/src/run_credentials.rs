@@ -20,18 +20,29 @@
 //!   Basic credentials, query or body.
 //! - Credentials of well-known formats that are not in the vault are
 //!   blocked, or cut out, as `[leaks] well_known` says.
+//! - Every request is sent asking for an uncompressed answer
+//!   (`Accept-Encoding: identity`), and every response is searched on its
+//!   way back for every vault secret in each of its encodings: in header
+//!   values, and in the body as it streams (holding back less than one
+//!   encoded secret's length). Each match is overwritten with `*`, so
+//!   lengths and framing are kept, and the response is recorded as
+//!   `secret_redacted` (`where: egress-response`). A response that is
+//!   compressed anyway cannot be searched and is refused (502). Well-known
+//!   formats are not cut out of responses: documentation and test data are
+//!   full of them, and changing a download's bytes breaks it.
 
 use crate::GatewayError;
-use crate::broker::{Broker, Use, Via};
+use crate::broker::{Broker, Known, Use, Via};
 use crate::home::Home;
 use crate::vault_ops::LOCAL_CA_CREDENTIAL;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
 use warrant_audit::{AuditEvent, AuditLog, EventKind};
-use warrant_egress::{Blocked, EgressRequest, Interception, LocalCa};
+use warrant_egress::{Blocked, EgressRequest, Interception, LocalCa, ResponseFilter};
 use warrant_policy::{AgentFacts, PolicyEngine};
 use warrant_vault::rules::{Action, RuleSet};
+use warrant_vault::scan::{Encoding, StreamRedactor};
 use warrant_vault::swap::{OutgoingRequest, SwapEntry, SwapParts, Swapper};
 use warrant_vault::{CredentialName, SecretValue, placeholder_for};
 
@@ -205,7 +216,7 @@ impl RunCredentials {
         if let Err(e) = self.commit(vec![(EventKind::Alarm, alarm)]) {
             tracing::error!(error = %e, "recording an alarm failed");
         }
-        Blocked { reason }
+        Blocked::leak(reason)
     }
 
     /// The inspection of one request (see the module doc).
@@ -215,6 +226,9 @@ impl RunCredentials {
         head: &mut http::request::Parts,
         body: &mut Vec<u8>,
     ) -> Result<(), Blocked> {
+        // Its response must be searchable: asked for uncompressed.
+        head.headers
+            .insert(http::header::ACCEPT_ENCODING, http::HeaderValue::from_static("identity"));
         let target = head.uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes().to_vec();
         let names: Vec<String> = head.headers.keys().map(|n| n.as_str().to_owned()).collect();
         let values: Vec<Vec<u8>> = head.headers.values().map(|v| v.as_bytes().to_vec()).collect();
@@ -276,25 +290,23 @@ impl RunCredentials {
             let use_ = Use { credential: name, via: Via::Egress, tool: "", host: &request.host };
             let authorized = self.broker.authorize(&self.policy, &self.agent, &[], &use_, false);
             if let Err(e) = self.commit(authorized.records) {
-                return Err(Blocked {
-                    reason: format!("refused: the audit log is unavailable ({e})"),
-                });
+                return Err(Blocked::refused(format!(
+                    "refused: the audit log is unavailable ({e})"
+                )));
             }
             if let Err(reason) = authorized.grant {
-                return Err(Blocked { reason });
+                return Err(Blocked::refused(reason));
             }
         }
         if !used.is_empty() {
-            head.uri = http::Uri::try_from(swapped.expose_target()).map_err(|_| Blocked {
-                reason: "the request target cannot be rebuilt".to_owned(),
-            })?;
+            head.uri = http::Uri::try_from(swapped.expose_target())
+                .map_err(|_| Blocked::refused("the request target cannot be rebuilt"))?;
             for (i, value) in head.headers.values_mut().enumerate() {
                 if let Some(bytes) = swapped.expose_header_value(i)
                     && bytes != value.as_bytes()
                 {
-                    let mut swapped_value = http::HeaderValue::from_bytes(bytes).map_err(|_| {
-                        Blocked { reason: "a header cannot carry the credential".to_owned() }
-                    })?;
+                    let mut swapped_value = http::HeaderValue::from_bytes(bytes)
+                        .map_err(|_| Blocked::refused("a header cannot carry the credential"))?;
                     swapped_value.set_sensitive(true);
                     *value = swapped_value;
                 }
@@ -303,6 +315,46 @@ impl RunCredentials {
             body.extend_from_slice(swapped.expose_body());
         }
         self.redact_well_known(request, head, body, &well_known)
+    }
+
+    /// The response to an inspected request (see the module doc): refused
+    /// when it is compressed, since it could not be searched; otherwise every
+    /// vault secret in its header values is masked here, and in its body by
+    /// the filter returned, as the body streams through.
+    pub(crate) fn filter_response(
+        &self,
+        request: &EgressRequest,
+        head: &mut http::response::Parts,
+    ) -> Result<Option<Box<dyn ResponseFilter>>, Blocked> {
+        if let Some(encoding) = head.headers.get(http::header::CONTENT_ENCODING)
+            && !encoding.as_bytes().eq_ignore_ascii_case(b"identity")
+        {
+            return Err(Blocked::refused(format!(
+                "the response from `{}` is compressed (`{}`) although Warrant asked for it uncompressed, so it cannot be searched for secrets",
+                request.host,
+                crate::handler::printable(&String::from_utf8_lossy(encoding.as_bytes()))
+            )));
+        }
+        let known = self.broker.known();
+        let mut found = Vec::new();
+        for value in head.headers.values_mut() {
+            let mut bytes = value.as_bytes().to_vec();
+            let here = known.scanner.mask(&mut bytes);
+            if here.is_empty() {
+                continue;
+            }
+            *value = http::HeaderValue::from_bytes(&bytes)
+                .map_err(|_| Blocked::refused("a response header cannot be masked"))?;
+            found.extend(here.into_iter().map(|f| (f.name, f.encoding)));
+        }
+        Ok(Some(Box::new(ResponseRedaction {
+            known,
+            stream: StreamRedactor::new(),
+            found,
+            audit: self.audit.clone(),
+            agent_id: self.agent_id.clone(),
+            host: request.host.clone(),
+        })))
     }
 
     /// The well-known-format rules that fire on `parts`, placeholders masked.
@@ -358,6 +410,62 @@ impl RunCredentials {
         let detail = json!({"where": "egress", "host": request.host, "found": found});
         let _ = self.commit(vec![(EventKind::SecretRedacted, detail)]);
         Ok(())
+    }
+}
+
+/// The body filter of [`RunCredentials::filter_response`]: vault secrets
+/// masked (`*`, the length kept) as the body streams to the sandbox, and one
+/// `secret_redacted` record for the response when it is done with.
+struct ResponseRedaction {
+    known: Arc<Known>,
+    stream: StreamRedactor,
+    /// Found in the head.
+    found: Vec<(String, Encoding)>,
+    audit: AuditLog,
+    agent_id: String,
+    host: String,
+}
+
+impl ResponseFilter for ResponseRedaction {
+    fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        self.stream.push(&self.known.scanner, chunk, out);
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        self.stream.finish(&self.known.scanner, out);
+    }
+}
+
+impl Drop for ResponseRedaction {
+    /// Records what was masked, also for a body cut short. After the bytes
+    /// went: masking is a rewrite, not an action to approve.
+    fn drop(&mut self) {
+        let mut found = std::mem::take(&mut self.found);
+        found.extend(self.stream.found().iter().map(|f| (f.name.clone(), f.encoding)));
+        if found.is_empty() {
+            return;
+        }
+        tracing::warn!(agent = %self.agent_id, host = %self.host, "a response carried a vault secret; it was masked");
+        let leak = crate::guard::Leak { credentials: found, rules: Vec::new() };
+        let mut event = AuditEvent::new(EventKind::SecretRedacted).agent(self.agent_id.clone());
+        if let Value::Object(map) =
+            json!({"where": "egress-response", "host": self.host, "found": leak.record()})
+        {
+            event.detail = map;
+        }
+        let audit = self.audit.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => drop(handle.spawn(async move {
+                if let Err(e) = audit.append(event).await {
+                    tracing::error!(error = %e, "recording a masked response failed");
+                }
+            })),
+            Err(_) => {
+                if let Err(e) = audit.append_blocking(event) {
+                    tracing::error!(error = %e, "recording a masked response failed");
+                }
+            }
+        }
     }
 }
 

@@ -14,7 +14,8 @@
 //!   [`SecretValue::expose_secret`].
 //! - [`scan::LeakScanner`]: finds known secrets, raw or encoded (base64, hex,
 //!   URL and form encoding, JSON escapes), in bytes that are about to leave,
-//!   also split across consecutive fields, and redacts them.
+//!   also split across consecutive fields, and redacts them; [`scan::StreamRedactor`]
+//!   masks them in a stream that arrives in chunks, keeping its length.
 //! - [`placeholder_for`]: a [`Placeholder`] shaped like a secret (same length,
 //!   prefix and character classes, at least 64 random bits) for an agent to
 //!   hold in the secret's place.

@@ -89,6 +89,10 @@ pub struct LeakScanner {
     names: Vec<String>,
 }
 
+/// The byte every match is overwritten with by [`LeakScanner::mask`] and
+/// [`StreamRedactor`].
+pub const MASK: u8 = b'*';
+
 impl LeakScanner {
     /// Builds the scanner. Empty secrets are skipped; a secret given twice is
     /// reported under its first name.
@@ -147,6 +151,26 @@ impl LeakScanner {
         replace_spans(text, findings.iter().map(|f| (f.offset, f.len, f.name.as_str())))
     }
 
+    /// Overwrites every match in `bytes` with [`MASK`], keeping its length,
+    /// and returns the findings. For bytes whose framing or offsets must not
+    /// move (an HTTP header value, a body already announced by its length).
+    pub fn mask(&self, bytes: &mut [u8]) -> Vec<Finding> {
+        let found = self.scan(bytes);
+        for finding in &found {
+            let end = finding.offset.saturating_add(finding.len);
+            if let Some(span) = bytes.get_mut(finding.offset..end) {
+                span.fill(MASK);
+            }
+        }
+        found
+    }
+
+    /// The length in bytes of the longest form matched: how much of a
+    /// stream [`StreamRedactor`] holds back.
+    pub fn longest_form(&self) -> usize {
+        self.exact.longest.max(self.folded.longest)
+    }
+
     /// How many secrets the scanner was built over.
     pub fn secret_count(&self) -> usize {
         self.names.len()
@@ -167,12 +191,93 @@ impl fmt::Debug for LeakScanner {
     }
 }
 
+/// Cuts vault secrets out of a byte stream that arrives in chunks (a
+/// response body on its way to an agent), keeping its length: each match is
+/// overwritten with [`MASK`], so the stream's framing (`Content-Length`) and
+/// every offset in it stay valid.
+///
+/// It holds back the last [`LeakScanner::longest_form`]` - 1` bytes of what
+/// it was given, since a match may begin there and end in the next chunk;
+/// [`StreamRedactor::finish`] releases them. A match that begins before that
+/// held-back tail lies wholly in what it has, so it is found exactly as a
+/// scan of the whole stream would find it. The held bytes are zeroized.
+#[derive(Default)]
+pub struct StreamRedactor {
+    held: Zeroizing<Vec<u8>>,
+    /// Offset in the stream of `held`'s first byte.
+    offset: usize,
+    found: Vec<Finding>,
+}
+
+impl StreamRedactor {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes the next `chunk` and appends to `out` the bytes that can go on
+    /// now, secrets masked. `scanner` must be the same for the whole stream.
+    pub fn push(&mut self, scanner: &LeakScanner, chunk: &[u8], out: &mut Vec<u8>) {
+        self.held.extend_from_slice(chunk);
+        let tail = scanner.longest_form().saturating_sub(1);
+        let ready = self.held.len().saturating_sub(tail);
+        self.release(scanner, ready, out);
+    }
+
+    /// The end of the stream: appends to `out` everything still held back.
+    pub fn finish(&mut self, scanner: &LeakScanner, out: &mut Vec<u8>) {
+        let all = self.held.len();
+        self.release(scanner, all, out);
+    }
+
+    /// What was masked so far, with offsets into the whole stream.
+    pub fn found(&self) -> &[Finding] {
+        &self.found
+    }
+
+    /// Masks every match that begins before `ready` and releases the bytes
+    /// up to `ready`, or to the end of the last such match if it is later.
+    fn release(&mut self, scanner: &LeakScanner, ready: usize, out: &mut Vec<u8>) {
+        if ready == 0 {
+            return;
+        }
+        let mut cut = ready;
+        for finding in scanner.scan(&self.held) {
+            if finding.offset >= ready {
+                break;
+            }
+            let end = finding.offset.saturating_add(finding.len);
+            if let Some(span) = self.held.get_mut(finding.offset..end) {
+                span.fill(MASK);
+            }
+            cut = cut.max(end);
+            self.found
+                .push(Finding { offset: self.offset.saturating_add(finding.offset), ..finding });
+        }
+        let cut = cut.min(self.held.len());
+        out.extend_from_slice(self.held.get(..cut).unwrap_or_default());
+        self.held.drain(..cut);
+        self.offset = self.offset.saturating_add(cut);
+    }
+}
+
+impl fmt::Debug for StreamRedactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamRedactor")
+            .field("held", &self.held.len())
+            .field("offset", &self.offset)
+            .field("found", &self.found)
+            .finish()
+    }
+}
+
 /// One automaton and, for each of its pattern ids, the secret's index and
 /// the form.
 struct Matcher {
     automaton: Option<AhoCorasick>,
     patterns: Vec<(usize, Encoding)>,
     fold_case: bool,
+    /// The longest pattern's length in bytes.
+    longest: usize,
 }
 
 impl Matcher {
@@ -199,7 +304,8 @@ impl Matcher {
                 .map_err(|e| VaultError::ScannerBuild { reason: e.to_string() })?;
             Some(built)
         };
-        Ok(Self { automaton, patterns, fold_case })
+        let longest = kept.iter().map(|form| form.len()).max().unwrap_or(0);
+        Ok(Self { automaton, patterns, fold_case, longest })
     }
 
     fn find(&self, haystack: &[u8], names: &[String], out: &mut Vec<Finding>) {

@@ -228,3 +228,81 @@ fn a_secret_split_across_consecutive_parts_is_found_in_their_concatenation() {
     let (h1, h2) = hex.split_at(11);
     assert_eq!(s.scan_parts(&[h1.as_bytes(), h2.as_bytes()])[0].encoding, Encoding::HexLower);
 }
+
+/// A response body that reflects `TOKEN` in several forms, between ordinary
+/// bytes.
+fn reflecting_body() -> Vec<u8> {
+    let mut body = b"{\"echo\": \"".to_vec();
+    body.extend_from_slice(TOKEN.as_bytes());
+    body.extend_from_slice(b"\", \"b64\": \"");
+    body.extend_from_slice(STANDARD.encode(format!("user:{TOKEN}")).as_bytes());
+    body.extend_from_slice(b"\", \"hex\": \"");
+    body.extend_from_slice(hex(TOKEN.as_bytes()).as_bytes());
+    body.extend_from_slice(b"\", \"tail\": \"nothing to see\"}");
+    body
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn mask_keeps_the_length_and_leaves_nothing_to_find() {
+    let s = scanner(&[("stripe", TOKEN)]);
+    let original = reflecting_body();
+    let mut masked = original.clone();
+    let found = s.mask(&mut masked);
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert_eq!(masked.len(), original.len());
+    assert!(s.scan(&masked).is_empty());
+    assert!(!String::from_utf8_lossy(&masked).contains(TOKEN));
+    // Only the matches changed.
+    let changed = original.iter().zip(&masked).filter(|(a, b)| a != b).count();
+    assert!(changed <= found.iter().map(|f| f.len).sum::<usize>());
+    assert!(String::from_utf8_lossy(&masked).ends_with("\"tail\": \"nothing to see\"}"));
+}
+
+#[test]
+fn a_stream_cut_anywhere_is_masked_as_the_whole_would_be() {
+    let s = scanner(&[("stripe", TOKEN), ("other", "another-secret-value-123")]);
+    let original = reflecting_body();
+    let mut whole = original.clone();
+    let expected = s.mask(&mut whole);
+    // Every single cut point, and every chunk size from one byte up.
+    let mut cuts: Vec<Vec<usize>> = (0..=original.len()).map(|at| vec![at]).collect();
+    cuts.extend((1..=40).map(|size| (size..original.len()).step_by(size).collect()));
+    for points in cuts {
+        let mut stream = warrant_vault::scan::StreamRedactor::new();
+        let mut out = Vec::new();
+        let mut last = 0;
+        for &at in &points {
+            stream.push(&s, &original[last..at], &mut out);
+            last = at;
+        }
+        stream.push(&s, &original[last..], &mut out);
+        stream.finish(&s, &mut out);
+        assert_eq!(out, whole, "cut at {points:?}");
+        let found: Vec<(usize, usize)> = stream.found().iter().map(|f| (f.offset, f.len)).collect();
+        let want: Vec<(usize, usize)> = expected.iter().map(|f| (f.offset, f.len)).collect();
+        assert_eq!(found, want, "cut at {points:?}");
+    }
+}
+
+#[test]
+fn a_stream_releases_all_but_a_short_tail_as_it_goes() {
+    let s = scanner(&[("stripe", TOKEN)]);
+    let mut stream = warrant_vault::scan::StreamRedactor::new();
+    let mut out = Vec::new();
+    let chunk = vec![b'x'; 64 * 1024];
+    stream.push(&s, &chunk, &mut out);
+    // Held back: less than one longest form.
+    assert!(out.len() >= chunk.len() - s.longest_form(), "{}", out.len());
+    stream.finish(&s, &mut out);
+    assert_eq!(out, chunk);
+    // Nothing found, and the empty stream stays empty.
+    assert!(stream.found().is_empty());
+    let mut empty = warrant_vault::scan::StreamRedactor::new();
+    let mut none = Vec::new();
+    empty.finish(&s, &mut none);
+    assert!(none.is_empty());
+}

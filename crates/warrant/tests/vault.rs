@@ -441,13 +441,29 @@ fn tls_auth_server() -> (u16, String, Arc<Mutex<Vec<String>>>) {
                         })
                         .unwrap_or_default();
                     record.lock().unwrap().push(path.to_owned());
-                    let body = format!(
-                        "path={path} auth={} query={}",
-                        sha256_hex(&auth),
-                        sha256_hex(query)
-                    );
+                    // `/reflect` is a careless API that quotes the credential
+                    // it was sent back, in a header and the body (raw and
+                    // base64); `/gzip` compresses whatever it was asked.
+                    let (extra, body) = match path {
+                        "/reflect" => (
+                            format!("X-Echo: {auth}\r\n"),
+                            format!(
+                                "you sent {auth} ({})",
+                                base64::engine::general_purpose::STANDARD.encode(&auth)
+                            ),
+                        ),
+                        "/gzip" => ("Content-Encoding: gzip\r\n".to_owned(), "\u{1f}\u{8b}?".to_owned()),
+                        _ => (
+                            String::new(),
+                            format!(
+                                "path={path} auth={} query={}",
+                                sha256_hex(&auth),
+                                sha256_hex(query)
+                            ),
+                        ),
+                    };
                     let response = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        "HTTP/1.1 200 OK\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
                         body.len()
                     );
                     let _ = tls.write_all(response.as_bytes()).await;
@@ -483,6 +499,8 @@ echo "env=$API_TOKEN"
 echo "bearer: $(via -H "Authorization: Bearer $API_TOKEN" "https://127.0.0.1:{port}/bearer?t=$API_TOKEN")"
 echo "basic: $(via -u "user:$API_TOKEN" "https://127.0.0.1:{port}/basic")"
 echo "other: $(via -H "Authorization: Bearer $API_TOKEN" "https://localhost:{port}/other")"
+echo "reflect: $(via -i -H "Authorization: Bearer $API_TOKEN" "https://127.0.0.1:{port}/reflect" | tr -d '\r' | tr '\n' ' ')"
+echo "gzip: $(via --compressed -H "Authorization: Bearer $API_TOKEN" "https://127.0.0.1:{port}/gzip")"
 echo "ca=$SSL_CERT_FILE""#
     );
     let out = w
@@ -537,12 +555,33 @@ echo "ca=$SSL_CERT_FILE""#
     // To another host, the placeholder is refused before anything is sent.
     let other = line("other: ");
     assert!(other.contains("warrant:") && other.contains("may not go to `localhost`"), "{other}");
-    assert_eq!(seen.lock().unwrap().as_slice(), ["/bearer", "/basic"]);
+    // A bound host that quotes the secret back: the sandbox sees it masked,
+    // in the header and the body, raw and encoded, with the length kept.
+    let reflect = line("reflect: ");
+    let masked = "*".repeat(token.len());
+    assert!(reflect.contains(&format!("x-echo: Bearer {masked}")), "{reflect}");
+    assert!(reflect.contains(&format!("you sent Bearer {masked} (")), "{reflect}");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("Bearer {token}"));
+    assert!(!reflect.contains(&b64) && !reflect.contains(&b64[8..40]), "{reflect}");
+    assert!(reflect.trim_end().ends_with("[0]"), "the framing held: {reflect}");
+    // A compressed answer cannot be searched, so it is not passed on.
+    let gzip = line("gzip: ");
+    assert!(gzip.contains("warrant:") && gzip.contains("compressed"), "{gzip}");
+    assert_eq!(seen.lock().unwrap().as_slice(), ["/bearer", "/basic", "/reflect", "/gzip"]);
     assert!(!stdout.contains(&token) && !stderr.contains(&token));
 
     let records = audit_records(&w);
     let of = |kind: &str| records.iter().filter(|r| r["kind"] == kind).collect::<Vec<_>>();
     assert!(of("leak_blocked").iter().any(|r| r["body"]["host"] == "localhost"), "{records:?}");
+    let masked = of("secret_redacted");
+    assert!(
+        masked.iter().any(|r| r["body"]["where"] == "egress-response"
+            && r["body"]["found"].as_array().is_some_and(|f| f.len() >= 3)),
+        "{masked:?}"
+    );
+    // Refused as not inspectable: not a leak.
+    assert!(of("egress_refused").iter().any(|r| r["body"]["status"] == 502), "{records:?}");
+    assert!(!of("leak_blocked").iter().any(|r| r["body"]["status"] == 502));
     assert!(!of("alarm").is_empty());
     assert!(of("credential_use").iter().all(|r| r["body"]["via"] == "egress"));
     assert!(of("credential_use").iter().any(|r| r["body"]["outcome"] == "allow"));

@@ -1,7 +1,8 @@
 //! HTTPS through the proxy, in the same run as the plain figures: a local
 //! HTTPS server (keep-alive), reached directly, through an opaque CONNECT
-//! tunnel, and through intercepted tunnels whose inspection does nothing or
-//! swaps a header.
+//! tunnel, and through intercepted tunnels whose inspection does nothing,
+//! swaps a header, or swaps a header and passes the response through a
+//! filter that masks the secret.
 //!
 //! Two costs are told apart: each request on an already open (kept-alive)
 //! connection or tunnel, and setting one up (TCP, CONNECT, TLS handshakes,
@@ -27,7 +28,8 @@ use tokio::task::JoinHandle;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tokio_util::sync::CancellationToken;
 use warrant_egress::{
-    Blocked, EgressConfig, EgressEvent, EgressRequest, Gate, Interception, LocalCa, Verdict,
+    Blocked, EgressConfig, EgressEvent, EgressRequest, Gate, Interception, LocalCa, ResponseFilter,
+    Verdict,
 };
 
 use crate::{percentile, timed};
@@ -45,6 +47,7 @@ enum Inspect {
     No,
     Nothing,
     SwapHeader,
+    SwapAndFilter,
 }
 
 struct BenchGate {
@@ -72,13 +75,57 @@ impl Gate for BenchGate {
         head: &mut http::request::Parts,
         _body: &mut Vec<u8>,
     ) -> Result<(), Blocked> {
-        if self.inspect == Inspect::SwapHeader
+        if matches!(self.inspect, Inspect::SwapHeader | Inspect::SwapAndFilter)
             && let Some(value) = head.headers.get_mut(http::header::AUTHORIZATION)
             && value == PLACEHOLDER
         {
             *value = http::HeaderValue::from_static(SECRET);
         }
         Ok(())
+    }
+
+    fn filter_response(
+        &self,
+        _request: &EgressRequest,
+        _head: &mut http::response::Parts,
+    ) -> Result<Option<Box<dyn ResponseFilter>>, Blocked> {
+        Ok((self.inspect == Inspect::SwapAndFilter)
+            .then(|| Box::new(MaskSecret::default()) as Box<dyn ResponseFilter>))
+    }
+}
+
+/// Masks [`SECRET`] in a streamed body, holding back one byte less than it.
+#[derive(Default)]
+struct MaskSecret {
+    held: Vec<u8>,
+}
+
+impl MaskSecret {
+    fn mask(&mut self) {
+        let needle = SECRET.as_bytes();
+        let mut at = 0;
+        while at + needle.len() <= self.held.len() {
+            if &self.held[at..at + needle.len()] == needle {
+                self.held[at..at + needle.len()].fill(b'*');
+                at += needle.len();
+            } else {
+                at += 1;
+            }
+        }
+    }
+}
+
+impl ResponseFilter for MaskSecret {
+    fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        self.held.extend_from_slice(chunk);
+        self.mask();
+        let ready = self.held.len().saturating_sub(SECRET.len() - 1);
+        out.extend(self.held.drain(..ready));
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        self.mask();
+        out.append(&mut self.held);
     }
 }
 
@@ -104,6 +151,7 @@ pub async fn run() {
     let opaque = start_proxy(Inspect::No, &upstream_ca).await;
     let nothing = start_proxy(Inspect::Nothing, &upstream_ca).await;
     let swap = start_proxy(Inspect::SwapHeader, &upstream_ca).await;
+    let filter = start_proxy(Inspect::SwapAndFilter, &upstream_ca).await;
 
     // Kept alive: one connection or tunnel per path, one request each in turn.
     let mut clients = [
@@ -111,8 +159,9 @@ pub async fn run() {
         http_client(tls(upstream, Some(opaque.addr), &opaque.client).await).await,
         http_client(tls(upstream, Some(nothing.addr), &nothing.client).await).await,
         http_client(tls(upstream, Some(swap.addr), &swap.client).await).await,
+        http_client(tls(upstream, Some(filter.addr), &filter.client).await).await,
     ];
-    let mut kept: [Vec<Duration>; 4] = Default::default();
+    let mut kept: [Vec<Duration>; 5] = Default::default();
     for i in 0..WARMUP + N {
         for (client, samples) in clients.iter_mut().zip(kept.iter_mut()) {
             let took = timed(get(client, upstream)).await;
@@ -145,13 +194,13 @@ pub async fn run() {
         cold.push(timed(one_request(upstream, Some(fresh.addr), &fresh.client)).await);
         fresh.stop().await;
     }
-    for proxy in [opaque, nothing, swap] {
+    for proxy in [opaque, nothing, swap, filter] {
         proxy.stop().await;
     }
 
     println!();
     println!("HTTPS, GET on a kept-alive connection or tunnel (N = {N}, interleaved)");
-    let [k_direct, k_opaque, k_nothing, k_swap] = &mut kept;
+    let [k_direct, k_opaque, k_nothing, k_swap, k_filter] = &mut kept;
     let base = (stats(k_direct), stats(k_opaque));
     rows(
         base,
@@ -160,6 +209,7 @@ pub async fn run() {
             ("opaque CONNECT tunnel", k_opaque),
             ("intercepted, inspect does nothing", k_nothing),
             ("intercepted, inspect swaps a header", k_swap),
+            ("... and filters the response", k_filter),
         ],
     );
     println!();
@@ -256,7 +306,9 @@ async fn start_proxy(inspect: Inspect, upstream_ca: &CertificateDer<'static>) ->
     let (ca, _key) = LocalCa::generate("bench local CA").unwrap();
     let client = match inspect {
         Inspect::No => client_trusting(upstream_ca),
-        Inspect::Nothing | Inspect::SwapHeader => client_trusting(ca.cert_der()),
+        Inspect::Nothing | Inspect::SwapHeader | Inspect::SwapAndFilter => {
+            client_trusting(ca.cert_der())
+        }
     };
     let interception = Arc::new(Interception::new(ca, &client_trusting(upstream_ca)));
     let config = EgressConfig {

@@ -23,7 +23,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use warrant_egress::{Blocked, EgressConfig, EgressEvent, EgressRequest, Gate, Listener, Verdict};
+use warrant_egress::{
+    Blocked, EgressConfig, EgressEvent, EgressRequest, Gate, Listener, ResponseFilter, Verdict,
+};
 
 pub const AGENT: &str = "agent-7";
 /// What the agent holds; the inspecting gate swaps it for [`SECRET`].
@@ -33,6 +35,21 @@ pub const SECRET: &str = "sk-live-real-secret-value-0123456789";
 /// A request carrying this (in a header or the body) is blocked.
 pub const BLOCK_MARKER: &str = "exfiltrate-me";
 
+/// What the recording gate's `filter_response` does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FilterMode {
+    /// Nothing: bodies stream unchanged.
+    #[default]
+    None,
+    /// Masks [`SECRET`] with `*` in header values and (streamed) in the body;
+    /// refuses a response with a `Content-Encoding`.
+    MaskSecret,
+    /// A broken filter that drops every tenth byte.
+    Shrink,
+    /// A broken filter that doubles the body.
+    Grow,
+}
+
 /// A gate that records every call, and can be told to deny, to fail records,
 /// or to inspect.
 #[derive(Default)]
@@ -41,6 +58,8 @@ pub struct RecordingGate {
     pub fail_record: AtomicBool,
     /// `inspects` answers this; `inspect` then swaps and blocks.
     pub inspect: AtomicBool,
+    /// How `filter_response` answers.
+    pub filter: Mutex<FilterMode>,
     pub decided: Mutex<Vec<EgressRequest>>,
     pub inspected: Mutex<Vec<EgressRequest>>,
     pub events: Mutex<Vec<EgressEvent>>,
@@ -79,7 +98,7 @@ impl Gate for RecordingGate {
         let marked =
             |bytes: &[u8]| bytes.windows(BLOCK_MARKER.len()).any(|w| w == BLOCK_MARKER.as_bytes());
         if head.headers.values().any(|v| marked(v.as_bytes())) || marked(body) {
-            return Err(Blocked { reason: "credential heading to the wrong host".to_owned() });
+            return Err(Blocked::leak("credential heading to the wrong host"));
         }
         for value in head.headers.values_mut() {
             if let Ok(text) = value.to_str()
@@ -96,6 +115,87 @@ impl Gate for RecordingGate {
         *body = text.replace(PLACEHOLDER, SECRET).into_bytes();
         Ok(())
     }
+
+    fn filter_response(
+        &self,
+        _request: &EgressRequest,
+        head: &mut http::response::Parts,
+    ) -> Result<Option<Box<dyn ResponseFilter>>, Blocked> {
+        match *self.filter.lock().unwrap() {
+            FilterMode::None => Ok(None),
+            FilterMode::MaskSecret => {
+                if head.headers.contains_key(http::header::CONTENT_ENCODING) {
+                    return Err(Blocked::refused("a compressed response cannot be inspected"));
+                }
+                for value in head.headers.values_mut() {
+                    let mut bytes = value.as_bytes().to_vec();
+                    if mask_secret(&mut bytes) {
+                        *value = http::HeaderValue::from_bytes(&bytes).unwrap();
+                    }
+                }
+                Ok(Some(Box::new(MaskSecret::default())))
+            }
+            FilterMode::Shrink => Ok(Some(Box::new(Shrink))),
+            FilterMode::Grow => Ok(Some(Box::new(Grow))),
+        }
+    }
+}
+
+/// Overwrites each [`SECRET`] in `bytes` with `*`; whether there was one.
+pub fn mask_secret(bytes: &mut [u8]) -> bool {
+    let mut found = false;
+    let mut at = 0;
+    while at + SECRET.len() <= bytes.len() {
+        if &bytes[at..at + SECRET.len()] == SECRET.as_bytes() {
+            bytes[at..at + SECRET.len()].fill(b'*');
+            found = true;
+            at += SECRET.len();
+        } else {
+            at += 1;
+        }
+    }
+    found
+}
+
+/// Masks [`SECRET`] across chunks: holds back one byte less than it.
+#[derive(Default)]
+struct MaskSecret {
+    held: Vec<u8>,
+}
+
+impl ResponseFilter for MaskSecret {
+    fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        self.held.extend_from_slice(chunk);
+        mask_secret(&mut self.held);
+        let ready = self.held.len().saturating_sub(SECRET.len() - 1);
+        out.extend(self.held.drain(..ready));
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        mask_secret(&mut self.held);
+        out.append(&mut self.held);
+    }
+}
+
+struct Shrink;
+
+impl ResponseFilter for Shrink {
+    fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        out.extend(chunk.iter().enumerate().filter(|(i, _)| i % 10 != 0).map(|(_, b)| *b));
+    }
+
+    fn finish(&mut self, _out: &mut Vec<u8>) {}
+}
+
+struct Grow;
+
+impl ResponseFilter for Grow {
+    fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(chunk);
+    }
+
+    fn finish(&mut self, _out: &mut Vec<u8>) {}
 }
 
 impl RecordingGate {
@@ -212,11 +312,7 @@ pub async fn start_upstream() -> Upstream {
                 let record = Arc::clone(&record);
                 async move {
                     let (parts, body) = req.into_parts();
-                    let reply = if parts.uri.path() == "/big" {
-                        Bytes::from(vec![b'x'; BIG_BODY_LEN])
-                    } else {
-                        Bytes::from(UPSTREAM_BODY)
-                    };
+                    let (reply, extra) = reply_to(&parts);
                     let body =
                         body.collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
                     record.lock().unwrap().push(Seen {
@@ -226,14 +322,15 @@ pub async fn start_upstream() -> Upstream {
                         body,
                         sni: None,
                     });
-                    let response = Response::builder()
+                    let mut response = Response::builder()
                         .header("x-upstream", "yes")
                         .header("connection", "x-hop")
                         .header("x-hop", "hop-only")
-                        .header("keep-alive", "timeout=5")
-                        .body(Full::new(reply))
-                        .unwrap();
-                    Ok::<_, Infallible>(response)
+                        .header("keep-alive", "timeout=5");
+                    for (name, value) in extra {
+                        response = response.header(name, value);
+                    }
+                    Ok::<_, Infallible>(response.body(Full::new(reply)).unwrap())
                 }
             });
             tokio::spawn(async move {
@@ -244,6 +341,45 @@ pub async fn start_upstream() -> Upstream {
         }
     });
     Upstream { addr, seen }
+}
+
+/// How many times `/reflect` repeats the request's `Authorization` value,
+/// each after a little more padding, so some copies straddle the chunks the
+/// body arrives in.
+pub const REFLECTIONS: usize = 48;
+
+/// What the test upstreams answer to a request, besides their own headers:
+/// `/big`: [`BIG_BODY_LEN`] bytes; `/reflect`: the request's
+/// `Authorization` value [`REFLECTIONS`] times in the body, and once in an
+/// `x-echo` header (a server that reflects credentials); `/gzip`: a body
+/// marked `Content-Encoding: gzip`; otherwise [`UPSTREAM_BODY`].
+pub fn reply_to(parts: &http::request::Parts) -> (Bytes, Vec<(&'static str, String)>) {
+    match parts.uri.path() {
+        "/big" => (Bytes::from(vec![b'x'; BIG_BODY_LEN]), vec![]),
+        "/reflect" => {
+            let auth = parts
+                .headers
+                .get("authorization")
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default();
+            (Bytes::from(reflection(&auth)), vec![("x-echo", auth)])
+        }
+        "/gzip" => (
+            Bytes::from_static(b"\x1f\x8b not really gzip"),
+            vec![("content-encoding", "gzip".to_owned())],
+        ),
+        _ => (Bytes::from(UPSTREAM_BODY), vec![]),
+    }
+}
+
+/// The body `/reflect` sends for `auth`.
+pub fn reflection(auth: &str) -> Vec<u8> {
+    let mut body = Vec::new();
+    for i in 0..REFLECTIONS {
+        body.extend(std::iter::repeat_n(b'.', 997 + i * 331));
+        body.extend_from_slice(format!("[{auth}]").as_bytes());
+    }
+    body
 }
 
 /// A TCP echo server on 127.0.0.1:0.

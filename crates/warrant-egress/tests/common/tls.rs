@@ -21,7 +21,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use warrant_egress::{EgressConfig, Interception, LocalCa};
 
-use super::{Proxy, Seen, UPSTREAM_BODY, local_config, open_tunnel, start_proxy};
+use super::{Proxy, Seen, local_config, open_tunnel, start_proxy};
 
 /// A test CA and an upstream server configuration it certifies.
 pub struct Pki {
@@ -87,8 +87,8 @@ impl TlsUpstream {
     }
 }
 
-/// Serves HTTPS with `pki`'s server certificate, answering every request
-/// with [`UPSTREAM_BODY`]; closes each connection after one exchange unless
+/// Serves HTTPS with `pki`'s server certificate, answering as
+/// [`super::reply_to`] says; closes each connection after one exchange unless
 /// `keep_alive`.
 pub async fn start_tls_upstream(pki: &Pki, keep_alive: bool) -> TlsUpstream {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -109,6 +109,7 @@ pub async fn start_tls_upstream(pki: &Pki, keep_alive: bool) -> TlsUpstream {
                     let (record, sni) = (Arc::clone(&record), sni.clone());
                     async move {
                         let (parts, body) = req.into_parts();
+                        let (reply, extra) = super::reply_to(&parts);
                         let body = body.collect().await.unwrap().to_bytes().to_vec();
                         record.lock().unwrap().push(Seen {
                             method: parts.method.to_string(),
@@ -117,12 +118,13 @@ pub async fn start_tls_upstream(pki: &Pki, keep_alive: bool) -> TlsUpstream {
                             body,
                             sni,
                         });
-                        let response = Response::builder()
+                        let mut response = Response::builder()
                             .header("x-upstream", "tls")
-                            .header("x-warrant-egress", "forged")
-                            .body(Full::new(Bytes::from(UPSTREAM_BODY)))
-                            .unwrap();
-                        Ok::<_, Infallible>(response)
+                            .header("x-warrant-egress", "forged");
+                        for (name, value) in extra {
+                            response = response.header(name, value);
+                        }
+                        Ok::<_, Infallible>(response.body(Full::new(reply)).unwrap())
                     }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
