@@ -28,7 +28,9 @@ use warrant_audit::EventKind;
 use warrant_core::UnixMillis;
 use warrant_policy::{AgentFacts, CredentialRequest, Decision, PolicyEngine};
 use warrant_vault::scan::LeakScanner;
-use warrant_vault::{Binding, CredentialInfo, CredentialName, SecretValue, UnlockedVault, Vault};
+use warrant_vault::{
+    Binding, CredentialInfo, CredentialName, KeyCache, SecretValue, UnlockedVault, Vault,
+};
 
 /// The environment variable a passphrase may come from, for unattended use.
 pub const PASSPHRASE_ENV: &str = "WARRANT_VAULT_PASSPHRASE";
@@ -141,15 +143,44 @@ pub struct Broker {
     marked: Mutex<HashMap<String, Instant>>,
 }
 
+/// Opens `home`'s vault: with the key cached in the OS keychain when
+/// `[vault] key_cache` is on and a live entry opens it, else with the
+/// operator's passphrase (see [`passphrase`]), whose key is then cached.
+/// `why` tells the operator why the vault must be unlocked.
+pub fn unlock_vault(
+    home: &crate::home::Home,
+    settings: &crate::config::VaultSettings,
+    why: &str,
+) -> Result<UnlockedVault, String> {
+    let path = home.vault();
+    let cache = match settings.key_cache {
+        Some(ttl) => Some(KeyCache::new(&path, ttl).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    if let Some(cache) = &cache
+        && let Some(vault) = Vault::unlock_cached(&path, cache).map_err(|e| e.to_string())?
+    {
+        tracing::debug!("vault opened with the key cached in the OS keychain");
+        return Ok(vault);
+    }
+    let pass = passphrase("Vault passphrase: ", false).map_err(|e| format!("{e} ({why})"))?;
+    let Some(cache) = &cache else {
+        return Vault::unlock(&path, &pass).map_err(|e| e.to_string());
+    };
+    let (vault, cached) = Vault::unlock_caching(&path, &pass, cache).map_err(|e| e.to_string())?;
+    if let Err(e) = cached {
+        tracing::warn!(error = %e, "the vault's key could not be cached; the passphrase will be asked for again");
+    }
+    Ok(vault)
+}
+
 impl Broker {
-    /// Unlocks the vault at `vault` and opens the leases in `state_db`.
+    /// Takes the unlocked vault and opens the leases in `state_db`.
     pub fn open(
-        vault: &Path,
-        passphrase: &SecretValue,
+        vault: UnlockedVault,
         state_db: &Path,
         lease_ttl: Duration,
     ) -> Result<Self, String> {
-        let vault = Vault::unlock(vault, passphrase).map_err(|e| e.to_string())?;
         let leases = LeaseStore::open(state_db).map_err(|e| format!("credential leases: {e}"))?;
         let known = Arc::new(load(&vault)?);
         Ok(Self {
@@ -161,17 +192,14 @@ impl Broker {
         })
     }
 
-    /// Unlocks `home`'s vault with the operator's passphrase (see
-    /// [`passphrase`]); `why` tells the operator why it must be unlocked.
+    /// Unlocks `home`'s vault (see [`unlock_vault`]) and opens its leases.
     pub fn unlock_home(
         home: &crate::home::Home,
-        lease_ttl: Duration,
+        settings: &crate::config::VaultSettings,
         why: &str,
     ) -> Result<Self, String> {
-        let pass =
-            passphrase("Vault passphrase: ", false).map_err(|e| format!("vault: {e} ({why})"))?;
-        Self::open(&home.vault(), &pass, &home.state_db(), lease_ttl)
-            .map_err(|e| format!("vault: {e}"))
+        let vault = unlock_vault(home, settings, why).map_err(|e| format!("vault: {e}"))?;
+        Self::open(vault, &home.state_db(), settings.lease_ttl).map_err(|e| format!("vault: {e}"))
     }
 
     /// The credentials and scanner as of the last refresh.

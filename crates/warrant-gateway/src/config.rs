@@ -47,6 +47,11 @@ durability = "process"
 # How long a credential lease lasts. Every use is decided by policy; a use
 # after the lease expired starts a new one (a fresh decision in the log).
 lease_ttl = "5m"
+# Keep the key your passphrase unlocks in the OS keychain (on Linux, the
+# kernel's user keyring) for this long, so commands in that time need no
+# passphrase; `warrant vault lock` forgets it at once. Off unless set (up to
+# 24h). Any process running as you can read it while it lives.
+# key_cache = "15m"
 
 [leaks]
 # What an agent sends out (tool arguments, requests through the egress proxy)
@@ -97,11 +102,14 @@ pub struct LeakSettings {
 pub struct VaultSettings {
     /// How long a credential lease lasts before a use must start a new one.
     pub lease_ttl: Duration,
+    /// How long the vault's key stays in the OS keychain after an unlock;
+    /// `None`: it is not cached.
+    pub key_cache: Option<Duration>,
 }
 
 impl Default for VaultSettings {
     fn default() -> Self {
-        Self { lease_ttl: Duration::from_secs(300) }
+        Self { lease_ttl: Duration::from_secs(300), key_cache: None }
     }
 }
 
@@ -216,6 +224,7 @@ struct RawLeaks {
 #[serde(deny_unknown_fields)]
 struct RawVault {
     lease_ttl: Option<String>,
+    key_cache: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -452,12 +461,22 @@ impl Config {
                 })?;
             egress.allow_private.push(parsed);
         }
+        let key_cache = duration("vault.key_cache", raw.vault.key_cache.as_deref(), "0s")?;
         let vault = VaultSettings {
             lease_ttl: duration("vault.lease_ttl", raw.vault.lease_ttl.as_deref(), "5m")?,
+            key_cache: (!key_cache.is_zero()).then_some(key_cache),
         };
         if vault.lease_ttl < Duration::from_secs(1) || vault.lease_ttl > Duration::from_secs(86_400)
         {
             return Err(invalid("vault.lease_ttl must be between 1s and 24h".to_owned()));
+        }
+        if vault
+            .key_cache
+            .is_some_and(|t| t < Duration::from_secs(1) || t > warrant_vault::keycache::MAX_TTL)
+        {
+            return Err(invalid(
+                "vault.key_cache must be between 1s and 24h (or \"0s\": off)".to_owned(),
+            ));
         }
         let leaks = LeakSettings { well_known: raw.leaks.well_known.unwrap_or_default() };
         Ok(Self { gateway, audit, egress, vault, leaks, upstreams })
@@ -531,6 +550,15 @@ mod tests {
         assert_eq!(c.vault.lease_ttl, Duration::from_secs(300));
         let short = Config::parse("[vault]\nlease_ttl = \"2s\"\n", "t").unwrap();
         assert_eq!(short.vault.lease_ttl, Duration::from_secs(2));
+        assert_eq!(c.vault.key_cache, None, "the key cache is off unless set");
+        let cached = Config::parse("[vault]\nkey_cache = \"15m\"\n", "t").unwrap();
+        assert_eq!(cached.vault.key_cache, Some(Duration::from_secs(900)));
+        assert_eq!(
+            Config::parse("[vault]\nkey_cache = \"0s\"\n", "t").unwrap().vault.key_cache,
+            None
+        );
+        assert!(Config::parse("[vault]\nkey_cache = \"2d\"\n", "t").is_err());
+        assert!(Config::parse("[vault]\nkey_cache = \"500ms\"\n", "t").is_err());
         assert!(Config::parse("[vault]\nlease_ttl = \"0s\"\n", "t").is_err());
     }
 }

@@ -11,6 +11,16 @@ use warrant_sandbox::{NetworkMode, Profile, Sandbox, SandboxSpec};
 pub struct DoctorReport {
     pub host: warrant_sandbox::HostProbe,
     pub profiles: Vec<ProfileCheck>,
+    /// Whether the OS keychain can cache the vault's key (`[vault]
+    /// key_cache`), and if not, why.
+    pub keychain: KeychainCheck,
+}
+
+/// The OS keychain, for the vault's optional key cache.
+#[derive(Debug, Serialize)]
+pub struct KeychainCheck {
+    pub available: bool,
+    pub detail: String,
 }
 
 /// One shipped profile, launched with `/bin/true`.
@@ -27,7 +37,18 @@ pub struct ProfileCheck {
 pub fn doctor() -> DoctorReport {
     let host = warrant_sandbox::probe();
     let profiles = Profile::builtin_names().map(check_profile).collect();
-    DoctorReport { host, profiles }
+    let keychain = match warrant_vault::KeyCache::available() {
+        Ok(()) => KeychainCheck {
+            available: true,
+            detail: "the kernel's user keyring: `[vault] key_cache` can keep the vault's key"
+                .into(),
+        },
+        Err(why) => KeychainCheck {
+            available: false,
+            detail: format!("{why}; the vault's passphrase is asked for at every unlock"),
+        },
+    };
+    DoctorReport { host, profiles, keychain }
 }
 
 fn check_profile(name: &str) -> ProfileCheck {

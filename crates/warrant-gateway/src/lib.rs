@@ -263,7 +263,7 @@ fn open_broker(home: &Home, config: &Config) -> Result<Option<Arc<broker::Broker
     }
     let opened = broker::Broker::unlock_home(
         home,
-        config.vault.lease_ttl,
+        &config.vault,
         "Warrant unlocks the vault to broker credentials and to find them in what agents send",
     )
     .map_err(GatewayError::Run)?;

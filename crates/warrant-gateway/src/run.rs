@@ -102,7 +102,7 @@ pub fn run(home: &Home, options: RunOptions) -> Result<i32, GatewayError> {
     let broker = if home.vault().exists() {
         let opened = crate::broker::Broker::unlock_home(
             home,
-            config.vault.lease_ttl,
+            &config.vault,
             "a run is inspected for vault secrets, so the vault must be unlocked",
         )
         .map_err(run_error)?;

@@ -10,7 +10,9 @@ use serde_json::json;
 use std::io::{IsTerminal, Read};
 use warrant_audit::EventKind;
 use warrant_core::UnixMillis;
-use warrant_vault::{Binding, CredentialInfo, CredentialName, KdfParams, SecretValue, Vault};
+use warrant_vault::{
+    Binding, CredentialInfo, CredentialName, KdfParams, KeyCache, SecretValue, Vault,
+};
 
 /// The vault entry that holds the local certificate authority's key.
 pub const LOCAL_CA_CREDENTIAL: &str = "warrant-local-ca";
@@ -80,27 +82,53 @@ fn read_value(name: &str) -> Result<SecretValue, GatewayError> {
     Ok(SecretValue::from_string(text.to_string()))
 }
 
+/// The home's `[vault]` settings.
+fn settings(home: &Home) -> Result<crate::config::VaultSettings, GatewayError> {
+    Ok(crate::config::Config::load(&home.config())?.vault)
+}
+
 /// Opens the vault, creating it (and asking for the passphrase twice) if
 /// there is none yet.
 fn unlock_or_create(home: &Home) -> Result<warrant_vault::UnlockedVault, GatewayError> {
     let path = home.vault();
+    let settings = settings(home)?;
     if path.exists() {
-        let pass = broker::passphrase("Vault passphrase: ", false).map_err(vault_error)?;
-        return Vault::unlock(&path, &pass).map_err(vault_error);
+        return broker::unlock_vault(home, &settings, "to change it").map_err(vault_error);
     }
     let pass = broker::passphrase("New vault passphrase: ", true).map_err(vault_error)?;
-    Vault::create(&path, &pass, KdfParams::recommended()).map_err(vault_error)
+    let created = Vault::create(&path, &pass, KdfParams::recommended()).map_err(vault_error)?;
+    // A new vault's key is cached as an unlock's would be.
+    if let Some(ttl) = settings.key_cache {
+        drop(created);
+        let cache = KeyCache::new(&path, ttl).map_err(vault_error)?;
+        let (vault, cached) = Vault::unlock_caching(&path, &pass, &cache).map_err(vault_error)?;
+        if let Err(e) = cached {
+            tracing::warn!(error = %e, "the vault's key could not be cached");
+        }
+        return Ok(vault);
+    }
+    Ok(created)
 }
 
 fn unlock(home: &Home) -> Result<warrant_vault::UnlockedVault, GatewayError> {
-    let path = home.vault();
-    if !path.exists() {
+    if !home.vault().exists() {
         return Err(vault_error(
             "there is no vault yet; add a credential with `warrant vault add`",
         ));
     }
-    let pass = broker::passphrase("Vault passphrase: ", false).map_err(vault_error)?;
-    Vault::unlock(&path, &pass).map_err(vault_error)
+    broker::unlock_vault(home, &settings(home)?, "to change it").map_err(vault_error)
+}
+
+/// `warrant vault lock`: forgets the vault's key cached in the OS keychain,
+/// whatever `[vault] key_cache` says now. Whether there was one.
+pub fn lock(home: &Home) -> Result<bool, GatewayError> {
+    let path = home.vault();
+    if !path.exists() {
+        return Ok(false);
+    }
+    KeyCache::new(&path, warrant_vault::keycache::MAX_TTL)
+        .and_then(|cache| cache.clear())
+        .map_err(vault_error)
 }
 
 fn binding_record(binding: &Binding) -> serde_json::Value {

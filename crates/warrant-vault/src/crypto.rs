@@ -119,6 +119,16 @@ impl Key {
         Ok(Self(bytes))
     }
 
+    /// The key as bytes, for the key cache to hand to the kernel.
+    pub(crate) fn expose(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+
+    /// A key read back from the key cache.
+    pub(crate) fn from_bytes(bytes: Zeroizing<[u8; KEY_LEN]>) -> Self {
+        Self(bytes)
+    }
+
     fn cipher(&self) -> XChaCha20Poly1305 {
         XChaCha20Poly1305::new(&(*self.0).into())
     }

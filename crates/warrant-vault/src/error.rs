@@ -103,4 +103,7 @@ pub enum VaultError {
 
     #[error("could not build rule `{id}`: {reason}")]
     RuleBuild { id: String, reason: String },
+
+    #[error("the vault key cache: {reason}")]
+    KeyCache { reason: String },
 }

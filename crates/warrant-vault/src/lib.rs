@@ -28,6 +28,10 @@
 //!   prefilter, then a regex per rule, measured for false positives against
 //!   a corpus of ordinary tool output.
 //!
+//! - [`KeyCache`]: an optional cache, in the operator's OS keychain (the
+//!   Linux kernel's user keyring), of the key a passphrase derives, with a
+//!   timeout; a cached key that does not open the vault is discarded.
+//!
 //! What it deliberately does not do: decide who may use a credential (that is
 //! policy), parse or send HTTP (the gateway and egress proxy hand requests to
 //! [`swap::Swapper`] as bytes and act on its answer), or protect secrets from
@@ -39,6 +43,7 @@ mod crypto;
 mod error;
 mod forms;
 mod host;
+pub mod keycache;
 mod name;
 pub mod placeholder;
 pub mod rules;
@@ -50,6 +55,7 @@ pub mod swap;
 pub use crypto::KdfParams;
 pub use error::VaultError;
 pub use host::host_matches;
+pub use keycache::KeyCache;
 pub use name::CredentialName;
 pub use placeholder::{Placeholder, placeholder_for};
 pub use secret::SecretValue;

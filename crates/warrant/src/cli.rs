@@ -673,6 +673,12 @@ fn doctor(json: bool) -> Result<ExitCode> {
                 }
             }
         }
+        let keychain = &report.keychain;
+        if keychain.available {
+            println!("  ok    {:<24} {}", "os_keychain", keychain.detail);
+        } else {
+            println!("  MISSING {:<22} {}", "os_keychain", keychain.detail);
+        }
         println!("Sandbox profiles, each started here with /bin/true:");
         for p in &report.profiles {
             if p.runs {

@@ -50,6 +50,9 @@ pub enum VaultCommand {
         #[arg(long, value_name = "DURATION")]
         rotation_due: Option<humantime::Duration>,
     },
+    /// Forget the vault's key cached in the OS keychain (`[vault]
+    /// key_cache`): the next command asks for the passphrase again.
+    Lock,
     /// Credential leases: who may use what, where, until when.
     Leases {
         /// Ended leases too.
@@ -119,6 +122,15 @@ pub fn run(home: &Home, cmd: VaultCommand) -> Result<()> {
         VaultCommand::Rotate { name, rotation_due } => {
             let ended = vault_ops::rotate(home, &name, rotation_due.map(Into::into))?;
             println!("rotated {name}; {} lease(s) ended", ended.len());
+        }
+        VaultCommand::Lock => {
+            if vault_ops::lock(home)? {
+                println!(
+                    "locked: the vault's cached key is gone; the next command asks for the passphrase"
+                );
+            } else {
+                println!("nothing to lock: no key of this vault is cached");
+            }
         }
         VaultCommand::Leases { all, json } => {
             let leases = vault_ops::leases(home, all)?;

@@ -651,3 +651,76 @@ fn attempts_to_send_a_secret_out_count_toward_stopping_the_agent() {
     assert_ne!(after["ok"], true, "{after}");
     assert!(audit_records(&w).iter().any(|r| r["kind"] == "agent_killed"));
 }
+
+/// `warrant vault rotate NAME` with `value` on standard input and no
+/// passphrase in the environment.
+fn rotate_without_passphrase(w: &Warrant, name: &str, value: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut cmd = w.command(&["vault", "rotate", name]);
+    cmd.env_remove("WARRANT_VAULT_PASSPHRASE");
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{value}\n").as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn set_key_cache(w: &Warrant, value: &str) {
+    let config = w.home().join("warrant.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("key_cache ="))
+        .map(str::to_owned)
+        .collect();
+    let at = lines.iter().position(|l| l.trim() == "[vault]").unwrap();
+    lines.insert(at + 1, format!("key_cache = \"{value}\""));
+    std::fs::write(&config, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn a_cached_key_opens_the_vault_without_the_passphrase_until_locked() {
+    let w = home();
+    let doctor = w.run(&["doctor", "--json"]).json();
+    if doctor["keychain"]["available"] != true {
+        eprintln!("skipped: no OS keychain here: {}", doctor["keychain"]["detail"]);
+        return;
+    }
+    // Off by default: nothing is cached, the passphrase is needed.
+    vault_add(&w, "first", &fresh_token(), &["--host", "api.github.com"]);
+    let out = rotate_without_passphrase(&w, "first", &fresh_token());
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WARRANT_VAULT_PASSPHRASE"));
+
+    // On: one unlock with the passphrase caches the key, and the next
+    // command needs none.
+    set_key_cache(&w, "10m");
+    let token = fresh_token();
+    vault_add(&w, "github", &token, &["--host", "api.github.com"]);
+    let rotated = fresh_token();
+    let out = rotate_without_passphrase(&w, "github", &rotated);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Turned off again, a live entry is not used.
+    set_key_cache(&w, "0s");
+    let out = rotate_without_passphrase(&w, "github", &fresh_token());
+    assert_ne!(out.status.code(), Some(0), "the cache was used while off");
+    set_key_cache(&w, "10m");
+    let out = rotate_without_passphrase(&w, "github", &fresh_token());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // `vault lock` forgets it at once.
+    let locked = w.run(&["vault", "lock"]);
+    assert_eq!(locked.code, 0, "{}", locked.stderr);
+    assert!(locked.stdout.contains("locked"), "{}", locked.stdout);
+    let out = rotate_without_passphrase(&w, "github", &fresh_token());
+    assert_ne!(out.status.code(), Some(0), "opened after vault lock");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WARRANT_VAULT_PASSPHRASE"));
+    assert!(w.run(&["vault", "lock"]).stdout.contains("nothing to lock"));
+    for value in [&token, &rotated] {
+        assert!(files_holding(&w.home(), value.as_bytes()).is_empty());
+    }
+}

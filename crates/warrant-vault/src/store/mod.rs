@@ -24,6 +24,7 @@ pub use credentials::{Binding, CredentialInfo};
 pub use unlocked::UnlockedVault;
 
 use crate::crypto;
+use crate::keycache::KeyCache;
 use crate::{SecretValue, VaultError};
 use credentials::list;
 use rusqlite::OpenFlags;
@@ -67,6 +68,51 @@ impl Vault {
 
     /// Opens the vault at `path` with `passphrase`.
     pub fn unlock(path: &Path, passphrase: &SecretValue) -> Result<UnlockedVault, VaultError> {
+        Self::unlock_inner(path, passphrase).map(|(vault, _)| vault)
+    }
+
+    /// Opens the vault at `path` with `passphrase`, then caches the key the
+    /// passphrase derived in `cache` (see [`KeyCache`]). A cache that cannot
+    /// be written is reported in the second value; the vault is open either
+    /// way.
+    pub fn unlock_caching(
+        path: &Path,
+        passphrase: &SecretValue,
+        cache: &KeyCache,
+    ) -> Result<(UnlockedVault, Result<(), VaultError>), VaultError> {
+        let (vault, kek) = Self::unlock_inner(path, passphrase)?;
+        let cached = cache.store(&kek);
+        Ok((vault, cached))
+    }
+
+    /// Opens the vault at `path` with the key an earlier
+    /// [`Vault::unlock_caching`] left in `cache`: `None` when there is no
+    /// live entry, or it does not open this vault's data key (a changed
+    /// passphrase, a forged entry), which is then removed.
+    pub fn unlock_cached(
+        path: &Path,
+        cache: &KeyCache,
+    ) -> Result<Option<UnlockedVault>, VaultError> {
+        if !path.exists() {
+            return Err(VaultError::NotFound { path: path.to_owned() });
+        }
+        let Some(kek) = cache.load() else { return Ok(None) };
+        let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        let meta = read_meta(&conn, path)?;
+        let aad = data_key_aad(meta.params, &meta.salt);
+        match crypto::open_key(&kek, &meta.key_nonce, &meta.wrapped_key, &aad) {
+            Some(data_key) => Ok(Some(UnlockedVault::from_parts(conn, path.to_owned(), data_key))),
+            None => {
+                let _ = cache.clear();
+                Ok(None)
+            }
+        }
+    }
+
+    fn unlock_inner(
+        path: &Path,
+        passphrase: &SecretValue,
+    ) -> Result<(UnlockedVault, crypto::Key), VaultError> {
         if !path.exists() {
             return Err(VaultError::NotFound { path: path.to_owned() });
         }
@@ -84,7 +130,7 @@ impl Vault {
                 path: path.to_owned(),
                 what: "the data key failed authentication",
             })?;
-        Ok(UnlockedVault::from_parts(conn, path.to_owned(), data_key))
+        Ok((UnlockedVault::from_parts(conn, path.to_owned(), data_key), derived.kek))
     }
 
     /// Lists credentials' metadata without the passphrase (metadata is not
