@@ -3,7 +3,7 @@
 //! every connection's peer must be the home's owner (SO_PEERCRED). One JSON
 //! request line, one JSON response line.
 
-use crate::approvals::Verdict;
+use crate::approvals::{self, PendingView, Verdict};
 use crate::gateway::Gateway;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -12,10 +12,11 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 use tokio_util::sync::CancellationToken;
 use warrant_audit::EventKind;
+use warrant_core::UnixMillis;
 
 /// The largest control request accepted.
 const MAX_REQUEST: u64 = 64 * 1024;
@@ -39,6 +40,23 @@ pub enum ControlRequest {
     ReloadKills,
     /// Re-read the pins after `tools accept`.
     ReloadPins,
+    /// Another Warrant process (a `warrant run`'s egress proxy) asks a person
+    /// about something policy said to ask about. It shows in `warrant
+    /// approvals` like a waiting call; the answer comes when a person
+    /// decides, the approval timeout passes, or the asker goes away (then it
+    /// is withdrawn).
+    Ask {
+        agent_id: String,
+        agent_name: String,
+        /// What is asked about, as `warrant approvals` shows it in place of a
+        /// tool, e.g. `egress: CONNECT example.com:443`.
+        tool: String,
+        /// Its details (for a connection: host, port, method).
+        arguments: Value,
+        /// The `@id` of the rule that asks, and its `@ask` text.
+        rule: String,
+        why: String,
+    },
 }
 
 /// The control plane could not be reached or refused.
@@ -101,6 +119,17 @@ pub async fn serve(
             } else {
                 match received {
                     Ok(Ok(_)) => match serde_json::from_str::<ControlRequest>(&line) {
+                        Ok(ControlRequest::Ask {
+                            agent_id,
+                            agent_name,
+                            tool,
+                            arguments,
+                            rule,
+                            why,
+                        }) => {
+                            let asked = Asked { agent_id, agent_name, tool, arguments, rule, why };
+                            ask(&gw, asked, reader).await
+                        }
                         Ok(req) => handle(&gw, req).await,
                         Err(e) => {
                             json!({"ok": false, "error": format!("bad control request: {e}")})
@@ -114,6 +143,67 @@ pub async fn serve(
             let _ = write.write_all(&bytes).await;
         });
     }
+}
+
+/// What an [`ControlRequest::Ask`] asks about.
+struct Asked {
+    agent_id: String,
+    agent_name: String,
+    tool: String,
+    arguments: Value,
+    rule: String,
+    why: String,
+}
+
+/// Opens an approval for `asked` and waits for a person, the approval
+/// timeout, or the asker to close its end (`client` reaching EOF), whichever
+/// comes first. The request and its outcome are recorded, as for a call.
+async fn ask(gw: &Arc<Gateway>, asked: Asked, mut client: impl AsyncRead + Unpin) -> Value {
+    let Ok(agent) = warrant_core::AgentId::parse(&asked.agent_id) else {
+        return json!({"ok": false, "error": format!("`{}` is not an agent id", asked.agent_id)});
+    };
+    let timeout = gw.config.gateway.approval_timeout;
+    let now = UnixMillis::now();
+    let id = approvals::new_id();
+    let fingerprint =
+        approvals::fingerprint(&asked.agent_id, &asked.tool, &asked.arguments).unwrap_or_default();
+    let view = PendingView {
+        id: id.clone(),
+        agent_id: asked.agent_id.clone(),
+        agent_name: asked.agent_name,
+        tool: asked.tool.clone(),
+        fingerprint: fingerprint.clone(),
+        arguments: asked.arguments,
+        rule: asked.rule.clone(),
+        why: asked.why.clone(),
+        created_at: now.to_rfc3339(),
+        expires_at: now.plus(timeout).to_rfc3339(),
+    };
+    let detail = json!({"approval": id, "tool": asked.tool, "fingerprint": fingerprint, "rule": asked.rule, "why": asked.why, "timeout_s": timeout.as_secs()});
+    if let Err(e) = gw.record(EventKind::ApprovalRequested, Some(&agent), detail).await {
+        return json!({"ok": false, "error": format!("audit log unavailable: {e}")});
+    }
+    let rx = gw.approvals.open(view);
+    let gone = async {
+        let mut byte = [0u8; 1];
+        while matches!(client.read(&mut byte).await, Ok(n) if n > 0) {}
+    };
+    let verdict = tokio::select! {
+        verdict = tokio::time::timeout(timeout, rx) => Some(verdict),
+        () = gone => None,
+    };
+    gw.approvals.withdraw(&id);
+    let (outcome, by) = match verdict {
+        Some(Ok(Ok(Verdict::Approved { by }))) => ("approved", by),
+        Some(Ok(Ok(Verdict::Denied { by }))) => ("denied", by),
+        Some(Ok(Err(_)) | Err(_)) => ("timed_out", String::new()),
+        None => ("abandoned", String::new()),
+    };
+    let detail = json!({"approval": id, "tool": asked.tool, "fingerprint": fingerprint, "outcome": outcome, "by": by});
+    if let Err(e) = gw.record(EventKind::ApprovalResolved, Some(&agent), detail).await {
+        return json!({"ok": false, "error": format!("audit log unavailable: {e}")});
+    }
+    json!({"ok": true, "data": {"approval": id, "outcome": outcome, "by": by, "timeout_s": timeout.as_secs()}})
 }
 
 async fn handle(gw: &Arc<Gateway>, req: ControlRequest) -> Value {
@@ -137,6 +227,8 @@ async fn handle(gw: &Arc<Gateway>, req: ControlRequest) -> Value {
             Ok(n) => json!({"ok": true, "data": {"revoked": n}}),
             Err(e) => json!({"ok": false, "error": e}),
         },
+        // Served by `ask`, which needs the connection.
+        ControlRequest::Ask { .. } => json!({"ok": false, "error": "internal: ask not routed"}),
     }
 }
 
@@ -159,13 +251,23 @@ async fn resolve(gw: &Arc<Gateway>, id: &str, verdict: Verdict) -> Value {
 /// Sends one request to the running gateway of the home whose socket is
 /// `path` (blocking; for the CLI).
 pub fn request(path: &Path, req: &ControlRequest) -> Result<Value, ControlError> {
+    request_waiting(path, req, Duration::from_secs(10))
+}
+
+/// [`request`], waiting up to `wait` for the answer (an
+/// [`ControlRequest::Ask`] waits for a person).
+pub fn request_waiting(
+    path: &Path,
+    req: &ControlRequest,
+    wait: Duration,
+) -> Result<Value, ControlError> {
     let mut stream = std::os::unix::net::UnixStream::connect(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
             ControlError::NotRunning(path.display().to_string())
         }
         _ => ControlError::Io(e),
     })?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_read_timeout(Some(wait))?;
     let mut line = serde_json::to_string(req).map_err(|e| ControlError::Protocol(e.to_string()))?;
     line.push('\n');
     // A gateway that refuses the peer answers and closes without reading,

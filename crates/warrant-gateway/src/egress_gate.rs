@@ -3,13 +3,15 @@
 //! inspection of each request), and the mapping of egress events to audit
 //! records that `warrant__http_request` shares.
 
+use crate::control::{self, ControlError, ControlRequest};
 use crate::run::is_declared;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::time::Duration;
 use warrant_audit::{AuditEvent, AuditLog, EventKind};
 use warrant_core::UnixMillis;
 use warrant_egress::{EgressEvent, EgressRequest, RequestKind, Verdict};
-use warrant_policy::{AgentFacts, ConnectRequest, Decision, PolicyEngine};
+use warrant_policy::{AgentFacts, ConnectRequest, Decision, PolicyEngine, RuleRef};
 
 /// The egress proxy's gate: Cedar decides, the audit log records.
 pub(crate) struct RunGate {
@@ -20,6 +22,11 @@ pub(crate) struct RunGate {
     pub(crate) agent_id: String,
     /// With a vault: what inspects (and swaps in) every request.
     pub(crate) credentials: Option<Arc<crate::run_credentials::RunCredentials>>,
+    /// The agent's name, as a person asked about its connection sees it.
+    pub(crate) agent_name: String,
+    /// The running gateway's control socket, through which a connection
+    /// that policy asks about waits for a person.
+    pub(crate) control: std::path::PathBuf,
 }
 
 impl warrant_egress::Gate for RunGate {
@@ -40,6 +47,9 @@ impl warrant_egress::Gate for RunGate {
         } else {
             format!(" (`{}` was not declared for this run: --allow-host)", request.host)
         };
+        if let Decision::Ask { rules, .. } = &decision {
+            return self.ask(request, &method, rules).await;
+        }
         connect_verdict(&decision, &hint)
     }
 
@@ -80,6 +90,62 @@ impl warrant_egress::Gate for RunGate {
             audit_event.detail = map;
         }
         self.audit.append(audit_event).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+impl RunGate {
+    /// A connection policy asks a person about: put to the running gateway,
+    /// which shows it in `warrant approvals` and answers when a person
+    /// decides or its approval timeout passes. With no gateway running there
+    /// is no one to ask, and it is refused, saying so.
+    async fn ask(&self, request: &EgressRequest, method: &str, rules: &[RuleRef]) -> Verdict {
+        let rule = rules.first().map(|r| r.id.clone()).unwrap_or_default();
+        let why = rules.first().and_then(|r| r.ask.clone()).unwrap_or_default();
+        let asked = ControlRequest::Ask {
+            agent_id: self.agent_id.clone(),
+            agent_name: self.agent_name.clone(),
+            tool: format!("egress: {method} {}:{}", request.host, request.port),
+            arguments: json!({"host": request.host, "port": request.port, "method": method}),
+            rule: rule.clone(),
+            why: why.clone(),
+        };
+        let socket = self.control.clone();
+        // The gateway answers within its approval timeout; a day bounds a
+        // gateway that never does.
+        let wait = Duration::from_secs(24 * 60 * 60);
+        let answer =
+            tokio::task::spawn_blocking(move || control::request_waiting(&socket, &asked, wait))
+                .await;
+        let asked_about = format!("rule `{rule}` asks a person about this connection ({why})");
+        let data = match answer {
+            Ok(Ok(data)) => data,
+            Ok(Err(ControlError::NotRunning(_))) => {
+                return Verdict::Deny {
+                    reason: format!(
+                        "{asked_about}, and no gateway is running to ask through (start one with `warrant up`)"
+                    ),
+                };
+            }
+            Ok(Err(e)) => return Verdict::Deny { reason: format!("{asked_about}: {e}") },
+            Err(e) => return Verdict::Deny { reason: format!("{asked_about}: {e}") },
+        };
+        let field = |name: &str| data.get(name).and_then(Value::as_str).unwrap_or_default();
+        let (by, approval) = (field("by"), field("approval"));
+        match data.get("outcome").and_then(Value::as_str) {
+            Some("approved") => {
+                tracing::info!(approval, by, host = %request.host, "a person approved a connection");
+                Verdict::Allow
+            }
+            Some("denied") => Verdict::Deny {
+                reason: format!("a person ({by}) denied this connection; {asked_about}"),
+            },
+            _ => Verdict::Deny {
+                reason: format!(
+                    "no one approved this connection within {} s; {asked_about}",
+                    data.get("timeout_s").and_then(Value::as_u64).unwrap_or_default()
+                ),
+            },
+        }
     }
 }
 

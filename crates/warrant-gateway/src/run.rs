@@ -315,6 +315,8 @@ fn supervise(
             audit: audit.clone(),
             agent_id: agent.to_string(),
             credentials: s.credentials.clone(),
+            agent_name: s.claims.name.to_string(),
+            control: home.control_socket(),
         });
         let config = EgressConfig {
             gateway,

@@ -380,3 +380,119 @@ fn an_unprivileged_user_gets_the_same_sandbox() {
     let (code, _, _) = as_nobody(&["audit", "verify"]);
     assert_eq!(code, 0);
 }
+
+/// The pending approvals of the running gateway, once there is one more
+/// than `seen` (waits up to 30 s).
+fn next_approval(w: &Warrant, seen: usize) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = w.run(&["approvals", "--json"]);
+        if out.code == 0
+            && let Some(first) = out.json().as_array().and_then(|a| a.first().cloned())
+        {
+            return first;
+        }
+        assert!(Instant::now() < deadline, "no approval request after {seen}: {}", out.stderr);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_connection_policy_asks_about_waits_for_a_person() {
+    let w = Warrant::new(BIN);
+    if !sandboxes_available(&w) {
+        return;
+    }
+    let config = w.home().join("warrant.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace("# allow_private = [\"127.0.0.1\"]", "allow_private = [\"127.0.0.1\"]");
+    std::fs::write(&config, text).unwrap();
+    let (port, hits) = http_server("fetched after approval");
+    std::fs::write(
+        w.home().join("policy/ask.cedar"),
+        format!(
+            r#"@id("ask-local-service") @ask("the local service holds customer data")
+forbid (principal, action == Action::"connect", resource) when {{ context.port == {port} }};"#
+        ),
+    )
+    .unwrap();
+    let gw = w.up();
+    let ws = workspace(&w);
+    let script = format!(
+        r#"via() {{ curl -s -m 60 --noproxy '' -x "$HTTPS_PROXY" "$@"; echo " [$?]"; }}
+echo "first: $(via http://127.0.0.1:{port}/one)"
+echo "second: $(via http://127.0.0.1:{port}/two)""#
+    );
+    let run = {
+        let (w_home, ws) = (w.command(&["run"]), ws.clone());
+        let mut cmd = w_home;
+        cmd.args(["--profile", "coding-agent", "--allow-host", "127.0.0.1", "--", "bash", "-c"])
+            .arg(&script)
+            .current_dir(ws)
+            .stdin(Stdio::null());
+        std::thread::spawn(move || cmd.output().unwrap())
+    };
+
+    // The first connection waits in `warrant approvals` like a call; a
+    // person approves it.
+    let first = next_approval(&w, 0);
+    assert_eq!(first["tool"], format!("egress: GET 127.0.0.1:{port}"), "{first}");
+    assert_eq!(first["rule"], "ask-local-service");
+    assert_eq!(first["why"], "the local service holds customer data");
+    assert_eq!(first["agent_name"], "run");
+    let approved = w.run(&["approve", first["id"].as_str().unwrap(), "--by", "alice"]);
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
+    // The second waits again (an approval is for one connection); denied.
+    let second = next_approval(&w, 1);
+    assert_ne!(second["id"], first["id"]);
+    let denied = w.run(&["deny", second["id"].as_str().unwrap(), "--by", "bob"]);
+    assert_eq!(denied.code, 0, "{}", denied.stderr);
+
+    let out = run.join().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = |prefix: &str| {
+        stdout.lines().find(|l| l.starts_with(prefix)).unwrap_or_default().to_owned()
+    };
+    assert!(line("first:").contains("fetched after approval [0]"), "{stdout}");
+    let refused = line("second:");
+    assert!(refused.contains("a person (bob) denied this connection"), "{refused}");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1, "the denied one connected");
+
+    let records = audit_records(&w);
+    let resolved: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["kind"] == "approval_resolved" && r["body"]["outcome"].is_string())
+        .collect();
+    let outcomes: Vec<(&str, &str)> = resolved
+        .iter()
+        .map(|r| (r["body"]["outcome"].as_str().unwrap(), r["body"]["by"].as_str().unwrap()))
+        .collect();
+    assert_eq!(outcomes, [("approved", "alice"), ("denied", "bob")], "{resolved:?}");
+    assert_eq!(records.iter().filter(|r| r["kind"] == "approval_requested").count(), 2);
+    let decisions: Vec<&str> = records
+        .iter()
+        .filter(|r| r["kind"] == "egress_decision" && r["body"]["port"] == port)
+        .map(|r| r["body"]["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, ["allow", "deny"]);
+
+    // With no gateway running there is no one to ask: refused, saying so.
+    drop(gw);
+    let alone = run_in(
+        &w,
+        &ws,
+        &[
+            "--profile",
+            "coding-agent",
+            "--allow-host",
+            "127.0.0.1",
+            "--",
+            "bash",
+            "-c",
+            &format!("curl -s -m 10 --noproxy '' -x \"$HTTPS_PROXY\" http://127.0.0.1:{port}/"),
+        ],
+        &[],
+    );
+    assert!(alone.stdout.contains("no gateway is running to ask through"), "{alone:?}");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
