@@ -1,6 +1,7 @@
 //! Start-to-exit latency of `/bin/true`: plain `std::process::Command`, the
 //! launcher with the `strict` profile, and bubblewrap with comparable isolation
-//! (skipped when `bwrap` is not on PATH). Prints figures; never fails on speed.
+//! (skipped when `bwrap` is not on PATH), interleaved round by round. Prints
+//! figures; never fails on speed.
 //!
 //! `cargo bench -p warrant-sandbox --bench start` (N defaults to 300; set
 //! `WARRANT_BENCH_N` to change it).
@@ -19,26 +20,36 @@ struct Stats {
     p99: Duration,
 }
 
-fn measure(name: &str, n: usize, mut once: impl FnMut()) -> Stats {
-    for _ in 0..10 {
-        once();
-    }
-    let mut samples: Vec<Duration> = (0..n)
-        .map(|_| {
+/// Runs every path once per round, in turn, for `n` rounds after 10 warm-up
+/// rounds: the paths see the same machine at the same moments, so their
+/// ratios hold even when the machine's speed drifts during the run.
+fn measure_interleaved(n: usize, paths: &mut [(&str, &mut dyn FnMut())]) -> Vec<Stats> {
+    let mut samples: Vec<Vec<Duration>> = paths.iter().map(|_| Vec::with_capacity(n)).collect();
+    for round in 0..n + 10 {
+        for ((_, once), samples) in paths.iter_mut().zip(samples.iter_mut()) {
             let start = Instant::now();
             once();
-            start.elapsed()
+            if round >= 10 {
+                samples.push(start.elapsed());
+            }
+        }
+    }
+    paths
+        .iter()
+        .zip(samples.iter_mut())
+        .map(|((name, _), samples)| {
+            samples.sort_unstable();
+            let stats =
+                Stats { n, median: samples[n / 2], p99: samples[(n * 99 / 100).min(n - 1)] };
+            println!(
+                "{name:<44} N={:<5} median {:>8.3} ms   p99 {:>8.3} ms",
+                stats.n,
+                ms(stats.median),
+                ms(stats.p99)
+            );
+            stats
         })
-        .collect();
-    samples.sort_unstable();
-    let stats = Stats { n, median: samples[n / 2], p99: samples[(n * 99 / 100).min(n - 1)] };
-    println!(
-        "{name:<44} N={:<5} median {:>8.3} ms   p99 {:>8.3} ms",
-        stats.n,
-        ms(stats.median),
-        ms(stats.p99)
-    );
-    stats
+        .collect()
 }
 
 fn ms(d: Duration) -> f64 {
@@ -79,10 +90,6 @@ fn main() {
     let workspace = tempfile::tempdir().unwrap();
     println!("start-to-exit of /bin/true, {n} runs each after 10 warm-up runs");
 
-    let plain = measure("plain std::process::Command", n, || {
-        assert!(Command::new("/bin/true").status().unwrap().success());
-    });
-
     let spec = SandboxSpec::new(Profile::builtin("strict").unwrap(), workspace.path());
     let sandbox = Sandbox::new(&spec).unwrap();
     let quiet = || SpawnOptions {
@@ -92,26 +99,40 @@ fn main() {
         env: None,
         grant: Vec::new(),
     };
-    let launcher = measure("warrant-sandbox, strict (prepared Sandbox)", n, || {
+    let mut plain = || assert!(Command::new("/bin/true").status().unwrap().success());
+    let mut launcher = || {
         let mut child = sandbox.spawn(&["/bin/true".into()], quiet()).unwrap();
         assert!(child.wait().unwrap().success());
-    });
-    measure("warrant-sandbox, strict (Sandbox::new each)", n, || {
+    };
+    let mut launcher_new = || {
         let sandbox = Sandbox::new(&spec).unwrap();
         let mut child = sandbox.spawn(&["/bin/true".into()], quiet()).unwrap();
         assert!(child.wait().unwrap().success());
-    });
-
-    println!("launcher/plain median ratio: {:.2}", ms(launcher.median) / ms(plain.median));
-    if !on_path("bwrap") {
+    };
+    let args = bwrap_args(workspace.path());
+    let mut bwrap = || {
+        let status = Command::new("bwrap").args(&args).status().unwrap();
+        assert!(status.success(), "bwrap failed: {status}");
+    };
+    let mut paths: Vec<(&str, &mut dyn FnMut())> = vec![
+        ("plain std::process::Command", &mut plain),
+        ("warrant-sandbox, strict (prepared Sandbox)", &mut launcher),
+        ("warrant-sandbox, strict (Sandbox::new each)", &mut launcher_new),
+    ];
+    let with_bwrap = on_path("bwrap");
+    if with_bwrap {
+        paths.push(("bwrap --unshare-all (comparable mounts)", &mut bwrap));
+    }
+    let stats = measure_interleaved(n, &mut paths);
+    let ratio = |a: &Stats, b: &Stats| (ms(a.median) / ms(b.median), ms(a.p99) / ms(b.p99));
+    let (median, p99) = ratio(&stats[1], &stats[0]);
+    println!("launcher/plain ratio: median {median:.2}, p99 {p99:.2}");
+    if !with_bwrap {
         println!("bwrap: skipped (not on PATH; `apt-get install bubblewrap` to compare)");
         return;
     }
-    let args = bwrap_args(workspace.path());
-    let bwrap = measure("bwrap --unshare-all (comparable mounts)", n, || {
-        let status = Command::new("bwrap").args(&args).status().unwrap();
-        assert!(status.success(), "bwrap failed: {status}");
-    });
-    println!("launcher/bwrap median ratio: {:.2}", ms(launcher.median) / ms(bwrap.median));
-    println!("launcher/bwrap p99 ratio:    {:.2}", ms(launcher.p99) / ms(bwrap.p99));
+    let (median, p99) = ratio(&stats[1], &stats[3]);
+    println!("launcher/bwrap ratio: median {median:.2}, p99 {p99:.2}");
+    let (median, p99) = ratio(&stats[2], &stats[3]);
+    println!("launcher (Sandbox::new each)/bwrap ratio: median {median:.2}, p99 {p99:.2}");
 }
