@@ -329,3 +329,29 @@ fn a_subset_of_the_rules_and_the_action_config_work() {
     assert_eq!(action, Action::Redact);
     assert_eq!(serde_json::to_string(&Action::default()).unwrap(), "\"block\"");
 }
+
+/// Found by `scripts/fuzz rules`: a match's closing quote was the opening
+/// quote of the next `"private_key"`, so the second value was not found until
+/// redacting the first freed it.
+#[test]
+fn a_match_that_ends_where_the_next_begins_hides_nothing() {
+    let first = "a".repeat(70);
+    let second = "b".repeat(80);
+    let text = format!(r#"{{"private_key": "{first}"private_key": "{second}"}}"#);
+    let rules = RuleSet::builtin().unwrap();
+    let found: Vec<&str> =
+        rules.scan(text.as_bytes()).iter().map(|f| &text[f.offset..f.offset + f.len]).collect();
+    assert_eq!(found, [first.as_str(), second.as_str()]);
+    let redacted = rules.redact(&text);
+    assert!(rules.scan(redacted.as_bytes()).is_empty(), "{redacted}");
+    assert!(!redacted.contains(&second), "{redacted}");
+
+    // The input the fuzzer found, as it was.
+    let fuzzed = b"|\"private_key\":\r\"lrgivpate_ke?i:\rglptt-gpt\x04-gtr0v|\"private_kei\":\r\"lrv|\"private_key\":\r\"lrgivpat";
+    let mut input = fuzzed.to_vec();
+    input.extend([0_u8; 57]);
+    input.extend_from_slice(b"rv|\"private_key\":\r\"lrgivpate_-malpat-mmdltp-malptmpat-lptt-maccountkey=_shp!t_\0\0\0\0\0\0\0\0lptt-may\":\rglptt-gpt0|");
+    let input = String::from_utf8(input).unwrap();
+    let redacted = rules.redact(&input);
+    assert!(rules.scan(redacted.as_bytes()).is_empty(), "{redacted:?}");
+}

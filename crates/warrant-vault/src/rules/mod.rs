@@ -28,6 +28,9 @@ use regex::bytes::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// How many times [`RuleSet::redact`] scans and replaces at most.
+pub const REDACT_PASSES: usize = 4;
+
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -168,10 +171,18 @@ impl RuleSet {
                 len,
             };
             if compiled.has_secret_group {
-                for captures in compiled.regex.captures_iter(haystack) {
-                    if let Some(m) = captures.name("secret").or_else(|| captures.get(0)) {
-                        found.push(finding(m.start(), m.len()));
-                    }
+                // Each search resumes after the secret, not after the whole
+                // match: a match's trailing context (a closing quote) may be
+                // the leading context of the next one, which would otherwise
+                // go unseen until redaction freed it.
+                let mut at = 0;
+                while at <= haystack.len() {
+                    let Some(captures) = compiled.regex.captures_at(haystack, at) else { break };
+                    let Some(m) = captures.name("secret").or_else(|| captures.get(0)) else {
+                        break;
+                    };
+                    found.push(finding(m.start(), m.len()));
+                    at = if m.end() > at { m.end() } else { at.saturating_add(1) };
                 }
             } else {
                 found.extend(
@@ -183,10 +194,19 @@ impl RuleSet {
         found
     }
 
-    /// `text` with every finding replaced by `[REDACTED:rule-id]`.
+    /// `text` with every finding replaced by `[REDACTED:rule-id]`, until a
+    /// scan finds nothing (a replacement can complete a match around it; at
+    /// most [`REDACT_PASSES`] passes).
     pub fn redact(&self, text: &str) -> String {
-        let findings = self.scan(text.as_bytes());
-        replace_spans(text, findings.iter().map(|f| (f.offset, f.len, f.rule)))
+        let mut text = text.to_owned();
+        for _ in 0..REDACT_PASSES {
+            let findings = self.scan(text.as_bytes());
+            if findings.is_empty() {
+                break;
+            }
+            text = replace_spans(&text, findings.iter().map(|f| (f.offset, f.len, f.rule)));
+        }
+        text
     }
 
     /// The ids of the rules, in order.
