@@ -3,7 +3,7 @@
 //! every connection's peer must be the home's owner (SO_PEERCRED). One JSON
 //! request line, one JSON response line.
 
-use crate::approvals::{self, PendingView, Verdict};
+use crate::approvals::{self, Verdict};
 use crate::gateway::Gateway;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -16,7 +16,6 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 use tokio_util::sync::CancellationToken;
 use warrant_audit::EventKind;
-use warrant_core::UnixMillis;
 
 /// The largest control request accepted.
 const MAX_REQUEST: u64 = 64 * 1024;
@@ -155,55 +154,31 @@ struct Asked {
     why: String,
 }
 
-/// Opens an approval for `asked` and waits for a person, the approval
-/// timeout, or the asker to close its end (`client` reaching EOF), whichever
-/// comes first. The request and its outcome are recorded, as for a call.
+/// Puts `asked` to a person ([`approvals::ask_person`]) and answers when it
+/// is settled; the asker closing its end (`client` reaching EOF) abandons it.
 async fn ask(gw: &Arc<Gateway>, asked: Asked, mut client: impl AsyncRead + Unpin) -> Value {
     let Ok(agent) = warrant_core::AgentId::parse(&asked.agent_id) else {
         return json!({"ok": false, "error": format!("`{}` is not an agent id", asked.agent_id)});
     };
-    let timeout = gw.config.gateway.approval_timeout;
-    let now = UnixMillis::now();
-    let id = approvals::new_id();
-    let fingerprint =
-        approvals::fingerprint(&asked.agent_id, &asked.tool, &asked.arguments).unwrap_or_default();
-    let view = PendingView {
-        id: id.clone(),
-        agent_id: asked.agent_id.clone(),
+    let question = approvals::Question {
+        agent,
         agent_name: asked.agent_name,
-        tool: asked.tool.clone(),
-        fingerprint: fingerprint.clone(),
-        arguments: asked.arguments,
-        rule: asked.rule.clone(),
-        why: asked.why.clone(),
-        created_at: now.to_rfc3339(),
-        expires_at: now.plus(timeout).to_rfc3339(),
+        subject: asked.tool,
+        details: asked.arguments,
+        rule: asked.rule,
+        why: asked.why,
     };
-    let detail = json!({"approval": id, "tool": asked.tool, "fingerprint": fingerprint, "rule": asked.rule, "why": asked.why, "timeout_s": timeout.as_secs()});
-    if let Err(e) = gw.record(EventKind::ApprovalRequested, Some(&agent), detail).await {
-        return json!({"ok": false, "error": format!("audit log unavailable: {e}")});
-    }
-    let rx = gw.approvals.open(view);
     let gone = async {
         let mut byte = [0u8; 1];
         while matches!(client.read(&mut byte).await, Ok(n) if n > 0) {}
     };
-    let verdict = tokio::select! {
-        verdict = tokio::time::timeout(timeout, rx) => Some(verdict),
-        () = gone => None,
-    };
-    gw.approvals.withdraw(&id);
-    let (outcome, by) = match verdict {
-        Some(Ok(Ok(Verdict::Approved { by }))) => ("approved", by),
-        Some(Ok(Ok(Verdict::Denied { by }))) => ("denied", by),
-        Some(Ok(Err(_)) | Err(_)) => ("timed_out", String::new()),
-        None => ("abandoned", String::new()),
-    };
-    let detail = json!({"approval": id, "tool": asked.tool, "fingerprint": fingerprint, "outcome": outcome, "by": by});
-    if let Err(e) = gw.record(EventKind::ApprovalResolved, Some(&agent), detail).await {
-        return json!({"ok": false, "error": format!("audit log unavailable: {e}")});
+    match approvals::ask_person(gw, question, gone).await {
+        Ok(answer) => json!({"ok": true, "data": {
+            "approval": answer.approval, "outcome": answer.outcome, "by": answer.by,
+            "timeout_s": answer.timeout_s,
+        }}),
+        Err(e) => json!({"ok": false, "error": e}),
     }
-    json!({"ok": true, "data": {"approval": id, "outcome": outcome, "by": by, "timeout_s": timeout.as_secs()}})
 }
 
 async fn handle(gw: &Arc<Gateway>, req: ControlRequest) -> Value {

@@ -224,7 +224,7 @@ pub(crate) fn connect_verdict(decision: &Decision, hint: &str) -> Verdict {
             let rule = rules.first().map(|r| r.id.clone()).unwrap_or_default();
             Verdict::Deny {
                 reason: format!(
-                    "rule `{rule}` asks a person about this connection, and connections cannot wait for approval yet"
+                    "rule `{rule}` asks a person about this connection, and there is no one to ask from here"
                 ),
             }
         }

@@ -18,6 +18,7 @@
 //! is made. An `Authorization` header from the agent is refused. The host a
 //! credential is bound to counts as declared for the connection decision.
 
+use crate::approvals;
 use crate::egress_gate::method_of;
 use crate::gateway::Gateway;
 use http::{Method, Request, Uri};
@@ -36,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 use warrant_core::UnixMillis;
 use warrant_egress::{EgressConfig, EgressEvent, EgressRequest, Verdict};
 use warrant_identity::Claims;
-use warrant_policy::ConnectRequest;
+use warrant_policy::{ConnectRequest, Decision};
 
 /// The most of a response body returned to the agent.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
@@ -363,6 +364,9 @@ impl warrant_egress::Gate for ToolGate {
         let method = method_of(request);
         let me = crate::handler::agent_facts(&self.caller);
         let chain = crate::handler::ancestor_facts(&self.caller);
+        // Any denial refuses; otherwise the first rule that asks is put to
+        // a person, once for the whole chain.
+        let mut asks = None;
         for agent in std::iter::once(&me).chain(chain.iter()) {
             let decision = self.gw.policy.decide_connect(&ConnectRequest {
                 agent,
@@ -372,13 +376,42 @@ impl warrant_egress::Gate for ToolGate {
                 declared: self.declared.as_deref() == Some(request.host.as_str()),
                 now: UnixMillis::now(),
             });
-            if let verdict @ Verdict::Deny { .. } =
-                crate::egress_gate::connect_verdict(&decision, "")
-            {
-                return verdict;
+            match decision {
+                Decision::Allow { .. } => {}
+                Decision::Ask { rules, .. } => {
+                    asks = asks.or_else(|| rules.first().cloned());
+                }
+                Decision::Deny { .. } => {
+                    return crate::egress_gate::connect_verdict(&decision, "");
+                }
             }
         }
-        Verdict::Allow
+        let Some(rule) = asks else { return Verdict::Allow };
+        let why = rule.ask.clone().unwrap_or_default();
+        let question = approvals::Question {
+            agent: self.caller.agent_id,
+            agent_name: self.caller.name.to_string(),
+            subject: format!("egress: {method} {}:{}", request.host, request.port),
+            details: json!({"host": request.host, "port": request.port, "method": method}),
+            rule: rule.id.clone(),
+            why: why.clone(),
+        };
+        let asked_about = format!("rule `{}` asks a person about this connection ({why})", rule.id);
+        // The call's own cancellation (a kill, the agent gone) drops this
+        // future, which withdraws the approval.
+        match approvals::ask_person(&self.gw, question, std::future::pending()).await {
+            Ok(answer) if answer.outcome == "approved" => Verdict::Allow,
+            Ok(answer) if answer.outcome == "denied" => Verdict::Deny {
+                reason: format!("a person ({}) denied this connection; {asked_about}", answer.by),
+            },
+            Ok(answer) => Verdict::Deny {
+                reason: format!(
+                    "no one approved this connection within {} s; {asked_about}",
+                    answer.timeout_s
+                ),
+            },
+            Err(e) => Verdict::Deny { reason: format!("{asked_about}: {e}") },
+        }
     }
 
     async fn record(&self, event: EgressEvent) -> Result<(), String> {

@@ -163,3 +163,75 @@ fn requests_go_through_the_egress_rules_and_tls_is_verified() {
     assert!(records.iter().any(|r| r["kind"] == "egress_refused"));
     drop(gw);
 }
+
+/// The first pending approval of the running gateway (waits up to 30 s).
+fn pending_approval(w: &Warrant) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let out = w.run(&["approvals", "--json"]);
+        if out.code == 0
+            && let Some(first) = out.json().as_array().and_then(|a| a.first().cloned())
+        {
+            return first;
+        }
+        assert!(std::time::Instant::now() < deadline, "no approval request: {}", out.stderr);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_connection_policy_asks_about_waits_for_a_person_inside_the_tool_too() {
+    let w = Warrant::new(BIN);
+    let plain = plain_server();
+    std::fs::write(
+        w.home().join("policy/default.cedar"),
+        format!(
+            r#"{POLICY}
+@id("ask-before-local") @ask("a local service")
+forbid (principal, action == Action::"connect", resource) when {{ context.port == {plain} }};"#
+        ),
+    )
+    .unwrap();
+    let config = w.home().join("warrant.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace("# allow_private = [\"127.0.0.1\"]", "allow_private = [\"127.0.0.1\"]");
+    std::fs::write(&config, text).unwrap();
+    let (_, token) = w.spawn_agent("fetcher", &[]);
+    let gw = w.up();
+    let (url, t) = (gw.url.clone(), token.clone());
+    let calls = std::thread::spawn(move || {
+        client(
+            &url,
+            Some(&t),
+            &json!([
+                request(&format!("http://127.0.0.1:{plain}/approved")),
+                request(&format!("http://127.0.0.1:{plain}/denied")),
+            ]),
+        )
+    });
+    let first = pending_approval(&w);
+    assert_eq!(first["tool"], format!("egress: GET 127.0.0.1:{plain}"), "{first}");
+    assert_eq!(
+        (first["rule"].as_str(), first["agent_name"].as_str()),
+        (Some("ask-before-local"), Some("fetcher"))
+    );
+    assert_eq!(w.run(&["approve", first["id"].as_str().unwrap(), "--by", "carol"]).code, 0);
+    let second = pending_approval(&w);
+    assert_ne!(second["id"], first["id"]);
+    assert_eq!(w.run(&["deny", second["id"].as_str().unwrap(), "--by", "dave"]).code, 0);
+
+    let out = calls.join().unwrap();
+    let approved = out["results"][0]["text"].as_str().unwrap_or_default();
+    assert!(approved.contains("plain saw: GET /approved"), "{out}");
+    let denied = out["results"][1]["text"].as_str().unwrap_or_default();
+    assert!(denied.contains("a person (dave) denied this connection"), "{out}");
+    assert!(!denied.contains("plain saw"), "{out}");
+    let records = audit_records(&w);
+    let outcomes: Vec<&str> = records
+        .iter()
+        .filter(|r| r["kind"] == "approval_resolved" && r["body"]["outcome"].is_string())
+        .map(|r| r["body"]["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["approved", "denied"]);
+    drop(gw);
+}
