@@ -210,9 +210,9 @@ pub(crate) fn method_of(request: &EgressRequest) -> String {
     }
 }
 
-/// Policy's answer about a connection as the proxy's verdict. A connection
-/// cannot wait for a person, so `ask` refuses, saying so. `hint` is added to
-/// a denial's reason.
+/// Policy's answer about a connection as the proxy's verdict. Both callers
+/// put an `ask` to a person before they get here; one that reaches this is
+/// refused, saying so (fail closed). `hint` is added to a denial's reason.
 pub(crate) fn connect_verdict(decision: &Decision, hint: &str) -> Verdict {
     match decision {
         Decision::Allow { .. } => Verdict::Allow,
