@@ -6,7 +6,7 @@
 //! resolves that call and nothing else, once. A call whose approval does not
 //! come in time is denied.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use tokio::sync::oneshot;
@@ -103,8 +103,9 @@ impl Approvals {
 }
 
 /// Something other than a tool call that policy asks a person about (a
-/// connection), as [`ask_person`] puts it to `warrant approvals`.
-#[derive(Debug, Clone)]
+/// connection), as [`ask_person`] puts it to `warrant approvals`. It also
+/// travels over the control socket, from a run's proxy to the gateway.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Question {
     pub agent: warrant_core::AgentId,
     pub agent_name: String,
@@ -119,11 +120,33 @@ pub struct Question {
 }
 
 /// How a [`Question`] was settled.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Settled {
+    Approved,
+    Denied,
+    TimedOut,
+    /// The asker went away first.
+    Abandoned,
+}
+
+impl Settled {
+    /// As the audit records name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+            Self::TimedOut => "timed_out",
+            Self::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// A [`Question`]'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Answer {
     pub approval: String,
-    /// `approved`, `denied`, `timed_out`, or `abandoned` (the asker went away).
-    pub outcome: &'static str,
+    pub outcome: Settled,
     /// Who decided (empty unless approved or denied).
     pub by: String,
     pub timeout_s: u64,
@@ -170,12 +193,12 @@ pub async fn ask_person(
     };
     drop(withdraw);
     let (outcome, by) = match verdict {
-        Some(Ok(Ok(Verdict::Approved { by }))) => ("approved", by),
-        Some(Ok(Ok(Verdict::Denied { by }))) => ("denied", by),
-        Some(Ok(Err(_)) | Err(_)) => ("timed_out", String::new()),
-        None => ("abandoned", String::new()),
+        Some(Ok(Ok(Verdict::Approved { by }))) => (Settled::Approved, by),
+        Some(Ok(Ok(Verdict::Denied { by }))) => (Settled::Denied, by),
+        Some(Ok(Err(_)) | Err(_)) => (Settled::TimedOut, String::new()),
+        None => (Settled::Abandoned, String::new()),
     };
-    let detail = serde_json::json!({"approval": id, "tool": question.subject, "fingerprint": fingerprint, "outcome": outcome, "by": by});
+    let detail = serde_json::json!({"approval": id, "tool": question.subject, "fingerprint": fingerprint, "outcome": outcome.as_str(), "by": by});
     gw.record(EventKind::ApprovalResolved, Some(&question.agent), detail)
         .await
         .map_err(|e| format!("audit log unavailable: {e}"))?;

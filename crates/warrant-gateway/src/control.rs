@@ -44,18 +44,7 @@ pub enum ControlRequest {
     /// approvals` like a waiting call; the answer comes when a person
     /// decides, the approval timeout passes, or the asker goes away (then it
     /// is withdrawn).
-    Ask {
-        agent_id: String,
-        agent_name: String,
-        /// What is asked about, as `warrant approvals` shows it in place of a
-        /// tool, e.g. `egress: CONNECT example.com:443`.
-        tool: String,
-        /// Its details (for a connection: host, port, method).
-        arguments: Value,
-        /// The `@id` of the rule that asks, and its `@ask` text.
-        rule: String,
-        why: String,
-    },
+    Ask(approvals::Question),
 }
 
 /// The control plane could not be reached or refused.
@@ -118,17 +107,7 @@ pub async fn serve(
             } else {
                 match received {
                     Ok(Ok(_)) => match serde_json::from_str::<ControlRequest>(&line) {
-                        Ok(ControlRequest::Ask {
-                            agent_id,
-                            agent_name,
-                            tool,
-                            arguments,
-                            rule,
-                            why,
-                        }) => {
-                            let asked = Asked { agent_id, agent_name, tool, arguments, rule, why };
-                            ask(&gw, asked, reader).await
-                        }
+                        Ok(ControlRequest::Ask(question)) => ask(&gw, question, reader).await,
                         Ok(req) => handle(&gw, req).await,
                         Err(e) => {
                             json!({"ok": false, "error": format!("bad control request: {e}")})
@@ -144,39 +123,20 @@ pub async fn serve(
     }
 }
 
-/// What an [`ControlRequest::Ask`] asks about.
-struct Asked {
-    agent_id: String,
-    agent_name: String,
-    tool: String,
-    arguments: Value,
-    rule: String,
-    why: String,
-}
-
-/// Puts `asked` to a person ([`approvals::ask_person`]) and answers when it
-/// is settled; the asker closing its end (`client` reaching EOF) abandons it.
-async fn ask(gw: &Arc<Gateway>, asked: Asked, mut client: impl AsyncRead + Unpin) -> Value {
-    let Ok(agent) = warrant_core::AgentId::parse(&asked.agent_id) else {
-        return json!({"ok": false, "error": format!("`{}` is not an agent id", asked.agent_id)});
-    };
-    let question = approvals::Question {
-        agent,
-        agent_name: asked.agent_name,
-        subject: asked.tool,
-        details: asked.arguments,
-        rule: asked.rule,
-        why: asked.why,
-    };
+/// Puts `question` to a person ([`approvals::ask_person`]) and answers when
+/// it is settled; the asker closing its end (`client` reaching EOF) abandons
+/// it.
+async fn ask(
+    gw: &Arc<Gateway>,
+    question: approvals::Question,
+    mut client: impl AsyncRead + Unpin,
+) -> Value {
     let gone = async {
         let mut byte = [0u8; 1];
         while matches!(client.read(&mut byte).await, Ok(n) if n > 0) {}
     };
     match approvals::ask_person(gw, question, gone).await {
-        Ok(answer) => json!({"ok": true, "data": {
-            "approval": answer.approval, "outcome": answer.outcome, "by": answer.by,
-            "timeout_s": answer.timeout_s,
-        }}),
+        Ok(answer) => json!({"ok": true, "data": answer}),
         Err(e) => json!({"ok": false, "error": e}),
     }
 }
@@ -203,7 +163,7 @@ async fn handle(gw: &Arc<Gateway>, req: ControlRequest) -> Value {
             Err(e) => json!({"ok": false, "error": e}),
         },
         // Served by `ask`, which needs the connection.
-        ControlRequest::Ask { .. } => json!({"ok": false, "error": "internal: ask not routed"}),
+        ControlRequest::Ask(_) => json!({"ok": false, "error": "internal: ask not routed"}),
     }
 }
 

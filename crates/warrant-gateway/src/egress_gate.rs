@@ -3,13 +3,14 @@
 //! inspection of each request), and the mapping of egress events to audit
 //! records that `warrant__http_request` shares.
 
+use crate::approvals::{Answer, Question, Settled};
 use crate::control::{self, ControlError, ControlRequest};
 use crate::run::is_declared;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 use warrant_audit::{AuditEvent, AuditLog, EventKind};
-use warrant_core::UnixMillis;
+use warrant_core::{AgentId, UnixMillis};
 use warrant_egress::{EgressEvent, EgressRequest, RequestKind, Verdict};
 use warrant_policy::{AgentFacts, ConnectRequest, Decision, PolicyEngine, RuleRef};
 
@@ -19,7 +20,7 @@ pub(crate) struct RunGate {
     pub(crate) agent: AgentFacts,
     pub(crate) declared: Vec<String>,
     pub(crate) audit: AuditLog,
-    pub(crate) agent_id: String,
+    pub(crate) agent_id: AgentId,
     /// With a vault: what inspects (and swaps in) every request.
     pub(crate) credentials: Option<Arc<crate::run_credentials::RunCredentials>>,
     /// The agent's name, as a person asked about its connection sees it.
@@ -47,8 +48,10 @@ impl warrant_egress::Gate for RunGate {
         } else {
             format!(" (`{}` was not declared for this run: --allow-host)", request.host)
         };
-        if let Decision::Ask { rules, .. } = &decision {
-            return self.ask(request, &method, rules).await;
+        if let Decision::Ask { rules, .. } = &decision
+            && let Some(rule) = rules.first()
+        {
+            return self.ask(request, &method, rule).await;
         }
         connect_verdict(&decision, &hint)
     }
@@ -85,7 +88,7 @@ impl warrant_egress::Gate for RunGate {
         if let (EgressEvent::Decided { request, .. }, Value::Object(map)) = (&event, &mut detail) {
             map.insert("declared".into(), json!(is_declared(&self.declared, &request.host)));
         }
-        let mut audit_event = AuditEvent::new(kind).agent(self.agent_id.clone());
+        let mut audit_event = AuditEvent::new(kind).agent(self.agent_id.to_string());
         if let Value::Object(map) = detail {
             audit_event.detail = map;
         }
@@ -98,17 +101,10 @@ impl RunGate {
     /// which shows it in `warrant approvals` and answers when a person
     /// decides or its approval timeout passes. With no gateway running there
     /// is no one to ask, and it is refused, saying so.
-    async fn ask(&self, request: &EgressRequest, method: &str, rules: &[RuleRef]) -> Verdict {
-        let rule = rules.first().map(|r| r.id.clone()).unwrap_or_default();
-        let why = rules.first().and_then(|r| r.ask.clone()).unwrap_or_default();
-        let asked = ControlRequest::Ask {
-            agent_id: self.agent_id.clone(),
-            agent_name: self.agent_name.clone(),
-            tool: format!("egress: {method} {}:{}", request.host, request.port),
-            arguments: json!({"host": request.host, "port": request.port, "method": method}),
-            rule: rule.clone(),
-            why: why.clone(),
-        };
+    async fn ask(&self, request: &EgressRequest, method: &str, rule: &RuleRef) -> Verdict {
+        let question =
+            connection_question(self.agent_id, self.agent_name.clone(), request, method, rule);
+        let asked = ControlRequest::Ask(question.clone());
         let socket = self.control.clone();
         // The gateway answers within its approval timeout; a day bounds a
         // gateway that never does.
@@ -116,37 +112,59 @@ impl RunGate {
         let answer =
             tokio::task::spawn_blocking(move || control::request_waiting(&socket, &asked, wait))
                 .await;
-        let asked_about = format!("rule `{rule}` asks a person about this connection ({why})");
-        let data = match answer {
-            Ok(Ok(data)) => data,
-            Ok(Err(ControlError::NotRunning(_))) => {
-                return Verdict::Deny {
-                    reason: format!(
-                        "{asked_about}, and no gateway is running to ask through (start one with `warrant up`)"
-                    ),
-                };
-            }
-            Ok(Err(e)) => return Verdict::Deny { reason: format!("{asked_about}: {e}") },
-            Err(e) => return Verdict::Deny { reason: format!("{asked_about}: {e}") },
-        };
-        let field = |name: &str| data.get(name).and_then(Value::as_str).unwrap_or_default();
-        let (by, approval) = (field("by"), field("approval"));
-        match data.get("outcome").and_then(Value::as_str) {
-            Some("approved") => {
-                tracing::info!(approval, by, host = %request.host, "a person approved a connection");
-                Verdict::Allow
-            }
-            Some("denied") => Verdict::Deny {
-                reason: format!("a person ({by}) denied this connection; {asked_about}"),
+        let refused =
+            |why: String| Verdict::Deny { reason: format!("{}{why}", asked_about(&question)) };
+        match answer {
+            Ok(Ok(data)) => match serde_json::from_value::<Answer>(data) {
+                Ok(answer) => answered(&answer, &question),
+                Err(e) => refused(format!(": the gateway's answer is unreadable ({e})")),
             },
-            _ => Verdict::Deny {
-                reason: format!(
-                    "no one approved this connection within {} s; {asked_about}",
-                    data.get("timeout_s").and_then(Value::as_u64).unwrap_or_default()
-                ),
-            },
+            Ok(Err(ControlError::NotRunning(_))) => refused(
+                ", and no gateway is running to ask through (start one with `warrant up`)".into(),
+            ),
+            Ok(Err(e)) => refused(format!(": {e}")),
+            Err(e) => refused(format!(": {e}")),
         }
     }
+}
+
+/// What a person is asked about a connection that `rule` asks about.
+pub(crate) fn connection_question(
+    agent: AgentId,
+    agent_name: String,
+    request: &EgressRequest,
+    method: &str,
+    rule: &RuleRef,
+) -> Question {
+    Question {
+        agent,
+        agent_name,
+        subject: format!("egress: {method} {}:{}", request.host, request.port),
+        details: json!({"host": request.host, "port": request.port, "method": method}),
+        rule: rule.id.clone(),
+        why: rule.ask.clone().unwrap_or_default(),
+    }
+}
+
+/// "rule `R` asks a person about this connection (why)": the start of every
+/// refusal of a connection that was asked about.
+pub(crate) fn asked_about(question: &Question) -> String {
+    format!("rule `{}` asks a person about this connection ({})", question.rule, question.why)
+}
+
+/// A person's answer about a connection as the proxy's verdict.
+pub(crate) fn answered(answer: &Answer, question: &Question) -> Verdict {
+    let reason = match answer.outcome {
+        Settled::Approved => {
+            tracing::info!(approval = %answer.approval, by = %answer.by, subject = %question.subject, "a person approved a connection");
+            return Verdict::Allow;
+        }
+        Settled::Denied => format!("a person ({}) denied this connection", answer.by),
+        Settled::TimedOut | Settled::Abandoned => {
+            format!("no one approved this connection within {} s", answer.timeout_s)
+        }
+    };
+    Verdict::Deny { reason: format!("{reason}; {}", asked_about(question)) }
 }
 
 /// An egress event as an audit record: its kind and body. The path is kept

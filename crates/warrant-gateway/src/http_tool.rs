@@ -19,7 +19,7 @@
 //! credential is bound to counts as declared for the connection decision.
 
 use crate::approvals;
-use crate::egress_gate::method_of;
+use crate::egress_gate::{answered, asked_about, connection_question, method_of};
 use crate::gateway::Gateway;
 use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
@@ -387,30 +387,14 @@ impl warrant_egress::Gate for ToolGate {
             }
         }
         let Some(rule) = asks else { return Verdict::Allow };
-        let why = rule.ask.clone().unwrap_or_default();
-        let question = approvals::Question {
-            agent: self.caller.agent_id,
-            agent_name: self.caller.name.to_string(),
-            subject: format!("egress: {method} {}:{}", request.host, request.port),
-            details: json!({"host": request.host, "port": request.port, "method": method}),
-            rule: rule.id.clone(),
-            why: why.clone(),
-        };
-        let asked_about = format!("rule `{}` asks a person about this connection ({why})", rule.id);
+        let agent_name = self.caller.name.to_string();
+        let question =
+            connection_question(self.caller.agent_id, agent_name, request, &method, &rule);
         // The call's own cancellation (a kill, the agent gone) drops this
         // future, which withdraws the approval.
-        match approvals::ask_person(&self.gw, question, std::future::pending()).await {
-            Ok(answer) if answer.outcome == "approved" => Verdict::Allow,
-            Ok(answer) if answer.outcome == "denied" => Verdict::Deny {
-                reason: format!("a person ({}) denied this connection; {asked_about}", answer.by),
-            },
-            Ok(answer) => Verdict::Deny {
-                reason: format!(
-                    "no one approved this connection within {} s; {asked_about}",
-                    answer.timeout_s
-                ),
-            },
-            Err(e) => Verdict::Deny { reason: format!("{asked_about}: {e}") },
+        match approvals::ask_person(&self.gw, question.clone(), std::future::pending()).await {
+            Ok(answer) => answered(&answer, &question),
+            Err(e) => Verdict::Deny { reason: format!("{}: {e}", asked_about(&question)) },
         }
     }
 

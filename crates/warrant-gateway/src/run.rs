@@ -313,7 +313,7 @@ fn supervise(
             agent: crate::handler::agent_facts(s.claims),
             declared: s.declared.clone(),
             audit: audit.clone(),
-            agent_id: agent.to_string(),
+            agent_id: agent,
             credentials: s.credentials.clone(),
             agent_name: s.claims.name.to_string(),
             control: home.control_socket(),
