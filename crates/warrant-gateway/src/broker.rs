@@ -168,10 +168,16 @@ pub fn unlock_vault(
         return Vault::unlock(&path, &pass).map_err(|e| e.to_string());
     };
     let (vault, cached) = Vault::unlock_caching(&path, &pass, cache).map_err(|e| e.to_string())?;
+    warn_if_not_cached(cached);
+    Ok(vault)
+}
+
+/// The key cache is optional: one that could not be written is said, and
+/// the vault stays open.
+pub(crate) fn warn_if_not_cached(cached: Result<(), warrant_vault::VaultError>) {
     if let Err(e) = cached {
         tracing::warn!(error = %e, "the vault's key could not be cached; the passphrase will be asked for again");
     }
-    Ok(vault)
 }
 
 impl Broker {

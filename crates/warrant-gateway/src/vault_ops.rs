@@ -96,18 +96,16 @@ fn unlock_or_create(home: &Home) -> Result<warrant_vault::UnlockedVault, Gateway
         return broker::unlock_vault(home, &settings, "to change it").map_err(vault_error);
     }
     let pass = broker::passphrase("New vault passphrase: ", true).map_err(vault_error)?;
-    let created = Vault::create(&path, &pass, KdfParams::recommended()).map_err(vault_error)?;
+    let params = KdfParams::recommended();
     // A new vault's key is cached as an unlock's would be.
-    if let Some(ttl) = settings.key_cache {
-        drop(created);
-        let cache = KeyCache::new(&path, ttl).map_err(vault_error)?;
-        let (vault, cached) = Vault::unlock_caching(&path, &pass, &cache).map_err(vault_error)?;
-        if let Err(e) = cached {
-            tracing::warn!(error = %e, "the vault's key could not be cached");
-        }
-        return Ok(vault);
-    }
-    Ok(created)
+    let Some(ttl) = settings.key_cache else {
+        return Vault::create(&path, &pass, params).map_err(vault_error);
+    };
+    let cache = KeyCache::new(&path, ttl).map_err(vault_error)?;
+    let (vault, cached) =
+        Vault::create_caching(&path, &pass, params, &cache).map_err(vault_error)?;
+    broker::warn_if_not_cached(cached);
+    Ok(vault)
 }
 
 fn unlock(home: &Home) -> Result<warrant_vault::UnlockedVault, GatewayError> {

@@ -36,16 +36,22 @@ pub struct KeyCache {
 }
 
 impl KeyCache {
-    /// The entry for the vault at `path` (which must exist: it is named
-    /// after the canonical path), kept for `ttl` (1 s to [`MAX_TTL`]) after
-    /// each store.
+    /// The entry for the vault at `path`, kept for `ttl` (1 s to
+    /// [`MAX_TTL`]) after each store. It is named after the canonical path,
+    /// so `path`'s directory must exist (the vault itself need not yet).
     pub fn new(path: &Path, ttl: Duration) -> Result<Self, VaultError> {
         if ttl < Duration::from_secs(1) || ttl > MAX_TTL {
             return Err(VaultError::KeyCache {
                 reason: format!("a key cache time of {} s is outside 1 s to 24 h", ttl.as_secs()),
             });
         }
-        let canonical = std::fs::canonicalize(path)
+        let not_found = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let canonical = path
+            .parent()
+            .map(|dir| if dir.as_os_str().is_empty() { Path::new(".") } else { dir })
+            .ok_or_else(not_found)
+            .and_then(std::fs::canonicalize)
+            .and_then(|dir| path.file_name().map(|name| dir.join(name)).ok_or_else(not_found))
             .map_err(|source| VaultError::File { path: path.to_owned(), source })?;
         let digest = Sha256::digest(canonical.as_os_str().as_encoded_bytes());
         let description =

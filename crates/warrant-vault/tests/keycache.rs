@@ -136,3 +136,26 @@ fn cache_times_outside_one_second_to_a_day_are_refused() {
         KeyCache::new(&other, Duration::from_secs(60)).unwrap().description()
     );
 }
+
+#[test]
+fn a_new_vault_can_be_cached_as_it_is_created() {
+    if let Err(why) = KeyCache::available() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vault.db");
+    // Named before the file exists, the entry is the one later unlocks use.
+    let cache = KeyCache::new(&path, Duration::from_secs(60)).unwrap();
+    let (vault, cached) =
+        Vault::create_caching(&path, &passphrase(), KdfParams::danger_insecure_for_tests(), &cache)
+            .unwrap();
+    cached.unwrap();
+    drop(vault);
+    assert_eq!(
+        cache.description(),
+        KeyCache::new(&path, Duration::from_secs(60)).unwrap().description()
+    );
+    assert!(Vault::unlock_cached(&path, &cache).unwrap().is_some());
+    assert!(cache.clear().unwrap());
+}

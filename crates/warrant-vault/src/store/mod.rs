@@ -28,7 +28,7 @@ use crate::keycache::KeyCache;
 use crate::{SecretValue, VaultError};
 use credentials::list;
 use rusqlite::OpenFlags;
-use schema::{connect, data_key_aad, initialize, read_meta};
+use schema::{connect, initialize, open_data_key, read_meta};
 use std::fs::{OpenOptions, Permissions};
 use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -45,6 +45,27 @@ impl Vault {
         passphrase: &SecretValue,
         params: crypto::KdfParams,
     ) -> Result<UnlockedVault, VaultError> {
+        Self::create_inner(path, passphrase, params).map(|(vault, _)| vault)
+    }
+
+    /// [`Vault::create`], then caches the key the passphrase derived in
+    /// `cache`, as [`Vault::unlock_caching`] does (without deriving it again).
+    pub fn create_caching(
+        path: &Path,
+        passphrase: &SecretValue,
+        params: crypto::KdfParams,
+        cache: &KeyCache,
+    ) -> Result<(UnlockedVault, Result<(), VaultError>), VaultError> {
+        let (vault, kek) = Self::create_inner(path, passphrase, params)?;
+        let cached = cache.store(&kek);
+        Ok((vault, cached))
+    }
+
+    fn create_inner(
+        path: &Path,
+        passphrase: &SecretValue,
+        params: crypto::KdfParams,
+    ) -> Result<(UnlockedVault, crypto::Key), VaultError> {
         if passphrase.is_empty() {
             return Err(VaultError::EmptyPassphrase);
         }
@@ -99,8 +120,7 @@ impl Vault {
         let Some(kek) = cache.load() else { return Ok(None) };
         let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         let meta = read_meta(&conn, path)?;
-        let aad = data_key_aad(meta.params, &meta.salt);
-        match crypto::open_key(&kek, &meta.key_nonce, &meta.wrapped_key, &aad) {
+        match open_data_key(&meta, &kek) {
             Some(data_key) => Ok(Some(UnlockedVault::from_parts(conn, path.to_owned(), data_key))),
             None => {
                 let _ = cache.clear();
@@ -124,12 +144,10 @@ impl Vault {
         if derived.check.as_slice() != meta.check.as_slice() {
             return Err(VaultError::WrongPassphrase { path: path.to_owned() });
         }
-        let aad = data_key_aad(meta.params, &meta.salt);
-        let data_key = crypto::open_key(&derived.kek, &meta.key_nonce, &meta.wrapped_key, &aad)
-            .ok_or(VaultError::Corrupt {
-                path: path.to_owned(),
-                what: "the data key failed authentication",
-            })?;
+        let data_key = open_data_key(&meta, &derived.kek).ok_or(VaultError::Corrupt {
+            path: path.to_owned(),
+            what: "the data key failed authentication",
+        })?;
         Ok((UnlockedVault::from_parts(conn, path.to_owned(), data_key), derived.kek))
     }
 

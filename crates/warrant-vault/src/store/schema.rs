@@ -29,13 +29,17 @@ pub(super) struct Wrapped {
     pub(super) check: [u8; 32],
     pub(super) nonce: [u8; NONCE_LEN],
     pub(super) wrapped_key: Vec<u8>,
+    /// The key the passphrase derived, for the key cache.
+    pub(super) kek: Key,
 }
 
+/// Creates the tables and the `meta` row; the vault unlocked, and the key
+/// the passphrase derived.
 pub(super) fn initialize(
     path: &Path,
     passphrase: &SecretValue,
     params: KdfParams,
-) -> Result<UnlockedVault, VaultError> {
+) -> Result<(UnlockedVault, Key), VaultError> {
     let sql =
         |operation| move |source| VaultError::Sqlite { operation, path: path.to_owned(), source };
     let mut conn = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
@@ -91,7 +95,7 @@ pub(super) fn initialize(
     )
     .map_err(sql("create"))?;
     tx.commit().map_err(sql("create"))?;
-    Ok(UnlockedVault::from_parts(conn, path.to_owned(), data_key))
+    Ok((UnlockedVault::from_parts(conn, path.to_owned(), data_key), wrapped.kek))
 }
 
 pub(super) fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, VaultError> {
@@ -128,7 +132,7 @@ pub(super) fn wrap(
         SealError::Random => VaultError::Random { operation: "generate a nonce" },
         SealError::Cipher => VaultError::Kdf { reason: "could not wrap the data key".into() },
     })?;
-    Ok(Wrapped { salt, check: derived.check, nonce, wrapped_key })
+    Ok(Wrapped { salt, check: derived.check, nonce, wrapped_key, kek: derived.kek })
 }
 
 pub(super) fn read_meta(conn: &Connection, path: &Path) -> Result<Meta, VaultError> {
@@ -169,6 +173,13 @@ pub(super) fn read_meta(conn: &Connection, path: &Path) -> Result<Meta, VaultErr
         return Err(corrupt("a header field has the wrong length"));
     }
     Ok(Meta { params, salt, check, key_nonce, wrapped_key })
+}
+
+/// The data key in `meta`, unwrapped with `kek`; `None` when it fails
+/// authentication (the wrong key, or a tampered header).
+pub(super) fn open_data_key(meta: &Meta, kek: &Key) -> Option<Key> {
+    let aad = data_key_aad(meta.params, &meta.salt);
+    crypto::open_key(kek, &meta.key_nonce, &meta.wrapped_key, &aad)
 }
 
 /// Associated data for the wrapped data key: the format and KDF inputs.
