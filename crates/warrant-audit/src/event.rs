@@ -131,6 +131,15 @@ impl AuditEvent {
         self
     }
 
+    /// Takes the fields of `detail` as the detail when it is a JSON object;
+    /// anything else leaves the detail empty.
+    pub fn with_detail(mut self, detail: Value) -> Self {
+        if let Value::Object(map) = detail {
+            self.detail = map;
+        }
+        self
+    }
+
     /// Adds one field to the detail, replacing any earlier value under `key`.
     pub fn with(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
         self.detail.insert(key.into(), value.into());

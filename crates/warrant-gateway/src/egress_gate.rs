@@ -88,10 +88,8 @@ impl warrant_egress::Gate for RunGate {
         if let (EgressEvent::Decided { request, .. }, Value::Object(map)) = (&event, &mut detail) {
             map.insert("declared".into(), json!(is_declared(&self.declared, &request.host)));
         }
-        let mut audit_event = AuditEvent::new(kind).agent(self.agent_id.to_string());
-        if let Value::Object(map) = detail {
-            audit_event.detail = map;
-        }
+        let audit_event =
+            AuditEvent::new(kind).agent(self.agent_id.to_string()).with_detail(detail);
         self.audit.append(audit_event).await.map(|_| ()).map_err(|e| e.to_string())
     }
 }

@@ -62,12 +62,9 @@ pub(crate) fn record(
 ) -> Result<(), GatewayError> {
     let audit = AuditLog::open(&home.audit_db(), home.load_audit_key()?, AuditOptions::default())
         .map_err(|e| GatewayError::Audit(e.to_string()))?;
-    let mut event = AuditEvent::new(kind);
+    let mut event = AuditEvent::new(kind).with_detail(detail);
     if let Some(a) = agent {
         event = event.agent(a.to_string());
-    }
-    if let Value::Object(map) = detail {
-        event.detail = map;
     }
     let appended = audit.append_blocking(event).map_err(|e| GatewayError::Audit(e.to_string()));
     audit.close().map_err(|e| GatewayError::Audit(e.to_string()))?;

@@ -580,12 +580,9 @@ fn record(
     agent: Option<&AgentId>,
     detail: Value,
 ) -> Result<(), GatewayError> {
-    let mut event = AuditEvent::new(kind);
+    let mut event = AuditEvent::new(kind).with_detail(detail);
     if let Some(a) = agent {
         event = event.agent(a.to_string());
-    }
-    if let Value::Object(map) = detail {
-        event.detail = map;
     }
     runtime
         .block_on(audit.append(event))

@@ -195,10 +195,7 @@ impl RunCredentials {
     fn commit(&self, records: Vec<(EventKind, Value)>) -> Result<(), String> {
         tokio::task::block_in_place(|| {
             for (kind, detail) in records {
-                let mut event = AuditEvent::new(kind).agent(self.agent_id.clone());
-                if let Value::Object(map) = detail {
-                    event.detail = map;
-                }
+                let event = AuditEvent::new(kind).agent(self.agent_id.clone()).with_detail(detail);
                 self.audit.append_blocking(event).map_err(|e| e.to_string())?;
             }
             Ok(())
@@ -338,11 +335,12 @@ impl RunCredentials {
         let known = self.broker.known();
         let mut found = Vec::new();
         for value in head.headers.values_mut() {
-            let mut bytes = value.as_bytes().to_vec();
-            let here = known.scanner.mask(&mut bytes);
-            if here.is_empty() {
+            // Copied only when there is something to mask.
+            if known.scanner.scan(value.as_bytes()).is_empty() {
                 continue;
             }
+            let mut bytes = value.as_bytes().to_vec();
+            let here = known.scanner.mask(&mut bytes);
             *value = http::HeaderValue::from_bytes(&bytes)
                 .map_err(|_| Blocked::refused("a response header cannot be masked"))?;
             found.extend(here.into_iter().map(|f| (f.name, f.encoding)));
@@ -447,12 +445,10 @@ impl Drop for ResponseRedaction {
         }
         tracing::warn!(agent = %self.agent_id, host = %self.host, "a response carried a vault secret; it was masked");
         let leak = crate::guard::Leak { credentials: found, rules: Vec::new() };
-        let mut event = AuditEvent::new(EventKind::SecretRedacted).agent(self.agent_id.clone());
-        if let Value::Object(map) =
-            json!({"where": "egress-response", "host": self.host, "found": leak.record()})
-        {
-            event.detail = map;
-        }
+        let event =
+            AuditEvent::new(EventKind::SecretRedacted).agent(self.agent_id.clone()).with_detail(
+                json!({"where": "egress-response", "host": self.host, "found": leak.record()}),
+            );
         let audit = self.audit.clone();
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => drop(handle.spawn(async move {
