@@ -149,6 +149,17 @@ impl Warrant {
         std::fs::write(path, text).unwrap();
     }
 
+    /// Puts `lines` in `[egress]` of `warrant.toml` in place of the default
+    /// file's commented `allow_private` example (e.g. to open loopback for a
+    /// local test server).
+    pub fn configure_egress(&self, lines: &str) {
+        let path = self.home().join("warrant.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let example = "# allow_private = [\"127.0.0.1\"]";
+        assert!(text.contains(example), "the default warrant.toml names allow_private");
+        std::fs::write(path, text.replacen(example, lines, 1)).unwrap();
+    }
+
     /// Sets keys of `[gateway]` in `warrant.toml` (lines `key = value`).
     pub fn configure_gateway(&self, lines: &str) {
         let path = self.home().join("warrant.toml");
@@ -415,14 +426,19 @@ pub fn wait_for_decision(w: &Warrant, tool: &str) {
 
 /// Polls `approvals --json` until one appears for `tool`; returns its id.
 pub fn wait_for_approval(w: &Warrant, tool: &str) -> String {
+    wait_for_pending(w, tool)["id"].as_str().unwrap().to_owned()
+}
+
+/// Polls `approvals --json` until one appears for `tool` (30 s at most);
+/// returns it as listed.
+pub fn wait_for_pending(w: &Warrant, tool: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let out = w.run(&["approvals", "--json"]);
-        if out.code == 0 {
-            let v = out.json();
-            if let Some(p) = v.as_array().unwrap().iter().find(|p| p["tool"] == tool) {
-                return p["id"].as_str().unwrap().to_owned();
-            }
+        if out.code == 0
+            && let Some(p) = out.json().as_array().unwrap().iter().find(|p| p["tool"] == tool)
+        {
+            return p.clone();
         }
         assert!(Instant::now() < deadline, "no approval request for {tool} appeared");
         std::thread::sleep(Duration::from_millis(50));

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use warrant_test_support::{Warrant, audit_records, client};
+use warrant_test_support::{Warrant, audit_records, client, wait_for_pending};
 
 const BIN: &str = env!("CARGO_BIN_EXE_warrant");
 
@@ -103,17 +103,10 @@ fn requests_go_through_the_egress_rules_and_tls_is_verified() {
     let (tls, ca) = tls_server();
     let ca_file = w.dir.path().join("test-ca.pem");
     std::fs::write(&ca_file, ca).unwrap();
-    let config = w.home().join("warrant.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    let opened = text.replace(
-        "# allow_private = [\"127.0.0.1\"]",
-        &format!(
-            "allow_private = [\"127.0.0.0/8\"]\nca_certificates = [{:?}]",
-            ca_file.display().to_string()
-        ),
-    );
-    assert_ne!(text, opened);
-    std::fs::write(&config, opened).unwrap();
+    w.configure_egress(&format!(
+        "allow_private = [\"127.0.0.0/8\"]\nca_certificates = [{:?}]",
+        ca_file.display().to_string()
+    ));
 
     let (_, token) = w.spawn_agent("fetcher", &[]);
     let gw = w.up();
@@ -164,21 +157,6 @@ fn requests_go_through_the_egress_rules_and_tls_is_verified() {
     drop(gw);
 }
 
-/// The first pending approval of the running gateway (waits up to 30 s).
-fn pending_approval(w: &Warrant) -> Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let out = w.run(&["approvals", "--json"]);
-        if out.code == 0
-            && let Some(first) = out.json().as_array().and_then(|a| a.first().cloned())
-        {
-            return first;
-        }
-        assert!(std::time::Instant::now() < deadline, "no approval request: {}", out.stderr);
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn a_connection_policy_asks_about_waits_for_a_person_inside_the_tool_too() {
     let w = Warrant::new(BIN);
@@ -192,10 +170,7 @@ forbid (principal, action == Action::"connect", resource) when {{ context.port =
         ),
     )
     .unwrap();
-    let config = w.home().join("warrant.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    let text = text.replace("# allow_private = [\"127.0.0.1\"]", "allow_private = [\"127.0.0.1\"]");
-    std::fs::write(&config, text).unwrap();
+    w.configure_egress("allow_private = [\"127.0.0.1\"]");
     let (_, token) = w.spawn_agent("fetcher", &[]);
     let gw = w.up();
     let (url, t) = (gw.url.clone(), token.clone());
@@ -209,14 +184,15 @@ forbid (principal, action == Action::"connect", resource) when {{ context.port =
             ]),
         )
     });
-    let first = pending_approval(&w);
+    let subject = format!("egress: GET 127.0.0.1:{plain}");
+    let first = wait_for_pending(&w, &subject);
     assert_eq!(first["tool"], format!("egress: GET 127.0.0.1:{plain}"), "{first}");
     assert_eq!(
         (first["rule"].as_str(), first["agent_name"].as_str()),
         (Some("ask-before-local"), Some("fetcher"))
     );
     assert_eq!(w.run(&["approve", first["id"].as_str().unwrap(), "--by", "carol"]).code, 0);
-    let second = pending_approval(&w);
+    let second = wait_for_pending(&w, &subject);
     assert_ne!(second["id"], first["id"]);
     assert_eq!(w.run(&["deny", second["id"].as_str().unwrap(), "--by", "dave"]).code, 0);
 

@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use warrant_test_support::{Output, Warrant, audit_records};
+use warrant_test_support::{Output, Warrant, audit_records, wait_for_pending};
 
 const BIN: &str = env!("CARGO_BIN_EXE_warrant");
 
@@ -151,12 +151,7 @@ fn the_network_is_only_the_proxy_and_policy_decides_each_host() {
     }
     // A local server stands in for the internet: loopback must be opened on
     // purpose, and then policy still decides per host.
-    let config = w.home().join("warrant.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    let opened =
-        text.replace("# allow_private = [\"127.0.0.1\"]", "allow_private = [\"127.0.0.1\"]");
-    assert_ne!(text, opened, "the default config names the key");
-    std::fs::write(&config, opened).unwrap();
+    w.configure_egress("allow_private = [\"127.0.0.1\"]");
     let (port, hits) = http_server("hello from outside");
     let gw = w.up();
     let ws = workspace(&w);
@@ -381,32 +376,13 @@ fn an_unprivileged_user_gets_the_same_sandbox() {
     assert_eq!(code, 0);
 }
 
-/// The pending approvals of the running gateway, once there is one more
-/// than `seen` (waits up to 30 s).
-fn next_approval(w: &Warrant, seen: usize) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = w.run(&["approvals", "--json"]);
-        if out.code == 0
-            && let Some(first) = out.json().as_array().and_then(|a| a.first().cloned())
-        {
-            return first;
-        }
-        assert!(Instant::now() < deadline, "no approval request after {seen}: {}", out.stderr);
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn a_connection_policy_asks_about_waits_for_a_person() {
     let w = Warrant::new(BIN);
     if !sandboxes_available(&w) {
         return;
     }
-    let config = w.home().join("warrant.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    let text = text.replace("# allow_private = [\"127.0.0.1\"]", "allow_private = [\"127.0.0.1\"]");
-    std::fs::write(&config, text).unwrap();
+    w.configure_egress("allow_private = [\"127.0.0.1\"]");
     let (port, hits) = http_server("fetched after approval");
     std::fs::write(
         w.home().join("policy/ask.cedar"),
@@ -435,7 +411,8 @@ echo "second: $(via http://127.0.0.1:{port}/two)""#
 
     // The first connection waits in `warrant approvals` like a call; a
     // person approves it.
-    let first = next_approval(&w, 0);
+    let subject = format!("egress: GET 127.0.0.1:{port}");
+    let first = wait_for_pending(&w, &subject);
     assert_eq!(first["tool"], format!("egress: GET 127.0.0.1:{port}"), "{first}");
     assert_eq!(first["rule"], "ask-local-service");
     assert_eq!(first["why"], "the local service holds customer data");
@@ -443,7 +420,7 @@ echo "second: $(via http://127.0.0.1:{port}/two)""#
     let approved = w.run(&["approve", first["id"].as_str().unwrap(), "--by", "alice"]);
     assert_eq!(approved.code, 0, "{}", approved.stderr);
     // The second waits again (an approval is for one connection); denied.
-    let second = next_approval(&w, 1);
+    let second = wait_for_pending(&w, &subject);
     assert_ne!(second["id"], first["id"]);
     let denied = w.run(&["deny", second["id"].as_str().unwrap(), "--by", "bob"]);
     assert_eq!(denied.code, 0, "{}", denied.stderr);

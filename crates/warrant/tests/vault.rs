@@ -301,12 +301,10 @@ fn http_request_adds_a_credential_only_for_its_hosts_under_expiring_leases() {
     let w = home();
     let token = fresh_token();
     vault_add(&w, "api", &token, &["--host", "127.0.0.1"]);
+    w.configure_egress("allow_private = [\"127.0.0.0/8\"]");
     let config = w.home().join("warrant.toml");
     let text = std::fs::read_to_string(&config).unwrap();
-    let text = text
-        .replace("# allow_private = [\"127.0.0.1\"]", "allow_private = [\"127.0.0.0/8\"]")
-        .replace("lease_ttl = \"5m\"", "lease_ttl = \"1s\"");
-    std::fs::write(&config, text).unwrap();
+    std::fs::write(&config, text.replace("lease_ttl = \"5m\"", "lease_ttl = \"1s\"")).unwrap();
     w.configure_gateway("quarantine_denials = 0");
     std::fs::write(
         w.home().join("policy/default.cedar"),
@@ -483,15 +481,10 @@ fn a_sandbox_holds_a_placeholder_and_the_proxy_swaps_it_only_for_the_bound_host(
     let (port, ca, seen) = tls_auth_server();
     let ca_file = w.dir.path().join("test-ca.pem");
     std::fs::write(&ca_file, ca).unwrap();
-    let config = w.home().join("warrant.toml");
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        "# allow_private = [\"127.0.0.1\"]",
-        &format!(
-            "allow_private = [\"127.0.0.0/8\"]\nca_certificates = [{:?}]",
-            ca_file.display().to_string()
-        ),
-    );
-    std::fs::write(&config, text).unwrap();
+    w.configure_egress(&format!(
+        "allow_private = [\"127.0.0.0/8\"]\nca_certificates = [{:?}]",
+        ca_file.display().to_string()
+    ));
 
     let script = format!(
         r#"via() {{ curl -s -m 10 --noproxy '' -x "$HTTPS_PROXY" "$@"; echo " [$?]"; }}
