@@ -179,6 +179,9 @@ async fn the_response_to_an_inspected_request_goes_through_the_gates_filter() {
     let masked = "*".repeat(SECRET.len());
     assert_eq!(response.body, String::from_utf8(reflection(&masked)).unwrap());
     assert!(response.head.contains(&format!("x-echo: {masked}")), "{}", response.head);
+    // The upstream's reason phrase quoted it too: the client gets the
+    // standard one.
+    assert!(response.head.starts_with("HTTP/1.1 200 OK\r\n"), "{}", response.head);
     assert!(!response.head.contains(SECRET));
     assert_eq!(upstream.seen.lock().unwrap()[0].headers["authorization"], SECRET);
 

@@ -25,6 +25,9 @@ const ATTEMPTS: &[(&str, &[&str], i32)] = &[
     ("bpf", &[], libc::EPERM),
     ("userfaultfd", &[], libc::EPERM),
     ("keyctl", &[], libc::EPERM),
+    // The vault's optional key cache lives in the user keyring.
+    ("add-key", &[], libc::EPERM),
+    ("request-key", &[], libc::EPERM),
     ("socket-netlink", &[], libc::EPERM),
     ("socket-packet", &[], libc::EPERM),
 ];

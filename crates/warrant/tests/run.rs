@@ -453,6 +453,30 @@ echo "second: $(via http://127.0.0.1:{port}/two)""#
         .collect();
     assert_eq!(decisions, ["allow", "deny"]);
 
+    // A run that goes away while its connection waits withdraws the request.
+    let mut waiting = w.command(&["run"]);
+    waiting
+        .args(["--profile", "coding-agent", "--allow-host", "127.0.0.1", "--", "bash", "-c"])
+        .arg(format!("curl -s -m 60 --noproxy '' -x \"$HTTPS_PROXY\" http://127.0.0.1:{port}/gone"))
+        .current_dir(&ws)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut waiting = waiting.spawn().unwrap();
+    let third = wait_for_pending(&w, &subject);
+    waiting.kill().unwrap();
+    waiting.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while w.run(&["approvals", "--json"]).json().as_array().is_some_and(|a| !a.is_empty()) {
+        assert!(Instant::now() < deadline, "the abandoned request is still pending");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let records = audit_records(&w);
+    assert!(records.iter().any(|r| r["kind"] == "approval_resolved"
+        && r["body"]["approval"] == third["id"]
+        && r["body"]["outcome"] == "abandoned"));
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+
     // With no gateway running there is no one to ask: refused, saying so.
     drop(gw);
     let alone = run_in(

@@ -313,6 +313,7 @@ pub async fn start_upstream() -> Upstream {
                 async move {
                     let (parts, body) = req.into_parts();
                     let (reply, extra) = reply_to(&parts);
+                    let reason = reason_for(&parts);
                     let body =
                         body.collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
                     record.lock().unwrap().push(Seen {
@@ -329,6 +330,9 @@ pub async fn start_upstream() -> Upstream {
                         .header("keep-alive", "timeout=5");
                     for (name, value) in extra {
                         response = response.header(name, value);
+                    }
+                    if let Some(reason) = reason {
+                        response = response.extension(reason);
                     }
                     Ok::<_, Infallible>(response.body(Full::new(reply)).unwrap())
                 }
@@ -370,6 +374,16 @@ pub fn reply_to(parts: &http::request::Parts) -> (Bytes, Vec<(&'static str, Stri
         ),
         _ => (Bytes::from(UPSTREAM_BODY), vec![]),
     }
+}
+
+/// The reason phrase an upstream answers `/reflect` with: it quotes the
+/// credential too, where only the status line can carry it.
+pub fn reason_for(parts: &http::request::Parts) -> Option<hyper::ext::ReasonPhrase> {
+    if parts.uri.path() != "/reflect" {
+        return None;
+    }
+    let auth = parts.headers.get("authorization")?.as_bytes();
+    hyper::ext::ReasonPhrase::try_from([b"Reflected ".as_slice(), auth].concat()).ok()
 }
 
 /// The body `/reflect` sends for `auth`.

@@ -110,6 +110,7 @@ pub async fn start_tls_upstream(pki: &Pki, keep_alive: bool) -> TlsUpstream {
                     async move {
                         let (parts, body) = req.into_parts();
                         let (reply, extra) = super::reply_to(&parts);
+                        let reason = super::reason_for(&parts);
                         let body = body.collect().await.unwrap().to_bytes().to_vec();
                         record.lock().unwrap().push(Seen {
                             method: parts.method.to_string(),
@@ -123,6 +124,9 @@ pub async fn start_tls_upstream(pki: &Pki, keep_alive: bool) -> TlsUpstream {
                             .header("x-warrant-egress", "forged");
                         for (name, value) in extra {
                             response = response.header(name, value);
+                        }
+                        if let Some(reason) = reason {
+                            response = response.extension(reason);
                         }
                         Ok::<_, Infallible>(response.body(Full::new(reply)).unwrap())
                     }

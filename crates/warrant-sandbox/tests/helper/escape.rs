@@ -47,6 +47,8 @@ fn main() {
         "bpf" => bpf(),
         "userfaultfd" => syscall0(libc::SYS_userfaultfd),
         "keyctl" => keyctl(),
+        "add-key" => add_key(),
+        "request-key" => request_key(),
         "socket-netlink" => socket(libc::AF_NETLINK, libc::SOCK_RAW),
         "socket-packet" => socket(libc::AF_PACKET, libc::SOCK_RAW),
         "socket-inet" => socket(libc::AF_INET, libc::SOCK_STREAM),
@@ -206,6 +208,42 @@ fn keyctl() -> io::Result<String> {
         libc::syscall(libc::SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0)
     })
     .map(|id| format!("keyring {id}"))
+}
+
+/// The user keyring, as the kernel names it in `add_key`/`request_key`.
+const KEY_SPEC_USER_KEYRING: libc::c_long = -4;
+
+fn add_key() -> io::Result<String> {
+    let (kind, description, payload) = (c"user", c"warrant-escape-probe", b"x");
+    // SAFETY: the pointers are to NUL-terminated strings and a 1-byte
+    // payload that outlive the call.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_add_key,
+            kind.as_ptr(),
+            description.as_ptr(),
+            payload.as_ptr(),
+            payload.len(),
+            KEY_SPEC_USER_KEYRING,
+        )
+    })
+    .map(|id| format!("key {id}"))
+}
+
+fn request_key() -> io::Result<String> {
+    let (kind, description) = (c"user", c"warrant:vault-key:probe");
+    // SAFETY: the pointers are to NUL-terminated strings that outlive the
+    // call; no callout (NULL).
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_request_key,
+            kind.as_ptr(),
+            description.as_ptr(),
+            std::ptr::null::<libc::c_char>(),
+            0 as libc::c_long,
+        )
+    })
+    .map(|id| format!("key {id}"))
 }
 
 fn socket(family: libc::c_int, kind: libc::c_int) -> io::Result<String> {
