@@ -5,7 +5,6 @@ use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use crate::context::KILL_TREE_SIGNAL;
 use crate::error::LaunchError;
 use crate::report::{Frame, Report, read_all_frames};
 use crate::sys::{self, WaitStatus};
@@ -55,7 +54,7 @@ pub struct Child {
 }
 
 impl Child {
-    /// The host PID of the sandbox's monitor process (the launcher's child).
+    /// The host PID of the sandbox's init (PID 1 inside; the launcher's child).
     pub fn id(&self) -> u32 {
         self.pid.unsigned_abs()
     }
@@ -72,19 +71,19 @@ impl Child {
 
     /// Kills every process of the sandbox (SIGKILL to its PID namespace's init).
     pub fn kill(&mut self) -> Result<(), LaunchError> {
-        self.signal_monitor(KILL_TREE_SIGNAL)
+        self.signal_init(libc::SIGKILL)
     }
 
-    /// Sends SIGTERM to the command (forwarded by the monitor and init).
+    /// Sends SIGTERM to the command (forwarded by init).
     pub fn terminate(&mut self) -> Result<(), LaunchError> {
-        self.signal_monitor(libc::SIGTERM)
+        self.signal_init(libc::SIGTERM)
     }
 
-    fn signal_monitor(&mut self, signal: libc::c_int) -> Result<(), LaunchError> {
+    fn signal_init(&mut self, signal: libc::c_int) -> Result<(), LaunchError> {
         if self.status.is_some() {
             return Ok(());
         }
-        // The monitor is our unreaped child, so its PID cannot have been reused.
+        // Init is our unreaped child, so its PID cannot have been reused.
         match sys::kill(self.pid, signal) {
             Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
                 Err(LaunchError::Io { operation: "kill", source: e })
@@ -100,13 +99,13 @@ impl Child {
             return Ok(status);
         }
         drop(self.stdin.take());
-        let (_, monitor) = sys::waitpid(self.pid, false)
+        let (_, init) = sys::waitpid(self.pid, false)
             .map_err(LaunchError::io("waitpid"))?
             .ok_or_else(|| LaunchError::Io {
                 operation: "waitpid",
                 source: std::io::ErrorKind::Other.into(),
             })?;
-        Ok(self.finish(monitor))
+        Ok(self.finish(init))
     }
 
     /// Waits at most `timeout`; `Ok(None)` if the sandbox is still running.
@@ -124,10 +123,10 @@ impl Child {
             } else {
                 std::thread::sleep(Duration::from_millis(1));
             }
-            if let Some((_, monitor)) =
+            if let Some((_, init)) =
                 sys::waitpid(self.pid, true).map_err(LaunchError::io("waitpid"))?
             {
-                return Ok(Some(self.finish(monitor)));
+                return Ok(Some(self.finish(init)));
             }
             if Instant::now() >= deadline {
                 return Ok(None);
@@ -135,14 +134,14 @@ impl Child {
         }
     }
 
-    fn finish(&mut self, monitor: WaitStatus) -> ExitStatus {
+    fn finish(&mut self, init: WaitStatus) -> ExitStatus {
         let frames = read_all_frames(&mut self.status_pipe).unwrap_or_default();
         let timed_out = frames.iter().any(|f| matches!(f, Frame::TimedOut));
         let exit = frames.iter().find_map(|f| match f {
             Frame::Exit { code, signal } => Some((*code, *signal)),
             _ => None,
         });
-        let (code, signal) = exit.unwrap_or(match monitor {
+        let (code, signal) = exit.unwrap_or(match init {
             WaitStatus::Exited(code) if code > 128 => (None, Some(code - 128)),
             WaitStatus::Exited(code) => (Some(code), None),
             WaitStatus::Signaled(signal) => (None, Some(signal)),
@@ -150,6 +149,35 @@ impl Child {
         let status = ExitStatus { code, signal, timed_out };
         self.status = Some(status);
         status
+    }
+
+    /// The refusal the frames carry, if any.
+    pub(crate) fn failure(frames: Vec<Frame>, program: &OsStr) -> Option<LaunchError> {
+        let mut error = None;
+        for frame in frames {
+            match frame {
+                Frame::Failure(f) => {
+                    error = Some(match f.control {
+                        Some(control) => LaunchError::ControlUnavailable {
+                            control,
+                            step: f.step,
+                            reason: f.reason,
+                            hint: control.how_to_enable(),
+                        },
+                        None => LaunchError::Setup { step: f.step, reason: f.reason },
+                    });
+                }
+                Frame::ExecFailed { errno } => {
+                    error = Some(LaunchError::Exec {
+                        program: program.to_string_lossy().into_owned(),
+                        source: std::io::Error::from_raw_os_error(errno),
+                    });
+                }
+                Frame::Started { .. } | Frame::Report(_) | Frame::Exit { .. } | Frame::TimedOut => {
+                }
+            }
+        }
+        error
     }
 
     /// Interprets the report pipe's frames; on refusal reaps the sandbox.
@@ -161,32 +189,11 @@ impl Child {
         let error = match frames {
             Err(e) => e,
             Ok(frames) => {
-                let mut report = None;
-                let mut error = None;
-                for frame in frames {
-                    match frame {
-                        Frame::Report(r) => report = Some(r),
-                        Frame::Failure(f) => {
-                            error = Some(match f.control {
-                                Some(control) => LaunchError::ControlUnavailable {
-                                    control,
-                                    step: f.step,
-                                    reason: f.reason,
-                                    hint: control.how_to_enable(),
-                                },
-                                None => LaunchError::Setup { step: f.step, reason: f.reason },
-                            });
-                        }
-                        Frame::ExecFailed { errno } => {
-                            error = Some(LaunchError::Exec {
-                                program: program.to_string_lossy().into_owned(),
-                                source: std::io::Error::from_raw_os_error(errno),
-                            });
-                        }
-                        Frame::Exit { .. } | Frame::TimedOut => {}
-                    }
-                }
-                match (error, report) {
+                let report = frames.iter().rev().find_map(|frame| match frame {
+                    Frame::Report(report) => Some(report.clone()),
+                    _ => None,
+                });
+                match (Self::failure(frames, program), report) {
                     (None, Some(report)) => {
                         self.report = report;
                         return Ok(());

@@ -24,7 +24,6 @@ pub(crate) fn run(launch: &Launch<'_>) -> ! {
     if let Err(e) = sys::set_parent_death_signal(libc::SIGKILL) {
         fail(Control::ParentDeathSignal, "prctl(PR_SET_PDEATHSIG)", e);
     }
-    let _ = sys::set_dumpable(true);
     if let Err(e) = sys::setsid() {
         fail(Control::Session, "setsid", e);
     }
@@ -66,14 +65,13 @@ pub(crate) fn run(launch: &Launch<'_>) -> ! {
         fail(Control::Capabilities, "capset", e);
     }
     // Seccomp last: the steps above need calls it denies.
-    let mut seccomp_installed = true;
-    for program in &plan.seccomp {
-        if let Err(e) = seccompiler::apply_filter(program) {
+    let seccomp_installed = match seccompiler::apply_filter(&plan.seccomp) {
+        Ok(()) => true,
+        Err(e) => {
             ev.missing(Control::Seccomp, "seccomp(SECCOMP_SET_MODE_FILTER)", e.to_string());
-            seccomp_installed = false;
-            break;
+            false
         }
-    }
+    };
     verify::collect(launch, &mut ev, seccomp_installed);
     let env_names = verify::env_names(launch);
     let report = match ev.into_report(landlock_abi, env_names) {

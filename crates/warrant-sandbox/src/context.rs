@@ -1,4 +1,4 @@
-//! What the three forked stages share: the plan, the exec arguments, and the
+//! What the three stages share: the plan, the exec arguments, and the
 //! descriptors they inherit from the launcher.
 
 use std::ffi::CString;
@@ -8,11 +8,9 @@ use crate::plan::Plan;
 use crate::report::{Failure, Frame};
 use crate::sys::{self, ExecArgs};
 
-/// Signals the monitor forwards to the sandbox's init, which forwards them to the command.
+/// Signals the sandbox's init forwards to the command.
 pub(crate) const FORWARDED_SIGNALS: &[libc::c_int] =
     &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
-/// Sent by the launcher to the monitor: kill the whole tree now.
-pub(crate) const KILL_TREE_SIGNAL: libc::c_int = libc::SIGUSR1;
 
 /// Exit codes of the stages when they refuse to continue.
 pub(crate) const EXIT_SETUP_FAILED: i32 = 125;

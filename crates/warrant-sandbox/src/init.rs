@@ -1,8 +1,9 @@
-//! Stage 2, the sandbox's init: PID 1 of the new PID namespace. It builds the
-//! new root, forks the command, then reaps every process of the namespace,
-//! forwards termination signals to the command, runs the egress forwarder in
-//! `proxy` mode, and exits with the command's status. When it exits, the
-//! kernel kills everything left in the namespace.
+//! Stage 2, the sandbox's init: PID 1 of the new PID namespace and the
+//! launcher's own child. It builds the new root, starts the command, then
+//! reaps every process of the namespace, forwards termination signals to the
+//! command, runs the egress forwarder in `proxy` mode, enforces the wall-clock
+//! limit, and exits with the command's status. When it exits, the kernel kills
+//! everything left in the namespace.
 //!
 //! Init is not confined by Landlock or seccomp (it must accept connections and
 //! reach the host socket), so it holds no capability the command could borrow:
@@ -10,26 +11,35 @@
 //! Landlock's ptrace scoping keeps /proc/1/{mem,environ} and ptrace out of reach.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::context::{FORWARDED_SIGNALS, Launch};
 use crate::forward::Forwarder;
 use crate::profile::NetworkMode;
 use crate::report::{Control, Failure, Frame};
-use crate::sys::{self, Fork, SigSet, WaitStatus};
+use crate::sys::{self, SigSet, WaitStatus};
+
+/// The command's stack until it execs: its setup (Landlock, seccomp,
+/// verification, the report) runs on it.
+const COMMAND_STACK: usize = 1 << 20;
 
 /// Runs as PID 1 of the sandbox; never returns.
-pub(crate) fn run(launch: &Launch<'_>, alive: OwnedFd) -> ! {
+pub(crate) fn run(launch: &Launch<'_>) -> ! {
+    let deadline = launch.plan.wall_clock.map(|limit| Instant::now() + limit);
     if sys::set_parent_death_signal(libc::SIGKILL).is_err() {
         sys::exit_now(crate::context::EXIT_SETUP_FAILED);
     }
-    // If the monitor died before the death signal was armed, its end of the
-    // alive pipe is closed: stop here rather than run unsupervised.
-    let mut fds = [libc::pollfd { fd: alive.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-    if sys::poll(&mut fds, Some(Duration::ZERO)).map_or(true, |n| n > 0) {
+    // If the launcher died before the death signal was armed, the report pipe
+    // has no reader left (its read end is the launcher's, close-on-exec): stop
+    // here rather than run unsupervised. (Should a copy of that end linger in
+    // some other child of the launcher, the command still cannot exec: it must
+    // first hand its report to a reader.)
+    let mut fds = [libc::pollfd { fd: launch.report_fd, events: libc::POLLOUT, revents: 0 }];
+    if sys::poll(&mut fds, Some(Duration::ZERO)).is_err()
+        || fds.iter().any(|p| p.revents & libc::POLLERR != 0)
+    {
         sys::exit_now(crate::context::EXIT_SETUP_FAILED);
     }
-    drop(alive);
 
     if let Err(failure) = crate::mounts::build_root(launch.plan) {
         launch.fail(failure);
@@ -61,20 +71,29 @@ pub(crate) fn run(launch: &Launch<'_>, alive: OwnedFd) -> ! {
     };
     let _ = sys::set_dumpable(false);
 
-    match sys::fork() {
-        Ok(Fork::Child) => crate::command::run(launch),
-        Ok(Fork::Parent(command)) => {
+    let stack = match sys::ChildStack::new(COMMAND_STACK) {
+        Ok(stack) => stack,
+        Err(e) => launch.fail(Failure {
+            control: None,
+            step: "map the command's stack".into(),
+            reason: e.to_string(),
+        }),
+    };
+    let mut body = || -> std::convert::Infallible { crate::command::run(launch) };
+    match sys::spawn_sharing_memory(&stack, &mut body) {
+        Ok(command) => {
+            drop(stack);
             // Init keeps the status pipe, the signalfd, the listener and the
             // proxy socket; stdio and the report pipe belong to the command.
             for fd in [0, 1, 2, launch.report_fd] {
                 sys::close(fd);
             }
             let forwarder = listener.and_then(|l| launch.proxy_fd.map(|fd| Forwarder::new(l, fd)));
-            supervise(launch, command, &signalfd, forwarder)
+            supervise(launch, command, &signalfd, forwarder, deadline)
         }
         Err(e) => launch.fail(Failure {
             control: None,
-            step: "fork command".into(),
+            step: "start the command".into(),
             reason: e.to_string(),
         }),
     }
@@ -85,6 +104,7 @@ fn supervise(
     command: libc::pid_t,
     signalfd: &OwnedFd,
     mut forwarder: Option<Forwarder>,
+    deadline: Option<Instant>,
 ) -> ! {
     loop {
         let mut fds =
@@ -92,7 +112,13 @@ fn supervise(
         if let Some(forwarder) = &forwarder {
             forwarder.register(&mut fds);
         }
-        if sys::poll(&mut fds, None).is_err() {
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if timeout.is_some_and(|t| t.is_zero()) {
+            // Exiting kills every process of the namespace.
+            let _ = sys::write_all(launch.status_fd, &Frame::TimedOut.encode());
+            sys::exit_now(128 + libc::SIGKILL);
+        }
+        if sys::poll(&mut fds, timeout).is_err() {
             continue;
         }
         let signals_ready = fds.first().is_some_and(|p| p.revents != 0);

@@ -3,7 +3,6 @@
 //! then proven by attempting an operation the ruleset must refuse.
 
 use std::io;
-use std::path::Path;
 
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath,
@@ -200,8 +199,7 @@ fn restrict(plan: &Plan, parts: &Parts) -> Result<RulesetStatus, String> {
     created = created.add_rule(PathBeneath::new(root, AccessFs::ReadDir)).map_err(err)?;
     for op in &plan.mounts {
         let Some(mut access) = access_for(&op.kind, parts.abi) else { continue };
-        let is_file = !Path::new(&op.target).is_dir();
-        if is_file {
+        if op.kind.is_file() {
             access &= AccessFs::from_file(parts.abi);
         }
         let fd = PathFd::new(&op.target).map_err(|e| format!("{}: {e}", op.target.display()))?;

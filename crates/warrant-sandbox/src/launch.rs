@@ -130,19 +130,40 @@ impl Sandbox {
         };
 
         let started = Instant::now();
-        let pid = match sys::fork().map_err(LaunchError::io("fork"))? {
+        let starter = match sys::fork().map_err(LaunchError::io("fork"))? {
             Fork::Child => {
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    crate::monitor::run(&launch)
+                    crate::starter::run(&launch)
                 }));
                 sys::exit_now(crate::context::EXIT_SETUP_FAILED)
             }
             Fork::Parent(pid) => pid,
         };
         drop((report_write, status_write, proxy, stdin.child, stdout.child, stderr.child));
+        let (frames, error) = read_report_pipe(File::from(report_read), started + SETUP_TIMEOUT);
+        let init = frames.iter().find_map(|frame| match frame {
+            Frame::Started { init } => Some(*init),
+            _ => None,
+        });
+        if error.is_some() {
+            // A stage is stuck or spoke garbage: stop everything that exists.
+            let _ = sys::kill(starter, libc::SIGKILL);
+            if let Some(init) = init {
+                let _ = sys::kill(init, libc::SIGKILL);
+            }
+        }
+        // The starter exits as soon as init exists, or when setup failed
+        // before that; it is our child, so reap it now.
+        let starter_status = sys::waitpid(starter, false).map_err(LaunchError::io("waitpid"))?;
+        let Some(init) = init else {
+            return Err(error.unwrap_or_else(|| match Child::failure(frames, program) {
+                Some(failure) => failure,
+                None => LaunchError::NoReport { status: format!("{starter_status:?}") },
+            }));
+        };
         let mut child = Child {
-            pid,
-            pidfd: sys::pidfd_open(pid).ok(),
+            pid: init,
+            pidfd: sys::pidfd_open(init).ok(),
             status_pipe: File::from(status_read),
             report: Report::default(),
             stdin: stdin.parent,
@@ -151,8 +172,7 @@ impl Sandbox {
             status: None,
             started,
         };
-        let frames = read_report_pipe(File::from(report_read), started + SETUP_TIMEOUT);
-        child.accept_report(frames, program)?;
+        child.accept_report(error.map_or(Ok(frames), Err), program)?;
         Ok(child)
     }
 
@@ -217,27 +237,33 @@ pub struct Output {
     pub report: Report,
 }
 
-/// Reads frames until EOF (the command exec'd or everyone exited) or the deadline.
-fn read_report_pipe(mut pipe: File, deadline: Instant) -> Result<Vec<Frame>, LaunchError> {
+/// Reads frames until EOF (the command exec'd or every stage exited) or the
+/// deadline. Returns the complete frames read, and what went wrong, if anything.
+fn read_report_pipe(mut pipe: File, deadline: Instant) -> (Vec<Frame>, Option<LaunchError>) {
     let mut bytes = Vec::new();
     let mut chunk = [0u8; 8192];
-    loop {
+    let error = loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(LaunchError::SetupTimeout(SETUP_TIMEOUT));
+            break Some(LaunchError::SetupTimeout(SETUP_TIMEOUT));
         }
         let mut fds = [libc::pollfd { fd: pipe.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-        if sys::poll(&mut fds, Some(left)).map_err(LaunchError::io("poll"))? == 0 {
-            continue;
+        match sys::poll(&mut fds, Some(left)) {
+            Ok(0) => continue,
+            Ok(_) => {}
+            Err(e) => break Some(LaunchError::Io { operation: "poll", source: e }),
         }
         match pipe.read(&mut chunk) {
-            Ok(0) => break,
+            Ok(0) => break None,
             Ok(n) => bytes.extend_from_slice(chunk.get(..n).unwrap_or_default()),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(LaunchError::Io { operation: "read report", source: e }),
+            Err(e) => break Some(LaunchError::Io { operation: "read report", source: e }),
         }
-    }
-    Frame::decode_all(&bytes).map_err(LaunchError::io("decode report"))
+    };
+    let (frames, malformed) = Frame::decode_complete(&bytes);
+    let error = error
+        .or_else(|| malformed.map(|e| LaunchError::Io { operation: "decode report", source: e }));
+    (frames, error)
 }
 
 /// Variables the launcher always sets.

@@ -10,35 +10,43 @@
 //!
 //! Three processes, no re-exec of the launcher binary:
 //!
-//! 1. **Monitor** (the launcher's child, stays outside): stdio installed, every
-//!    other inherited descriptor closed (`close_range`), `setsid`, parent-death
-//!    signal SIGKILL. Then namespaces: the user namespace first (it grants the
-//!    capabilities the rest need; the caller's uid and gid are mapped to
-//!    themselves, so this works as root and as a normal user), then mount, PID,
-//!    IPC, UTS and network, one at a time so a failure names its control;
-//!    loopback up. It forks init, then enforces the wall-clock limit and
-//!    kills the tree on request.
-//! 2. **Init** (PID 1 of the new PID namespace): builds the new root (a tmpfs;
+//! 1. **Starter** (the launcher's child, for a few hundred microseconds):
+//!    stdio installed, every other inherited descriptor closed
+//!    (`close_range`), `setsid`, parent-death signal SIGKILL. Then namespaces:
+//!    the user namespace first (it grants the capabilities the rest need; the
+//!    caller's uid and gid are mapped to themselves, so this works as root and
+//!    as a normal user), then mount, PID, IPC, UTS and network, one at a time
+//!    so a failure names its control; loopback up. It makes init with
+//!    `CLONE_PARENT`, so init is the launcher's own child, tells the launcher
+//!    init's PID, and exits.
+//! 2. **Init** (PID 1 of the new PID namespace, the launcher's child; armed
+//!    with its own parent-death signal and stopping at once if the launcher is
+//!    already gone): builds the new root (a tmpfs;
 //!    system directories and a minimal /etc read-only (small files are copied
 //!    into the root, which is then remounted read-only), the workspace and declared
 //!    paths bind-mounted, private HOME and /tmp, fresh /proc with its writable
 //!    sysctls read-only, a minimal /dev; nothing else: no /run, no host sockets,
 //!    no other homes) and `pivot_root`s into it. In `proxy` mode it listens on
-//!    127.0.0.1:`proxy_port` before forking the command; each connection is
+//!    127.0.0.1:`proxy_port` before starting the command; each connection is
 //!    joined to the caller's Unix socket, reached through an `O_PATH`
 //!    descriptor the launcher opened before fork (connecting to
 //!    `/proc/self/fd/<n>`), so the socket is never mounted into the sandbox. It then reaps every
 //!    process, forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT to the command, runs the
-//!    forwarder, and exits with the command's status; the kernel then kills
-//!    anything left in the namespace.
-//! 3. **Command** (PID 2): resets signals, closes init's descriptors, then
+//!    forwarder, enforces the wall-clock limit, and exits with the command's
+//!    status; the kernel then kills anything left in the namespace. The
+//!    launcher waits for init, and kills the tree by killing it.
+//! 3. **Command** (PID 2): started with `CLONE_VM | CLONE_VFORK` on a stack of
+//!    its own, so it shares init's memory (init is suspended until the exec)
+//!    instead of copying it; it therefore leaves memory-wide state such as
+//!    dumpability alone. It resets signals, closes init's descriptors, then
 //!    rlimits, capability bounding set dropped, `no_new_privs`, Landlock (file
 //!    rules matching the mounts; TCP rules; scopes), capabilities cleared, and
-//!    seccomp **last** because the earlier steps need calls it denies. It then
+//!    seccomp **last** because the earlier steps need calls it denies (one BPF
+//!    program: a binary search over the denied syscall numbers). It then
 //!    verifies every control by observation (see [`Report`]) and sends the
 //!    report over a close-on-exec pipe. If a required control is missing it
 //!    does not exec. `RLIMIT_AS` is set after the report is serialised: the
-//!    forked process still maps the launcher's address space, so allocating
+//!    process still maps the launcher's address space, so allocating
 //!    under the limit could fail; it is read back before exec.
 //!
 //! A control listed in a profile's `best_effort` degrades to `unavailable` in the
@@ -74,7 +82,7 @@
 //! cpu_seconds = 600
 //! file_size_bytes = 1073741824
 //! open_files = 1024
-//! wall_clock_seconds = 900    # whole tree, enforced by the monitor
+//! wall_clock_seconds = 900    # whole tree, enforced by the sandbox's init
 //!
 //! [controls]
 //! best_effort = ["landlock_scopes"]
@@ -121,13 +129,13 @@ mod forward;
 mod init;
 mod landlock_rules;
 mod launch;
-mod monitor;
 mod mounts;
 mod plan;
 mod probe;
 mod profile;
 mod report;
 mod seccomp;
+mod starter;
 #[allow(unsafe_code)]
 mod sys;
 mod tables;

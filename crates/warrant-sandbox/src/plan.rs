@@ -67,6 +67,21 @@ pub(crate) enum MountKind {
     Copy,
 }
 
+impl MountKind {
+    /// Whether the target is a file (as opposed to a directory); symlinks
+    /// and plain directories get no Landlock rule of their own.
+    pub(crate) fn is_file(&self) -> bool {
+        match self {
+            MountKind::BindReadOnly { file } | MountKind::BindReadWrite { file } => *file,
+            MountKind::Device | MountKind::Copy => true,
+            MountKind::Tmpfs { .. }
+            | MountKind::Proc
+            | MountKind::Symlink { .. }
+            | MountKind::Dir => false,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct MountOp {
     pub kind: MountKind,
@@ -133,7 +148,7 @@ pub(crate) struct Plan {
     /// pid_max written into the sandbox's PID namespace.
     pub pid_max: Option<u64>,
     pub wall_clock: Option<Duration>,
-    pub seccomp: Vec<BpfProgram>,
+    pub seccomp: BpfProgram,
     pub seccomp_denied: Vec<String>,
     pub host: HostIdentity,
 }

@@ -206,11 +206,7 @@ fn probe_in_child() -> Findings {
     ));
     let seccomp = crate::seccomp::compile(crate::profile::NetworkMode::Host)
         .map_err(|e| e.to_string())
-        .and_then(|programs| {
-            programs
-                .iter()
-                .try_for_each(|p| seccompiler::apply_filter(p).map_err(|e| e.to_string()))
-        })
+        .and_then(|program| seccompiler::apply_filter(&program).map_err(|e| e.to_string()))
         .map(|()| (status("Seccomp"), sys::unshare(0).err().and_then(|e| e.raw_os_error())));
     let seccomp_ok = matches!(&seccomp, Ok((Some(mode), Some(libc::EPERM))) if mode == "2");
     out.push((

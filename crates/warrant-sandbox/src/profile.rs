@@ -121,7 +121,7 @@ pub struct Limits {
     pub file_size_bytes: Option<u64>,
     /// RLIMIT_NOFILE.
     pub open_files: Option<u64>,
-    /// Wall-clock limit for the whole tree, enforced by the launcher's monitor.
+    /// Wall-clock limit for the whole tree, enforced by the sandbox's init.
     pub wall_clock_seconds: Option<u64>,
 }
 

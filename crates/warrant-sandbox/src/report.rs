@@ -242,6 +242,8 @@ pub(crate) struct Failure {
 /// Messages from the sandbox's processes to the launcher.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) enum Frame {
+    /// Sent by the starter: init exists, as the launcher's child.
+    Started { init: libc::pid_t },
     /// Sent by the command's process just before exec.
     Report(Report),
     /// Setup failed; nothing was exec'd.
@@ -250,7 +252,7 @@ pub(crate) enum Frame {
     ExecFailed { errno: i32 },
     /// The command ended (sent by the sandbox's init).
     Exit { code: Option<i32>, signal: Option<i32> },
-    /// The wall-clock limit expired and the tree was killed (sent by the monitor).
+    /// The wall-clock limit expired and the tree was killed (sent by init).
     TimedOut,
 }
 
@@ -268,25 +270,37 @@ impl Frame {
         out
     }
 
-    /// Parses every complete frame in `bytes`.
-    pub(crate) fn decode_all(mut bytes: &[u8]) -> io::Result<Vec<Frame>> {
+    /// Parses every frame in `bytes`; any truncated or malformed frame is an error.
+    pub(crate) fn decode_all(bytes: &[u8]) -> io::Result<Vec<Frame>> {
+        match Self::decode_complete(bytes) {
+            (frames, None) => Ok(frames),
+            (_, Some(error)) => Err(error),
+        }
+    }
+
+    /// The frames in `bytes` up to the first truncated or malformed one, and
+    /// what was wrong with it.
+    pub(crate) fn decode_complete(mut bytes: &[u8]) -> (Vec<Frame>, Option<io::Error>) {
         let mut frames = Vec::new();
         while !bytes.is_empty() {
-            let (len, rest) = bytes.split_first_chunk::<4>().ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidData, "truncated frame header")
-            })?;
+            let Some((len, rest)) = bytes.split_first_chunk::<4>() else {
+                let error = io::Error::new(io::ErrorKind::InvalidData, "truncated frame header");
+                return (frames, Some(error));
+            };
             let len = usize::try_from(u32::from_le_bytes(*len)).unwrap_or(usize::MAX);
             if len > MAX_FRAME || len > rest.len() {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "truncated or oversized frame",
-                ));
+                let error =
+                    io::Error::new(io::ErrorKind::InvalidData, "truncated or oversized frame");
+                return (frames, Some(error));
             }
             let (body, rest) = rest.split_at(len);
-            frames.push(serde_json::from_slice(body).map_err(io::Error::other)?);
+            match serde_json::from_slice(body) {
+                Ok(frame) => frames.push(frame),
+                Err(e) => return (frames, Some(io::Error::other(e))),
+            }
             bytes = rest;
         }
-        Ok(frames)
+        (frames, None)
     }
 }
 
@@ -327,7 +341,7 @@ pub(crate) fn write_exec_failed(mut out: impl Write, errno: i32) -> io::Result<(
     out.write_all(body.get(..len).unwrap_or_default())
 }
 
-/// Reads a reader to its end (used for the status pipe after the monitor exits).
+/// Reads a reader to its end (used for the status pipe after init exits).
 pub(crate) fn read_all_frames(mut input: impl Read) -> io::Result<Vec<Frame>> {
     let mut bytes = Vec::new();
     input.read_to_end(&mut bytes)?;

@@ -108,7 +108,7 @@ pub(crate) fn collect(launch: &Launch<'_>, ev: &mut Evidence<'_>, seccomp_instal
         Control::ParentDeathSignal,
         "prctl(PR_GET_PDEATHSIG)",
         match sys::parent_death_signal() {
-            Ok(libc::SIGKILL) => Ok("SIGKILL (monitor, init and command each armed)".to_owned()),
+            Ok(libc::SIGKILL) => Ok("SIGKILL (starter, init and command each armed)".to_owned()),
             other => Err(format!("{other:?}")),
         },
     );
@@ -154,6 +154,25 @@ fn errno_of(result: std::io::Result<impl Sized>) -> Option<i32> {
 }
 
 fn file_descriptors(report_fd: i32) -> Result<String, String> {
+    if !sys::is_cloexec(report_fd).unwrap_or(false) {
+        return Err("the report pipe is not close-on-exec".to_owned());
+    }
+    // Since Linux 6.2 the size of /proc/self/fd is the number of open
+    // descriptors: when it equals the number of expected ones that are open,
+    // there is no other. (Before, the size is 0 and the listing decides.)
+    let expected: Vec<i32> =
+        [0, 1, 2, report_fd].into_iter().filter(|fd| sys::is_cloexec(*fd).is_ok()).collect();
+    let counted = std::fs::metadata("/proc/self/fd").map(|m| m.len()).unwrap_or(0);
+    if counted > 0 && usize::try_from(counted).ok() == Some(expected.len()) {
+        return Ok(format!(
+            "open: {expected:?} (the kernel counts {counted}); report pipe {report_fd} close-on-exec"
+        ));
+    }
+    listed_descriptors(report_fd)
+}
+
+/// The same check by listing /proc/self/fd.
+fn listed_descriptors(report_fd: i32) -> Result<String, String> {
     let entries = std::fs::read_dir("/proc/self/fd").map_err(|e| e.to_string())?;
     let mut extra = Vec::new();
     let mut seen = BTreeSet::new();
@@ -170,9 +189,6 @@ fn file_descriptors(report_fd: i32) -> Result<String, String> {
     let own = |(_, target): &(i32, PathBuf)| target.starts_with("/proc/");
     if extra.len() > 1 || !extra.iter().all(own) {
         return Err(format!("unexpected descriptors {extra:?}"));
-    }
-    if !sys::is_cloexec(report_fd).unwrap_or(false) {
-        return Err("the report pipe is not close-on-exec".to_owned());
     }
     Ok(format!("open: {seen:?} minus the listing's own; report pipe {report_fd} close-on-exec"))
 }
@@ -373,8 +389,8 @@ fn seccomp(plan: &Plan, status: &str) -> Result<String, String> {
     let mode = status_field(status, "Seccomp");
     let filters: u32 =
         status_field(status, "Seccomp_filters").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let expected =
-        plan.host.seccomp_filters + u32::try_from(plan.seccomp.len()).unwrap_or(u32::MAX);
+    // The sandbox adds exactly one filter to those the launcher inherited.
+    let expected = plan.host.seccomp_filters + 1;
     if mode != Some("2") || filters < expected {
         return Err(format!(
             "Seccomp: {mode:?}, Seccomp_filters: {filters} (expected >= {expected})"
@@ -423,5 +439,39 @@ mod tests {
         assert_eq!(status_field(status, "Seccomp_filters"), Some("3"));
         assert_eq!(status_field(status, "NoNewPrivs"), Some("1"));
         assert_eq!(status_field(status, "Missing"), None);
+    }
+
+    #[test]
+    fn a_stray_descriptor_is_caught_by_the_count_and_by_the_listing() {
+        use std::os::fd::AsRawFd;
+        let (read, write) = sys::pipe_cloexec().unwrap();
+        let fd = write.as_raw_fd();
+        // In a child, so closing every other descriptor harms nothing here.
+        match sys::fork().unwrap() {
+            sys::Fork::Child => {
+                let mut keep = vec![0, 1, 2, fd];
+                keep.sort_unstable();
+                let _ = crate::context::close_all_except(&keep);
+                let clean = [file_descriptors(fd).is_ok(), listed_descriptors(fd).is_ok()];
+                let stray = std::fs::File::open("/dev/null");
+                let caught = [file_descriptors(fd).is_err(), listed_descriptors(fd).is_err()];
+                let verdict: Vec<u8> = clean
+                    .iter()
+                    .chain(&caught)
+                    .map(|ok| if *ok { b'y' } else { b'n' })
+                    .chain([if stray.is_ok() { b'y' } else { b'n' }])
+                    .collect();
+                let _ = sys::write_all(fd, &verdict);
+                sys::exit_now(0)
+            }
+            sys::Fork::Parent(pid) => {
+                drop(write);
+                let mut verdict = String::new();
+                std::io::Read::read_to_string(&mut std::fs::File::from(read), &mut verdict)
+                    .unwrap();
+                sys::waitpid(pid, false).unwrap();
+                assert_eq!(verdict, "yyyyy", "clean count, clean listing, caught by both, opened");
+            }
+        }
     }
 }

@@ -116,6 +116,32 @@ fn kill_takes_down_the_whole_tree_and_terminate_is_forwarded() {
 }
 
 #[test]
+fn when_the_launcher_dies_the_whole_tree_dies_with_it() {
+    if skip_unless("when_the_launcher_dies_the_whole_tree_dies_with_it", &strict_needs()) {
+        return;
+    }
+    let fixture = Fixture::new();
+    let sleeper = marker(5);
+    let mut launcher = std::process::Command::new(env!("CARGO_BIN_EXE_warrant-sandbox-escape"))
+        .args(["launch".as_ref(), fixture.workspace.as_os_str(), sleeper.as_ref()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(launcher.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(line.starts_with("started "), "the launcher said {line:?}");
+    wait_until("the command to start", || !host_processes_with(&sleeper).is_empty());
+    // No chance to clean up: the kernel's parent-death signal must do it.
+    launcher.kill().unwrap();
+    launcher.wait().unwrap();
+    wait_until("the orphaned tree to die", || host_processes_with(&sleeper).is_empty());
+}
+
+#[test]
 fn cpu_and_file_size_limits_stop_the_command() {
     if skip_unless("cpu_and_file_size_limits_stop_the_command", &strict_needs()) {
         return;

@@ -77,8 +77,10 @@ pub(crate) fn close_range(first: u32, last: u32) -> io::Result<()> {
 
 /// `poll(2)` over `(fd, events)` pairs; fills in `revents`. Retries on EINTR.
 pub(crate) fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<usize> {
-    let timeout_ms =
-        timeout.map_or(-1, |t| libc::c_int::try_from(t.as_millis()).unwrap_or(libc::c_int::MAX));
+    // Rounded up: a deadline less than a millisecond away must not spin.
+    let timeout_ms = timeout.map_or(-1, |t| {
+        libc::c_int::try_from(t.as_micros().div_ceil(1000)).unwrap_or(libc::c_int::MAX)
+    });
     let count = libc::nfds_t::try_from(fds.len())
         .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     loop {

@@ -16,7 +16,7 @@ pub(crate) enum Fork {
 ///
 /// The child of a multi-threaded process may only use code that takes no lock
 /// another thread could have held at fork time. The stages run in the child
-/// (`monitor`, `init`, `command`) only allocate (glibc's malloc is reset by its fork
+/// (`starter`, `init`, `command`) only allocate (glibc's malloc is reset by its fork
 /// handler), make syscalls, and never touch `std::env` or stdio locks.
 pub(crate) fn fork() -> io::Result<Fork> {
     // SAFETY: fork has no memory-safety preconditions; the async-signal-safety
@@ -26,6 +26,33 @@ pub(crate) fn fork() -> io::Result<Fork> {
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(Fork::Child),
         pid => Ok(Fork::Parent(pid)),
+    }
+}
+
+/// `clone(CLONE_PARENT)`: [`fork`], except that the child's parent is the
+/// caller's parent. This is the raw system call, so glibc's fork handlers do
+/// not run; the caller must therefore be single-threaded (no other thread can
+/// hold a lock the child inherits).
+pub(crate) fn fork_as_sibling() -> io::Result<Fork> {
+    // With CLONE_PARENT the child's exit signal is the caller's own (SIGCHLD).
+    let flags = libc::c_ulong::try_from(libc::CLONE_PARENT).unwrap_or_default();
+    // SAFETY: clone without CLONE_VM and with no new stack duplicates the
+    // (single-threaded) caller like fork: the child continues on a copy of
+    // this stack and sees 0. The pointer arguments are null (unused).
+    let pid = check_long(unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags,
+            ptr::null_mut::<libc::c_void>(),
+            ptr::null_mut::<libc::c_int>(),
+            ptr::null_mut::<libc::c_int>(),
+            0 as libc::c_ulong,
+        )
+    })?;
+    match libc::pid_t::try_from(pid) {
+        Ok(0) => Ok(Fork::Child),
+        Ok(pid) => Ok(Fork::Parent(pid)),
+        Err(_) => Err(io::Error::from_raw_os_error(libc::EINVAL)),
     }
 }
 
@@ -227,3 +254,94 @@ impl ExecArgs {
 unsafe impl Send for ExecArgs {}
 // SAFETY: shared access only reads the pointers and strings (see Send above).
 unsafe impl Sync for ExecArgs {}
+
+/// A stack for [`spawn_sharing_memory`]: anonymous memory with an inaccessible
+/// guard page below it, so an overflow faults instead of writing into the
+/// caller's memory.
+pub(crate) struct ChildStack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+impl ChildStack {
+    const GUARD: usize = 4096;
+
+    pub(crate) fn new(usable: usize) -> io::Result<Self> {
+        let len = usable + Self::GUARD;
+        // SAFETY: a fresh private anonymous mapping; no existing memory is touched.
+        let base = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let stack = Self { base, len };
+        // SAFETY: the first page of the mapping just created, owned by `stack`.
+        check(unsafe { libc::mprotect(base, Self::GUARD, libc::PROT_NONE) })?;
+        Ok(stack)
+    }
+
+    /// The highest address, 16-byte aligned (the stack grows down).
+    fn top(&self) -> *mut libc::c_void {
+        let top = self.base as usize + self.len;
+        (top & !15) as *mut libc::c_void
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `new` created; no reference into it
+        // outlives the child that used it (the caller resumes only once the
+        // child has exec'd or exited).
+        unsafe { libc::munmap(self.base, self.len) };
+    }
+}
+
+type ChildBody<'a> = &'a mut dyn FnMut() -> std::convert::Infallible;
+
+extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `&mut ChildBody` that `spawn_sharing_memory` passed
+    // to clone, alive on the suspended caller's stack until this child execs
+    // or exits.
+    let body = unsafe { &mut *arg.cast::<ChildBody<'_>>() };
+    // A panic must not unwind into the frame clone built.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+    exit_now(crate::context::EXIT_SETUP_FAILED)
+}
+
+/// `clone(CLONE_VM | CLONE_VFORK)` on `stack`: a child process that shares the
+/// caller's memory, while the caller is suspended until the child execs or
+/// exits. Saves copying the caller's page tables, the copy-on-write faults, and
+/// exec tearing the copy down again.
+///
+/// The caller must be single-threaded (so no lock in the shared memory can be
+/// held by anyone else) and `body` must end in exec or exit. Per-process state
+/// (descriptors, credentials, seccomp, Landlock, rlimits, signal mask, working
+/// directory) is the child's own; memory-wide state such as `PR_SET_DUMPABLE`
+/// is shared, so the child must not change it.
+pub(crate) fn spawn_sharing_memory(
+    stack: &ChildStack,
+    body: &mut dyn FnMut() -> std::convert::Infallible,
+) -> io::Result<libc::pid_t> {
+    let mut body: ChildBody<'_> = body;
+    // SAFETY: `child_entry` runs on `stack`, which outlives the child's use of
+    // it (the caller is suspended until exec or exit, and `stack` is borrowed
+    // for this call); `arg` points at `body` on this frame, which likewise
+    // stays alive while the caller is suspended.
+    let pid = unsafe {
+        libc::clone(
+            child_entry,
+            stack.top(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&raw mut body).cast(),
+        )
+    };
+    check(pid)
+}

@@ -3,7 +3,6 @@
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::ptr;
-use std::time::Duration;
 
 use super::{check, check_long};
 
@@ -80,29 +79,6 @@ impl SigSet {
         // SAFETY: reads one live sigset_t; the old mask is not requested.
         let ret = unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, ptr::null_mut()) };
         if ret == 0 { Ok(()) } else { Err(io::Error::from_raw_os_error(ret)) }
-    }
-
-    /// Waits for one signal of the set (which must be blocked); `Ok(None)` on timeout.
-    pub(crate) fn wait(&self, timeout: Option<Duration>) -> io::Result<Option<libc::c_int>> {
-        let ret = match timeout {
-            None => {
-                // SAFETY: reads one live sigset_t; the siginfo is not requested.
-                unsafe { libc::sigwaitinfo(&self.0, ptr::null_mut()) }
-            }
-            Some(timeout) => {
-                let ts = libc::timespec {
-                    tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
-                    tv_nsec: libc::c_long::from(timeout.subsec_nanos()),
-                };
-                // SAFETY: reads one live sigset_t and one live timespec.
-                unsafe { libc::sigtimedwait(&self.0, ptr::null_mut(), &ts) }
-            }
-        };
-        match check(ret) {
-            Ok(signal) => Ok(Some(signal)),
-            Err(err) if err.raw_os_error() == Some(libc::EAGAIN) => Ok(None),
-            Err(err) => Err(err),
-        }
     }
 
     /// `signalfd(2)` for this set (non-blocking, close-on-exec).

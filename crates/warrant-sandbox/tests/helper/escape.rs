@@ -4,6 +4,10 @@
 //! `<attempt>: denied errno=<n>` and exits 1 when the kernel refused it. Exit 2
 //! is a usage error. Raw syscalls make the result precise: a test can tell
 //! seccomp's EPERM from Landlock's EACCES from a missing path's ENOENT.
+//!
+//! One mode runs outside: `launch <workspace> <seconds>` starts `sleep
+//! <seconds>` in a strict sandbox, prints `started`, and waits to be killed
+//! (the test of what happens to a sandbox whose launcher dies).
 
 // The helper makes raw syscalls on purpose (io_uring, bpf, ptrace, ...).
 #![allow(unsafe_code)]
@@ -54,6 +58,7 @@ fn main() {
         "socket-inet" => socket(libc::AF_INET, libc::SOCK_STREAM),
         "fork-bomb" => fork_bomb(),
         "memory-hog" => memory_hog(parse(&arg(0))),
+        "launch" => launch(&arg(0), &arg(1)),
         other => {
             eprintln!("unknown attempt `{other}`");
             std::process::exit(2);
@@ -285,4 +290,19 @@ fn memory_hog(mib: usize) -> io::Result<String> {
     v.resize(bytes, 1);
     let sum: u64 = v.iter().step_by(4096).map(|b| u64::from(*b)).sum();
     Ok(format!("touched {mib} MiB ({sum})"))
+}
+
+/// Starts a sandbox and never returns: the caller kills this process.
+fn launch(workspace: &str, seconds: &str) -> io::Result<String> {
+    use warrant_sandbox::{Profile, Sandbox, SandboxSpec, SpawnOptions};
+    let profile = Profile::builtin("strict").map_err(io::Error::other)?;
+    let sandbox = Sandbox::new(&SandboxSpec::new(profile, workspace)).map_err(io::Error::other)?;
+    let child = sandbox
+        .spawn(&["sleep".into(), seconds.into()], SpawnOptions::default())
+        .map_err(io::Error::other)?;
+    println!("started {}", child.id());
+    io::stdout().flush()?;
+    loop {
+        std::thread::sleep(Duration::from_secs(60));
+    }
 }

@@ -1,46 +1,34 @@
-//! Stage 1, the monitor: the launcher's direct child. It cleans up what it
-//! inherited, enters the new namespaces, forks the sandbox's init (PID 1 of the
-//! new PID namespace), then stays outside the sandbox to enforce the
-//! wall-clock limit and to kill the whole tree on request.
+//! Stage 1, the starter: the launcher's direct child, for the few hundred
+//! microseconds it takes to make the sandbox's init. It cleans up what it
+//! inherited, enters the new namespaces, and makes init (PID 1 of the new PID
+//! namespace) with `CLONE_PARENT`, so init is the launcher's own child: the
+//! launcher waits for it, signals it and kills the whole tree through it, with
+//! no process in between. The starter then tells the launcher init's PID and
+//! exits.
 
-use std::time::Instant;
-
-use crate::context::{FORWARDED_SIGNALS, KILL_TREE_SIGNAL, Launch, close_all_except};
+use crate::context::{Launch, close_all_except};
 use crate::profile::NetworkMode;
 use crate::report::{Control, Failure, Frame};
-use crate::sys::{self, Fork, SigSet, WaitStatus};
+use crate::sys::{self, Fork};
 
 /// Runs in the launcher's forked child; never returns.
 pub(crate) fn run(launch: &Launch<'_>) -> ! {
-    let started = Instant::now();
     if let Err(failure) = hygiene(launch) {
         launch.fail(failure);
-    }
-    let signals = monitor_signals();
-    if let Err(e) = signals.set_mask() {
-        launch.fail(step_failure(None, "block signals", &e));
     }
     if let Err(failure) = enter_namespaces(launch) {
         launch.fail(failure);
     }
-    let (alive_read, alive_write) = match sys::pipe_cloexec() {
-        Ok(pipe) => pipe,
-        Err(e) => launch.fail(step_failure(None, "pipe", &e)),
-    };
-    match sys::fork() {
-        Ok(Fork::Child) => {
-            drop(alive_write);
-            crate::init::run(launch, alive_read)
-        }
+    match sys::fork_as_sibling() {
+        Ok(Fork::Child) => crate::init::run(launch),
         Ok(Fork::Parent(init)) => {
-            drop(alive_read);
-            // The monitor keeps only the status pipe and the alive pipe.
-            let mut keep = [launch.status_fd, std::os::fd::AsRawFd::as_raw_fd(&alive_write)];
-            keep.sort_unstable();
-            let _ = close_all_except(&keep);
-            supervise(launch, init, &signals, started)
+            if sys::write_all(launch.report_fd, &Frame::Started { init }.encode()).is_err() {
+                // The launcher cannot learn of init: do not leave it running.
+                let _ = sys::kill(init, libc::SIGKILL);
+            }
+            sys::exit_now(0)
         }
-        Err(e) => launch.fail(step_failure(Some(Control::PidNamespace), "fork init", &e)),
+        Err(e) => launch.fail(step_failure(Some(Control::PidNamespace), "clone init", &e)),
     }
 }
 
@@ -50,12 +38,6 @@ fn step_failure(control: Option<Control>, step: &str, err: &std::io::Error) -> F
 
 fn ns(control: Control, step: &'static str) -> impl FnOnce(std::io::Error) -> Failure {
     move |e| step_failure(Some(control), step, &e)
-}
-
-fn monitor_signals() -> SigSet {
-    let mut signals = vec![libc::SIGCHLD, KILL_TREE_SIGNAL];
-    signals.extend_from_slice(FORWARDED_SIGNALS);
-    SigSet::of(&signals)
 }
 
 /// stdio, descriptors, session, parent-death signal, signal dispositions.
@@ -117,40 +99,4 @@ fn enter_namespaces(launch: &Launch<'_>) -> Result<(), Failure> {
         sys::loopback_up().map_err(ns(Control::NetworkNamespace, "bring loopback up"))?;
     }
     Ok(())
-}
-
-/// Waits for init, forwarding signals, enforcing the wall clock.
-fn supervise(launch: &Launch<'_>, init: libc::pid_t, signals: &SigSet, started: Instant) -> ! {
-    let deadline = launch.plan.wall_clock.map(|limit| started + limit);
-    let mut killed = false;
-    loop {
-        let timeout = match deadline {
-            Some(deadline) if !killed => Some(deadline.saturating_duration_since(Instant::now())),
-            _ => None,
-        };
-        match signals.wait(timeout) {
-            Ok(Some(libc::SIGCHLD)) => {
-                if let Ok(Some((_, status))) = sys::waitpid(init, true) {
-                    sys::exit_now(match status {
-                        WaitStatus::Exited(code) => code,
-                        WaitStatus::Signaled(signal) => 128 + signal,
-                    });
-                }
-            }
-            Ok(Some(KILL_TREE_SIGNAL)) => {
-                // Killing a PID namespace's init kills every process in it.
-                let _ = sys::kill(init, libc::SIGKILL);
-                killed = true;
-            }
-            Ok(Some(signal)) => {
-                let _ = sys::kill(init, signal);
-            }
-            Ok(None) => {
-                let _ = sys::write_all(launch.status_fd, &Frame::TimedOut.encode());
-                let _ = sys::kill(init, libc::SIGKILL);
-                killed = true;
-            }
-            Err(_) => {}
-        }
-    }
 }
