@@ -167,7 +167,7 @@ fn missing_or_not_requested(
 fn access_for(kind: &MountKind, abi: ABI) -> Option<BitFlags<AccessFs>> {
     let all = AccessFs::from_all(abi);
     let access = match kind {
-        MountKind::BindReadOnly { .. } | MountKind::Copy => AccessFs::from_read(abi),
+        MountKind::BindReadOnly { .. } | MountKind::Copy { .. } => AccessFs::from_read(abi),
         MountKind::BindReadWrite { .. } => all,
         MountKind::Device => {
             (AccessFs::ReadFile | AccessFs::WriteFile | AccessFs::Truncate | AccessFs::IoctlDev)

@@ -17,8 +17,10 @@
 //!    caller's uid and gid are mapped to themselves, so this works as root and
 //!    as a normal user), then mount, PID, IPC, UTS and network, one at a time
 //!    so a failure names its control; loopback up. It makes init with
-//!    `CLONE_PARENT`, so init is the launcher's own child, tells the launcher
-//!    init's PID, and exits.
+//!    `CLONE_PARENT | CLONE_VM` on a stack of its own, so init is the
+//!    launcher's own child and takes over the starter's memory instead of a
+//!    copy of it; the starter then tells the launcher init's PID (without
+//!    allocating: the memory is init's now) and exits.
 //! 2. **Init** (PID 1 of the new PID namespace, the launcher's child; armed
 //!    with its own parent-death signal and stopping at once if the launcher is
 //!    already gone): builds the new root (a tmpfs;

@@ -98,16 +98,19 @@ fn apply(op: &MountOp) -> Result<(), Failure> {
     };
     match &op.kind {
         MountKind::Dir => std::fs::create_dir_all(staged_path).map_err(root("mkdir")),
-        MountKind::Copy => {
-            let source =
-                Path::new(op.source.as_deref().unwrap_or(c"").to_str().unwrap_or_default());
+        MountKind::Copy { contents } => {
+            use std::io::Write;
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
             make_parent(staged_path).map_err(root("mkdir parent of"))?;
-            std::fs::copy(source, staged_path).map_err(root("copy"))?;
-            std::fs::set_permissions(
-                staged_path,
-                std::os::unix::fs::PermissionsExt::from_mode(0o444),
-            )
-            .map_err(root("chmod"))
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o444)
+                .open(staged_path)
+                .map_err(root("create"))?;
+            file.write_all(contents).map_err(root("write"))?;
+            // Whatever the umask: readable by all, writable by none.
+            file.set_permissions(std::fs::Permissions::from_mode(0o444)).map_err(root("chmod"))
         }
         MountKind::Symlink { to } => {
             make_parent(staged_path).map_err(root("mkdir parent of"))?;

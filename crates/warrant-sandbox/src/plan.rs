@@ -63,8 +63,11 @@ pub(crate) enum MountKind {
     /// An empty directory in the root tmpfs.
     Dir,
     /// A small host file copied into the (read-only) root tmpfs: cheaper than a
-    /// bind mount to set up and to tear down.
-    Copy,
+    /// bind mount to set up and to tear down. Read when the plan is made, so
+    /// starting a sandbox only writes it.
+    Copy {
+        contents: Vec<u8>,
+    },
 }
 
 impl MountKind {
@@ -73,7 +76,7 @@ impl MountKind {
     pub(crate) fn is_file(&self) -> bool {
         match self {
             MountKind::BindReadOnly { file } | MountKind::BindReadWrite { file } => *file,
-            MountKind::Device | MountKind::Copy => true,
+            MountKind::Device | MountKind::Copy { .. } => true,
             MountKind::Tmpfs { .. }
             | MountKind::Proc
             | MountKind::Symlink { .. }
@@ -102,7 +105,7 @@ impl MountOp {
             MountKind::Tmpfs { .. } => "tmpfs",
             MountKind::Proc => "proc",
             MountKind::Symlink { .. } => "symlink",
-            MountKind::Copy => "copy",
+            MountKind::Copy { .. } => "copy",
             MountKind::Dir => return None,
         };
         Some(MountSummary { path: self.target.display().to_string(), kind: kind.to_owned() })
@@ -110,7 +113,7 @@ impl MountOp {
 
     /// Whether the op creates an entry in the mount table.
     pub(crate) fn is_mount(&self) -> bool {
-        !matches!(self.kind, MountKind::Symlink { .. } | MountKind::Dir | MountKind::Copy)
+        !matches!(self.kind, MountKind::Symlink { .. } | MountKind::Dir | MountKind::Copy { .. })
     }
 }
 
@@ -280,7 +283,8 @@ fn system_mounts(tmp_size: &str) -> Result<Vec<MountOp>, LaunchError> {
         let Ok(source) = path.canonicalize() else { continue };
         let Ok(meta) = source.metadata() else { continue };
         let kind = if meta.is_file() && meta.len() <= MAX_COPY {
-            MountKind::Copy
+            let contents = std::fs::read(&source).map_err(|e| path_err(path, e.to_string()))?;
+            MountKind::Copy { contents }
         } else {
             MountKind::BindReadOnly { file: !meta.is_dir() }
         };

@@ -306,20 +306,37 @@ impl Frame {
 
 /// Writes an `ExecFailed` frame without allocating: the address-space limit is
 /// already in force when exec fails, so the heap may be unusable.
-pub(crate) fn write_exec_failed(mut out: impl Write, errno: i32) -> io::Result<()> {
-    let mut body = [0u8; 48];
-    let mut len = 0usize;
+pub(crate) fn write_exec_failed(out: impl Write, errno: i32) -> io::Result<()> {
+    write_small_frame(out, "ExecFailed", "errno", errno)
+}
+
+/// Writes a `Started` frame without allocating: the starter shares its memory
+/// with init by then and must leave the heap alone.
+pub(crate) fn write_started(out: impl Write, init: libc::pid_t) -> io::Result<()> {
+    write_small_frame(out, "Started", "init", init)
+}
+
+/// `{"<variant>":{"<field>":<value>}}`, length-prefixed, built on the stack
+/// and written with one call (a pipe write that small is atomic, so it cannot
+/// interleave with another stage's frame).
+fn write_small_frame(
+    mut out: impl Write,
+    variant: &str,
+    field: &str,
+    value: i32,
+) -> io::Result<()> {
+    let mut frame = [0u8; 80];
+    let mut len = 4usize;
     let mut push = |bytes: &[u8]| {
         for &b in bytes {
-            if let Some(slot) = body.get_mut(len) {
+            if let Some(slot) = frame.get_mut(len) {
                 *slot = b;
                 len += 1;
             }
         }
     };
-    push(b"{\"ExecFailed\":{\"errno\":");
     let mut digits = [0u8; 12];
-    let mut n = errno.unsigned_abs();
+    let mut n = value.unsigned_abs();
     let mut start = digits.len();
     loop {
         start -= 1;
@@ -331,14 +348,19 @@ pub(crate) fn write_exec_failed(mut out: impl Write, errno: i32) -> io::Result<(
             break;
         }
     }
-    if errno < 0 {
+    for part in [b"{\"".as_slice(), variant.as_bytes(), b"\":{\"", field.as_bytes(), b"\":"] {
+        push(part);
+    }
+    if value < 0 {
         push(b"-");
     }
     push(digits.get(start..).unwrap_or_default());
     push(b"}}");
-    let header = u32::try_from(len).unwrap_or(0).to_le_bytes();
-    out.write_all(&header)?;
-    out.write_all(body.get(..len).unwrap_or_default())
+    let body = u32::try_from(len - 4).unwrap_or(0).to_le_bytes();
+    if let Some(header) = frame.get_mut(..4) {
+        header.copy_from_slice(&body);
+    }
+    out.write_all(frame.get(..len).unwrap_or_default())
 }
 
 /// Reads a reader to its end (used for the status pipe after init exits).
@@ -359,9 +381,13 @@ mod tests {
         let mut out = Vec::new();
         write_exec_failed(&mut out, 2).unwrap();
         write_exec_failed(&mut out, 13).unwrap();
+        write_started(&mut out, 4_194_304).unwrap();
+        write_exec_failed(&mut out, -7).unwrap();
         let frames = Frame::decode_all(&out).unwrap();
         assert!(matches!(frames[0], Frame::ExecFailed { errno: 2 }));
         assert!(matches!(frames[1], Frame::ExecFailed { errno: 13 }));
+        assert!(matches!(frames[2], Frame::Started { init: 4_194_304 }));
+        assert!(matches!(frames[3], Frame::ExecFailed { errno: -7 }));
     }
 
     #[test]

@@ -3,13 +3,17 @@
 //! inherited, enters the new namespaces, and makes init (PID 1 of the new PID
 //! namespace) with `CLONE_PARENT`, so init is the launcher's own child: the
 //! launcher waits for it, signals it and kills the whole tree through it, with
-//! no process in between. The starter then tells the launcher init's PID and
-//! exits.
+//! no process in between. Init takes over the starter's memory
+//! (`CLONE_VM`, on a stack of its own) rather than a copy of it; the starter
+//! then only tells the launcher init's PID, without allocating, and exits.
 
 use crate::context::{Launch, close_all_except};
 use crate::profile::NetworkMode;
-use crate::report::{Control, Failure, Frame};
-use crate::sys::{self, Fork};
+use crate::report::{Control, Failure, write_started};
+use crate::sys::{self, FdWriter};
+
+/// Init's stack: it runs on it for the sandbox's whole life.
+const INIT_STACK: usize = 8 << 20;
 
 /// Runs in the launcher's forked child; never returns.
 pub(crate) fn run(launch: &Launch<'_>) -> ! {
@@ -19,17 +23,22 @@ pub(crate) fn run(launch: &Launch<'_>) -> ! {
     if let Err(failure) = enter_namespaces(launch) {
         launch.fail(failure);
     }
-    match sys::fork_as_sibling() {
-        Ok(Fork::Child) => crate::init::run(launch),
-        Ok(Fork::Parent(init)) => {
-            if sys::write_all(launch.report_fd, &Frame::Started { init }.encode()).is_err() {
+    let stack = match sys::ChildStack::new(INIT_STACK) {
+        Ok(stack) => stack,
+        Err(e) => launch.fail(step_failure(None, "map init's stack", &e)),
+    };
+    let mut body = || -> std::convert::Infallible { crate::init::run(launch) };
+    sys::spawn_sibling_sharing_memory(stack, &mut body, |made| match made {
+        Ok(init) => {
+            // Init shares this memory now: no allocation from here on.
+            if write_started(FdWriter(launch.report_fd), init).is_err() {
                 // The launcher cannot learn of init: do not leave it running.
                 let _ = sys::kill(init, libc::SIGKILL);
             }
             sys::exit_now(0)
         }
         Err(e) => launch.fail(step_failure(Some(Control::PidNamespace), "clone init", &e)),
-    }
+    })
 }
 
 fn step_failure(control: Option<Control>, step: &str, err: &std::io::Error) -> Failure {

@@ -28,9 +28,9 @@ pub(crate) use mount::{
 pub(crate) use net::{bind_abstract, connect_abstract, connect_loopback_v4, loopback_up, socket};
 pub(crate) use process::{
     ChildStack, ExecArgs, Fork, clear_ambient_caps, clear_capabilities, drop_bounding_cap, execve,
-    exit_now, fork, fork_as_sibling, getegid, geteuid, getpid, getppid, getrlimit, getsid,
-    landlock_abi, parent_death_signal, set_dumpable, set_no_new_privs, set_parent_death_signal,
-    setrlimit, setsid, spawn_sharing_memory,
+    exit_now, fork, getegid, geteuid, getpid, getppid, getrlimit, getsid, landlock_abi,
+    parent_death_signal, set_dumpable, set_no_new_privs, set_parent_death_signal, setrlimit,
+    setsid, spawn_sharing_memory, spawn_sibling_sharing_memory,
 };
 pub(crate) use signal::{SigSet, WaitStatus, kill, pidfd_open, reset_signal_dispositions, waitpid};
 

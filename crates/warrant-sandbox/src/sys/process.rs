@@ -29,33 +29,6 @@ pub(crate) fn fork() -> io::Result<Fork> {
     }
 }
 
-/// `clone(CLONE_PARENT)`: [`fork`], except that the child's parent is the
-/// caller's parent. This is the raw system call, so glibc's fork handlers do
-/// not run; the caller must therefore be single-threaded (no other thread can
-/// hold a lock the child inherits).
-pub(crate) fn fork_as_sibling() -> io::Result<Fork> {
-    // With CLONE_PARENT the child's exit signal is the caller's own (SIGCHLD).
-    let flags = libc::c_ulong::try_from(libc::CLONE_PARENT).unwrap_or_default();
-    // SAFETY: clone without CLONE_VM and with no new stack duplicates the
-    // (single-threaded) caller like fork: the child continues on a copy of
-    // this stack and sees 0. The pointer arguments are null (unused).
-    let pid = check_long(unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            flags,
-            ptr::null_mut::<libc::c_void>(),
-            ptr::null_mut::<libc::c_int>(),
-            ptr::null_mut::<libc::c_int>(),
-            0 as libc::c_ulong,
-        )
-    })?;
-    match libc::pid_t::try_from(pid) {
-        Ok(0) => Ok(Fork::Child),
-        Ok(pid) => Ok(Fork::Parent(pid)),
-        Err(_) => Err(io::Error::from_raw_os_error(libc::EINVAL)),
-    }
-}
-
 /// `_exit(2)`: leaves without running destructors or atexit handlers, which in a
 /// forked child belong to the parent.
 pub(crate) fn exit_now(code: i32) -> ! {
@@ -288,6 +261,12 @@ impl ChildStack {
         Ok(stack)
     }
 
+    /// Gives the mapping up for good: for a child that runs on it until it
+    /// exits, in memory that outlives the caller.
+    fn leak(self) {
+        std::mem::forget(self);
+    }
+
     /// The highest address, 16-byte aligned (the stack grows down).
     fn top(&self) -> *mut libc::c_void {
         let top = self.base as usize + self.len;
@@ -344,4 +323,37 @@ pub(crate) fn spawn_sharing_memory(
         )
     };
     check(pid)
+}
+
+/// `clone(CLONE_VM | CLONE_PARENT)` on `stack`: a child of the caller's
+/// parent that shares the caller's memory and runs `body` on `stack` (given to
+/// it for good) until it exits, without copying the caller's page tables.
+/// `then` runs in this frame with the outcome, and must end the caller.
+///
+/// The two processes share memory until the caller exits, so: the caller must
+/// be single-threaded, and `then` must not allocate (glibc's malloc takes no
+/// lock in a process that has one thread) nor return (this frame holds what
+/// `body` captured, which the child may still be reading).
+pub(crate) fn spawn_sibling_sharing_memory(
+    stack: ChildStack,
+    body: &mut dyn FnMut() -> std::convert::Infallible,
+    then: impl FnOnce(io::Result<libc::pid_t>) -> std::convert::Infallible,
+) -> ! {
+    let mut body: ChildBody<'_> = body;
+    // SAFETY: `child_entry` runs on `stack`, which is leaked to the child
+    // below, so it is never unmapped while the child lives; `arg` points at
+    // `body` in this frame, which is never popped (`then` cannot return and
+    // the caller exits from it).
+    let pid = check(unsafe {
+        libc::clone(
+            child_entry,
+            stack.top(),
+            libc::CLONE_VM | libc::CLONE_PARENT | libc::SIGCHLD,
+            (&raw mut body).cast(),
+        )
+    });
+    if pid.is_ok() {
+        stack.leak();
+    }
+    match then(pid) {}
 }
