@@ -110,8 +110,8 @@
 //!   pid_max, not cgroups: a tree of N processes may use N times the
 //!   address-space limit. RLIMIT_NPROC does not bind uid 0, so when the launcher
 //!   runs as root the process bound is pid_max (at least 301 by kernel rule).
-//! - Init is a fork of the launcher, so its memory is a copy of the launcher's.
-//!   The command cannot read it: init is non-dumpable, the command has no
+//! - Init runs in a copy of the launcher's memory (the starter's, a fork of
+//!   the launcher, which init takes over). The command cannot read it: init is non-dumpable, the command has no
 //!   capabilities, Landlock scopes ptrace and signals, and seccomp denies
 //!   ptrace and process_vm_readv. Keep secrets out of the launching process
 //!   anyway (launch from a small helper process if they cannot be).
