@@ -286,9 +286,10 @@ impl Drop for ChildStack {
 type ChildBody<'a> = &'a mut dyn FnMut() -> std::convert::Infallible;
 
 extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` is the `&mut ChildBody` that `spawn_sharing_memory` passed
-    // to clone, alive on the suspended caller's stack until this child execs
-    // or exits.
+    // SAFETY: `arg` is the `&mut ChildBody` that `spawn_sharing_memory` or
+    // `spawn_sibling_sharing_memory` passed to clone: alive in the caller's
+    // frame, which the caller does not leave while this child may read it
+    // (suspended until exec or exit, or never returning).
     let body = unsafe { &mut *arg.cast::<ChildBody<'_>>() };
     // A panic must not unwind into the frame clone built.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
@@ -340,6 +341,12 @@ pub(crate) fn spawn_sibling_sharing_memory(
     then: impl FnOnce(io::Result<libc::pid_t>) -> std::convert::Infallible,
 ) -> ! {
     let mut body: ChildBody<'_> = body;
+    // glibc's fork asked the kernel to zero the caller's thread-id word when
+    // it exits (CLONE_CHILD_CLEARTID); that word is in the thread control
+    // block the child now shares, so withdraw the request first.
+    // SAFETY: set_tid_address with a null pointer stores nothing; it only
+    // clears the kernel's record of where to write on exit.
+    unsafe { libc::syscall(libc::SYS_set_tid_address, ptr::null_mut::<libc::c_int>()) };
     // SAFETY: `child_entry` runs on `stack`, which is leaked to the child
     // below, so it is never unmapped while the child lives; `arg` points at
     // `body` in this frame, which is never popped (`then` cannot return and
