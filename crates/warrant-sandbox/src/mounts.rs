@@ -9,7 +9,7 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::plan::{LANDLOCK_PROBE, MountKind, MountOp, NEW_ROOT, PROC_READ_ONLY, Plan};
 use crate::report::{Control, Failure};
@@ -50,8 +50,9 @@ pub(crate) fn build_root(plan: &Plan) -> Result<(), Failure> {
     )
     .map_err(root("mount root tmpfs"))?;
 
+    let mut dirs = Existing(vec![PathBuf::from(NEW_ROOT)]);
     for op in &plan.mounts {
-        apply(op)?;
+        apply(op, &mut dirs)?;
     }
     if let Some(pid_max) = plan.pid_max {
         // Best effort here (Linux < 6.14 has one global pid_max); the command's
@@ -88,7 +89,31 @@ pub(crate) fn build_root(plan: &Plan) -> Result<(), Failure> {
     .map_err(|e| failure(Control::ReadOnlyMounts, "remount / read-only", &e))
 }
 
-fn apply(op: &MountOp) -> Result<(), Failure> {
+/// Directories of the new root known to exist, so that each entry does not
+/// first try to create its parent again (a mkdir and a stat each time). Ops
+/// run shallowest first, so nothing mounted later hides a directory listed
+/// here.
+struct Existing(Vec<PathBuf>);
+
+impl Existing {
+    fn ensure(&mut self, dir: &Path) -> io::Result<()> {
+        if self.0.iter().any(|known| known == dir) {
+            return Ok(());
+        }
+        std::fs::create_dir_all(dir)?;
+        self.0.push(dir.to_path_buf());
+        Ok(())
+    }
+
+    fn parent_of(&mut self, path: &Path) -> io::Result<()> {
+        match path.parent() {
+            Some(parent) => self.ensure(parent),
+            None => Ok(()),
+        }
+    }
+}
+
+fn apply(op: &MountOp, dirs: &mut Existing) -> Result<(), Failure> {
     let staged = op.staged.as_c_str();
     let staged_path = Path::new(staged.to_str().unwrap_or_default());
     let step = |what: &str| format!("{what} {}", op.target.display());
@@ -97,11 +122,11 @@ fn apply(op: &MountOp) -> Result<(), Failure> {
         move |e: io::Error| failure(Control::PrivateRoot, step, &e)
     };
     match &op.kind {
-        MountKind::Dir => std::fs::create_dir_all(staged_path).map_err(root("mkdir")),
+        MountKind::Dir => dirs.ensure(staged_path).map_err(root("mkdir")),
         MountKind::Copy { contents } => {
             use std::io::Write;
             use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-            make_parent(staged_path).map_err(root("mkdir parent of"))?;
+            dirs.parent_of(staged_path).map_err(root("mkdir parent of"))?;
             let mut file = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -113,12 +138,12 @@ fn apply(op: &MountOp) -> Result<(), Failure> {
             file.set_permissions(std::fs::Permissions::from_mode(0o444)).map_err(root("chmod"))
         }
         MountKind::Symlink { to } => {
-            make_parent(staged_path).map_err(root("mkdir parent of"))?;
+            dirs.parent_of(staged_path).map_err(root("mkdir parent of"))?;
             std::os::unix::fs::symlink(Path::new(to.to_str().unwrap_or_default()), staged_path)
                 .map_err(root("symlink"))
         }
         MountKind::Tmpfs { options, .. } => {
-            std::fs::create_dir_all(staged_path).map_err(root("mkdir"))?;
+            dirs.ensure(staged_path).map_err(root("mkdir"))?;
             let options = CString::new(options.as_bytes()).unwrap_or_default();
             sys::mount(
                 Some(c"tmpfs"),
@@ -130,7 +155,7 @@ fn apply(op: &MountOp) -> Result<(), Failure> {
             .map_err(root("mount tmpfs"))
         }
         MountKind::Proc => {
-            std::fs::create_dir_all(staged_path).map_err(root("mkdir"))?;
+            dirs.ensure(staged_path).map_err(root("mkdir"))?;
             sys::mount(
                 Some(c"proc"),
                 staged,
@@ -142,7 +167,7 @@ fn apply(op: &MountOp) -> Result<(), Failure> {
         }
         MountKind::BindReadOnly { file } | MountKind::BindReadWrite { file } => {
             let source = op.source.as_deref().unwrap_or(c"");
-            make_mountpoint(staged_path, *file).map_err(root("create mountpoint"))?;
+            make_mountpoint(staged_path, *file, dirs).map_err(root("create mountpoint"))?;
             sys::mount(Some(source), staged, None, libc::MS_BIND | libc::MS_REC, None)
                 .map_err(root("bind"))?;
             let readonly = matches!(op.kind, MountKind::BindReadOnly { .. });
@@ -151,7 +176,7 @@ fn apply(op: &MountOp) -> Result<(), Failure> {
         }
         MountKind::Device => {
             let source = op.source.as_deref().unwrap_or(c"");
-            make_mountpoint(staged_path, true).map_err(root("create mountpoint"))?;
+            make_mountpoint(staged_path, true, dirs).map_err(root("create mountpoint"))?;
             sys::mount(Some(source), staged, None, libc::MS_BIND, None).map_err(root("bind"))?;
             set_flags(staged, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC, false)
                 .map_err(|e| failure(Control::ReadOnlyMounts, step("restrict"), &e))
@@ -159,22 +184,15 @@ fn apply(op: &MountOp) -> Result<(), Failure> {
     }
 }
 
-fn make_parent(path: &Path) -> io::Result<()> {
-    match path.parent() {
-        Some(parent) => std::fs::create_dir_all(parent),
-        None => Ok(()),
-    }
-}
-
-fn make_mountpoint(path: &Path, file: bool) -> io::Result<()> {
+fn make_mountpoint(path: &Path, file: bool, dirs: &mut Existing) -> io::Result<()> {
     if path.symlink_metadata().is_ok() {
         return Ok(());
     }
     if file {
-        make_parent(path)?;
+        dirs.parent_of(path)?;
         std::fs::File::create(path).map(drop)
     } else {
-        std::fs::create_dir_all(path)
+        dirs.ensure(path)
     }
 }
 

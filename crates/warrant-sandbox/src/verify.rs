@@ -115,14 +115,14 @@ pub(crate) fn collect(launch: &Launch<'_>, ev: &mut Evidence<'_>, seccomp_instal
     ev.check(Control::FileDescriptors, "list /proc/self/fd", file_descriptors(launch.report_fd));
     ev.check(Control::Environment, "inspect envp", environment(launch));
     namespaces(plan, ev);
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mountinfo = read_proc("/proc/self/mountinfo");
     let mounts = parse_mountinfo(&mountinfo);
     ev.check(Control::PrivateRoot, "inspect root", private_root(plan, &mounts));
     ev.check(Control::ReadOnlyMounts, "inspect mount table", read_only_mounts(plan, &mounts));
     ev.check(Control::ResourceLimits, "getrlimit", resource_limits(plan));
     process_limit(plan, ev);
 
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let status = read_proc("/proc/self/status");
     let caps: Vec<_> = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]
         .iter()
         .map(|key| (*key, status_field(&status, key).unwrap_or("?")))
@@ -146,6 +146,18 @@ pub(crate) fn collect(launch: &Launch<'_>, ev: &mut Evidence<'_>, seccomp_instal
     );
     if seccomp_installed {
         ev.check(Control::Seccomp, "read /proc/self/status and probe", seccomp(plan, &status));
+    }
+}
+
+/// A /proc file read whole (empty when unreadable, which the checks then
+/// report). Its size is unknown ahead, so read in large pieces rather than
+/// the small ones `read_to_string` starts with: each is a system call.
+fn read_proc(path: &str) -> String {
+    use std::io::Read;
+    let mut text = String::with_capacity(16 * 1024);
+    match std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text)) {
+        Ok(_) => text,
+        Err(_) => String::new(),
     }
 }
 
