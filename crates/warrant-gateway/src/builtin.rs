@@ -230,7 +230,8 @@ pub async fn call(
         HTTP_REQUEST => crate::http_tool::call(gw, caller, arguments).await,
         EXEC => {
             let workspace = workspace_of(gw, caller).await?;
-            tokio::task::spawn_blocking(move || exec(&workspace, arguments))
+            let cgroup_parent = gw.config.sandbox.cgroup_parent.clone();
+            tokio::task::spawn_blocking(move || exec(&workspace, cgroup_parent, arguments))
                 .await
                 .map_err(|e| format!("warrant: {e}"))?
         }
@@ -447,14 +448,21 @@ struct ExecArgs {
 
 /// `warrant__exec`: `sh -c COMMAND` in a `strict` sandbox on the workspace.
 /// Runs on a blocking thread (the launch forks).
-fn exec(workspace: &std::path::Path, arguments: Value) -> Result<CallToolResult, String> {
+fn exec(
+    workspace: &std::path::Path,
+    cgroup_parent: Option<std::path::PathBuf>,
+    arguments: Value,
+) -> Result<CallToolResult, String> {
     let args: ExecArgs =
         serde_json::from_value(arguments).map_err(|e| format!("warrant: exec arguments: {e}"))?;
     let seconds = args.timeout_s.unwrap_or(DEFAULT_EXEC_SECONDS).clamp(1, MAX_EXEC_SECONDS);
     let mut profile = warrant_sandbox::Profile::builtin("strict")
         .map_err(|e| format!("warrant: the strict profile: {e}"))?;
     profile.limits.wall_clock_seconds = Some(seconds);
-    let spec = warrant_sandbox::SandboxSpec::new(profile, workspace);
+    let mut spec = warrant_sandbox::SandboxSpec::new(profile, workspace);
+    if let Some(parent) = cgroup_parent {
+        spec = spec.with_cgroup_parent(parent);
+    }
     let command = [OsString::from("/bin/sh"), OsString::from("-c"), OsString::from(args.command)];
     // Refused, loudly, when a control cannot be applied: never unconfined.
     let output = warrant_sandbox::Sandbox::new(&spec)

@@ -43,6 +43,15 @@ durability = "process"
 # the public Web PKI roots.
 # ca_certificates = ["/etc/ssl/my-corp-ca.pem"]
 
+[sandbox]
+# A cgroup v2 directory delegated to you, whose cgroup.subtree_control hands
+# out memory and pids: each sandbox (`warrant run`, warrant__exec) then gets a
+# cgroup of its own there, bounding its whole tree (memory.max, pids.max from
+# the profile). Unset: the cgroup Warrant runs in, if it hands out both (in
+# practice only the root cgroup); otherwise per-process rlimits alone.
+# `warrant doctor` says what this host delegates.
+# cgroup_parent = "/sys/fs/cgroup/warrant"
+
 [vault]
 # How long a credential lease lasts. Every use is decided by policy; a use
 # after the lease expired starts a new one (a fresh decision in the log).
@@ -87,6 +96,7 @@ pub struct Config {
     pub egress: EgressSettings,
     pub vault: VaultSettings,
     pub leaks: LeakSettings,
+    pub sandbox: SandboxSettings,
     pub upstreams: BTreeMap<UpstreamName, UpstreamConfig>,
 }
 
@@ -111,6 +121,13 @@ impl Default for VaultSettings {
     fn default() -> Self {
         Self { lease_ttl: Duration::from_secs(300), key_cache: None }
     }
+}
+
+/// `[sandbox]`: where sandboxes get their cgroups.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SandboxSettings {
+    /// A delegated cgroup v2 directory (absolute).
+    pub cgroup_parent: Option<std::path::PathBuf>,
 }
 
 /// `[egress]`: the proxy sandboxed runs reach the network through.
@@ -211,7 +228,15 @@ struct RawConfig {
     #[serde(default)]
     leaks: RawLeaks,
     #[serde(default)]
+    sandbox: RawSandbox,
+    #[serde(default)]
     upstreams: BTreeMap<String, RawUpstream>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSandbox {
+    cgroup_parent: Option<std::path::PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -479,7 +504,11 @@ impl Config {
             ));
         }
         let leaks = LeakSettings { well_known: raw.leaks.well_known.unwrap_or_default() };
-        Ok(Self { gateway, audit, egress, vault, leaks, upstreams })
+        if raw.sandbox.cgroup_parent.as_ref().is_some_and(|p| !p.is_absolute()) {
+            return Err(invalid("sandbox.cgroup_parent must be an absolute path".to_owned()));
+        }
+        let sandbox = SandboxSettings { cgroup_parent: raw.sandbox.cgroup_parent.clone() };
+        Ok(Self { gateway, audit, egress, vault, leaks, sandbox, upstreams })
     }
 }
 
@@ -495,6 +524,17 @@ fn valid_env_name(name: &str) -> bool {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sandbox_cgroup_parent_is_an_absolute_path_or_unset() {
+        assert_eq!(Config::parse(DEFAULT_CONFIG, "default").unwrap().sandbox.cgroup_parent, None);
+        let c =
+            Config::parse("[sandbox]\ncgroup_parent = \"/sys/fs/cgroup/warrant\"\n", "t").unwrap();
+        assert_eq!(c.sandbox.cgroup_parent, Some("/sys/fs/cgroup/warrant".into()));
+        let err = Config::parse("[sandbox]\ncgroup_parent = \"warrant\"\n", "t").unwrap_err();
+        assert!(err.to_string().contains("sandbox.cgroup_parent"), "{err}");
+        assert!(Config::parse("[sandbox]\ncgroup = \"/x\"\n", "t").is_err());
+    }
 
     #[test]
     fn default_config_parses() {

@@ -221,6 +221,7 @@ pub fn run(home: &Home, options: RunOptions) -> Result<i32, GatewayError> {
             credentials: credentials.clone(),
             policy,
             allow_private: config.egress.allow_private.clone(),
+            cgroup_parent: config.sandbox.cgroup_parent.clone(),
             profile,
             workspace,
             declared,
@@ -267,6 +268,7 @@ struct Supervised<'a> {
     credentials: Option<Arc<crate::run_credentials::RunCredentials>>,
     policy: Arc<PolicyEngine>,
     allow_private: Vec<ipnet::IpNet>,
+    cgroup_parent: Option<PathBuf>,
     profile: Profile,
     workspace: PathBuf,
     declared: Vec<String>,
@@ -289,6 +291,9 @@ fn supervise(
     let _stop_proxy = shutdown.clone().drop_guard();
     let proxy_mode = s.profile.network.mode == NetworkMode::Proxy;
     let mut spec = SandboxSpec::new(s.profile.clone(), &s.workspace);
+    if let Some(parent) = &s.cgroup_parent {
+        spec = spec.with_cgroup_parent(parent);
+    }
     let mut grant = vec![
         ("WARRANT_TOKEN".to_owned(), s.token.to_owned()),
         ("WARRANT_AGENT_ID".to_owned(), agent.to_string()),

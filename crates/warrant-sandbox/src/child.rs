@@ -51,6 +51,8 @@ pub struct Child {
     pub stderr: Option<File>,
     pub(crate) status: Option<ExitStatus>,
     pub(crate) started: Instant,
+    /// The sandbox's cgroup, removed once the tree is gone.
+    pub(crate) group: Option<crate::cgroup::Group>,
 }
 
 impl Child {
@@ -69,8 +71,14 @@ impl Child {
         self.started
     }
 
-    /// Kills every process of the sandbox (SIGKILL to its PID namespace's init).
+    /// Kills every process of the sandbox (SIGKILL to its PID namespace's
+    /// init, and `cgroup.kill` when it has a cgroup).
     pub fn kill(&mut self) -> Result<(), LaunchError> {
+        if self.status.is_none()
+            && let Some(group) = &self.group
+        {
+            group.kill();
+        }
         self.signal_init(libc::SIGKILL)
     }
 
@@ -148,6 +156,8 @@ impl Child {
         });
         let status = ExitStatus { code, signal, timed_out };
         self.status = Some(status);
+        // Init has been reaped, so every process of the tree is gone.
+        drop(self.group.take());
         status
     }
 

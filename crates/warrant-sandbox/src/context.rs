@@ -36,6 +36,20 @@ pub(crate) struct Launch<'a> {
     pub launcher_pid: libc::pid_t,
     /// Names of the variables the caller granted (`SpawnOptions::grant`).
     pub granted: &'a [String],
+    /// The sandbox's cgroup, if one was made: the starter joins it through
+    /// `cgroup.procs` (this descriptor, >= 3) and the command checks it.
+    pub cgroup: Option<CgroupLaunch<'a>>,
+    /// Why there is no cgroup, when there is none and the profile wanted one.
+    pub no_cgroup: Option<&'a str>,
+}
+
+/// What the stages know of the sandbox's cgroup.
+pub(crate) struct CgroupLaunch<'a> {
+    pub procs_fd: RawFd,
+    /// As /proc/self/cgroup shows it.
+    pub path: &'a str,
+    pub applied: &'a [String],
+    pub missing: &'a [String],
 }
 
 impl Launch<'_> {

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::child::{Child, ExitStatus};
-use crate::context::Launch;
+use crate::context::{CgroupLaunch, Launch};
 use crate::error::LaunchError;
-use crate::plan::Plan;
+use crate::plan::{CgroupPlan, Plan};
 use crate::profile::{NetworkMode, SandboxSpec};
-use crate::report::{Frame, Report};
+use crate::report::{Control, Frame, Report};
 use crate::sys::{self, ExecArgs, Fork};
 
 /// How long the sandbox may take to set up before the launcher gives up.
@@ -116,6 +116,28 @@ impl Sandbox {
         let stdin = StdioPair::new(options.stdin, true)?;
         let stdout = StdioPair::new(options.stdout, false)?;
         let stderr = StdioPair::new(options.stderr, false)?;
+        let (group, no_cgroup) = match &plan.cgroup {
+            CgroupPlan::Off => (None, None),
+            CgroupPlan::Unavailable(reason) => (None, Some(reason.clone())),
+            CgroupPlan::Parent(parent) => match parent.create(&plan.profile.limits) {
+                Ok(group) => (Some(group), None),
+                Err(e) if plan.requires(Control::Cgroup) => {
+                    return Err(LaunchError::ControlUnavailable {
+                        control: Control::Cgroup,
+                        step: "create the sandbox's cgroup".to_owned(),
+                        reason: e.to_string(),
+                        hint: Control::Cgroup.how_to_enable(),
+                    });
+                }
+                Err(e) => (None, Some(format!("creating the sandbox's cgroup failed: {e}"))),
+            },
+        };
+        let procs = match &group {
+            Some(group) => {
+                Some(at_least_3(group.procs().map_err(LaunchError::io("open cgroup.procs"))?)?)
+            }
+            None => None,
+        };
         let launch = Launch {
             plan,
             argv: &argv,
@@ -127,6 +149,13 @@ impl Sandbox {
             proxy_fd: proxy.as_ref().map(AsRawFd::as_raw_fd),
             launcher_pid: sys::getpid(),
             granted: &granted,
+            cgroup: group.as_ref().zip(procs.as_ref()).map(|(group, procs)| CgroupLaunch {
+                procs_fd: procs.as_raw_fd(),
+                path: &group.path,
+                applied: &group.applied,
+                missing: &group.missing,
+            }),
+            no_cgroup: no_cgroup.as_deref(),
         };
 
         let started = Instant::now();
@@ -139,7 +168,7 @@ impl Sandbox {
             }
             Fork::Parent(pid) => pid,
         };
-        drop((report_write, status_write, proxy, stdin.child, stdout.child, stderr.child));
+        drop((report_write, status_write, proxy, procs, stdin.child, stdout.child, stderr.child));
         let (frames, error) = read_report_pipe(File::from(report_read), started + SETUP_TIMEOUT);
         let init = frames.iter().find_map(|frame| match frame {
             Frame::Started { init } => Some(*init),
@@ -171,6 +200,7 @@ impl Sandbox {
             stderr: stderr.parent,
             status: None,
             started,
+            group,
         };
         child.accept_report(error.map_or(Ok(frames), Err), program)?;
         Ok(child)

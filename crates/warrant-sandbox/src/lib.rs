@@ -12,7 +12,8 @@
 //!
 //! 1. **Starter** (the launcher's child, for a few hundred microseconds):
 //!    stdio installed, every other inherited descriptor closed
-//!    (`close_range`), `setsid`, parent-death signal SIGKILL. Then namespaces:
+//!    (`close_range`), `setsid`, parent-death signal SIGKILL; it joins the
+//!    sandbox's cgroup v2 when one was made (see below). Then namespaces:
 //!    the user namespace first (it grants the capabilities the rest need; the
 //!    caller's uid and gid are mapped to themselves, so this works as root and
 //!    as a normal user), then mount, PID, IPC, UTS and network, one at a time
@@ -85,6 +86,7 @@
 //! file_size_bytes = 1073741824
 //! open_files = 1024
 //! wall_clock_seconds = 900    # whole tree, enforced by the sandbox's init
+//! cgroup = "auto"             # a cgroup v2 for the tree where delegated; "required"; "off"
 //!
 //! [controls]
 //! best_effort = ["landlock_scopes"]
@@ -106,10 +108,15 @@
 //!
 //! # What it does not do
 //!
-//! - Memory and process limits are per-process rlimits plus the PID namespace's
-//!   pid_max, not cgroups: a tree of N processes may use N times the
-//!   address-space limit. RLIMIT_NPROC does not bind uid 0, so when the launcher
-//!   runs as root the process bound is pid_max (at least 301 by kernel rule).
+//! - Memory and process limits bind the whole tree only where a cgroup v2 is
+//!   delegated ([`SandboxSpec::cgroup_parent`], or the launcher's own cgroup
+//!   when it hands out `memory` and `pids`): each sandbox then gets a cgroup
+//!   of its own with `memory.max` and `pids.max`. Elsewhere (cgroup v1 hosts,
+//!   undelegated ones) they are per-process rlimits plus the PID namespace's
+//!   pid_max: a tree of N processes may use N times the address-space limit,
+//!   and the report's `cgroup` entry says `unavailable`. RLIMIT_NPROC does not
+//!   bind uid 0, so when the launcher runs as root without a cgroup the
+//!   process bound is pid_max (at least 301 by kernel rule).
 //! - Init runs in a copy of the launcher's memory (the starter's, a fork of
 //!   the launcher, which init takes over). The command cannot read it: init is non-dumpable, the command has no
 //!   capabilities, Landlock scopes ptrace and signals, and seccomp denies
@@ -122,6 +129,7 @@
 //! - There is no user-visible fallback: if a required control is missing the
 //!   launch fails with [`LaunchError::ControlUnavailable`] and a hint.
 
+mod cgroup;
 mod child;
 mod command;
 mod context;
@@ -148,8 +156,8 @@ pub use error::{LaunchError, ProfileError};
 pub use launch::{DEFAULT_CAPTURE_LIMIT, Output, Sandbox, SpawnOptions, Stdio, run};
 pub use probe::{Capability, HostProbe, ProbeCheck, probe};
 pub use profile::{
-    Access, ControlPolicy, EnvPolicy, Limits, NetworkMode, NetworkPolicy, PathRule, Profile,
-    SandboxSpec,
+    Access, CgroupMode, ControlPolicy, EnvPolicy, Limits, NetworkMode, NetworkPolicy, PathRule,
+    Profile, SandboxSpec,
 };
 pub use report::{Control, ControlReport, ControlStatus, MountSummary, Report};
 pub use seccomp::seccomp_deny_list;

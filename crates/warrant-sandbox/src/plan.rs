@@ -154,6 +154,17 @@ pub(crate) struct Plan {
     pub seccomp: BpfProgram,
     pub seccomp_denied: Vec<String>,
     pub host: HostIdentity,
+    pub cgroup: CgroupPlan,
+}
+
+/// Where each sandbox's cgroup is made, if anywhere.
+#[derive(Clone, Debug)]
+pub(crate) enum CgroupPlan {
+    /// The profile says `cgroup = "off"`.
+    Off,
+    /// Nothing is delegated: why.
+    Unavailable(String),
+    Parent(crate::cgroup::Parent),
 }
 
 impl Plan {
@@ -216,6 +227,17 @@ impl Plan {
         let pid_max = limits.max_processes.map(|n| n.saturating_add(3).max(301));
 
         let mode = profile.network.mode;
+        let cgroup = match limits.cgroup {
+            crate::profile::CgroupMode::Off => CgroupPlan::Off,
+            _ => match crate::cgroup::locate(spec.cgroup_parent.as_deref()) {
+                Ok(Ok(parent)) => CgroupPlan::Parent(parent),
+                Ok(Err(reason)) => CgroupPlan::Unavailable(reason),
+                Err(reason) => {
+                    let path = spec.cgroup_parent.clone().unwrap_or_default();
+                    return Err(LaunchError::Path { path, reason });
+                }
+            },
+        };
         Ok(Plan {
             mounts: ops,
             home,
@@ -230,6 +252,7 @@ impl Plan {
             seccomp: crate::seccomp::compile(mode)?,
             seccomp_denied: crate::seccomp::denied_names(mode),
             host: HostIdentity::current(),
+            cgroup,
             profile,
         })
     }

@@ -55,8 +55,9 @@ impl Capability {
             Capability::LandlockScopes => Control::LandlockScopes.how_to_enable(),
             Capability::Rlimits => "supported by every Linux kernel",
             Capability::CgroupMemory | Capability::CgroupPids => {
-                "delegate the controllers to the launcher's cgroup, e.g. `systemd-run --user -p Delegate=yes ...` \
-                 or `echo +memory +pids > <parent>/cgroup.subtree_control`; until then limits fall back to rlimits"
+                "make a cgroup v2 directory whose `cgroup.subtree_control` hands out memory and pids \
+                 (`echo +memory +pids > <dir>/cgroup.subtree_control`, the directory writable by you) and set \
+                 `[sandbox] cgroup_parent` to it; until then limits fall back to rlimits"
             }
         }
     }

@@ -123,6 +123,24 @@ pub struct Limits {
     pub open_files: Option<u64>,
     /// Wall-clock limit for the whole tree, enforced by the sandbox's init.
     pub wall_clock_seconds: Option<u64>,
+    /// A cgroup v2 of the sandbox's own, where one is delegated, bounding the
+    /// whole tree: `memory.max` = `memory_bytes`, `pids.max` = `max_processes`.
+    #[serde(default)]
+    pub cgroup: CgroupMode,
+}
+
+/// Whether the tree gets a cgroup v2 of its own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CgroupMode {
+    /// Where one is delegated; otherwise the report says `unavailable` and
+    /// the rlimits alone bound each process.
+    #[default]
+    Auto,
+    /// Refuse to run without one, with every limit set in it.
+    Required,
+    /// Never.
+    Off,
 }
 
 /// Which controls may degrade on hosts that lack them.
@@ -172,8 +190,12 @@ impl Profile {
         BUILTINS.iter().map(|b| b.name)
     }
 
-    /// Whether a profile requires `control` (the default for every control).
+    /// Whether a profile requires `control`: every control unless listed as
+    /// best effort, except the cgroup, required only by `cgroup = "required"`.
     pub fn requires(&self, control: Control) -> bool {
+        if control == Control::Cgroup {
+            return self.limits.cgroup == CgroupMode::Required;
+        }
         !self.controls.best_effort.contains(&control)
     }
 
@@ -219,11 +241,26 @@ pub struct SandboxSpec {
     pub cwd: Option<PathBuf>,
     /// Host Unix socket that `127.0.0.1:<proxy_port>` is forwarded to (`proxy` mode).
     pub proxy_socket: Option<PathBuf>,
+    /// A delegated cgroup v2 directory to make each sandbox's cgroup in
+    /// (default: the launcher's own cgroup, when it hands out `memory` and
+    /// `pids`). See the profile's `limits.cgroup`.
+    pub cgroup_parent: Option<PathBuf>,
 }
 
 impl SandboxSpec {
     pub fn new(profile: Profile, workspace: impl Into<PathBuf>) -> Self {
-        Self { profile, workspace: workspace.into(), cwd: None, proxy_socket: None }
+        Self {
+            profile,
+            workspace: workspace.into(),
+            cwd: None,
+            proxy_socket: None,
+            cgroup_parent: None,
+        }
+    }
+
+    pub fn with_cgroup_parent(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cgroup_parent = Some(dir.into());
+        self
     }
 
     pub fn with_proxy_socket(mut self, socket: impl Into<PathBuf>) -> Self {

@@ -39,6 +39,9 @@ pub enum Control {
     ResourceLimits,
     /// A bound on the number of processes (RLIMIT_NPROC and the PID namespace's pid_max).
     ProcessLimit,
+    /// A cgroup v2 of the sandbox's own bounding the whole tree's memory and
+    /// processes (where delegated; required only when the profile says so).
+    Cgroup,
     /// All capabilities dropped, including the bounding set.
     Capabilities,
     /// `no_new_privs`: exec cannot grant privileges.
@@ -70,6 +73,7 @@ impl Control {
         Control::ReadOnlyMounts,
         Control::ResourceLimits,
         Control::ProcessLimit,
+        Control::Cgroup,
         Control::Capabilities,
         Control::NoNewPrivs,
         Control::LandlockFilesystem,
@@ -95,6 +99,7 @@ impl Control {
             Control::ReadOnlyMounts => "read_only_mounts",
             Control::ResourceLimits => "resource_limits",
             Control::ProcessLimit => "process_limit",
+            Control::Cgroup => "cgroup",
             Control::Capabilities => "capabilities",
             Control::NoNewPrivs => "no_new_privs",
             Control::LandlockFilesystem => "landlock_filesystem",
@@ -139,6 +144,12 @@ impl Control {
             Control::ProcessLimit => {
                 "run as a non-root user (RLIMIT_NPROC does not bind uid 0) or use Linux >= 6.14 for a per-PID-namespace pid_max"
             }
+            Control::Cgroup => {
+                "make a cgroup v2 directory writable by the launcher's user whose `cgroup.subtree_control` \
+                 hands out memory and pids (`echo +memory +pids > <dir>/cgroup.subtree_control`) and name it \
+                 as the cgroup parent (`[sandbox] cgroup_parent` in warrant.toml); controllers held by \
+                 cgroup v1 cannot be used"
+            }
             Control::Capabilities | Control::ResourceLimits => {
                 "supported by every Linux kernel; this failure is a bug"
             }
@@ -162,6 +173,7 @@ impl Control {
                 | Control::LandlockScopes
                 | Control::Seccomp
                 | Control::ProcessLimit
+                | Control::Cgroup
         )
     }
 }

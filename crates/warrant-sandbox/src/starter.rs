@@ -61,9 +61,17 @@ fn hygiene(launch: &Launch<'_>) -> Result<(), Failure> {
     }
     let mut keep = vec![0, 1, 2, launch.report_fd, launch.status_fd];
     keep.extend(launch.proxy_fd);
+    keep.extend(launch.cgroup.as_ref().map(|c| c.procs_fd));
     keep.sort_unstable();
     close_all_except(&keep)
         .map_err(|e| step_failure(Some(Control::FileDescriptors), "close_range", &e))?;
+    if let Some(cgroup) = &launch.cgroup {
+        // Join the sandbox's cgroup while still in the launcher's user
+        // namespace; init and the command inherit it. Whether it worked is
+        // checked from inside (a failure here is the command's evidence).
+        let _ = sys::write_all(cgroup.procs_fd, b"0");
+        sys::close(cgroup.procs_fd);
+    }
     sys::setsid().map_err(|e| step_failure(Some(Control::Session), "setsid", &e))?;
     sys::set_parent_death_signal(libc::SIGKILL).map_err(|e| {
         step_failure(Some(Control::ParentDeathSignal), "prctl(PR_SET_PDEATHSIG)", &e)

@@ -121,6 +121,7 @@ pub(crate) fn collect(launch: &Launch<'_>, ev: &mut Evidence<'_>, seccomp_instal
     ev.check(Control::ReadOnlyMounts, "inspect mount table", read_only_mounts(plan, &mounts));
     ev.check(Control::ResourceLimits, "getrlimit", resource_limits(plan));
     process_limit(plan, ev);
+    cgroup(launch, ev);
 
     let status = read_proc("/proc/self/status");
     let caps: Vec<_> = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]
@@ -146,6 +147,40 @@ pub(crate) fn collect(launch: &Launch<'_>, ev: &mut Evidence<'_>, seccomp_instal
     );
     if seccomp_installed {
         ev.check(Control::Seccomp, "read /proc/self/status and probe", seccomp(plan, &status));
+    }
+}
+
+/// The sandbox's own cgroup: joined (as /proc/self/cgroup shows from inside)
+/// and every limit the profile sets applied in it.
+fn cgroup(launch: &Launch<'_>, ev: &mut Evidence<'_>) {
+    if launch.plan.profile.limits.cgroup == crate::profile::CgroupMode::Off {
+        ev.not_requested(Control::Cgroup, "the profile sets cgroup = \"off\"");
+        return;
+    }
+    let Some(group) = &launch.cgroup else {
+        let why = launch.no_cgroup.unwrap_or("no cgroup was made");
+        ev.missing(
+            Control::Cgroup,
+            "find a delegated cgroup v2",
+            format!("{why}; limits are rlimits"),
+        );
+        return;
+    };
+    let here = crate::cgroup::current();
+    if here.as_deref() != Some(group.path) {
+        let reason = format!("/proc/self/cgroup says {here:?}, expected {}", group.path);
+        ev.missing(Control::Cgroup, "join the sandbox's cgroup", reason);
+    } else if !group.missing.is_empty() {
+        let reason = format!("in {}, but {}", group.path, group.missing.join(", "));
+        ev.missing(Control::Cgroup, "set the limits", reason);
+    } else if group.applied.is_empty() {
+        ev.verified(
+            Control::Cgroup,
+            format!("in {}; the profile sets no memory or process limit", group.path),
+        );
+    } else {
+        let applied = group.applied.join(", ");
+        ev.verified(Control::Cgroup, format!("in {}; {applied} (set and read back)", group.path));
     }
 }
 

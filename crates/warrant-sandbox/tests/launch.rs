@@ -23,6 +23,12 @@ fn true_runs_and_the_report_shows_every_control_verified() {
     for control in Control::ALL {
         let entry =
             report.get(*control).unwrap_or_else(|| panic!("{control} missing from the report"));
+        if *control == Control::Cgroup {
+            // Where one is delegated; `strict` does not require it.
+            assert!(!entry.required, "{}", entry.evidence);
+            assert_ne!(entry.status, ControlStatus::NotRequested, "{}", entry.evidence);
+            continue;
+        }
         assert_eq!(entry.status, ControlStatus::Verified, "{control}: {}", entry.evidence);
         assert!(entry.required, "{control} should be required by `strict`");
         assert!(!entry.evidence.is_empty(), "{control} has no evidence");

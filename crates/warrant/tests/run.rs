@@ -110,6 +110,12 @@ fn a_run_cannot_see_keys_write_outside_or_reach_the_network_and_its_identity_end
     let controls = started[0]["body"]["report"]["controls"].as_array().unwrap();
     assert!(controls.len() >= 20);
     for c in controls {
+        if c["control"] == "cgroup" {
+            // Where a cgroup v2 is delegated; not required by `strict`.
+            assert_eq!(c["required"], false, "{c}");
+            assert_ne!(c["status"], "not_requested", "{c}");
+            continue;
+        }
         assert_eq!(c["status"], "verified", "{c}");
     }
     assert_eq!(of("sandbox_exited")[0]["body"]["code"], 7);
@@ -496,4 +502,59 @@ echo "second: $(via http://127.0.0.1:{port}/two)""#
     );
     assert!(alone.stdout.contains("no gateway is running to ask through"), "{alone:?}");
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// A fresh cgroup v2 directory under this process's own cgroup, or `None`
+/// (said) where none can be made.
+fn test_cgroup(test: &str) -> Option<(std::path::PathBuf, String)> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mount = mountinfo
+        .lines()
+        .find(|l| l.split(" - ").nth(1).is_some_and(|rest| rest.starts_with("cgroup2 ")))
+        .and_then(|l| l.split(' ').nth(4))
+        .map(std::path::PathBuf::from);
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok();
+    let own = own.as_deref().and_then(|o| o.lines().find_map(|l| l.strip_prefix("0::")));
+    let (Some(mount), Some(own)) = (mount, own) else {
+        eprintln!("SKIP {test}: no cgroup v2 hierarchy here");
+        return None;
+    };
+    let name = format!("warrant-run-test-{}", std::process::id());
+    let dir = mount.join(own.trim_start_matches('/')).join(&name);
+    if let Err(e) = std::fs::create_dir(&dir) {
+        eprintln!("SKIP {test}: cannot create a cgroup v2 directory here ({e})");
+        return None;
+    }
+    Some((dir, format!("{}/{name}", own.trim_end_matches('/'))))
+}
+
+#[test]
+fn a_run_gets_a_cgroup_of_its_own_under_the_configured_parent() {
+    let test = "a_run_gets_a_cgroup_of_its_own_under_the_configured_parent";
+    let w = Warrant::new(BIN);
+    if !sandboxes_available(&w) {
+        return;
+    }
+    let Some((dir, path)) = test_cgroup(test) else { return };
+    let config = w.home().join("warrant.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let example = "# cgroup_parent = \"/sys/fs/cgroup/warrant\"";
+    assert!(text.contains(example), "the default warrant.toml names cgroup_parent");
+    let line = format!("cgroup_parent = \"{}\"", dir.display());
+    std::fs::write(&config, text.replacen(example, &line, 1)).unwrap();
+
+    let ws = workspace(&w);
+    let out = run_in(&w, &ws, &["--", "cat", "/proc/self/cgroup"], &[]);
+    let children: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    let _ = std::fs::remove_dir(&dir);
+    assert_eq!(out.code, 0, "{out:?}");
+    let inside = out.stdout.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or_default();
+    assert!(inside.starts_with(&format!("{path}/warrant-")), "inside: {inside:?}, parent {path}");
+    assert!(children.iter().all(|c| !c.path().is_dir()), "left behind: {children:?}");
+    // The record of the start names it.
+    let records = audit_records(&w);
+    let started = records.iter().find(|r| r["kind"] == "sandbox_started").unwrap();
+    let controls = started["body"]["report"]["controls"].as_array().unwrap();
+    let cgroup = controls.iter().find(|c| c["control"] == "cgroup").unwrap();
+    assert!(cgroup["evidence"].as_str().unwrap().contains(inside), "{cgroup}");
 }

@@ -57,7 +57,7 @@ fn main() {
         "socket-packet" => socket(libc::AF_PACKET, libc::SOCK_RAW),
         "socket-inet" => socket(libc::AF_INET, libc::SOCK_STREAM),
         "fork-bomb" => fork_bomb(),
-        "memory-hog" => memory_hog(parse(&arg(0))),
+        "memory-hog" => memory_hog(parse(&arg(0)), rest.get(1).map_or(0, |ms| parse(ms))),
         "launch" => launch(&arg(0), &arg(1)),
         other => {
             eprintln!("unknown attempt `{other}`");
@@ -283,12 +283,14 @@ fn fork_bomb() -> io::Result<String> {
     }
 }
 
-fn memory_hog(mib: usize) -> io::Result<String> {
+/// Allocates and touches `mib` MiB, then holds it for `hold_ms` milliseconds.
+fn memory_hog(mib: usize, hold_ms: u64) -> io::Result<String> {
     let bytes = mib.saturating_mul(1 << 20);
     let mut v: Vec<u8> = Vec::new();
     v.try_reserve_exact(bytes).map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
     v.resize(bytes, 1);
     let sum: u64 = v.iter().step_by(4096).map(|b| u64::from(*b)).sum();
+    std::thread::sleep(Duration::from_millis(hold_ms));
     Ok(format!("touched {mib} MiB ({sum})"))
 }
 
