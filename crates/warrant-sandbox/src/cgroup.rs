@@ -151,9 +151,13 @@ impl Parent {
             }
             let set = std::fs::write(group.dir.join(file), value.to_string())
                 .and_then(|()| std::fs::read_to_string(group.dir.join(file)));
+            // memory.max is kept in whole pages, rounded down.
+            let close_enough = |read: &str| {
+                read.trim().parse::<u64>().is_ok_and(|r| r <= value && value - r < 64 * 1024)
+            };
             match set {
-                Ok(read) if read.trim() == value.to_string() => {
-                    group.applied.push(format!("{file}={value}"));
+                Ok(read) if close_enough(&read) => {
+                    group.applied.push(format!("{file}={}", read.trim()));
                 }
                 Ok(read) => {
                     group.remove();
