@@ -14,6 +14,9 @@ pub struct DoctorReport {
     /// Whether the OS keychain can cache the vault's key (`[vault]
     /// key_cache`), and if not, why.
     pub keychain: KeychainCheck,
+    /// `[sandbox] cgroup_parent` from the home's config, used for the
+    /// profile checks, when set.
+    pub cgroup_parent: Option<std::path::PathBuf>,
 }
 
 /// The OS keychain, for the vault's optional key cache.
@@ -34,9 +37,12 @@ pub struct ProfileCheck {
     pub controls: Vec<(String, String)>,
 }
 
-pub fn doctor() -> DoctorReport {
+/// `cgroup_parent`: the home's `[sandbox] cgroup_parent`, if any, so the
+/// profile checks start sandboxes as `warrant run` would.
+pub fn doctor(cgroup_parent: Option<&std::path::Path>) -> DoctorReport {
     let host = warrant_sandbox::probe();
-    let profiles = Profile::builtin_names().map(check_profile).collect();
+    let profiles =
+        Profile::builtin_names().map(|name| check_profile(name, cgroup_parent)).collect();
     let keychain = match warrant_vault::KeyCache::available() {
         Ok(()) => KeychainCheck {
             available: true,
@@ -48,10 +54,10 @@ pub fn doctor() -> DoctorReport {
             detail: format!("{why}; the vault's passphrase is asked for at every unlock"),
         },
     };
-    DoctorReport { host, profiles, keychain }
+    DoctorReport { host, profiles, keychain, cgroup_parent: cgroup_parent.map(Into::into) }
 }
 
-fn check_profile(name: &str) -> ProfileCheck {
+fn check_profile(name: &str, cgroup_parent: Option<&std::path::Path>) -> ProfileCheck {
     let failed = |error: String| ProfileCheck {
         profile: name.to_owned(),
         runs: false,
@@ -68,6 +74,9 @@ fn check_profile(name: &str) -> ProfileCheck {
         return failed(format!("cannot make a scratch workspace: {e}"));
     }
     let mut spec = SandboxSpec::new(profile.clone(), &workspace);
+    if let Some(parent) = cgroup_parent {
+        spec = spec.with_cgroup_parent(parent);
+    }
     // A socket that answers nothing: enough to start a proxy-mode sandbox.
     let _listener;
     if profile.network.mode == NetworkMode::Proxy {

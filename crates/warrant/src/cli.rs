@@ -378,7 +378,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let code = warrant_gateway::run::run(&home, options)?;
             return Ok(ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(1)));
         }
-        Command::Doctor { json } => return doctor(json),
+        Command::Doctor { json } => return doctor(&home, json),
         Command::Tools(cmd) => tools(&home, cmd)?,
         Command::Audit(cmd) => return audit(&home, cmd),
         Command::Policy(cmd) => policy(&home, cmd)?,
@@ -655,8 +655,13 @@ fn policy(home: &Home, cmd: PolicyCommand) -> Result<()> {
     Ok(())
 }
 
-fn doctor(json: bool) -> Result<ExitCode> {
-    let report = warrant_gateway::run::doctor();
+fn doctor(home: &Home, json: bool) -> Result<ExitCode> {
+    // The home is optional here: without one (or with a broken config) the
+    // checks use the defaults.
+    let parent = warrant_gateway::config::Config::load(&home.config())
+        .ok()
+        .and_then(|c| c.sandbox.cgroup_parent);
+    let report = warrant_gateway::run::doctor(parent.as_deref());
     if json {
         print_json(&report)?;
     } else {
@@ -679,7 +684,13 @@ fn doctor(json: bool) -> Result<ExitCode> {
         } else {
             println!("  MISSING {:<22} {}", "os_keychain", keychain.detail);
         }
-        println!("Sandbox profiles, each started here with /bin/true:");
+        match &report.cgroup_parent {
+            Some(parent) => println!(
+                "Sandbox profiles, each started here with /bin/true (cgroups under {}):",
+                parent.display()
+            ),
+            None => println!("Sandbox profiles, each started here with /bin/true:"),
+        }
         for p in &report.profiles {
             if p.runs {
                 let verified = p.controls.iter().filter(|(_, s)| s == "verified").count();

@@ -543,6 +543,11 @@ fn a_run_gets_a_cgroup_of_its_own_under_the_configured_parent() {
     let line = format!("cgroup_parent = \"{}\"", dir.display());
     std::fs::write(&config, text.replacen(example, &line, 1)).unwrap();
 
+    // doctor starts its profile checks under the configured parent.
+    let doctor = w.run(&["doctor", "--json"]).json();
+    assert_eq!(doctor["cgroup_parent"], dir.display().to_string(), "{doctor}");
+    assert!(doctor["profiles"].as_array().unwrap().iter().all(|p| p["runs"] == true), "{doctor}");
+
     let ws = workspace(&w);
     let out = run_in(&w, &ws, &["--", "cat", "/proc/self/cgroup"], &[]);
     let children: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
