@@ -43,7 +43,8 @@
 //!    instead of copying it; it therefore leaves memory-wide state such as
 //!    dumpability alone. It resets signals, closes init's descriptors, then
 //!    rlimits, capability bounding set dropped, `no_new_privs`, Landlock (file
-//!    rules matching the mounts; TCP rules; scopes), capabilities cleared, and
+//!    rules matching the mounts, one for all of /etc and one for all of /dev, which
+//!    hold only the plan's entries; TCP rules; scopes), capabilities cleared, and
 //!    seccomp **last** because the earlier steps need calls it denies (one BPF
 //!    program: a binary search over the denied syscall numbers). It then
 //!    verifies every control by observation (see [`Report`]) and sends the

@@ -75,6 +75,12 @@ fn writes_succeed_in_the_workspace_and_fail_everywhere_else() {
     }
     // Writable as uid 0 by permissions alone; the bind is read-only.
     assert_denied(&fixture, &spec, "write", &["/proc/sys/kernel/hostname"], libc::EROFS);
+    // /etc and /dev are each covered by one Landlock rule: that grants no
+    // more than the entries had (nothing new in /dev, the copies stay read-only).
+    assert_denied(&fixture, &spec, "write", &["/dev/escape"], libc::EACCES);
+    assert_denied(&fixture, &spec, "write", &["/etc/passwd"], libc::EROFS);
+    let null = verdict(&fixture, &spec, "write", &["/dev/null"]);
+    assert!(null.contains("allowed"), "{null}");
     // The parent of the workspace is the sandbox's own (a read-only tmpfs
     // root, or its private /tmp when the workspace lives under /tmp), never
     // the host's directory.
