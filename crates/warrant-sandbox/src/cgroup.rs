@@ -34,35 +34,54 @@ pub(crate) struct Parent {
     pids: bool,
 }
 
+/// Where this process sits in cgroup v2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnCgroup {
+    /// The cgroup2 file system's mount point.
+    pub mount: PathBuf,
+    /// The process's cgroup as /proc/self/cgroup shows it (`/` for the root).
+    pub path: String,
+}
+
+impl OwnCgroup {
+    /// The cgroup's directory.
+    pub fn dir(&self) -> PathBuf {
+        match self.path.trim_matches('/') {
+            "" => self.mount.clone(),
+            relative => self.mount.join(relative),
+        }
+    }
+}
+
+/// This process's cgroup v2, or `None` where cgroup2 is not mounted.
+pub fn own_cgroup() -> Option<OwnCgroup> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mount = cgroup2_mount(&mountinfo)?;
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    Some(OwnCgroup { mount, path: own_path(&own)?.to_owned() })
+}
+
 /// Finds the parent to use: `explicit` (which must be a cgroup v2 directory),
 /// or the launcher's own cgroup when it hands out `memory` and `pids`.
 /// `Ok(Err(reason))`: nothing is delegated; `Err`: `explicit` is unusable.
 pub(crate) fn locate(explicit: Option<&Path>) -> Result<Result<Parent, String>, String> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
-    let Some(mount) = cgroup2_mount(&mountinfo) else {
+    let Some(own) = own_cgroup() else {
+        let none = "no cgroup v2 hierarchy (cgroup2 is not mounted)".to_owned();
         return match explicit {
-            Some(dir) => Err(format!("{}: cgroup2 is not mounted", dir.display())),
-            None => Ok(Err("cgroup2 is not mounted".to_owned())),
+            Some(dir) => Err(format!("{}: {none}", dir.display())),
+            None => Ok(Err(none)),
         };
     };
-    let (dir, explicit) = match explicit {
-        Some(dir) => (dir.to_path_buf(), true),
-        None => {
-            let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
-            let Some(path) = own_path(&own) else {
-                return Ok(Err("no cgroup v2 entry in /proc/self/cgroup".to_owned()));
-            };
-            (mount.join(path.trim_start_matches('/')), false)
-        }
-    };
-    let Ok(relative) = dir.strip_prefix(&mount) else {
+    let dir = explicit.map_or_else(|| own.dir(), Path::to_path_buf);
+    let Ok(relative) = dir.strip_prefix(&own.mount) else {
         return Err(format!(
             "{} is not under the cgroup2 mount {}",
             dir.display(),
-            mount.display()
+            own.mount.display()
         ));
     };
     let path = format!("/{}", relative.display()).replace("//", "/");
+    let explicit = explicit.is_some();
     let control = match std::fs::read_to_string(dir.join("cgroup.subtree_control")) {
         Ok(control) => control,
         Err(e) if explicit => {

@@ -152,6 +152,7 @@ mod sys;
 mod tables;
 mod verify;
 
+pub use cgroup::{OwnCgroup, own_cgroup};
 pub use child::{Child, ExitStatus};
 pub use error::{LaunchError, ProfileError};
 pub use launch::{DEFAULT_CAPTURE_LIMIT, Output, Sandbox, SpawnOptions, Stdio, run};

@@ -284,19 +284,9 @@ fn probe_landlock() -> Result<String, String> {
 /// and a writable subtree_control.
 fn cgroups() -> Findings {
     let result = (|| -> Result<(String, bool), String> {
-        let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
-        let path = own
-            .lines()
-            .find_map(|l| l.strip_prefix("0::"))
-            .ok_or("no cgroup v2 entry in /proc/self/cgroup")?;
-        let mountinfo =
-            std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
-        let mount = mountinfo
-            .lines()
-            .find(|l| l.split(" - ").nth(1).is_some_and(|rest| rest.starts_with("cgroup2 ")))
-            .and_then(|l| l.split(' ').nth(4))
-            .ok_or("cgroup2 is not mounted")?;
-        let dir = format!("{mount}{}", path.trim_end_matches('/'));
+        let own =
+            crate::cgroup::own_cgroup().ok_or("no cgroup v2 hierarchy (cgroup2 is not mounted)")?;
+        let dir = own.dir().display().to_string();
         let controllers = std::fs::read_to_string(format!("{dir}/cgroup.controllers"))
             .map_err(|e| e.to_string())?;
         let writable = std::fs::OpenOptions::new()

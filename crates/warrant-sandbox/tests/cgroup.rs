@@ -15,19 +15,6 @@ use std::path::PathBuf;
 use common::{Fixture, run, sh, skip_unless, stdout, strict, strict_needs};
 use warrant_sandbox::{CgroupMode, Control, ControlStatus, LaunchError, Sandbox};
 
-/// The cgroup2 mount and this process's cgroup in it.
-fn own_cgroup() -> Option<(PathBuf, String)> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let mount = mountinfo
-        .lines()
-        .find(|l| l.split(" - ").nth(1).is_some_and(|rest| rest.starts_with("cgroup2 ")))
-        .and_then(|l| l.split(' ').nth(4))
-        .map(PathBuf::from)?;
-    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let path = own.lines().find_map(|l| l.strip_prefix("0::"))?.to_owned();
-    Some((mount, path))
-}
-
 /// A fresh child of this process's cgroup for one test, removed on drop;
 /// `None` (with the reason printed) when none can be made here.
 struct TestParent {
@@ -37,22 +24,28 @@ struct TestParent {
 
 impl TestParent {
     fn new(test: &str) -> Option<Self> {
-        let Some((mount, own)) = own_cgroup() else {
+        let Some(own) = warrant_sandbox::own_cgroup() else {
             eprintln!("SKIP {test}: no cgroup v2 hierarchy on this host");
             return None;
         };
         let name = format!("warrant-test-{}-{test}", std::process::id());
-        let dir = mount.join(own.trim_start_matches('/')).join(&name);
+        let dir = own.dir().join(&name);
         if let Err(e) = std::fs::create_dir(&dir) {
             eprintln!("SKIP {test}: cannot create a cgroup v2 directory here ({e})");
             return None;
         }
-        let path = format!("{}/{name}", own.trim_end_matches('/'));
+        let path = format!("{}/{name}", own.path.trim_end_matches('/'));
         Some(Self { dir, path })
     }
 
     fn controllers(&self) -> String {
         std::fs::read_to_string(self.dir.join("cgroup.controllers")).unwrap_or_default()
+    }
+
+    /// Whether it hands `memory` and `pids` to the sandboxes' cgroups.
+    fn has_limit_controllers(&self) -> bool {
+        let controllers = self.controllers();
+        ["memory", "pids"].iter().all(|c| controllers.split_whitespace().any(|x| x == *c))
     }
 
     fn children(&self) -> Vec<String> {
@@ -93,9 +86,7 @@ fn each_sandbox_runs_in_a_cgroup_of_its_own_which_is_removed_after() {
     let entry = output.report.get(Control::Cgroup).unwrap();
     assert!(!entry.required);
     assert!(entry.evidence.contains(line), "{}", entry.evidence);
-    let limits = parent.controllers();
-    let delegated = ["memory", "pids"].iter().all(|c| limits.split_whitespace().any(|x| x == *c));
-    if delegated {
+    if parent.has_limit_controllers() {
         assert_eq!(entry.status, ControlStatus::Verified, "{}", entry.evidence);
     } else {
         // Joined, but the limits have no controller here: not verified.
@@ -120,10 +111,7 @@ fn a_profile_that_requires_a_cgroup_refuses_without_its_limits() {
         Some(parent) => fixture.spec(profile).with_cgroup_parent(&parent.dir),
         None => fixture.spec(profile),
     };
-    let delegated = parent.as_ref().is_some_and(|p| {
-        let c = p.controllers();
-        ["memory", "pids"].iter().all(|x| c.split_whitespace().any(|y| y == *x))
-    });
+    let delegated = parent.as_ref().is_some_and(TestParent::has_limit_controllers);
     let result = warrant_sandbox::run(&spec, &["/bin/true".into()]);
     if delegated {
         let output = result.unwrap();
@@ -173,8 +161,8 @@ fn memory_and_process_limits_bind_the_whole_tree() {
         return;
     }
     let Some(parent) = TestParent::new("limits") else { return };
-    let controllers = parent.controllers();
-    if !["memory", "pids"].iter().all(|c| controllers.split_whitespace().any(|x| x == *c)) {
+    if !parent.has_limit_controllers() {
+        let controllers = parent.controllers();
         eprintln!(
             "SKIP {test}: the memory and pids controllers are not delegated to cgroup v2 here \
              (available: `{}`); limits fall back to rlimits",

@@ -507,25 +507,17 @@ echo "second: $(via http://127.0.0.1:{port}/two)""#
 /// A fresh cgroup v2 directory under this process's own cgroup, or `None`
 /// (said) where none can be made.
 fn test_cgroup(test: &str) -> Option<(std::path::PathBuf, String)> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let mount = mountinfo
-        .lines()
-        .find(|l| l.split(" - ").nth(1).is_some_and(|rest| rest.starts_with("cgroup2 ")))
-        .and_then(|l| l.split(' ').nth(4))
-        .map(std::path::PathBuf::from);
-    let own = std::fs::read_to_string("/proc/self/cgroup").ok();
-    let own = own.as_deref().and_then(|o| o.lines().find_map(|l| l.strip_prefix("0::")));
-    let (Some(mount), Some(own)) = (mount, own) else {
+    let Some(own) = warrant_sandbox::own_cgroup() else {
         eprintln!("SKIP {test}: no cgroup v2 hierarchy here");
         return None;
     };
     let name = format!("warrant-run-test-{}", std::process::id());
-    let dir = mount.join(own.trim_start_matches('/')).join(&name);
+    let dir = own.dir().join(&name);
     if let Err(e) = std::fs::create_dir(&dir) {
         eprintln!("SKIP {test}: cannot create a cgroup v2 directory here ({e})");
         return None;
     }
-    Some((dir, format!("{}/{name}", own.trim_end_matches('/'))))
+    Some((dir, format!("{}/{name}", own.path.trim_end_matches('/'))))
 }
 
 #[test]
