@@ -14,7 +14,6 @@
 //!
 //! [`SandboxSpec::cgroup_parent`]: crate::SandboxSpec::cgroup_parent
 
-use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -128,8 +127,6 @@ pub(crate) struct Group {
     dir: PathBuf,
     /// Its path as /proc/self/cgroup shows it from inside.
     pub path: String,
-    /// `cgroup.procs`, open for the starter to write `0` into.
-    procs: File,
     /// What was set and read back, or which limits have no controller.
     pub applied: Vec<String>,
     pub missing: Vec<String>,
@@ -145,15 +142,9 @@ impl Parent {
             format!("warrant-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
         let dir = self.dir.join(&name);
         std::fs::create_dir(&dir)?;
+        // From here, dropping `group` (an early return included) removes it.
         let mut group = Group {
             path: format!("{}/{name}", self.path.trim_end_matches('/')),
-            procs: match std::fs::OpenOptions::new().write(true).open(dir.join("cgroup.procs")) {
-                Ok(file) => file,
-                Err(e) => {
-                    let _ = std::fs::remove_dir(&dir);
-                    return Err(e);
-                }
-            },
             dir,
             applied: Vec::new(),
             missing: Vec::new(),
@@ -179,13 +170,9 @@ impl Parent {
                     group.applied.push(format!("{file}={}", read.trim()));
                 }
                 Ok(read) => {
-                    group.remove();
                     return Err(io::Error::other(format!("{file} reads back {}", read.trim())));
                 }
-                Err(e) => {
-                    group.remove();
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         }
         Ok(group)
@@ -193,10 +180,12 @@ impl Parent {
 }
 
 impl Group {
-    /// A descriptor of `cgroup.procs` for the starter to join through
-    /// (close-on-exec).
+    /// `cgroup.procs`, open (close-on-exec) for the starter to join through.
     pub(crate) fn procs(&self) -> io::Result<OwnedFd> {
-        self.procs.try_clone().map(OwnedFd::from)
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(self.dir.join("cgroup.procs"))
+            .map(OwnedFd::from)
     }
 
     /// Kills every process in the cgroup (Linux 5.14+; ignored before).
@@ -208,8 +197,8 @@ impl Group {
     }
 
     /// Removes the cgroup once its last process has gone (the kernel may take
-    /// a moment after the last exit to let go of it). Also done on drop.
-    pub(crate) fn remove(&self) {
+    /// a moment after the last exit to let go of it). Done on drop.
+    fn remove(&self) {
         for _ in 0..50 {
             match std::fs::remove_dir(&self.dir) {
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
