@@ -2,11 +2,13 @@
 
 use std::ffi::OsStr;
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::error::LaunchError;
-use crate::report::{Frame, Report, read_all_frames};
+use crate::report::{Frame, Report};
 use crate::sys::{self, WaitStatus};
 
 /// How the command ended.
@@ -43,8 +45,10 @@ impl ExitStatus {
 #[derive(Debug)]
 pub struct Child {
     pub(crate) pid: libc::pid_t,
-    pub(crate) pidfd: Option<OwnedFd>,
+    /// Init's status pipe, and what has been read from it so far.
     pub(crate) status_pipe: File,
+    pub(crate) status_bytes: Vec<u8>,
+    pub(crate) status_eof: bool,
     pub(crate) report: Report,
     pub stdin: Option<File>,
     pub stdout: Option<File>,
@@ -100,20 +104,21 @@ impl Child {
         }
     }
 
-    /// Waits for the whole sandbox to end. When this returns, every process of
-    /// the sandbox is gone.
+    /// Waits for the command to end. When this returns, every process of the
+    /// sandbox is gone but its init, which has reaped them all and is exiting
+    /// (the launcher reaps it without waiting, unless the sandbox has a cgroup
+    /// to remove).
     pub fn wait(&mut self) -> Result<ExitStatus, LaunchError> {
         if let Some(status) = self.status {
             return Ok(status);
         }
         drop(self.stdin.take());
-        let (_, init) = sys::waitpid(self.pid, false)
-            .map_err(LaunchError::io("waitpid"))?
-            .ok_or_else(|| LaunchError::Io {
-                operation: "waitpid",
-                source: std::io::ErrorKind::Other.into(),
-            })?;
-        Ok(self.finish(init))
+        loop {
+            if let Some(status) = self.try_finish()? {
+                return Ok(status);
+            }
+            self.read_status(None)?;
+        }
     }
 
     /// Waits at most `timeout`; `Ok(None)` if the sandbox is still running.
@@ -123,42 +128,80 @@ impl Child {
         }
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(pidfd) = &self.pidfd {
-                let mut fds =
-                    [libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-                let left = deadline.saturating_duration_since(Instant::now());
-                sys::poll(&mut fds, Some(left)).map_err(LaunchError::io("poll"))?;
-            } else {
-                std::thread::sleep(Duration::from_millis(1));
+            if let Some(status) = self.try_finish()? {
+                return Ok(Some(status));
             }
-            if let Some((_, init)) =
-                sys::waitpid(self.pid, true).map_err(LaunchError::io("waitpid"))?
-            {
-                return Ok(Some(self.finish(init)));
-            }
-            if Instant::now() >= deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
                 return Ok(None);
             }
+            self.read_status(Some(left))?;
         }
     }
 
-    fn finish(&mut self, init: WaitStatus) -> ExitStatus {
-        let frames = read_all_frames(&mut self.status_pipe).unwrap_or_default();
+    /// Reads what init has written to the status pipe, waiting at most `timeout`.
+    fn read_status(&mut self, timeout: Option<Duration>) -> Result<(), LaunchError> {
+        let mut fds =
+            [libc::pollfd { fd: self.status_pipe.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+        if sys::poll(&mut fds, timeout).map_err(LaunchError::io("poll"))? == 0 {
+            return Ok(());
+        }
+        let mut chunk = [0u8; 512];
+        match self.status_pipe.read(&mut chunk) {
+            Ok(0) => self.status_eof = true,
+            Ok(n) => self.status_bytes.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(LaunchError::Io { operation: "read status", source: e }),
+        }
+        Ok(())
+    }
+
+    /// The command's status, once init has reported it or has exited.
+    fn try_finish(&mut self) -> Result<Option<ExitStatus>, LaunchError> {
+        // A frame still arriving is incomplete, not malformed: only complete
+        // frames count, and only init writes to this pipe.
+        let (frames, _) = Frame::decode_complete(&self.status_bytes);
         let timed_out = frames.iter().any(|f| matches!(f, Frame::TimedOut));
         let exit = frames.iter().find_map(|f| match f {
             Frame::Exit { code, signal } => Some((*code, *signal)),
             _ => None,
         });
-        let (code, signal) = exit.unwrap_or(match init {
-            WaitStatus::Exited(code) if code > 128 => (None, Some(code - 128)),
-            WaitStatus::Exited(code) => (Some(code), None),
-            WaitStatus::Signaled(signal) => (None, Some(signal)),
-        });
-        let status = ExitStatus { code, signal, timed_out };
+        let status = if let Some((code, signal)) = exit {
+            // Init wrote this after reaping every other process of the
+            // sandbox, and exits next. The kill makes that so whatever the
+            // frame says; init's exit (the kernel tearing down the emptied
+            // namespaces, a few hundred microseconds) is not waited for.
+            let _ = sys::kill(self.pid, libc::SIGKILL);
+            match self.group.take() {
+                // A cgroup can be removed only once init has left it.
+                Some(group) => {
+                    let _ = sys::waitpid(self.pid, false);
+                    drop(group);
+                }
+                None => reap_later(self.pid),
+            }
+            ExitStatus { code, signal, timed_out }
+        } else if self.status_eof {
+            // Init is gone without reporting (killed, or at the wall clock).
+            let (_, init) = sys::waitpid(self.pid, false)
+                .map_err(LaunchError::io("waitpid"))?
+                .ok_or_else(|| LaunchError::Io {
+                    operation: "waitpid",
+                    source: std::io::ErrorKind::Other.into(),
+                })?;
+            let (code, signal) = match init {
+                WaitStatus::Exited(code) if code > 128 => (None, Some(code - 128)),
+                WaitStatus::Exited(code) => (Some(code), None),
+                WaitStatus::Signaled(signal) => (None, Some(signal)),
+            };
+            // Init has been reaped, so every process of the tree is gone.
+            drop(self.group.take());
+            ExitStatus { code, signal, timed_out }
+        } else {
+            return Ok(None);
+        };
         self.status = Some(status);
-        // Init has been reaped, so every process of the tree is gone.
-        drop(self.group.take());
-        status
+        Ok(Some(status))
     }
 
     /// The refusal the frames carry, if any.
@@ -222,6 +265,26 @@ impl Child {
         let _ = self.wait();
         Err(error)
     }
+}
+
+/// Inits that reported their command's status and are still exiting: each is
+/// our child, so its PID stays ours until it is reaped here.
+static EXITING: Mutex<Vec<libc::pid_t>> = Mutex::new(Vec::new());
+
+/// Reaps `init` if it has finished exiting, or leaves it for [`reap_exited`].
+fn reap_later(init: libc::pid_t) {
+    let mut exiting = EXITING.lock().unwrap_or_else(PoisonError::into_inner);
+    exiting.push(init);
+    exiting.retain(|&pid| still_exiting(pid));
+}
+
+/// Reaps every init in [`EXITING`] that has finished; called at each launch.
+pub(crate) fn reap_exited() {
+    EXITING.lock().unwrap_or_else(PoisonError::into_inner).retain(|&pid| still_exiting(pid));
+}
+
+fn still_exiting(pid: libc::pid_t) -> bool {
+    matches!(sys::waitpid(pid, true), Ok(None))
 }
 
 impl Drop for Child {

@@ -1,9 +1,10 @@
 //! Stage 2, the sandbox's init: PID 1 of the new PID namespace and the
 //! launcher's own child. It builds the new root, starts the command, then
 //! reaps every process of the namespace, forwards termination signals to the
-//! command, runs the egress forwarder in `proxy` mode, enforces the wall-clock
-//! limit, and exits with the command's status. When it exits, the kernel kills
-//! everything left in the namespace.
+//! command, runs the egress forwarder in `proxy` mode and enforces the
+//! wall-clock limit. When the command exits, init kills and reaps whatever is
+//! left in the namespace, reports the command's status and exits. Should init
+//! die first (killed, or at the wall clock), the kernel kills everything left.
 //!
 //! Init is not confined by Landlock or seccomp (it must accept connections and
 //! reach the host socket), so it holds no capability the command could borrow:
@@ -154,13 +155,20 @@ fn drain_signals(signalfd: &OwnedFd) -> Vec<libc::c_int> {
     signals
 }
 
-/// Reaps every exited process; when the command is among them, reports its
-/// status and exits (which kills the rest of the namespace).
+/// Reaps every exited process. When the command is among them, ends and reaps
+/// whatever it left behind, then reports its status and exits: by the time the
+/// launcher reads the status, init is the namespace's only process, and it is
+/// already exiting. (The launcher does not wait for the kernel to finish
+/// tearing down the emptied namespaces before it returns the status.)
 fn reap(launch: &Launch<'_>, command: libc::pid_t) {
     while let Ok(Some((pid, status))) = sys::waitpid(-1, true) {
         if pid != command {
             continue;
         }
+        // From PID 1, -1 is every other process of this PID namespace.
+        let _ = sys::kill(-1, libc::SIGKILL);
+        // Blocks until ECHILD: every orphan of the namespace is init's child.
+        while sys::waitpid(-1, false).is_ok() {}
         let (code, signal, exit) = match status {
             WaitStatus::Exited(code) => (Some(code), None, code),
             WaitStatus::Signaled(signal) => (None, Some(signal), 128 + signal),

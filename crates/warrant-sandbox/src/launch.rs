@@ -92,6 +92,7 @@ impl Sandbox {
     /// multi-threaded process with glibc.
     pub fn spawn(&self, command: &[OsString], options: SpawnOptions) -> Result<Child, LaunchError> {
         let (program, _) = command.split_first().ok_or(LaunchError::EmptyCommand)?;
+        crate::child::reap_exited();
         let plan = &self.plan;
         let mut env = crate::env::build(
             &plan.profile.env,
@@ -192,8 +193,9 @@ impl Sandbox {
         };
         let mut child = Child {
             pid: init,
-            pidfd: sys::pidfd_open(init).ok(),
             status_pipe: File::from(status_read),
+            status_bytes: Vec::new(),
+            status_eof: false,
             report: Report::default(),
             stdin: stdin.parent,
             stdout: stdout.parent,

@@ -35,9 +35,16 @@
 //!    descriptor the launcher opened before fork (connecting to
 //!    `/proc/self/fd/<n>`), so the socket is never mounted into the sandbox. It then reaps every
 //!    process, forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT to the command, runs the
-//!    forwarder, enforces the wall-clock limit, and exits with the command's
-//!    status; the kernel then kills anything left in the namespace. The
-//!    launcher waits for init, and kills the tree by killing it.
+//!    forwarder and enforces the wall-clock limit. When the command exits,
+//!    init kills and reaps everything left in the namespace, then reports the
+//!    command's status on a pipe only it holds and exits. [`Child::wait`]
+//!    returns on that report: every process of the sandbox is gone by then
+//!    but init, which is exiting, and whose reaping (after the kernel has torn
+//!    down the emptied namespaces, a few hundred microseconds) is left to
+//!    the next launch, unless the sandbox has a cgroup to remove. If init dies
+//!    without reporting (killed, or at the wall clock), the kernel kills what
+//!    is left and the launcher waits for init itself. The launcher kills the
+//!    tree by killing init.
 //! 3. **Command** (PID 2): started with `CLONE_VM | CLONE_VFORK` on a stack of
 //!    its own, so it shares init's memory (init is suspended until the exec)
 //!    instead of copying it; it therefore leaves memory-wide state such as

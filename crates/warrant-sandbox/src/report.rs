@@ -3,7 +3,7 @@
 //! sandbox sends back to the launcher over its close-on-exec pipes.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
@@ -282,14 +282,6 @@ impl Frame {
         out
     }
 
-    /// Parses every frame in `bytes`; any truncated or malformed frame is an error.
-    pub(crate) fn decode_all(bytes: &[u8]) -> io::Result<Vec<Frame>> {
-        match Self::decode_complete(bytes) {
-            (frames, None) => Ok(frames),
-            (_, Some(error)) => Err(error),
-        }
-    }
-
     /// The frames in `bytes` up to the first truncated or malformed one, and
     /// what was wrong with it.
     pub(crate) fn decode_complete(mut bytes: &[u8]) -> (Vec<Frame>, Option<io::Error>) {
@@ -375,18 +367,19 @@ fn write_small_frame(
     out.write_all(frame.get(..len).unwrap_or_default())
 }
 
-/// Reads a reader to its end (used for the status pipe after init exits).
-pub(crate) fn read_all_frames(mut input: impl Read) -> io::Result<Vec<Frame>> {
-    let mut bytes = Vec::new();
-    input.read_to_end(&mut bytes)?;
-    Frame::decode_all(&bytes)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
     use super::*;
+
+    /// Every frame in `bytes`; any truncated or malformed frame is an error.
+    fn decode_all(bytes: &[u8]) -> io::Result<Vec<Frame>> {
+        match Frame::decode_complete(bytes) {
+            (frames, None) => Ok(frames),
+            (_, Some(error)) => Err(error),
+        }
+    }
 
     #[test]
     fn exec_failed_frame_written_without_allocation_parses() {
@@ -395,7 +388,7 @@ mod tests {
         write_exec_failed(&mut out, 13).unwrap();
         write_started(&mut out, 4_194_304).unwrap();
         write_exec_failed(&mut out, -7).unwrap();
-        let frames = Frame::decode_all(&out).unwrap();
+        let frames = decode_all(&out).unwrap();
         assert!(matches!(frames[0], Frame::ExecFailed { errno: 2 }));
         assert!(matches!(frames[1], Frame::ExecFailed { errno: 13 }));
         assert!(matches!(frames[2], Frame::Started { init: 4_194_304 }));
@@ -406,7 +399,7 @@ mod tests {
     fn truncated_frame_is_rejected() {
         let mut bytes = Frame::TimedOut.encode();
         bytes.pop();
-        assert!(Frame::decode_all(&bytes).is_err());
+        assert!(decode_all(&bytes).is_err());
     }
 
     #[test]

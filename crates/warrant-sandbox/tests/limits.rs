@@ -10,7 +10,7 @@ use common::{
     Fixture, host_processes_with, is_root, run, sh, skip_unless, stdout, strict, strict_needs,
     verdict,
 };
-use warrant_sandbox::{Profile, Sandbox, SpawnOptions};
+use warrant_sandbox::{Profile, Sandbox, SpawnOptions, Stdio};
 
 /// A number unlikely to appear in any other process's command line.
 fn marker(salt: u32) -> String {
@@ -113,6 +113,72 @@ fn kill_takes_down_the_whole_tree_and_terminate_is_forwarded() {
     let status =
         child.wait_timeout(Duration::from_secs(5)).unwrap().expect("SIGTERM reached the command");
     assert_eq!(status.signal(), Some(libc::SIGTERM));
+}
+
+#[test]
+fn when_wait_returns_nothing_the_command_left_behind_is_still_running() {
+    if skip_unless(
+        "when_wait_returns_nothing_the_command_left_behind_is_still_running",
+        &strict_needs(),
+    ) {
+        return;
+    }
+    let fixture = Fixture::new();
+    let sandbox = Sandbox::new(&fixture.spec(strict())).unwrap();
+    let background = marker(6);
+    // The command leaves a process behind and exits when its stdin closes.
+    let options = SpawnOptions { stdin: Stdio::Piped, ..SpawnOptions::default() };
+    let script = format!("sleep {background} & read line; exit 7");
+    let mut child = sandbox.spawn(&sh(&script), options).unwrap();
+    // Its command line is `sleep`, NUL, the marker (the shell's holds the marker too).
+    let sleeper = format!("sleep\0{background}");
+    wait_until("the background process to start", || !host_processes_with(&sleeper).is_empty());
+    let left_behind = host_processes_with(&sleeper)[0];
+    // wait() closes stdin, so the command exits now.
+    let status = child.wait().unwrap();
+    // Checked at once: the kernel would kill it anyway once init had exited,
+    // but wait() must not return before it is gone.
+    let gone = !std::path::Path::new(&format!("/proc/{left_behind}")).exists();
+    assert_eq!(status.code(), Some(7));
+    assert!(gone, "process {left_behind}, left behind by the command, outlived wait()");
+}
+
+#[test]
+fn finished_sandboxes_are_reaped_not_left_as_zombies() {
+    if skip_unless("finished_sandboxes_are_reaped_not_left_as_zombies", &strict_needs()) {
+        return;
+    }
+    let fixture = Fixture::new();
+    let sandbox = Sandbox::new(&fixture.spec(strict())).unwrap();
+    let launch = || {
+        let mut child = sandbox.spawn(&["/bin/true".into()], SpawnOptions::default()).unwrap();
+        assert!(child.wait().unwrap().success());
+    };
+    for _ in 0..20 {
+        launch();
+    }
+    // Each init finishes exiting within milliseconds of reporting; the next
+    // launch reaps every one that has.
+    std::thread::sleep(Duration::from_millis(300));
+    launch();
+    let zombies = zombie_children();
+    assert!(zombies.len() <= 1, "inits left unreaped: {zombies:?}");
+}
+
+/// This process's children that have exited and not been reaped.
+fn zombie_children() -> Vec<u32> {
+    let mut zombies = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for pid in children.split_whitespace() {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = stat.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z'));
+            if state == Some(true) {
+                zombies.push(pid.parse().unwrap());
+            }
+        }
+    }
+    zombies
 }
 
 #[test]

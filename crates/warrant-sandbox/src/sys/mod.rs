@@ -32,7 +32,7 @@ pub(crate) use process::{
     parent_death_signal, set_dumpable, set_no_new_privs, set_parent_death_signal, setrlimit,
     setsid, spawn_sharing_memory, spawn_sibling_sharing_memory,
 };
-pub(crate) use signal::{SigSet, WaitStatus, kill, pidfd_open, reset_signal_dispositions, waitpid};
+pub(crate) use signal::{SigSet, WaitStatus, kill, reset_signal_dispositions, waitpid};
 
 /// Converts a `-1`-on-error return value into a `Result`.
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {

@@ -1,10 +1,10 @@
 //! Signals and waiting for processes.
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::ptr;
 
-use super::{check, check_long};
+use super::check;
 
 pub(crate) fn kill(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
     // SAFETY: kill takes integers only.
@@ -102,13 +102,4 @@ pub(crate) fn reset_signal_dispositions() {
         // return an error, which is irrelevant here.
         unsafe { libc::signal(signal, libc::SIG_DFL) };
     }
-}
-
-/// `pidfd_open(2)` (Linux 5.3): a descriptor that becomes readable when `pid` exits.
-pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
-    // SAFETY: pidfd_open takes integers only.
-    let fd = check_long(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0u32) })?;
-    let fd = RawFd::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
-    // SAFETY: the kernel just created `fd` and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
