@@ -446,6 +446,9 @@ struct ExecArgs {
     timeout_s: Option<u64>,
 }
 
+/// Namespace pairs kept ready for `warrant__exec` once it has been called.
+const EXEC_NAMESPACES_AHEAD: usize = 2;
+
 /// `warrant__exec`: `sh -c COMMAND` in a `strict` sandbox on the workspace.
 /// Runs on a blocking thread (the launch forks).
 fn exec(
@@ -464,6 +467,9 @@ fn exec(
         spec = spec.with_cgroup_parent(parent);
     }
     let command = [OsString::from("/bin/sh"), OsString::from("-c"), OsString::from(args.command)];
+    // From the first exec on, the next launches' user and network namespaces
+    // are made ahead, off the call's path (each serves one sandbox).
+    warrant_sandbox::enable_namespace_pool(EXEC_NAMESPACES_AHEAD);
     // Refused, loudly, when a control cannot be applied: never unconfined.
     let output = warrant_sandbox::Sandbox::new(&spec)
         .and_then(|sandbox| sandbox.run(&command, MAX_EXEC_OUTPUT))

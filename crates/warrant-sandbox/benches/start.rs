@@ -1,6 +1,7 @@
 //! Start-to-exit latency of `/bin/true`: plain `std::process::Command`, the
 //! launcher with the `strict` profile, and bubblewrap with comparable isolation
-//! (skipped when `bwrap` is not on PATH), interleaved round by round. Prints
+//! (skipped when `bwrap` is not on PATH), interleaved round by round: back to
+//! back and 10 ms apart, without and then with the namespace pool. Prints
 //! figures; never fails on speed.
 //!
 //! `cargo bench -p warrant-sandbox --bench start` (N defaults to 300; set
@@ -20,12 +21,17 @@ struct Stats {
     p99: Duration,
 }
 
-/// Runs every path once per round, in turn, for `n` rounds after 10 warm-up
-/// rounds: the paths see the same machine at the same moments, so their
+/// Runs every path once per round, in turn (`pace` apart), for `n` rounds
+/// after 10 warm-up rounds: the paths see the same machine at the same moments, so their
 /// ratios hold even when the machine's speed drifts during the run.
-fn measure_interleaved(n: usize, paths: &mut [(&str, &mut dyn FnMut())]) -> Vec<Stats> {
+fn measure_interleaved(
+    n: usize,
+    pace: Duration,
+    paths: &mut [(&str, &mut dyn FnMut())],
+) -> Vec<Stats> {
     let mut samples: Vec<Vec<Duration>> = paths.iter().map(|_| Vec::with_capacity(n)).collect();
     for round in 0..n + 10 {
+        std::thread::sleep(pace);
         for ((_, once), samples) in paths.iter_mut().zip(samples.iter_mut()) {
             let start = Instant::now();
             once();
@@ -114,25 +120,53 @@ fn main() {
         let status = Command::new("bwrap").args(&args).status().unwrap();
         assert!(status.success(), "bwrap failed: {status}");
     };
-    let mut paths: Vec<(&str, &mut dyn FnMut())> = vec![
-        ("plain std::process::Command", &mut plain),
-        ("warrant-sandbox, strict (prepared Sandbox)", &mut launcher),
-        ("warrant-sandbox, strict (Sandbox::new each)", &mut launcher_new),
-    ];
     let with_bwrap = on_path("bwrap");
-    if with_bwrap {
-        paths.push(("bwrap --unshare-all (comparable mounts)", &mut bwrap));
-    }
-    let stats = measure_interleaved(n, &mut paths);
-    let ratio = |a: &Stats, b: &Stats| (ms(a.median) / ms(b.median), ms(a.p99) / ms(b.p99));
-    let (median, p99) = ratio(&stats[1], &stats[0]);
-    println!("launcher/plain ratio: median {median:.2}, p99 {p99:.2}");
     if !with_bwrap {
         println!("bwrap: skipped (not on PATH; `apt-get install bubblewrap` to compare)");
-        return;
     }
-    let (median, p99) = ratio(&stats[1], &stats[3]);
-    println!("launcher/bwrap ratio: median {median:.2}, p99 {p99:.2}");
-    let (median, p99) = ratio(&stats[2], &stats[3]);
-    println!("launcher (Sandbox::new each)/bwrap ratio: median {median:.2}, p99 {p99:.2}");
+    // Back to back, then with 10 ms between rounds, as an agent's calls come
+    // (the pool's helper then works while nothing is launching). The pool is
+    // process-wide, so its phases come last.
+    let pace = Duration::from_millis(10);
+    for (pool, pace) in
+        [(false, Duration::ZERO), (false, pace), (true, Duration::ZERO), (true, pace)]
+    {
+        if pool {
+            warrant_sandbox::enable_namespace_pool(2);
+        }
+        println!(
+            "\n{}, {}",
+            if pool { "namespace pool on (2 pairs made ahead)" } else { "no namespace pool" },
+            if pace.is_zero() { "back to back".to_owned() } else { format!("{pace:?} apart") }
+        );
+        let mut paths: Vec<(&str, &mut dyn FnMut())> = vec![
+            ("plain std::process::Command", &mut plain),
+            ("warrant-sandbox, strict (prepared Sandbox)", &mut launcher),
+        ];
+        if !pool && pace.is_zero() {
+            paths.push(("warrant-sandbox, strict (Sandbox::new each)", &mut launcher_new));
+        }
+        if with_bwrap {
+            paths.push(("bwrap --unshare-all (comparable mounts)", &mut bwrap));
+        }
+        let names: Vec<&str> = paths.iter().map(|(name, _)| *name).collect();
+        let stats = measure_interleaved(n, pace, &mut paths);
+        let ratio = |a: usize, b: usize| {
+            let (x, y) = (&stats[a], &stats[b]);
+            println!(
+                "  {} / {}: median {:.2}, p99 {:.2}",
+                names[a],
+                names[b],
+                ms(x.median) / ms(y.median),
+                ms(x.p99) / ms(y.p99)
+            );
+        };
+        ratio(1, 0);
+        if with_bwrap {
+            let bwrap = stats.len() - 1;
+            for launcher in 1..bwrap {
+                ratio(launcher, bwrap);
+            }
+        }
+    }
 }

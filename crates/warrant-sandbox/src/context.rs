@@ -41,6 +41,16 @@ pub(crate) struct Launch<'a> {
     pub cgroup: Option<CgroupLaunch<'a>>,
     /// Why there is no cgroup, when there is none and the profile wanted one.
     pub no_cgroup: Option<&'a str>,
+    /// A user namespace and a network namespace made ahead by the pool
+    /// (descriptors >= 3), which the starter joins instead of making its own.
+    pub made_ahead: Option<MadeAhead>,
+}
+
+/// Descriptors of a pair from [`crate::pool`].
+#[derive(Clone, Copy)]
+pub(crate) struct MadeAhead {
+    pub user: RawFd,
+    pub net: RawFd,
 }
 
 /// What the stages know of the sandbox's cgroup.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::child::{Child, ExitStatus};
-use crate::context::{CgroupLaunch, Launch};
+use crate::context::{CgroupLaunch, Launch, MadeAhead};
 use crate::error::LaunchError;
 use crate::plan::{CgroupPlan, Plan};
 use crate::profile::{NetworkMode, SandboxSpec};
@@ -139,6 +139,16 @@ impl Sandbox {
             }
             None => None,
         };
+        let made_ahead = match plan.network.mode {
+            NetworkMode::Host => None,
+            NetworkMode::None | NetworkMode::Proxy => {
+                crate::pool::take(plan.host.uid, plan.host.gid)
+            }
+        };
+        let made_ahead = match made_ahead {
+            Some(pair) => Some((at_least_3(pair.user)?, at_least_3(pair.net)?)),
+            None => None,
+        };
         let launch = Launch {
             plan,
             argv: &argv,
@@ -157,6 +167,9 @@ impl Sandbox {
                 missing: &group.missing,
             }),
             no_cgroup: no_cgroup.as_deref(),
+            made_ahead: made_ahead
+                .as_ref()
+                .map(|(user, net)| MadeAhead { user: user.as_raw_fd(), net: net.as_raw_fd() }),
         };
 
         let started = Instant::now();
@@ -169,7 +182,8 @@ impl Sandbox {
             }
             Fork::Parent(pid) => pid,
         };
-        drop((report_write, status_write, proxy, procs, stdin.child, stdout.child, stderr.child));
+        drop((report_write, status_write, proxy, procs, made_ahead));
+        drop((stdin.child, stdout.child, stderr.child));
         let (frames, error) = read_report_pipe(File::from(report_read), started + SETUP_TIMEOUT);
         let init = frames.iter().find_map(|frame| match frame {
             Frame::Started { init } => Some(*init),

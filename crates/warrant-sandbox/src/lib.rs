@@ -17,7 +17,9 @@
 //!    the user namespace first (it grants the capabilities the rest need; the
 //!    caller's uid and gid are mapped to themselves, so this works as root and
 //!    as a normal user), then mount, PID, IPC, UTS and network, one at a time
-//!    so a failure names its control; loopback up. It makes init with
+//!    so a failure names its control; loopback up. (A process that turned on
+//!    [`enable_namespace_pool`] hands it a user and network namespace made
+//!    ahead for this sandbox alone, which it joins instead.) It makes init with
 //!    `CLONE_PARENT | CLONE_VM` on a stack of its own, so init is the
 //!    launcher's own child and takes over the starter's memory instead of a
 //!    copy of it; the starter then tells the launcher init's PID (without
@@ -149,6 +151,7 @@ mod landlock_rules;
 mod launch;
 mod mounts;
 mod plan;
+mod pool;
 mod probe;
 mod profile;
 mod report;
@@ -163,6 +166,7 @@ pub use cgroup::{OwnCgroup, own_cgroup};
 pub use child::{Child, ExitStatus};
 pub use error::{LaunchError, ProfileError};
 pub use launch::{DEFAULT_CAPTURE_LIMIT, Output, Sandbox, SpawnOptions, Stdio, run};
+pub use pool::{enable_namespace_pool, namespace_pool_failure};
 pub use probe::{Capability, HostProbe, ProbeCheck, probe};
 pub use profile::{
     Access, CgroupMode, ControlPolicy, EnvPolicy, Limits, NetworkMode, NetworkPolicy, PathRule,

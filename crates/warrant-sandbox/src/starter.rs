@@ -62,6 +62,7 @@ fn hygiene(launch: &Launch<'_>) -> Result<(), Failure> {
     let mut keep = vec![0, 1, 2, launch.report_fd, launch.status_fd];
     keep.extend(launch.proxy_fd);
     keep.extend(launch.cgroup.as_ref().map(|c| c.procs_fd));
+    keep.extend(launch.made_ahead.iter().flat_map(|pair| [pair.user, pair.net]));
     keep.sort_unstable();
     close_all_except(&keep)
         .map_err(|e| step_failure(Some(Control::FileDescriptors), "close_range", &e))?;
@@ -86,18 +87,27 @@ fn hygiene(launch: &Launch<'_>) -> Result<(), Failure> {
 }
 
 /// User namespace first (it grants the capabilities the others need), then
-/// each other namespace separately so a failure names its control.
+/// each other namespace separately so a failure names its control. The user
+/// and network namespaces may have been made ahead by the pool: then the
+/// starter joins them instead.
 fn enter_namespaces(launch: &Launch<'_>) -> Result<(), Failure> {
     let plan = launch.plan;
-    sys::unshare(libc::CLONE_NEWUSER)
-        .map_err(ns(Control::UserNamespace, "unshare(CLONE_NEWUSER)"))?;
-    let (uid, gid) = (plan.host.uid, plan.host.gid);
-    std::fs::write("/proc/self/setgroups", "deny")
-        .map_err(ns(Control::UserNamespace, "write setgroups"))?;
-    std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1\n"))
-        .map_err(ns(Control::UserNamespace, "write uid_map"))?;
-    std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1\n"))
-        .map_err(ns(Control::UserNamespace, "write gid_map"))?;
+    let with_net = plan.network.mode != NetworkMode::Host;
+    match launch.made_ahead {
+        Some(pair) => {
+            sys::setns(pair.user, libc::CLONE_NEWUSER)
+                .map_err(ns(Control::UserNamespace, "setns(user namespace made ahead)"))?;
+            if with_net {
+                sys::setns(pair.net, libc::CLONE_NEWNET).map_err(ns(
+                    Control::NetworkNamespace,
+                    "setns(network namespace made ahead)",
+                ))?;
+            }
+            sys::close(pair.user);
+            sys::close(pair.net);
+        }
+        None => enter_user_namespace(plan.host.uid, plan.host.gid)?,
+    }
 
     let mut namespaces = vec![
         (libc::CLONE_NEWNS, Control::MountNamespace, "unshare(CLONE_NEWNS)"),
@@ -105,15 +115,29 @@ fn enter_namespaces(launch: &Launch<'_>) -> Result<(), Failure> {
         (libc::CLONE_NEWIPC, Control::IpcNamespace, "unshare(CLONE_NEWIPC)"),
         (libc::CLONE_NEWUTS, Control::UtsNamespace, "unshare(CLONE_NEWUTS)"),
     ];
-    if plan.network.mode != NetworkMode::Host {
+    if with_net && launch.made_ahead.is_none() {
         namespaces.push((libc::CLONE_NEWNET, Control::NetworkNamespace, "unshare(CLONE_NEWNET)"));
     }
     for (flag, control, step) in namespaces {
         sys::unshare(flag).map_err(ns(control, step))?;
     }
     sys::sethostname(b"warrant-sandbox").map_err(ns(Control::UtsNamespace, "sethostname"))?;
-    if plan.network.mode != NetworkMode::Host {
+    if with_net && launch.made_ahead.is_none() {
         sys::loopback_up().map_err(ns(Control::NetworkNamespace, "bring loopback up"))?;
     }
+    Ok(())
+}
+
+/// A new user namespace in which `uid` and `gid` map to themselves and
+/// `setgroups` is denied (also run by the pool's helper).
+pub(crate) fn enter_user_namespace(uid: u32, gid: u32) -> Result<(), Failure> {
+    sys::unshare(libc::CLONE_NEWUSER)
+        .map_err(ns(Control::UserNamespace, "unshare(CLONE_NEWUSER)"))?;
+    std::fs::write("/proc/self/setgroups", "deny")
+        .map_err(ns(Control::UserNamespace, "write setgroups"))?;
+    std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1\n"))
+        .map_err(ns(Control::UserNamespace, "write uid_map"))?;
+    std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1\n"))
+        .map_err(ns(Control::UserNamespace, "write gid_map"))?;
     Ok(())
 }

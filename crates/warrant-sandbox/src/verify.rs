@@ -114,7 +114,7 @@ pub(crate) fn collect(launch: &Launch<'_>, ev: &mut Evidence<'_>, seccomp_instal
     );
     ev.check(Control::FileDescriptors, "list /proc/self/fd", file_descriptors(launch.report_fd));
     ev.check(Control::Environment, "inspect envp", environment(launch));
-    namespaces(plan, ev);
+    namespaces(launch, ev);
     let mountinfo = read_proc("/proc/self/mountinfo");
     let mounts = parse_mountinfo(&mountinfo);
     ev.check(Control::PrivateRoot, "inspect root", private_root(plan, &mounts));
@@ -265,7 +265,8 @@ pub(crate) fn env_names(launch: &Launch<'_>) -> Vec<String> {
         .collect()
 }
 
-fn namespaces(plan: &Plan, ev: &mut Evidence<'_>) {
+fn namespaces(launch: &Launch<'_>, ev: &mut Evidence<'_>) {
+    let plan = launch.plan;
     for (name, control) in NAMESPACES {
         if *name == "net" && plan.network.mode == NetworkMode::Host {
             ev.not_requested(*control, "host network mode");
@@ -275,7 +276,12 @@ fn namespaces(plan: &Plan, ev: &mut Evidence<'_>) {
         let mine = std::fs::metadata(format!("/proc/self/ns/{name}")).map(|m| m.ino());
         let result = match (host, mine) {
             (Some(host), Ok(mine)) if host != mine => {
-                Ok(format!("/proc/self/ns/{name} inode {mine} (launcher: {host})"))
+                let ahead = if launch.made_ahead.is_some() && matches!(*name, "user" | "net") {
+                    ", made ahead by the namespace pool"
+                } else {
+                    ""
+                };
+                Ok(format!("/proc/self/ns/{name} inode {mine} (launcher: {host}{ahead})"))
             }
             (host, mine) => Err(format!("inode {mine:?}, launcher's {host:?}")),
         };

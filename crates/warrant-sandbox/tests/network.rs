@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, UdpSocket};
 use std::os::linux::net::SocketAddrExt;
@@ -12,7 +13,7 @@ use std::os::unix::net::{SocketAddr, UnixListener};
 use std::time::Duration;
 
 use common::{Fixture, assert_denied, skip_unless, strict, strict_needs, verdict};
-use warrant_sandbox::{Capability, NetworkMode, Profile, SandboxSpec};
+use warrant_sandbox::{Capability, Control, NetworkMode, Profile, Sandbox, SandboxSpec};
 
 const PROXY_PORT: &str = "3128";
 
@@ -184,5 +185,67 @@ fn proxy_round_trip_carries_large_payloads() {
     let payload = "x".repeat(100_000);
     let echoed = verdict(&fixture, &spec, "proxy-echo", &["8080", &payload]);
     assert_eq!(echoed.len(), "proxy-echo: allowed echo=".len() + payload.len());
+    server.join().unwrap();
+}
+
+/// The evidence a report gives for `control`.
+fn evidence(report: &warrant_sandbox::Report, control: Control) -> String {
+    report.get(control).map(|c| c.evidence.clone()).unwrap_or_default()
+}
+
+#[test]
+fn namespaces_made_ahead_serve_one_sandbox_each() {
+    if skip_unless("namespaces_made_ahead_serve_one_sandbox_each", &strict_needs()) {
+        return;
+    }
+    warrant_sandbox::enable_namespace_pool(2);
+    let fixture = Fixture::new();
+    let sandbox = Sandbox::new(&fixture.spec(strict())).unwrap();
+    let mut seen: HashSet<String> = ["user", "net"]
+        .iter()
+        .map(|ns| std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap())
+        .map(|link| link.display().to_string())
+        .collect();
+    for _ in 0..4 {
+        // The pool makes a pair in a few milliseconds.
+        std::thread::sleep(Duration::from_millis(300));
+        let output = sandbox
+            .run(&common::sh("readlink /proc/self/ns/user /proc/self/ns/net"), 4096)
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        for control in [Control::UserNamespace, Control::NetworkNamespace] {
+            let evidence = evidence(&output.report, control);
+            assert!(evidence.contains("made ahead by the namespace pool"), "{evidence}");
+        }
+        let links = common::stdout(&output);
+        assert_eq!(links.lines().count(), 2, "{links}");
+        for link in links.lines() {
+            assert!(seen.insert(link.to_owned()), "{link} was already in use");
+        }
+    }
+    assert_eq!(warrant_sandbox::namespace_pool_failure(), None);
+}
+
+#[test]
+fn proxy_mode_works_in_a_network_namespace_made_ahead() {
+    if skip_unless("proxy_mode_works_in_a_network_namespace_made_ahead", &proxy_needs()) {
+        return;
+    }
+    warrant_sandbox::enable_namespace_pool(1);
+    std::thread::sleep(Duration::from_millis(300));
+    let fixture = Fixture::new();
+    let socket = fixture.outside.join("egress.sock");
+    let server = echo_server(&socket);
+    let spec = proxy_spec(&fixture, &socket);
+    let sandbox = Sandbox::new(&spec).unwrap();
+    let command = fixture.attempt("proxy-echo", &[PROXY_PORT, "through-a-namespace-made-ahead"]);
+    let output = sandbox.run(&command, 4096).unwrap();
+    let evidence = evidence(&output.report, Control::NetworkNamespace);
+    assert!(evidence.contains("made ahead by the namespace pool"), "{evidence}");
+    // Init listens on the namespace's loopback, which the pool's helper brought up.
+    assert_eq!(
+        common::stdout(&output).trim(),
+        "proxy-echo: allowed echo=through-a-namespace-made-ahead"
+    );
     server.join().unwrap();
 }

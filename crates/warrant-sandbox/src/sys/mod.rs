@@ -23,7 +23,7 @@ pub(crate) use fd::{
 };
 pub(crate) use mount::{
     MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, mount,
-    mount_setattr, pivot_root, sethostname, statvfs_flags, umount_detach, unshare,
+    mount_setattr, pivot_root, sethostname, setns, statvfs_flags, umount_detach, unshare,
 };
 pub(crate) use net::{bind_abstract, connect_abstract, connect_loopback_v4, loopback_up, socket};
 pub(crate) use process::{

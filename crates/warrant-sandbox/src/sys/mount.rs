@@ -2,6 +2,7 @@
 
 use std::ffi::CStr;
 use std::io;
+use std::os::fd::RawFd;
 use std::ptr;
 
 use super::{check, check_long};
@@ -9,6 +10,12 @@ use super::{check, check_long};
 pub(crate) fn unshare(flags: libc::c_int) -> io::Result<()> {
     // SAFETY: unshare takes an int; it changes this process's namespaces only.
     check(unsafe { libc::unshare(flags) }).map(drop)
+}
+
+/// `setns(2)`: joins the namespace `fd` refers to; `nstype` must name its kind.
+pub(crate) fn setns(fd: RawFd, nstype: libc::c_int) -> io::Result<()> {
+    // SAFETY: setns takes integers only; it changes this process's namespaces only.
+    check(unsafe { libc::setns(fd, nstype) }).map(drop)
 }
 
 /// `mount(2)`; `None` arguments are passed as NULL.
