@@ -449,6 +449,10 @@ struct ExecArgs {
 /// Namespace pairs kept ready for `warrant__exec` once it has been called.
 const EXEC_NAMESPACES_AHEAD: usize = 2;
 
+/// Whether the pool's failure has been logged (once is enough).
+static POOL_FAILURE_LOGGED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// `warrant__exec`: `sh -c COMMAND` in a `strict` sandbox on the workspace.
 /// Runs on a blocking thread (the launch forks).
 fn exec(
@@ -470,6 +474,14 @@ fn exec(
     // From the first exec on, the next launches' user and network namespaces
     // are made ahead, off the call's path (each serves one sandbox).
     warrant_sandbox::enable_namespace_pool(EXEC_NAMESPACES_AHEAD);
+    if let Some(reason) = warrant_sandbox::namespace_pool_failure()
+        && !POOL_FAILURE_LOGGED.swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        tracing::warn!(
+            %reason,
+            "namespaces are no longer made ahead; each exec makes its own (slower, as confined)"
+        );
+    }
     // Refused, loudly, when a control cannot be applied: never unconfined.
     let output = warrant_sandbox::Sandbox::new(&spec)
         .and_then(|sandbox| sandbox.run(&command, MAX_EXEC_OUTPUT))
