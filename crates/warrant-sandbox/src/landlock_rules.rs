@@ -174,8 +174,7 @@ fn access_for(kind: &MountKind, abi: ABI) -> Option<BitFlags<AccessFs>> {
             (AccessFs::ReadFile | AccessFs::WriteFile | AccessFs::Truncate | AccessFs::IoctlDev)
                 & all
         }
-        MountKind::Tmpfs { writable: true, .. } => all,
-        MountKind::Tmpfs { writable: false, .. } => BitFlags::from(AccessFs::ReadDir),
+        MountKind::Tmpfs { .. } => all,
         MountKind::Proc => AccessFs::ReadFile | AccessFs::ReadDir,
         MountKind::Symlink { .. } | MountKind::Dir => return None,
     };

@@ -30,7 +30,9 @@
 //!    system directories and a minimal /etc read-only (small files are copied
 //!    into the root, which is then remounted read-only), the workspace and declared
 //!    paths bind-mounted, private HOME and /tmp, fresh /proc with its writable
-//!    sysctls read-only, a minimal /dev; nothing else: no /run, no host sockets,
+//!    sysctls read-only, a minimal /dev (a directory of the read-only root with
+//!    the usual device nodes bound onto it, and a private /dev/shm); nothing
+//!    else: no /run, no host sockets,
 //!    no other homes) and `pivot_root`s into it. In `proxy` mode it listens on
 //!    127.0.0.1:`proxy_port` before starting the command; each connection is
 //!    joined to the caller's Unix socket, reached through an `O_PATH`

@@ -185,15 +185,16 @@ fn apply(op: &MountOp, dirs: &mut Existing) -> Result<(), Failure> {
 }
 
 fn make_mountpoint(path: &Path, file: bool, dirs: &mut Existing) -> io::Result<()> {
+    if !file {
+        // mkdir first; an existing directory is fine (even on a read-only
+        // mount, where mkdir says EEXIST).
+        return dirs.ensure(path);
+    }
     if path.symlink_metadata().is_ok() {
         return Ok(());
     }
-    if file {
-        dirs.parent_of(path)?;
-        std::fs::File::create(path).map(drop)
-    } else {
-        dirs.ensure(path)
-    }
+    dirs.parent_of(path)?;
+    std::fs::File::create(path).map(drop)
 }
 
 fn read_only_or_nosuid(path: &CStr, readonly: bool) -> io::Result<()> {

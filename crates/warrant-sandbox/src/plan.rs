@@ -52,9 +52,9 @@ pub(crate) enum MountKind {
     },
     /// A host device node (no `nodev`).
     Device,
+    /// A private, writable tmpfs.
     Tmpfs {
         options: String,
-        writable: bool,
     },
     Proc,
     Symlink {
@@ -180,7 +180,7 @@ impl Plan {
         let mut ops = system_mounts(&tmp_size)?;
         if home != workspace {
             let options = format!("mode=0700{tmp_size}");
-            ops.push(op(MountKind::Tmpfs { options, writable: true }, &home, None)?);
+            ops.push(op(MountKind::Tmpfs { options }, &home, None)?);
         }
         ops.extend(user_mounts(&profile, host_home.as_deref())?);
         check_user_target(&workspace)?;
@@ -313,11 +313,9 @@ fn system_mounts(tmp_size: &str) -> Result<Vec<MountOp>, LaunchError> {
         };
         ops.push(op(kind, path, Some(&source))?);
     }
-    ops.push(op(
-        MountKind::Tmpfs { options: "mode=0755,size=256k".into(), writable: false },
-        Path::new("/dev"),
-        None,
-    )?);
+    // A directory of the root, read-only with it: only the device nodes bound
+    // onto it, its symlinks and /dev/shm are usable.
+    ops.push(op(MountKind::Dir, Path::new("/dev"), None)?);
     for node in DEV_NODES {
         let path = Path::new(node.path);
         if path.exists() {
@@ -328,17 +326,9 @@ fn system_mounts(tmp_size: &str) -> Result<Vec<MountOp>, LaunchError> {
         ops.push(op(MountKind::Symlink { to: c_path(Path::new(to))? }, Path::new(link), None)?);
     }
     let shared_tmp = format!("mode=1777{tmp_size}");
-    ops.push(op(
-        MountKind::Tmpfs { options: shared_tmp.clone(), writable: true },
-        Path::new("/dev/shm"),
-        None,
-    )?);
+    ops.push(op(MountKind::Tmpfs { options: shared_tmp.clone() }, Path::new("/dev/shm"), None)?);
     ops.push(op(MountKind::Proc, Path::new("/proc"), None)?);
-    ops.push(op(
-        MountKind::Tmpfs { options: shared_tmp, writable: true },
-        Path::new("/tmp"),
-        None,
-    )?);
+    ops.push(op(MountKind::Tmpfs { options: shared_tmp }, Path::new("/tmp"), None)?);
     Ok(ops)
 }
 
