@@ -283,6 +283,50 @@ fn kill_ends_the_whole_run_and_a_wall_clock_limit_ends_it_too() {
 }
 
 #[test]
+fn a_run_whose_kill_switch_cannot_be_read_is_stopped() {
+    let w = Warrant::new(BIN);
+    if !sandboxes_available(&w) {
+        return;
+    }
+    let ws = workspace(&w);
+    let mut child = w
+        .command(&["run", "--", "bash", "-c", "sleep 317 & sleep 317; echo SURVIVED"])
+        .current_dir(&ws)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !audit_records(&w).iter().any(|r| r["kind"] == "sandbox_started") {
+        assert!(Instant::now() < deadline, "the run did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The registry breaks under the run: its kill switch can no longer be read.
+    let db = rusqlite::Connection::open(w.home().join("state.db")).unwrap();
+    db.execute_batch("ALTER TABLE kills RENAME TO kills_unreadable").unwrap();
+    let broken_at = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(broken_at.elapsed() < Duration::from_secs(20), "the run outlived its kill switch");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Two seconds of failed reads, then the tree is killed: not sooner (one
+    // failed read is not enough), and not much later.
+    assert!(broken_at.elapsed() >= Duration::from_millis(1500), "{:?}", broken_at.elapsed());
+    assert_eq!(status.code(), Some(137));
+    let mut out = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert!(!out.contains("SURVIVED"));
+    let exited = audit_records(&w).into_iter().find(|r| r["kind"] == "sandbox_exited").unwrap();
+    let stopped = exited["body"]["stopped"].as_str().unwrap();
+    assert!(stopped.contains("cannot be read to check for `warrant kill`"), "{exited}");
+    let ps = Command::new("pgrep").args(["-f", "sleep 317"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&ps.stdout).trim().is_empty(), "left behind: {ps:?}");
+}
+
+#[test]
 fn a_profile_that_needs_what_the_host_cannot_enforce_refuses_to_run() {
     let w = Warrant::new(BIN);
     if !sandboxes_available(&w) {
