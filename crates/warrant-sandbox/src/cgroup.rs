@@ -17,6 +17,7 @@
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -54,8 +55,19 @@ impl OwnCgroup {
 
 /// This process's cgroup v2, or `None` where cgroup2 is not mounted.
 pub fn own_cgroup() -> Option<OwnCgroup> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let mount = cgroup2_mount(&mountinfo)?;
+    // Where cgroup2 is mounted is remembered once found (reading the mount
+    // table is the slow part); the process's own cgroup, which can change,
+    // is read each time.
+    static MOUNT: OnceLock<PathBuf> = OnceLock::new();
+    let mount = match MOUNT.get() {
+        Some(mount) => mount.clone(),
+        None => {
+            let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+            // Not mounted: looked for again next time.
+            let found = cgroup2_mount(&mountinfo)?;
+            MOUNT.get_or_init(|| found).clone()
+        }
+    };
     let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     Some(OwnCgroup { mount, path: own_path(&own)?.to_owned() })
 }

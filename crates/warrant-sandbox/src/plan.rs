@@ -186,13 +186,12 @@ impl Plan {
         check_user_target(&workspace)?;
         ops.push(op(MountKind::BindReadWrite { file: false }, &workspace, Some(&workspace))?);
 
-        for (i, a) in ops.iter().enumerate() {
-            if ops.iter().skip(i + 1).any(|b| b.target == a.target) {
-                return Err(path_err(&a.target, "is mounted twice".into()));
-            }
+        let mut targets = std::collections::HashSet::with_capacity(ops.len());
+        if let Some(twice) = ops.iter().find(|op| !targets.insert(&op.target)) {
+            return Err(path_err(&twice.target, "is mounted twice".into()));
         }
         // Deeper mounts go on top of shallower ones; equal depths keep their order.
-        ops.sort_by_key(|op| op.target.components().count());
+        ops.sort_by_cached_key(|op| op.target.components().count());
 
         let cwd = match &spec.cwd {
             Some(cwd) => lexical(cwd).ok_or_else(|| path_err(cwd, "must be absolute".into()))?,
@@ -303,15 +302,16 @@ fn system_mounts(tmp_size: &str) -> Result<Vec<MountOp>, LaunchError> {
     ops.push(op(MountKind::Dir, Path::new("/etc"), None)?);
     for entry in ETC_ENTRIES {
         let path = Path::new(entry.path);
-        let Ok(source) = path.canonicalize() else { continue };
-        let Ok(meta) = source.metadata() else { continue };
-        let kind = if meta.is_file() && meta.len() <= MAX_COPY {
-            let contents = std::fs::read(&source).map_err(|e| path_err(path, e.to_string()))?;
-            MountKind::Copy { contents }
+        // Follows symlinks, as the copy and the bind both do.
+        let Ok(meta) = path.metadata() else { continue };
+        if meta.is_file() && meta.len() <= MAX_COPY {
+            // A copy needs only the contents, not the canonical path.
+            let contents = std::fs::read(path).map_err(|e| path_err(path, e.to_string()))?;
+            ops.push(op(MountKind::Copy { contents }, path, None)?);
         } else {
-            MountKind::BindReadOnly { file: !meta.is_dir() }
-        };
-        ops.push(op(kind, path, Some(&source))?);
+            let Ok(source) = path.canonicalize() else { continue };
+            ops.push(op(MountKind::BindReadOnly { file: !meta.is_dir() }, path, Some(&source))?);
+        }
     }
     // A directory of the root, read-only with it: only the device nodes bound
     // onto it, its symlinks and /dev/shm are usable.
@@ -472,6 +472,38 @@ mod tests {
         for good in ["/tmp/ws", "/home/u/project", "/usr/src/project", "/opt/tool"] {
             assert!(check_user_target(Path::new(good)).is_ok(), "{good}");
         }
+    }
+
+    #[test]
+    fn a_path_mounted_twice_is_refused_and_deeper_mounts_come_later() {
+        let workspace = tempfile::tempdir().unwrap();
+        let extra = tempfile::tempdir().unwrap();
+        let rule = |access| crate::profile::PathRule {
+            path: extra.path().display().to_string(),
+            access,
+            optional: false,
+            reason: "test".into(),
+        };
+        let mut profile = Profile::builtin("strict").unwrap();
+        profile.paths = vec![rule(Access::ReadOnly), rule(Access::ReadWrite)];
+        let spec = SandboxSpec::new(profile.clone(), workspace.path());
+        match Plan::resolve(&spec) {
+            Err(LaunchError::Path { path, reason }) => {
+                assert_eq!(path, extra.path().canonicalize().unwrap());
+                assert_eq!(reason, "is mounted twice");
+            }
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("a path mounted twice was accepted"),
+        }
+        profile.paths.pop();
+        let plan = Plan::resolve(&SandboxSpec::new(profile, workspace.path())).unwrap();
+        let depths: Vec<usize> =
+            plan.mounts.iter().map(|op| op.target.components().count()).collect();
+        assert!(depths.is_sorted(), "{depths:?}");
+        // Equal depths keep the tables' order: /dev's nodes before /dev/shm.
+        let position =
+            |target: &str| plan.mounts.iter().position(|op| op.target == Path::new(target));
+        assert!(position("/dev/null") < position("/dev/shm"));
     }
 
     #[test]
