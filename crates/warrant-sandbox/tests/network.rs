@@ -13,7 +13,9 @@ use std::os::unix::net::{SocketAddr, UnixListener};
 use std::time::Duration;
 
 use common::{Fixture, assert_denied, skip_unless, strict, strict_needs, verdict};
-use warrant_sandbox::{Capability, Control, NetworkMode, Profile, Sandbox, SandboxSpec};
+use warrant_sandbox::{
+    Capability, Control, NetworkMode, Profile, Sandbox, SandboxSpec, SpawnOptions, Stdio,
+};
 
 const PROXY_PORT: &str = "3128";
 
@@ -206,24 +208,34 @@ fn namespaces_made_ahead_serve_one_sandbox_each() {
         .map(|ns| std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap())
         .map(|link| link.display().to_string())
         .collect();
+    // The sandboxes stay alive until the end: a namespace's inode number is
+    // only unique while the namespace exists.
+    let mut running = Vec::new();
     for _ in 0..4 {
         // The pool makes a pair in a few milliseconds.
         std::thread::sleep(Duration::from_millis(300));
-        let output = sandbox
-            .run(&common::sh("readlink /proc/self/ns/user /proc/self/ns/net"), 4096)
-            .unwrap();
-        assert!(output.status.success(), "{output:?}");
+        let options = SpawnOptions { stdout: Stdio::Piped, ..SpawnOptions::default() };
+        let script = "readlink /proc/self/ns/user /proc/self/ns/net; exec sleep 60";
+        let mut child = sandbox.spawn(&common::sh(script), options).unwrap();
         for control in [Control::UserNamespace, Control::NetworkNamespace] {
-            let evidence = evidence(&output.report, control);
+            let evidence = evidence(child.report(), control);
             assert!(evidence.contains("made ahead by the namespace pool"), "{evidence}");
         }
-        let links = common::stdout(&output);
-        assert_eq!(links.lines().count(), 2, "{links}");
-        for link in links.lines() {
-            assert!(seen.insert(link.to_owned()), "{link} was already in use");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        for _ in 0..2 {
+            let mut link = String::new();
+            std::io::BufRead::read_line(&mut stdout, &mut link).unwrap();
+            let link = link.trim().to_owned();
+            assert!(link.starts_with("user:[") || link.starts_with("net:["), "{link}");
+            assert!(seen.insert(link.clone()), "{link} was already in use");
         }
+        running.push(child);
     }
     assert_eq!(warrant_sandbox::namespace_pool_failure(), None);
+    for mut child in running {
+        child.kill().unwrap();
+        assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+    }
 }
 
 #[test]
