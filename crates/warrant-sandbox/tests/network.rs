@@ -261,3 +261,36 @@ fn proxy_mode_works_in_a_network_namespace_made_ahead() {
     );
     server.join().unwrap();
 }
+
+/// The pool's helper and the starter's `setns` need no privilege: a user may
+/// join the namespaces its own helper made. As root this runs the helper as
+/// uid 65534; as anyone else, as that user.
+#[test]
+fn an_unprivileged_launcher_joins_namespaces_made_ahead() {
+    use std::os::unix::fs::{PermissionsExt, chown};
+    if skip_unless("an_unprivileged_launcher_joins_namespaces_made_ahead", &strict_needs()) {
+        return;
+    }
+    let base = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let workspace = base.path().join("ws");
+    std::fs::create_dir(&workspace).unwrap();
+    let fixture = Fixture::new();
+    let mut command = if common::is_root() {
+        chown(&workspace, Some(65534), Some(65534)).unwrap();
+        let mut setpriv = std::process::Command::new("setpriv");
+        setpriv.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"]);
+        setpriv.arg(&fixture.helper);
+        setpriv
+    } else {
+        std::process::Command::new(&fixture.helper)
+    };
+    let out = command.arg("launch-pooled").arg(&workspace).env("HOME", "/").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("launch-pooled: allowed exit=Some(0) net=")
+            && stdout.contains("made ahead by the namespace pool"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

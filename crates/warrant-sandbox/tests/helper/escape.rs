@@ -5,9 +5,12 @@
 //! is a usage error. Raw syscalls make the result precise: a test can tell
 //! seccomp's EPERM from Landlock's EACCES from a missing path's ENOENT.
 //!
-//! One mode runs outside: `launch <workspace> <seconds>` starts `sleep
+//! Two modes run outside: `launch <workspace> <seconds>` starts `sleep
 //! <seconds>` in a strict sandbox, prints `started`, and waits to be killed
-//! (the test of what happens to a sandbox whose launcher dies).
+//! (the test of what happens to a sandbox whose launcher dies);
+//! `launch-pooled <workspace>` turns the namespace pool on and runs `true`
+//! in a strict sandbox, printing what the report says of its network
+//! namespace (the pool's test as an unprivileged user).
 
 // The helper makes raw syscalls on purpose (io_uring, bpf, ptrace, ...).
 #![allow(unsafe_code)]
@@ -59,6 +62,7 @@ fn main() {
         "fork-bomb" => fork_bomb(),
         "memory-hog" => memory_hog(parse(&arg(0)), rest.get(1).map_or(0, |ms| parse(ms))),
         "launch" => launch(&arg(0), &arg(1)),
+        "launch-pooled" => launch_pooled(&arg(0)),
         other => {
             eprintln!("unknown attempt `{other}`");
             std::process::exit(2);
@@ -295,6 +299,21 @@ fn memory_hog(mib: usize, hold_ms: u64) -> io::Result<String> {
 }
 
 /// Starts a sandbox and never returns: the caller kills this process.
+fn launch_pooled(workspace: &str) -> io::Result<String> {
+    use warrant_sandbox::{Control, Profile, Sandbox, SandboxSpec};
+    warrant_sandbox::enable_namespace_pool(1);
+    // The pool makes a pair in a few milliseconds.
+    std::thread::sleep(Duration::from_millis(300));
+    let profile = Profile::builtin("strict").map_err(io::Error::other)?;
+    let sandbox = Sandbox::new(&SandboxSpec::new(profile, workspace)).map_err(io::Error::other)?;
+    let output = sandbox.run(&["true".into()], 4096).map_err(io::Error::other)?;
+    if let Some(failure) = warrant_sandbox::namespace_pool_failure() {
+        return Err(io::Error::other(failure));
+    }
+    let net = output.report.get(Control::NetworkNamespace).map(|c| c.evidence.clone());
+    Ok(format!("exit={:?} net={}", output.status.code(), net.unwrap_or_default()))
+}
+
 fn launch(workspace: &str, seconds: &str) -> io::Result<String> {
     use warrant_sandbox::{Profile, Sandbox, SandboxSpec, SpawnOptions};
     let profile = Profile::builtin("strict").map_err(io::Error::other)?;
