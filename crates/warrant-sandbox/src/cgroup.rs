@@ -68,8 +68,7 @@ pub fn own_cgroup() -> Option<OwnCgroup> {
             MOUNT.get_or_init(|| found).clone()
         }
     };
-    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    Some(OwnCgroup { mount, path: own_path(&own)?.to_owned() })
+    Some(OwnCgroup { mount, path: current()? })
 }
 
 /// Finds the parent to use: `explicit` (which must be a cgroup v2 directory),

@@ -2,8 +2,6 @@
 
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::Read;
-use std::os::fd::AsRawFd;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -141,18 +139,10 @@ impl Child {
 
     /// Reads what init has written to the status pipe, waiting at most `timeout`.
     fn read_status(&mut self, timeout: Option<Duration>) -> Result<(), LaunchError> {
-        let mut fds =
-            [libc::pollfd { fd: self.status_pipe.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-        if sys::poll(&mut fds, timeout).map_err(LaunchError::io("poll"))? == 0 {
-            return Ok(());
-        }
-        let mut chunk = [0u8; 512];
-        match self.status_pipe.read(&mut chunk) {
-            Ok(0) => self.status_eof = true,
-            Ok(n) => self.status_bytes.extend_from_slice(chunk.get(..n).unwrap_or_default()),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(LaunchError::Io { operation: "read status", source: e }),
-        }
+        let ended =
+            crate::report::read_some(&mut self.status_pipe, &mut self.status_bytes, timeout)
+                .map_err(LaunchError::io("read status"))?;
+        self.status_eof |= ended;
         Ok(())
     }
 

@@ -143,11 +143,11 @@ impl Sandbox {
             NetworkMode::Host => None,
             NetworkMode::None | NetworkMode::Proxy => {
                 crate::pool::take(plan.host.uid, plan.host.gid)
+                    .map(|pair| {
+                        Ok::<_, LaunchError>((at_least_3(pair.user)?, at_least_3(pair.net)?))
+                    })
+                    .transpose()?
             }
-        };
-        let made_ahead = match made_ahead {
-            Some(pair) => Some((at_least_3(pair.user)?, at_least_3(pair.net)?)),
-            None => None,
         };
         let launch = Launch {
             plan,
@@ -287,22 +287,14 @@ pub struct Output {
 /// deadline. Returns the complete frames read, and what went wrong, if anything.
 fn read_report_pipe(mut pipe: File, deadline: Instant) -> (Vec<Frame>, Option<LaunchError>) {
     let mut bytes = Vec::new();
-    let mut chunk = [0u8; 8192];
     let error = loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break Some(LaunchError::SetupTimeout(SETUP_TIMEOUT));
         }
-        let mut fds = [libc::pollfd { fd: pipe.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-        match sys::poll(&mut fds, Some(left)) {
-            Ok(0) => continue,
-            Ok(_) => {}
-            Err(e) => break Some(LaunchError::Io { operation: "poll", source: e }),
-        }
-        match pipe.read(&mut chunk) {
-            Ok(0) => break None,
-            Ok(n) => bytes.extend_from_slice(chunk.get(..n).unwrap_or_default()),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+        match crate::report::read_some(&mut pipe, &mut bytes, Some(left)) {
+            Ok(true) => break None,
+            Ok(false) => {}
             Err(e) => break Some(LaunchError::Io { operation: "read report", source: e }),
         }
     };

@@ -11,8 +11,9 @@
 //! - A pair serves one sandbox and is never handed out again: the launcher
 //!   keeps the only descriptors of it, passes them to that sandbox's starter,
 //!   and closes its own.
-//! - The helper does exactly what the starter would (its own uid and gid
-//!   mapped to themselves, `setgroups` denied, loopback up), as the same user.
+//! - The helper runs the starter's own steps for these two namespaces (its
+//!   uid and gid mapped to themselves, `setgroups` denied, loopback up), as
+//!   the same user.
 //!   It holds nothing else: it closes every inherited descriptor first.
 //! - The sandbox's verification is the same either way (its namespaces must
 //!   differ from the launcher's), and its report says the pair was made ahead.
@@ -158,8 +159,7 @@ fn helper(ready: &OwnedFd, hold: OwnedFd, uid: u32, gid: u32) -> ! {
     keep.sort_unstable();
     let made = close_all_except(&keep).is_ok()
         && crate::starter::enter_user_namespace(uid, gid).is_ok()
-        && sys::unshare(libc::CLONE_NEWNET).is_ok()
-        && sys::loopback_up().is_ok();
+        && crate::starter::enter_network_namespace().is_ok();
     if sys::write_all(ready.as_raw_fd(), &[u8::from(made)]).is_ok() {
         // Returns at EOF: the launcher closed its end (or died).
         let _ = File::from(hold).read(&mut [0u8; 1]);

@@ -308,6 +308,32 @@ impl Frame {
     }
 }
 
+/// Waits at most `timeout` (`None`: as long as it takes) for a frame pipe to
+/// be readable, and appends what one read returns to `bytes`. `Ok(true)` at
+/// end of file, when every writer has closed its end.
+pub(crate) fn read_some(
+    pipe: &mut std::fs::File,
+    bytes: &mut Vec<u8>,
+    timeout: Option<std::time::Duration>,
+) -> io::Result<bool> {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let mut fds = [libc::pollfd { fd: pipe.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+    if crate::sys::poll(&mut fds, timeout)? == 0 {
+        return Ok(false);
+    }
+    let mut chunk = [0u8; 8192];
+    match pipe.read(&mut chunk) {
+        Ok(0) => Ok(true),
+        Ok(n) => {
+            bytes.extend_from_slice(chunk.get(..n).unwrap_or_default());
+            Ok(false)
+        }
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Writes an `ExecFailed` frame without allocating: the address-space limit is
 /// already in force when exec fails, so the heap may be unusable.
 pub(crate) fn write_exec_failed(out: impl Write, errno: i32) -> io::Result<()> {

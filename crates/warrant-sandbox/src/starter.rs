@@ -108,24 +108,26 @@ fn enter_namespaces(launch: &Launch<'_>) -> Result<(), Failure> {
         }
         None => enter_user_namespace(plan.host.uid, plan.host.gid)?,
     }
-
-    let mut namespaces = vec![
+    for (flag, control, step) in [
         (libc::CLONE_NEWNS, Control::MountNamespace, "unshare(CLONE_NEWNS)"),
         (libc::CLONE_NEWPID, Control::PidNamespace, "unshare(CLONE_NEWPID)"),
         (libc::CLONE_NEWIPC, Control::IpcNamespace, "unshare(CLONE_NEWIPC)"),
         (libc::CLONE_NEWUTS, Control::UtsNamespace, "unshare(CLONE_NEWUTS)"),
-    ];
-    if with_net && launch.made_ahead.is_none() {
-        namespaces.push((libc::CLONE_NEWNET, Control::NetworkNamespace, "unshare(CLONE_NEWNET)"));
-    }
-    for (flag, control, step) in namespaces {
+    ] {
         sys::unshare(flag).map_err(ns(control, step))?;
     }
     sys::sethostname(b"warrant-sandbox").map_err(ns(Control::UtsNamespace, "sethostname"))?;
     if with_net && launch.made_ahead.is_none() {
-        sys::loopback_up().map_err(ns(Control::NetworkNamespace, "bring loopback up"))?;
+        enter_network_namespace()?;
     }
     Ok(())
+}
+
+/// A new network namespace with its loopback up (also run by the pool's helper).
+pub(crate) fn enter_network_namespace() -> Result<(), Failure> {
+    sys::unshare(libc::CLONE_NEWNET)
+        .map_err(ns(Control::NetworkNamespace, "unshare(CLONE_NEWNET)"))?;
+    sys::loopback_up().map_err(ns(Control::NetworkNamespace, "bring loopback up"))
 }
 
 /// A new user namespace in which `uid` and `gid` map to themselves and
