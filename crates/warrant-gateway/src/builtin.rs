@@ -230,8 +230,8 @@ pub async fn call(
         HTTP_REQUEST => crate::http_tool::call(gw, caller, arguments).await,
         EXEC => {
             let workspace = workspace_of(gw, caller).await?;
-            let cgroup_parent = gw.config.sandbox.cgroup_parent.clone();
-            tokio::task::spawn_blocking(move || exec(&workspace, cgroup_parent, arguments))
+            let sandbox = gw.config.sandbox.clone();
+            tokio::task::spawn_blocking(move || exec(&workspace, &sandbox, arguments))
                 .await
                 .map_err(|e| format!("warrant: {e}"))?
         }
@@ -457,7 +457,7 @@ static POOL_FAILURE_LOGGED: std::sync::atomic::AtomicBool =
 /// Runs on a blocking thread (the launch forks).
 fn exec(
     workspace: &std::path::Path,
-    cgroup_parent: Option<std::path::PathBuf>,
+    sandbox: &crate::config::SandboxSettings,
     arguments: Value,
 ) -> Result<CallToolResult, String> {
     let args: ExecArgs =
@@ -466,10 +466,7 @@ fn exec(
     let mut profile = warrant_sandbox::Profile::builtin("strict")
         .map_err(|e| format!("warrant: the strict profile: {e}"))?;
     profile.limits.wall_clock_seconds = Some(seconds);
-    let mut spec = warrant_sandbox::SandboxSpec::new(profile, workspace);
-    if let Some(parent) = cgroup_parent {
-        spec = spec.with_cgroup_parent(parent);
-    }
+    let spec = sandbox.spec(profile, workspace);
     let command = [OsString::from("/bin/sh"), OsString::from("-c"), OsString::from(args.command)];
     // From the first exec on, the next launches' user and network namespaces
     // are made ahead, off the call's path (each serves one sandbox).

@@ -130,6 +130,21 @@ pub struct SandboxSettings {
     pub cgroup_parent: Option<std::path::PathBuf>,
 }
 
+impl SandboxSettings {
+    /// A sandbox of `profile` on `workspace`, with this host's settings: what
+    /// `warrant run`, `warrant__exec` and `warrant doctor` all launch.
+    pub fn spec(
+        &self,
+        profile: warrant_sandbox::Profile,
+        workspace: impl Into<std::path::PathBuf>,
+    ) -> warrant_sandbox::SandboxSpec {
+        warrant_sandbox::SandboxSpec {
+            cgroup_parent: self.cgroup_parent.clone(),
+            ..warrant_sandbox::SandboxSpec::new(profile, workspace)
+        }
+    }
+}
+
 /// `[egress]`: the proxy sandboxed runs reach the network through.
 #[derive(Debug, Clone, Default)]
 pub struct EgressSettings {

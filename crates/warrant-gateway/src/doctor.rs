@@ -1,9 +1,10 @@
 //! `warrant doctor`: what this host can enforce, control by control, and
 //! whether each shipped profile starts here.
 
+use crate::config::SandboxSettings;
 use serde::Serialize;
 use std::ffi::OsString;
-use warrant_sandbox::{NetworkMode, Profile, Sandbox, SandboxSpec};
+use warrant_sandbox::{NetworkMode, Profile, Sandbox};
 
 /// `warrant doctor`: what this host can enforce, and whether each shipped
 /// profile actually starts here (tried, not inferred).
@@ -37,12 +38,11 @@ pub struct ProfileCheck {
     pub controls: Vec<(String, String)>,
 }
 
-/// `cgroup_parent`: the home's `[sandbox] cgroup_parent`, if any, so the
-/// profile checks start sandboxes as `warrant run` would.
-pub fn doctor(cgroup_parent: Option<&std::path::Path>) -> DoctorReport {
+/// `sandbox`: the home's `[sandbox]` settings, so the profile checks start
+/// sandboxes as `warrant run` would.
+pub fn doctor(sandbox: &SandboxSettings) -> DoctorReport {
     let host = warrant_sandbox::probe();
-    let profiles =
-        Profile::builtin_names().map(|name| check_profile(name, cgroup_parent)).collect();
+    let profiles = Profile::builtin_names().map(|name| check_profile(name, sandbox)).collect();
     let keychain = match warrant_vault::KeyCache::available() {
         Ok(()) => KeychainCheck {
             available: true,
@@ -54,10 +54,10 @@ pub fn doctor(cgroup_parent: Option<&std::path::Path>) -> DoctorReport {
             detail: format!("{why}; the vault's passphrase is asked for at every unlock"),
         },
     };
-    DoctorReport { host, profiles, keychain, cgroup_parent: cgroup_parent.map(Into::into) }
+    DoctorReport { host, profiles, keychain, cgroup_parent: sandbox.cgroup_parent.clone() }
 }
 
-fn check_profile(name: &str, cgroup_parent: Option<&std::path::Path>) -> ProfileCheck {
+fn check_profile(name: &str, sandbox: &SandboxSettings) -> ProfileCheck {
     let failed = |error: String| ProfileCheck {
         profile: name.to_owned(),
         runs: false,
@@ -73,10 +73,7 @@ fn check_profile(name: &str, cgroup_parent: Option<&std::path::Path>) -> Profile
     if let Err(e) = std::fs::create_dir(&workspace) {
         return failed(format!("cannot make a scratch workspace: {e}"));
     }
-    let mut spec = SandboxSpec::new(profile.clone(), &workspace);
-    if let Some(parent) = cgroup_parent {
-        spec = spec.with_cgroup_parent(parent);
-    }
+    let mut spec = sandbox.spec(profile.clone(), &workspace);
     // A socket that answers nothing: enough to start a proxy-mode sandbox.
     let _listener;
     if profile.network.mode == NetworkMode::Proxy {

@@ -36,7 +36,7 @@ use warrant_core::{AgentId, AgentName, UnixMillis};
 use warrant_egress::EgressConfig;
 use warrant_identity::{IssueRequest, Registry, RootKey, TrustDomain};
 use warrant_policy::PolicyEngine;
-use warrant_sandbox::{Access, NetworkMode, PathRule, Profile, Sandbox, SandboxSpec, SpawnOptions};
+use warrant_sandbox::{Access, NetworkMode, PathRule, Profile, Sandbox, SpawnOptions};
 
 /// Hosts a shipped profile declares (its egress allowlist, as
 /// `context.declared`), each with why.
@@ -221,7 +221,7 @@ pub fn run(home: &Home, options: RunOptions) -> Result<i32, GatewayError> {
             credentials: credentials.clone(),
             policy,
             allow_private: config.egress.allow_private.clone(),
-            cgroup_parent: config.sandbox.cgroup_parent.clone(),
+            sandbox: config.sandbox.clone(),
             profile,
             workspace,
             declared,
@@ -268,7 +268,7 @@ struct Supervised<'a> {
     credentials: Option<Arc<crate::run_credentials::RunCredentials>>,
     policy: Arc<PolicyEngine>,
     allow_private: Vec<ipnet::IpNet>,
-    cgroup_parent: Option<PathBuf>,
+    sandbox: crate::config::SandboxSettings,
     profile: Profile,
     workspace: PathBuf,
     declared: Vec<String>,
@@ -290,10 +290,7 @@ fn supervise(
     let shutdown = CancellationToken::new();
     let _stop_proxy = shutdown.clone().drop_guard();
     let proxy_mode = s.profile.network.mode == NetworkMode::Proxy;
-    let mut spec = SandboxSpec::new(s.profile.clone(), &s.workspace);
-    if let Some(parent) = &s.cgroup_parent {
-        spec = spec.with_cgroup_parent(parent);
-    }
+    let mut spec = s.sandbox.spec(s.profile.clone(), &s.workspace);
     let mut grant = vec![
         ("WARRANT_TOKEN".to_owned(), s.token.to_owned()),
         ("WARRANT_AGENT_ID".to_owned(), agent.to_string()),

@@ -658,10 +658,10 @@ fn policy(home: &Home, cmd: PolicyCommand) -> Result<()> {
 fn doctor(home: &Home, json: bool) -> Result<ExitCode> {
     // The home is optional here: without one (or with a broken config) the
     // checks use the defaults.
-    let parent = warrant_gateway::config::Config::load(&home.config())
-        .ok()
-        .and_then(|c| c.sandbox.cgroup_parent);
-    let report = warrant_gateway::run::doctor(parent.as_deref());
+    let sandbox = warrant_gateway::config::Config::load(&home.config())
+        .map(|c| c.sandbox)
+        .unwrap_or_default();
+    let report = warrant_gateway::run::doctor(&sandbox);
     if json {
         print_json(&report)?;
     } else {
