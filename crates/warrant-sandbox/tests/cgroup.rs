@@ -12,7 +12,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{Fixture, run, sh, skip_unless, stdout, strict, strict_needs};
+use common::{Fixture, run, sh, skip_unless, stdout, strict, strict_needs, with_limits};
 use warrant_sandbox::{CgroupMode, Control, ControlStatus, LaunchError, Sandbox};
 
 /// A fresh child of this process's cgroup for one test, removed on drop;
@@ -102,8 +102,7 @@ fn a_profile_that_requires_a_cgroup_refuses_without_its_limits() {
         return;
     }
     let fixture = Fixture::new();
-    let mut profile = strict();
-    profile.limits.cgroup = CgroupMode::Required;
+    let profile = with_limits(|p| p.limits.cgroup = CgroupMode::Required);
     // With no parent given, the launcher's own cgroup is used only when it
     // hands out memory and pids; with this parent, only if it does.
     let parent = TestParent::new("required");
@@ -136,8 +135,7 @@ fn the_profile_can_turn_the_cgroup_off() {
         return;
     }
     let fixture = Fixture::new();
-    let mut profile = strict();
-    profile.limits.cgroup = CgroupMode::Off;
+    let profile = with_limits(|p| p.limits.cgroup = CgroupMode::Off);
     let output = run(&fixture.spec(profile), &["/bin/true".into()]);
     let entry = output.report.get(Control::Cgroup).unwrap();
     assert_eq!(entry.status, ControlStatus::NotRequested, "{}", entry.evidence);
@@ -173,10 +171,11 @@ fn memory_and_process_limits_bind_the_whole_tree() {
     // Hand the controllers to the sandboxes' cgroups.
     std::fs::write(parent.dir.join("cgroup.subtree_control"), "+memory +pids").unwrap();
     let fixture = Fixture::new();
-    let mut profile = strict();
-    profile.limits.cgroup = CgroupMode::Required;
-    profile.limits.memory_bytes = Some(256 << 20);
-    profile.limits.max_processes = Some(16);
+    let profile = with_limits(|p| {
+        p.limits.cgroup = CgroupMode::Required;
+        p.limits.memory_bytes = Some(256 << 20);
+        p.limits.max_processes = Some(16);
+    });
     let spec = fixture.spec(profile).with_cgroup_parent(&parent.dir);
     let sandbox = Sandbox::new(&spec).unwrap();
     let helper = fixture.helper.display();

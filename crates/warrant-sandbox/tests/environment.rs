@@ -89,11 +89,11 @@ fn the_init_process_does_not_expose_the_launchers_environment() {
 
 #[test]
 fn a_granted_variable_reaches_the_command_and_an_inherited_one_of_that_name_does_not() {
-    if skip_unless("a_granted_variable_reaches_the_command", &strict_needs()) {
+    let Some((_fixture, sandbox)) =
+        common::strict_sandbox("a_granted_variable_reaches_the_command")
+    else {
         return;
-    }
-    let fixture = Fixture::new();
-    let sandbox = Sandbox::new(&fixture.spec(strict())).unwrap();
+    };
     let options = SpawnOptions {
         stdin: Stdio::Null,
         stdout: Stdio::Piped,

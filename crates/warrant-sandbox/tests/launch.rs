@@ -59,11 +59,10 @@ fn exit_code_and_killing_signal_propagate() {
 
 #[test]
 fn captured_output_is_capped_and_flagged() {
-    if skip_unless("captured_output_is_capped_and_flagged", &strict_needs()) {
+    let Some((_fixture, sandbox)) = common::strict_sandbox("captured_output_is_capped_and_flagged")
+    else {
         return;
-    }
-    let fixture = Fixture::new();
-    let sandbox = Sandbox::new(&fixture.spec(strict())).unwrap();
+    };
     let output = sandbox.run(&sh("head -c 100000 /dev/zero; echo err >&2"), 1000).unwrap();
     assert_eq!(output.stdout.len(), 1000);
     assert!(output.stdout_truncated);
@@ -73,11 +72,11 @@ fn captured_output_is_capped_and_flagged() {
 
 #[test]
 fn piped_stdin_reaches_the_command_and_wait_returns_its_status() {
-    if skip_unless("piped_stdin_reaches_the_command_and_wait_returns_its_status", &strict_needs()) {
+    let Some((_fixture, sandbox)) =
+        common::strict_sandbox("piped_stdin_reaches_the_command_and_wait_returns_its_status")
+    else {
         return;
-    }
-    let fixture = Fixture::new();
-    let sandbox = Sandbox::new(&fixture.spec(strict())).unwrap();
+    };
     let options = SpawnOptions {
         stdin: Stdio::Piped,
         stdout: Stdio::Piped,

@@ -7,10 +7,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    Fixture, host_processes_with, is_root, run, sh, skip_unless, stdout, strict, strict_needs,
-    verdict,
+    Fixture, host_processes_with, is_root, run, sh, skip_unless, stdout, strict_needs, verdict,
+    with_limits,
 };
-use warrant_sandbox::{Profile, Sandbox, SpawnOptions, Stdio};
+use warrant_sandbox::{Sandbox, SpawnOptions, Stdio};
 
 /// A number unlikely to appear in any other process's command line.
 fn marker(salt: u32) -> String {
@@ -23,12 +23,6 @@ fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn with_limits(edit: impl FnOnce(&mut Profile)) -> Profile {
-    let mut profile = strict();
-    edit(&mut profile);
-    profile
 }
 
 #[test]
@@ -91,11 +85,11 @@ fn the_wall_clock_limit_kills_the_whole_tree() {
 
 #[test]
 fn kill_takes_down_the_whole_tree_and_terminate_is_forwarded() {
-    if skip_unless("kill_takes_down_the_whole_tree_and_terminate_is_forwarded", &strict_needs()) {
+    let Some((_fixture, sandbox)) =
+        common::strict_sandbox("kill_takes_down_the_whole_tree_and_terminate_is_forwarded")
+    else {
         return;
-    }
-    let fixture = Fixture::new();
-    let sandbox = Sandbox::new(&fixture.spec(strict())).unwrap();
+    };
     let background = marker(3);
     let mut child =
         sandbox.spawn(&sh(&format!("sleep {background} & wait")), SpawnOptions::default()).unwrap();
@@ -117,14 +111,11 @@ fn kill_takes_down_the_whole_tree_and_terminate_is_forwarded() {
 
 #[test]
 fn when_wait_returns_nothing_the_command_left_behind_is_still_running() {
-    if skip_unless(
+    let Some((_fixture, sandbox)) = common::strict_sandbox(
         "when_wait_returns_nothing_the_command_left_behind_is_still_running",
-        &strict_needs(),
-    ) {
+    ) else {
         return;
-    }
-    let fixture = Fixture::new();
-    let sandbox = Sandbox::new(&fixture.spec(strict())).unwrap();
+    };
     let background = marker(6);
     // The command leaves a process behind and exits when its stdin closes.
     let options = SpawnOptions { stdin: Stdio::Piped, ..SpawnOptions::default() };
@@ -145,11 +136,11 @@ fn when_wait_returns_nothing_the_command_left_behind_is_still_running() {
 
 #[test]
 fn finished_sandboxes_are_reaped_not_left_as_zombies() {
-    if skip_unless("finished_sandboxes_are_reaped_not_left_as_zombies", &strict_needs()) {
+    let Some((_fixture, sandbox)) =
+        common::strict_sandbox("finished_sandboxes_are_reaped_not_left_as_zombies")
+    else {
         return;
-    }
-    let fixture = Fixture::new();
-    let sandbox = Sandbox::new(&fixture.spec(strict())).unwrap();
+    };
     let launch = || {
         let mut child = sandbox.spawn(&["/bin/true".into()], SpawnOptions::default()).unwrap();
         assert!(child.wait().unwrap().success());

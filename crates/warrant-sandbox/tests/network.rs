@@ -197,12 +197,12 @@ fn evidence(report: &warrant_sandbox::Report, control: Control) -> String {
 
 #[test]
 fn namespaces_made_ahead_serve_one_sandbox_each() {
-    if skip_unless("namespaces_made_ahead_serve_one_sandbox_each", &strict_needs()) {
+    let Some((_fixture, sandbox)) =
+        common::strict_sandbox("namespaces_made_ahead_serve_one_sandbox_each")
+    else {
         return;
-    }
+    };
     warrant_sandbox::enable_namespace_pool(2);
-    let fixture = Fixture::new();
-    let sandbox = Sandbox::new(&fixture.spec(strict())).unwrap();
     let mut seen: HashSet<String> = ["user", "net"]
         .iter()
         .map(|ns| std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap())

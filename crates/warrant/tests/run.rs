@@ -222,6 +222,58 @@ fn the_network_is_only_the_proxy_and_policy_decides_each_host() {
     drop(gw);
 }
 
+/// Starts `warrant run [extra] -- bash -c "sleep N & sleep N; echo SURVIVED"`
+/// and returns once its sandbox has started.
+fn start_runaway(w: &Warrant, ws: &Path, extra: &[&str], seconds: u32) -> std::process::Child {
+    let script = format!("sleep {seconds} & sleep {seconds}; echo SURVIVED");
+    let mut args = vec!["run"];
+    args.extend_from_slice(extra);
+    args.extend(["--", "bash", "-c", &script]);
+    let child = w
+        .command(&args)
+        .current_dir(ws)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !audit_records(w).iter().any(|r| r["kind"] == "sandbox_started") {
+        assert!(Instant::now() < deadline, "the run did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+/// Waits (at most 20 s after `since`) for a run from [`start_runaway`] to be
+/// killed, then checks its whole tree is gone and the record gives `why`.
+/// Returns how long after `since` it ended.
+fn assert_runaway_stopped(
+    w: &Warrant,
+    mut child: std::process::Child,
+    since: Instant,
+    seconds: u32,
+    why: &str,
+) -> Duration {
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(since.elapsed() < Duration::from_secs(20), "the run was not stopped ({why})");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let ended = since.elapsed();
+    assert_eq!(status.code(), Some(137));
+    let mut out = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert!(!out.contains("SURVIVED"));
+    let exited = audit_records(w).into_iter().find(|r| r["kind"] == "sandbox_exited").unwrap();
+    assert!(exited["body"]["stopped"].as_str().unwrap().contains(why), "{exited}");
+    // No process of the run is left on the host.
+    let ps = Command::new("pgrep").args(["-f", &format!("sleep {seconds}")]).output().unwrap();
+    assert!(String::from_utf8_lossy(&ps.stdout).trim().is_empty(), "left behind: {ps:?}");
+    ended
+}
+
 #[test]
 fn kill_ends_the_whole_run_and_a_wall_clock_limit_ends_it_too() {
     let w = Warrant::new(BIN);
@@ -229,44 +281,10 @@ fn kill_ends_the_whole_run_and_a_wall_clock_limit_ends_it_too() {
         return;
     }
     let ws = workspace(&w);
-    let mut child = w
-        .command(&[
-            "run",
-            "--name",
-            "runaway",
-            "--",
-            "bash",
-            "-c",
-            "sleep 313 & sleep 313; echo SURVIVED",
-        ])
-        .current_dir(&ws)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !audit_records(&w).iter().any(|r| r["kind"] == "sandbox_started") {
-        assert!(Instant::now() < deadline, "the run did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let child = start_runaway(&w, &ws, &["--name", "runaway"], 313);
     let killed_at = Instant::now();
     assert_eq!(w.run(&["kill", "runaway"]).code, 0);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(killed_at.elapsed() < Duration::from_secs(20), "the run outlived its kill");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(137));
-    let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    assert!(!out.contains("SURVIVED"));
-    let exited = audit_records(&w).into_iter().find(|r| r["kind"] == "sandbox_exited").unwrap();
-    assert!(exited["body"]["stopped"].as_str().unwrap().contains("warrant kill"), "{exited}");
-    // No process of the run is left on the host.
-    let ps = Command::new("pgrep").args(["-f", "sleep 313"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&ps.stdout).trim().is_empty(), "left behind: {ps:?}");
+    assert_runaway_stopped(&w, child, killed_at, 313, "warrant kill");
 
     // A profile of the operator's own with a 1 s wall clock.
     std::fs::create_dir_all(w.home().join("profiles")).unwrap();
@@ -289,41 +307,21 @@ fn a_run_whose_kill_switch_cannot_be_read_is_stopped() {
         return;
     }
     let ws = workspace(&w);
-    let mut child = w
-        .command(&["run", "--", "bash", "-c", "sleep 317 & sleep 317; echo SURVIVED"])
-        .current_dir(&ws)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !audit_records(&w).iter().any(|r| r["kind"] == "sandbox_started") {
-        assert!(Instant::now() < deadline, "the run did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let child = start_runaway(&w, &ws, &[], 317);
     // The registry breaks under the run: its kill switch can no longer be read.
     let db = rusqlite::Connection::open(w.home().join("state.db")).unwrap();
     db.execute_batch("ALTER TABLE kills RENAME TO kills_unreadable").unwrap();
     let broken_at = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(broken_at.elapsed() < Duration::from_secs(20), "the run outlived its kill switch");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let ended = assert_runaway_stopped(
+        &w,
+        child,
+        broken_at,
+        317,
+        "cannot be read to check for `warrant kill`",
+    );
     // Two seconds of failed reads, then the tree is killed: not sooner (one
-    // failed read is not enough), and not much later.
-    assert!(broken_at.elapsed() >= Duration::from_millis(1500), "{:?}", broken_at.elapsed());
-    assert_eq!(status.code(), Some(137));
-    let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    assert!(!out.contains("SURVIVED"));
-    let exited = audit_records(&w).into_iter().find(|r| r["kind"] == "sandbox_exited").unwrap();
-    let stopped = exited["body"]["stopped"].as_str().unwrap();
-    assert!(stopped.contains("cannot be read to check for `warrant kill`"), "{exited}");
-    let ps = Command::new("pgrep").args(["-f", "sleep 317"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&ps.stdout).trim().is_empty(), "left behind: {ps:?}");
+    // failed read is not enough).
+    assert!(ended >= Duration::from_millis(1500), "{ended:?}");
 }
 
 #[test]

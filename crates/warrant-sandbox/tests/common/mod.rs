@@ -44,6 +44,24 @@ pub fn skip_unless(test: &str, needed: &[Capability]) -> bool {
     true
 }
 
+/// The `strict` profile, edited.
+pub fn with_limits(edit: impl FnOnce(&mut Profile)) -> Profile {
+    let mut profile = strict();
+    edit(&mut profile);
+    profile
+}
+
+/// A `strict` sandbox on a fresh fixture, or `None` (said) where this host
+/// lacks what the profile needs. Keep the fixture: it holds the workspace.
+pub fn strict_sandbox(test: &str) -> Option<(Fixture, Sandbox)> {
+    if skip_unless(test, &strict_needs()) {
+        return None;
+    }
+    let fixture = Fixture::new();
+    let sandbox = Sandbox::new(&fixture.spec(strict())).unwrap();
+    Some((fixture, sandbox))
+}
+
 /// Everything the `strict` profile requires on this host.
 pub fn strict_needs() -> Vec<Capability> {
     let mut needed = vec![Capability::LandlockNetwork, Capability::LandlockScopes];
