@@ -164,6 +164,10 @@ pub struct Checkpoint {
     /// That record's hash.
     pub head_hash: String,
     pub ts_ms: i64,
+    /// Lowercase hex of the verifying key.
+    pub public_key: String,
+    /// Lowercase hex of the Ed25519 signature.
+    pub signature: String,
 }
 
 #[cfg(test)]

@@ -45,13 +45,20 @@
 //! `checkpoint_every` while there are unsealed records, on
 //! [`AuditLog::checkpoint`] and on [`AuditLog::close`].
 //!
+//! Every checkpoint is also appended to a witness outside the log (a JSONL
+//! file, and the local syslog); the line format and where it goes are in
+//! `witness.rs` and [`default_witness_path`]. [`AuditLog::close`] seals:
+//! its final checkpoint goes to the log and to the witness.
+//!
 //! # What the chain does not prove
 //!
 //! Records after the last checkpoint are chained but not signed: deleting them
 //! (truncating the tail), or appending well-formed records after them, cannot
-//! be detected without an external anchor such as a copy of the last
-//! checkpoint kept elsewhere. Deleting records together with the checkpoints
-//! that seal them is likewise only detectable against such an anchor.
+//! be detected from the log alone. Deleting records together with the
+//! checkpoints that seal them, or replacing the database and its public key,
+//! is detected only against the witness; records after the latest witnessed
+//! checkpoint are not protected by it, and neither is anything if the
+//! attacker can also rewrite the witness.
 //! The database file is created with mode 0600; that keeps agents running as
 //! other users out, not a process running as the gateway's own user.
 
@@ -60,11 +67,13 @@ mod format;
 mod group;
 mod log;
 mod redact;
+mod witness;
 mod writer;
 
 pub use event::{AuditEvent, Checkpoint, EventKind, RecordRef};
 pub use log::{AuditError, AuditLog, AuditOptions, Durability};
 pub use redact::redact_arguments;
+pub use witness::{DEFAULT_SYSLOG_SOCKET, default_witness_path};
 
 /// The value of `meta.format` this crate writes and accepts.
 pub const FORMAT: &str = format::FORMAT;

@@ -3,6 +3,7 @@
 use crate::event::{AuditEvent, Checkpoint, RecordRef};
 use crate::format::{FORMAT, GENESIS_HASH, SCHEMA};
 use crate::group::{Group, Turn, Waiter};
+use crate::witness::Witness;
 use crate::writer::{Command, Head, Reply, Writer};
 use ed25519_dalek::SigningKey;
 use rusqlite::{Connection, OptionalExtension};
@@ -39,6 +40,16 @@ pub struct AuditOptions {
     /// Write a checkpoint this long after the last one, if there are unsealed
     /// records.
     pub checkpoint_every: Duration,
+    /// The witness file every checkpoint is also appended to (see
+    /// `witness.rs`). Set, it is required: the log refuses to open, and
+    /// after a failed append refuses further records, if it cannot be
+    /// written; a path inside the log's directory is refused. `None` is the
+    /// default, [`default_witness_path`](crate::default_witness_path),
+    /// written best effort.
+    pub witness: Option<PathBuf>,
+    /// The syslog socket every witness line is also sent to, best effort.
+    /// Default [`DEFAULT_SYSLOG_SOCKET`](crate::DEFAULT_SYSLOG_SOCKET).
+    pub syslog: Option<PathBuf>,
 }
 
 impl Default for AuditOptions {
@@ -47,6 +58,8 @@ impl Default for AuditOptions {
             durability: Durability::Process,
             checkpoint_every_records: 1000,
             checkpoint_every: Duration::from_secs(10),
+            witness: None,
+            syslog: Some(PathBuf::from(crate::witness::DEFAULT_SYSLOG_SOCKET)),
         }
     }
 }
@@ -65,6 +78,14 @@ pub enum AuditError {
         .path.display()
     )]
     KeyMismatch { path: PathBuf, expected: String, found: String },
+    #[error("cannot write audit witness `{}`: {source}", .path.display())]
+    Witness { path: PathBuf, source: std::io::Error },
+    #[error(
+        "audit witness `{}` is inside the directory of its log `{}`: keep it where whoever \
+         can change the log cannot",
+        .path.display(), .log.display()
+    )]
+    WitnessInHome { path: PathBuf, log: PathBuf },
     #[error("cannot start the audit writer thread: {0}")]
     Spawn(std::io::Error),
     #[error("event detail cannot be written as canonical json: {0}")]
@@ -119,26 +140,27 @@ impl AuditLog {
         prepare_schema(&mut conn, path)?;
         let head = load_head(&conn).map_err(open_err)?;
         let public_key = hex::encode(signer.verifying_key().as_bytes());
-        let last_checkpoint: Option<(i64, String)> = conn
-            .query_row(
-                "SELECT seq, public_key FROM checkpoints ORDER BY id DESC LIMIT 1",
-                [],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()
-            .map_err(open_err)?;
-        let sealed_seq = match last_checkpoint {
-            Some((_, found)) if found != public_key => {
+        let last_checkpoint = load_last_checkpoint(&conn).map_err(open_err)?;
+        let sealed_seq = match &last_checkpoint {
+            Some(found) if found.public_key != public_key => {
                 return Err(AuditError::KeyMismatch {
                     path: path.to_owned(),
                     expected: public_key,
-                    found,
+                    found: found.public_key.clone(),
                 });
             }
-            Some((seq, _)) => u64::try_from(seq).unwrap_or(0),
+            Some(found) => found.seq,
             None => 0,
         };
-        let writer = Arc::new(Mutex::new(Writer::new(conn, signer, options, head, sealed_seq)));
+        let witness = Witness::open(
+            path,
+            options.witness.as_deref(),
+            options.syslog.as_deref(),
+            options.durability == Durability::Power,
+            last_checkpoint.as_ref(),
+        )?;
+        let writer =
+            Arc::new(Mutex::new(Writer::new(conn, signer, options, head, sealed_seq, witness)));
         let (sender, receiver) = channel();
         let shared = writer.clone();
         let thread = std::thread::Builder::new()
@@ -299,4 +321,24 @@ pub(crate) fn load_head(conn: &Connection) -> rusqlite::Result<Head> {
         Some((seq, hash)) => Head { seq: u64::try_from(seq).unwrap_or(0), hash },
         None => Head { seq: 0, hash: GENESIS_HASH.to_owned() },
     })
+}
+
+/// The newest checkpoint, with everything a witness line needs.
+fn load_last_checkpoint(conn: &Connection) -> rusqlite::Result<Option<Checkpoint>> {
+    conn.query_row(
+        "SELECT id, seq, head_hash, ts_ms, public_key, signature FROM checkpoints
+         ORDER BY id DESC LIMIT 1",
+        [],
+        |row| {
+            Ok(Checkpoint {
+                id: row.get(0)?,
+                seq: u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                head_hash: row.get(2)?,
+                ts_ms: row.get(3)?,
+                public_key: row.get(4)?,
+                signature: row.get(5)?,
+            })
+        },
+    )
+    .optional()
 }

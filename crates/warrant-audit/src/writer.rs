@@ -10,6 +10,7 @@
 use crate::event::{AuditEvent, Checkpoint, RecordRef};
 use crate::format::{checkpoint_message, record_hash};
 use crate::log::{AuditError, AuditOptions};
+use crate::witness::Witness;
 use ed25519_dalek::{Signer, SigningKey};
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use serde_json::Value;
@@ -56,7 +57,10 @@ pub(crate) struct Writer {
     /// The seq the last checkpoint sealed.
     sealed_seq: u64,
     last_checkpoint_at: Instant,
-    /// Set by the first database failure; every later write is refused.
+    /// Where each checkpoint is copied after its commit.
+    witness: Witness,
+    /// Set by the first database or required-witness failure; every later
+    /// write is refused.
     failed: Option<String>,
     /// Set once a close was handled; every later append is refused.
     pub(crate) closed: bool,
@@ -79,6 +83,7 @@ impl Writer {
         options: AuditOptions,
         head: Head,
         sealed_seq: u64,
+        witness: Witness,
     ) -> Self {
         let public_key = hex::encode(signer.verifying_key().as_bytes());
         let last_checkpoint_at = Instant::now();
@@ -90,6 +95,7 @@ impl Writer {
             head,
             sealed_seq,
             last_checkpoint_at,
+            witness,
             failed: None,
             closed: false,
         }
@@ -147,8 +153,13 @@ impl Writer {
                 if let Some(last) = rows.last() {
                     self.head = Head { seq: last.seq, hash: last.hash.clone() };
                 }
-                if let Some(seq) = sealed {
-                    self.sealed(seq);
+                // These records are committed whatever the witness does;
+                // a failed copy refuses the records after them.
+                if let Some(checkpoint) = sealed {
+                    self.sealed(checkpoint.seq);
+                    if let Err(err) = self.witness.record(&checkpoint) {
+                        self.fail_with(err.to_string());
+                    }
                 }
                 for (row, reply) in rows.into_iter().zip(replies) {
                     reply.send(Ok(RecordRef { seq: row.seq, hash: row.hash }));
@@ -167,7 +178,10 @@ impl Writer {
     /// inside the transaction, not taken from memory, so several processes
     /// (the gateway and a CLI command) can append to one log: SQLite's write
     /// lock orders them and each extends the head the other committed.
-    fn write(&mut self, prepared: Vec<Prepared>) -> rusqlite::Result<(Vec<Row>, Option<u64>)> {
+    fn write(
+        &mut self,
+        prepared: Vec<Prepared>,
+    ) -> rusqlite::Result<(Vec<Row>, Option<Checkpoint>)> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let head = crate::log::load_head(&tx)?;
         let (mut seq, mut prev_hash) = (head.seq, head.hash);
@@ -209,8 +223,8 @@ impl Writer {
             && seq.saturating_sub(self.sealed_seq) >= self.options.checkpoint_every_records;
         let mut sealed = None;
         if seal && let Some(last) = rows.last() {
-            insert_checkpoint(&tx, &self.signer, &self.public_key, last.seq, &last.hash)?;
-            sealed = Some(last.seq);
+            sealed =
+                Some(insert_checkpoint(&tx, &self.signer, &self.public_key, last.seq, &last.hash)?);
         }
         tx.commit()?;
         Ok((rows, sealed))
@@ -236,6 +250,12 @@ impl Writer {
         match written {
             Ok(checkpoint) => {
                 self.sealed(checkpoint.seq);
+                // Copied after the commit: a witness never names a
+                // checkpoint the log does not hold.
+                if let Err(err) = self.witness.record(&checkpoint) {
+                    self.fail_with(err.to_string());
+                    return Err(err);
+                }
                 Ok(Some(checkpoint))
             }
             Err(err) => Err(AuditError::Write { reason: self.fail(&err) }),
@@ -270,7 +290,10 @@ impl Writer {
     }
 
     fn fail(&mut self, err: &rusqlite::Error) -> String {
-        let reason = err.to_string();
+        self.fail_with(err.to_string())
+    }
+
+    fn fail_with(&mut self, reason: String) -> String {
         tracing::error!(error = %reason, "audit log write failed; refusing further records");
         self.failed = Some(reason.clone());
         reason
@@ -343,13 +366,21 @@ fn insert_checkpoint(
     head_hash: &str,
 ) -> rusqlite::Result<Checkpoint> {
     let ts_ms = UnixMillis::now().0;
-    let signature = signer.sign(checkpoint_message(seq, head_hash, ts_ms).as_bytes());
+    let signature =
+        hex::encode(signer.sign(checkpoint_message(seq, head_hash, ts_ms).as_bytes()).to_bytes());
     tx.execute(
         "INSERT INTO checkpoints(seq, head_hash, ts_ms, public_key, signature)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![sql_int(seq)?, head_hash, ts_ms, public_key, hex::encode(signature.to_bytes())],
+        params![sql_int(seq)?, head_hash, ts_ms, public_key, signature],
     )?;
-    Ok(Checkpoint { id: tx.last_insert_rowid(), seq, head_hash: head_hash.to_owned(), ts_ms })
+    Ok(Checkpoint {
+        id: tx.last_insert_rowid(),
+        seq,
+        head_hash: head_hash.to_owned(),
+        ts_ms,
+        public_key: public_key.to_owned(),
+        signature,
+    })
 }
 
 /// SQLite integers are signed; a seq past `i64::MAX` is a write error, not a

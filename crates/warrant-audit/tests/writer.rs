@@ -17,12 +17,14 @@ impl TempDir {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("warrant-audit-w-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        // The log lives in `home/`, so its default witness (beside the home)
+        // is inside this directory and removed with it.
+        std::fs::create_dir_all(dir.join("home")).unwrap();
         Self(dir)
     }
 
     fn db(&self) -> PathBuf {
-        self.0.join("audit.db")
+        self.0.join("home").join("audit.db")
     }
 }
 
@@ -233,7 +235,7 @@ fn the_database_is_created_owner_only() {
     let log = AuditLog::open(&dir.db(), key(), AuditOptions::default()).unwrap();
     log.append_blocking(event(0)).unwrap();
     for name in ["audit.db", "audit.db-wal", "audit.db-shm"] {
-        let mode = std::fs::metadata(dir.0.join(name)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.0.join("home").join(name)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "{name} has mode {mode:o}");
     }
     log.close().unwrap();
