@@ -176,7 +176,9 @@ fn access_for(kind: &MountKind, abi: ABI) -> Option<BitFlags<AccessFs>> {
         }
         MountKind::Tmpfs { .. } => all,
         MountKind::Proc => AccessFs::ReadFile | AccessFs::ReadDir,
-        MountKind::Symlink { .. } | MountKind::Dir => return None,
+        // A mask is read-only at the mount and empty; access to it is its
+        // enclosing mount's rule, and a rule of its own could only widen it.
+        MountKind::Symlink { .. } | MountKind::Dir | MountKind::Mask { .. } => return None,
     };
     Some(access)
 }

@@ -156,6 +156,7 @@ mod plan;
 mod pool;
 mod probe;
 mod profile;
+mod protect;
 mod report;
 mod seccomp;
 mod starter;
@@ -174,5 +175,6 @@ pub use profile::{
     Access, CgroupMode, ControlPolicy, EnvPolicy, Limits, NetworkMode, NetworkPolicy, PathRule,
     Profile, SandboxSpec,
 };
+pub use protect::{Protected, protected_paths};
 pub use report::{Control, ControlReport, ControlStatus, MountSummary, Report};
 pub use seccomp::seccomp_deny_list;

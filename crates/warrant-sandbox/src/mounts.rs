@@ -15,6 +15,10 @@ use crate::plan::{LANDLOCK_PROBE, MountKind, MountOp, NEW_ROOT, PROC_READ_ONLY, 
 use crate::report::{Control, Failure};
 use crate::sys;
 
+/// The empty file bound over each protected file (see `protect.rs`), in the
+/// staging root.
+const MASK_SOURCE: &str = "/.warrant-empty";
+
 fn failure(control: Control, step: impl Into<String>, err: &io::Error) -> Failure {
     Failure { control: Some(control), step: step.into(), reason: err.to_string() }
 }
@@ -50,6 +54,11 @@ pub(crate) fn build_root(plan: &Plan) -> Result<(), Failure> {
     )
     .map_err(root("mount root tmpfs"))?;
 
+    if plan.mounts.iter().any(|op| op.kind == (MountKind::Mask { file: true })) {
+        // The source of every file mask: empty, read-only, in the staging
+        // tmpfs (kept alive by the binds after the staging is detached).
+        std::fs::write(MASK_SOURCE, b"").map_err(root("create the mask file"))?;
+    }
     let mut dirs = Existing(vec![PathBuf::from(NEW_ROOT)]);
     for op in &plan.mounts {
         apply(op, &mut dirs)?;
@@ -172,6 +181,26 @@ fn apply(op: &MountOp, dirs: &mut Existing) -> Result<(), Failure> {
                 .map_err(root("bind"))?;
             let readonly = matches!(op.kind, MountKind::BindReadOnly { .. });
             read_only_or_nosuid(staged, readonly)
+                .map_err(|e| failure(Control::ReadOnlyMounts, step("restrict"), &e))
+        }
+        MountKind::Mask { file: false } => {
+            dirs.ensure(staged_path).map_err(root("mkdir"))?;
+            sys::mount(
+                Some(c"tmpfs"),
+                staged,
+                Some(c"tmpfs"),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                Some(c"mode=0500,size=4k,nr_inodes=1"),
+            )
+            .map_err(root("mask"))?;
+            read_only(staged, false)
+                .map_err(|e| failure(Control::ReadOnlyMounts, step("restrict"), &e))
+        }
+        MountKind::Mask { file: true } => {
+            make_mountpoint(staged_path, true, dirs).map_err(root("create mountpoint"))?;
+            let source = CString::new(MASK_SOURCE).unwrap_or_default();
+            sys::mount(Some(&source), staged, None, libc::MS_BIND, None).map_err(root("mask"))?;
+            read_only(staged, false)
                 .map_err(|e| failure(Control::ReadOnlyMounts, step("restrict"), &e))
         }
         MountKind::Device => {

@@ -68,6 +68,11 @@ pub(crate) enum MountKind {
     Copy {
         contents: Vec<u8>,
     },
+    /// An empty, read-only directory (a tmpfs) or file mounted over a
+    /// protected path inside another mount (see `protect.rs`).
+    Mask {
+        file: bool,
+    },
 }
 
 impl MountKind {
@@ -77,6 +82,7 @@ impl MountKind {
         match self {
             MountKind::BindReadOnly { file } | MountKind::BindReadWrite { file } => *file,
             MountKind::Device | MountKind::Copy { .. } => true,
+            MountKind::Mask { file } => *file,
             MountKind::Tmpfs { .. }
             | MountKind::Proc
             | MountKind::Symlink { .. }
@@ -106,6 +112,7 @@ impl MountOp {
             MountKind::Proc => "proc",
             MountKind::Symlink { .. } => "symlink",
             MountKind::Copy { .. } => "copy",
+            MountKind::Mask { .. } => "mask",
             MountKind::Dir => return None,
         };
         Some(MountSummary { path: self.target.display().to_string(), kind: kind.to_owned() })
@@ -182,9 +189,17 @@ impl Plan {
             let options = format!("mode=0700{tmp_size}");
             ops.push(op(MountKind::Tmpfs { options }, &home, None)?);
         }
-        ops.extend(user_mounts(&profile, host_home.as_deref())?);
+        let (user_ops, mut binds) = user_mounts(&profile, host_home.as_deref())?;
+        ops.extend(user_ops);
         check_user_target(&workspace)?;
         ops.push(op(MountKind::BindReadWrite { file: false }, &workspace, Some(&workspace))?);
+        binds.push((workspace.clone(), workspace.clone()));
+        let protected = crate::protect::protected_paths(host_home.as_deref(), &spec.protected);
+        let binds: Vec<_> =
+            binds.iter().map(|(target, source)| crate::protect::Bind { target, source }).collect();
+        for (target, file) in crate::protect::masks(&binds, &protected)? {
+            ops.push(op(MountKind::Mask { file }, &target, None)?);
+        }
 
         let mut targets = std::collections::HashSet::with_capacity(ops.len());
         if let Some(twice) = ops.iter().find(|op| !targets.insert(&op.target)) {
@@ -332,9 +347,16 @@ fn system_mounts(tmp_size: &str) -> Result<Vec<MountOp>, LaunchError> {
     Ok(ops)
 }
 
-/// The profile's extra paths.
-fn user_mounts(profile: &Profile, host_home: Option<&Path>) -> Result<Vec<MountOp>, LaunchError> {
+/// The host paths a sandbox gets: (target, canonical source) of each bind.
+type Binds = Vec<(PathBuf, PathBuf)>;
+
+/// The profile's extra paths, and each one's bind.
+fn user_mounts(
+    profile: &Profile,
+    host_home: Option<&Path>,
+) -> Result<(Vec<MountOp>, Binds), LaunchError> {
     let mut ops = Vec::new();
+    let mut binds = Vec::new();
     for rule in &profile.paths {
         let Some(target) = expand(&rule.path, host_home) else {
             if rule.optional {
@@ -354,8 +376,9 @@ fn user_mounts(profile: &Profile, host_home: Option<&Path>) -> Result<Vec<MountO
             Access::ReadWrite => MountKind::BindReadWrite { file },
         };
         ops.push(op(kind, &target, Some(&source))?);
+        binds.push((target, source));
     }
-    Ok(ops)
+    Ok((ops, binds))
 }
 
 fn path_err(path: &Path, reason: String) -> LaunchError {
@@ -384,7 +407,7 @@ fn op(kind: MountKind, target: &Path, source: Option<&Path>) -> Result<MountOp, 
 }
 
 /// Absolute path with `.` and `..` resolved lexically.
-fn lexical(path: &Path) -> Option<PathBuf> {
+pub(crate) fn lexical(path: &Path) -> Option<PathBuf> {
     if !path.is_absolute() {
         return None;
     }

@@ -245,6 +245,11 @@ pub struct SandboxSpec {
     /// (default: the launcher's own cgroup, when it hands out `memory` and
     /// `pids`). See the profile's `limits.cgroup`.
     pub cgroup_parent: Option<PathBuf>,
+    /// Paths no sandbox may see besides the secret stores beneath `$HOME`
+    /// (Warrant's home), each with the reason: masked where they lie inside
+    /// the workspace or a declared path; a workspace or declared path inside
+    /// one is refused.
+    pub protected: Vec<(PathBuf, String)>,
 }
 
 impl SandboxSpec {
@@ -255,7 +260,14 @@ impl SandboxSpec {
             cwd: None,
             proxy_socket: None,
             cgroup_parent: None,
+            protected: Vec::new(),
         }
+    }
+
+    /// Adds a path no sandbox may see (see [`SandboxSpec::protected`]).
+    pub fn with_protected(mut self, path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        self.protected.push((path.into(), reason.into()));
+        self
     }
 
     pub fn with_cgroup_parent(mut self, dir: impl Into<PathBuf>) -> Self {

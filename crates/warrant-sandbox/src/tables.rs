@@ -152,6 +152,59 @@ pub(crate) const DEV_SYMLINKS: &[(&str, &str)] = &[
     ("/dev/stderr", "/proc/self/fd/2"),
 ];
 
+/// Secret stores beneath the launcher's `$HOME` that no sandbox sees,
+/// whatever its workspace or declared paths: where one lies inside a mount,
+/// an empty read-only directory or file is mounted over it; a workspace or
+/// declared path inside one is refused. A store that is a symlink is masked
+/// where it points.
+pub(crate) const SECRET_STORES: &[HomePath] = &[
+    HomePath {
+        path: ".warrant",
+        reason: "Warrant's default home: keys, vault, audit log, control socket",
+    },
+    HomePath { path: ".ssh", reason: "SSH private keys and the hosts they open" },
+    HomePath { path: ".gnupg", reason: "GnuPG private keys" },
+    HomePath { path: ".password-store", reason: "pass: the password store" },
+    HomePath { path: ".local/share/keyrings", reason: "GNOME keyring files" },
+    HomePath { path: ".aws", reason: "AWS access keys and SSO session caches" },
+    HomePath { path: ".azure", reason: "Azure CLI tokens" },
+    HomePath {
+        path: ".config/gcloud",
+        reason: "gcloud credentials and application-default credentials",
+    },
+    HomePath { path: ".oci", reason: "Oracle Cloud API keys" },
+    HomePath { path: ".kube", reason: "Kubernetes cluster credentials" },
+    HomePath { path: ".docker", reason: "container registry credentials (config.json)" },
+    HomePath { path: ".config/gh", reason: "GitHub CLI tokens" },
+    HomePath { path: ".config/op", reason: "1Password CLI sessions" },
+    HomePath { path: ".mozilla", reason: "Firefox profiles: cookies and saved passwords" },
+    HomePath {
+        path: ".config/google-chrome",
+        reason: "Chrome profiles: cookies and saved passwords",
+    },
+    HomePath { path: ".config/chromium", reason: "Chromium profiles: cookies and saved passwords" },
+    HomePath { path: ".netrc", reason: "passwords for hosts (curl, git, ftp)" },
+    HomePath { path: ".git-credentials", reason: "git's plain-text credential store" },
+    HomePath { path: ".npmrc", reason: "npm registry tokens" },
+    HomePath { path: ".pypirc", reason: "PyPI upload tokens" },
+    HomePath { path: ".cargo/credentials.toml", reason: "crates.io tokens" },
+    HomePath { path: ".cargo/credentials", reason: "crates.io tokens (older cargo)" },
+    HomePath { path: ".vault-token", reason: "HashiCorp Vault token" },
+    HomePath { path: ".pgpass", reason: "PostgreSQL passwords" },
+    HomePath { path: ".my.cnf", reason: "MySQL passwords" },
+    HomePath { path: ".boto", reason: "Google Cloud Storage and S3 keys (boto)" },
+    HomePath { path: ".s3cfg", reason: "S3 keys (s3cmd)" },
+    HomePath { path: ".terraform.d/credentials.tfrc.json", reason: "Terraform Cloud tokens" },
+    HomePath { path: ".config/rclone/rclone.conf", reason: "rclone remotes' credentials" },
+];
+
+/// A path relative to the launcher's `$HOME`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HomePath {
+    pub path: &'static str,
+    pub reason: &'static str,
+}
+
 /// Host trees a profile may never mount into a sandbox.
 pub(crate) const FORBIDDEN_MOUNT_ROOTS: &[SystemPath] = &[
     SystemPath { path: "/proc", reason: "the sandbox gets its own /proc" },
@@ -189,6 +242,9 @@ mod tests {
             SYSTEM_DIRS.iter().chain(ETC_ENTRIES).chain(DEV_NODES).chain(FORBIDDEN_MOUNT_ROOTS)
         {
             assert!(!path.reason.is_empty(), "{}", path.path);
+        }
+        for store in SECRET_STORES {
+            assert!(!store.reason.is_empty() && !store.path.starts_with('/'), "{}", store.path);
         }
     }
 }

@@ -368,19 +368,46 @@ fn private_root(plan: &Plan, mounts: &[MountLine]) -> Result<String, String> {
     if !unplanned.is_empty() {
         return Err(format!("unplanned mounts {unplanned:?}"));
     }
+    let masked = masks_hold(plan)?;
     Ok(format!(
-        "root {}:{} differs from the launcher's; {} mounts, all planned; host root detached",
+        "root {}:{} differs from the launcher's; {} mounts, all planned; host root detached{masked}",
         root.dev(),
         root.ino(),
         mounts.len()
     ))
 }
 
+/// Every protected path inside a mount is covered by an empty mask: read
+/// from here, a masked directory lists nothing and a masked file is empty.
+fn masks_hold(plan: &Plan) -> Result<String, String> {
+    let mut count = 0;
+    for op in plan.mounts.iter().filter(|op| matches!(op.kind, MountKind::Mask { .. })) {
+        let path = &op.target;
+        let shown = path.display();
+        let meta = std::fs::metadata(path).map_err(|e| format!("masked {shown}: {e}"))?;
+        let empty = if meta.is_dir() {
+            let mut entries =
+                std::fs::read_dir(path).map_err(|e| format!("masked {shown}: {e}"))?;
+            entries.next().is_none()
+        } else {
+            meta.len() == 0
+        };
+        if !empty {
+            return Err(format!("protected path {shown} is visible"));
+        }
+        count += 1;
+    }
+    Ok(if count == 0 { String::new() } else { format!("; {count} protected paths masked, empty") })
+}
+
 fn read_only_mounts(plan: &Plan, mounts: &[MountLine]) -> Result<String, String> {
     let must_be_ro = |point: &Path| {
         point == Path::new("/")
             || PROC_READ_ONLY.iter().any(|p| point.starts_with(p))
-            || matches!(covering(plan, point), Some(MountKind::BindReadOnly { .. }))
+            || matches!(
+                covering(plan, point),
+                Some(MountKind::BindReadOnly { .. } | MountKind::Mask { .. })
+            )
     };
     let mut count = 0;
     for mount in mounts.iter().filter(|m| must_be_ro(&m.point)) {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Fixture, assert_denied, run, sh, skip_unless, stdout, strict, strict_needs, verdict};
-use warrant_sandbox::{Access, PathRule};
+use warrant_sandbox::{Access, PathRule, Sandbox, SandboxSpec};
 
 #[test]
 fn a_secret_beside_the_workspace_is_invisible() {
@@ -147,4 +147,64 @@ fn only_the_sandboxs_processes_are_visible() {
     // init, the shell, ls, grep, sort, tr: all small pids of the new namespace.
     assert!(pids.contains(&1) && pids.len() <= 8, "{pids:?}");
     assert!(pids.iter().all(|p| *p < 50), "{pids:?}");
+}
+
+/// The home inside the workspace (`cd ~ && warrant run`): a protected
+/// directory and a protected file there are empty and cannot be written, nor
+/// removed or renamed away, while the rest of the workspace stays usable.
+#[test]
+fn protected_paths_inside_the_workspace_are_masked_empty_and_read_only() {
+    if skip_unless(
+        "protected_paths_inside_the_workspace_are_masked_empty_and_read_only",
+        &strict_needs(),
+    ) {
+        return;
+    }
+    let fixture = Fixture::new();
+    let keys = fixture.workspace.join("home/.warrant/keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::write(keys.join("root.key"), "ROOT-KEY").unwrap();
+    let netrc = fixture.workspace.join("home/.netrc");
+    std::fs::write(&netrc, "machine x password TOP-SECRET").unwrap();
+    let spec = fixture
+        .spec(strict())
+        .with_protected(fixture.workspace.join("home/.warrant"), "Warrant's home")
+        .with_protected(&netrc, "passwords");
+    let home = fixture.workspace.join("home/.warrant");
+    assert_denied(
+        &fixture,
+        &spec,
+        "read",
+        &[keys.join("root.key").to_str().unwrap()],
+        libc::ENOENT,
+    );
+    let listed = verdict(&fixture, &spec, "list", &[home.to_str().unwrap()]);
+    assert!(listed.contains("allowed 0 entries"), "{listed}");
+    let read = verdict(&fixture, &spec, "read", &[netrc.to_str().unwrap()]);
+    assert!(read.contains("allowed 0 bytes"), "{read}");
+    assert_denied(&fixture, &spec, "write", &[netrc.to_str().unwrap()], libc::EROFS);
+    assert_denied(&fixture, &spec, "write", &[home.join("keys").to_str().unwrap()], libc::EROFS);
+    let script = format!(
+        "mv {h} {w}/stolen 2>/dev/null && echo moved; rm -rf {h} 2>/dev/null; \
+         test -e {k} && echo key; echo ok > {w}/fine && cat {w}/fine",
+        h = home.display(),
+        w = fixture.workspace.display(),
+        k = keys.join("root.key").display()
+    );
+    let output = run(&spec, &sh(&script));
+    assert_eq!(stdout(&output), "ok\n", "{:?}", String::from_utf8_lossy(&output.stderr));
+    // Nothing inside reached the host's files.
+    assert_eq!(std::fs::read_to_string(keys.join("root.key")).unwrap(), "ROOT-KEY");
+    assert!(std::fs::read_to_string(&netrc).unwrap().contains("TOP-SECRET"));
+    let evidence = format!("{:?}", output.report);
+    assert!(evidence.contains("2 protected paths masked"), "{evidence}");
+}
+
+#[test]
+fn a_workspace_inside_a_protected_path_is_refused() {
+    let fixture = Fixture::new();
+    let spec = SandboxSpec::new(strict(), &fixture.workspace)
+        .with_protected(fixture.base.path(), "Warrant's home");
+    let err = Sandbox::new(&spec).err().expect("a workspace inside Warrant's home must be refused");
+    assert!(err.to_string().contains("no sandbox sees"), "{err}");
 }

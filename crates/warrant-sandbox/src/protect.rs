@@ -1,0 +1,171 @@
+//! Paths no sandbox sees, whatever its workspace: the secret stores beneath
+//! the launcher's `$HOME` (the table in `tables.rs`) and the paths the
+//! embedder names (Warrant's own home, wherever it is).
+//!
+//! A workspace is whatever directory a person started a run in, and the
+//! most natural one, `~`, holds every secret the person has. So the plan
+//! does not trust the workspace to be clean: every protected path that lies
+//! inside a mount the sandbox gets (the workspace, a declared path) has an
+//! empty read-only directory or file mounted over it, and a workspace or
+//! declared path that lies inside a protected path is refused. The command's
+//! verification checks each of those masks from inside before exec.
+//!
+//! What it does not do: find secrets by content, or follow a protected path
+//! created on the host after the sandbox started (it is not masked in the
+//! running sandbox).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::LaunchError;
+use crate::tables::SECRET_STORES;
+
+/// A path no sandbox sees, as it exists on this host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Protected {
+    /// As named (`$HOME` joined with the table's entry, or as the embedder
+    /// gave it), normalised lexically.
+    pub named: PathBuf,
+    /// Where it really is (symlinks resolved).
+    pub path: PathBuf,
+    /// A file rather than a directory.
+    pub file: bool,
+    pub reason: String,
+}
+
+impl Protected {
+    /// Whether `path` (absolute, normalised) is this protected path or lies
+    /// inside it, by its name or by where it really is.
+    pub fn covers(&self, path: &Path) -> bool {
+        path.starts_with(&self.path) || path.starts_with(&self.named)
+    }
+}
+
+/// Every protected path that exists on this host: the secret stores beneath
+/// `home` (the launcher's `$HOME`; none without one) and `extra`, each with
+/// the reason it is protected. Paths that do not exist are left out: there
+/// is nothing to hide.
+pub fn protected_paths(home: Option<&Path>, extra: &[(PathBuf, String)]) -> Vec<Protected> {
+    let stores = home.into_iter().flat_map(|home| {
+        SECRET_STORES.iter().map(move |s| (home.join(s.path), s.reason.to_owned()))
+    });
+    let mut out: Vec<Protected> = Vec::new();
+    for (named, reason) in stores.chain(extra.iter().cloned()) {
+        // A relative path is taken from the current directory, as the
+        // embedder's own file operations would take it.
+        let Some(named) = std::path::absolute(&named).ok().and_then(|p| crate::plan::lexical(&p))
+        else {
+            continue;
+        };
+        let Ok(path) = named.canonicalize() else { continue };
+        let Ok(meta) = path.metadata() else { continue };
+        if out.iter().any(|p| p.path == path) {
+            continue;
+        }
+        out.push(Protected { named, path, file: !meta.is_dir(), reason });
+    }
+    out
+}
+
+/// A host directory or file the sandbox gets: `source` (canonical) appears
+/// at `target`.
+pub(crate) struct Bind<'a> {
+    pub target: &'a Path,
+    pub source: &'a Path,
+}
+
+/// Refuses a bind that lies inside a protected path, and lists the masks the
+/// others need: for each protected path strictly inside a bind's source, the
+/// path inside the sandbox to mount an empty one over, and whether it is a
+/// file.
+pub(crate) fn masks(
+    binds: &[Bind<'_>],
+    protected: &[Protected],
+) -> Result<Vec<(PathBuf, bool)>, LaunchError> {
+    let mut out: Vec<(PathBuf, bool)> = Vec::new();
+    for bind in binds {
+        if let Some(p) = protected.iter().find(|p| p.covers(bind.source) || p.covers(bind.target)) {
+            return Err(LaunchError::Path {
+                path: bind.target.to_path_buf(),
+                reason: format!(
+                    "is inside `{}` ({}), which no sandbox sees; choose a directory outside it",
+                    p.named.display(),
+                    p.reason
+                ),
+            });
+        }
+        for p in protected {
+            let Ok(rel) = p.path.strip_prefix(bind.source) else { continue };
+            let target = bind.target.join(rel);
+            if !out.iter().any(|(t, _)| *t == target) {
+                out.push((target, p.file));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+    use super::*;
+
+    fn tree() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let home = root.join("home");
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        std::fs::create_dir_all(home.join(".cargo")).unwrap();
+        std::fs::write(home.join(".cargo/credentials.toml"), "token").unwrap();
+        std::fs::write(home.join(".netrc"), "machine x").unwrap();
+        (dir, root)
+    }
+
+    #[test]
+    fn stores_that_exist_are_protected_and_the_others_are_not() {
+        let (_dir, root) = tree();
+        let home = root.join("home");
+        let found = protected_paths(Some(&home), &[(root.join("wh"), "w".into())]);
+        let names: Vec<_> = found.iter().map(|p| p.path.strip_prefix(&root).unwrap()).collect();
+        assert!(names.contains(&Path::new("home/.ssh")));
+        assert!(names.contains(&Path::new("home/.netrc")));
+        assert!(names.contains(&Path::new("home/.cargo/credentials.toml")));
+        assert!(!names.iter().any(|n| n.ends_with(".gnupg") || n.ends_with("wh")));
+        assert!(found.iter().find(|p| p.path.ends_with(".netrc")).unwrap().file);
+    }
+
+    #[test]
+    fn a_workspace_holding_stores_gets_a_mask_over_each() {
+        let (_dir, root) = tree();
+        let home = root.join("home");
+        let found = protected_paths(Some(&home), &[]);
+        let binds = [Bind { target: &root, source: &root }];
+        let masks = masks(&binds, &found).unwrap();
+        assert!(masks.contains(&(home.join(".ssh"), false)));
+        assert!(masks.contains(&(home.join(".netrc"), true)));
+        assert_eq!(masks.len(), found.len());
+    }
+
+    #[test]
+    fn a_store_reached_through_a_symlink_is_masked_where_it_points() {
+        let (_dir, root) = tree();
+        let home = root.join("home");
+        std::fs::create_dir_all(root.join("data/keys")).unwrap();
+        std::fs::create_dir_all(home.join(".config")).unwrap();
+        std::os::unix::fs::symlink(root.join("data/keys"), home.join(".config/gcloud")).unwrap();
+        let found = protected_paths(Some(&home), &[]);
+        let data = root.join("data");
+        let masks = masks(&[Bind { target: &data, source: &data }], &found).unwrap();
+        assert_eq!(masks, [(root.join("data/keys"), false)]);
+    }
+
+    #[test]
+    fn a_bind_inside_a_protected_path_is_refused() {
+        let (_dir, root) = tree();
+        let home = root.join("home");
+        let found = protected_paths(Some(&home), &[]);
+        let inside = home.join(".ssh");
+        let err = masks(&[Bind { target: &inside, source: &inside }], &found).unwrap_err();
+        assert!(err.to_string().contains("no sandbox sees"), "{err}");
+    }
+}
