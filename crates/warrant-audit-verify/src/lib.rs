@@ -4,7 +4,9 @@
 //! gateway's public key, that its hash chain is intact and that every
 //! checkpoint is signed by that key and seals a record that still exists
 //! with the hash it had. [`read_records`] reads records back for `warrant
-//! audit tail` and `warrant audit export`.
+//! audit tail` and `warrant audit export`. [`verify_with_witness`] also
+//! checks the log against a witness kept outside it, which detects a cut or
+//! replaced log (see below).
 //!
 //! This crate deliberately does not depend on `warrant-audit`: it
 //! re-implements the format below from this text, so that a bug in the
@@ -47,19 +49,34 @@
 //! named by its seq.
 //!
 //! Records after the last checkpoint are checked for chain consistency but
-//! are not signed, and are reported as `unsealed_records`. Truncating them, or
-//! appending well-formed records after them, is undetectable without an
-//! external anchor (a copy of the latest checkpoint kept elsewhere; compare
-//! it with [`VerifyReport`]'s `last_checkpoint_seq` and `head_hash`). For the
-//! same reason, deleting records together with every checkpoint that seals
-//! them is only detectable against such an anchor.
+//! are not signed, and are reported as `unsealed_records`. From the log
+//! alone, truncating them, appending well-formed records after them,
+//! deleting records together with every checkpoint that seals them, and
+//! replacing the database together with its public key are undetectable.
+//!
+//! # Witness
+//!
+//! The writer also appends every checkpoint to a witness outside the log:
+//! one line per checkpoint, the canonical JSON (keys sorted, no whitespace)
+//! of `{"head_hash", "public_key", "seq", "signature", "ts_ms"}`, the row's
+//! own columns. By default the witness of `<parent>/<home>/audit.db` is
+//! `<parent>/<home>-witness.jsonl` ([`default_witness_path`]).
+//! [`verify_with_witness`] pins a key (given, or the first line's), refuses
+//! a log whose key is not that key (replacement), requires every witnessed
+//! seq in the log with the witnessed head hash (the chain then vouches for
+//! every record before it), and reports a log that ends before the latest
+//! witnessed seq, or is empty, as cut. It cannot see records after the
+//! latest witnessed checkpoint (`unwitnessed_records`), nor a witness that
+//! was itself cut or rewritten by whoever could write it.
 
 mod format;
 mod read;
 mod verify;
+mod witness;
 
 pub use read::{Record, head_seq, read_records};
-pub use verify::{VerifyReport, verify};
+pub use verify::{VerifyReport, WitnessReport, latest_checkpoint, verify, verify_with_witness};
+pub use witness::{Witness, WitnessEntry, WitnessError, default_witness_path, read_public_key};
 
 use std::path::PathBuf;
 
@@ -78,4 +95,19 @@ pub enum VerifyError {
     Tampered { seq: u64, reason: String },
     #[error("audit checkpoint {id} is invalid: {reason}")]
     BadCheckpoint { id: i64, reason: String },
+    #[error(
+        "the log's public key `{log_key}` is not the witnessed `{witnessed_key}`: the log was \
+         replaced together with its key"
+    )]
+    KeyReplaced { log_key: String, witnessed_key: String },
+    #[error(
+        "the log ends at seq {log_seq} but the witness holds a checkpoint of seq \
+         {witnessed_seq}: records were cut from the log"
+    )]
+    Shrunken { log_seq: u64, witnessed_seq: u64 },
+    #[error(
+        "the witness holds no checkpoint but the log has {checkpoints}: the witness was emptied, \
+         or belongs to another log"
+    )]
+    Unwitnessed { checkpoints: u64 },
 }

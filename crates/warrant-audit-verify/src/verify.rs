@@ -3,10 +3,12 @@
 //! Order of checks: every checkpoint's key and signature first (a forged
 //! checkpoint is reported before anything it might claim), then the records
 //! in seq order, each against its predecessor, its own contents and any
-//! checkpoint that seals it, and last the checkpoints that point past the end.
+//! checkpoint that seals it, and any witnessed checkpoint of its seq, and
+//! last the checkpoints, then the witnessed ones, that point past the end.
 
 use crate::VerifyError;
 use crate::format::{GENESIS_HASH, checkpoint_message, open_v1, record_hash};
+use crate::witness::{Witness, WitnessEntry, check_entry};
 use ed25519_dalek::{Signature, VerifyingKey};
 use rusqlite::{Connection, Row};
 use serde::Serialize;
@@ -39,6 +41,102 @@ struct CheckpointRow {
 /// Opens the database read-only; a live writer may keep appending, and the
 /// report describes one consistent snapshot.
 pub fn verify(path: &Path, public_key: &[u8; 32]) -> Result<VerifyReport, VerifyError> {
+    walk(path, public_key, &BTreeMap::new())
+}
+
+/// What checking a log against a witness established.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WitnessReport {
+    /// The log on its own, verified with the witnessed key.
+    pub log: VerifyReport,
+    /// The highest seq the witness holds a checkpoint of (all found in the
+    /// log with their head hashes).
+    pub witnessed_seq: Option<u64>,
+    /// Checkpoint lines in the witness.
+    pub witness_lines: usize,
+    /// Records after the latest witnessed checkpoint: their removal is not
+    /// detected by this witness.
+    pub unwitnessed_records: u64,
+    /// An unparsable last line without a newline was skipped.
+    pub torn_tail: bool,
+}
+
+/// Verifies the log at `path` as [`verify`] does, against a witness kept
+/// outside it: `log_key` (the key the log's home offers, `keys/audit.pub`)
+/// must be the witness's pinned key, which then verifies the log; every
+/// witnessed checkpoint's seq must still be in the log with the witnessed
+/// head hash; and a log that ends before the latest witnessed checkpoint,
+/// or is empty, is reported as cut. An empty witness is accepted only for a
+/// log that has no checkpoint either.
+pub fn verify_with_witness(
+    path: &Path,
+    witness: &Witness,
+    log_key: &[u8; 32],
+) -> Result<WitnessReport, VerifyError> {
+    let key = witness.public_key().unwrap_or(log_key);
+    if key != log_key {
+        return Err(VerifyError::KeyReplaced {
+            log_key: hex::encode(log_key),
+            witnessed_key: hex::encode(key),
+        });
+    }
+    let log = walk(path, key, witness.heads())?;
+    let witnessed_seq = witness.latest().map(|entry| entry.seq);
+    if witnessed_seq.is_none() && log.checkpoints > 0 {
+        return Err(VerifyError::Unwitnessed { checkpoints: log.checkpoints });
+    }
+    Ok(WitnessReport {
+        unwitnessed_records: log.records - witnessed_seq.unwrap_or(0),
+        witnessed_seq,
+        witness_lines: witness.lines(),
+        torn_tail: witness.torn_tail(),
+        log,
+    })
+}
+
+/// The log's latest checkpoint as a witness line, once the log verifies
+/// against `public_key`; `None` when it has no checkpoint yet.
+pub fn latest_checkpoint(
+    path: &Path,
+    public_key: &[u8; 32],
+) -> Result<Option<WitnessEntry>, VerifyError> {
+    let report = verify(path, public_key)?;
+    let Some(seq) = report.last_checkpoint_seq else { return Ok(None) };
+    let conn = open_v1(path)?;
+    let read_err = |source| VerifyError::Read { path: path.to_owned(), source };
+    let entry = conn
+        .query_row(
+            "SELECT id, head_hash, ts_ms, public_key, signature FROM checkpoints
+             WHERE seq = ?1 ORDER BY id DESC LIMIT 1",
+            [i64::try_from(seq).unwrap_or(i64::MAX)],
+            |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    WitnessEntry {
+                        head_hash: row.get(1)?,
+                        public_key: row.get(3)?,
+                        seq,
+                        signature: row.get(4)?,
+                        ts_ms: row.get(2)?,
+                    },
+                ))
+            },
+        )
+        .map_err(read_err)?;
+    // Read after the verification: check it again rather than trust it.
+    let (id, entry) = entry;
+    check_entry(public_key, &entry, 0)
+        .map_err(|err| VerifyError::BadCheckpoint { id, reason: err.to_string() })?;
+    Ok(Some(entry))
+}
+
+/// The walk behind [`verify`] and [`verify_with_witness`]: `witnessed`
+/// holds the head hash each witnessed seq must have.
+fn walk(
+    path: &Path,
+    public_key: &[u8; 32],
+    witnessed: &BTreeMap<u64, String>,
+) -> Result<VerifyReport, VerifyError> {
     let key = VerifyingKey::from_bytes(public_key).map_err(|_| VerifyError::PublicKey)?;
     let conn = open_v1(path)?;
     let read_err = |source| VerifyError::Read { path: path.to_owned(), source };
@@ -102,6 +200,14 @@ pub fn verify(path: &Path, public_key: &[u8; 32]) -> Result<VerifyReport, Verify
                 return Err(VerifyError::Tampered { seq: record.seq, reason });
             }
         }
+        if let Some(witnessed) = witnessed.get(&record.seq)
+            && *witnessed != record.hash
+        {
+            let reason = "hash differs from the witnessed checkpoint of this seq: the log was \
+                          replaced, or rewritten up to here"
+                .to_owned();
+            return Err(VerifyError::Tampered { seq: record.seq, reason });
+        }
         before_head = Some(std::mem::replace(&mut head, record.hash));
         last_seq = record.seq;
     }
@@ -113,6 +219,11 @@ pub fn verify(path: &Path, public_key: &[u8; 32]) -> Result<VerifyReport, Verify
             beyond.id, beyond.seq
         );
         return Err(VerifyError::Tampered { seq: last_seq + 1, reason });
+    }
+    if let Some((&witnessed_seq, _)) = witnessed.last_key_value()
+        && witnessed_seq > last_seq
+    {
+        return Err(VerifyError::Shrunken { log_seq: last_seq, witnessed_seq });
     }
     Ok(VerifyReport {
         records: last_seq,

@@ -1,6 +1,9 @@
 //! A log written by the real writer verifies; each kind of tampering, done
 //! through a raw connection on a fresh log, is caught and names the first bad
-//! record (or checkpoint).
+//! record (or checkpoint). The attacks the log alone cannot reveal (a cut
+//! tail, a log cut to empty, another log swapped in with its key, a history
+//! re-signed with a stolen key) are shown to pass [`verify`] and to be caught
+//! by [`verify_with_witness`] against the writer's witness.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 mod common;
@@ -10,7 +13,10 @@ use ed25519_dalek::{Signer, SigningKey};
 use rusqlite::{Connection, params};
 use std::path::Path;
 use warrant_audit::{AuditLog, AuditOptions};
-use warrant_audit_verify::{VerifyError, VerifyReport, verify};
+use warrant_audit_verify::{
+    VerifyError, VerifyReport, Witness, WitnessError, latest_checkpoint, verify,
+    verify_with_witness,
+};
 use warrant_core::{canonical_json, sha256_hex};
 
 fn raw(path: &Path) -> Connection {
@@ -37,7 +43,11 @@ fn forge_hash(
 }
 
 #[track_caller]
-fn assert_tampered(result: Result<VerifyReport, VerifyError>, expected_seq: u64, needle: &str) {
+fn assert_tampered<T: std::fmt::Debug>(
+    result: Result<T, VerifyError>,
+    expected_seq: u64,
+    needle: &str,
+) {
     match result {
         Err(VerifyError::Tampered { seq, reason }) => {
             assert_eq!(seq, expected_seq, "named the wrong record ({reason})");
@@ -294,4 +304,169 @@ fn a_file_that_is_not_a_v1_log_is_refused() {
     let missing = dir.0.join("missing.db");
     assert!(matches!(verify(&missing, &public_key()), Err(VerifyError::Open { .. })));
     assert!(!missing.exists(), "verification must not create a log");
+}
+
+/// The witness the writer kept beside the home, pinned from its first line.
+fn witness_of(dir: &TempDir) -> Witness {
+    Witness::read(&dir.witness(), None).unwrap()
+}
+
+/// Checkpoints 5, 10 and 12 are in the witness.
+#[test]
+fn an_intact_log_verifies_against_its_witness_and_exports_its_latest_line() {
+    let dir = sealed_log();
+    let report = verify_with_witness(&dir.db(), &witness_of(&dir), &public_key()).unwrap();
+    assert_eq!((report.witnessed_seq, report.witness_lines), (Some(12), 3));
+    assert_eq!((report.unwitnessed_records, report.torn_tail), (0, false));
+    let latest = latest_checkpoint(&dir.db(), &public_key()).unwrap().unwrap();
+    let text = std::fs::read_to_string(dir.witness()).unwrap();
+    assert_eq!(text.lines().last(), Some(latest.to_line().as_str()));
+}
+
+#[test]
+fn a_tail_cut_with_its_last_checkpoint_is_caught_by_the_witness() {
+    let dir = sealed_log();
+    let conn = raw(&dir.db());
+    conn.execute("DELETE FROM checkpoints WHERE seq = 12", []).unwrap();
+    conn.execute("DELETE FROM records WHERE seq > 10", []).unwrap();
+    assert_eq!(verify(&dir.db(), &public_key()).unwrap().records, 10, "the log alone looks whole");
+    let err = verify_with_witness(&dir.db(), &witness_of(&dir), &public_key()).unwrap_err();
+    assert!(matches!(err, VerifyError::Shrunken { log_seq: 10, witnessed_seq: 12 }), "{err}");
+}
+
+#[test]
+fn a_log_cut_with_its_checkpoints_down_to_empty_is_reported_as_shrunken() {
+    let dir = sealed_log();
+    let conn = raw(&dir.db());
+    conn.execute_batch("DELETE FROM checkpoints; DELETE FROM records WHERE seq > 3;").unwrap();
+    assert!(verify(&dir.db(), &public_key()).is_ok(), "the log alone looks whole");
+    let err = verify_with_witness(&dir.db(), &witness_of(&dir), &public_key()).unwrap_err();
+    assert!(matches!(err, VerifyError::Shrunken { log_seq: 3, witnessed_seq: 12 }), "{err}");
+
+    conn.execute("DELETE FROM records", []).unwrap();
+    assert_eq!(verify(&dir.db(), &public_key()).unwrap().records, 0);
+    let err = verify_with_witness(&dir.db(), &witness_of(&dir), &public_key()).unwrap_err();
+    assert!(matches!(err, VerifyError::Shrunken { log_seq: 0, witnessed_seq: 12 }), "{err}");
+}
+
+#[test]
+fn another_logs_database_swapped_in_with_its_key_is_refused() {
+    let dir = sealed_log();
+    let other_dir = TempDir::new();
+    let other_key = SigningKey::from_bytes(&[9; 32]);
+    let log = AuditLog::open(&other_dir.db(), other_key.clone(), AuditOptions::default()).unwrap();
+    for n in 1..=20 {
+        log.append_blocking(event(n)).unwrap();
+    }
+    log.close().unwrap();
+    drop(log); // the last handle: SQLite folds the WAL into the file
+    std::fs::copy(other_dir.db(), dir.db()).unwrap();
+    let other_public = other_key.verifying_key().to_bytes();
+    let alone = verify(&dir.db(), &other_public);
+    assert!(alone.is_ok(), "with its own key the swapped log is whole: {alone:?}");
+
+    // The home now offers the other key: the witness pinned the first.
+    let err = verify_with_witness(&dir.db(), &witness_of(&dir), &other_public).unwrap_err();
+    assert!(matches!(err, VerifyError::KeyReplaced { .. }), "{err}");
+    // With the home's key left alone, the swapped log's checkpoints are foreign.
+    let err = verify_with_witness(&dir.db(), &witness_of(&dir), &public_key()).unwrap_err();
+    assert!(matches!(err, VerifyError::BadCheckpoint { id: 1, .. }), "{err}");
+}
+
+#[test]
+fn a_fresh_empty_log_swapped_in_is_reported_as_shrunken() {
+    let dir = sealed_log();
+    std::fs::remove_file(dir.db()).unwrap();
+    AuditLog::open(&dir.db(), signing_key(), AuditOptions::default()).unwrap().close().unwrap();
+    assert!(verify(&dir.db(), &public_key()).is_ok());
+    let err = verify_with_witness(&dir.db(), &witness_of(&dir), &public_key()).unwrap_err();
+    assert!(matches!(err, VerifyError::Shrunken { log_seq: 0, witnessed_seq: 12 }), "{err}");
+}
+
+#[test]
+fn a_history_re_signed_with_a_stolen_key_is_caught_by_the_witness() {
+    // An attacker with the operator's uid holds the signing key: they cut the
+    // log at 6, write other records 7 to 12 and seal them. Every chain link
+    // and signature in the log is then valid; only the witness remembers
+    // what seq 10 and 12 hashed to.
+    let dir = sealed_log();
+    raw(&dir.db())
+        .execute_batch("DELETE FROM checkpoints WHERE seq > 5; DELETE FROM records WHERE seq > 6;")
+        .unwrap();
+    let options =
+        AuditOptions { witness: Some(dir.0.join("attacker.jsonl")), ..Default::default() };
+    let log = AuditLog::open(&dir.db(), signing_key(), options).unwrap();
+    for n in 100..106 {
+        log.append_blocking(event(n)).unwrap();
+    }
+    log.close().unwrap();
+    assert_eq!(verify(&dir.db(), &public_key()).unwrap().records, 12);
+    assert_tampered(
+        verify_with_witness(&dir.db(), &witness_of(&dir), &public_key()),
+        10,
+        "witnessed checkpoint",
+    );
+}
+
+#[test]
+fn records_after_the_latest_witnessed_checkpoint_are_not_protected_as_documented() {
+    let dir = TempDir::new();
+    let options = AuditOptions { checkpoint_every_records: 5, ..AuditOptions::default() };
+    let log = AuditLog::open(&dir.db(), signing_key(), options).unwrap();
+    for n in 1..=7 {
+        log.append_blocking(event(n)).unwrap();
+    }
+    let report = verify_with_witness(&dir.db(), &witness_of(&dir), &public_key()).unwrap();
+    assert_eq!((report.witnessed_seq, report.unwitnessed_records), (Some(5), 2));
+    raw(&dir.db()).execute("DELETE FROM records WHERE seq > 5", []).unwrap();
+    let report = verify_with_witness(&dir.db(), &witness_of(&dir), &public_key()).unwrap();
+    assert_eq!((report.log.records, report.unwitnessed_records), (5, 0));
+}
+
+#[test]
+fn an_emptied_witness_is_refused_for_a_log_with_checkpoints() {
+    let dir = sealed_log();
+    std::fs::write(dir.witness(), "").unwrap();
+    let err = verify_with_witness(&dir.db(), &witness_of(&dir), &public_key()).unwrap_err();
+    assert!(matches!(err, VerifyError::Unwitnessed { checkpoints: 3 }), "{err}");
+}
+
+#[test]
+fn a_witness_line_that_is_forged_or_foreign_is_refused() {
+    let dir = sealed_log();
+    let text = std::fs::read_to_string(dir.witness()).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let signature = first["signature"].as_str().unwrap();
+    let flipped = if signature.starts_with('0') { "1" } else { "0" };
+    let forged = text.replacen(signature, &format!("{flipped}{}", &signature[1..]), 1);
+    assert!(matches!(Witness::parse(&forged, None), Err(WitnessError::Signature { line: 1 })));
+
+    // Pinned by the operator, a witness of another key is refused at once.
+    let other = SigningKey::from_bytes(&[9; 32]).verifying_key().to_bytes();
+    let err = Witness::parse(&text, Some(&other)).unwrap_err();
+    assert!(matches!(err, WitnessError::OtherKey { line: 1, .. }), "{err}");
+
+    // Two signed heads for one seq: the key signed two histories.
+    let intruder = signing_key();
+    let (seq, ts) = (12u64, 1_700_000_000_000i64);
+    let head = "ab".repeat(32);
+    let message = format!("warrant-audit-checkpoint/v1\n{seq}\n{head}\n{ts}");
+    let line = serde_json::json!({
+        "head_hash": head, "public_key": hex::encode(public_key()), "seq": seq,
+        "signature": hex::encode(intruder.sign(message.as_bytes()).to_bytes()), "ts_ms": ts,
+    });
+    let conflicting = format!("{text}{line}\n");
+    let err = Witness::parse(&conflicting, None).unwrap_err();
+    assert!(matches!(err, WitnessError::Conflict { line: 4, earlier: 3, seq: 12 }), "{err}");
+}
+
+#[test]
+fn a_torn_last_witness_line_is_skipped_and_reported() {
+    let dir = sealed_log();
+    let text = std::fs::read_to_string(dir.witness()).unwrap();
+    let torn = format!("{text}{{\"head_hash\":\"ab");
+    let witness = Witness::parse(&torn, None).unwrap();
+    let report = verify_with_witness(&dir.db(), &witness, &public_key()).unwrap();
+    assert!(report.torn_tail);
+    assert_eq!(report.witnessed_seq, Some(12));
 }

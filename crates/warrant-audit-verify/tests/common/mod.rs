@@ -16,12 +16,19 @@ impl TempDir {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("warrant-audit-v-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        // The log lives in `home/`, so its default witness (beside the home)
+        // is inside this directory and removed with it.
+        std::fs::create_dir_all(dir.join("home")).unwrap();
         Self(dir)
     }
 
     pub fn db(&self) -> PathBuf {
-        self.0.join("audit.db")
+        self.0.join("home").join("audit.db")
+    }
+
+    /// The writer's default witness of [`db`](Self::db).
+    pub fn witness(&self) -> PathBuf {
+        self.0.join("home-witness.jsonl")
     }
 }
 
