@@ -7,12 +7,14 @@
 //! entities are cached too (per tool, per agent, checked against the facts
 //! on every use), so a call only builds its arguments and context.
 
+use crate::args;
 use crate::decision::{Decision, EvalDiagnostic, PendingApproval, Permit, RuleRef};
 use crate::error::{PolicyError, Problem};
 use crate::facts::{
     AgentFacts, Base, CallRequest, ConnectRequest, CredentialRequest, Names, ToolFacts,
 };
 use crate::load::{self, Kind, PolicySource, Rule, Scope};
+use crate::whole::{self, ArgumentsNotWhole};
 use cedar_policy::{
     AuthorizationError, Authorizer, Entities, PolicyId, PolicySet, Request, Schema,
 };
@@ -39,6 +41,7 @@ pub struct PolicyEngine {
     /// not scoped to a tool or an upstream), and their permits alone.
     connect_all: PolicySet,
     connect_permits: PolicySet,
+    arguments_not_whole: ArgumentsNotWhole,
 }
 
 /// More cached agent bases per tool than this and that cache starts over.
@@ -126,11 +129,25 @@ impl PolicyEngine {
             names,
             authorizer: Authorizer::new(),
             slices: RwLock::new(HashMap::new()),
+            arguments_not_whole: ArgumentsNotWhole::default(),
         })
     }
 
+    /// What becomes of a call policy would allow, or ask about, whose
+    /// arguments it could not see whole ([`ArgumentsNotWhole::Deny`] unless
+    /// set otherwise).
+    #[must_use]
+    pub fn with_arguments_not_whole(mut self, mode: ArgumentsNotWhole) -> Self {
+        self.arguments_not_whole = mode;
+        self
+    }
+
     /// Decides one call: hard forbid → deny; else `@ask` forbid and permit →
-    /// ask; else permit → allow; else deny by default.
+    /// ask; else permit → allow; else deny by default. Then, if policy could
+    /// not see the arguments whole (see [`crate::MAX_ARGUMENT_BYTES`] and
+    /// its siblings), an allow or an ask becomes a deny, or an ask, by
+    /// [`crate::ARGUMENTS_NOT_WHOLE_RULE`], as [`Self::with_arguments_not_whole`]
+    /// set: no rule has to remember it.
     ///
     /// A rule whose condition fails to evaluate does not match (Cedar's
     /// semantics) and is reported in the decision's diagnostics. For a permit
@@ -148,14 +165,20 @@ impl PolicyEngine {
             Ok(slice) => slice,
             Err(message) => return fail(message),
         };
+        let flat = args::flatten(req.arguments);
+        let not_whole = flat.not_whole.clone();
         let built = slice
             .base(&self.names, req.agent, req.tool)
-            .and_then(|base| self.names.request(&base, req));
+            .and_then(|base| self.names.request(&base, req, flat));
         let (request, entities) = match built {
             Ok(built) => built,
             Err(message) => return fail(message),
         };
-        self.judge(&slice.all, &slice.permits, &request, &entities, tool, agent)
+        let decision = self.judge(&slice.all, &slice.permits, &request, &entities, tool, agent);
+        match not_whole {
+            None => decision,
+            Some(why) => whole::refuse(decision, &why, self.arguments_not_whole, tool, agent),
+        }
     }
 
     /// Decides one network connection through the egress proxy
@@ -314,7 +337,9 @@ impl PolicyEngine {
     ///
     /// The strictest answer wins: the child's own deny, else an ancestor's
     /// deny (named in the reason), else ask (the ask rules of all), else
-    /// allow.
+    /// allow. Arguments policy could not see whole are refused by the child's
+    /// own decision already, and asked about once however many generations
+    /// ask.
     pub fn decide_in_custody(&self, req: &CallRequest<'_>, ancestors: &[AgentFacts]) -> Decision {
         let own = self.decide(req);
         if ancestors.is_empty() || own.outcome() == crate::Outcome::Deny {
@@ -382,6 +407,8 @@ impl PolicyEngine {
     /// approval): some permit can be satisfied for some arguments and context,
     /// and no hard forbid holds whatever the context. Used to hide tools from
     /// `tools/list`; the call itself is still decided by [`Self::decide`].
+    /// Arguments are unknown here: a tool shown may still have a call refused
+    /// because its arguments were not seen whole.
     pub fn could_allow(&self, agent: &AgentFacts, tool: &ToolFacts) -> bool {
         let Ok(slice) = self.slice(tool) else {
             return false;

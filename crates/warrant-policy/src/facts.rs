@@ -1,7 +1,7 @@
 //! The facts a decision is made from, and their translation into Cedar
 //! entities, context and requests.
 
-use crate::args;
+use crate::args::FlatArgs;
 use cedar_policy::{
     Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression,
 };
@@ -192,13 +192,15 @@ impl Names {
         Ok(Base { agent: agent.clone(), tool: tool.clone(), principal, resource, entities })
     }
 
-    /// The request and entities for deciding one call.
+    /// The request and entities for deciding one call with its arguments
+    /// flattened (`flat`).
     pub(crate) fn request(
         &self,
         base: &Base,
         req: &CallRequest<'_>,
+        flat: FlatArgs,
     ) -> Result<(Request, Entities), String> {
-        let flat = args::flatten(req.arguments);
+        let truncated = flat.not_whole.is_some();
         let args_uid = Self::uid(&self.arguments, "call");
         let tags = flat
             .tags
@@ -214,7 +216,7 @@ impl Names {
             ("custody".to_owned(), RestrictedExpression::new_set(custody)),
             ("tainted".to_owned(), RestrictedExpression::new_bool(req.tainted)),
             ("now".to_owned(), RestrictedExpression::new_long(req.now.as_secs())),
-            ("args_truncated".to_owned(), RestrictedExpression::new_bool(flat.truncated)),
+            ("args_truncated".to_owned(), RestrictedExpression::new_bool(truncated)),
         ];
         if let Some(command) = req.command {
             let set = |items: &[String]| {

@@ -8,6 +8,11 @@
 //! rules that made it. [`DEFAULT_POLICY`] is the shipped starting point and a
 //! commented introduction to the language.
 //!
+//! Arguments reach rules as bounded tags ([`MAX_TAGS`], [`MAX_DEPTH`],
+//! [`MAX_ARGUMENT_BYTES`]). A call whose arguments do not fit them is never
+//! allowed, whatever the rules say: it is denied, or asked about, by
+//! [`ARGUMENTS_NOT_WHOLE_RULE`] ([`ArgumentsNotWhole`]).
+//!
 //! The crate is pure and deliberately so: no I/O, no clock (the time of a
 //! call is passed in), no logging, no async. It does not load files, keep
 //! approvals, fingerprint calls or write the audit log; callers do.
@@ -18,8 +23,9 @@ mod engine;
 mod error;
 mod facts;
 mod load;
+mod whole;
 
-pub use args::{MAX_DEPTH, MAX_TAG_CHARS, MAX_TAGS};
+pub use args::{MAX_ARGUMENT_BYTES, MAX_DEPTH, MAX_TAGS};
 pub use decision::{
     DISCOVERY_RULE, Decision, EvalDiagnostic, Outcome, PendingApproval, Permit, RuleRef,
 };
@@ -29,6 +35,7 @@ pub use facts::{
     AgentFacts, CallRequest, CommandFacts, ConnectRequest, CredentialRequest, ToolFacts,
 };
 pub use load::PolicySource;
+pub use whole::{ARGUMENTS_NOT_WHOLE_RULE, ArgumentsNotWhole, ParseArgumentsNotWholeError};
 
 /// The vocabulary policies are written in, in Cedar schema syntax.
 pub const SCHEMA: &str = include_str!("schema.cedarschema");

@@ -5,7 +5,7 @@ mod common;
 
 use common::{agent, decide, decide_as, engine, ids, tool};
 use serde_json::json;
-use warrant_policy::{Decision, Outcome};
+use warrant_policy::{Decision, MAX_DEPTH, MAX_TAGS, Outcome};
 
 const PERMIT_ALL: &str = r#"
 @id("allow-all")
@@ -178,11 +178,11 @@ fn oversized_arguments_are_flagged_to_policy_without_panicking() {
     ));
     let t = tool("files", "write", false, true);
     let many: serde_json::Map<String, serde_json::Value> =
-        (0..1000).map(|i| (format!("k{i}"), json!(i))).collect();
+        (0..=MAX_TAGS).map(|i| (format!("k{i}"), json!(i))).collect();
     let decision = decide(&engine, &t, serde_json::Value::Object(many));
     assert_eq!(ids(&decision), ["faithful-args-only"]);
     let mut deep = json!("x");
-    for _ in 0..100 {
+    for _ in 0..=MAX_DEPTH {
         deep = json!([deep]);
     }
     assert_eq!(ids(&decide(&engine, &t, json!({"d": deep}))), ["faithful-args-only"]);
