@@ -4,22 +4,30 @@
 //! - **Outgoing** (the arguments of every tool call, Warrant's own tools
 //!   included): the string values, joined in document order so a secret
 //!   split across two arguments is still found, and the keys, are scanned
-//!   for every vault credential in each of its encodings (see
-//!   `warrant_vault::scan`). A find blocks the call, with a `leak_blocked`
-//!   record and an `alarm`. Credentials that are not in the vault are found
-//!   by their well-known formats (`warrant_vault::rules`): blocked the same
-//!   way, or cut out and the call let through, as `[leaks] well_known`
-//!   says.
+//!   for every vault credential in each of its encodings and in disguise
+//!   (separators, format characters, compatibility forms, HTML references,
+//!   case: see `warrant_vault::scan`). Pieces of a credential are counted
+//!   too (`warrant_vault::fragments`): across the strings of one call in any
+//!   order, and, through a [`FragmentLedger`], across the calls of one
+//!   agent; a call that would take half of a credential's characters out is
+//!   blocked. A find blocks the call, with a `leak_blocked` record and an
+//!   `alarm`. Credentials that are not in the vault are found by their
+//!   well-known formats (`warrant_vault::rules`): blocked the same way, or
+//!   cut out and the call let through, as `[leaks] well_known` says.
 //! - **Incoming** (tool results, error texts, tool definitions in
-//!   `tools/list`): each string has vault secrets replaced by
-//!   `[REDACTED:name]` and well-known credentials by `[REDACTED:rule-id]`,
-//!   recorded as `secret_redacted`.
+//!   `tools/list`): each string has vault secrets, exact or in disguise,
+//!   replaced by `[REDACTED:name]` and well-known credentials by
+//!   `[REDACTED:rule-id]`, recorded as `secret_redacted`. Pieces are not
+//!   counted on the way in.
 //!
 //! Neither records or returns the value found: only the credential's name
 //! (or the rule's id) and the encoding it was found in.
 
 use crate::gateway::Gateway;
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use warrant_vault::fragments::Exposure;
 use warrant_vault::rules::{Action, RuleSet};
 use warrant_vault::scan::{Encoding, LeakScanner};
 
@@ -76,6 +84,9 @@ fn encoding_name(encoding: Encoding) -> &'static str {
         Encoding::HexLower | Encoding::HexUpper => "hex",
         Encoding::UrlEncoded | Encoding::UrlEncodedAll => "url-encoded",
         Encoding::JsonEscaped => "json-escaped",
+        Encoding::Utf16 => "utf-16",
+        Encoding::Normalized => "disguised",
+        Encoding::Fragments => "fragments",
     }
 }
 
@@ -103,8 +114,15 @@ fn joined(value: &Value) -> [zeroize::Zeroizing<String>; 2] {
     [zeroize::Zeroizing::new(values.concat()), zeroize::Zeroizing::new(keys.concat())]
 }
 
-/// Scans an outgoing value (see [`joined`]) with `scanner`.
+/// Scans an outgoing value (see [`joined`]) with `scanner`, and counts the
+/// pieces of secrets across its strings, in any order.
 pub fn scan_value(scanner: &LeakScanner, value: &Value) -> Option<Leak> {
+    scan_value_in(scanner, &mut Exposure::default(), value)
+}
+
+/// [`scan_value`], the pieces counted with what `exposure` says went out
+/// before, and added to it when they are let through.
+fn scan_value_in(scanner: &LeakScanner, exposure: &mut Exposure, value: &Value) -> Option<Leak> {
     if scanner.secret_count() == 0 {
         return None;
     }
@@ -117,17 +135,48 @@ pub fn scan_value(scanner: &LeakScanner, value: &Value) -> Option<Leak> {
             }
         }
     }
+    let (mut values, mut keys) = (Vec::new(), Vec::new());
+    strings(value, &mut values, &mut keys);
+    let parts: Vec<&[u8]> = values.iter().chain(&keys).map(|s| s.as_bytes()).collect();
+    for leak in exposure.admit(scanner, &scanner.fragments(&parts)) {
+        let item = (leak.name, Encoding::Fragments);
+        if !credentials.contains(&item) {
+            credentials.push(item);
+        }
+    }
     let leak = Leak { credentials, rules: Vec::new() };
     (!leak.is_empty()).then_some(leak)
 }
 
 /// Scans a tool call's arguments for vault secrets and well-known
-/// credentials.
+/// credentials. Pieces of secrets are counted within this call only; see
+/// [`outgoing_in_session`].
 pub fn outgoing(gw: &Gateway, arguments: &Value) -> Outgoing {
+    outgoing_with(gw, &mut Exposure::default(), arguments)
+}
+
+/// [`outgoing`], with the pieces of secrets counted across every call
+/// `agent` made through this gateway (see [`FragmentLedger`]).
+#[allow(
+    dead_code,
+    reason = "the handler calls it once the gateway holds a ledger: see the note on issue 11, item 5"
+)]
+pub fn outgoing_in_session(
+    gw: &Gateway,
+    ledger: &FragmentLedger,
+    agent: &str,
+    arguments: &Value,
+) -> Outgoing {
+    let session = ledger.session(agent);
+    let mut exposure = session.lock().unwrap_or_else(PoisonError::into_inner);
+    outgoing_with(gw, &mut exposure, arguments)
+}
+
+fn outgoing_with(gw: &Gateway, exposure: &mut Exposure, arguments: &Value) -> Outgoing {
     let mut leak = gw
         .broker
         .as_ref()
-        .and_then(|broker| scan_value(&broker.known().scanner, arguments))
+        .and_then(|broker| scan_value_in(&broker.known().scanner, exposure, arguments))
         .unwrap_or_default();
     let rules = scan_rules(&gw.rules, arguments);
     if !leak.credentials.is_empty()
@@ -142,6 +191,81 @@ pub fn outgoing(gw: &Gateway, arguments: &Value) -> Outgoing {
     let mut cleaned = arguments.clone();
     redact_rules_in(&gw.rules, &mut cleaned);
     Outgoing::Redacted(cleaned, Leak { credentials: Vec::new(), rules })
+}
+
+/// The most agents whose pieces a [`FragmentLedger`] keeps. Agents are
+/// identities the operator mints, so a gateway rarely sees this many; past
+/// it, the agent that has gone longest without a call is forgotten.
+#[allow(
+    dead_code,
+    reason = "the handler calls it once the gateway holds a ledger: see the note on issue 11, item 5"
+)]
+pub const MAX_AGENTS: usize = 1024;
+
+/// What of each vault secret each agent has sent out in pieces, for as long
+/// as the gateway runs (the session of the fragment check). Memory: at most
+/// [`MAX_AGENTS`] agents, each one bit per skeleton character of each
+/// secret it sent a piece of.
+#[derive(Default)]
+#[allow(
+    dead_code,
+    reason = "the handler calls it once the gateway holds a ledger: see the note on issue 11, item 5"
+)]
+pub struct FragmentLedger {
+    agents: Mutex<Agents>,
+}
+
+#[derive(Default)]
+struct Agents {
+    by_id: HashMap<String, (u64, Arc<Mutex<Exposure>>)>,
+    clock: u64,
+}
+
+#[allow(
+    dead_code,
+    reason = "the handler calls it once the gateway holds a ledger: see the note on issue 11, item 5"
+)]
+impl FragmentLedger {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The exposure of `agent`. Calls of one agent take turns with it, so
+    /// two at once cannot each send a half.
+    fn session(&self, agent: &str) -> Arc<Mutex<Exposure>> {
+        let mut agents = self.agents.lock().unwrap_or_else(PoisonError::into_inner);
+        agents.clock += 1;
+        let now = agents.clock;
+        if !agents.by_id.contains_key(agent) && agents.by_id.len() >= MAX_AGENTS {
+            let idle =
+                agents.by_id.iter().min_by_key(|(_, (used, _))| *used).map(|(id, _)| id.clone());
+            if let Some(idle) = idle {
+                agents.by_id.remove(&idle);
+            }
+        }
+        let entry = agents.by_id.entry(agent.to_owned()).or_default();
+        entry.0 = now;
+        Arc::clone(&entry.1)
+    }
+
+    /// Scans `value`, sent by `agent`, as [`scan_value`] does, the pieces of
+    /// secrets counted with those of the agent's earlier calls.
+    pub fn scan_value(&self, scanner: &LeakScanner, agent: &str, value: &Value) -> Option<Leak> {
+        let session = self.session(agent);
+        let mut exposure = session.lock().unwrap_or_else(PoisonError::into_inner);
+        scan_value_in(scanner, &mut exposure, value)
+    }
+
+    /// How many agents it holds.
+    pub fn agents(&self) -> usize {
+        self.agents.lock().unwrap_or_else(PoisonError::into_inner).by_id.len()
+    }
+}
+
+impl std::fmt::Debug for FragmentLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FragmentLedger").field("agents", &self.agents()).finish()
+    }
 }
 
 /// The rules that fire on `value` (see [`joined`]).
@@ -266,6 +390,82 @@ mod tests {
             assert!(!leak.describe().contains(SECRET));
         }
         assert!(scan_value(&s, &json!({"body": "nothing to see", "n": 3})).is_none());
+    }
+
+    /// A GitHub-shaped token, assembled so the repository holds none.
+    fn token() -> String {
+        ["gh", "p_", "1c0dQ4e9fZ2a", "7bK857aX3c6d", "M1e0fR9b2cW4d6eT"].concat()
+    }
+
+    fn token_scanner() -> LeakScanner {
+        let secret = SecretValue::from_string(token());
+        LeakScanner::new(&[("github", &secret)]).unwrap()
+    }
+
+    #[test]
+    fn a_disguised_secret_in_the_arguments_is_blocked() {
+        let s = token_scanner();
+        let t = token();
+        let spaced: String = t.chars().flat_map(|c| [c, ' ']).collect();
+        let invisible: String = t.chars().flat_map(|c| [c, '\u{200b}']).collect();
+        let entities: String = t.bytes().map(|b| format!("&#{b};")).collect();
+        let (head, tail) = t.split_at(20);
+        for value in [
+            json!({"body": spaced}),
+            json!({"body": invisible}),
+            json!({"html": entities}),
+            json!({"text": format!("{head}\n{tail}")}),
+            json!({"a": format!("{head} "), "b": format!(" {tail}")}),
+        ] {
+            let leak = scan_value(&s, &value).unwrap_or_else(|| panic!("missed in {value}"));
+            assert_eq!(leak.credentials[0].0, "github");
+        }
+    }
+
+    #[test]
+    fn pieces_of_a_secret_across_arguments_in_any_order_are_blocked() {
+        let s = token_scanner();
+        let t = token();
+        let (head, tail) = t.split_at(22);
+        let value = json!({"z": tail, "filler": "unrelated words", "a": {"x": head}});
+        let leak = scan_value(&s, &json!({"first": tail, "gap": 1, "second": head}))
+            .unwrap_or_else(|| panic!("missed"));
+        assert_eq!(leak.credentials, [("github".to_owned(), Encoding::Fragments)]);
+        assert!(scan_value(&s, &value).is_some());
+    }
+
+    #[test]
+    fn fragments_spread_over_one_agents_calls_are_blocked_once_half_has_gone() {
+        let s = token_scanner();
+        let body: Vec<char> = token()[4..].chars().collect();
+        let pieces: Vec<String> = body.chunks(8).map(|c| c.iter().collect()).collect();
+        let ledger = FragmentLedger::new();
+        // Each call alone carries too little to be refused.
+        for piece in &pieces {
+            assert!(scan_value(&s, &json!({"q": piece})).is_none());
+        }
+        assert!(ledger.scan_value(&s, "agent-a", &json!({"q": pieces[0]})).is_none());
+        assert!(
+            ledger.scan_value(&s, "agent-a", &json!({"q": format!("x {} y", pieces[3])})).is_none()
+        );
+        // Another agent's pieces are its own.
+        assert!(ledger.scan_value(&s, "agent-b", &json!({"q": pieces[1]})).is_none());
+        let leak = ledger
+            .scan_value(&s, "agent-a", &json!({"q": pieces[1]}))
+            .unwrap_or_else(|| panic!("the third piece went out"));
+        assert_eq!(leak.credentials, [("github".to_owned(), Encoding::Fragments)]);
+        assert!(!leak.describe().contains(&pieces[1]));
+        assert_eq!(ledger.agents(), 2);
+    }
+
+    #[test]
+    fn the_ledger_keeps_a_bounded_number_of_agents() {
+        let s = token_scanner();
+        let ledger = FragmentLedger::new();
+        for i in 0..MAX_AGENTS + 10 {
+            assert!(ledger.scan_value(&s, &format!("agent-{i}"), &json!({"q": "hello"})).is_none());
+        }
+        assert_eq!(ledger.agents(), MAX_AGENTS);
     }
 
     #[test]

@@ -12,8 +12,14 @@
 //!   sandbox is told to trust it (`SSL_CERT_FILE` and friends, pointing at a
 //!   read-only copy).
 //! - Each request is refused (403, a `leak_blocked` record and an `alarm`)
-//!   when it carries any vault secret in any encoding, or a placeholder
-//!   headed for a host its credential is not bound to. Otherwise each
+//!   when it carries any vault secret in any encoding or disguise (see
+//!   `warrant_vault::scan`), whole in the target, a header name, or the
+//!   header values and body read in order; when its parts carry, in any
+//!   order, pieces that with those of the run's earlier requests make half
+//!   of a secret (`warrant_vault::fragments`: one run is one session, so a
+//!   secret split across two headers, or over several requests, is found);
+//!   or when it carries a placeholder headed for a host its credential is
+//!   not bound to. Otherwise each
 //!   placeholder for a bound host is a credential use: policy decides it
 //!   (`Action::"use_credential"`, via `egress`), a lease covers it, the
 //!   records are committed, and only then is the secret put in — header,
@@ -26,7 +32,9 @@
 //!   values, and in the body as it streams (holding back less than one
 //!   encoded secret's length). Each match is overwritten with `*`, so
 //!   lengths and framing are kept, and the response is recorded as
-//!   `secret_redacted` (`where: egress-response`). A response that is
+//!   `secret_redacted` (`where: egress-response`). Responses are searched for
+//!   the exact forms only (raw, base64, hex, URL, JSON, UTF-16), not for
+//!   disguises, whose length has no bound to hold back. A response that is
 //!   compressed anyway cannot be searched and is refused (502). Well-known
 //!   formats are not cut out of responses: documentation and test data are
 //!   full of them, and changing a download's bytes breaks it.
@@ -37,12 +45,13 @@ use crate::home::Home;
 use crate::vault_ops::LOCAL_CA_CREDENTIAL;
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use warrant_audit::{AuditEvent, AuditLog, EventKind};
 use warrant_egress::{Blocked, EgressRequest, Interception, LocalCa, ResponseFilter};
 use warrant_policy::{AgentFacts, PolicyEngine};
+use warrant_vault::fragments::Exposure;
 use warrant_vault::rules::{Action, RuleSet};
-use warrant_vault::scan::{Encoding, StreamRedactor};
+use warrant_vault::scan::{Encoding, LeakScanner, StreamRedactor};
 use warrant_vault::swap::{OutgoingRequest, SwapEntry, SwapParts, Swapper};
 use warrant_vault::{CredentialName, SecretValue, placeholder_for};
 
@@ -103,6 +112,8 @@ pub(crate) struct RunCredentials {
     /// The placeholders handed out. They are shaped like real tokens, so
     /// the well-known-format rules would take them for credentials.
     placeholders: Vec<String>,
+    /// What of each vault secret the run's requests have carried in pieces.
+    exposure: Mutex<Exposure>,
 }
 
 /// Everything [`RunCredentials::prepare`] needs.
@@ -182,6 +193,7 @@ impl RunCredentials {
             ca_dir,
             grant,
             placeholders,
+            exposure: Mutex::new(Exposure::default()),
         })
     }
 
@@ -234,21 +246,20 @@ impl RunCredentials {
         let outgoing =
             OutgoingRequest { host: &request.host, target: &target, headers: &headers, body };
 
-        // Any vault secret at all, in any form, split across parts or not.
+        // Any vault secret at all, in any form or disguise, whole, split
+        // across parts, or in pieces.
         let parts: Vec<&[u8]> = std::iter::once(target.as_slice())
             .chain(headers.iter().map(|(_, v)| *v))
             .chain(std::iter::once(body.as_slice()))
             .collect();
+        let header_names: Vec<&[u8]> = names.iter().map(String::as_bytes).collect();
         let known = self.broker.known();
-        let found = known.scanner.scan_parts(&parts);
-        if let Some(first) = found.first() {
-            return Err(self.refuse(
-                request,
-                format!(
-                    "blocked: the request carries the value of vault credential `{}`; a sandbox never holds secrets",
-                    first.name
-                ),
-            ));
+        let found = {
+            let mut exposure = self.exposure.lock().unwrap_or_else(PoisonError::into_inner);
+            secrets_in(&known.scanner, &mut exposure, &parts, &header_names)
+        };
+        if let Some(reason) = found {
+            return Err(self.refuse(request, reason));
         }
         let well_known = self.well_known_in(&parts);
         if !well_known.is_empty() && self.well_known == Action::Block {
@@ -411,6 +422,34 @@ impl RunCredentials {
     }
 }
 
+/// Why a request's `parts` (target, header values, body, in order) and
+/// header `names` must not go: a vault secret whole in any form or disguise
+/// (across consecutive parts too), or pieces that, with those `exposure`
+/// holds from the run's earlier requests, make half of one. Pieces let
+/// through are added to `exposure`. Names credentials, never values.
+fn secrets_in(
+    scanner: &LeakScanner,
+    exposure: &mut Exposure,
+    parts: &[&[u8]],
+    names: &[&[u8]],
+) -> Option<String> {
+    let whole =
+        scanner.scan_parts(parts).into_iter().chain(names.iter().flat_map(|n| scanner.scan(n)));
+    if let Some(first) = whole.into_iter().next() {
+        return Some(format!(
+            "blocked: the request carries the value of vault credential `{}`; a sandbox never holds secrets",
+            first.name
+        ));
+    }
+    let every: Vec<&[u8]> = parts.iter().chain(names).copied().collect();
+    let leaks = exposure.admit(scanner, &scanner.fragments(&every));
+    let first = leaks.first()?;
+    Some(format!(
+        "blocked: the run's requests carry pieces of vault credential `{}` ({} of its characters with this one); a sandbox never holds secrets",
+        first.name, first.covered
+    ))
+}
+
 /// The body filter of [`RunCredentials::filter_response`]: vault secrets
 /// masked (`*`, the length kept) as the body streams to the sandbox, and one
 /// `secret_redacted` record for the response when it is done with.
@@ -480,5 +519,68 @@ fn mask(haystack: &mut [u8], needle: &[u8]) {
         } else {
             i += 1;
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// A GitHub-shaped token, assembled so the repository holds none.
+    fn token() -> String {
+        ["gh", "p_", "1c0dQ4e9fZ2a", "7bK857aX3c6d", "M1e0fR9b2cW4d6eT"].concat()
+    }
+
+    fn scanner() -> LeakScanner {
+        let secret = SecretValue::from_string(token());
+        LeakScanner::new(&[("github", &secret)]).unwrap()
+    }
+
+    #[test]
+    fn a_secret_split_across_two_headers_of_one_request_is_blocked() {
+        let s = scanner();
+        let t = token();
+        let (head, tail) = t.split_at(22);
+        // Two headers with another between them, the second half first.
+        let parts: [&[u8]; 5] =
+            [b"/upload", tail.as_bytes(), b"text/plain", head.as_bytes(), b"hello"];
+        let names: [&[u8]; 3] = [b"x-part-b", b"content-type", b"x-part-a"];
+        let reason = secrets_in(&s, &mut Exposure::default(), &parts, &names)
+            .unwrap_or_else(|| panic!("missed"));
+        assert!(reason.contains("`github`"), "{reason}");
+        assert!(!reason.contains(head) && !reason.contains(tail), "{reason}");
+        // Half in a header name, half in a value.
+        let parts: [&[u8]; 3] = [b"/", head.as_bytes(), b""];
+        let names: [&[u8]; 1] = [tail.as_bytes()];
+        assert!(secrets_in(&s, &mut Exposure::default(), &parts, &names).is_some());
+    }
+
+    #[test]
+    fn a_disguised_secret_in_a_request_is_blocked() {
+        let s = scanner();
+        let spaced: String = token().chars().flat_map(|c| [c, '-']).collect();
+        let utf16: Vec<u8> = token().encode_utf16().flat_map(u16::to_le_bytes).collect();
+        for body in [spaced.into_bytes(), utf16] {
+            let parts: [&[u8]; 2] = [b"/", &body];
+            assert!(secrets_in(&s, &mut Exposure::default(), &parts, &[]).is_some());
+        }
+    }
+
+    #[test]
+    fn pieces_over_a_runs_requests_are_blocked_once_half_has_gone() {
+        let s = scanner();
+        let body: Vec<char> = token()[4..].chars().collect();
+        let pieces: Vec<String> = body.chunks(8).map(|c| c.iter().collect()).collect();
+        let mut run = Exposure::default();
+        let request = |piece: &str| format!("/search?q={piece}");
+        for piece in &pieces[..2] {
+            let target = request(piece);
+            assert!(secrets_in(&s, &mut run, &[target.as_bytes()], &[]).is_none());
+        }
+        let target = request(&pieces[4]);
+        assert!(secrets_in(&s, &mut run, &[target.as_bytes()], &[]).is_some());
+        // An ordinary request is unaffected.
+        assert!(secrets_in(&s, &mut run, &[b"/search?q=weather"], &[]).is_none());
     }
 }

@@ -50,6 +50,7 @@ pub(crate) fn leak_forms(secret: &[u8], min_encoded_len: usize) -> (Vec<Form>, V
     }
     exact.extend(escaped_forms(secret));
     exact.extend(base64_forms(secret));
+    exact.extend(utf16_forms(secret));
     for upper in [false, true] {
         exact.push((percent_encode(secret, keep_none, false, upper), Encoding::UrlEncodedAll));
         if let Some(json) = json_unicode_escape(secret, upper) {
@@ -66,6 +67,15 @@ pub(crate) fn leak_forms(secret: &[u8], min_encoded_len: usize) -> (Vec<Form>, V
         folded.push((Zeroizing::new(secret.to_ascii_lowercase()), Encoding::Raw));
     }
     (exact, folded)
+}
+
+/// UTF-16, little- and big-endian, of a secret that is UTF-8.
+fn utf16_forms(secret: &[u8]) -> Vec<Form> {
+    let Ok(text) = std::str::from_utf8(secret) else { return Vec::new() };
+    let units = || text.encode_utf16();
+    let le = Zeroizing::new(units().flat_map(u16::to_le_bytes).collect());
+    let be = Zeroizing::new(units().flat_map(u16::to_be_bytes).collect());
+    vec![(le, Encoding::Utf16), (be, Encoding::Utf16)]
 }
 
 /// URL-, form- and JSON-escaped forms that are matched exactly.

@@ -13,9 +13,13 @@
 //!   `Serialize`, is zeroized on drop, and is read only through
 //!   [`SecretValue::expose_secret`].
 //! - [`scan::LeakScanner`]: finds known secrets, raw or encoded (base64, hex,
-//!   URL and form encoding, JSON escapes), in bytes that are about to leave,
-//!   also split across consecutive fields, and redacts them; [`scan::StreamRedactor`]
-//!   masks them in a stream that arrives in chunks, keeping its length.
+//!   URL and form encoding, JSON escapes, UTF-16) and in disguise
+//!   (separators, format characters, compatibility forms, HTML references,
+//!   case, line-wrapped base64), in bytes that are about to leave, also split
+//!   across consecutive fields, and redacts them; [`scan::StreamRedactor`]
+//!   masks the exact forms in a stream that arrives in chunks, keeping its
+//!   length; [`fragments::Exposure`] keeps what of each secret went out in a
+//!   session and refuses a message once half of one would have.
 //! - [`placeholder_for`]: a [`Placeholder`] shaped like a secret (same length,
 //!   prefix and character classes, at least 64 random bits) for an agent to
 //!   hold in the secret's place.
@@ -40,8 +44,10 @@
 //! clear.
 
 mod crypto;
+mod disguise;
 mod error;
 mod forms;
+pub mod fragments;
 mod host;
 pub mod keycache;
 mod name;
@@ -49,6 +55,7 @@ pub mod placeholder;
 pub mod rules;
 pub mod scan;
 mod secret;
+mod skeleton;
 mod store;
 pub mod swap;
 

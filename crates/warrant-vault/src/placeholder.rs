@@ -177,7 +177,7 @@ const HEX_LOWER: &[u8] = b"0123456789abcdef";
 const HEX_UPPER: &[u8] = b"0123456789ABCDEF";
 
 /// How many leading bytes of `secret` the placeholder keeps.
-fn kept_prefix_len(secret: &[u8]) -> usize {
+pub(crate) fn kept_prefix_len(secret: &[u8]) -> usize {
     let known = KNOWN_PREFIXES
         .iter()
         .filter(|(prefix, _)| secret.starts_with(prefix.as_bytes()))

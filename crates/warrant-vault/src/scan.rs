@@ -13,29 +13,51 @@
 //!   the RFC 3986 set of bytes left alone);
 //! - JSON-escaped: as `serde_json` writes it, with `/` escaped (PHP), with
 //!   `<`, `>` and `&` escaped (Go), and with every character as a `\u`
-//!   escape, in either case.
+//!   escape, in either case;
+//! - UTF-16, little- and big-endian (a byte-order mark before it or not).
 //!
 //! Two Aho-Corasick automata match all forms of all secrets: one exactly, one
 //! ignoring ASCII case (hex, and the raw form of a secret that is itself
-//! hex). [`LeakScanner::scan_parts`] also finds a secret split across
-//! consecutive fields.
+//! hex). These exact forms are what [`LeakScanner::scan_exact`] and the
+//! streaming mask ([`StreamRedactor`]) look for.
+//!
+//! [`LeakScanner::scan`] (and so `scan_parts`, `redact` and `mask`) also
+//! looks for secrets in disguise: the skeleton of each form (its letters and
+//! digits, lowercased, after compatibility decomposition and HTML references;
+//! see `crate::skeleton`) in the skeleton of the haystack, for secrets whose
+//! skeleton has at least [`MIN_SKELETON_LEN`] characters. That finds
+//! separators, whitespace or line breaks put between a secret's characters,
+//! zero-width and other format characters, fullwidth and other compatibility
+//! forms, HTML character references, a change of case, and base64 or hex
+//! wrapped over lines. Such a match is reported as [`Encoding::Normalized`]
+//! with the span it covers in the haystack. [`LeakScanner::scan_parts`] also
+//! finds a secret split across consecutive fields; [`LeakScanner::fragments`]
+//! and [`crate::fragments::Exposure`] find pieces of one in any order, across
+//! fields and across the messages of a session.
 //!
 //! Limits, deliberately:
 //! - Secrets shorter than [`MIN_ENCODED_LEN`] bytes are matched raw only: their
-//!   encoded forms are short enough to turn up in unrelated text.
+//!   encoded forms are short enough to turn up in unrelated text. Secrets
+//!   whose skeleton is shorter than [`MIN_SKELETON_LEN`] are not matched in
+//!   disguise, for the same reason.
 //! - Not found: a secret transformed otherwise (compressed, encrypted,
-//!   reversed, base32, encoded twice); escaped only in part (some characters
-//!   percent- or `\u`-escaped and others not, beyond what the encoders above
-//!   write); percent- or `\u`-escaped with hex digits of mixed case; changed
-//!   in case, unless it is hex; split across fields, by
-//!   [`LeakScanner::scan`], or across fields that are not consecutive or not
-//!   in order, by [`LeakScanner::scan_parts`].
+//!   reversed, base32, encoded twice, disguised and then encoded); escaped
+//!   only in part (some characters percent- or `\u`-escaped and others not,
+//!   beyond what the encoders above write); with letters or digits put
+//!   between its characters; with letters of other scripts that look like
+//!   its own (confusables); split across fields, by [`LeakScanner::scan`],
+//!   or across fields that are not consecutive or not in order, by
+//!   [`LeakScanner::scan_parts`] (see [`LeakScanner::fragments`] for those).
 //! - Matches do not overlap: where the forms of two secrets overlap, the
 //!   leftmost, then longest, is reported.
 //! - The automata's tables are built from the secrets and are not zeroized
 //!   when the scanner is dropped.
 
+use crate::disguise::DisguiseMatcher;
 use crate::forms::{Form, leak_forms};
+use crate::fragments::{FragmentIndex, Fragments};
+pub use crate::skeleton::MIN_SKELETON_LEN;
+use crate::skeleton::skeleton;
 use crate::{SecretValue, VaultError};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use serde::Serialize;
@@ -67,6 +89,16 @@ pub enum Encoding {
     /// A JSON string's content: escaped as `serde_json`, PHP (`\/`) or Go
     /// (`\u003c`) write it, or with every character as a `\u` escape.
     JsonEscaped,
+    /// UTF-16, little- or big-endian.
+    Utf16,
+    /// A form in disguise, found by its skeleton: separators, line breaks
+    /// or format characters between its characters, compatibility forms,
+    /// HTML references, another case.
+    Normalized,
+    /// Pieces of the secret, in any order, across fields or messages: only
+    /// in a [`crate::fragments::FragmentLeak`]'s report, never in a
+    /// [`Finding`].
+    Fragments,
 }
 
 /// Where a secret was found. Holds the secret's name, never its value.
@@ -86,6 +118,8 @@ pub struct Finding {
 pub struct LeakScanner {
     exact: Matcher,
     folded: Matcher,
+    disguised: DisguiseMatcher,
+    fragments: FragmentIndex,
     names: Vec<String>,
 }
 
@@ -99,22 +133,45 @@ impl LeakScanner {
     pub fn new(secrets: &[(&str, &SecretValue)]) -> Result<Self, VaultError> {
         let mut exact = Vec::new();
         let mut folded = Vec::new();
+        let mut disguised = Vec::new();
         let mut names = Vec::with_capacity(secrets.len());
         for (index, (name, secret)) in secrets.iter().enumerate() {
             names.push((*name).to_owned());
-            let (e, f) = leak_forms(secret.expose_secret(), MIN_ENCODED_LEN);
+            let value = secret.expose_secret();
+            let (e, f) = leak_forms(value, MIN_ENCODED_LEN);
+            if skeleton(value).len() >= MIN_SKELETON_LEN {
+                disguised.extend(disguise_forms(value, &e, &f).into_iter().map(|s| (index, s)));
+            }
             exact.extend(e.into_iter().map(|form| (index, form)));
             folded.extend(f.into_iter().map(|form| (index, form)));
         }
+        let fragments = FragmentIndex::build(
+            secrets.iter().enumerate().map(|(i, (name, s))| (i, *name, s.expose_secret())),
+        )?;
         Ok(Self {
             exact: Matcher::build(exact, false)?,
             folded: Matcher::build(folded, true)?,
+            disguised: DisguiseMatcher::build(disguised)?,
+            fragments,
             names,
         })
     }
 
-    /// Every place a secret occurs in `haystack`, in order.
+    /// Every place a secret occurs in `haystack`, in order: in any of its
+    /// exact forms, or in disguise (see the module doc).
     pub fn scan(&self, haystack: &[u8]) -> Vec<Finding> {
+        let mut found = self.scan_exact(haystack);
+        let exact = found.len();
+        self.disguised.find(haystack, &self.names, &mut found);
+        if found.len() > exact {
+            keep_leftmost_longest(&mut found, |f| (f.offset, f.len));
+        }
+        found
+    }
+
+    /// Every place a secret occurs in `haystack` in one of its exact forms,
+    /// in order: no match is longer than [`LeakScanner::longest_form`].
+    pub fn scan_exact(&self, haystack: &[u8]) -> Vec<Finding> {
         let mut found = Vec::new();
         self.exact.find(haystack, &self.names, &mut found);
         let exact_only = found.len();
@@ -123,6 +180,22 @@ impl LeakScanner {
             keep_leftmost_longest(&mut found, |f| (f.offset, f.len));
         }
         found
+    }
+
+    /// The pieces of secrets in `parts` (the fields of one message, in any
+    /// order), in any disguise the skeleton undoes: which characters of which
+    /// secret they cover. Hand them to an [`crate::fragments::Exposure`] to
+    /// decide whether too much of a secret has gone out.
+    pub fn fragments(&self, parts: &[&[u8]]) -> Fragments {
+        self.fragments.find(parts)
+    }
+
+    pub(crate) fn fragment_index(&self) -> &FragmentIndex {
+        &self.fragments
+    }
+
+    pub(crate) fn name(&self, index: usize) -> Option<&str> {
+        self.names.get(index).map(String::as_str)
     }
 
     /// Every place a secret occurs in the concatenation of `parts` (fields of
@@ -178,7 +251,7 @@ impl LeakScanner {
 
     /// How many distinct patterns it matches.
     pub fn pattern_count(&self) -> usize {
-        self.exact.patterns.len() + self.folded.patterns.len()
+        self.exact.patterns.len() + self.folded.patterns.len() + self.disguised.pattern_count()
     }
 }
 
@@ -194,7 +267,9 @@ impl fmt::Debug for LeakScanner {
 /// Cuts vault secrets out of a byte stream that arrives in chunks (a
 /// response body on its way to an agent), keeping its length: each match is
 /// overwritten with [`MASK`], so the stream's framing (`Content-Length`) and
-/// every offset in it stay valid.
+/// every offset in it stay valid. It looks for the exact forms only
+/// ([`LeakScanner::scan_exact`]): a disguise has no bound on its length, so
+/// no held-back tail would be enough.
 ///
 /// It holds back the last [`LeakScanner::longest_form`]` - 1` bytes of what
 /// it was given, since a match may begin there and end in the next chunk;
@@ -241,7 +316,7 @@ impl StreamRedactor {
             return;
         }
         let mut cut = ready;
-        for finding in scanner.scan(&self.held) {
+        for finding in scanner.scan_exact(&self.held) {
             if finding.offset >= ready {
                 break;
             }
@@ -268,6 +343,22 @@ impl fmt::Debug for StreamRedactor {
             .field("found", &self.found)
             .finish()
     }
+}
+
+/// The skeletons the disguise pass looks for: of every exact form (UTF-16
+/// reads as the raw form), and of the raw form without its first character
+/// when that is a letter a backslash before it would turn into an escape.
+fn disguise_forms(secret: &[u8], exact: &[Form], folded: &[Form]) -> Vec<Zeroizing<Vec<u8>>> {
+    let mut forms: Vec<Zeroizing<Vec<u8>>> = exact
+        .iter()
+        .chain(folded)
+        .filter(|(_, encoding)| *encoding != Encoding::Utf16)
+        .map(|(form, _)| skeleton(form))
+        .collect();
+    if secret.first().is_some_and(|b| b"nrtbfv0".contains(b)) {
+        forms.push(skeleton(secret.get(1..).unwrap_or_default()));
+    }
+    forms
 }
 
 /// One automaton and, for each of its pattern ids, the secret's index and

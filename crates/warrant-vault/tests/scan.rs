@@ -1,5 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+mod corpus;
+
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use warrant_vault::SecretValue;
@@ -305,4 +307,223 @@ fn a_stream_releases_all_but_a_short_tail_as_it_goes() {
     let mut none = Vec::new();
     empty.finish(&s, &mut none);
     assert!(none.is_empty());
+}
+
+// Disguises: each is found by the skeleton pass (or, for UTF-16, by an exact
+// form too), reported at its span in the haystack.
+
+/// A GitHub-shaped token, assembled so the repository holds none.
+fn github_token() -> String {
+    ["gh", "p_", "1c0d4e9f2a7b", "857a3c6d1e0f", "9b2c4d6e8f0a1b3c"].concat()
+}
+
+fn found_disguised(s: &LeakScanner, haystack: &[u8]) -> Vec<(String, Encoding, usize, usize)> {
+    s.scan(haystack).into_iter().map(|f| (f.name, f.encoding, f.offset, f.len)).collect()
+}
+
+/// Asserts that `disguised` (which must not contain the token verbatim) is
+/// found as one normalised match covering all of it.
+fn assert_found_whole(s: &LeakScanner, disguised: &str) {
+    assert!(!disguised.contains(&github_token()));
+    let haystack = format!("say: {disguised} ok");
+    let found = found_disguised(s, haystack.as_bytes());
+    assert_eq!(found.len(), 1, "{disguised:?}: {found:?}");
+    let (name, _, offset, len) = &found[0];
+    assert_eq!(name, "github");
+    assert_eq!(&haystack[*offset..offset + len], disguised, "{found:?}");
+}
+
+#[test]
+fn a_secret_with_separators_or_whitespace_between_its_characters_is_found() {
+    let s = scanner(&[("github", &github_token())]);
+    let token = github_token();
+    let (head, tail) = token.split_at(16);
+    assert_found_whole(&s, &format!("{head} {tail}"));
+    let dashed: Vec<String> = token.chars().map(String::from).collect();
+    assert_found_whole(&s, &dashed.join("-"));
+    assert_found_whole(&s, &dashed.join(" . "));
+    assert_eq!(found_disguised(&s, format!("{head} {tail}").as_bytes())[0].1, Encoding::Normalized);
+}
+
+#[test]
+fn a_secret_with_zero_width_characters_is_found() {
+    let s = scanner(&[("github", &github_token())]);
+    for invisible in ['\u{200b}', '\u{200c}', '\u{200d}', '\u{2060}', '\u{feff}', '\u{ad}'] {
+        let disguised: String =
+            github_token().chars().flat_map(|c| [c, invisible]).collect::<String>();
+        let disguised = disguised.trim_end_matches(invisible).to_owned();
+        assert_found_whole(&s, &disguised);
+    }
+}
+
+#[test]
+fn a_secret_with_a_line_break_in_it_is_found() {
+    let s = scanner(&[("github", &github_token())]);
+    let token = github_token();
+    let (head, tail) = token.split_at(20);
+    for newline in ["\n", "\r\n", "\\n"] {
+        assert_found_whole(&s, &format!("{head}{newline}{tail}"));
+    }
+}
+
+#[test]
+fn a_secret_in_fullwidth_or_other_compatibility_forms_is_found() {
+    let s = scanner(&[("github", &github_token())]);
+    let fullwidth: String = github_token()
+        .chars()
+        .map(|c| char::from_u32(c as u32 - 0x21 + 0xff01).unwrap())
+        .collect();
+    assert_found_whole(&s, &fullwidth);
+    // Half fullwidth, with a combining mark on each character.
+    let mixed: String = github_token()
+        .chars()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            let c = if i % 2 == 0 { c } else { char::from_u32(c as u32 - 0x21 + 0xff01).unwrap() };
+            [c, '\u{301}']
+        })
+        .collect();
+    assert_found_whole(&s, mixed.trim_end_matches('\u{301}'));
+}
+
+#[test]
+fn a_secret_written_as_html_character_references_is_found() {
+    let s = scanner(&[("github", &github_token())]);
+    let token = github_token();
+    let decimal: String = token.bytes().map(|b| format!("&#{b};")).collect();
+    assert_found_whole(&s, &decimal);
+    let hex: String = token.bytes().map(|b| format!("&#x{b:x};")).collect();
+    assert_found_whole(&s, &hex);
+    // Mixed, with a named reference for `_` and one without its `;`.
+    let mixed = format!("&#103;&#x68;p&lowbar;&#49 {}", &token[5..]);
+    assert_found_whole(&s, &mixed);
+    let named = format!("&gopf;&hfr;p&UnderBar;{}", &token[4..]);
+    assert_found_whole(&s, &named);
+}
+
+#[test]
+fn a_secret_in_another_case_is_found() {
+    let s = scanner(&[("github", &github_token())]);
+    assert_found_whole(&s, &github_token().to_uppercase());
+}
+
+#[test]
+fn a_secret_in_utf16_is_found_in_either_byte_order_with_or_without_a_mark() {
+    let s = scanner(&[("github", &github_token())]);
+    let text = format!("{{\"token\": \"{}\"}}", github_token());
+    let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    for (body, mark) in [(le, [0xff, 0xfe]), (be, [0xfe, 0xff])] {
+        for with_mark in [false, true] {
+            let mut bytes = if with_mark { mark.to_vec() } else { Vec::new() };
+            bytes.extend_from_slice(&body);
+            let found = s.scan_exact(&bytes);
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert_eq!(found[0].encoding, Encoding::Utf16);
+            assert_eq!(found[0].len, 2 * github_token().len());
+        }
+        // Separators between UTF-16 characters too.
+        let spaced: Vec<u8> = github_token()
+            .chars()
+            .flat_map(|c| [c, ' '])
+            .collect::<String>()
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!(s.scan(&spaced).len(), 1);
+    }
+}
+
+#[test]
+fn line_wrapped_base64_is_found_at_every_alignment() {
+    let s = scanner(&[("github", &github_token())]);
+    for prefix_len in 0..3 {
+        for width in [64, 76] {
+            for newline in ["\n", "\r\n"] {
+                let mut data = "x".repeat(prefix_len + 40).into_bytes();
+                data.extend_from_slice(github_token().as_bytes());
+                data.extend_from_slice(&[b'y'; 50]);
+                let encoded = STANDARD.encode(&data);
+                let lines: Vec<&str> =
+                    encoded.as_bytes().chunks(width).map(|c| std::str::from_utf8(c).unwrap()).collect();
+                let wrapped = lines.join(newline);
+                let found = s.scan(wrapped.as_bytes());
+                assert_eq!(found.len(), 1, "prefix {prefix_len}, width {width}: {found:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn hex_grouped_or_wrapped_is_found() {
+    let s = scanner(&[("github", &github_token())]);
+    let hex = hex::encode(github_token());
+    let grouped: Vec<String> = hex.as_bytes().chunks(4).map(|c| String::from_utf8(c.to_vec()).unwrap()).collect();
+    assert_eq!(s.scan(grouped.join(" ").as_bytes()).len(), 1);
+    assert_eq!(s.scan(grouped.join(":\n").as_bytes()).len(), 1);
+}
+
+#[test]
+fn redaction_and_masking_cover_a_disguised_secret() {
+    let s = scanner(&[("github", &github_token())]);
+    let disguised: String = github_token().chars().flat_map(|c| [c, '\u{200b}']).collect();
+    let text = format!("before {disguised}after");
+    let redacted = s.redact(&text);
+    assert!(redacted.starts_with("before [REDACTED:github]"), "{redacted}");
+    assert!(s.scan(redacted.as_bytes()).is_empty());
+    let mut bytes = text.clone().into_bytes();
+    let found = s.mask(&mut bytes);
+    assert_eq!(found.len(), 1);
+    assert_eq!(bytes.len(), text.len());
+    assert!(s.scan(&bytes).is_empty());
+}
+
+#[test]
+fn a_short_secret_is_not_matched_in_disguise_on_ordinary_text() {
+    // Skeleton of 15 characters: exact forms only.
+    let short = "hunter2-Hunter2-x";
+    let s = scanner(&[("pw", short)]);
+    assert_eq!(s.scan(format!("pw={short}").as_bytes()).len(), 1);
+    assert!(s.scan(b"hunter2 hunter2 x").is_empty());
+    assert!(s.scan(b"HUNTER2HUNTER2X").is_empty());
+    // One of 16 is.
+    let s = scanner(&[("pw", "hunter2-Hunter2-xy")]);
+    assert_eq!(s.scan(b"hunter2 hunter2 x y").len(), 1);
+}
+
+#[test]
+fn vault_secrets_are_not_found_in_disguise_in_ordinary_tool_output() {
+    // Secrets of the usual shapes; the corpus holds none of them.
+    let mut rng = corpus::Rng::new(17);
+    let alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut values: Vec<String> = Vec::new();
+    for _ in 0..200 {
+        values.push(["gh", "p_", &rng.chars(alnum, 36)].concat());
+        values.push(rng.chars("0123456789abcdef", 32));
+        values.push(["sk", "-live-", &rng.chars(alnum, 24)].concat());
+        values.push(rng.chars(alnum, 16));
+    }
+    values.push("purple-monkey-dishwasher-lamp".to_owned());
+    values.push("Summer2024Vacation!".to_owned());
+    let names: Vec<String> = (0..values.len()).map(|i| format!("cred{i}")).collect();
+    let pairs: Vec<(&str, &str)> =
+        names.iter().map(String::as_str).zip(values.iter().map(String::as_str)).collect();
+    let s = scanner(&pairs);
+    let mut bytes = 0;
+    let mut false_positives = Vec::new();
+    for (name, chunk) in corpus::corpus() {
+        bytes += chunk.len();
+        for f in s.scan(&chunk) {
+            false_positives.push(format!("{name}: {} ({:?}) at {}", f.name, f.encoding, f.offset));
+        }
+        let parts: Vec<&[u8]> = chunk.split(|b| *b == b'\n').collect();
+        let fragments = s.fragments(&parts);
+        let mut exposure = warrant_vault::fragments::Exposure::default();
+        for leak in exposure.admit(&s, &fragments) {
+            false_positives.push(format!("{name}: fragments of {}", leak.name));
+        }
+    }
+    println!("leak scanner corpus: {bytes} bytes, {} false positives", false_positives.len());
+    assert!(bytes >= 2_000_000);
+    assert!(false_positives.is_empty(), "{}", false_positives.join("\n"));
 }

@@ -1,0 +1,225 @@
+//! The skeleton of bytes: the letters and digits a reader would see once
+//! cheap disguises are undone. The leak scanner matches the skeleton of each
+//! secret (and of its encoded forms) against the skeleton of what is about to
+//! leave ([`crate::disguise`]), and counts pieces of secrets in it
+//! ([`crate::fragments`]).
+//!
+//! Character by character, it:
+//! - decodes UTF-8 (a byte that is not part of a valid character is a
+//!   separator) and HTML character references: numeric (`&#103;`, `&#x68;`;
+//!   the `;` may be left out unless a letter or digit follows) and named
+//!   (`&lowbar;`; `&Gopf;`, `&gfr;` and `&gscr;` are their letter);
+//! - applies Unicode compatibility decomposition (NFKD: the mappings of
+//!   NFKC, without recomposing, so that a combining mark put on a character
+//!   does not hide it): fullwidth `Ｇ`, mathematical `𝐆`, circled, superscript
+//!   and ligature forms become plain letters and digits;
+//! - keeps ASCII letters and digits, lowercased, and drops everything else:
+//!   whitespace and line breaks, punctuation, format characters (zero-width
+//!   spaces and joiners, the byte-order mark, soft hyphens, bidi controls),
+//!   NUL (so UTF-16 of ASCII text reads as its letters), combining marks, and
+//!   every other character no decomposition maps to ASCII;
+//! - drops a backslash together with the letter of a C or JSON escape after
+//!   it (`\n`, `\r`, `\t`, …), so that an escaped line break is a separator
+//!   too.
+//!
+//! Deliberately not: percent- and `\u`-escapes are not decoded (a `%` or `\u`
+//! put in front of a secret would then eat its first characters; the scanner
+//! matches the skeletons of the fully escaped forms instead), confusable
+//! letters of other scripts (Cyrillic `а` for `a`) are dropped rather than
+//! mapped, and case is folded, so a skeleton carries less than its text.
+//! Every buffer that may hold a secret is `Zeroizing`.
+
+use zeroize::Zeroizing;
+
+/// Skeletons shorter than this are never matched on their own: a secret's
+/// skeleton (ASCII letters and digits, lowercased: at most 5.2 bits a
+/// character) of 16 or more characters is at least 82 bits when the secret is
+/// random, far beyond a chance match, and for a human-chosen secret is three
+/// or four words run together, which ordinary output does not hold by
+/// accident. Shorter secrets are matched in their exact forms only.
+pub const MIN_SKELETON_LEN: usize = 16;
+
+/// An ASCII letter or digit to itself, lowercased; any other byte to 0.
+const fn ascii(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' | b'a'..=b'z' => b,
+        b'A'..=b'Z' => b.to_ascii_lowercase(),
+        _ => 0,
+    }
+}
+
+/// The letters of the C and JSON escapes that stand for a separator.
+const C_ESCAPES: &[u8] = b"nrtbfv0";
+
+/// The skeleton of `bytes`.
+pub(crate) fn skeleton(bytes: &[u8]) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(bytes.len()));
+    walk(bytes, |_, _, b| out.push(b));
+    out
+}
+
+/// For each of `positions` (indexes into the skeleton of `bytes`, in
+/// ascending order), the span of `bytes` its character came from. Positions
+/// past the end are left out.
+pub(crate) fn spans(bytes: &[u8], positions: &[usize]) -> Vec<(usize, usize)> {
+    let mut out = Vec::with_capacity(positions.len());
+    let mut next = positions.iter().copied().peekable();
+    let mut index = 0;
+    walk(bytes, |start, end, _| {
+        while next.peek() == Some(&index) {
+            out.push((start, end));
+            next.next();
+        }
+        index += 1;
+    });
+    out
+}
+
+/// Calls `emit(start, end, byte)` for each skeleton byte, with the span of
+/// `bytes` it came from.
+pub(crate) fn walk(bytes: &[u8], mut emit: impl FnMut(usize, usize, u8)) {
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b < 0x80 && b != b'&' && b != b'\\' {
+            let s = ascii(b);
+            if s != 0 {
+                emit(i, i + 1, s);
+            }
+            i += 1;
+            continue;
+        }
+        let rest = bytes.get(i..).unwrap_or_default();
+        let (len, c) = match b {
+            b'&' => reference(rest).unwrap_or((1, None)),
+            b'\\' if rest.get(1).is_some_and(|n| C_ESCAPES.contains(n)) => (2, None),
+            b'\\' => (1, None),
+            _ => utf8_char(rest),
+        };
+        if let Some(c) = c {
+            emit_char(c, i, i + len, &mut emit);
+        }
+        i += len.max(1);
+    }
+}
+
+/// The ASCII letters and digits `c` decomposes to.
+fn emit_char(c: char, start: usize, end: usize, emit: &mut impl FnMut(usize, usize, u8)) {
+    let mut one = |d: char| {
+        if let Ok(b) = u8::try_from(d)
+            && ascii(b) != 0
+        {
+            emit(start, end, ascii(b));
+        }
+    };
+    if c.is_ascii() {
+        one(c);
+    } else {
+        unicode_normalization::char::decompose_compatible(c, one);
+    }
+}
+
+/// The character at the start of `rest` (not ASCII) and its length; one
+/// byte and no character when it is not valid UTF-8.
+fn utf8_char(rest: &[u8]) -> (usize, Option<char>) {
+    let width = match rest.first() {
+        Some(0xc2..=0xdf) => 2,
+        Some(0xe0..=0xef) => 3,
+        Some(0xf0..=0xf4) => 4,
+        _ => return (1, None),
+    };
+    match rest.get(..width).map(std::str::from_utf8) {
+        Some(Ok(s)) => (width, s.chars().next()),
+        _ => (1, None),
+    }
+}
+
+/// An HTML character reference at the start of `rest` (which starts with
+/// `&`): its length and the character it stands for (`None` for one that
+/// stands for no letter or digit).
+fn reference(rest: &[u8]) -> Option<(usize, Option<char>)> {
+    let body = rest.get(1..)?;
+    if body.first() == Some(&b'#') {
+        let (radix, start, max) = match body.get(1) {
+            Some(b'x' | b'X') => (16, 2, 6),
+            _ => (10, 1, 7),
+        };
+        let digits = body
+            .get(start..)?
+            .iter()
+            .take(max + 1)
+            .take_while(|b| char::from(**b).is_digit(radix))
+            .count();
+        if digits == 0 || digits > max {
+            return None;
+        }
+        let text = std::str::from_utf8(body.get(start..start + digits)?).ok()?;
+        let code = u32::from_str_radix(text, radix).ok()?;
+        let end = 1 + start + digits;
+        let len = match rest.get(end) {
+            Some(b';') => end + 1,
+            Some(b) if b.is_ascii_alphanumeric() => return None,
+            _ => end,
+        };
+        return Some((len, char::from_u32(code)));
+    }
+    let name_len = body.iter().take(33).take_while(|b| b.is_ascii_alphanumeric()).count();
+    if name_len == 0 || name_len > 32 || body.get(name_len) != Some(&b';') {
+        return None;
+    }
+    let name = body.get(..name_len)?;
+    Some((name_len + 2, named_letter(name)))
+}
+
+/// The letter a named reference stands for: HTML's double-struck
+/// (`&Gopf;`), fraktur (`&gfr;`) and script (`&Gscr;`) letters decompose to
+/// it. Every other name stands for punctuation, a space or a letter outside
+/// ASCII, all separators.
+fn named_letter(name: &[u8]) -> Option<char> {
+    let (&first, suffix) = name.split_first()?;
+    (first.is_ascii_alphabetic() && matches!(suffix, b"opf" | b"fr" | b"scr"))
+        .then(|| char::from(first))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+    use super::{skeleton, spans};
+
+    fn text(bytes: &[u8]) -> String {
+        String::from_utf8(skeleton(bytes).to_vec()).unwrap()
+    }
+
+    #[test]
+    fn separators_case_and_format_characters_go() {
+        assert_eq!(text(b"G-h-P_ 1.c\r\n0:d"), "ghp1c0d");
+        assert_eq!(text("g\u{200b}h\u{200d}p\u{feff}_\u{ad}1\u{2060}c".as_bytes()), "ghp1c");
+        assert_eq!(text("Ｇｈｐ＿１ｃ".as_bytes()), "ghp1c");
+        assert_eq!(text("𝐠𝐡𝐩 ① ²".as_bytes()), "ghp12");
+        assert_eq!(text("g\u{301}h\u{332}p".as_bytes()), "ghp");
+        assert_eq!(text(b"g\\nh\\tp\\x"), "ghpx");
+    }
+
+    #[test]
+    fn html_references_are_decoded() {
+        assert_eq!(text(b"&#103;&#x68;p&lowbar;&#49&#X63; &Dopf;&efr;&nbsp;"), "ghp1cde");
+        // Not a reference: a letter or digit runs on, or no `;` after a name.
+        assert_eq!(text(b"&#52f9"), "52f9");
+        assert_eq!(text(b"&amp x"), "ampx");
+        assert_eq!(text(b"&#99999999;"), "99999999");
+    }
+
+    #[test]
+    fn utf16_and_invalid_bytes_are_read_through() {
+        let utf16: Vec<u8> = "ghp_1c".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert_eq!(text(&utf16), "ghp1c");
+        assert_eq!(text(b"a\xffb\xc3(c\xe2\x82"), "abc");
+    }
+
+    #[test]
+    fn spans_point_back_at_the_source() {
+        let source = "x&#103;Ｈ-p".as_bytes();
+        assert_eq!(text(source), "xghp");
+        assert_eq!(spans(source, &[0, 1, 2, 3, 9]), [(0, 1), (1, 7), (7, 10), (11, 12)]);
+    }
+}
