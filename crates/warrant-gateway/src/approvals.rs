@@ -27,8 +27,14 @@ pub struct PendingView {
     pub agent_name: String,
     pub tool: String,
     pub fingerprint: String,
-    /// Arguments as recorded in the audit log (redacted unless full capture).
+    /// The arguments' values, so that the person sees what they approve
+    /// (this view only travels over the 0600 control socket): vault secrets
+    /// and well-known credentials masked, whatever the audit log records.
     pub arguments: serde_json::Value,
+    /// What the tool says it does (its upstream's words; for a connection,
+    /// what is asked about).
+    #[serde(default)]
+    pub description: String,
     pub rule: String,
     pub why: String,
     pub created_at: String,
@@ -176,6 +182,7 @@ pub async fn ask_person(
         tool: question.subject.clone(),
         fingerprint: fingerprint.clone(),
         arguments: question.details,
+        description: question.subject.clone(),
         rule: question.rule.clone(),
         why: question.why.clone(),
         created_at: now.to_rfc3339(),
@@ -243,6 +250,7 @@ mod tests {
             tool: "t__x".into(),
             fingerprint: "f".into(),
             arguments: json!({}),
+            description: String::new(),
             rule: "r".into(),
             why: "w".into(),
             created_at: String::new(),

@@ -9,9 +9,8 @@
 //!   `warrant_identity::delegate`).
 //! - `warrant__read_file`, `warrant__write_file`, `warrant__list_dir` work
 //!   beneath the agent's workspace (set by `warrant run`, or `agents spawn
-//!   --workspace`; a child uses its root's). Paths are resolved with
-//!   `cap-std`, which refuses `..`, absolute paths and symlinks that lead
-//!   out of the workspace, at the time of the open (no check-then-use gap).
+//!   --workspace`; a child uses its root's), never in Warrant's home or a
+//!   secret store (see `files.rs`).
 
 use crate::config::BUILTIN_UPSTREAM;
 use crate::gateway::Gateway;
@@ -37,10 +36,6 @@ pub const HTTP_REQUEST: &str = "http_request";
 pub const READ_FILE: &str = "read_file";
 pub const WRITE_FILE: &str = "write_file";
 pub const LIST_DIR: &str = "list_dir";
-/// The most `read_file` returns, and `write_file` takes, in bytes.
-const MAX_FILE_BYTES: usize = 1024 * 1024;
-/// The most entries `list_dir` returns.
-const MAX_DIR_ENTRIES: usize = 1000;
 /// The most `exec` captures of each of stdout and stderr.
 const MAX_EXEC_OUTPUT: usize = 256 * 1024;
 /// `exec`'s time limit when the call names none, and the longest it may name.
@@ -238,9 +233,12 @@ pub async fn call(
         READ_FILE | WRITE_FILE | LIST_DIR => {
             let workspace = workspace_of(gw, caller).await?;
             let tool = tool.to_owned();
-            tokio::task::spawn_blocking(move || files(&workspace, &tool, arguments))
-                .await
-                .map_err(|e| format!("warrant: {e}"))?
+            let fence = crate::files::Fence::new(&gw.config.sandbox);
+            tokio::task::spawn_blocking(move || {
+                crate::files::call(&workspace, &fence, &tool, arguments)
+            })
+            .await
+            .map_err(|e| format!("warrant: {e}"))?
         }
         other => Err(format!("warrant: no built-in tool `{other}`")),
     }
@@ -328,115 +326,6 @@ async fn workspace_of(gw: &Arc<Gateway>, caller: &Claims) -> Result<std::path::P
     found.ok_or_else(|| {
         "warrant: this agent has no workspace; start it with `warrant run`, or spawn it with `warrant agents spawn --workspace DIR`".to_owned()
     })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileArgs {
-    #[serde(default)]
-    path: Option<String>,
-    #[serde(default)]
-    content: Option<String>,
-    #[serde(default)]
-    append: bool,
-    #[serde(default)]
-    create_dirs: bool,
-}
-
-/// The file tools. Runs on a blocking thread.
-fn files(
-    workspace: &std::path::Path,
-    tool: &str,
-    arguments: Value,
-) -> Result<CallToolResult, String> {
-    use cap_std::ambient_authority;
-    use cap_std::fs::{Dir, OpenOptions};
-    use std::io::{Read, Write};
-
-    let args: FileArgs =
-        serde_json::from_value(arguments).map_err(|e| format!("warrant: {tool} arguments: {e}"))?;
-    let dir = Dir::open_ambient_dir(workspace, ambient_authority()).map_err(|e| {
-        format!("warrant: the workspace `{}` cannot be opened: {e}", workspace.display())
-    })?;
-    let shown = args.path.clone().unwrap_or_else(|| ".".into());
-    let path = beneath(workspace, args.path.as_deref().unwrap_or("."))?;
-    let refused = |e: std::io::Error| {
-        format!(
-            "warrant: `{}`: {e} (paths must stay beneath the workspace)",
-            crate::handler::printable(&shown)
-        )
-    };
-    let text = match tool {
-        READ_FILE => {
-            let file = dir.open(&path).map_err(refused)?;
-            let mut bytes = Vec::new();
-            let limit = u64::try_from(MAX_FILE_BYTES + 1).unwrap_or(u64::MAX);
-            file.take(limit).read_to_end(&mut bytes).map_err(refused)?;
-            if bytes.len() > MAX_FILE_BYTES {
-                return Err(format!("warrant: `{shown}` is larger than {MAX_FILE_BYTES} bytes"));
-            }
-            String::from_utf8(bytes).map_err(|_| format!("warrant: `{shown}` is not UTF-8 text"))?
-        }
-        WRITE_FILE => {
-            let content = args.content.unwrap_or_default();
-            if content.len() > MAX_FILE_BYTES {
-                return Err(format!("warrant: content is larger than {MAX_FILE_BYTES} bytes"));
-            }
-            if args.create_dirs
-                && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
-            {
-                dir.create_dir_all(parent).map_err(refused)?;
-            }
-            let mut options = OpenOptions::new();
-            options.write(true).create(true);
-            if args.append {
-                options.append(true);
-            } else {
-                options.truncate(true);
-            }
-            let mut file = dir.open_with(&path, &options).map_err(refused)?;
-            file.write_all(content.as_bytes()).map_err(refused)?;
-            format!("wrote {} bytes to {shown}", content.len())
-        }
-        _ => {
-            let mut lines = Vec::new();
-            for entry in dir.read_dir(&path).map_err(refused)?.take(MAX_DIR_ENTRIES + 1) {
-                let entry = entry.map_err(refused)?;
-                let kind = match entry.file_type() {
-                    Ok(t) if t.is_dir() => "dir",
-                    Ok(t) if t.is_symlink() => "symlink",
-                    Ok(_) => "file",
-                    Err(_) => "unknown",
-                };
-                lines.push(json!({"name": entry.file_name().to_string_lossy(), "type": kind}));
-            }
-            if lines.len() > MAX_DIR_ENTRIES {
-                lines.truncate(MAX_DIR_ENTRIES);
-                lines.push(json!({"truncated": true}));
-            }
-            Value::Array(lines).to_string()
-        }
-    };
-    Ok(CallToolResult::success(vec![ContentBlock::text(text)]))
-}
-
-/// `path` relative to the workspace: a relative path as it is, an absolute
-/// one only if it lies inside. `..` and symlinks are left to cap-std, which
-/// refuses them when they lead out.
-fn beneath(workspace: &std::path::Path, path: &str) -> Result<std::path::PathBuf, String> {
-    if path.contains('\0') {
-        return Err("warrant: a path cannot contain NUL".into());
-    }
-    let path = std::path::Path::new(path);
-    if path.is_absolute() {
-        return path
-            .strip_prefix(workspace)
-            .map(|p| {
-                if p.as_os_str().is_empty() { std::path::PathBuf::from(".") } else { p.to_owned() }
-            })
-            .map_err(|_| format!("warrant: `{}` is outside the workspace", path.display()));
-    }
-    Ok(path.to_owned())
 }
 
 #[derive(Deserialize)]

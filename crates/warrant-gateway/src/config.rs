@@ -128,7 +128,13 @@ impl Default for VaultSettings {
 pub struct SandboxSettings {
     /// A delegated cgroup v2 directory (absolute).
     pub cgroup_parent: Option<std::path::PathBuf>,
+    /// The Warrant home this configuration was loaded from: no sandbox sees
+    /// it, whatever its workspace (set by [`Config::load`]).
+    pub warrant_home: Option<std::path::PathBuf>,
 }
+
+/// Why no sandbox or built-in file tool sees the Warrant home.
+pub const HOME_REASON: &str = "Warrant's home: its keys mint tokens and sign the log, its policy and control socket govern every agent";
 
 impl SandboxSettings {
     /// A sandbox of `profile` on `workspace`, with this host's settings: what
@@ -138,9 +144,13 @@ impl SandboxSettings {
         profile: warrant_sandbox::Profile,
         workspace: impl Into<std::path::PathBuf>,
     ) -> warrant_sandbox::SandboxSpec {
-        warrant_sandbox::SandboxSpec {
+        let spec = warrant_sandbox::SandboxSpec {
             cgroup_parent: self.cgroup_parent.clone(),
             ..warrant_sandbox::SandboxSpec::new(profile, workspace)
+        };
+        match &self.warrant_home {
+            Some(home) => spec.with_protected(home, HOME_REASON),
+            None => spec,
         }
     }
 }
@@ -318,7 +328,9 @@ impl Config {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
-        Self::parse(&text, &shown)
+        let mut config = Self::parse(&text, &shown)?;
+        config.sandbox.warrant_home = path.parent().map(Path::to_path_buf);
+        Ok(config)
     }
 
     /// Parses `text`; `origin` names it in errors.
@@ -522,7 +534,10 @@ impl Config {
         if raw.sandbox.cgroup_parent.as_ref().is_some_and(|p| !p.is_absolute()) {
             return Err(invalid("sandbox.cgroup_parent must be an absolute path".to_owned()));
         }
-        let sandbox = SandboxSettings { cgroup_parent: raw.sandbox.cgroup_parent.clone() };
+        let sandbox = SandboxSettings {
+            cgroup_parent: raw.sandbox.cgroup_parent.clone(),
+            warrant_home: None,
+        };
         Ok(Self { gateway, audit, egress, vault, leaks, sandbox, upstreams })
     }
 }

@@ -1,7 +1,22 @@
 //! The control plane: the CLI talks to the running gateway over a Unix
-//! socket in the home's `run/` directory (0700), the socket itself 0600, and
-//! every connection's peer must be the home's owner (SO_PEERCRED). One JSON
-//! request line, one JSON response line.
+//! socket in the home's `run/` directory (0700), the socket itself 0600. One
+//! JSON request line, one JSON response line.
+//!
+//! Approving a call, lifting a kill, reloading what the CLI changed: these
+//! are the operator's acts, and the operator's uid is not enough to tell the
+//! operator apart, because a sandboxed agent runs as that uid too. So every
+//! request must pass three checks, each on its own enough to stop an agent
+//! that reaches the socket:
+//!
+//! 1. the peer's uid owns the home (`SO_PEERCRED`);
+//! 2. the peer is in the gateway's own user and mount namespaces (every
+//!    sandbox has its own of both, so a process in one, or descended from
+//!    one, is refused whatever it can reach);
+//! 3. the request carries the control key: random bytes the gateway writes
+//!    to `run/control.key` (0600) at each start. No sandbox can read the
+//!    home, so where the kernel cannot tell (an agent the operator started
+//!    outside any sandbox, or a sandbox that was somehow given the socket),
+//!    the key still can.
 
 use crate::approvals::{self, Verdict};
 use crate::gateway::Gateway;
@@ -19,6 +34,37 @@ use warrant_audit::EventKind;
 
 /// The largest control request accepted.
 const MAX_REQUEST: u64 = 64 * 1024;
+/// How the gateway refuses a request without the right key.
+const WRONG_KEY: &str = "wrong control key";
+/// Bytes of randomness in the control key.
+const KEY_BYTES: usize = 32;
+
+/// The control key a running gateway accepts: random, made at each start.
+/// No `Debug`, `Clone` or `Serialize`; zeroized on drop.
+pub struct ControlKey(zeroize::Zeroizing<String>);
+
+impl ControlKey {
+    /// Whether `offered` is this key, in time independent of where they differ.
+    fn accepts(&self, offered: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), offered.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+/// Where the control key of the gateway whose socket is `socket` lives.
+pub fn key_path(socket: &Path) -> std::path::PathBuf {
+    socket.with_file_name("control.key")
+}
+
+/// A request as it travels: the operation and the control key.
+#[derive(Serialize, Deserialize)]
+struct Envelope<R> {
+    /// Missing is the same as wrong.
+    #[serde(default)]
+    key: String,
+    #[serde(flatten)]
+    request: R,
+}
 
 /// A control request.
 #[derive(Debug, Serialize, Deserialize)]
@@ -60,8 +106,9 @@ pub enum ControlError {
     Protocol(String),
 }
 
-/// Binds the socket. Refuses if another gateway answers on it.
-pub fn bind(path: &Path) -> Result<UnixListener, ControlError> {
+/// Binds the socket and writes a fresh control key beside it. Refuses if
+/// another gateway answers on it.
+pub fn bind(path: &Path) -> Result<(UnixListener, ControlKey), ControlError> {
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             return Err(ControlError::Refused(format!(
@@ -71,18 +118,85 @@ pub fn bind(path: &Path) -> Result<UnixListener, ControlError> {
         }
         std::fs::remove_file(path)?;
     }
+    let key = write_key(&key_path(path))?;
     let listener = UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    Ok(listener)
+    Ok((listener, key))
+}
+
+/// Makes a new control key and puts it at `path` (0600), replacing the last
+/// gateway's in one rename.
+fn write_key(path: &Path) -> Result<ControlKey, ControlError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut bytes = zeroize::Zeroizing::new([0u8; KEY_BYTES]);
+    getrandom::fill(bytes.as_mut())
+        .map_err(|e| ControlError::Refused(format!("no randomness for the control key: {e}")))?;
+    let key = zeroize::Zeroizing::new(hex::encode(bytes.as_ref()));
+    let staged = path.with_extension("key.new");
+    let _ = std::fs::remove_file(&staged);
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&staged)?;
+    file.write_all(key.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&staged, path)?;
+    Ok(ControlKey(key))
+}
+
+/// Reads the control key of the gateway whose socket is `socket`.
+fn read_key(socket: &Path) -> Result<zeroize::Zeroizing<String>, ControlError> {
+    let path = key_path(socket);
+    std::fs::read_to_string(&path).map(zeroize::Zeroizing::new).map_err(|e| {
+        ControlError::Refused(format!(
+            "cannot read the control key `{}` ({e}): only the home's owner, outside any sandbox, controls the gateway",
+            path.display()
+        ))
+    })
+}
+
+/// Why a peer of the control socket is not the operator, if it is not.
+fn not_the_operator(
+    peer: Option<&tokio::net::unix::UCred>,
+    owner_uid: u32,
+    own_namespaces: &[String],
+) -> Option<String> {
+    let Some(peer) = peer else {
+        return Some("the peer's credentials cannot be read".to_owned());
+    };
+    if peer.uid() != owner_uid {
+        return Some("peer is not the owner of this Warrant home".to_owned());
+    }
+    let Some(pid) = peer.pid().filter(|pid| *pid > 0) else {
+        return Some("the peer's process cannot be seen from the gateway".to_owned());
+    };
+    match namespaces(&format!("/proc/{pid}")) {
+        Ok(theirs) if theirs == own_namespaces => None,
+        Ok(_) => Some(
+            "peer runs in another user or mount namespace (a sandbox): only the operator controls the gateway"
+                .to_owned(),
+        ),
+        Err(e) => Some(format!("the peer's namespaces cannot be read ({e})")),
+    }
+}
+
+/// The user and mount namespaces of the process at `proc` (`/proc/PID`).
+fn namespaces(proc: &str) -> std::io::Result<Vec<String>> {
+    ["user", "mnt"]
+        .iter()
+        .map(|ns| std::fs::read_link(format!("{proc}/ns/{ns}")).map(|p| p.display().to_string()))
+        .collect()
 }
 
 /// Serves control requests until `shutdown`.
 pub async fn serve(
     listener: UnixListener,
+    key: ControlKey,
     gw: Arc<Gateway>,
     owner_uid: u32,
     shutdown: CancellationToken,
 ) {
+    let key = Arc::new(key);
+    // Read once: the gateway's own namespaces do not change.
+    let own = namespaces("/proc/self").unwrap_or_default();
     loop {
         let stream = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -92,8 +206,15 @@ pub async fn serve(
             },
         };
         let gw = gw.clone();
+        let key = key.clone();
+        let own = own.clone();
         tokio::spawn(async move {
-            let peer_uid = stream.peer_cred().map(|c| c.uid()).ok();
+            let peer = stream.peer_cred().ok();
+            let refusal = if own.is_empty() {
+                Some("the gateway cannot read its own namespaces".to_owned())
+            } else {
+                not_the_operator(peer.as_ref(), owner_uid, &own)
+            };
             let (read, mut write) = stream.into_split();
             // The request is read (bounded in size and time) before any
             // answer, even from a peer that will be refused: closing with it
@@ -102,13 +223,20 @@ pub async fn serve(
             let mut reader = tokio::io::BufReader::new(read.take(MAX_REQUEST));
             let received =
                 tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await;
-            let reply = if peer_uid != Some(owner_uid) {
-                json!({"ok": false, "error": "control socket: peer is not the owner of this Warrant home"})
+            let reply = if let Some(why) = refusal {
+                tracing::warn!(%why, "control request refused");
+                json!({"ok": false, "error": format!("control socket: {why}")})
             } else {
                 match received {
-                    Ok(Ok(_)) => match serde_json::from_str::<ControlRequest>(&line) {
-                        Ok(ControlRequest::Ask(question)) => ask(&gw, question, reader).await,
-                        Ok(req) => handle(&gw, req).await,
+                    Ok(Ok(_)) => match serde_json::from_str::<Envelope<ControlRequest>>(&line) {
+                        Ok(envelope) if !key.accepts(&envelope.key) => {
+                            tracing::warn!("control request with a wrong key refused");
+                            json!({"ok": false, "error": format!("control socket: {WRONG_KEY}")})
+                        }
+                        Ok(Envelope { request: ControlRequest::Ask(question), .. }) => {
+                            ask(&gw, question, reader).await
+                        }
+                        Ok(envelope) => handle(&gw, envelope.request).await,
                         Err(e) => {
                             json!({"ok": false, "error": format!("bad control request: {e}")})
                         }
@@ -203,7 +331,15 @@ pub fn request_waiting(
         _ => ControlError::Io(e),
     })?;
     stream.set_read_timeout(Some(wait))?;
-    let mut line = serde_json::to_string(req).map_err(|e| ControlError::Protocol(e.to_string()))?;
+    // Without the key the request still goes, so that the gateway's own
+    // refusal (another user, a sandbox) is what the caller sees; if the key
+    // was all that was wrong, the reason it could not be read is.
+    let key = read_key(path);
+    let offered = key.as_ref().map(|k| k.as_str().to_owned()).unwrap_or_default();
+    let envelope = Envelope { key: offered, request: req };
+    let mut line = zeroize::Zeroizing::new(
+        serde_json::to_string(&envelope).map_err(|e| ControlError::Protocol(e.to_string()))?,
+    );
     line.push('\n');
     // A gateway that refuses the peer answers and closes without reading,
     // so the write may fail with a broken pipe; its answer is still there
@@ -221,7 +357,10 @@ pub fn request_waiting(
         Ok(value.get("data").cloned().unwrap_or(Value::Null))
     } else {
         let error = value.get("error").and_then(Value::as_str).unwrap_or("unknown error");
-        Err(ControlError::Refused(error.to_owned()))
+        match key {
+            Err(unreadable) if error.contains(WRONG_KEY) => Err(unreadable),
+            _ => Err(ControlError::Refused(error.to_owned())),
+        }
     }
 }
 

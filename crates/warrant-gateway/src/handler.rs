@@ -496,7 +496,11 @@ impl GatewayHandler {
             agent_name: claims.name.to_string(),
             tool: entry.name.to_string(),
             fingerprint: fingerprint.to_owned(),
-            arguments: gw.recorded_arguments(arguments),
+            // The person sees the values (masked where they are secrets);
+            // the audit log keeps its own setting.
+            arguments: crate::guard::redacted(gw, arguments)
+                .map_or_else(|| arguments.clone(), |(masked, _)| masked),
+            description: entry.exposed.description.as_deref().unwrap_or_default().to_owned(),
             rule: rule.to_owned(),
             why: why.to_owned(),
             created_at: now.to_rfc3339(),

@@ -19,6 +19,7 @@ pub mod control;
 pub mod discovery;
 mod doctor;
 mod egress_gate;
+mod files;
 mod gateway;
 mod guard;
 mod handler;
@@ -178,7 +179,7 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
     ));
     gw.install_builtins();
 
-    let control = control::bind(&home.control_socket())?;
+    let (control, control_key) = control::bind(&home.control_socket())?;
     let tcp = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| GatewayError::Listen { addr: listen.to_string(), source })?;
@@ -207,7 +208,8 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
         tokio::spawn(watch_vault(gw.clone(), shutdown.clone()));
     }
     let owner = control::owner_uid(home.root()).map_err(GatewayError::Serve)?;
-    let control_task = tokio::spawn(control::serve(control, gw.clone(), owner, shutdown.clone()));
+    let control_task =
+        tokio::spawn(control::serve(control, control_key, gw.clone(), owner, shutdown.clone()));
 
     if discovering {
         let who = if options.discover_agents.is_empty() {

@@ -71,6 +71,70 @@ pub(crate) fn record(
     appended.map(|_| ())
 }
 
+/// `text` made safe to print on a terminal: control characters (C0, DEL,
+/// C1, so no escape sequence), Unicode format characters (bidi overrides,
+/// zero-width characters, tag characters) and line and paragraph separators
+/// are shown as `\u{…}` escapes; everything else as it is. What an agent or a
+/// tool wrote can then neither redraw the screen nor hide in plain sight.
+pub fn terminal_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() || is_format(c) {
+            out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Unicode format (Cf) and separator characters that change how text looks
+/// without being seen.
+fn is_format(c: char) -> bool {
+    matches!(u32::from(c),
+        0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F
+        | 0x2028..=0x202E | 0x2060..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB
+        | 0x1D173..=0x1D17A | 0xE0000..=0xE007F)
+}
+
+/// A pending approval (as the control socket lists it) as a person reads it:
+/// who asks, under which rule and why, what the tool says it does, and every
+/// argument's value, one per line, made safe for a terminal. Nothing is cut:
+/// what is shown is what would be approved.
+pub fn approval_text(pending: &serde_json::Value) -> String {
+    use serde_json::Value;
+    let field = |key: &str| terminal_safe(pending.get(key).and_then(Value::as_str).unwrap_or(""));
+    let mut out = format!(
+        "{}  {}  agent={}  rule={}  expires={}\n    why: {}\n",
+        field("id"),
+        field("tool"),
+        field("agent_name"),
+        field("rule"),
+        field("expires_at"),
+        field("why"),
+    );
+    let description = field("description");
+    if !description.is_empty() {
+        out.push_str(&format!("    tool says: {description}\n"));
+    }
+    match pending.get("arguments") {
+        Some(Value::Object(map)) if !map.is_empty() => {
+            for (key, value) in map {
+                let value = match value {
+                    Value::String(s) => format!("\"{}\"", terminal_safe(s)),
+                    other => terminal_safe(&other.to_string()),
+                };
+                out.push_str(&format!("    {}: {value}\n", terminal_safe(key)));
+            }
+        }
+        Some(Value::Object(_)) | None => out.push_str("    (no arguments)\n"),
+        Some(other) => {
+            out.push_str(&format!("    arguments: {}\n", terminal_safe(&other.to_string())))
+        }
+    }
+    out
+}
+
 /// Who is at the keyboard, for custody records.
 pub fn operator() -> String {
     let user = std::env::var("USER")

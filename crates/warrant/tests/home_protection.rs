@@ -1,0 +1,251 @@
+//! The home out of every agent's reach, whatever the workspace: the most
+//! natural `cd ~ && warrant run -- sh` puts Warrant's home and the person's
+//! secret stores inside the workspace. No sandbox and no built-in file tool
+//! may read or write them, and the control socket obeys only the operator:
+//! not a process that merely shares the uid, nor one in a sandbox that can
+//! reach the socket and read its key.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::Stdio;
+use warrant_test_support::{Output, Warrant, client};
+
+const BIN: &str = env!("CARGO_BIN_EXE_warrant");
+
+/// `warrant run ARGS` from `workspace` with `HOME` set to `home`.
+fn run_from(w: &Warrant, workspace: &Path, home: &Path, args: &[&str]) -> Output {
+    let out = w
+        .command(&["run"])
+        .args(args)
+        .current_dir(workspace)
+        .env("HOME", home)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn sandboxes_available(w: &Warrant) -> bool {
+    let report = w.run(&["doctor", "--json"]).json();
+    let runs = report["profiles"].as_array().unwrap().iter().all(|p| p["runs"] == true);
+    if !runs {
+        eprintln!("SKIP: this host cannot start the shipped sandbox profiles: {report}");
+    }
+    runs
+}
+
+/// A perl one-liner (perl-base is on every Debian) that sends one control
+/// request with the key read from `key_file` and prints the answer.
+fn control_client(socket: &str, key_file: &str, op: &str) -> String {
+    format!(
+        r#"perl -MIO::Socket::UNIX -e 'open(K, "<", $ARGV[1]) or die "key: $!\n"; my $k = <K>; my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\n"; print $s "{{\"op\":\"$ARGV[2]\",\"id\":\"x\",\"by\":\"agent\",\"key\":\"$k\"}}\n"; print scalar <$s>' {socket} {key_file} {op}"#
+    )
+}
+
+/// One raw control request from this (the operator's) process.
+fn raw_control(w: &Warrant, request: &Value) -> Value {
+    let mut stream = UnixStream::connect(w.home().join("run/control.sock")).unwrap();
+    stream.write_all(format!("{request}\n").as_bytes()).unwrap();
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).unwrap();
+    serde_json::from_str(&line).unwrap()
+}
+
+#[test]
+fn a_run_started_in_the_home_cannot_read_keys_write_policy_or_reach_the_control_socket() {
+    let w = Warrant::new(BIN);
+    if !sandboxes_available(&w) {
+        return;
+    }
+    // `cd ~ && warrant run`: the workspace is $HOME, and Warrant's home
+    // (`<dir>/home`) and `~/.ssh` lie inside it.
+    let user_home = w.dir.path().to_owned();
+    std::fs::create_dir_all(user_home.join(".ssh")).unwrap();
+    std::fs::write(user_home.join(".ssh/id_ed25519"), "SSH-PRIVATE-KEY").unwrap();
+    let gw = w.up();
+    let script = format!(
+        r#"
+        cat home/keys/root.key 2>/dev/null && echo ROOT-KEY-READ
+        cat home/keys/audit.key 2>/dev/null && echo AUDIT-KEY-READ
+        cat home/audit.db >/dev/null 2>&1 && echo AUDIT-LOG-READ
+        cat .ssh/id_ed25519 2>/dev/null && echo SSH-KEY-READ
+        echo 'permit (principal, action, resource);' > home/policy/mine.cedar 2>/dev/null && echo POLICY-WRITTEN
+        rm -f home/policy/default.cedar 2>/dev/null; test -e home/policy/default.cedar || echo POLICY-GONE-INSIDE
+        mv home home-moved 2>/dev/null && echo HOME-MOVED
+        test -e home/run/control.sock && echo SOCKET-SEEN
+        {client} 2>/dev/null | grep -q . && echo SOCKET-ANSWERED
+        echo ok > mine.txt && echo wrote-own
+        "#,
+        client = control_client("home/run/control.sock", "home/run/control.key", "approvals"),
+    );
+    let out =
+        run_from(&w, &user_home, &user_home, &["--name", "homebody", "--", "bash", "-c", &script]);
+    assert_eq!(out.code, 0, "{out:?}");
+    for escaped in [
+        "ROOT-KEY-READ",
+        "AUDIT-KEY-READ",
+        "AUDIT-LOG-READ",
+        "SSH-KEY-READ",
+        "SSH-PRIVATE-KEY",
+        "POLICY-WRITTEN",
+        "HOME-MOVED",
+        "SOCKET-SEEN",
+        "SOCKET-ANSWERED",
+    ] {
+        assert!(!out.stdout.contains(escaped), "{escaped}: {}", out.stdout);
+    }
+    assert!(out.stdout.contains("wrote-own"), "the rest of the workspace works: {out:?}");
+    // The masked home looks empty inside, and nothing changed outside.
+    assert!(out.stdout.contains("POLICY-GONE-INSIDE"), "{}", out.stdout);
+    assert!(w.home().join("policy/default.cedar").exists());
+    assert!(!w.home().join("policy/mine.cedar").exists());
+    assert_eq!(
+        std::fs::read_to_string(user_home.join(".ssh/id_ed25519")).unwrap(),
+        "SSH-PRIVATE-KEY"
+    );
+    assert_eq!(std::fs::read_to_string(user_home.join("mine.txt")).unwrap(), "ok\n");
+    drop(gw);
+}
+
+#[test]
+fn a_workspace_inside_the_home_is_refused_with_a_reason() {
+    let w = Warrant::new(BIN);
+    let out = run_from(&w, &w.home().join("policy"), w.dir.path(), &["--", "true"]);
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("no sandbox sees"), "{}", out.stderr);
+}
+
+#[test]
+fn a_sandbox_that_reaches_a_control_socket_and_its_key_is_still_refused() {
+    // Gateway A's home lies inside the workspace of a run of another home B,
+    // whose sandbox therefore sees A's socket and key (B masks only its own
+    // home). The socket must still refuse: the peer is in a sandbox.
+    let a = Warrant::new(BIN);
+    let b = Warrant::new(BIN);
+    if !sandboxes_available(&b) {
+        return;
+    }
+    let gw = a.up();
+    let socket = a.home().join("run/control.sock");
+    let key = a.home().join("run/control.key");
+    let script = [
+        control_client(socket.to_str().unwrap(), key.to_str().unwrap(), "approvals"),
+        control_client(socket.to_str().unwrap(), key.to_str().unwrap(), "approve"),
+    ]
+    .join("; ");
+    let out = run_from(&b, a.dir.path(), b.dir.path(), &["--", "bash", "-c", &script]);
+    let answers: Vec<Value> =
+        out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(answers.len(), 2, "both requests were answered: {out:?}");
+    for answer in &answers {
+        assert_eq!(answer["ok"], false, "{answer}");
+        let error = answer["error"].as_str().unwrap();
+        assert!(error.contains("another user or mount namespace"), "{error}");
+    }
+    // The operator, from outside, still can.
+    assert_eq!(a.run(&["approvals", "--json"]).code, 0);
+    drop(gw);
+}
+
+#[test]
+fn a_process_of_the_operators_uid_without_the_control_key_is_refused() {
+    let w = Warrant::new(BIN);
+    let gw = w.up();
+    let key = std::fs::read_to_string(w.home().join("run/control.key")).unwrap();
+    for request in [json!({"op": "approvals"}), json!({"op": "reload_kills", "key": "00"})] {
+        let answer = raw_control(&w, &request);
+        assert_eq!(answer["ok"], false, "{answer}");
+        assert!(answer["error"].as_str().unwrap().contains("wrong control key"), "{answer}");
+    }
+    let answer = raw_control(&w, &json!({"op": "approvals", "key": key}));
+    assert_eq!(answer["ok"], true, "{answer}");
+    // The key is new at every start: an old one stops working.
+    drop(gw);
+    let gw = w.up();
+    let answer = raw_control(&w, &json!({"op": "approvals", "key": key}));
+    assert_eq!(answer["ok"], false, "a previous start's key still works: {answer}");
+    assert_eq!(w.run(&["approvals", "--json"]).code, 0, "the CLI reads the new key");
+    drop(gw);
+}
+
+#[test]
+fn file_tools_never_touch_the_home_or_secret_stores_whatever_the_workspace() {
+    let w = Warrant::new(BIN);
+    std::fs::write(
+        w.home().join("policy/default.cedar"),
+        "@id(\"all\") permit (principal, action == Action::\"call_tool\", resource);",
+    )
+    .unwrap();
+    // The agent's workspace is the parent of Warrant's home, and the
+    // gateway's $HOME, with a secret store in it.
+    let workspace = w.dir.path().to_owned();
+    std::fs::create_dir_all(workspace.join(".ssh")).unwrap();
+    std::fs::write(workspace.join(".ssh/id_ed25519"), "SSH-PRIVATE-KEY").unwrap();
+    std::fs::write(workspace.join("notes.txt"), "fine").unwrap();
+    std::os::unix::fs::symlink("home/keys", workspace.join("keys-link")).unwrap();
+    std::os::unix::fs::symlink("home/policy", workspace.join("policy-link")).unwrap();
+    std::os::unix::fs::symlink("home/keys/root.key", workspace.join("key-link")).unwrap();
+    w.set_env("HOME", workspace.to_str().unwrap());
+    let (_, token) = w.spawn_agent("editor", &["--workspace", workspace.to_str().unwrap()]);
+    let gw = w.up();
+    let call =
+        |tool: &str, arguments: Value| json!({"op": "call", "tool": tool, "arguments": arguments});
+    let root_key = w.home().join("keys/root.key");
+    let attempts = [
+        call("warrant__read_file", json!({"path": "home/keys/root.key"})),
+        call("warrant__read_file", json!({"path": root_key.to_str().unwrap()})),
+        call("warrant__read_file", json!({"path": "keys-link/root.key"})),
+        call("warrant__read_file", json!({"path": "key-link"})),
+        call("warrant__read_file", json!({"path": "notes.txt/../home/keys/audit.key"})),
+        call("warrant__read_file", json!({"path": ".ssh/id_ed25519"})),
+        call("warrant__list_dir", json!({"path": "home"})),
+        call("warrant__list_dir", json!({"path": "keys-link"})),
+        call(
+            "warrant__write_file",
+            json!({"path": "home/policy/mine.cedar", "content": "permit (principal, action, resource);"}),
+        ),
+        call(
+            "warrant__write_file",
+            json!({"path": "policy-link/mine.cedar", "content": "permit (principal, action, resource);"}),
+        ),
+        call(
+            "warrant__write_file",
+            json!({"path": "home/made/deep.txt", "content": "x", "create_dirs": true}),
+        ),
+        call(
+            "warrant__write_file",
+            json!({"path": "policy-link/made/deep.txt", "content": "x", "create_dirs": true}),
+        ),
+        call("warrant__write_file", json!({"path": "key-link", "content": "forged"})),
+    ];
+    let mut script = vec![call("warrant__read_file", json!({"path": "notes.txt"}))];
+    script.extend(attempts.iter().cloned());
+    script.push(call(
+        "warrant__exec",
+        json!({"command": "cat home/keys/root.key; cat .ssh/id_ed25519; ls -A home | wc -l"}),
+    ));
+    let out = client(&gw.url, Some(&token), &Value::Array(script));
+    let results = out["results"].as_array().unwrap();
+    assert_eq!(results[0]["text"], "fine", "{out}");
+    for (i, attempt) in attempts.iter().enumerate() {
+        let result = &results[i + 1];
+        let text = result["text"].as_str().unwrap_or_default();
+        assert_eq!(result["is_error"], true, "{attempt} was allowed: {text}");
+        assert!(!text.contains("SSH-PRIVATE") && !text.contains("BEGIN"), "{attempt}: {text}");
+        assert!(text.contains("never touch"), "{attempt}: {text}");
+    }
+    let exec = results.last().unwrap()["text"].as_str().unwrap_or_default();
+    let exec: Value = serde_json::from_str(exec).unwrap_or_else(|_| panic!("{out}"));
+    assert_eq!(exec["stdout"], "0\n", "the home is empty to exec: {exec}");
+    assert!(!w.home().join("policy/mine.cedar").exists());
+    assert!(!w.home().join("made").exists() && !w.home().join("policy/made").exists());
+    assert_ne!(std::fs::read(&root_key).unwrap(), b"forged");
+    drop(gw);
+}
