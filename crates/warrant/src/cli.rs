@@ -321,16 +321,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     println!("no pending approvals");
                 }
                 for p in items {
-                    println!(
-                        "{}  {}  agent={}  rule={}  expires={}\n    why: {}\n    arguments: {}",
-                        s(&p, "id"),
-                        s(&p, "tool"),
-                        s(&p, "agent_name"),
-                        s(&p, "rule"),
-                        s(&p, "expires_at"),
-                        s(&p, "why"),
-                        p.get("arguments").map(Value::to_string).unwrap_or_default()
-                    );
+                    print!("{}", ops::approval_text(&p));
                 }
             }
         }
