@@ -24,7 +24,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
-use warrant_egress::{EgressConfig, EgressEvent, EgressRequest, Gate, Verdict};
+use warrant_egress::{Destination, EgressConfig, EgressEvent, Gate, Verdict};
 
 const N: usize = 2000;
 const WARMUP: usize = 100;
@@ -37,7 +37,7 @@ struct MemoryGate {
 }
 
 impl Gate for MemoryGate {
-    async fn decide(&self, _request: &EgressRequest) -> Verdict {
+    async fn decide(&self, _destination: &Destination) -> Verdict {
         Verdict::Allow
     }
 

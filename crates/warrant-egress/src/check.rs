@@ -1,6 +1,9 @@
 //! The security contract of one request, in order: parse the target, check the
-//! port, resolve the name *here*, classify every address, ask the gate, record
-//! the verdict, and only then connect, to a checked address.
+//! port, judge an IP literal by the range table, have the gate screen the
+//! name and decide it, record the verdict, and only after an allow resolve
+//! the name *here*, classify every address, and connect, to a checked
+//! address. Nothing about a name leaves the machine (no DNS query) before the
+//! gate has screened and allowed it.
 //!
 //! The result of passing is a [`Cleared`], which only [`clear`] constructs and
 //! which [`connect`] requires, so a connection without the checks does not
@@ -14,7 +17,8 @@ use http::{Method, StatusCode, Uri};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::gate::{EgressEvent, EgressRequest, Gate, Refusal, RequestKind, Verdict};
+use crate::config::EgressConfig;
+use crate::gate::{Destination, EgressEvent, EgressRequest, Gate, Refusal, RequestKind, Verdict};
 use crate::proxy::Shared;
 use crate::ranges::{forbidden_reason, is_exempt};
 use crate::target::{self, Host, Target, TargetKind};
@@ -62,8 +66,9 @@ impl ConnectError {
     }
 }
 
-/// Runs every check on a request and records the outcome through the gate.
-/// A refusal is recorded before it is returned.
+/// Runs every check on a request, in the order of the contract (see the
+/// crate's doc), and records the outcome through the gate. A refusal is
+/// recorded before it is returned.
 pub(crate) async fn clear<G: Gate>(
     shared: &Shared<G>,
     method: &Method,
@@ -77,50 +82,77 @@ pub(crate) async fn clear<G: Gate>(
             return Err(refuse(shared, raw, None, StatusCode::BAD_REQUEST, message).await);
         }
     };
-    let host = target.host.text();
     let authority = authority(&target.host, target.port);
     if !shared.config.port_allowed(target.port) {
         let message = format!("egress to {authority} refused: port {} is not allowed", target.port);
         return Err(refuse(shared, raw, None, StatusCode::FORBIDDEN, message).await);
     }
-
-    let addresses = match resolve(&target.host, target.port, shared.config.resolve_timeout).await {
-        Ok(addresses) => addresses,
-        Err((status, why)) => {
-            let message = format!("egress to {host} failed: {why}");
-            return Err(refuse(shared, raw, None, status, message).await);
-        }
-    };
     let kind = match &target.kind {
         TargetKind::Http { path } => {
             RequestKind::Http { method: method.to_string(), path: path.clone() }
         }
         TargetKind::Connect => RequestKind::Connect,
     };
-    let request = EgressRequest {
+    let destination = Destination {
         agent: shared.agent.clone(),
-        host: host.clone(),
+        host: target.host.text(),
         port: target.port,
         kind,
-        addresses,
     };
 
-    for &ip in &request.addresses {
-        let Some(why) = forbidden_reason(ip) else { continue };
-        if is_exempt(ip, &shared.config.allow_private) {
-            continue;
-        }
-        let message = match target.host {
-            Host::Ip(_) => format!("egress to {host} refused: {why}"),
-            Host::Name(_) => format!("egress to {host} refused: resolves to {ip}, {why}"),
-        };
-        return Err(refuse(shared, raw, Some(request), StatusCode::FORBIDDEN, message).await);
+    // An IP literal needs no lookup: it is judged by the range table before
+    // anyone is asked, so no one is asked about the metadata service.
+    if let Host::Ip(ip) = target.host {
+        let request = destination.clone().resolved(vec![ip]);
+        classify(shared, &raw, &target, request).await?;
     }
+    screen(shared, &authority, &destination).await?;
+    decide(shared, &authority, &destination).await?;
 
-    let verdict = shared.gate.decide(&request).await;
+    // Only now may anything about the name leave the machine.
+    let addresses = match resolve(&shared.config, &target.host, target.port).await {
+        Ok(addresses) => addresses,
+        Err((status, why)) => {
+            let message = format!("egress to {} failed: {why}", destination.host);
+            return Err(refuse(shared, raw, None, status, message).await);
+        }
+    };
+    let request = classify(shared, &raw, &target, destination.resolved(addresses)).await?;
+    Ok(Cleared { target, request })
+}
+
+/// Puts the destination to [`Gate::screen`]; a block is recorded as
+/// [`EgressEvent::Screened`] and refused with 403.
+async fn screen<G: Gate>(
+    shared: &Shared<G>,
+    authority: &str,
+    destination: &Destination,
+) -> Result<(), Refused> {
+    let Err(blocked) = shared.gate.screen(destination).await else { return Ok(()) };
+    tracing::debug!(reason = %blocked.reason, leak = blocked.leak, "egress screened out");
+    let event = EgressEvent::Screened {
+        destination: destination.clone(),
+        reason: blocked.reason.clone(),
+        leak: blocked.leak,
+    };
+    if let Err(err) = shared.gate.record(event).await {
+        tracing::warn!(error = %err, "recording a screened destination failed");
+    }
+    let message = format!("egress to {authority} refused: {}", blocked.reason);
+    Err(Refused { status: StatusCode::FORBIDDEN, message })
+}
+
+/// Asks [`Gate::decide`] and records the verdict; only an allow whose record
+/// succeeded passes (fail closed).
+async fn decide<G: Gate>(
+    shared: &Shared<G>,
+    authority: &str,
+    destination: &Destination,
+) -> Result<(), Refused> {
+    let verdict = shared.gate.decide(destination).await;
     let recorded = shared
         .gate
-        .record(EgressEvent::Decided { request: request.clone(), verdict: verdict.clone() })
+        .record(EgressEvent::Decided { destination: destination.clone(), verdict: verdict.clone() })
         .await;
     match (verdict, recorded) {
         (Verdict::Deny { reason }, recorded) => {
@@ -136,8 +168,31 @@ pub(crate) async fn clear<G: Gate>(
                 format!("egress to {authority} refused: the decision could not be recorded");
             Err(Refused { status: StatusCode::SERVICE_UNAVAILABLE, message })
         }
-        (Verdict::Allow, Ok(())) => Ok(Cleared { target, request }),
+        (Verdict::Allow, Ok(())) => Ok(()),
     }
+}
+
+/// Refuses (403, recorded) a request with any address in a forbidden range
+/// that [`EgressConfig::allow_private`](crate::EgressConfig::allow_private)
+/// does not exempt; passes it on otherwise.
+async fn classify<G: Gate>(
+    shared: &Shared<G>,
+    raw: &str,
+    target: &Target,
+    request: EgressRequest,
+) -> Result<EgressRequest, Refused> {
+    let forbidden = request.addresses.iter().find_map(|&ip| {
+        let why = forbidden_reason(ip)?;
+        (!is_exempt(ip, &shared.config.allow_private)).then_some((ip, why))
+    });
+    let Some((ip, why)) = forbidden else { return Ok(request) };
+    let host = &request.host;
+    let message = match target.host {
+        Host::Ip(_) => format!("egress to {host} refused: {why}"),
+        Host::Name(_) => format!("egress to {host} refused: resolves to {ip}, {why}"),
+    };
+    let raw = raw.to_owned();
+    Err(refuse(shared, raw, Some(request), StatusCode::FORBIDDEN, message).await)
 }
 
 /// Connects to the first reachable checked address, all attempts within
@@ -198,33 +253,34 @@ pub(crate) async fn refuse<G: Gate>(
     Refused { status, message }
 }
 
-/// Resolves `host` (IP literals as themselves), deduplicated, in order.
+/// Resolves `host` with the configured resolver (IP literals as
+/// themselves), deduplicated, in order.
 async fn resolve(
+    config: &EgressConfig,
     host: &Host,
     port: u16,
-    timeout: Duration,
 ) -> Result<Vec<IpAddr>, (StatusCode, String)> {
     let name = match host {
         Host::Ip(ip) => return Ok(vec![*ip]),
         Host::Name(name) => name,
     };
-    let found =
-        match tokio::time::timeout(timeout, tokio::net::lookup_host((name.as_str(), port))).await {
-            Err(_) => {
-                return Err((
-                    StatusCode::GATEWAY_TIMEOUT,
-                    format!("resolving timed out after {timeout:?}"),
-                ));
-            }
-            Ok(Err(err)) => {
-                return Err((StatusCode::BAD_GATEWAY, format!("name did not resolve ({err})")));
-            }
-            Ok(Ok(found)) => found,
-        };
+    let timeout = config.resolve_timeout;
+    let found = match tokio::time::timeout(timeout, config.resolver.resolve(name, port)).await {
+        Err(_) => {
+            return Err((
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("resolving timed out after {timeout:?}"),
+            ));
+        }
+        Ok(Err(err)) => {
+            return Err((StatusCode::BAD_GATEWAY, format!("name did not resolve ({err})")));
+        }
+        Ok(Ok(found)) => found,
+    };
     let mut addresses: Vec<IpAddr> = Vec::new();
-    for addr in found {
-        if !addresses.contains(&addr.ip()) {
-            addresses.push(addr.ip());
+    for ip in found {
+        if !addresses.contains(&ip) {
+            addresses.push(ip);
         }
     }
     if addresses.is_empty() {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use crate::intercept::Interception;
+use crate::resolve::{Resolver, SystemResolver};
 
 /// Smallest header limit hyper accepts for its read buffer; smaller
 /// `max_header_bytes` values are raised to it.
@@ -24,6 +25,9 @@ pub struct EgressConfig {
     /// Destination ports allowed; `None` allows any port (1–65535).
     /// Default: `None`.
     pub allowed_ports: Option<Vec<u16>>,
+    /// What resolves names, once the gate has allowed them. Default: the
+    /// operating system's ([`SystemResolver`]).
+    pub resolver: Arc<dyn Resolver>,
     /// Longest a name resolution may take before the request fails with 504.
     /// Default: 5 s.
     pub resolve_timeout: Duration,
@@ -70,6 +74,7 @@ impl Default for EgressConfig {
         Self {
             allow_private: Vec::new(),
             allowed_ports: None,
+            resolver: Arc::new(SystemResolver),
             resolve_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),

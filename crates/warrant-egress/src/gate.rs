@@ -1,5 +1,5 @@
-//! What the embedder plugs in: the [`Gate`] that decides and records, and the
-//! values it sees.
+//! What the embedder plugs in: the [`Gate`] that screens, decides and
+//! records, and the values it sees.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -8,15 +8,33 @@ use std::time::Duration;
 /// The embedder's policy and audit hook, one per listener (shared by its
 /// connections).
 ///
-/// For every request that passes the proxy's own checks the proxy calls
-/// [`Gate::decide`], then [`Gate::record`] with the verdict, and connects only
-/// if the verdict is [`Verdict::Allow`] *and* the record succeeded. It then
-/// asks [`Gate::inspects`], and if so, puts each HTTP request to
-/// [`Gate::inspect`] before it goes upstream.
+/// For every request that passes the proxy's own checks of its form, the
+/// proxy puts the [`Destination`] as named to [`Gate::screen`], then to
+/// [`Gate::decide`], then [`Gate::record`]s the verdict; only after an allow
+/// *and* its record does it resolve the name, classify the addresses, and
+/// connect. It then asks [`Gate::inspects`], and if so, puts each HTTP
+/// request to [`Gate::inspect`] before it goes upstream.
 pub trait Gate: Send + Sync + 'static {
-    /// Decides one request. Called after the destination was resolved and
-    /// every address found outside the forbidden ranges (or exempted).
-    fn decide(&self, request: &EgressRequest) -> impl Future<Output = Verdict> + Send;
+    /// Screens a destination's name before anything about it leaves the
+    /// machine: resolving a name sends it to name servers the agent may
+    /// control, so a name that carries a secret must be stopped here. Called
+    /// before [`Gate::decide`]; a [`Blocked`] answer refuses the request
+    /// (403), is recorded as [`EgressEvent::Screened`], and the gate is not
+    /// asked to decide. The default lets every name through: an embedder that
+    /// holds secrets must scan here.
+    fn screen(
+        &self,
+        destination: &Destination,
+    ) -> impl Future<Output = Result<(), Blocked>> + Send {
+        let _ = destination;
+        std::future::ready(Ok(()))
+    }
+
+    /// Decides one destination, as named: nothing has been resolved yet (an
+    /// IP literal was found outside the forbidden ranges, or exempted), and
+    /// no name is resolved unless this allows it. It may wait, e.g. for a
+    /// person to approve: the name is resolved only after the answer.
+    fn decide(&self, destination: &Destination) -> impl Future<Output = Verdict> + Send;
 
     /// Records one event. An error on a [`EgressEvent::Decided`] allow makes
     /// the proxy refuse the request (fail closed); on other events it is
@@ -132,8 +150,30 @@ impl Blocked {
     }
 }
 
-/// A request the gate is asked about: the destination as named, and the
-/// addresses the proxy resolved, checked, and will connect to.
+/// What the gate screens and decides: the destination as the client named
+/// it, before anything about it was looked up.
+///
+/// It has no addresses on purpose: they are known only once the name has
+/// been resolved, which must wait for the gate's allow. Policy that needs
+/// addresses cannot be written here; the proxy's own range check
+/// ([`EgressConfig::allow_private`](crate::EgressConfig::allow_private))
+/// judges them after the allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// Opaque id of the agent this listener serves.
+    pub agent: String,
+    /// The host as the client named it: lowercased, without a trailing dot.
+    /// IP literals are in their canonical text form, IPv6 without brackets.
+    pub host: String,
+    /// Destination port.
+    pub port: u16,
+    /// Plain HTTP forwarding (with its method and path) or a CONNECT tunnel
+    /// (whose requests are not known yet).
+    pub kind: RequestKind,
+}
+
+/// An allowed request once its name was resolved: the destination as named,
+/// and the addresses the proxy checked and will connect to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EgressRequest {
     /// Opaque id of the agent this listener serves.
@@ -148,6 +188,14 @@ pub struct EgressRequest {
     /// Every address the host resolved to, deduplicated, in resolver order.
     /// The proxy connects only to these.
     pub addresses: Vec<IpAddr>,
+}
+
+impl Destination {
+    /// The request this destination became once resolved to `addresses`.
+    pub(crate) fn resolved(self, addresses: Vec<IpAddr>) -> EgressRequest {
+        let Self { agent, host, port, kind } = self;
+        EgressRequest { agent, host, port, kind, addresses }
+    }
 }
 
 /// How the client wants to reach the destination.
@@ -190,12 +238,25 @@ pub enum Verdict {
 /// What the proxy records through [`Gate::record`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EgressEvent {
-    /// The proxy refused on its own, before or without asking the gate.
+    /// The proxy refused on its own: before asking the gate (bad input, a
+    /// port not allowed, a forbidden IP literal), or after its allow (the
+    /// name did not resolve, or resolved to a forbidden address).
     Refused(Refusal),
-    /// The gate's verdict, recorded before any connection is attempted.
+    /// [`Gate::screen`] blocked a destination: nothing about it was resolved
+    /// and the gate was not asked to decide. The client got a 403.
+    Screened {
+        /// The destination blocked.
+        destination: Destination,
+        /// Why, as also sent in the response body.
+        reason: String,
+        /// [`Blocked::leak`] of the gate's answer.
+        leak: bool,
+    },
+    /// The gate's verdict, recorded before the name is resolved and before
+    /// any connection is attempted.
     Decided {
-        /// The request decided.
-        request: EgressRequest,
+        /// The destination decided, as named.
+        destination: Destination,
         /// The verdict.
         verdict: Verdict,
     },
@@ -232,7 +293,8 @@ pub enum EgressEvent {
 }
 
 /// A refusal made by the proxy itself: malformed input, a bad host, a port not
-/// allowed, a name that did not resolve, or a forbidden address.
+/// allowed, a forbidden IP literal; or, after the gate allowed it, a name
+/// that did not resolve or resolved to a forbidden address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     /// Opaque id of the agent this listener serves.
@@ -240,8 +302,8 @@ pub struct Refusal {
     /// The request target as the client sent it (at most 512 bytes), empty
     /// when the request could not be parsed at all.
     pub target: String,
-    /// The checked request when the refusal came after resolution (e.g. a
-    /// forbidden address); `None` before.
+    /// The request with the addresses found to be forbidden (an IP literal,
+    /// or a name the gate allowed that resolved to them); `None` otherwise.
     pub request: Option<EgressRequest>,
     /// The status sent to the client; `None` when the connection was closed
     /// without a response (headers not received in time).

@@ -1,7 +1,8 @@
 //! Warrant's egress proxy: the one way out for a sandboxed agent's network
 //! traffic. An HTTP/1.1 forward proxy for absolute-form `http://` requests and
-//! `CONNECT host:port` tunnels (for HTTPS), one listener per agent. Requests
-//! the embedder's [`Gate`] asks to inspect are buffered and handed to it to
+//! `CONNECT host:port` tunnels (for HTTPS), one listener per agent. A name is
+//! screened and decided by the embedder's [`Gate`] before it is resolved.
+//! Requests the gate asks to inspect are buffered and handed to it to
 //! rewrite or block before they go upstream, HTTPS included: the proxy then
 //! terminates the tunnel's TLS with a [`LocalCa`] that only sandboxes trust.
 //!
@@ -17,18 +18,31 @@
 //!    characters outside `[a-z0-9._-]`, IPv6 zones and non-dotted-quad numeric
 //!    hosts are refused (400). IDNA is not done: names must arrive as
 //!    punycode. A port outside [`EgressConfig::allowed_ports`] is refused (403).
-//! 3. **Resolve the name here** (IP literals stand for themselves).
-//! 4. **Classify every address**: if any is loopback, private, link-local,
-//!    cloud metadata, multicast, reserved… (the table in `ranges.rs`, IPv6
-//!    forms of IPv4 included) and not inside [`EgressConfig::allow_private`],
-//!    refuse (403) without connecting.
-//! 5. **Ask** [`Gate::decide`], then [`Gate::record`] the verdict. A denial
+//! 3. **An IP literal is classified** now, since it needs no lookup: if it
+//!    is loopback, private, link-local, cloud metadata, multicast,
+//!    reserved… (the table in `ranges.rs`, IPv6 forms of IPv4 included) and
+//!    not inside [`EgressConfig::allow_private`], refuse (403) without
+//!    asking anyone.
+//! 4. **Screen** the destination as named with [`Gate::screen`] (the
+//!    embedder's scan of the name for secrets). A block is a 403, recorded
+//!    as [`EgressEvent::Screened`]; the gate is not asked to decide.
+//! 5. **Ask** [`Gate::decide`] about the destination as named (a
+//!    [`Destination`]: host, port, method and path, no addresses), then
+//!    [`Gate::record`] the verdict. The gate may wait for a person. A denial
 //!    is a 403 with the gate's reason; a failed record refuses (503): fail
 //!    closed.
-//! 6. **Connect to a checked address**, never re-resolving (the DNS-rebinding
+//! 6. **Resolve the name here**, with [`EgressConfig::resolver`], only now:
+//!    nothing about a name, not even a DNS query, leaves the machine before
+//!    the gate has screened and allowed it. 504 on timeout, 502 when it does
+//!    not resolve.
+//! 7. **Classify every address** as in step 3: one that is forbidden and
+//!    not exempt refuses the request (403, recorded as
+//!    [`EgressEvent::Refused`] with the addresses) although the gate allowed
+//!    the name.
+//! 8. **Connect to a checked address**, never re-resolving (the DNS-rebinding
 //!    defence), within [`EgressConfig::connect_timeout`]: 504 on timeout, 502
 //!    if every address refused.
-//! 7. **Relay**. Plain HTTP goes upstream in origin-form with the right `Host`
+//! 9. **Relay**. Plain HTTP goes upstream in origin-form with the right `Host`
 //!    and without hop-by-hop headers or `Proxy-Authorization`, over a fresh
 //!    connection per request. CONNECT is answered 200 only once the upstream
 //!    is connected, then bytes are copied both ways until both sides close or
@@ -82,9 +96,12 @@
 //! them), and speaks neither HTTP/2 to clients nor, inside an intercepted
 //! tunnel, to upstreams (ALPN offers http/1.1 only). An inspected body is
 //! held whole in memory and loses its trailers; a client that pins
-//! certificates cannot use an intercepted tunnel. Which requests to inspect,
-//! what to rewrite, the policy and the audit log are the embedder's, through
-//! [`Gate`].
+//! certificates cannot use an intercepted tunnel. Policy cannot see a
+//! destination's addresses ([`Destination`] has none): they are judged only
+//! by the range table and [`EgressConfig::allow_private`]. The proxy does not
+//! look for secrets in names itself; that is [`Gate::screen`]'s work. Which
+//! requests to inspect, what to rewrite, the policy and the audit log are the
+//! embedder's, through [`Gate`].
 
 mod ca;
 mod check;
@@ -98,6 +115,7 @@ mod listener;
 mod meter;
 mod proxy;
 mod ranges;
+mod resolve;
 mod target;
 mod tls;
 mod tunnel;
@@ -119,10 +137,11 @@ pub use crate::intercept::Interception;
 /// destination sends.
 pub const REFUSAL_HEADER: &str = "x-warrant-egress";
 pub use crate::gate::{
-    Blocked, EgressEvent, EgressRequest, Gate, Outcome, Refusal, RequestKind, ResponseFilter,
-    Verdict,
+    Blocked, Destination, EgressEvent, EgressRequest, Gate, Outcome, Refusal, RequestKind,
+    ResponseFilter, Verdict,
 };
 pub use crate::listener::Listener;
+pub use crate::resolve::{Resolver, Resolving, SystemResolver};
 
 /// Serves `agent`'s egress on `listener` until `shutdown` is cancelled.
 ///

@@ -73,9 +73,9 @@ async fn get_is_forwarded_in_origin_form_without_hop_by_hop_headers() {
         decided[0].kind,
         RequestKind::Http { method: "POST".into(), path: "/items?q=1".into() }
     );
-    assert_eq!(decided[0].addresses, vec!["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]);
     let finished = proxy.gate.wait_for(|e| matches!(e, EgressEvent::Finished { .. })).await;
-    let EgressEvent::Finished { outcome, .. } = finished else { unreachable!() };
+    let EgressEvent::Finished { outcome, request } = finished else { unreachable!() };
+    assert_eq!(request.addresses, vec!["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]);
     assert_eq!(outcome.status, Some(200));
     assert_eq!(outcome.bytes_up, 5);
     assert_eq!(outcome.bytes_down, UPSTREAM_BODY.len() as u64);

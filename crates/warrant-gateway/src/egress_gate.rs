@@ -1,18 +1,29 @@
 //! The egress proxy's side of policy and the audit log: the gate a
-//! `warrant run` proxy asks (Cedar's `connect`, and with a vault the
-//! inspection of each request), and the mapping of egress events to audit
-//! records that `warrant__http_request` shares.
+//! `warrant run` proxy asks (the scan of each name for secrets, Cedar's
+//! `connect`, and with a vault the inspection of each request), and what
+//! `warrant__http_request` shares with it: the name scan, the question put to
+//! a person, and the mapping of egress events to audit records.
+//!
+//! The proxy screens and decides a name before it resolves it (see
+//! `warrant_egress`), so everything here sees the destination as named:
+//! policy gets no addresses, and a name that carries a secret is blocked
+//! before any DNS query is sent. It does not judge addresses (the proxy's
+//! range table does) and does not look inside requests (`run_credentials`
+//! does, after the allow).
 
 use crate::approvals::{Answer, Question, Settled};
 use crate::control::{self, ControlError, ControlRequest};
+use crate::guard::Leak;
 use crate::run::is_declared;
 use serde_json::{Value, json};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use warrant_audit::{AuditEvent, AuditLog, EventKind};
 use warrant_core::{AgentId, UnixMillis};
-use warrant_egress::{EgressEvent, EgressRequest, RequestKind, Verdict};
+use warrant_egress::{Blocked, Destination, EgressEvent, EgressRequest, RequestKind, Verdict};
 use warrant_policy::{AgentFacts, ConnectRequest, Decision, PolicyEngine, RuleRef};
+use warrant_vault::rules::RuleSet;
+use warrant_vault::scan::LeakScanner;
 
 /// The egress proxy's gate: Cedar decides, the audit log records.
 pub(crate) struct RunGate {
@@ -31,13 +42,30 @@ pub(crate) struct RunGate {
 }
 
 impl warrant_egress::Gate for RunGate {
-    async fn decide(&self, request: &EgressRequest) -> Verdict {
-        let method = method_of(request);
-        let declared = is_declared(&self.declared, &request.host);
+    /// The name is searched for well-known credentials before it is
+    /// resolved. Vault secrets are not searched for here: the run's vault
+    /// scanner is out of this gate's reach (see `run_credentials`).
+    async fn screen(&self, destination: &Destination) -> Result<(), Blocked> {
+        let rules = builtin_rules().ok_or_else(|| {
+            Blocked::refused("the leak rules could not be built, so no name can be screened")
+        })?;
+        let Some(leak) = name_leak(&destination.host, None, rules) else { return Ok(()) };
+        let (reason, alarm) = name_blocked(destination, &leak);
+        tracing::error!(agent = %self.agent_id, %reason, "ALARM: a secret was headed out of a sandbox in a host name");
+        let event = AuditEvent::new(EventKind::Alarm).agent(self.agent_id.to_string());
+        if let Err(e) = self.audit.append(event.with_detail(alarm)).await {
+            tracing::error!(error = %e, "recording an alarm failed");
+        }
+        Err(Blocked::leak(reason))
+    }
+
+    async fn decide(&self, destination: &Destination) -> Verdict {
+        let method = method_of(&destination.kind);
+        let declared = is_declared(&self.declared, &destination.host);
         let decision = self.policy.decide_connect(&ConnectRequest {
             agent: &self.agent,
-            host: &request.host,
-            port: request.port,
+            host: &destination.host,
+            port: destination.port,
             method: &method,
             declared,
             now: UnixMillis::now(),
@@ -46,12 +74,12 @@ impl warrant_egress::Gate for RunGate {
         let hint = if declared || !decision.rules().is_empty() {
             String::new()
         } else {
-            format!(" (`{}` was not declared for this run: --allow-host)", request.host)
+            format!(" (`{}` was not declared for this run: --allow-host)", destination.host)
         };
         if let Decision::Ask { rules, .. } = &decision
             && let Some(rule) = rules.first()
         {
-            return self.ask(request, &method, rule).await;
+            return self.ask(destination, rule).await;
         }
         connect_verdict(&decision, &hint)
     }
@@ -85,8 +113,10 @@ impl warrant_egress::Gate for RunGate {
 
     async fn record(&self, event: EgressEvent) -> Result<(), String> {
         let (kind, mut detail) = egress_record(&event);
-        if let (EgressEvent::Decided { request, .. }, Value::Object(map)) = (&event, &mut detail) {
-            map.insert("declared".into(), json!(is_declared(&self.declared, &request.host)));
+        if let (EgressEvent::Decided { destination, .. }, Value::Object(map)) =
+            (&event, &mut detail)
+        {
+            map.insert("declared".into(), json!(is_declared(&self.declared, &destination.host)));
         }
         let audit_event =
             AuditEvent::new(kind).agent(self.agent_id.to_string()).with_detail(detail);
@@ -99,9 +129,13 @@ impl RunGate {
     /// which shows it in `warrant approvals` and answers when a person
     /// decides or its approval timeout passes. With no gateway running there
     /// is no one to ask, and it is refused, saying so.
-    async fn ask(&self, request: &EgressRequest, method: &str, rule: &RuleRef) -> Verdict {
+    async fn ask(&self, destination: &Destination, rule: &RuleRef) -> Verdict {
+        let mut shown = Shown::of(destination);
+        if let Some(rules) = builtin_rules() {
+            shown.path = shown.path.map(|path| rules.redact(&path));
+        }
         let question =
-            connection_question(self.agent_id, self.agent_name.clone(), request, method, rule);
+            connection_question(self.agent_id, self.agent_name.clone(), destination, &shown, rule);
         let asked = ControlRequest::Ask(question.clone());
         let socket = self.control.clone();
         // The gateway answers within its approval timeout; a day bounds a
@@ -126,19 +160,60 @@ impl RunGate {
     }
 }
 
+/// What a person is shown of a connection they are asked about: how it goes
+/// out and what it asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Shown {
+    /// `http`, `https`, or `tunnel` for a CONNECT whose protocol inside is
+    /// the client's business.
+    pub(crate) scheme: &'static str,
+    /// The request's method (`CONNECT` for a tunnel).
+    pub(crate) method: String,
+    /// The path and query, masked; `None` when it is not known (a tunnel).
+    pub(crate) path: Option<String>,
+}
+
+/// Said in place of a tunnel's path.
+const TUNNEL_PATH: &str =
+    "unknown: a CONNECT tunnel; the requests inside it are not seen when it is approved";
+
+impl Shown {
+    /// As the proxy sees the destination: plain HTTP with its method and
+    /// path, or a tunnel.
+    pub(crate) fn of(destination: &Destination) -> Self {
+        match &destination.kind {
+            RequestKind::Http { method, path } => {
+                Self { scheme: "http", method: method.clone(), path: Some(path.clone()) }
+            }
+            RequestKind::Https { method, path } => {
+                Self { scheme: "https", method: method.clone(), path: Some(path.clone()) }
+            }
+            RequestKind::Connect => {
+                Self { scheme: "tunnel", method: "CONNECT".to_owned(), path: None }
+            }
+        }
+    }
+}
+
 /// What a person is asked about a connection that `rule` asks about.
+/// `details` has exactly `scheme`, `host`, `port`, `method` and `path` (the
+/// path says why it is unknown for a tunnel).
 pub(crate) fn connection_question(
     agent: AgentId,
     agent_name: String,
-    request: &EgressRequest,
-    method: &str,
+    destination: &Destination,
+    shown: &Shown,
     rule: &RuleRef,
 ) -> Question {
+    let path = shown.path.clone().unwrap_or_else(|| TUNNEL_PATH.to_owned());
     Question {
         agent,
         agent_name,
-        subject: format!("egress: {method} {}:{}", request.host, request.port),
-        details: json!({"host": request.host, "port": request.port, "method": method}),
+        subject: format!("egress: {} {}:{}", shown.method, destination.host, destination.port),
+        details: json!({
+            "scheme": shown.scheme, "host": destination.host, "port": destination.port,
+            "method": shown.method, "path": path,
+        }),
         rule: rule.id.clone(),
         why: rule.ask.clone().unwrap_or_default(),
     }
@@ -174,12 +249,21 @@ pub(crate) fn egress_record(event: &EgressEvent) -> (EventKind, Value) {
             json!({"target": r.target, "status": r.status, "reason": r.reason,
                        "request": r.request.as_ref().map(shown_request)}),
         ),
-        EgressEvent::Decided { request, verdict } => {
+        // The name is not recorded: it carries what was found.
+        EgressEvent::Screened { destination, reason, leak } => {
+            let kind = if *leak { EventKind::LeakBlocked } else { EventKind::EgressRefused };
+            let detail = json!({
+                "where": "egress-name", "port": destination.port,
+                "method": method_of(&destination.kind), "reason": reason, "status": 403,
+            });
+            (kind, detail)
+        }
+        EgressEvent::Decided { destination, verdict } => {
             let (outcome, reason) = match verdict {
                 Verdict::Allow => ("allow", None),
                 Verdict::Deny { reason } => ("deny", Some(reason.clone())),
             };
-            let mut detail = shown_request(request);
+            let mut detail = shown_destination(destination);
             if let Value::Object(map) = &mut detail {
                 map.insert("outcome".into(), json!(outcome));
                 map.insert("reason".into(), json!(reason));
@@ -219,8 +303,8 @@ pub(crate) fn egress_record(event: &EgressEvent) -> (EventKind, Value) {
 }
 
 /// The method policy sees for an egress request: `CONNECT` for a tunnel.
-pub(crate) fn method_of(request: &EgressRequest) -> String {
-    match &request.kind {
+pub(crate) fn method_of(kind: &RequestKind) -> String {
+    match kind {
         RequestKind::Connect => "CONNECT".to_owned(),
         RequestKind::Http { method, .. } | RequestKind::Https { method, .. } => method.clone(),
     }
@@ -247,18 +331,183 @@ pub(crate) fn connect_verdict(decision: &Decision, hint: &str) -> Verdict {
     }
 }
 
-/// A request as records show it. The path is kept only as far as its query:
-/// query strings often carry credentials.
-fn shown_request(request: &EgressRequest) -> Value {
-    let method = method_of(request);
-    let path = match &request.kind {
+/// A destination as records show it, before it was resolved. The path is
+/// kept only as far as its query: query strings often carry credentials.
+fn shown_destination(destination: &Destination) -> Value {
+    let path = match &destination.kind {
         RequestKind::Connect => None,
         RequestKind::Http { path, .. } | RequestKind::Https { path, .. } => {
             Some(path.split('?').next().unwrap_or("").to_owned())
         }
     };
     json!({
-        "host": request.host, "port": request.port, "method": method, "path": path,
-        "addresses": request.addresses.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "host": destination.host, "port": destination.port,
+        "method": method_of(&destination.kind), "path": path,
     })
+}
+
+/// A request as records show it: the destination and the addresses it was
+/// resolved to.
+fn shown_request(request: &EgressRequest) -> Value {
+    let destination = Destination {
+        agent: request.agent.clone(),
+        host: request.host.clone(),
+        port: request.port,
+        kind: request.kind.clone(),
+    };
+    let mut shown = shown_destination(&destination);
+    if let Value::Object(map) = &mut shown {
+        let addresses: Vec<String> = request.addresses.iter().map(ToString::to_string).collect();
+        map.insert("addresses".into(), json!(addresses));
+    }
+    shown
+}
+
+/// The well-known credential rules, built once for the process; `None` if
+/// they cannot be built (then names are refused, not let through).
+pub(crate) fn builtin_rules() -> Option<&'static RuleSet> {
+    static RULES: OnceLock<Option<RuleSet>> = OnceLock::new();
+    RULES.get_or_init(|| RuleSet::builtin().ok()).as_ref()
+}
+
+/// What a host name carries that must not go to a name server: vault
+/// secrets (with `scanner`) and well-known credentials, in any of the forms
+/// [`name_forms`] gives. Only names and rule ids, never values.
+pub(crate) fn name_leak(
+    host: &str,
+    scanner: Option<&LeakScanner>,
+    rules: &RuleSet,
+) -> Option<Leak> {
+    let mut leak = Leak::default();
+    for form in name_forms(host) {
+        if let Some(found) = scanner.and_then(|s| crate::guard::scan_value(s, &json!(form))) {
+            for item in found.credentials {
+                if !leak.credentials.contains(&item) {
+                    leak.credentials.push(item);
+                }
+            }
+        }
+        for finding in rules.scan(form.as_bytes()) {
+            if !leak.rules.contains(&finding.rule) {
+                leak.rules.push(finding.rule);
+            }
+        }
+    }
+    (!leak.credentials.is_empty() || !leak.rules.is_empty()).then_some(leak)
+}
+
+/// A host name as it is searched: as named; with the dots between labels
+/// taken out, so a secret cut across labels (`0123abcd.ef45.evil.example`)
+/// is whole again; and with hyphens taken out too, for one cut up further.
+fn name_forms(host: &str) -> [String; 3] {
+    let joined: String = host.chars().filter(|c| *c != '.').collect();
+    let bare: String = joined.chars().filter(|c| *c != '-').collect();
+    [host.to_owned(), joined, bare]
+}
+
+/// The refusal of a name found to carry `leak`, and the alarm to record.
+/// Neither holds the name: it holds the secret.
+pub(crate) fn name_blocked(destination: &Destination, leak: &Leak) -> (String, Value) {
+    let reason =
+        format!("blocked: the host name carries {}; it was not looked up", leak.describe());
+    let alarm = json!({
+        "alarm": "secret-leak", "where": "egress-name", "port": destination.port,
+        "found": leak.record(),
+        "message": "an agent tried to send a secret out in a host name (a DNS query)",
+    });
+    (reason, alarm)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use warrant_vault::SecretValue;
+
+    const SECRET: &str = "s3cr3t-Value-0123456789abcdef";
+
+    fn scanner() -> LeakScanner {
+        let secret = SecretValue::from_string(SECRET.to_owned());
+        LeakScanner::new(&[("github", &secret)]).unwrap()
+    }
+
+    #[test]
+    fn a_vault_secret_in_hex_cut_across_labels_is_found_in_a_name() {
+        let hex = hex::encode(SECRET);
+        let (head, tail) = hex.split_at(30);
+        let rules = builtin_rules().unwrap();
+        for host in [
+            format!("{hex}.evil.example"),
+            format!("{head}.{tail}.evil.example"),
+            format!("{head}-{tail}.evil.example"),
+        ] {
+            let leak = name_leak(&host, Some(&scanner()), rules).unwrap_or_default();
+            let names: Vec<&str> = leak.credentials.iter().map(|(n, _)| n.as_str()).collect();
+            assert!(names.contains(&"github"), "{host}: {leak:?}");
+        }
+    }
+
+    #[test]
+    fn a_well_known_credential_in_a_name_is_found_without_a_vault() {
+        // A Slack token fits a DNS label; whole, or cut across two.
+        let rules = builtin_rules().unwrap();
+        for host in [
+            "xoxb-123456789012-abcdefghijklmnopqrst.evil.example",
+            "xoxb-123456789012.abcdefghijklmnopqrst.evil.example",
+        ] {
+            let leak = name_leak(host, None, rules);
+            assert!(leak.is_some_and(|l| l.rules == ["slack-token"]), "{host}");
+        }
+    }
+
+    #[test]
+    fn ordinary_names_carry_nothing() {
+        let rules = builtin_rules().unwrap();
+        for host in ["api.github.com", "registry.npmjs.org", "s3.eu-west-1.amazonaws.com"] {
+            assert_eq!(name_leak(host, Some(&scanner()), rules), None, "{host}");
+        }
+    }
+
+    #[test]
+    fn the_record_and_alarm_of_a_blocked_name_do_not_hold_the_name() {
+        let host = format!("{}.evil.example", hex::encode(SECRET));
+        let destination = Destination {
+            agent: "a".into(),
+            host: host.clone(),
+            port: 443,
+            kind: RequestKind::Connect,
+        };
+        let leak = name_leak(&host, Some(&scanner()), builtin_rules().unwrap()).unwrap();
+        let (reason, alarm) = name_blocked(&destination, &leak);
+        let event = EgressEvent::Screened { destination, reason: reason.clone(), leak: true };
+        let (kind, detail) = egress_record(&event);
+        assert_eq!(kind, EventKind::LeakBlocked);
+        for text in [reason, alarm.to_string(), detail.to_string()] {
+            assert!(!text.contains(&hex::encode(SECRET)), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_person_asked_about_a_connection_sees_scheme_host_port_method_and_path() {
+        let rule = RuleRef { id: "ask".into(), reason: None, ask: Some("why".into()) };
+        let http = Destination {
+            agent: "a".into(),
+            host: "api.example".into(),
+            port: 80,
+            kind: RequestKind::Http { method: "POST".into(), path: "/pay?to=bob".into() },
+        };
+        let question =
+            connection_question(AgentId::random(), "n".into(), &http, &Shown::of(&http), &rule);
+        assert_eq!(
+            question.details,
+            json!({"scheme": "http", "host": "api.example", "port": 80, "method": "POST", "path": "/pay?to=bob"})
+        );
+        assert_eq!(question.subject, "egress: POST api.example:80");
+        let tunnel = Destination { port: 443, kind: RequestKind::Connect, ..http };
+        let question =
+            connection_question(AgentId::random(), "n".into(), &tunnel, &Shown::of(&tunnel), &rule);
+        assert_eq!(question.details["scheme"], "tunnel");
+        assert_eq!(question.details["method"], "CONNECT");
+        assert!(question.details["path"].as_str().unwrap().starts_with("unknown"));
+    }
 }

@@ -3,13 +3,15 @@
 //!
 //! The request goes through `warrant-egress` itself, in process: the tool is
 //! the proxy's only client, over an in-memory stream. So the proxy's checks
-//! hold unchanged: the name is resolved by the proxy, forbidden address
-//! ranges are refused, policy decides the host (`Action::"connect"` for the
-//! caller and each of its ancestors), and the decision is recorded before
-//! the connection is made, to the address that was checked. Plain `http://`
-//! is sent as a proxy request; `https://` goes through a CONNECT tunnel and
-//! TLS is verified here against the Web PKI roots (and any operator CA in
-//! `egress.ca_certificates`).
+//! hold unchanged, in its order: the host name, and the whole request as the
+//! agent gave it, are searched for vault secrets and well-known credentials
+//! (a find blocks it as a leak); policy decides the host (`Action::"connect"`
+//! for the caller and each of its ancestors, a person asked if a rule says
+//! so) and the decision is recorded; only then does the proxy resolve the
+//! name, refuse forbidden address ranges, and connect to the address it
+//! checked. Plain `http://` is sent as a proxy request; `https://` goes
+//! through a CONNECT tunnel and TLS is verified here against the Web PKI
+//! roots (and any operator CA in `egress.ca_certificates`).
 //!
 //! An agent authenticates by naming a vault credential (`credential`), never
 //! by sending one: Warrant adds the credential's header only when the URL's
@@ -19,7 +21,7 @@
 //! credential is bound to counts as declared for the connection decision.
 
 use crate::approvals;
-use crate::egress_gate::{answered, asked_about, connection_question, method_of};
+use crate::egress_gate::{Shown, answered, asked_about, connection_question, method_of};
 use crate::gateway::Gateway;
 use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
@@ -34,8 +36,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::DuplexStream;
 use tokio_util::sync::CancellationToken;
+use warrant_audit::EventKind;
 use warrant_core::UnixMillis;
-use warrant_egress::{EgressConfig, EgressEvent, EgressRequest, Verdict};
+use warrant_egress::{Blocked, Destination, EgressConfig, EgressEvent, Verdict};
 use warrant_identity::Claims;
 use warrant_policy::{ConnectRequest, Decision};
 
@@ -137,7 +140,16 @@ async fn request(gw: &Arc<Gateway>, caller: &Claims, args: Args) -> Result<CallT
     // A host the named credential is bound to was declared by the operator
     // when they bound it.
     let declared = credential.is_some().then(|| host.to_ascii_lowercase());
-    let gate = Arc::new(ToolGate { gw: gw.clone(), caller: caller.clone(), declared });
+    // What a person asked about the connection sees (a tunnel's method and
+    // path are known here), and what is searched before the name goes out.
+    let shown = Shown {
+        scheme: if https { "https" } else { "http" },
+        method: method.to_string(),
+        path: Some(masked(gw, &path)),
+    };
+    let sent = json!({"method": method.as_str(), "url": args.url, "headers": args.headers,
+                      "body": args.body});
+    let gate = Arc::new(ToolGate { gw: gw.clone(), caller: caller.clone(), declared, shown, sent });
     let config = EgressConfig {
         allow_private: gw.config.egress.allow_private.clone(),
         ..EgressConfig::default()
@@ -151,7 +163,7 @@ async fn request(gw: &Arc<Gateway>, caller: &Claims, args: Args) -> Result<CallT
     ));
     let authority =
         if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-    let body = Full::new(Bytes::from(args.body.unwrap_or_default()));
+    let body = Full::new(Bytes::from(args.body.clone().unwrap_or_default()));
     let build = |target: String| {
         let mut builder = Request::builder().method(method.clone()).uri(target);
         for (name, value) in &args.headers {
@@ -350,18 +362,65 @@ impl warrant_egress::Listener for OneConnection {
     }
 }
 
-/// Policy decides the host for the caller and every ancestor; the gateway's
-/// audit log records.
+/// `path` with vault secrets and well-known credentials cut out, for a
+/// person's eyes.
+fn masked(gw: &Gateway, path: &str) -> String {
+    match crate::guard::redacted(gw, &Value::String(path.to_owned())) {
+        Some((Value::String(clean), _)) => clean,
+        Some(_) => "[REDACTED]".to_owned(),
+        None => path.to_owned(),
+    }
+}
+
+/// Screens the name and the request, then policy decides the host for the
+/// caller and every ancestor; the gateway's audit log records.
 struct ToolGate {
     gw: Arc<Gateway>,
     caller: Claims,
     /// The host a named credential is bound to, if any.
     declared: Option<String>,
+    /// The request as a person asked about it sees it.
+    shown: Shown,
+    /// The request as the agent gave it (without the credential Warrant
+    /// adds), searched before the name goes out.
+    sent: Value,
 }
 
 impl warrant_egress::Gate for ToolGate {
-    async fn decide(&self, request: &EgressRequest) -> Verdict {
-        let method = method_of(request);
+    /// Before anything about the name leaves: the name (in the forms a DNS
+    /// label can cut a secret into) and the whole request are searched for
+    /// vault secrets and well-known credentials. The gateway searched the
+    /// arguments already; this holds for the name's own forms, and does not
+    /// rest on the order of the handler's steps.
+    async fn screen(&self, destination: &Destination) -> Result<(), Blocked> {
+        let known = self.gw.broker.as_ref().map(|broker| broker.known());
+        let scanner = known.as_ref().map(|known| &known.scanner);
+        let found = match crate::egress_gate::name_leak(&destination.host, scanner, &self.gw.rules)
+        {
+            Some(leak) => Some(crate::egress_gate::name_blocked(destination, &leak)),
+            None => match crate::guard::outgoing(&self.gw, &self.sent) {
+                crate::guard::Outgoing::Clean => None,
+                crate::guard::Outgoing::Block(leak) | crate::guard::Outgoing::Redacted(_, leak) => {
+                    Some((
+                        format!("blocked: the request carries {}", leak.describe()),
+                        json!({"alarm": "secret-leak", "where": "egress-request",
+                           "found": leak.record(),
+                           "message": "an agent tried to send a secret out through warrant__http_request"}),
+                    ))
+                }
+            },
+        };
+        let Some((reason, alarm)) = found else { return Ok(()) };
+        tracing::error!(agent = %self.caller.agent_id, %reason, "ALARM: an agent tried to send a secret out");
+        if let Err(e) = self.gw.record_as(EventKind::Alarm, &self.caller, alarm).await {
+            tracing::error!(error = %e, "recording an alarm failed");
+        }
+        self.gw.count_denial(&self.caller.agent_id).await;
+        Err(Blocked::leak(reason))
+    }
+
+    async fn decide(&self, destination: &Destination) -> Verdict {
+        let method = method_of(&destination.kind);
         let me = crate::handler::agent_facts(&self.caller);
         let chain = crate::handler::ancestor_facts(&self.caller);
         // Any denial refuses; otherwise the first rule that asks is put to
@@ -370,10 +429,10 @@ impl warrant_egress::Gate for ToolGate {
         for agent in std::iter::once(&me).chain(chain.iter()) {
             let decision = self.gw.policy.decide_connect(&ConnectRequest {
                 agent,
-                host: &request.host,
-                port: request.port,
+                host: &destination.host,
+                port: destination.port,
                 method: &method,
-                declared: self.declared.as_deref() == Some(request.host.as_str()),
+                declared: self.declared.as_deref() == Some(destination.host.as_str()),
                 now: UnixMillis::now(),
             });
             match decision {
@@ -389,7 +448,7 @@ impl warrant_egress::Gate for ToolGate {
         let Some(rule) = asks else { return Verdict::Allow };
         let agent_name = self.caller.name.to_string();
         let question =
-            connection_question(self.caller.agent_id, agent_name, request, &method, &rule);
+            connection_question(self.caller.agent_id, agent_name, destination, &self.shown, &rule);
         // The call's own cancellation (a kill, the agent gone) drops this
         // future, which withdraws the approval.
         match approvals::ask_person(&self.gw, question.clone(), std::future::pending()).await {

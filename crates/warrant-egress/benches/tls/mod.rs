@@ -28,8 +28,8 @@ use tokio::task::JoinHandle;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tokio_util::sync::CancellationToken;
 use warrant_egress::{
-    Blocked, EgressConfig, EgressEvent, EgressRequest, Gate, Interception, LocalCa, ResponseFilter,
-    Verdict,
+    Blocked, Destination, EgressConfig, EgressEvent, EgressRequest, Gate, Interception, LocalCa,
+    ResponseFilter, Verdict,
 };
 
 use crate::{percentile, timed};
@@ -56,7 +56,7 @@ struct BenchGate {
 }
 
 impl Gate for BenchGate {
-    async fn decide(&self, _request: &EgressRequest) -> Verdict {
+    async fn decide(&self, _destination: &Destination) -> Verdict {
         Verdict::Allow
     }
 

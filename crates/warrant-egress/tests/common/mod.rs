@@ -1,15 +1,18 @@
-//! Fixtures: a gate that records what it is asked (and, when told, inspects:
-//! swaps a placeholder for a secret, blocks on a marker), the proxy on
-//! 127.0.0.1:0, a local hyper upstream, an echo server, a listener that counts
-//! accepts, and a raw HTTP client (so the bytes on the wire are the test's
-//! own). TLS fixtures are in `tls.rs`.
+//! Fixtures: a gate that records what it is asked (screens out names with a
+//! marker, can wait for a "person", and, when told, inspects: swaps a
+//! placeholder for a secret, blocks on a marker), a resolver that records
+//! every name it is asked for, the proxy on 127.0.0.1:0, a local hyper
+//! upstream, an echo server, a listener that counts accepts, and a raw HTTP
+//! client (so the bytes on the wire are the test's own). TLS fixtures are in
+//! `tls.rs`.
 
 #![allow(dead_code)]
 
 pub mod tls;
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,10 +24,12 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use warrant_egress::{
-    Blocked, EgressConfig, EgressEvent, EgressRequest, Gate, Listener, ResponseFilter, Verdict,
+    Blocked, Destination, EgressConfig, EgressEvent, EgressRequest, Gate, Listener, Resolver,
+    Resolving, ResponseFilter, Verdict,
 };
 
 pub const AGENT: &str = "agent-7";
@@ -32,7 +37,8 @@ pub const AGENT: &str = "agent-7";
 pub const PLACEHOLDER: &str = "wt-placeholder-0001";
 /// What the upstream must see instead; longer, so lengths change.
 pub const SECRET: &str = "sk-live-real-secret-value-0123456789";
-/// A request carrying this (in a header or the body) is blocked.
+/// A request carrying this (in a header or the body) is blocked; a host
+/// name carrying it is screened out (as a leak).
 pub const BLOCK_MARKER: &str = "exfiltrate-me";
 
 /// What the recording gate's `filter_response` does.
@@ -50,24 +56,45 @@ pub enum FilterMode {
     Grow,
 }
 
-/// A gate that records every call, and can be told to deny, to fail records,
-/// or to inspect.
+/// A gate that records every call, and can be told to deny, to ask a
+/// person, to fail records, or to inspect.
 #[derive(Default)]
 pub struct RecordingGate {
     pub deny: Mutex<Option<String>>,
+    /// When set, the next `decide` waits for this answer (true: approved).
+    pub person: Mutex<Option<oneshot::Receiver<bool>>>,
+    /// Notified when `decide` starts waiting for the person.
+    pub asked: Notify,
     pub fail_record: AtomicBool,
     /// `inspects` answers this; `inspect` then swaps and blocks.
     pub inspect: AtomicBool,
     /// How `filter_response` answers.
     pub filter: Mutex<FilterMode>,
-    pub decided: Mutex<Vec<EgressRequest>>,
+    pub screened: Mutex<Vec<Destination>>,
+    pub decided: Mutex<Vec<Destination>>,
     pub inspected: Mutex<Vec<EgressRequest>>,
     pub events: Mutex<Vec<EgressEvent>>,
 }
 
 impl Gate for RecordingGate {
-    async fn decide(&self, request: &EgressRequest) -> Verdict {
-        self.decided.lock().unwrap().push(request.clone());
+    async fn screen(&self, destination: &Destination) -> Result<(), Blocked> {
+        self.screened.lock().unwrap().push(destination.clone());
+        if destination.host.contains(BLOCK_MARKER) {
+            return Err(Blocked::leak("the host name carries a secret"));
+        }
+        Ok(())
+    }
+
+    async fn decide(&self, destination: &Destination) -> Verdict {
+        self.decided.lock().unwrap().push(destination.clone());
+        let person = self.person.lock().unwrap().take();
+        if let Some(answer) = person {
+            self.asked.notify_one();
+            return match answer.await {
+                Ok(true) => Verdict::Allow,
+                _ => Verdict::Deny { reason: "a person denied this connection".to_owned() },
+            };
+        }
         match self.deny.lock().unwrap().clone() {
             Some(reason) => Verdict::Deny { reason },
             None => Verdict::Allow,
@@ -203,8 +230,19 @@ impl RecordingGate {
         self.events.lock().unwrap().clone()
     }
 
-    pub fn decided(&self) -> Vec<EgressRequest> {
+    pub fn screened(&self) -> Vec<Destination> {
+        self.screened.lock().unwrap().clone()
+    }
+
+    pub fn decided(&self) -> Vec<Destination> {
         self.decided.lock().unwrap().clone()
+    }
+
+    /// Makes the next `decide` wait for a person; send `true` to approve.
+    pub fn ask_a_person(&self) -> oneshot::Sender<bool> {
+        let (answer, wait) = oneshot::channel();
+        *self.person.lock().unwrap() = Some(wait);
+        answer
     }
 
     pub fn inspected(&self) -> Vec<EgressRequest> {
@@ -221,6 +259,60 @@ impl RecordingGate {
         }
         panic!("no matching event; events: {:#?}", self.events());
     }
+}
+
+/// A resolver that records every name it is asked for and answers from a
+/// table (`127.0.0.1` for a name not in it). Nothing goes to a name server.
+#[derive(Default)]
+pub struct ObservedResolver {
+    pub answers: Mutex<HashMap<String, Vec<IpAddr>>>,
+    pub asked: Mutex<Vec<String>>,
+    /// When set, each lookup notes whether this gate had already recorded
+    /// an allow for the name (in `allowed_first`).
+    pub gate: Mutex<Option<Arc<RecordingGate>>>,
+    pub allowed_first: Mutex<Vec<bool>>,
+}
+
+impl std::fmt::Debug for ObservedResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObservedResolver").field("asked", &self.asked).finish_non_exhaustive()
+    }
+}
+
+impl ObservedResolver {
+    /// Answers `addresses` for `name` from now on.
+    pub fn answer(&self, name: &str, addresses: &[&str]) {
+        let addresses = addresses.iter().map(|a| a.parse().unwrap()).collect();
+        self.answers.lock().unwrap().insert(name.to_owned(), addresses);
+    }
+
+    /// Every name asked for so far, in order.
+    pub fn asked(&self) -> Vec<String> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+impl Resolver for ObservedResolver {
+    fn resolve<'a>(&'a self, name: &'a str, _port: u16) -> Resolving<'a> {
+        self.asked.lock().unwrap().push(name.to_owned());
+        if let Some(gate) = self.gate.lock().unwrap().as_ref() {
+            let allowed = gate.events().iter().any(|e| {
+                matches!(e, EgressEvent::Decided { destination, verdict: Verdict::Allow }
+                    if destination.host == name)
+            });
+            self.allowed_first.lock().unwrap().push(allowed);
+        }
+        let found = self.answers.lock().unwrap().get(name).cloned();
+        let found = found.unwrap_or_else(|| vec![IpAddr::from([127, 0, 0, 1])]);
+        Box::pin(std::future::ready(Ok(found)))
+    }
+}
+
+/// [`local_config`] resolving with a fresh [`ObservedResolver`].
+pub fn observed_config() -> (EgressConfig, Arc<ObservedResolver>) {
+    let resolver = Arc::new(ObservedResolver::default());
+    let config = EgressConfig { resolver: resolver.clone(), ..local_config() };
+    (config, resolver)
 }
 
 /// The proxy, served on a listener of the test's choosing.
