@@ -212,10 +212,28 @@ enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Verify the hash chain and signed checkpoints.
+    /// Verify the hash chain and signed checkpoints, and check the log
+    /// against a witness kept outside the home: --witness, else the default
+    /// beside the home (`<home>-witness.jsonl`) when it exists.
     Verify {
         #[arg(long)]
         json: bool,
+        /// A witness of this log (JSONL of signed checkpoints: the writer's
+        /// witness file, lines of `audit export-witness`, or
+        /// `journalctl -t warrant-audit -o cat`); it must exist.
+        #[arg(long, value_name = "FILE")]
+        witness: Option<PathBuf>,
+        /// The audit public key to trust (hex, as in keys/audit.pub), kept
+        /// outside the home; default: the witness's first line.
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
+    },
+    /// Print the log's latest signed checkpoint as one witness line, to
+    /// append to a witness kept outside the home.
+    ExportWitness {
+        /// The audit public key to verify the log with (default: keys/audit.pub).
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
     },
     /// Export records.
     Export {
@@ -542,17 +560,20 @@ fn print_difference(old: Option<&Value>, new: &Value) {
 fn audit(home: &Home, cmd: AuditCommand) -> Result<ExitCode> {
     let db = home.audit_db();
     match cmd {
-        AuditCommand::Verify { json } => {
-            let key = home.load_audit_public_key()?;
-            match warrant_audit_verify::verify(&db, &key) {
-                Ok(report) => {
-                    if json {
-                        print_json(&json!({"ok": true, "report": format!("{report:?}")}))?;
-                    } else {
-                        println!("audit log intact: {report:?}");
-                    }
+        AuditCommand::Verify { json, witness, public_key } => {
+            audit_verify(home, json, witness, public_key)
+        }
+        AuditCommand::ExportWitness { public_key } => {
+            let key = match public_key {
+                Some(path) => warrant_audit_verify::read_public_key(&path)?,
+                None => home.load_audit_public_key()?,
+            };
+            match warrant_audit_verify::latest_checkpoint(&db, &key) {
+                Ok(Some(entry)) => {
+                    println!("{}", entry.to_line());
                     Ok(ExitCode::SUCCESS)
                 }
+                Ok(None) => bail!("the audit log has no checkpoint yet"),
                 Err(e) => {
                     eprintln!("warrant: audit verification failed: {e}");
                     Ok(ExitCode::from(2))
@@ -603,6 +624,89 @@ fn audit(home: &Home, cmd: AuditCommand) -> Result<ExitCode> {
             }
         }
     }
+}
+
+/// `audit verify`: the log against the home's key, and against a witness
+/// when there is one. Without --witness, a missing default witness is a
+/// warning, not a failure: it may never have been writable (see
+/// `warrant_audit::default_witness_path`).
+fn audit_verify(
+    home: &Home,
+    json: bool,
+    witness: Option<PathBuf>,
+    public_key: Option<PathBuf>,
+) -> Result<ExitCode> {
+    use warrant_audit_verify::{VerifyError, Witness};
+    let db = home.audit_db();
+    let pinned = public_key.as_deref().map(warrant_audit_verify::read_public_key).transpose()?;
+    let log_key = home.load_audit_public_key()?;
+    let explicit = witness.is_some();
+    let path = witness.or_else(|| warrant_audit_verify::default_witness_path(&db));
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("warrant: audit verification failed: {e}");
+        Ok(ExitCode::from(2))
+    };
+    let (report, witnessed) = match path.as_deref().filter(|p| explicit || p.exists()) {
+        Some(path) => {
+            let witness = match Witness::read(path, pinned.as_ref()) {
+                Ok(witness) => witness,
+                Err(e) => return fail(&format_args!("witness `{}`: {e}", path.display())),
+            };
+            match warrant_audit_verify::verify_with_witness(&db, &witness, &log_key) {
+                Ok(report) => (report.log.clone(), Some((path, report))),
+                Err(e) => return fail(&e),
+            }
+        }
+        None => {
+            let checked = match pinned {
+                Some(key) if key != log_key => Err(VerifyError::KeyReplaced {
+                    log_key: hex_key(&log_key),
+                    witnessed_key: hex_key(&key),
+                }),
+                _ => warrant_audit_verify::verify(&db, &log_key),
+            };
+            match checked {
+                Ok(report) => (report, None),
+                Err(e) => return fail(&e),
+            }
+        }
+    };
+    if json {
+        let witness = witnessed.as_ref().map(|(path, w)| {
+            json!({
+                "path": path, "lines": w.witness_lines, "witnessed_seq": w.witnessed_seq,
+                "unwitnessed_records": w.unwitnessed_records, "torn_tail": w.torn_tail,
+            })
+        });
+        print_json(&json!({"ok": true, "report": report, "witness": witness}))?;
+    } else {
+        println!("audit log intact: {report:?}");
+    }
+    match &witnessed {
+        Some((path, w)) => {
+            let seq = w.witnessed_seq.map_or("none".to_owned(), |s| s.to_string());
+            eprintln!(
+                "warrant: witness `{}`: {} lines, latest checkpoint seq {seq}; the {} records \
+                 after it are not witnessed (their removal would not be detected)",
+                path.display(),
+                w.witness_lines,
+                w.unwitnessed_records
+            );
+            if w.torn_tail {
+                eprintln!("warrant: the witness's last line was cut short and was skipped");
+            }
+        }
+        None => eprintln!(
+            "warrant: no witness at `{}`: a log cut back or replaced with its key cannot be \
+             detected; keep a witness outside the home (`warrant audit export-witness`)",
+            path.as_deref().map_or("(none for this home)".into(), |p| p.display().to_string())
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hex_key(key: &[u8; 32]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn policy(home: &Home, cmd: PolicyCommand) -> Result<()> {

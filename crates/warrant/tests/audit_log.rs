@@ -1,5 +1,7 @@
 //! The audit log as the real gateway writes it: verified when intact, named
-//! at the first bad record when edited, and complete after a SIGKILL.
+//! at the first bad record when edited, complete after a SIGKILL, and, against
+//! the witness the gateway keeps beside the home (or one exported elsewhere),
+//! not cut or replaced unnoticed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use rusqlite::Connection;
@@ -22,16 +24,27 @@ fn used_home() -> Warrant {
     w
 }
 
+/// A copy of the home and of the witness beside it.
 fn copy_home(w: &Warrant) -> Warrant {
     let copy = Warrant { bin: w.bin.clone(), dir: tempfile_dir(), env: Default::default() };
     let status = std::process::Command::new("cp")
         .arg("-a")
         .arg(w.home())
+        .arg(witness(w))
         .arg(copy.dir.path())
         .status()
         .unwrap();
     assert!(status.success());
     copy
+}
+
+/// The witness the gateway keeps beside the home.
+fn witness(w: &Warrant) -> std::path::PathBuf {
+    w.dir.path().join("home-witness.jsonl")
+}
+
+fn sql(w: &Warrant, sql: &str) {
+    Connection::open(w.home().join("audit.db")).unwrap().execute_batch(sql).unwrap();
 }
 
 fn tempfile_dir() -> tempfile::TempDir {
@@ -123,4 +136,106 @@ fn a_clean_stop_stops_the_upstream_children() {
         audit_records(&w).iter().map(|r| r["kind"].as_str().unwrap().to_owned()).collect();
     assert_eq!(kinds.first().map(String::as_str), Some("gateway_started"));
     assert_eq!(kinds.last().map(String::as_str), Some("gateway_stopped"));
+}
+
+#[test]
+fn the_gateway_witnesses_its_shutdown_seal_beside_the_home() {
+    let w = used_home();
+    let exported = w.run(&["audit", "export-witness"]);
+    assert_eq!(exported.code, 0, "{}", exported.stderr);
+    let text = std::fs::read_to_string(witness(&w)).unwrap();
+    assert_eq!(text.lines().last(), Some(exported.stdout.trim()), "the seal is the last line");
+    let head: i64 = Connection::open(w.home().join("audit.db"))
+        .unwrap()
+        .query_row("SELECT max(seq) FROM records", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(exported.json()["seq"], head, "sealed up to the last record");
+    let ok = w.run(&["audit", "verify"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stderr.contains("home-witness.jsonl"), "{}", ok.stderr);
+}
+
+#[test]
+fn cutting_the_tail_with_its_shutdown_seal_is_reported_against_the_witness() {
+    let w = used_home();
+    let cut = tamper(
+        &w,
+        "DELETE FROM checkpoints WHERE id = (SELECT max(id) FROM checkpoints);
+         DELETE FROM records WHERE seq > (SELECT max(seq) - 3 FROM records);",
+    );
+    assert!(cut.stderr.contains("records were cut"), "{}", cut.stderr);
+}
+
+#[test]
+fn cutting_records_and_checkpoints_down_to_empty_is_reported_against_the_witness() {
+    let w = used_home();
+    let emptied = tamper(&w, "DELETE FROM checkpoints; DELETE FROM records;");
+    assert!(emptied.stderr.contains("ends at seq 0"), "{}", emptied.stderr);
+}
+
+#[test]
+fn another_homes_database_swapped_in_with_its_public_key_is_refused() {
+    let w = used_home();
+    let other = used_home();
+    let copy = copy_home(&w);
+    for file in ["audit.db", "keys/audit.pub"] {
+        std::fs::copy(other.home().join(file), copy.home().join(file)).unwrap();
+    }
+    let out = copy.run(&["audit", "verify"]);
+    assert_eq!(out.code, 2, "the swap went unnoticed: {}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("replaced together with its key"), "{}", out.stderr);
+}
+
+#[test]
+fn a_witness_and_key_kept_elsewhere_catch_a_swap_of_the_whole_home() {
+    // The attacker replaces everything the operator's uid can write here:
+    // the home and the witness beside it. What the operator exported to a
+    // place out of their reach still names the first log.
+    let w = used_home();
+    let safe = tempfile_dir();
+    let (kept, key) = (safe.path().join("witness.jsonl"), safe.path().join("audit.pub"));
+    std::fs::write(&kept, w.run(&["audit", "export-witness"]).stdout).unwrap();
+    std::fs::copy(w.home().join("keys/audit.pub"), &key).unwrap();
+    let other = used_home();
+    std::fs::remove_dir_all(w.home()).unwrap();
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(other.home())
+        .arg(witness(&other))
+        .arg(w.dir.path())
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    assert_eq!(w.run(&["audit", "verify"]).code, 0, "the default witness was swapped too");
+
+    let (kept, key) = (kept.to_str().unwrap(), key.to_str().unwrap());
+    let out = w.run(&["audit", "verify", "--witness", kept]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("replaced together with its key"), "{}", out.stderr);
+    let out = w.run(&["audit", "verify", "--witness", kept, "--public-key", key]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    // Even the home's own key put back, the log is not the witnessed one.
+    std::fs::copy(key, w.home().join("keys/audit.pub")).unwrap();
+    let out = w.run(&["audit", "verify", "--witness", kept, "--public-key", key]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+}
+
+#[test]
+fn records_after_the_latest_witnessed_checkpoint_can_still_be_cut_as_documented() {
+    // SIGKILL leaves no seal: what came after the last periodic checkpoint
+    // is in no witness, and cutting it is not detected.
+    let w = Warrant::new(BIN);
+    w.add_fixture_upstream("risk", "risk_server.py", "");
+    let (_, token) = w.spawn_agent("worker", &[]);
+    let mut gw = w.up();
+    let calls = json!([{"op": "call", "tool": "risk__add", "arguments": {"a": 1, "b": 1}}]);
+    assert_eq!(client(&gw.url, Some(&token), &calls)["ok"], true);
+    gw.stop_with("KILL");
+    let sealed: Option<i64> = Connection::open(w.home().join("audit.db"))
+        .unwrap()
+        .query_row("SELECT max(seq) FROM checkpoints", [], |r| r.get(0))
+        .unwrap();
+    sql(&w, &format!("DELETE FROM records WHERE seq > {}", sealed.unwrap_or(0)));
+    let out = w.run(&["audit", "verify"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
 }
