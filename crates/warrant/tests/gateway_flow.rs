@@ -253,3 +253,42 @@ fn arguments_are_validated_against_the_schema_before_policy() {
     assert_eq!(denials, 4);
     assert!(!records.iter().any(|r| r["kind"] == "call_result"));
 }
+
+/// An approver sees what they approve: every argument's value (not its
+/// shape), the tool's own description and the rule's reason, made safe for
+/// the terminal; credentials masked. The audit log keeps its redaction.
+#[test]
+fn an_approver_sees_the_values_of_what_they_approve_and_the_log_keeps_them_redacted() {
+    let w = risk_home("");
+    let config = std::fs::read_to_string(w.home().join("warrant.toml")).unwrap();
+    let config = config.replace("well_known = \"block\"", "well_known = \"redact\"");
+    std::fs::write(w.home().join("warrant.toml"), config).unwrap();
+    let (_, token) = w.spawn_agent("payer", &[]);
+    let gw = w.up();
+    let credential = format!("ghp_{}", "a1B2c3D4e5".repeat(4).get(..36).unwrap());
+    let text = format!("pay DE89370400440532013000 now \u{1b}[2J\u{202e}gnp.exe {credential}");
+    let (url, t, args) = (gw.url.clone(), token.clone(), json!({"name": "payee", "text": text}));
+    let caller = std::thread::spawn(move || {
+        client(&url, Some(&t), &json!([call("risk__write_note", args)]))
+    });
+    let pending = warrant_test_support::wait_for_pending(&w, "risk__write_note");
+    let shown = pending["arguments"]["text"].as_str().unwrap();
+    assert!(shown.contains("DE89370400440532013000"), "the value itself: {pending}");
+    assert!(!shown.contains(&credential), "a credential is masked: {pending}");
+    assert!(!pending["description"].as_str().unwrap().is_empty(), "{pending}");
+
+    let listed = w.run(&["approvals"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert!(listed.stdout.contains("text: \"pay DE89370400440532013000 now"), "{}", listed.stdout);
+    assert!(listed.stdout.contains("name: \"payee\""), "{}", listed.stdout);
+    assert!(listed.stdout.contains("tool says: "), "{}", listed.stdout);
+    assert!(listed.stdout.contains("\\u{001b}[2J\\u{202e}gnp.exe"), "{}", listed.stdout);
+    assert!(!listed.stdout.contains('\u{1b}') && !listed.stdout.contains('\u{202e}'));
+    assert!(!listed.stdout.contains(&credential), "{}", listed.stdout);
+
+    let id = pending["id"].as_str().unwrap();
+    assert_eq!(w.run(&["deny", id]).code, 0);
+    caller.join().unwrap();
+    let log = serde_json::to_string(&audit_records(&w)).unwrap();
+    assert!(!log.contains("DE89370400440532013000"), "the log keeps argument values redacted");
+}
