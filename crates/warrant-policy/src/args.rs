@@ -14,9 +14,10 @@
 //!   this covers the gateway's default `max_argument_depth` of 32, which
 //!   counts the arguments object itself);
 //! - at most [`MAX_ARGUMENT_BYTES`] (8 MiB) of tag names and values together.
-//!   A value is never cut short of that, so a 1 MiB file body (the gateway's
-//!   default `max_argument_bytes`) is seen whole, nested a few levels too,
-//!   although each enclosing object repeats it in its JSON tag.
+//!   No value is cut short of that, so a 1 MiB body (the gateway's default
+//!   `max_argument_bytes`) is seen whole unless its bulk nests more than
+//!   about seven levels deep: each enclosing object or array repeats its
+//!   contents in its own JSON tag.
 //!
 //! Tags are produced breadth-first, so top-level arguments are never crowded
 //! out by nested ones. Whenever the tags are not a faithful copy of the
@@ -335,6 +336,82 @@ mod tests {
     fn empty_arguments_have_no_tags() {
         assert_eq!(flatten(&json!({})), FlatArgs::default());
         assert_eq!(flatten(&Value::Null), FlatArgs::default());
+    }
+
+    /// splitmix64, so a failing case reproduces.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) % n as u64) as usize
+        }
+    }
+
+    /// A small random value whose keys collide now and then (`a.b` beside
+    /// `a` holding `b`, `0` beside an array's first item).
+    fn random_value(rng: &mut Rng, depth: usize) -> Value {
+        const KEYS: &[&str] = &["a", "b", "a.b", "0", "b.0", "", "path"];
+        match if depth == 0 { rng.below(3) } else { rng.below(5) } {
+            0 => json!("/home/u/.ssh/id_rsa"),
+            1 => json!(rng.below(100)),
+            2 => Value::Null,
+            3 => (0..rng.below(3)).map(|_| random_value(rng, depth - 1)).collect(),
+            _ => Value::Object(
+                (0..rng.below(4))
+                    .map(|_| (KEYS[rng.below(KEYS.len())].to_owned(), random_value(rng, depth - 1)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Every (path, text) pair, without bounds, depth first.
+    fn reference(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
+        let children: Vec<(String, &Value)> = match value {
+            Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v)).collect(),
+            Value::Array(items) => {
+                items.iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect()
+            }
+            _ => Vec::new(),
+        };
+        for (name, child) in children {
+            let path = if prefix.is_empty() { name } else { format!("{prefix}.{name}") };
+            out.push((path.clone(), render(child).unwrap()));
+            reference(&path, child, out);
+        }
+    }
+
+    #[test]
+    fn arguments_said_to_be_whole_are_exactly_every_value_at_its_path() {
+        let mut rng = Rng(0x5EED);
+        let (mut whole, mut colliding) = (0, 0);
+        for _ in 0..20_000 {
+            let value = random_value(&mut rng, 4);
+            if matches!(value, Value::String(_) | Value::Number(_) | Value::Bool(_)) {
+                assert!(matches!(flatten(&value).not_whole, Some(NotWhole::NotAnObject { .. })));
+                continue;
+            }
+            let mut expected = Vec::new();
+            reference("", &value, &mut expected);
+            let unique: HashSet<&String> = expected.iter().map(|(path, _)| path).collect();
+            let flat = flatten(&value);
+            if unique.len() == expected.len() {
+                assert_eq!(flat.not_whole, None, "{value}");
+                let mut got = flat.tags.clone();
+                got.sort();
+                expected.sort();
+                assert_eq!(got, expected, "{value}");
+                whole += 1;
+            } else {
+                assert!(matches!(flat.not_whole, Some(NotWhole::Collision { .. })), "{value}");
+                colliding += 1;
+            }
+        }
+        // Both branches were exercised.
+        assert!(whole > 5000 && colliding > 50, "{whole} whole, {colliding} colliding");
     }
 
     #[test]
