@@ -305,7 +305,7 @@ impl GatewayHandler {
             );
             return self.refuse(claims, &requested, &arguments, "not-delegated", reason).await;
         }
-        if let Err(reason) = self.check_arguments(&entry, &arguments) {
+        if let Err(reason) = tools::check_arguments(&entry, &arguments, &gw.config.gateway) {
             return self.refuse(claims, &requested, &arguments, "invalid-arguments", reason).await;
         }
         let (arguments, request) = match crate::guard::outgoing(gw, &arguments) {
@@ -420,37 +420,6 @@ impl GatewayHandler {
     }
 
     /// Bounds and schema validation, before policy sees the arguments.
-    fn check_arguments(&self, entry: &ToolEntry, arguments: &Value) -> Result<(), String> {
-        let limits = &self.gw.config.gateway;
-        let size = serde_json::to_vec(arguments).map(|v| v.len()).unwrap_or(usize::MAX);
-        if size > limits.max_argument_bytes {
-            return Err(format!(
-                "arguments are {size} bytes, over the {}-byte limit",
-                limits.max_argument_bytes
-            ));
-        }
-        if tools::depth(arguments) > limits.max_argument_depth {
-            return Err(format!("arguments nest deeper than {} levels", limits.max_argument_depth));
-        }
-        let validator = entry
-            .schema
-            .as_ref()
-            .map_err(|why| format!("`{}` cannot be called: its {why}", entry.name))?;
-        let errors: Vec<String> = validator
-            .iter_errors(arguments)
-            .take(5)
-            .map(|e| format!("{} at `{}`", e, e.instance_path()))
-            .collect();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(format!(
-                "arguments do not match the input schema of `{}`: {}",
-                entry.name,
-                errors.join("; ")
-            ))
-        }
-    }
 
     /// A refusal before policy (unknown tool, bad arguments): audited as a
     /// deny decision with a pseudo-rule naming the check.

@@ -401,26 +401,63 @@ pub fn explain(
             GatewayError::Identity(format!("no agent `{agent}` (name or id); spawn one first"))
         })?;
     let claims = claims_of_record(&records, rec);
-    let definition = crate::pins::PinStore::open(&home.state_db())
-        .and_then(|p| p.definition(tool))
-        .map_err(|e| GatewayError::State { path: home.state_db().display().to_string(), message: e.to_string() })?
-        .ok_or_else(|| GatewayError::Policy(format!(
-            "tool `{tool}` has not been seen; run `warrant up` with its upstream once so Warrant learns its definition"
-        )))?;
     let name =
         warrant_core::ToolName::parse(tool).map_err(|e| GatewayError::Policy(e.to_string()))?;
-    let trusted = config.upstreams.get(name.upstream()).is_some_and(|u| u.trusted);
-    let mut raw: rmcp::model::Tool = serde_json::from_str(&definition).map_err(|e| {
-        GatewayError::Policy(format!("stored definition of `{tool}` is unreadable: {e}"))
+    let pins = crate::pins::PinStore::open(&home.state_db()).map_err(|e| GatewayError::State {
+        path: home.state_db().display().to_string(),
+        message: e.to_string(),
     })?;
-    raw.name = name.tool().to_owned().into();
-    let (entries, _) = tools::admit(name.upstream(), trusted, vec![raw]);
-    let entry = entries
-        .first()
-        .ok_or_else(|| GatewayError::Policy(format!("tool `{tool}` is not admissible")))?;
+    let entry = explained_entry(&config, &pins, &name)?;
     let facts = crate::handler::agent_facts(&claims);
     let ancestors = crate::handler::ancestor_facts(&claims);
-    let delegated = claims.tools.as_ref().is_none_or(|t| t.contains(tool));
+    let tool_facts = json!({
+        "read_only": entry.facts.read_only, "destructive": entry.facts.destructive,
+        "idempotent": entry.facts.idempotent, "open_world": entry.facts.open_world, "trusted": entry.facts.trusted,
+    });
+    let custody = json!({"id": claims.agent_id.to_string(), "name": claims.name.as_str(), "custody": claims.custody()});
+    let not_seen = "vault secrets and well-known credentials in the arguments (the gateway blocks those before policy; explain does not unlock the vault)";
+
+    // The checks before policy, in the gateway's order (handler.rs): a
+    // refusal there is the decision, by its check's name.
+    let quarantined = pins
+        .list()
+        .map_err(|e| GatewayError::State {
+            path: home.state_db().display().to_string(),
+            message: e.to_string(),
+        })?
+        .into_iter()
+        .find(|row| row.tool == tool && row.state == "quarantined");
+    let refused = if let Some(row) = quarantined {
+        Some((
+            "quarantined",
+            format!(
+                "`{tool}` is quarantined ({}); a person must review it with `warrant tools accept {tool}`",
+                row.reason.unwrap_or_default()
+            ),
+        ))
+    } else if claims.tools.as_ref().is_some_and(|t| !t.contains(tool)) {
+        Some(("not-delegated", format!("`{tool}` was not delegated to this agent")))
+    } else {
+        tools::check_arguments(&entry, arguments, &config.gateway)
+            .err()
+            .map(|reason| ("invalid-arguments", reason))
+    };
+    let command = match (&refused, crate::builtin::command_facts(&entry, arguments)) {
+        (None, Err(reason)) => {
+            return Ok(refused_report(
+                custody,
+                tool,
+                tool_facts,
+                "invalid-arguments",
+                reason,
+                not_seen,
+            ));
+        }
+        (_, command) => command.ok().flatten(),
+    };
+    if let Some((check, reason)) = refused {
+        return Ok(refused_report(custody, tool, tool_facts, check, reason, not_seen));
+    }
     let decision = engine.decide_in_custody(
         &CallRequest {
             agent: &facts,
@@ -428,32 +465,80 @@ pub fn explain(
             arguments,
             tainted: false,
             now: UnixMillis::now(),
-            command: None,
+            command: command.as_ref(),
         },
         &ancestors,
     );
-    let (outcome, reason) = if delegated {
-        (decision.outcome().to_string(), decision.reason().map(str::to_owned))
-    } else {
-        ("deny".to_owned(), Some(format!("`{tool}` was not delegated to this agent")))
-    };
     Ok(json!({
-        "agent": {"id": claims.agent_id.to_string(), "name": claims.name.as_str(), "custody": claims.custody()},
+        "agent": custody,
         "tool": tool,
-        "tool_facts": {
-            "read_only": entry.facts.read_only, "destructive": entry.facts.destructive,
-            "idempotent": entry.facts.idempotent, "open_world": entry.facts.open_world, "trusted": entry.facts.trusted,
-        },
-        "visible_in_tools_list": delegated && engine.could_allow_in_custody(&facts, &ancestors, &entry.facts),
-        "decision": outcome,
-        "rules": if delegated {
-            decision.rules().iter().map(|r| json!({"id": r.id, "reason": r.reason, "ask": r.ask})).collect::<Vec<_>>()
-        } else {
-            vec![json!({"id": "not-delegated", "reason": reason, "ask": null})]
-        },
-        "reason": reason,
+        "tool_facts": tool_facts,
+        "command": command.as_ref().map(|c| json!({
+            "programs": c.programs, "paths": c.paths, "writes": c.writes,
+            "dynamic": c.dynamic, "inline_code": c.inline_code,
+        })),
+        "visible_in_tools_list": engine.could_allow_in_custody(&facts, &ancestors, &entry.facts),
+        "decision": decision.outcome().to_string(),
+        "rules": decision.rules().iter().map(|r| json!({"id": r.id, "reason": r.reason, "ask": r.ask})).collect::<Vec<_>>(),
+        "reason": decision.reason(),
+        "not_checked": not_seen,
         "diagnostics": decision.diagnostics().iter().map(|d| format!("{}: {}", d.rule, d.message)).collect::<Vec<_>>(),
     }))
+}
+
+/// The report of a call refused before policy, by `check`.
+fn refused_report(
+    agent: Value,
+    tool: &str,
+    tool_facts: Value,
+    check: &str,
+    reason: String,
+    not_seen: &str,
+) -> Value {
+    json!({
+        "agent": agent,
+        "tool": tool,
+        "tool_facts": tool_facts,
+        "visible_in_tools_list": check != "quarantined" && check != "not-delegated",
+        "decision": "deny",
+        "rules": [{"id": check, "reason": reason, "ask": null}],
+        "reason": reason,
+        "not_checked": not_seen,
+        "diagnostics": [],
+    })
+}
+
+/// The tool entry a running gateway would have for `name`: Warrant's own
+/// tools as the gateway defines them, any other as its pinned definition,
+/// admitted the same way.
+fn explained_entry(
+    config: &Config,
+    pins: &crate::pins::PinStore,
+    name: &warrant_core::ToolName,
+) -> Result<std::sync::Arc<tools::ToolEntry>, GatewayError> {
+    let tool = name.as_str();
+    if name.upstream().as_str() == crate::config::BUILTIN_UPSTREAM {
+        return crate::builtin::entries()
+            .into_iter()
+            .find(|e| e.name.as_str() == tool)
+            .ok_or_else(|| GatewayError::Policy(format!("Warrant has no built-in tool `{tool}`")));
+    }
+    let definition = pins
+        .definition(tool)
+        .map_err(|e| GatewayError::Policy(e.to_string()))?
+        .ok_or_else(|| GatewayError::Policy(format!(
+            "tool `{tool}` has not been seen; run `warrant up` with its upstream once so Warrant learns its definition"
+        )))?;
+    let trusted = config.upstreams.get(name.upstream()).is_some_and(|u| u.trusted);
+    let mut raw: rmcp::model::Tool = serde_json::from_str(&definition).map_err(|e| {
+        GatewayError::Policy(format!("stored definition of `{tool}` is unreadable: {e}"))
+    })?;
+    raw.name = name.tool().to_owned().into();
+    let (entries, _) = tools::admit(name.upstream(), trusted, vec![raw]);
+    entries
+        .into_iter()
+        .next()
+        .ok_or_else(|| GatewayError::Policy(format!("tool `{tool}` is not admissible")))
 }
 
 /// The claims a registry record stands for, with its ancestors found by

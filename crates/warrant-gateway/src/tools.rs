@@ -134,6 +134,44 @@ impl jsonschema::Retrieve for RefuseExternal {
     }
 }
 
+/// The checks a call's arguments pass before policy sees them: size and
+/// depth within the gateway's bounds, and the tool's input schema. The
+/// handler and `policy explain` both apply exactly these.
+pub fn check_arguments(
+    entry: &ToolEntry,
+    arguments: &Value,
+    limits: &crate::config::GatewayConfig,
+) -> Result<(), String> {
+    let size = serde_json::to_vec(arguments).map(|v| v.len()).unwrap_or(usize::MAX);
+    if size > limits.max_argument_bytes {
+        return Err(format!(
+            "arguments are {size} bytes, over the {}-byte limit",
+            limits.max_argument_bytes
+        ));
+    }
+    if depth(arguments) > limits.max_argument_depth {
+        return Err(format!("arguments nest deeper than {} levels", limits.max_argument_depth));
+    }
+    let validator = entry
+        .schema
+        .as_ref()
+        .map_err(|why| format!("`{}` cannot be called: its {why}", entry.name))?;
+    let errors: Vec<String> = validator
+        .iter_errors(arguments)
+        .take(5)
+        .map(|e| format!("{} at `{}`", e, e.instance_path()))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "arguments do not match the input schema of `{}`: {}",
+            entry.name,
+            errors.join("; ")
+        ))
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
