@@ -24,10 +24,19 @@
 //!
 //! The crate is pure: no I/O, no environment, no execution.
 
+mod builtins;
+mod environment;
+mod interpreters;
+mod stdin;
 mod wrappers;
 
 use serde::Serialize;
 use tree_sitter::{Node, Parser};
+
+use crate::environment::Role;
+use crate::interpreters::Code;
+use crate::stdin::Stdin;
+use crate::wrappers::Inner;
 
 /// The longest command line analysed, in bytes.
 pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
@@ -180,8 +189,9 @@ impl Walker {
         match node.kind() {
             "command" => return self.command(node, src, via),
             "file_redirect" | "heredoc_redirect" | "herestring_redirect" => {
-                self.redirect(node, src);
+                self.redirect(node, src, via)?;
             }
+            "variable_assignment" => self.assignment(node, src, via)?,
             _ => {}
         }
         let mut cursor = node.walk();
@@ -209,7 +219,8 @@ impl Walker {
         for arg in node.children_by_field_name("argument", &mut cursor) {
             words.push(literal(arg, src));
         }
-        self.invocation(&words, via)
+        let stdin = stdin::of_command(node, src);
+        self.invocation(&words, via, &stdin)
     }
 
     /// Records redirections and commands inside `node` (substitutions)
@@ -222,9 +233,25 @@ impl Walker {
     ) -> Result<(), CommandError> {
         let mut cursor = node.walk();
         match node.kind() {
-            "command_substitution" | "process_substitution" => self.node(node, src, via),
-            "file_redirect" | "heredoc_redirect" | "herestring_redirect" => {
-                self.redirect(node, src);
+            // Substitutions, and statements the grammar hangs off a command
+            // (`coproc (curl x)`): what they run is walked in full.
+            "command_substitution"
+            | "process_substitution"
+            | "subshell"
+            | "compound_statement"
+            | "command"
+            | "pipeline"
+            | "list"
+            | "redirected_statement" => self.node(node, src, via),
+            "file_redirect"
+            | "heredoc_redirect"
+            | "herestring_redirect"
+            | "variable_assignment" => {
+                if node.kind() == "variable_assignment" {
+                    self.assignment(node, src, via)?;
+                } else {
+                    self.redirect(node, src, via)?;
+                }
                 for child in node.children(&mut cursor) {
                     self.nested_only(child, src, via)?;
                 }
@@ -240,8 +267,13 @@ impl Walker {
     }
 
     /// One program with its argument words (the first is the program),
-    /// and whatever it wraps.
-    fn invocation(&mut self, words: &[Option<String>], via: &[String]) -> Result<(), CommandError> {
+    /// and whatever it wraps; `stdin` is what it reads on standard input.
+    fn invocation(
+        &mut self,
+        words: &[Option<String>],
+        via: &[String],
+        stdin: &Stdin,
+    ) -> Result<(), CommandError> {
         let Some(first) = words.first() else { return Ok(()) };
         let Some(path) = first.clone() else {
             self.analysis.dynamic = true;
@@ -258,40 +290,164 @@ impl Walker {
             args: args.clone(),
             via: via.to_vec(),
         });
-        if wrappers::INLINE_CODE.iter().any(|(p, flags, _)| {
-            wrappers::same_program(&program, p)
-                && args.iter().flatten().any(|a| flags.iter().any(|f| wrappers::is_flag(a, f)))
-        }) {
-            self.analysis.inline_code.push(program.clone());
+        self.assigned_by(&program, &args, via)?;
+        match interpreters::code(&program, &args) {
+            Code::None => {}
+            Code::Inline => self.analysis.inline_code.push(program.clone()),
+            Code::File => self.analysis.dynamic = true,
+            Code::Stdin => match stdin {
+                Stdin::Literal { .. } => self.analysis.inline_code.push(program.clone()),
+                Stdin::Unknown => self.analysis.dynamic = true,
+            },
         }
-        match wrappers::unwrap(&program, &args) {
-            wrappers::Inner::Nothing => Ok(()),
-            wrappers::Inner::Dynamic => {
+        self.inner(wrappers::unwrap(&program, &args), via, stdin)
+    }
+
+    /// What a wrapper, shell or builtin runs in turn.
+    fn inner(&mut self, inner: Inner, via: &[String], stdin: &Stdin) -> Result<(), CommandError> {
+        let with = |label: String| {
+            let mut via = via.to_vec();
+            via.push(label);
+            via
+        };
+        match inner {
+            Inner::Nothing => Ok(()),
+            Inner::Dynamic => {
                 self.analysis.dynamic = true;
                 Ok(())
             }
-            wrappers::Inner::Command { words, label } => {
-                let mut via = via.to_vec();
-                via.push(label);
-                self.invocation(&words, &via)
+            Inner::AlsoDynamic(inner) => {
+                self.analysis.dynamic = true;
+                self.inner(*inner, via, stdin)
             }
-            wrappers::Inner::Commands { commands, label } => {
-                let mut via = via.to_vec();
-                via.push(label);
+            Inner::Command { words, label, stdin: inherits } => {
+                let stdin = if inherits { stdin } else { &Stdin::Unknown };
+                self.invocation(&words, &with(label), stdin)
+            }
+            Inner::Commands { commands, label } => {
+                let via = with(label);
                 for words in commands {
-                    self.invocation(&words, &via)?;
+                    self.invocation(&words, &via, &Stdin::Unknown)?;
                 }
                 Ok(())
             }
-            wrappers::Inner::Script { source, label } => {
+            Inner::Script { source, label } => self.script(&source, &with(label)),
+            Inner::Stdin { label } => match stdin {
+                Stdin::Literal { text, operator } => {
+                    self.script(text, &with(format!("{label} {operator}")))
+                }
+                Stdin::Unknown => {
+                    self.analysis.dynamic = true;
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// A variable assignment node (`NAME=v`, `export NAME=v`, `a[i]=v`).
+    fn assignment(
+        &mut self,
+        node: Node<'_>,
+        src: &str,
+        via: &[String],
+    ) -> Result<(), CommandError> {
+        let Some(name) = node.child_by_field_name("name") else { return Ok(()) };
+        let name = match name.kind() {
+            "subscript" => name.child_by_field_name("name").map_or("", |n| text(n, src)),
+            _ => text(name, src),
+        };
+        let mut cursor = node.walk();
+        let appends = node.children(&mut cursor).any(|c| c.kind() == "+=");
+        let value = match node.child_by_field_name("value") {
+            _ if appends => None,
+            Some(value) => literal(value, src),
+            None => Some(String::new()),
+        };
+        self.variable(name, value, via)
+    }
+
+    /// Variable `name` set to `value` (`None`: not a literal).
+    fn variable(
+        &mut self,
+        name: &str,
+        value: Option<String>,
+        via: &[String],
+    ) -> Result<(), CommandError> {
+        match (environment::role(name), value) {
+            (None, _) => Ok(()),
+            (Some(Role::Command), Some(value)) => {
                 let mut via = via.to_vec();
-                via.push(label);
-                self.script(&source, &via)
+                via.push(format!("{name}="));
+                self.script(&value, &via)
+            }
+            (Some(Role::Command | Role::Chooses), _) => {
+                self.analysis.dynamic = true;
+                Ok(())
             }
         }
     }
 
-    fn redirect(&mut self, node: Node<'_>, src: &str) {
+    /// Variables a program assigns: `env NAME=v`, and builtins that read a
+    /// value from input into a named variable (`read PATH`).
+    fn assigned_by(
+        &mut self,
+        program: &str,
+        args: &[Option<String>],
+        via: &[String],
+    ) -> Result<(), CommandError> {
+        if program == "env" {
+            for (name, value) in environment::env_assignments(args) {
+                self.variable(&name, Some(value), via)?;
+            }
+            return Ok(());
+        }
+        let named: Vec<&str> = match program {
+            "printf" => args
+                .windows(2)
+                .filter(|w| w.first().is_some_and(|f| f.as_deref() == Some("-v")))
+                .filter_map(|w| w.get(1)?.as_deref())
+                .collect(),
+            p if environment::ASSIGNING_BUILTINS.contains(&p) => {
+                args.iter().flatten().map(String::as_str).collect()
+            }
+            _ => return Ok(()),
+        };
+        if named.iter().any(|n| environment::role(environment::named(n)).is_some()) {
+            self.analysis.dynamic = true;
+        }
+        Ok(())
+    }
+
+    /// Commands in backticks of an expanded here-document, which the
+    /// parser leaves as text: parsed in turn, or dynamic if they do not
+    /// parse or a backtick is left open.
+    fn here_document_backticks(
+        &mut self,
+        node: Node<'_>,
+        src: &str,
+        via: &[String],
+    ) -> Result<(), CommandError> {
+        let document = stdin::here_document(node, src);
+        if !document.expanded {
+            return Ok(());
+        }
+        let raw = document.raw;
+        if stdin::has_lone_backtick(&raw) {
+            self.analysis.dynamic = true;
+        }
+        for inner in stdin::backticks(&raw) {
+            match self.script(&inner, via) {
+                Err(CommandError::Syntax(_)) => self.analysis.dynamic = true,
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
+    fn redirect(&mut self, node: Node<'_>, src: &str, via: &[String]) -> Result<(), CommandError> {
+        if node.kind() == "heredoc_redirect" {
+            self.here_document_backticks(node, src, via)?;
+        }
         let mut operator = String::new();
         let mut target = None;
         let mut cursor = node.walk();
@@ -320,6 +476,7 @@ impl Walker {
             _ => target.flatten(),
         };
         self.analysis.redirects.push(Redirect { kind, operator, target });
+        Ok(())
     }
 }
 
@@ -336,13 +493,13 @@ fn first_error(node: Node<'_>) -> Option<usize> {
     found.or(Some(node.start_byte()))
 }
 
-fn text<'s>(node: Node<'_>, src: &'s str) -> &'s str {
+pub(crate) fn text<'s>(node: Node<'_>, src: &'s str) -> &'s str {
     src.get(node.byte_range()).unwrap_or("")
 }
 
 /// The value of a word as the shell would pass it, if it is a literal (no
 /// expansion or substitution in it).
-fn literal(node: Node<'_>, src: &str) -> Option<String> {
+pub(crate) fn literal(node: Node<'_>, src: &str) -> Option<String> {
     match node.kind() {
         "command_name" => {
             let mut cursor = node.walk();
@@ -353,6 +510,8 @@ fn literal(node: Node<'_>, src: &str) -> Option<String> {
             }
             literal(only, src)
         }
+        // An unquoted glob is replaced by the names it matches.
+        "word" if has_glob(text(node, src)) => None,
         "word" | "number" => Some(unescape_bare(text(node, src))),
         "raw_string" => {
             let t = text(node, src);
@@ -378,6 +537,9 @@ fn literal(node: Node<'_>, src: &str) -> Option<String> {
         }
         "concatenation" => {
             let mut out = String::new();
+            if has_brace_expansion(node, src) {
+                return None;
+            }
             let mut cursor = node.walk();
             for child in node.named_children(&mut cursor) {
                 out.push_str(&literal(child, src)?);
@@ -386,6 +548,39 @@ fn literal(node: Node<'_>, src: &str) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// An unescaped `*`, `?` or `[` in an unquoted word: a pathname pattern.
+fn has_glob(word: &str) -> bool {
+    let mut chars = word.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '*' | '?' | '[' => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// `{a,b}` or `{1..3}` among a concatenation's unquoted words: the shell
+/// turns it into several words (`cu{r,}l` is `curl cul`).
+fn has_brace_expansion(node: Node<'_>, src: &str) -> bool {
+    let mut open = false;
+    let mut list = false;
+    let mut cursor = node.walk();
+    for child in node.named_children(&mut cursor) {
+        let t = text(child, src);
+        match (child.kind(), t) {
+            ("word", "{") => (open, list) = (true, false),
+            ("word", "}") if open && list => return true,
+            ("word", t) if open => list |= t.contains(',') || t.contains(".."),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// An unquoted word: a backslash keeps the next character (and a

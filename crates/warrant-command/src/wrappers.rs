@@ -3,6 +3,11 @@
 //! Each wrapper is data: which of its options take a value (so the value is
 //! not mistaken for the wrapped program), and how the wrapped command is
 //! given (the rest of the words, a shell string, or `find -exec` clauses).
+//! Words a wrapper fills in at run time (`xargs`'s input, `find`'s `{}`)
+//! are not literals, so a program or script made of them is dynamic.
+
+use crate::builtins;
+use crate::interpreters::{self, OTHER_SHELLS, SHELLS, ShellCode, is_flag};
 
 /// What a wrapper runs.
 pub(crate) enum Inner {
@@ -10,12 +15,19 @@ pub(crate) enum Inner {
     Nothing,
     /// It runs something, but which cannot be known from the text.
     Dynamic,
-    /// The rest of the words are a command.
-    Command { words: Vec<Option<String>>, label: String },
+    /// The rest of the words are a command; `stdin` says whether it reads
+    /// the wrapper's own stdin (`xargs` gives it none).
+    Command { words: Vec<Option<String>>, label: String, stdin: bool },
     /// Several commands (`find -exec … \; -exec … +`).
     Commands { commands: Vec<Vec<Option<String>>>, label: String },
     /// A shell string, parsed in turn (`sh -c '…'`, `eval`).
     Script { source: String, label: String },
+    /// A bash-grammar shell reading its commands from stdin: parsed in turn
+    /// if the line spells stdin out, dynamic otherwise.
+    Stdin { label: String },
+    /// What it runs, and also code the line does not show (a login shell's
+    /// startup files).
+    AlsoDynamic(Box<Inner>),
 }
 
 /// A wrapper whose wrapped command is the first word after its options.
@@ -65,7 +77,8 @@ const PREFIXES: &[Prefix] = &[
             "--other-user",
         ],
         positional: 0,
-        runs_nothing: &["-l", "--list", "-v", "--validate", "-k", "-K", "-e", "--edit"],
+        // Not `-k`: with a command it drops cached credentials and runs it.
+        runs_nothing: &["-l", "--list", "-v", "--validate", "-K", "-e", "--edit"],
         reason: "runs a command as another user",
     },
     Prefix {
@@ -243,77 +256,40 @@ const PREFIXES: &[Prefix] = &[
     },
 ];
 
-/// Shells whose `-c` string is parsed as bash.
-const SHELLS: &[&str] =
-    &["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "rbash"];
-/// Shells with a `-c` string in a syntax this parser does not read.
-const OTHER_SHELLS: &[&str] = &["fish", "csh", "tcsh", "nu", "elvish", "xonsh", "pwsh"];
-
-/// Interpreters and the flags that hand them code inline, with why.
-pub(crate) const INLINE_CODE: &[(&str, &[&str], &str)] = &[
-    ("python", &["-c"], "runs the Python code after -c"),
-    ("perl", &["-e", "-E"], "runs the Perl code after -e"),
-    ("ruby", &["-e"], "runs the Ruby code after -e"),
-    ("node", &["-e", "--eval", "-p", "--print"], "runs the JavaScript after -e"),
-    ("bun", &["-e", "--eval"], "runs the JavaScript after -e"),
-    ("deno", &["eval"], "runs the JavaScript after eval"),
-    ("php", &["-r"], "runs the PHP code after -r"),
-    ("lua", &["-e"], "runs the Lua code after -e"),
-    ("osascript", &["-e"], "runs the AppleScript after -e"),
-    ("awk", &[""], "its program is code, and can run commands with system()"),
-    ("gawk", &[""], "its program is code, and can run commands with system()"),
-    ("mawk", &[""], "its program is code, and can run commands with system()"),
-];
-
-/// `python3.11` is `python`; `perl5` is `perl`.
-pub(crate) fn same_program(name: &str, family: &str) -> bool {
-    name.strip_prefix(family)
-        .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit() || c == '.'))
-}
-
-/// Whether `arg` sets `flag`: exactly, as `--flag=value`, or among combined
-/// short flags (`-ec` sets `-c`). An empty flag matches every argument (the
-/// program text is always code).
-pub(crate) fn is_flag(arg: &str, flag: &str) -> bool {
-    if flag.is_empty() || arg == flag {
-        return true;
-    }
-    if flag.starts_with("--") {
-        return arg.strip_prefix(flag).is_some_and(|rest| rest.starts_with('='));
-    }
-    match (flag.strip_prefix('-'), arg.strip_prefix('-')) {
-        (Some(f), Some(a)) if f.len() == 1 && !a.starts_with('-') && !a.is_empty() => {
-            a.chars().all(|c| c.is_ascii_alphabetic()) && a.contains(f)
-        }
-        _ => false,
-    }
-}
-
 /// What `program` with `args` runs in turn.
 pub(crate) fn unwrap(program: &str, args: &[Option<String>]) -> Inner {
     if SHELLS.contains(&program) {
         return shell(program, args);
     }
     if OTHER_SHELLS.contains(&program) {
-        return if args.iter().flatten().any(|a| is_flag(a, "-c")) {
-            Inner::Dynamic
-        } else {
-            Inner::Nothing
+        // A string, a file or stdin in a syntax this crate does not parse.
+        return match args.first() {
+            Some(Some(a)) if a == "--version" || a == "--help" => Inner::Nothing,
+            _ => Inner::Dynamic,
         };
     }
+    if let Some(inner) = builtins::unwrap(program, args) {
+        return inner;
+    }
     match program {
-        "eval" => {
-            let words: Option<Vec<&str>> = args.iter().map(Option::as_deref).collect();
-            return match words {
-                Some(words) if !words.is_empty() => {
-                    Inner::Script { source: words.join(" "), label: "eval".into() }
-                }
-                Some(_) => Inner::Nothing,
-                None => Inner::Dynamic,
+        "find" => return find(args),
+        "su" | "runuser" if !args.iter().flatten().any(|a| is_flag(a, "-c") || is_command(a)) => {
+            // Without a command, a shell that reads stdin and startup files.
+            return if program == "su" || args.iter().flatten().any(|a| is_flag(a, "-l")) {
+                Inner::Dynamic
+            } else {
+                prefix(program, args)
             };
         }
-        "find" => return find(args),
-        "su" => return string_after(args, &["-c", "--command"], "su -c"),
+        "su" | "runuser" => {
+            let inner = string_after(args, &["-c", "--command"], &format!("{program} -c"));
+            return if args.iter().flatten().any(|a| a == "-" || is_flag(a, "-l") || a == "--login")
+            {
+                Inner::AlsoDynamic(Box::new(inner))
+            } else {
+                inner
+            };
+        }
         _ => {}
     }
     if program == "env"
@@ -344,6 +320,16 @@ pub(crate) fn unwrap(program: &str, args: &[Option<String>]) -> Inner {
             None => Inner::Dynamic,
         };
     }
+    prefix(program, args)
+}
+
+/// `su --command=…`.
+fn is_command(arg: &str) -> bool {
+    arg == "--command" || arg.starts_with("--command=") || arg == "--session-command"
+}
+
+/// A wrapper from [`PREFIXES`]: the first word after its options.
+fn prefix(program: &str, args: &[Option<String>]) -> Inner {
     let Some(prefix) = PREFIXES.iter().find(|p| p.program == program) else {
         return Inner::Nothing;
     };
@@ -351,18 +337,68 @@ pub(crate) fn unwrap(program: &str, args: &[Option<String>]) -> Inner {
     if args.iter().flatten().any(|a| prefix.runs_nothing.iter().any(|f| is_flag(a, f))) {
         return Inner::Nothing;
     }
-    match rest_after_options(args, prefix.valued, prefix.positional) {
+    let login = matches!(program, "sudo" | "doas")
+        && args.iter().flatten().any(|a| is_flag(a, "-i") || a == "--login");
+    let shell = matches!(program, "sudo" | "doas")
+        && args.iter().flatten().any(|a| is_flag(a, "-s") || a == "--shell");
+    let inner = match rest_after_options(args, prefix.valued, prefix.positional) {
         None => Inner::Dynamic,
-        Some(rest) if rest.is_empty() => {
-            if program == "xargs" {
-                // xargs without a command runs echo.
-                Inner::Command { words: vec![Some("echo".into())], label: "xargs".into() }
-            } else {
-                Inner::Nothing
+        Some(rest) if rest.is_empty() => match program {
+            // xargs without a command runs echo with its input.
+            "xargs" => xargs(vec![Some("echo".into())], args),
+            // Without a command, these start a shell reading stdin.
+            "chroot" => Inner::Dynamic,
+            _ if login || shell => Inner::Dynamic,
+            _ => Inner::Nothing,
+        },
+        Some(rest) if program == "xargs" => xargs(rest, args),
+        Some(rest) => Inner::Command { words: rest, label: program.to_owned(), stdin: true },
+    };
+    // `sudo -i cmd` runs cmd in a login shell, which reads startup files.
+    if login { Inner::AlsoDynamic(Box::new(inner)) } else { inner }
+}
+
+/// The command xargs runs: with `-I R` (or `-i`, `--replace`), every word
+/// containing R is filled in from its input; otherwise its input is
+/// appended as more words. Either way those words are not literals, and
+/// the command gets no stdin of the line's.
+fn xargs(mut words: Vec<Option<String>>, args: &[Option<String>]) -> Inner {
+    let mut replace = None;
+    let mut options = args.iter().flatten();
+    while let Some(arg) = options.next() {
+        if arg == "-I" {
+            replace = options.next().cloned();
+        } else if let Some(r) = arg.strip_prefix("-I") {
+            replace = Some(r.to_owned());
+        } else if arg == "-i" || arg == "--replace" {
+            replace = Some("{}".to_owned());
+        } else if let Some(r) = arg.strip_prefix("-i").or_else(|| arg.strip_prefix("--replace=")) {
+            replace = Some(r.to_owned());
+        }
+    }
+    match replace.filter(|r| !r.is_empty()) {
+        Some(r) => {
+            for word in &mut words {
+                if word.as_deref().is_some_and(|w| w.contains(r.as_str())) {
+                    *word = None;
+                }
             }
         }
-        Some(rest) => Inner::Command { words: rest, label: program.to_owned() },
+        None => words.push(None),
     }
+    Inner::Command { words, label: "xargs".into(), stdin: false }
+}
+
+/// A bash-grammar shell: its `-c` string, stdin or script file.
+fn shell(program: &str, args: &[Option<String>]) -> Inner {
+    let (code, startup) = interpreters::shell(program, args);
+    let inner = match code {
+        ShellCode::None => return Inner::Nothing,
+        ShellCode::String(source) => Inner::Script { source, label: format!("{program} -c") },
+        ShellCode::UnknownString | ShellCode::File => Inner::Dynamic,
+        ShellCode::Stdin => Inner::Stdin { label: program.to_owned() },
+    };
+    if startup { Inner::AlsoDynamic(Box::new(inner)) } else { inner }
 }
 
 /// The words after a wrapper's options (and `positional` more words), or
@@ -394,29 +430,6 @@ fn rest_after_options(
     Some(rest.get(positional.min(rest.len())..).unwrap_or(&[]).to_vec())
 }
 
-/// `sh [options] -c 'string' [name [args]]`.
-fn shell(program: &str, args: &[Option<String>]) -> Inner {
-    let mut command_flag = false;
-    for arg in args {
-        let Some(arg) = arg.as_deref() else { return Inner::Dynamic };
-        if arg == "-o" || arg == "+o" {
-            continue;
-        }
-        if (arg.starts_with('-') || arg.starts_with('+')) && arg.len() > 1 && arg != "--" {
-            if is_flag(arg, "-c") {
-                command_flag = true;
-            }
-            continue;
-        }
-        if command_flag {
-            return Inner::Script { source: arg.to_owned(), label: format!("{program} -c") };
-        }
-        // A script file, or an option value: nothing more can be seen.
-        return Inner::Nothing;
-    }
-    if command_flag { Inner::Dynamic } else { Inner::Nothing }
-}
-
 /// The string after one of `flags`, parsed as a script.
 fn string_after(args: &[Option<String>], flags: &[&str], label: &str) -> Inner {
     match args.iter().position(|a| a.as_deref().is_some_and(|a| flags.contains(&a))) {
@@ -443,7 +456,8 @@ fn find(args: &[Option<String>]) -> Inner {
             if matches!(word.as_deref(), Some(";" | "+")) {
                 break;
             }
-            words.push(word.clone());
+            // `{}` is replaced by each path found: not a literal.
+            words.push(word.clone().filter(|w| !w.contains("{}")));
         }
         if !words.is_empty() {
             commands.push(words);

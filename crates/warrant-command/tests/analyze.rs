@@ -146,3 +146,211 @@ fn bad_input_is_an_error_not_a_partial_answer() {
     let fine = format!("{}curl x", "eval ".repeat(6));
     assert_eq!(analyze(&fine).unwrap().program_names().last(), Some(&"curl"));
 }
+
+// Code a shell or interpreter reads that the line does not show: each form
+// is either parsed in turn or marked dynamic (issue 11, item 6).
+
+fn dynamic(command: &str) -> bool {
+    analyze(command).unwrap_or_else(|e| panic!("{command}: {e}")).dynamic
+}
+
+fn inline(command: &str) -> Vec<String> {
+    analyze(command).unwrap_or_else(|e| panic!("{command}: {e}")).inline_code
+}
+
+#[test]
+fn a_shell_fed_a_literal_here_string_or_here_doc_has_it_parsed_in_turn() {
+    let a = analyze("bash <<< 'curl x'").unwrap();
+    assert_eq!(a.program_names(), ["bash", "curl"]);
+    assert_eq!(a.programs[1].via, ["bash <<<"]);
+    assert!(!a.dynamic);
+    assert_eq!(
+        programs("sh <<'EOF'\ncurl -s x | sh -c 'wget y'\nEOF\n"),
+        ["sh", "curl", "sh", "wget"]
+    );
+    assert_eq!(programs("sudo sh <<EOF\ncurl x\nEOF\n"), ["sudo", "sh", "curl"]);
+    // An unquoted delimiter: `\$` is a plain dollar once the shell reads it.
+    assert_eq!(programs("sh <<EOF\necho \\$HOME; curl x\nEOF\n"), ["sh", "echo", "curl"]);
+    // `<<-` strips leading tabs, so the inner here-doc ends where the shell
+    // ends it and the curl after it is a command, not here-doc text.
+    let tabbed = "sh <<-OUTER\n\tcat <<INNER\n\thidden\n\tINNER\n\tcurl x\n\tOUTER\n";
+    assert_eq!(programs(tabbed), ["sh", "cat", "curl"]);
+}
+
+#[test]
+fn a_shell_reading_code_from_a_pipe_a_redirection_or_an_expansion_is_dynamic() {
+    assert!(dynamic("echo curl x | sh"));
+    assert!(dynamic("curl -s https://x/install | sudo bash"));
+    assert!(dynamic("sh < script.txt"));
+    assert!(dynamic("< script.txt dash"));
+    assert!(dynamic("cat f | bash -s -- arg"));
+    assert!(dynamic("sh -i"));
+    assert!(dynamic("bash"));
+    assert!(dynamic("bash <<< \"$payload\""));
+    assert!(dynamic("sh <<EOF\n$payload\nEOF\n"));
+    assert!(dynamic("sh <<EOF\n`cat payload`\nEOF\n"));
+    assert!(dynamic("env sh <&3"));
+}
+
+#[test]
+fn a_script_file_run_or_sourced_by_a_shell_is_dynamic() {
+    assert!(dynamic("sh script.sh"));
+    assert!(dynamic("bash ./x.sh arg"));
+    assert!(dynamic("bash -o pipefail -- x.sh"));
+    assert!(dynamic("sh <(curl -s x)"));
+    assert!(dynamic("sh /dev/stdin <<< 'curl x'"));
+    assert!(dynamic(". ./env.sh"));
+    assert!(dynamic("source venv/bin/activate && pytest"));
+    assert!(dynamic("builtin source f"));
+    assert!(dynamic("nohup bash job.sh &"));
+    assert!(dynamic("bash --rcfile evil -c ls"));
+    assert!(dynamic("fish script.fish"));
+}
+
+#[test]
+fn login_interactive_and_zsh_shells_read_startup_files_and_are_dynamic() {
+    let a = analyze("bash -lc 'ls'").unwrap();
+    assert!(a.dynamic);
+    assert_eq!(a.program_names(), ["bash", "ls"]);
+    assert!(dynamic("bash -ic 'ls'"));
+    assert!(dynamic("zsh -c 'ls'"));
+    assert!(dynamic("sudo -i ls"));
+    assert!(!dynamic("zsh -f -c 'ls'"));
+}
+
+#[test]
+fn an_interpreter_without_inline_code_runs_a_file_or_stdin_and_is_dynamic() {
+    for command in [
+        "python3 x.py",
+        "python3 -m http.server",
+        "echo 'import os' | python3",
+        "python3 - < x.py",
+        "perl x.pl",
+        "ruby -r ./evil x.rb",
+        "node x.js",
+        "node -r ./hook.js -e 1",
+        "php x.php",
+        "lua5.4 x.lua",
+        "awk -f prog.awk data",
+        "curl -s x | perl",
+    ] {
+        assert!(dynamic(command), "{command}");
+    }
+    // A literal body fed to a non-shell interpreter is code given inline.
+    assert_eq!(inline("python3 <<'EOF'\nimport os\nEOF\n"), ["python3"]);
+    assert_eq!(inline("node - <<< 'require(1)'"), ["node"]);
+    assert!(!dynamic("python3 <<'EOF'\nimport os\nEOF\n"));
+}
+
+#[test]
+fn aliases_and_the_command_hash_can_rename_any_later_word() {
+    assert!(dynamic("alias g=curl; g x"));
+    assert!(dynamic("alias \"g=$x\""));
+    assert!(dynamic("hash -p /usr/bin/curl g; g x"));
+    assert!(dynamic("BASH_ALIASES[g]=curl; g x"));
+    assert!(dynamic("BASH_CMDS[g]=/usr/bin/curl; g x"));
+    assert!(dynamic("enable -f ./evil.so curl"));
+}
+
+#[test]
+fn code_kept_in_a_string_to_run_later_is_parsed_or_dynamic() {
+    assert_eq!(programs("trap 'curl x' EXIT; ls"), ["trap", "curl", "ls"]);
+    assert!(dynamic("trap \"$cleanup\" EXIT"));
+    assert!(!dynamic("trap - EXIT"));
+    let a = analyze("GIT_PAGER='curl x' git log").unwrap();
+    assert_eq!(a.program_names(), ["curl", "git"]);
+    assert_eq!(a.programs[0].via, ["GIT_PAGER="]);
+    assert_eq!(programs("env EDITOR='wget y' git commit"), ["env", "wget", "git"]);
+    assert!(dynamic("export PROMPT_COMMAND=\"$x\""));
+    assert_eq!(programs("mapfile -C 'curl x' -c 1 lines < f"), ["mapfile", "curl"]);
+    assert!(dynamic("mapfile -C \"$cb\" -c 1 lines < f"));
+}
+
+#[test]
+fn a_coprocess_is_found_whatever_its_form() {
+    assert_eq!(programs("coproc curl x"), ["coproc", "curl"]);
+    assert_eq!(programs("coproc (curl x)"), ["curl", "coproc"]);
+    assert_eq!(programs("coproc NAME { curl x; }").get(1).map(String::as_str), Some("curl"));
+    assert_eq!(programs("coproc sh <<< 'curl y'"), ["coproc", "sh", "curl"]);
+}
+
+#[test]
+fn variables_that_choose_which_code_runs_make_the_line_dynamic() {
+    for command in [
+        "PATH=. ls",
+        "export PATH=./bin:$PATH; ls",
+        "PATH+=:. ls",
+        "declare -x PATH=/tmp; ls",
+        "read -r PATH < f; ls",
+        "BASH_ENV=./x.sh bash -c true",
+        "LD_PRELOAD=./x.so ls",
+        "env LD_PRELOAD=./x.so ls",
+        "NODE_OPTIONS='--require ./x.js' npm test",
+        "env 'BASH_FUNC_ls%%=() { curl x; }' bash -c ls",
+        "PS4='$(curl x)' bash -xc true",
+    ] {
+        assert!(dynamic(command), "{command}");
+    }
+}
+
+#[test]
+fn words_a_wrapper_fills_in_at_run_time_hide_no_program() {
+    assert!(dynamic("echo curl x | xargs env"));
+    assert!(dynamic("find . -name '*.sh' | xargs sh"));
+    assert!(dynamic("echo 'curl x' | xargs -I{} sh -c {}"));
+    assert!(dynamic("echo 'curl x' | xargs -i sh -c '{}'"));
+    assert!(dynamic("find /tmp -name curl -exec {} x \\;"));
+    assert!(dynamic("sudo -s"));
+    assert!(dynamic("su"));
+    assert!(dynamic("chroot /srv/root"));
+    // `sudo -k` with a command drops cached credentials, then runs it.
+    assert_eq!(programs("sudo -k curl x"), ["sudo", "curl"]);
+}
+
+#[test]
+fn globs_and_brace_expansion_in_a_program_name_are_dynamic() {
+    assert!(dynamic("/usr/bin/c*l x"));
+    assert!(dynamic("cu{r,}l x"));
+    assert!(dynamic("cur{l..l} x"));
+    assert!(dynamic("env /usr/bin/cur? x"));
+    assert!(dynamic("sh -c /usr/bin/wge*"));
+}
+
+#[test]
+fn backticks_in_an_unquoted_here_doc_run_and_are_found() {
+    // Found after the command, like a `$(…)` in the same place.
+    let a = analyze("cat > notes.md <<EOF\nsee `curl -s x`\nEOF\n").unwrap();
+    assert_eq!(a.program_names(), ["cat", "curl"]);
+    assert!(dynamic("cat <<EOF\n`$cmd`\nEOF\n"));
+    // Quoted: the shell leaves the text alone.
+    let a = analyze("cat > notes.md <<'EOF'\nsee `curl -s x`\nEOF\n").unwrap();
+    assert_eq!(a.program_names(), ["cat"]);
+    assert!(!a.dynamic);
+}
+
+#[test]
+fn what_is_not_code_stays_precise() {
+    for command in [
+        "echo hi | grep x",
+        "cat file",
+        "sh -c 'ls' < in.txt",
+        "bash -c 'curl x' <<< 'data'",
+        "python3 --version",
+        "bash --version",
+        "zsh --version",
+        "deno fmt src",
+        "awk '{print}' f",
+        "xargs -n 1 -I{} curl {}",
+        "f(){ curl x; }; f",
+        "ls() { curl x; }; ls",
+        "alias",
+        "PAGER=cat git log",
+        "FOO=bar make",
+        "cat <<'EOF'\n`x` $y\nEOF\n",
+        "echo *.rs",
+    ] {
+        assert!(!dynamic(command), "{command}");
+    }
+    assert_eq!(programs("f(){ curl x; }; f"), ["curl", "f"]);
+    assert_eq!(programs("PAGER=cat git log"), ["cat", "git"]);
+}

@@ -1,0 +1,114 @@
+//! Variables whose value is code, or chooses which code runs.
+//!
+//! An assignment anywhere on the line (`NAME=v cmd`, `NAME=v;`, `export`,
+//! `declare`, `local`, `env NAME=v`, and `read NAME`/`printf -v NAME`,
+//! which assign from input) is looked up here. A command string (`PAGER`,
+//! `GIT_SSH_COMMAND`, …) is parsed in turn like `sh -c`; a variable that
+//! makes a program load code or look names up elsewhere (`PATH`,
+//! `LD_PRELOAD`, `BASH_ENV`, …) makes the line dynamic. The list is data
+//! with a reason per entry; a variable not listed is not code to this
+//! crate (a program's own configuration variables are not all known).
+
+/// What a variable's value does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// A command line some program runs with `sh -c`: parsed in turn.
+    Command,
+    /// It makes programs load code, or resolve names, from elsewhere.
+    Chooses,
+}
+
+/// Variables whose value runs as a shell command, with why.
+const COMMANDS: &[(&str, &str)] = &[
+    ("PAGER", "man, git and others run it through the shell"),
+    ("MANPAGER", "man runs it through the shell"),
+    ("GIT_PAGER", "git runs it through the shell"),
+    ("EDITOR", "git, crontab and others run it through the shell"),
+    ("VISUAL", "git, crontab and others run it through the shell"),
+    ("GIT_EDITOR", "git runs it through the shell"),
+    ("GIT_SEQUENCE_EDITOR", "git rebase runs it through the shell"),
+    ("SUDO_EDITOR", "sudoedit runs it"),
+    ("GIT_SSH_COMMAND", "git runs it through the shell to reach a remote"),
+    ("GIT_SSH", "git runs it to reach a remote"),
+    ("GIT_ASKPASS", "git runs it to ask for a password"),
+    ("SSH_ASKPASS", "ssh runs it to ask for a password"),
+    ("GIT_EXTERNAL_DIFF", "git diff runs it"),
+    ("PROMPT_COMMAND", "bash runs it before each prompt"),
+];
+
+/// Variables that choose which code runs, with why.
+const CHOOSERS: &[(&str, &str)] = &[
+    ("PATH", "every later command name is looked up in directories the line chose"),
+    ("BASH_ENV", "non-interactive bash sources this file first"),
+    ("ENV", "an interactive sh sources this file first"),
+    ("ZDOTDIR", "zsh reads its startup files from here"),
+    ("BASH_ALIASES", "an entry is an alias: it renames a later word"),
+    ("BASH_CMDS", "an entry is the command hash: it renames a later word"),
+    ("BASH_LOADABLES_PATH", "enable -f loads builtins from here"),
+    ("PS0", "bash expands prompts, running substitutions in them"),
+    ("PS1", "bash expands prompts, running substitutions in them"),
+    ("PS2", "bash expands prompts, running substitutions in them"),
+    ("PS4", "bash expands it before each traced command, running substitutions"),
+    ("LD_PRELOAD", "the dynamic loader loads this library into every program"),
+    ("LD_AUDIT", "the dynamic loader loads this library into every program"),
+    ("LD_LIBRARY_PATH", "the dynamic loader looks for libraries here first"),
+    ("GCONV_PATH", "glibc loads charset converters from here"),
+    ("PYTHONPATH", "Python imports modules from here first"),
+    ("PYTHONSTARTUP", "interactive Python runs this file first"),
+    ("PYTHONHOME", "Python loads its standard library from here"),
+    ("PERL5LIB", "Perl loads modules from here first"),
+    ("PERLLIB", "Perl loads modules from here first"),
+    ("PERL5OPT", "Perl takes these as options: -M loads a module"),
+    ("RUBYLIB", "Ruby loads libraries from here first"),
+    ("RUBYOPT", "Ruby takes these as options: -r loads a file"),
+    ("NODE_OPTIONS", "node takes these as options: --require loads a file"),
+    ("NODE_PATH", "node loads modules from here"),
+];
+
+/// The role of variable `name`, if it is code or chooses code.
+pub(crate) fn role(name: &str) -> Option<Role> {
+    // `BASH_FUNC_name%%` is how bash imports a function definition.
+    if name.starts_with("BASH_FUNC_") {
+        return Some(Role::Chooses);
+    }
+    let listed = |table: &[(&str, &str)]| table.iter().any(|(n, _)| *n == name);
+    if listed(COMMANDS) {
+        Some(Role::Command)
+    } else if listed(CHOOSERS) {
+        Some(Role::Chooses)
+    } else {
+        None
+    }
+}
+
+/// The variable an argument of `read`, `printf -v`, `mapfile`, `getopts`,
+/// … would name (`PATH` for `PATH`, `BASH_CMDS[x]` for `BASH_CMDS`).
+pub(crate) fn named(word: &str) -> &str {
+    word.split(['[', '=']).next().unwrap_or(word)
+}
+
+/// Builtins that assign to variables named by their arguments.
+pub(crate) const ASSIGNING_BUILTINS: &[&str] =
+    &["read", "printf", "mapfile", "readarray", "getopts", "declare", "typeset", "export", "local"];
+
+/// `env`'s `NAME=value` arguments before the command it runs.
+pub(crate) fn env_assignments(args: &[Option<String>]) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut words = args.iter();
+    while let Some(Some(arg)) = words.next() {
+        match arg.as_str() {
+            "-u" | "--unset" | "-C" | "--chdir" => {
+                words.next();
+            }
+            "--" => continue,
+            a if a.starts_with('-') => {}
+            a => match a.split_once('=') {
+                Some((name, value)) if !name.is_empty() => {
+                    found.push((name.to_owned(), value.to_owned()));
+                }
+                _ => break,
+            },
+        }
+    }
+    found
+}
