@@ -135,7 +135,9 @@ pub(crate) fn flatten(arguments: &Value) -> FlatArgs {
     let mut seen: HashSet<String> = HashSet::new();
     let mut queue: VecDeque<(String, &Value, usize)> = VecDeque::new();
     let mut budget = MAX_ARGUMENT_BYTES;
-    push_children(&mut queue, "", arguments, 1);
+    if let Some(path) = push_children(&mut queue, 0, "", arguments, 1) {
+        missed(&mut out, NotWhole::TooMany { path });
+    }
     while let Some((path, value, depth)) = queue.pop_front() {
         if out.tags.len() >= MAX_TAGS {
             missed(&mut out, NotWhole::TooMany { path });
@@ -171,7 +173,10 @@ pub(crate) fn flatten(arguments: &Value) -> FlatArgs {
         };
         if has_children {
             if depth < MAX_DEPTH {
-                push_children(&mut queue, &path, value, depth + 1);
+                let made = out.tags.len() + 1;
+                if let Some(left_out) = push_children(&mut queue, made, &path, value, depth + 1) {
+                    missed(&mut out, NotWhole::TooMany { path: left_out });
+                }
             } else {
                 missed(&mut out, NotWhole::TooDeep { path: path.clone() });
             }
@@ -181,28 +186,34 @@ pub(crate) fn flatten(arguments: &Value) -> FlatArgs {
     out
 }
 
+/// Queues the children of `value` while the queue and the `made` tags stay
+/// within [`MAX_TAGS`]: a child queued past that could never get a tag, and a
+/// million-item array must not cost a million paths. Returns the path of the
+/// first child left out, if any.
 fn push_children<'v>(
     queue: &mut VecDeque<(String, &'v Value, usize)>,
+    made: usize,
     prefix: &str,
     value: &'v Value,
     depth: usize,
-) {
+) -> Option<String> {
     let join = |name: &str| {
         if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") }
     };
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                queue.push_back((join(key), child, depth));
-            }
+    let children: Box<dyn Iterator<Item = (String, &'v Value)>> = match value {
+        Value::Object(map) => Box::new(map.iter().map(|(key, child)| (join(key), child))),
+        Value::Array(items) => Box::new(
+            items.iter().enumerate().map(|(index, child)| (join(&index.to_string()), child)),
+        ),
+        _ => return None,
+    };
+    for (path, child) in children {
+        if made.saturating_add(queue.len()) >= MAX_TAGS {
+            return Some(path);
         }
-        Value::Array(items) => {
-            for (index, child) in items.iter().enumerate() {
-                queue.push_back((join(&index.to_string()), child, depth));
-            }
-        }
-        _ => {}
+        queue.push_back((path, child, depth));
     }
+    None
 }
 
 /// Notes `why` unless something was already missed: the first miss is the
