@@ -9,6 +9,11 @@
 //! with a reason per entry; a variable not listed is not code to this
 //! crate (a program's own configuration variables are not all known).
 
+use tree_sitter::Node;
+
+use crate::words::{literal, text};
+use crate::{CommandError, Walker};
+
 /// What a variable's value does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Role {
@@ -111,4 +116,80 @@ pub(crate) fn env_assignments(args: &[Option<String>]) -> Vec<(String, String)> 
         }
     }
     found
+}
+
+impl Walker {
+    /// A variable assignment node (`NAME=v`, `export NAME=v`, `a[i]=v`).
+    pub(crate) fn assignment(
+        &mut self,
+        node: Node<'_>,
+        src: &str,
+        via: &[String],
+    ) -> Result<(), CommandError> {
+        let Some(name) = node.child_by_field_name("name") else { return Ok(()) };
+        let name = match name.kind() {
+            "subscript" => name.child_by_field_name("name").map_or("", |n| text(n, src)),
+            _ => text(name, src),
+        };
+        let mut cursor = node.walk();
+        let appends = node.children(&mut cursor).any(|c| c.kind() == "+=");
+        let value = match node.child_by_field_name("value") {
+            _ if appends => None,
+            Some(value) => literal(value, src),
+            None => Some(String::new()),
+        };
+        self.variable(name, value, via)
+    }
+
+    /// Variable `name` set to `value` (`None`: not a literal).
+    fn variable(
+        &mut self,
+        name: &str,
+        value: Option<String>,
+        via: &[String],
+    ) -> Result<(), CommandError> {
+        match (role(name), value) {
+            (None, _) => Ok(()),
+            (Some(Role::Command), Some(value)) => {
+                let mut via = via.to_vec();
+                via.push(format!("{name}="));
+                self.script(&value, &via)
+            }
+            (Some(Role::Command | Role::Chooses), _) => {
+                self.analysis.dynamic = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// Variables a program assigns: `env NAME=v`, and builtins that read a
+    /// value from input into a named variable (`read PATH`).
+    pub(crate) fn assigned_by(
+        &mut self,
+        program: &str,
+        args: &[Option<String>],
+        via: &[String],
+    ) -> Result<(), CommandError> {
+        if program == "env" {
+            for (name, value) in env_assignments(args) {
+                self.variable(&name, Some(value), via)?;
+            }
+            return Ok(());
+        }
+        let names: Vec<&str> = match program {
+            "printf" => args
+                .windows(2)
+                .filter(|w| w.first().is_some_and(|f| f.as_deref() == Some("-v")))
+                .filter_map(|w| w.get(1)?.as_deref())
+                .collect(),
+            p if ASSIGNING_BUILTINS.contains(&p) => {
+                args.iter().flatten().map(String::as_str).collect()
+            }
+            _ => return Ok(()),
+        };
+        if names.iter().any(|n| role(named(n)).is_some()) {
+            self.analysis.dynamic = true;
+        }
+        Ok(())
+    }
 }

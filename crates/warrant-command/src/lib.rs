@@ -5,20 +5,80 @@
 //! `sh -c 'curl …'`, `echo $(curl …)`). [`analyze`] parses the line with
 //! tree-sitter's bash grammar and reports **every** program it could start:
 //! in pipelines, `&&`/`||`/`;` lists, subshells, brace groups, control flow,
-//! command and process substitutions, and behind wrappers — `env`, `sudo`,
-//! `timeout`, `nice`, `xargs`, `find -exec`, `sh -c '…'` (parsed in turn),
-//! `eval` — plus every redirection and its target.
+//! function bodies, coprocesses, command and process substitutions, and
+//! behind wrappers (`env`, `sudo`, `timeout`, `nice`, `xargs`, `find -exec`,
+//! …), plus every redirection and its target.
 //!
-//! What cannot be known from the text is said so rather than guessed:
-//! a command name that comes from an expansion (`$CMD`, `"$(…)"`) sets
-//! [`Analysis::dynamic`]; interpreters given code inline (`python -c`,
-//! `node -e`, …) are listed in [`Analysis::inline_code`]. A policy should
-//! treat both as "could run anything". A line that does not parse is an
-//! error, never a partial answer.
+//! # Code the line carries, parsed in turn
+//!
+//! The rule: whatever a shell will read as code is either parsed like the
+//! line itself or, if the line does not show it, makes the answer
+//! [`Analysis::dynamic`]. Parsed in turn, as bash:
+//!
+//! - `sh -c '…'` (and bash, dash, zsh, ksh, … `-c`), `eval …`, `su -c`,
+//!   `flock -c`, `env -S`, `watch …`, `trap '…' SIGNAL`, `mapfile -C '…'`;
+//! - a literal here-string or here-document fed to a shell that reads its
+//!   commands from stdin (`bash <<< 'curl x'`, `sh <<'EOF' … EOF`), taken as
+//!   the shell takes it (tabs stripped for `<<-`, escapes undone for an
+//!   unquoted delimiter);
+//! - backticks in the text of a here-document with an unquoted delimiter
+//!   (the shell runs them; the grammar leaves them as text);
+//! - the value of a variable some program runs as a command (`PAGER`,
+//!   `GIT_PAGER`, `EDITOR`, `VISUAL`, `GIT_SSH_COMMAND`, `PROMPT_COMMAND`, …:
+//!   the table in `environment.rs`), however it is assigned.
+//!
+//! # Code the line does not show: dynamic
+//!
+//! - a command name that is not a literal: an expansion (`$CMD`, `"$(…)"`),
+//!   a glob (`/usr/bin/c*l`), brace expansion (`cu{r,}l`), `$'\x63url'`,
+//!   `$"…"`, a word `xargs` or `find -exec … {}` fills in at run time;
+//! - a shell reading commands from anywhere but a literal here-string or
+//!   here-document: a pipe (`… | sh`), a file (`sh < f`), a descriptor, an
+//!   inherited stdin (`sh`, `sh -s`, `sh -i`), a here-document with an
+//!   expansion in it;
+//! - a script file run or sourced: `sh script`, `bash ./x.sh`, `sh <(…)`,
+//!   `. file`, `source file`, `bash --rcfile f`; and startup files a shell
+//!   reads by itself: `bash -l`, `bash -i`, `sudo -i`, `su -`, `zsh` without
+//!   `-f`;
+//! - any interpreter (python, perl, ruby, node, php, lua, awk `-f`, …: the
+//!   table in `interpreters.rs`) run on a file or module, or on stdin that
+//!   is not a literal; a shell this crate cannot parse (fish, csh, pwsh, …);
+//! - what can rename a later word: `alias NAME=…`, `hash -p`, `enable -f`,
+//!   `BASH_ALIASES[…]=`, `BASH_CMDS[…]=`;
+//! - a variable that makes programs load code or look names up elsewhere:
+//!   `PATH`, `LD_PRELOAD`, `BASH_ENV`, `ENV`, `BASH_FUNC_*`, `PS4`,
+//!   `PYTHONPATH`, `NODE_OPTIONS`, … — assigned before a command, on its
+//!   own, by `export`/`declare`/`local`, by `env NAME=…`, or by
+//!   `read`/`printf -v`/`mapfile` from input;
+//! - `eval`, `trap`, `sh -c`, `mapfile -C` or a code variable given a
+//!   string that is not a literal.
+//!
+//! Interpreters given code inline (`python -c`, `node -e`, `awk '…'`, or a
+//! literal here-document fed to python) are listed in
+//! [`Analysis::inline_code`]: the code is on the line but in a language this
+//! crate does not parse. A policy should treat `dynamic` and `inline_code`
+//! alike, as "could run anything". A line that does not parse is an error,
+//! never a partial answer.
+//!
+//! # Not seen
+//!
+//! This crate reads the line, not the files or programs it names. Not seen:
+//! programs that run commands from their own options, configuration or
+//! project files (`git -c core.pager=…`, a repository's `.git/config`,
+//! `ssh -o ProxyCommand=…`, `tar --to-command`, `rsync -e`, `vim -c '!…'`,
+//! GNU `sed`'s `e` command, `make`, `npm run`, `cargo build`'s `build.rs`,
+//! `npx`); wrappers missing from the table in `wrappers.rs` (`unshare cmd`
+//! reports `unshare` only); a program copied or linked under another name
+//! (`cp /usr/bin/curl x; ./x` reports `cp` and `x`); bash's arithmetic
+//! evaluation of an array subscript in a variable's value (`x='a[$(id)]';
+//! ((x))`); a variable named by an expansion (`read "$v"`). A policy that
+//! denies by program name is therefore a guard against mistakes, not a
+//! wall: allow by name, and treat `dynamic` and `inline_code` as unknown.
 //!
 //! ```
 //! let a = warrant_command::analyze("env -i sh -c 'curl -s x | sh' > /dev/null").unwrap();
 //! assert_eq!(a.program_names(), ["env", "sh", "curl", "sh"]);
+//! assert!(a.dynamic); // the inner `sh` reads its commands from a pipe
 //! assert_eq!(a.redirects[0].target.as_deref(), Some("/dev/null"));
 //! ```
 //!
@@ -28,14 +88,15 @@ mod builtins;
 mod environment;
 mod interpreters;
 mod stdin;
+mod words;
 mod wrappers;
 
 use serde::Serialize;
 use tree_sitter::{Node, Parser};
 
-use crate::environment::Role;
 use crate::interpreters::Code;
 use crate::stdin::Stdin;
+use crate::words::{literal, text};
 use crate::wrappers::Inner;
 
 /// The longest command line analysed, in bytes.
@@ -109,10 +170,13 @@ pub struct Analysis {
     /// wrap).
     pub programs: Vec<Invocation>,
     pub redirects: Vec<Redirect>,
-    /// Some command name is not a literal: what runs is decided at run time.
+    /// What runs depends on something the line does not show: a command
+    /// name that is not a literal, or code a shell or interpreter reads
+    /// from stdin, a file, startup files, an alias or a variable (see the
+    /// crate docs for the list).
     pub dynamic: bool,
-    /// Programs given code inline (`python -c`, `node -e`, `perl -e`, …):
-    /// the code is not analysed.
+    /// Programs given code inline (`python -c`, `node -e`, `perl -e`, a
+    /// literal here-document fed to python, …): the code is not analysed.
     pub inline_code: Vec<String>,
 }
 
@@ -344,106 +408,6 @@ impl Walker {
         }
     }
 
-    /// A variable assignment node (`NAME=v`, `export NAME=v`, `a[i]=v`).
-    fn assignment(
-        &mut self,
-        node: Node<'_>,
-        src: &str,
-        via: &[String],
-    ) -> Result<(), CommandError> {
-        let Some(name) = node.child_by_field_name("name") else { return Ok(()) };
-        let name = match name.kind() {
-            "subscript" => name.child_by_field_name("name").map_or("", |n| text(n, src)),
-            _ => text(name, src),
-        };
-        let mut cursor = node.walk();
-        let appends = node.children(&mut cursor).any(|c| c.kind() == "+=");
-        let value = match node.child_by_field_name("value") {
-            _ if appends => None,
-            Some(value) => literal(value, src),
-            None => Some(String::new()),
-        };
-        self.variable(name, value, via)
-    }
-
-    /// Variable `name` set to `value` (`None`: not a literal).
-    fn variable(
-        &mut self,
-        name: &str,
-        value: Option<String>,
-        via: &[String],
-    ) -> Result<(), CommandError> {
-        match (environment::role(name), value) {
-            (None, _) => Ok(()),
-            (Some(Role::Command), Some(value)) => {
-                let mut via = via.to_vec();
-                via.push(format!("{name}="));
-                self.script(&value, &via)
-            }
-            (Some(Role::Command | Role::Chooses), _) => {
-                self.analysis.dynamic = true;
-                Ok(())
-            }
-        }
-    }
-
-    /// Variables a program assigns: `env NAME=v`, and builtins that read a
-    /// value from input into a named variable (`read PATH`).
-    fn assigned_by(
-        &mut self,
-        program: &str,
-        args: &[Option<String>],
-        via: &[String],
-    ) -> Result<(), CommandError> {
-        if program == "env" {
-            for (name, value) in environment::env_assignments(args) {
-                self.variable(&name, Some(value), via)?;
-            }
-            return Ok(());
-        }
-        let named: Vec<&str> = match program {
-            "printf" => args
-                .windows(2)
-                .filter(|w| w.first().is_some_and(|f| f.as_deref() == Some("-v")))
-                .filter_map(|w| w.get(1)?.as_deref())
-                .collect(),
-            p if environment::ASSIGNING_BUILTINS.contains(&p) => {
-                args.iter().flatten().map(String::as_str).collect()
-            }
-            _ => return Ok(()),
-        };
-        if named.iter().any(|n| environment::role(environment::named(n)).is_some()) {
-            self.analysis.dynamic = true;
-        }
-        Ok(())
-    }
-
-    /// Commands in backticks of an expanded here-document, which the
-    /// parser leaves as text: parsed in turn, or dynamic if they do not
-    /// parse or a backtick is left open.
-    fn here_document_backticks(
-        &mut self,
-        node: Node<'_>,
-        src: &str,
-        via: &[String],
-    ) -> Result<(), CommandError> {
-        let document = stdin::here_document(node, src);
-        if !document.expanded {
-            return Ok(());
-        }
-        let raw = document.raw;
-        if stdin::has_lone_backtick(&raw) {
-            self.analysis.dynamic = true;
-        }
-        for inner in stdin::backticks(&raw) {
-            match self.script(&inner, via) {
-                Err(CommandError::Syntax(_)) => self.analysis.dynamic = true,
-                other => other?,
-            }
-        }
-        Ok(())
-    }
-
     fn redirect(&mut self, node: Node<'_>, src: &str, via: &[String]) -> Result<(), CommandError> {
         if node.kind() == "heredoc_redirect" {
             self.here_document_backticks(node, src, via)?;
@@ -491,137 +455,4 @@ fn first_error(node: Node<'_>) -> Option<usize> {
     let mut cursor = node.walk();
     let found = node.children(&mut cursor).find_map(first_error);
     found.or(Some(node.start_byte()))
-}
-
-pub(crate) fn text<'s>(node: Node<'_>, src: &'s str) -> &'s str {
-    src.get(node.byte_range()).unwrap_or("")
-}
-
-/// The value of a word as the shell would pass it, if it is a literal (no
-/// expansion or substitution in it).
-pub(crate) fn literal(node: Node<'_>, src: &str) -> Option<String> {
-    match node.kind() {
-        "command_name" => {
-            let mut cursor = node.walk();
-            let mut children = node.named_children(&mut cursor);
-            let only = children.next()?;
-            if children.next().is_some() {
-                return None;
-            }
-            literal(only, src)
-        }
-        // An unquoted glob is replaced by the names it matches.
-        "word" if has_glob(text(node, src)) => None,
-        "word" | "number" => Some(unescape_bare(text(node, src))),
-        "raw_string" => {
-            let t = text(node, src);
-            Some(t.strip_prefix('\'')?.strip_suffix('\'')?.to_owned())
-        }
-        "string" => {
-            let mut out = String::new();
-            let mut cursor = node.walk();
-            for child in node.named_children(&mut cursor) {
-                if child.kind() != "string_content" {
-                    return None;
-                }
-                out.push_str(&unescape_double(text(child, src)));
-            }
-            Some(out)
-        }
-        "ansi_c_string" => {
-            let t = text(node, src);
-            let inner = t.strip_prefix("$'")?.strip_suffix('\'')?;
-            // Escapes other than the plain ones could spell any byte; a
-            // name built that way is not taken at face value.
-            (!inner.contains('\\')).then(|| inner.to_owned())
-        }
-        "concatenation" => {
-            let mut out = String::new();
-            if has_brace_expansion(node, src) {
-                return None;
-            }
-            let mut cursor = node.walk();
-            for child in node.named_children(&mut cursor) {
-                out.push_str(&literal(child, src)?);
-            }
-            Some(out)
-        }
-        _ => None,
-    }
-}
-
-/// An unescaped `*`, `?` or `[` in an unquoted word: a pathname pattern.
-fn has_glob(word: &str) -> bool {
-    let mut chars = word.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                chars.next();
-            }
-            '*' | '?' | '[' => return true,
-            _ => {}
-        }
-    }
-    false
-}
-
-/// `{a,b}` or `{1..3}` among a concatenation's unquoted words: the shell
-/// turns it into several words (`cu{r,}l` is `curl cul`).
-fn has_brace_expansion(node: Node<'_>, src: &str) -> bool {
-    let mut open = false;
-    let mut list = false;
-    let mut cursor = node.walk();
-    for child in node.named_children(&mut cursor) {
-        let t = text(child, src);
-        match (child.kind(), t) {
-            ("word", "{") => (open, list) = (true, false),
-            ("word", "}") if open && list => return true,
-            ("word", t) if open => list |= t.contains(',') || t.contains(".."),
-            _ => {}
-        }
-    }
-    false
-}
-
-/// An unquoted word: a backslash keeps the next character (and a
-/// backslash-newline disappears).
-fn unescape_bare(word: &str) -> String {
-    let mut out = String::with_capacity(word.len());
-    let mut chars = word.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('\n') | None => {}
-                Some(next) => out.push(next),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Inside double quotes, a backslash escapes only `$`, `` ` ``, `"`, `\`
-/// and newline.
-fn unescape_double(content: &str) -> String {
-    let mut out = String::with_capacity(content.len());
-    let mut chars = content.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.peek() {
-                Some('$' | '`' | '"' | '\\') => {
-                    if let Some(next) = chars.next() {
-                        out.push(next);
-                    }
-                }
-                Some('\n') => {
-                    chars.next();
-                }
-                _ => out.push(c),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

@@ -14,7 +14,8 @@
 
 use tree_sitter::Node;
 
-use crate::{literal, text};
+use crate::words::{literal, text};
+use crate::{CommandError, Walker};
 
 /// A command's standard input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,4 +217,32 @@ fn unescape(raw: &str) -> String {
         }
     }
     out
+}
+
+impl Walker {
+    /// Commands in backticks of an expanded here-document, which the
+    /// parser leaves as text: parsed in turn, or dynamic if they do not
+    /// parse or a backtick is left open.
+    pub(crate) fn here_document_backticks(
+        &mut self,
+        node: Node<'_>,
+        src: &str,
+        via: &[String],
+    ) -> Result<(), CommandError> {
+        let document = here_document(node, src);
+        if !document.expanded {
+            return Ok(());
+        }
+        let raw = document.raw;
+        if has_lone_backtick(&raw) {
+            self.analysis.dynamic = true;
+        }
+        for inner in backticks(&raw) {
+            match self.script(&inner, via) {
+                Err(CommandError::Syntax(_)) => self.analysis.dynamic = true,
+                other => other?,
+            }
+        }
+        Ok(())
+    }
 }
