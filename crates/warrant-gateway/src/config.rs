@@ -32,6 +32,13 @@ max_agent_depth = 4
 capture_arguments = false
 # "process": a record survives the gateway being killed; "power": also a power loss.
 durability = "process"
+# Every signed checkpoint is also appended to a witness outside the home
+# (default: beside it, <home>-witness.jsonl) and sent to syslog; `warrant
+# audit verify` checks the log against it, so a log cut back, emptied or
+# replaced is caught. Keep a copy where your user cannot write. A witness set
+# here must be writable, or the log refuses records.
+# witness = "/var/log/warrant/witness.jsonl"
+syslog = true
 
 [egress]
 # `warrant run` sandboxes reach the network only through Warrant's egress
@@ -128,13 +135,27 @@ impl Default for VaultSettings {
 pub struct SandboxSettings {
     /// A delegated cgroup v2 directory (absolute).
     pub cgroup_parent: Option<std::path::PathBuf>,
-    /// The Warrant home this configuration was loaded from: no sandbox sees
-    /// it, whatever its workspace (set by [`Config::load`]).
-    pub warrant_home: Option<std::path::PathBuf>,
+    /// Paths no sandbox and no built-in file tool touches besides the secret
+    /// stores beneath `$HOME`, each with the reason: the Warrant home this
+    /// configuration was loaded from and its audit witness (set by
+    /// [`Config::load`]).
+    pub protected: Vec<(std::path::PathBuf, String)>,
 }
 
 /// Why no sandbox or built-in file tool sees the Warrant home.
 pub const HOME_REASON: &str = "Warrant's home: its keys mint tokens and sign the log, its policy and control socket govern every agent";
+
+/// `~/x` against `$HOME`, or an absolute path; anything else is `None`.
+fn expand_home(path: &str) -> Option<std::path::PathBuf> {
+    match path.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(rest)),
+        None => Some(std::path::PathBuf::from(path)).filter(|p| p.is_absolute()),
+    }
+}
+
+/// Why no agent may write the audit witness.
+pub const WITNESS_REASON: &str =
+    "the audit log's witness: what `audit verify` checks a cut or replaced log against";
 
 impl SandboxSettings {
     /// A sandbox of `profile` on `workspace`, with this host's settings: what
@@ -148,10 +169,7 @@ impl SandboxSettings {
             cgroup_parent: self.cgroup_parent.clone(),
             ..warrant_sandbox::SandboxSpec::new(profile, workspace)
         };
-        match &self.warrant_home {
-            Some(home) => spec.with_protected(home, HOME_REASON),
-            None => spec,
-        }
+        self.protected.iter().fold(spec, |spec, (path, reason)| spec.with_protected(path, reason))
     }
 }
 
@@ -192,6 +210,11 @@ pub struct GatewayConfig {
 pub struct AuditConfig {
     pub capture_arguments: bool,
     pub power_durable: bool,
+    /// A witness file every checkpoint is appended to (required once set);
+    /// `None`: the default beside the home, best effort.
+    pub witness: Option<std::path::PathBuf>,
+    /// Whether checkpoints also go to syslog.
+    pub syslog: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -307,6 +330,8 @@ struct RawGateway {
 struct RawAudit {
     capture_arguments: Option<bool>,
     durability: Option<String>,
+    witness: Option<String>,
+    syslog: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -329,8 +354,38 @@ impl Config {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
         let mut config = Self::parse(&text, &shown)?;
-        config.sandbox.warrant_home = path.parent().map(Path::to_path_buf);
+        if let Some(home) = path.parent() {
+            let home = std::path::absolute(home).unwrap_or_else(|_| home.to_path_buf());
+            let witness = config
+                .audit
+                .witness
+                .clone()
+                .or_else(|| warrant_audit::default_witness_path(&home.join("audit.db")));
+            config.sandbox.protected.push((home, HOME_REASON.to_owned()));
+            if let Some(witness) = witness {
+                config.sandbox.protected.push((witness, WITNESS_REASON.to_owned()));
+            }
+        }
         Ok(config)
+    }
+
+    /// How the audit log is opened, by every process of this home alike (so
+    /// that the CLI's checkpoints reach the same witness as the gateway's).
+    pub fn audit_options(&self) -> warrant_audit::AuditOptions {
+        let durability = if self.audit.power_durable {
+            warrant_audit::Durability::Power
+        } else {
+            warrant_audit::Durability::Process
+        };
+        warrant_audit::AuditOptions {
+            durability,
+            witness: self.audit.witness.clone(),
+            syslog: self
+                .audit
+                .syslog
+                .then(|| std::path::PathBuf::from(warrant_audit::DEFAULT_SYSLOG_SOCKET)),
+            ..warrant_audit::AuditOptions::default()
+        }
     }
 
     /// Parses `text`; `origin` names it in errors.
@@ -399,9 +454,19 @@ impl Config {
                 )));
             }
         };
+        let witness = match raw.audit.witness.as_deref() {
+            None => None,
+            Some(path) => Some(expand_home(path).ok_or_else(|| {
+                invalid(format!(
+                    "audit.witness `{path}` must be an absolute path or start with `~/`"
+                ))
+            })?),
+        };
         let audit = AuditConfig {
             capture_arguments: raw.audit.capture_arguments.unwrap_or(false),
             power_durable,
+            witness,
+            syslog: raw.audit.syslog.unwrap_or(true),
         };
 
         let mut upstreams = BTreeMap::new();
@@ -536,7 +601,7 @@ impl Config {
         }
         let sandbox = SandboxSettings {
             cgroup_parent: raw.sandbox.cgroup_parent.clone(),
-            warrant_home: None,
+            protected: Vec::new(),
         };
         Ok(Self { gateway, audit, egress, vault, leaks, sandbox, upstreams })
     }

@@ -54,15 +54,10 @@ pub(crate) struct Fence {
 }
 
 impl Fence {
-    /// The secret stores beneath `$HOME` and Warrant's home.
+    /// The secret stores beneath `$HOME`, Warrant's home and its audit witness.
     pub(crate) fn new(settings: &crate::config::SandboxSettings) -> Self {
         let home = std::env::var_os("HOME").map(PathBuf::from);
-        let extra: Vec<_> = settings
-            .warrant_home
-            .iter()
-            .map(|h| (h.clone(), crate::config::HOME_REASON.to_owned()))
-            .collect();
-        Self { protected: warrant_sandbox::protected_paths(home.as_deref(), &extra) }
+        Self { protected: warrant_sandbox::protected_paths(home.as_deref(), &settings.protected) }
     }
 
     /// Refuses `path` if it is, or lies inside, a protected path.

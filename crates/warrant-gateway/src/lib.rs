@@ -50,7 +50,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
-use warrant_audit::{AuditLog, AuditOptions, Durability, EventKind};
+use warrant_audit::{AuditLog, EventKind};
 use warrant_core::UnixMillis;
 
 /// `warrant up` could not start, or stopped on an error.
@@ -134,14 +134,8 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
         None
     };
 
-    let durability =
-        if config.audit.power_durable { Durability::Power } else { Durability::Process };
-    let audit = AuditLog::open(
-        &home.audit_db(),
-        home.load_audit_key()?,
-        AuditOptions { durability, ..AuditOptions::default() },
-    )
-    .map_err(|e| GatewayError::Audit(e.to_string()))?;
+    let audit = AuditLog::open(&home.audit_db(), home.load_audit_key()?, config.audit_options())
+        .map_err(|e| GatewayError::Audit(e.to_string()))?;
 
     let broker = open_broker(home, &config)?;
     let rules = warrant_vault::rules::RuleSet::builtin()

@@ -9,7 +9,7 @@ use crate::tools;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::time::Duration;
-use warrant_audit::{AuditEvent, AuditLog, AuditOptions, EventKind};
+use warrant_audit::{AuditEvent, AuditLog, EventKind};
 use warrant_core::{AgentId, AgentName, UnixMillis};
 use warrant_identity::{
     AgentRecord, Claims, DelegateRequest, IssueRequest, KillTarget, MIN_TTL, Registry, RootKey,
@@ -60,7 +60,8 @@ pub(crate) fn record(
     agent: Option<&AgentId>,
     detail: Value,
 ) -> Result<(), GatewayError> {
-    let audit = AuditLog::open(&home.audit_db(), home.load_audit_key()?, AuditOptions::default())
+    let options = Config::load(&home.config())?.audit_options();
+    let audit = AuditLog::open(&home.audit_db(), home.load_audit_key()?, options)
         .map_err(|e| GatewayError::Audit(e.to_string()))?;
     let mut event = AuditEvent::new(kind).with_detail(detail);
     if let Some(a) = agent {

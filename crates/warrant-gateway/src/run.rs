@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
-use warrant_audit::{AuditEvent, AuditLog, AuditOptions, EventKind};
+use warrant_audit::{AuditEvent, AuditLog, EventKind};
 use warrant_core::{AgentId, AgentName, UnixMillis};
 use warrant_egress::EgressConfig;
 use warrant_identity::{IssueRequest, Registry, RootKey, TrustDomain};
@@ -133,7 +133,7 @@ pub fn run(home: &Home, options: RunOptions) -> Result<i32, GatewayError> {
         .enable_all()
         .build()
         .map_err(|e| run_error(format!("cannot start the runtime: {e}")))?;
-    let audit = AuditLog::open(&home.audit_db(), home.load_audit_key()?, AuditOptions::default())
+    let audit = AuditLog::open(&home.audit_db(), home.load_audit_key()?, config.audit_options())
         .map_err(|e| GatewayError::Audit(e.to_string()))?;
     let registry = Registry::open(&home.state_db()).map_err(|e| GatewayError::State {
         path: home.state_db().display().to_string(),

@@ -70,6 +70,8 @@ fn a_run_started_in_the_home_cannot_read_keys_write_policy_or_reach_the_control_
     std::fs::create_dir_all(user_home.join(".ssh")).unwrap();
     std::fs::write(user_home.join(".ssh/id_ed25519"), "SSH-PRIVATE-KEY").unwrap();
     let gw = w.up();
+    let witness = user_home.join("home-witness.jsonl");
+    let witnessed = std::fs::read(&witness).expect("the gateway keeps a witness beside the home");
     let script = format!(
         r#"
         cat home/keys/root.key 2>/dev/null && echo ROOT-KEY-READ
@@ -79,6 +81,8 @@ fn a_run_started_in_the_home_cannot_read_keys_write_policy_or_reach_the_control_
         echo 'permit (principal, action, resource);' > home/policy/mine.cedar 2>/dev/null && echo POLICY-WRITTEN
         rm -f home/policy/default.cedar 2>/dev/null; test -e home/policy/default.cedar || echo POLICY-GONE-INSIDE
         mv home home-moved 2>/dev/null && echo HOME-MOVED
+        : > home-witness.jsonl 2>/dev/null && echo WITNESS-EMPTIED
+        rm -f home-witness.jsonl 2>/dev/null; test -e home-witness.jsonl || echo WITNESS-REMOVED
         test -e home/run/control.sock && echo SOCKET-SEEN
         {client} 2>/dev/null | grep -q . && echo SOCKET-ANSWERED
         echo ok > mine.txt && echo wrote-own
@@ -96,6 +100,8 @@ fn a_run_started_in_the_home_cannot_read_keys_write_policy_or_reach_the_control_
         "SSH-PRIVATE-KEY",
         "POLICY-WRITTEN",
         "HOME-MOVED",
+        "WITNESS-EMPTIED",
+        "WITNESS-REMOVED",
         "SOCKET-SEEN",
         "SOCKET-ANSWERED",
     ] {
@@ -111,6 +117,7 @@ fn a_run_started_in_the_home_cannot_read_keys_write_policy_or_reach_the_control_
         "SSH-PRIVATE-KEY"
     );
     assert_eq!(std::fs::read_to_string(user_home.join("mine.txt")).unwrap(), "ok\n");
+    assert!(std::fs::read(&witness).unwrap().starts_with(&witnessed), "the witness was rewritten");
     drop(gw);
 }
 
