@@ -26,6 +26,11 @@ quarantine_denials = 10
 quarantine_window = "60s"
 # How deep a chain of agents spawning agents may go (an operator's agent is 0).
 max_agent_depth = 4
+# A call whose arguments policy could not see whole (over 4,096 values, 32
+# levels or 8 MiB of text, colliding dotted keys) is never allowed: "deny" it,
+# or "ask" a person (whose approval then also overrides any forbid the unseen
+# part might have matched).
+arguments_not_whole = "deny"
 
 [audit]
 # Argument values are recorded as shape and hash; set true to record them in full.
@@ -204,6 +209,9 @@ pub struct GatewayConfig {
     pub quarantine_window: Duration,
     /// The deepest child agent (an operator's agent is depth 0).
     pub max_agent_depth: u32,
+    /// A call whose arguments policy could not see whole: denied (default) or
+    /// asked about; never allowed.
+    pub arguments_not_whole: warrant_policy::ArgumentsNotWhole,
 }
 
 #[derive(Debug, Clone)]
@@ -323,6 +331,7 @@ struct RawGateway {
     quarantine_denials: Option<usize>,
     quarantine_window: Option<String>,
     max_agent_depth: Option<u32>,
+    arguments_not_whole: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -388,6 +397,16 @@ impl Config {
         }
     }
 
+    /// The policy engine for `sources` with this configuration's settings:
+    /// what `warrant up`, `warrant run` and `policy explain` all decide with.
+    pub fn policy_engine(
+        &self,
+        sources: &[warrant_policy::PolicySource],
+    ) -> Result<warrant_policy::PolicyEngine, warrant_policy::PolicyError> {
+        Ok(warrant_policy::PolicyEngine::new(sources)?
+            .with_arguments_not_whole(self.gateway.arguments_not_whole))
+    }
+
     /// Parses `text`; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
@@ -438,6 +457,12 @@ impl Config {
                 "60s",
             )?,
             max_agent_depth: raw.gateway.max_agent_depth.unwrap_or(4),
+            arguments_not_whole: match raw.gateway.arguments_not_whole.as_deref() {
+                None => warrant_policy::ArgumentsNotWhole::default(),
+                Some(text) => text.parse().map_err(|_| {
+                    invalid(format!("gateway.arguments_not_whole `{text}` must be `deny` or `ask`"))
+                })?,
+            },
         };
         if gateway.max_agent_depth > 16 {
             return Err(invalid(format!(
@@ -638,6 +663,30 @@ mod tests {
         assert_eq!(c.gateway.approval_timeout, Duration::from_secs(120));
         assert!(c.upstreams.is_empty());
         assert!(!c.audit.capture_arguments);
+    }
+
+    #[test]
+    fn arguments_policy_cannot_see_whole_are_denied_unless_set_to_ask() {
+        use warrant_policy::ArgumentsNotWhole;
+        let c = Config::parse(DEFAULT_CONFIG, "default").unwrap();
+        assert_eq!(c.gateway.arguments_not_whole, ArgumentsNotWhole::Deny);
+        let c = Config::parse("[gateway]\narguments_not_whole = \"ask\"\n", "t").unwrap();
+        assert_eq!(c.gateway.arguments_not_whole, ArgumentsNotWhole::Ask);
+        let err = Config::parse("[gateway]\narguments_not_whole = \"allow\"\n", "t").unwrap_err();
+        assert!(err.to_string().contains("gateway.arguments_not_whole"), "{err}");
+    }
+
+    #[test]
+    fn the_home_and_its_witness_are_protected_and_a_witness_path_must_be_absolute() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(home.join("warrant.toml"), DEFAULT_CONFIG).unwrap();
+        let c = Config::load(&home.join("warrant.toml")).unwrap();
+        let protected: Vec<_> = c.sandbox.protected.iter().map(|(p, _)| p.clone()).collect();
+        assert_eq!(protected, [home.clone(), dir.path().join("home-witness.jsonl")]);
+        let err = Config::parse("[audit]\nwitness = \"w.jsonl\"\n", "t").unwrap_err();
+        assert!(err.to_string().contains("audit.witness"), "{err}");
     }
 
     #[test]

@@ -109,8 +109,7 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
         config.gateway.listen = listen;
     }
     let sources = home.read_policies()?;
-    let policy = warrant_policy::PolicyEngine::new(&sources)
-        .map_err(|e| GatewayError::Policy(e.to_string()))?;
+    let policy = config.policy_engine(&sources).map_err(|e| GatewayError::Policy(e.to_string()))?;
     let root = warrant_identity::RootKey::load(&home.root_key())
         .map_err(|e| GatewayError::Identity(e.to_string()))?;
     let verifier = warrant_identity::Verifier::new(root.public_key());

@@ -391,7 +391,8 @@ pub fn explain(
 ) -> Result<Value, GatewayError> {
     home.check()?;
     let config = Config::load(&home.config())?;
-    let engine = PolicyEngine::new(&home.read_policies()?)
+    let engine = config
+        .policy_engine(&home.read_policies()?)
         .map_err(|e| GatewayError::Policy(e.to_string()))?;
     let records = registry(home)?.list().map_err(identity)?;
     let rec = records

@@ -93,7 +93,8 @@ pub fn run(home: &Home, options: RunOptions) -> Result<i32, GatewayError> {
     }
     let config = Config::load(&home.config())?;
     let policy = Arc::new(
-        PolicyEngine::new(&home.read_policies()?)
+        config
+            .policy_engine(&home.read_policies()?)
             .map_err(|e| GatewayError::Policy(e.to_string()))?,
     );
     let mut profile = resolve_profile(home, &options)?;
