@@ -25,7 +25,8 @@ use warrant_policy::{AgentFacts, ConnectRequest, Decision, PolicyEngine, RuleRef
 use warrant_vault::rules::RuleSet;
 use warrant_vault::scan::LeakScanner;
 
-/// The egress proxy's gate: Cedar decides, the audit log records.
+/// The egress proxy's gate: the name is scanned, Cedar decides, the audit
+/// log records; with a vault, each request is inspected after the allow.
 pub(crate) struct RunGate {
     pub(crate) policy: Arc<PolicyEngine>,
     pub(crate) agent: AgentFacts,
@@ -249,11 +250,13 @@ pub(crate) fn egress_record(event: &EgressEvent) -> (EventKind, Value) {
             json!({"target": r.target, "status": r.status, "reason": r.reason,
                        "request": r.request.as_ref().map(shown_request)}),
         ),
-        // The name is not recorded: it carries what was found.
+        // Blocked before policy, by the scan of the name (or, for
+        // `warrant__http_request`, of the whole request). The name is not
+        // recorded: it carries what was found.
         EgressEvent::Screened { destination, reason, leak } => {
             let kind = if *leak { EventKind::LeakBlocked } else { EventKind::EgressRefused };
             let detail = json!({
-                "where": "egress-name", "port": destination.port,
+                "where": "egress-screen", "port": destination.port,
                 "method": method_of(&destination.kind), "reason": reason, "status": 403,
             });
             (kind, detail)
