@@ -75,12 +75,20 @@ pub(crate) fn record(
 /// `text` made safe to print on a terminal: control characters (C0, DEL,
 /// C1, so no escape sequence), Unicode format characters (bidi overrides,
 /// zero-width characters, tag characters) and line and paragraph separators
-/// are shown as `\u{…}` escapes; everything else as it is. What an agent or a
+/// are shown as `\u{…}` escapes, line breaks and tabs as `\n`, `\r`, `\t`;
+/// everything else as it is. What an agent or a
 /// tool wrote can then neither redraw the screen nor hide in plain sight.
 pub fn terminal_safe(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_control() || is_format(c) {
+        if let Some(escaped) = match c {
+            '\n' => Some("\\n"),
+            '\r' => Some("\\r"),
+            '\t' => Some("\\t"),
+            _ => None,
+        } {
+            out.push_str(escaped);
+        } else if c.is_control() || is_format(c) {
             out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
         } else {
             out.push(c);

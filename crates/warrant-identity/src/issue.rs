@@ -185,7 +185,9 @@ pub(crate) fn check_task(task: &str) -> Result<(), IdentityError> {
     if chars > MAX_TASK_CHARS {
         return Err(IdentityError::TaskTooLong { chars, max: MAX_TASK_CHARS });
     }
-    if task.chars().any(char::is_control) {
+    // Multi-line tasks are normal (a pasted brief); other control characters
+    // (escape sequences, NUL, DEL) are not text. Printers escape line breaks.
+    if task.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
         return Err(IdentityError::TaskControlCharacter);
     }
     Ok(())

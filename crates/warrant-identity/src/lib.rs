@@ -132,7 +132,7 @@ pub enum IdentityError {
     Ttl { millis: u128 },
     #[error("task is {chars} characters long; the limit is {max}")]
     TaskTooLong { chars: usize, max: usize },
-    #[error("task contains a control character")]
+    #[error("task contains a control character other than a line break or tab")]
     TaskControlCharacter,
     #[error("spawned-by `{value}` must be 1 to 256 characters without control characters")]
     SpawnedBy { value: String },

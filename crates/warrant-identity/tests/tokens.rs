@@ -271,14 +271,15 @@ fn ttl_must_be_between_one_second_and_one_day() {
 }
 
 #[test]
-fn task_and_spawner_are_bounded_and_printable() {
+fn task_and_spawner_are_bounded_and_printable_and_a_task_may_span_lines() {
     let root = RootKey::generate();
     let domain = domain();
     assert!(issue(&root, request(&domain, &"é".repeat(1024))).is_ok());
     assert!(issue(&root, request(&domain, "")).is_ok());
     let err = issue(&root, request(&domain, &"a".repeat(1025))).err().unwrap();
     assert!(matches!(err, IdentityError::TaskTooLong { chars: 1025, max: 1024 }), "{err}");
-    for bad in ["line\nbreak", "esc\u{1b}[31m", "nul\0", "del\u{7f}"] {
+    assert!(issue(&root, request(&domain, "summarise:\r\n\t- notes\n- mail")).is_ok());
+    for bad in ["esc\u{1b}[31m", "nul\0", "del\u{7f}", "bell\u{7}", "c1\u{9b}2J"] {
         let err = issue(&root, request(&domain, bad)).err().unwrap();
         assert!(matches!(err, IdentityError::TaskControlCharacter), "{bad:?}: {err}");
     }

@@ -476,7 +476,7 @@ fn agents(home: &Home, cmd: AgentsCommand) -> Result<()> {
                         name,
                         state,
                         r.expires_at.to_rfc3339(),
-                        r.task
+                        ops::terminal_safe(&r.task)
                     );
                 }
             }

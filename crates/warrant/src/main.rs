@@ -20,10 +20,39 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code,
         Err(error) => {
-            // One line: the cause chain joined, as scripts expect.
-            let chain: Vec<String> = error.chain().map(ToString::to_string).collect();
-            eprintln!("warrant: {}", chain.join(": ").replace('\n', " "));
+            eprintln!("warrant: {}", one_line(&error));
             ExitCode::from(1)
         }
+    }
+}
+
+/// The error and its causes on one line, as scripts expect. A cause whose
+/// text its error already shows (an error that prints its source and also
+/// chains it) is not repeated.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if parts.last().is_some_and(|last| last.contains(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_cause_already_in_its_errors_text_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address already in use");
+        let error = anyhow::Error::new(io)
+            .context("cannot listen on `127.0.0.1:1`: Address already in use");
+        assert_eq!(
+            super::one_line(&error),
+            "cannot listen on `127.0.0.1:1`: Address already in use"
+        );
+        let fresh = anyhow::anyhow!("disk full").context("cannot write\nthe log");
+        assert_eq!(super::one_line(&fresh), "cannot write the log: disk full");
     }
 }

@@ -228,3 +228,33 @@ fn policy_explain_gives_the_gateways_decision_for_its_own_tools_and_parsed_comma
     let text = out["results"][0]["text"].as_str().unwrap();
     assert!(text.contains("no-downloads"), "{text}");
 }
+
+#[test]
+fn a_multi_line_task_is_kept_whole_and_printed_escaped() {
+    let w = Warrant::new(BIN);
+    let task = "summarise the notes:\n- inbox\n- calendar\t(today)";
+    let out = w.run(&["agents", "spawn", "briefed", "--task", task, "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let listed = w.run(&["agents", "list", "--json"]).json();
+    assert_eq!(listed[0]["task"], task, "{listed}");
+    let text = w.run(&["agents", "list"]);
+    assert!(
+        text.stdout.contains("task: summarise the notes:\\n- inbox\\n- calendar\\t(today)"),
+        "{}",
+        text.stdout
+    );
+    assert_eq!(text.stdout.lines().count(), 1, "one agent, one line: {}", text.stdout);
+    let bad = w.run(&["agents", "spawn", "x", "--task", "clear\u{1b}[2J"]);
+    assert_ne!(bad.code, 0, "an escape sequence is not text");
+}
+
+#[test]
+fn up_on_a_taken_port_says_why_once() {
+    let w = Warrant::new(BIN);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = w.run(&["up", "--listen", &addr]);
+    assert_ne!(out.code, 0);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert_eq!(out.stderr.matches("in use").count(), 1, "{}", out.stderr);
+}
