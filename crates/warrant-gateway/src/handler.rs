@@ -419,8 +419,6 @@ impl GatewayHandler {
         refusal("warrant: this agent was stopped by the operator (`warrant kill` or `warrant agents revoke`, of it or of an agent above it); the call was cancelled".into())
     }
 
-    /// Bounds and schema validation, before policy sees the arguments.
-
     /// A refusal before policy (unknown tool, bad arguments): audited as a
     /// deny decision with a pseudo-rule naming the check.
     async fn refuse(
