@@ -3,10 +3,12 @@
 //! `warrant run -- CMD` gives CMD an identity of its own (custody: the
 //! operator, then this run) and runs it in a sandbox whose only way out is
 //! an egress proxy this process serves for it on a private Unix socket. The
-//! proxy resolves names itself, refuses private and metadata addresses,
-//! decides each connection with Cedar (`Action::"connect"`, the hosts the
-//! run declared are `context.declared`) and writes the decision to the audit
-//! log before connecting. Requests to the proxy's own address in origin-form
+//! proxy screens each host name for secrets and decides it with Cedar
+//! (`Action::"connect"`, the hosts the run declared are `context.declared`)
+//! before it resolves it, writes the decision to the audit log, then refuses
+//! private and metadata addresses and connects to the address it checked.
+//! The sandbox never sees Warrant's home or its audit witness, whatever the
+//! workspace (`SandboxSettings::spec`). Requests to the proxy's own address in origin-form
 //! (`WARRANT_MCP_URL`) go to the running gateway's MCP endpoint, so the
 //! command can use Warrant's tools with `WARRANT_TOKEN`.
 //!
