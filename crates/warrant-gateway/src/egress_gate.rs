@@ -43,14 +43,15 @@ pub(crate) struct RunGate {
 }
 
 impl warrant_egress::Gate for RunGate {
-    /// The name is searched for well-known credentials before it is
-    /// resolved. Vault secrets are not searched for here: the run's vault
-    /// scanner is out of this gate's reach (see `run_credentials`).
+    /// The name is searched for well-known credentials and, with a vault,
+    /// for every vault secret, before it is resolved.
     async fn screen(&self, destination: &Destination) -> Result<(), Blocked> {
         let rules = builtin_rules().ok_or_else(|| {
             Blocked::refused("the leak rules could not be built, so no name can be screened")
         })?;
-        let Some(leak) = name_leak(&destination.host, None, rules) else { return Ok(()) };
+        let known = self.credentials.as_ref().map(|c| c.known());
+        let scanner = known.as_ref().map(|k| &k.scanner);
+        let Some(leak) = name_leak(&destination.host, scanner, rules) else { return Ok(()) };
         let (reason, alarm) = name_blocked(destination, &leak);
         tracing::error!(agent = %self.agent_id, %reason, "ALARM: a secret was headed out of a sandbox in a host name");
         let event = AuditEvent::new(EventKind::Alarm).agent(self.agent_id.to_string());

@@ -58,6 +58,10 @@ pub struct Gateway {
     pub broker: Option<Arc<crate::broker::Broker>>,
     /// Well-known credential formats, looked for in what crosses the gateway.
     pub rules: warrant_vault::rules::RuleSet,
+    /// The pieces of vault secrets each tree of agents has sent out, so that
+    /// a secret split across calls (or across a parent and its child) is
+    /// still caught.
+    pub fragments: crate::guard::FragmentLedger,
 }
 
 /// Tools by qualified name.
@@ -194,6 +198,7 @@ impl Gateway {
             downstream: Mutex::new(Vec::new()),
             broker,
             rules,
+            fragments: crate::guard::FragmentLedger::new(),
         }
     }
 

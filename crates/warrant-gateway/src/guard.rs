@@ -157,10 +157,6 @@ pub fn outgoing(gw: &Gateway, arguments: &Value) -> Outgoing {
 
 /// [`outgoing`], with the pieces of secrets counted across every call
 /// `agent` made through this gateway (see [`FragmentLedger`]).
-#[allow(
-    dead_code,
-    reason = "the handler calls it once the gateway holds a ledger: see the note on issue 11, item 5"
-)]
 pub fn outgoing_in_session(
     gw: &Gateway,
     ledger: &FragmentLedger,
@@ -196,10 +192,6 @@ fn outgoing_with(gw: &Gateway, exposure: &mut Exposure, arguments: &Value) -> Ou
 /// The most agents whose pieces a [`FragmentLedger`] keeps. Agents are
 /// identities the operator mints, so a gateway rarely sees this many; past
 /// it, the agent that has gone longest without a call is forgotten.
-#[allow(
-    dead_code,
-    reason = "the handler calls it once the gateway holds a ledger: see the note on issue 11, item 5"
-)]
 pub const MAX_AGENTS: usize = 1024;
 
 /// What of each vault secret each agent has sent out in pieces, for as long
@@ -207,10 +199,6 @@ pub const MAX_AGENTS: usize = 1024;
 /// [`MAX_AGENTS`] agents, each one bit per skeleton character of each
 /// secret it sent a piece of.
 #[derive(Default)]
-#[allow(
-    dead_code,
-    reason = "the handler calls it once the gateway holds a ledger: see the note on issue 11, item 5"
-)]
 pub struct FragmentLedger {
     agents: Mutex<Agents>,
 }
@@ -221,10 +209,6 @@ struct Agents {
     clock: u64,
 }
 
-#[allow(
-    dead_code,
-    reason = "the handler calls it once the gateway holds a ledger: see the note on issue 11, item 5"
-)]
 impl FragmentLedger {
     pub fn new() -> Self {
         Self::default()

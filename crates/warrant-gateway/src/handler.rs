@@ -308,7 +308,16 @@ impl GatewayHandler {
         if let Err(reason) = tools::check_arguments(&entry, &arguments, &gw.config.gateway) {
             return self.refuse(claims, &requested, &arguments, "invalid-arguments", reason).await;
         }
-        let (arguments, request) = match crate::guard::outgoing(gw, &arguments) {
+        // Pieces of a secret are counted across every call of the agent's
+        // tree (its root and every descendant), so splitting a secret over
+        // calls, or over a parent and a child, does not hide it.
+        let tree = claims.ancestors.first().map_or(claims.agent_id, |a| a.agent_id).to_string();
+        let (arguments, request) = match crate::guard::outgoing_in_session(
+            gw,
+            &gw.fragments,
+            &tree,
+            &arguments,
+        ) {
             crate::guard::Outgoing::Clean => (arguments, request),
             crate::guard::Outgoing::Block(leak) => {
                 return self.blocked(claims, entry.name.as_str(), &arguments, &leak).await;

@@ -116,6 +116,14 @@ pub(crate) struct RunCredentials {
     exposure: Mutex<Exposure>,
 }
 
+impl RunCredentials {
+    /// The vault's current secrets and scanner, for the run's gate to search
+    /// host names with before they are looked up.
+    pub(crate) fn known(&self) -> Arc<Known> {
+        self.broker.known()
+    }
+}
+
 /// Everything [`RunCredentials::prepare`] needs.
 pub(crate) struct Prepare<'a> {
     pub home: &'a Home,
