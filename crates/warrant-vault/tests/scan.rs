@@ -369,10 +369,8 @@ fn a_secret_with_a_line_break_in_it_is_found() {
 #[test]
 fn a_secret_in_fullwidth_or_other_compatibility_forms_is_found() {
     let s = scanner(&[("github", &github_token())]);
-    let fullwidth: String = github_token()
-        .chars()
-        .map(|c| char::from_u32(c as u32 - 0x21 + 0xff01).unwrap())
-        .collect();
+    let fullwidth: String =
+        github_token().chars().map(|c| char::from_u32(c as u32 - 0x21 + 0xff01).unwrap()).collect();
     assert_found_whole(&s, &fullwidth);
     // Half fullwidth, with a combining mark on each character.
     let mixed: String = github_token()
@@ -444,8 +442,11 @@ fn line_wrapped_base64_is_found_at_every_alignment() {
                 data.extend_from_slice(github_token().as_bytes());
                 data.extend_from_slice(&[b'y'; 50]);
                 let encoded = STANDARD.encode(&data);
-                let lines: Vec<&str> =
-                    encoded.as_bytes().chunks(width).map(|c| std::str::from_utf8(c).unwrap()).collect();
+                let lines: Vec<&str> = encoded
+                    .as_bytes()
+                    .chunks(width)
+                    .map(|c| std::str::from_utf8(c).unwrap())
+                    .collect();
                 let wrapped = lines.join(newline);
                 let found = s.scan(wrapped.as_bytes());
                 assert_eq!(found.len(), 1, "prefix {prefix_len}, width {width}: {found:?}");
@@ -458,7 +459,8 @@ fn line_wrapped_base64_is_found_at_every_alignment() {
 fn hex_grouped_or_wrapped_is_found() {
     let s = scanner(&[("github", &github_token())]);
     let hex = hex::encode(github_token());
-    let grouped: Vec<String> = hex.as_bytes().chunks(4).map(|c| String::from_utf8(c.to_vec()).unwrap()).collect();
+    let grouped: Vec<String> =
+        hex.as_bytes().chunks(4).map(|c| String::from_utf8(c.to_vec()).unwrap()).collect();
     assert_eq!(s.scan(grouped.join(" ").as_bytes()).len(), 1);
     assert_eq!(s.scan(grouped.join(":\n").as_bytes()).len(), 1);
 }
