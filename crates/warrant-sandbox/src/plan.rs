@@ -12,6 +12,7 @@ use seccompiler::BpfProgram;
 
 use crate::error::LaunchError;
 use crate::profile::{Access, NetworkMode, NetworkPolicy, Profile, SandboxSpec};
+use crate::protect::Guard;
 use crate::report::{Control, MountSummary};
 use crate::tables::{DEV_NODES, DEV_SYMLINKS, ETC_ENTRIES, FORBIDDEN_MOUNT_ROOTS, SYSTEM_DIRS};
 
@@ -193,12 +194,31 @@ impl Plan {
         ops.extend(user_ops);
         check_user_target(&workspace)?;
         ops.push(op(MountKind::BindReadWrite { file: false }, &workspace, Some(&workspace))?);
-        binds.push((workspace.clone(), workspace.clone()));
+        binds.push((workspace.clone(), workspace.clone(), true));
         let protected = crate::protect::protected_paths(host_home.as_deref(), &spec.protected);
-        let binds: Vec<_> =
-            binds.iter().map(|(target, source)| crate::protect::Bind { target, source }).collect();
-        for (target, file) in crate::protect::masks(&binds, &protected)? {
-            ops.push(op(MountKind::Mask { file }, &target, None)?);
+        let binds: Vec<_> = binds
+            .iter()
+            .map(|(target, source, writable)| crate::protect::Bind {
+                target,
+                source,
+                writable: *writable,
+            })
+            .collect();
+        for guard in crate::protect::guards(&binds, &protected, host_home.as_deref())? {
+            // A declared path already mounted there pins it as well.
+            if matches!(&guard, Guard::Pin { target, .. } if ops.iter().any(|o| o.target == *target))
+            {
+                continue;
+            }
+            ops.push(match guard {
+                Guard::Mask { target, file } => op(MountKind::Mask { file }, &target, None)?,
+                Guard::Pin { target, source, writable: true } => {
+                    op(MountKind::BindReadWrite { file: false }, &target, Some(&source))?
+                }
+                Guard::Pin { target, source, writable: false } => {
+                    op(MountKind::BindReadOnly { file: false }, &target, Some(&source))?
+                }
+            });
         }
 
         let mut targets = std::collections::HashSet::with_capacity(ops.len());
@@ -347,8 +367,9 @@ fn system_mounts(tmp_size: &str) -> Result<Vec<MountOp>, LaunchError> {
     Ok(ops)
 }
 
-/// The host paths a sandbox gets: (target, canonical source) of each bind.
-type Binds = Vec<(PathBuf, PathBuf)>;
+/// The host paths a sandbox gets: (target, canonical source, writable) of
+/// each bind.
+type Binds = Vec<(PathBuf, PathBuf, bool)>;
 
 /// The profile's extra paths, and each one's bind.
 fn user_mounts(
@@ -376,7 +397,7 @@ fn user_mounts(
             Access::ReadWrite => MountKind::BindReadWrite { file },
         };
         ops.push(op(kind, &target, Some(&source))?);
-        binds.push((target, source));
+        binds.push((target, source, rule.access == Access::ReadWrite));
     }
     Ok((ops, binds))
 }

@@ -67,22 +67,57 @@ pub fn protected_paths(home: Option<&Path>, extra: &[(PathBuf, String)]) -> Vec<
 }
 
 /// A host directory or file the sandbox gets: `source` (canonical) appears
-/// at `target`.
+/// at `target`, writable or not.
 pub(crate) struct Bind<'a> {
     pub target: &'a Path,
     pub source: &'a Path,
+    pub writable: bool,
 }
 
-/// Refuses a bind that lies inside a protected path, and lists the masks the
-/// others need: for each protected path strictly inside a bind's source, the
-/// path inside the sandbox to mount an empty one over, and whether it is a
-/// file.
-pub(crate) fn masks(
+/// What the plan adds to keep protected paths out of reach.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Guard {
+    /// An empty, read-only directory or file over a protected path.
+    Mask { target: PathBuf, file: bool },
+    /// A directory between a bind's root and a protected path, bound onto
+    /// itself with the bind's access: a mount point cannot be renamed or
+    /// removed, so the protected path cannot be moved out from under its
+    /// mask (and found unmasked by the next sandbox or file tool).
+    Pin { target: PathBuf, source: PathBuf, writable: bool },
+}
+
+impl Guard {
+    fn target(&self) -> &Path {
+        match self {
+            Guard::Mask { target, .. } | Guard::Pin { target, .. } => target,
+        }
+    }
+}
+
+/// Refuses a bind of the launcher's home directory itself (the workspace of
+/// `cd ~ && warrant run`) or one inside a protected path, and lists what the
+/// others need: a mask over each protected path strictly inside a bind's
+/// source, and a pin on each directory between the bind's root and it.
+///
+/// The home is refused rather than masked: besides the secret stores it
+/// holds the files that run code as the person later (shell startup files,
+/// `~/.gitconfig`, `~/.ssh/authorized_keys` once created), which no table can
+/// list in full. A bind that merely contains the home is covered by the
+/// sandbox's private home, mounted over it.
+pub(crate) fn guards(
     binds: &[Bind<'_>],
     protected: &[Protected],
-) -> Result<Vec<(PathBuf, bool)>, LaunchError> {
-    let mut out: Vec<(PathBuf, bool)> = Vec::new();
+    home: Option<&Path>,
+) -> Result<Vec<Guard>, LaunchError> {
+    let home = home.and_then(|h| h.canonicalize().ok());
+    let mut out: Vec<Guard> = Vec::new();
     for bind in binds {
+        if home.as_deref() == Some(bind.source) {
+            return Err(LaunchError::Path {
+                path: bind.target.to_path_buf(),
+                reason: "is your home directory, which a sandbox never gets: it holds your shell's startup files and your secret stores, which a command could read or rewrite to run code as you later; run from a project directory".to_owned(),
+            });
+        }
         if let Some(p) = protected.iter().find(|p| p.covers(bind.source) || p.covers(bind.target)) {
             return Err(LaunchError::Path {
                 path: bind.target.to_path_buf(),
@@ -95,9 +130,24 @@ pub(crate) fn masks(
         }
         for p in protected {
             let Ok(rel) = p.path.strip_prefix(bind.source) else { continue };
-            let target = bind.target.join(rel);
-            if !out.iter().any(|(t, _)| *t == target) {
-                out.push((target, p.file));
+            let mut guards = Vec::new();
+            let mut between = PathBuf::new();
+            let mut parts = rel.components().peekable();
+            while let Some(part) = parts.next() {
+                between.push(part);
+                if parts.peek().is_some() {
+                    guards.push(Guard::Pin {
+                        target: bind.target.join(&between),
+                        source: bind.source.join(&between),
+                        writable: bind.writable,
+                    });
+                }
+            }
+            guards.push(Guard::Mask { target: bind.target.join(rel), file: p.file });
+            for guard in guards {
+                if !out.iter().any(|g| g.target() == guard.target()) {
+                    out.push(guard);
+                }
             }
         }
     }
@@ -139,11 +189,17 @@ mod tests {
         let (_dir, root) = tree();
         let home = root.join("home");
         let found = protected_paths(Some(&home), &[]);
-        let binds = [Bind { target: &root, source: &root }];
-        let masks = masks(&binds, &found).unwrap();
-        assert!(masks.contains(&(home.join(".ssh"), false)));
-        assert!(masks.contains(&(home.join(".netrc"), true)));
-        assert_eq!(masks.len(), found.len());
+        let binds = [Bind { target: &root, source: &root, writable: true }];
+        let guards = guards(&binds, &found, None).unwrap();
+        assert!(guards.contains(&Guard::Mask { target: home.join(".ssh"), file: false }));
+        assert!(guards.contains(&Guard::Mask { target: home.join(".netrc"), file: true }));
+        let masks = guards.iter().filter(|g| matches!(g, Guard::Mask { .. })).count();
+        assert_eq!(masks, found.len());
+        // Every directory on the way is pinned, once, with the bind's access.
+        for dir in [home.clone(), home.join(".cargo")] {
+            let pin = Guard::Pin { target: dir.clone(), source: dir, writable: true };
+            assert_eq!(guards.iter().filter(|g| **g == pin).count(), 1, "{guards:?}");
+        }
     }
 
     #[test]
@@ -155,8 +211,10 @@ mod tests {
         std::os::unix::fs::symlink(root.join("data/keys"), home.join(".config/gcloud")).unwrap();
         let found = protected_paths(Some(&home), &[]);
         let data = root.join("data");
-        let masks = masks(&[Bind { target: &data, source: &data }], &found).unwrap();
-        assert_eq!(masks, [(root.join("data/keys"), false)]);
+        let guards =
+            guards(&[Bind { target: &data, source: &data, writable: false }], &found, None)
+                .unwrap();
+        assert_eq!(guards, [Guard::Mask { target: root.join("data/keys"), file: false }]);
     }
 
     #[test]
@@ -165,7 +223,20 @@ mod tests {
         let home = root.join("home");
         let found = protected_paths(Some(&home), &[]);
         let inside = home.join(".ssh");
-        let err = masks(&[Bind { target: &inside, source: &inside }], &found).unwrap_err();
+        let bind = Bind { target: &inside, source: &inside, writable: true };
+        let err = guards(&[bind], &found, None).unwrap_err();
         assert!(err.to_string().contains("no sandbox sees"), "{err}");
+    }
+
+    #[test]
+    fn the_home_itself_is_refused_and_a_bind_around_it_is_not() {
+        let (_dir, root) = tree();
+        let home = root.join("home");
+        let found = protected_paths(Some(&home), &[]);
+        let bind = Bind { target: &home, source: &home, writable: true };
+        let err = guards(&[bind], &found, Some(&home)).unwrap_err();
+        assert!(err.to_string().contains("your home directory"), "{err}");
+        let around = Bind { target: &root, source: &root, writable: true };
+        assert!(guards(&[around], &found, Some(&home)).is_ok());
     }
 }

@@ -185,7 +185,8 @@ fn protected_paths_inside_the_workspace_are_masked_empty_and_read_only() {
     assert_denied(&fixture, &spec, "write", &[netrc.to_str().unwrap()], libc::EROFS);
     assert_denied(&fixture, &spec, "write", &[home.join("keys").to_str().unwrap()], libc::EROFS);
     let script = format!(
-        "mv {h} {w}/stolen 2>/dev/null && echo moved; rm -rf {h} 2>/dev/null; \
+        "mv {h} {w}/stolen 2>/dev/null && echo moved; mv {w}/home {w}/aside 2>/dev/null && echo moved-parent; \
+         rm -rf {h} {w}/home 2>/dev/null; \
          test -e {k} && echo key; echo ok > {w}/fine && cat {w}/fine",
         h = home.display(),
         w = fixture.workspace.display(),
@@ -198,6 +199,7 @@ fn protected_paths_inside_the_workspace_are_masked_empty_and_read_only() {
     assert!(std::fs::read_to_string(&netrc).unwrap().contains("TOP-SECRET"));
     let evidence = format!("{:?}", output.report);
     assert!(evidence.contains("2 protected paths masked"), "{evidence}");
+    assert!(fixture.workspace.join("home/.warrant/keys/root.key").exists());
 }
 
 #[test]
