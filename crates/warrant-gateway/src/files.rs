@@ -6,13 +6,17 @@
 //! Paths are resolved with `cap-std`, which refuses `..`, absolute paths and
 //! symlinks that lead out of the workspace at the time of the open. A
 //! workspace may hold a protected path (an agent spawned with `--workspace
-//! ~`), and a symlink inside the workspace may lead into one, so every
-//! directory and file is checked where it really is, through the open
+//! ~/.config`), and a symlink inside the workspace may lead into one, so
+//! every directory and file is checked where it really is, through the open
 //! descriptor (`/proc/self/fd`), after it is opened and before anything is
-//! read or written through it. A file is created only in a directory that
-//! was checked, through that directory's descriptor, so a symlink swapped in
-//! meanwhile cannot redirect it. Directories that `create_dirs` makes are
-//! made one at a time, each checked before the next.
+//! read through it. Writes never go through a symlink: the new contents are
+//! written to a fresh file in a checked directory and renamed over the name
+//! (a rename replaces a link, not its target), and a name that is a symlink
+//! is refused, so a link planted by `warrant__exec` cannot have a protected
+//! file emptied or created first. Directories that `create_dirs` makes are
+//! made one at a time, each checked before the next. A workspace that is or
+//! holds the home directory is refused outright: its startup files and
+//! stores are no agent's to read or rewrite.
 //!
 //! What it does not do: notice a hard link, made before the agent started,
 //! from the workspace to a file in a protected path.
@@ -51,13 +55,32 @@ struct FileArgs {
 /// What the file tools may not touch: the protected paths of this host.
 pub(crate) struct Fence {
     protected: Vec<Protected>,
+    /// The gateway's `$HOME`, where it really is.
+    home: Option<PathBuf>,
 }
 
 impl Fence {
     /// The secret stores beneath `$HOME`, Warrant's home and its audit witness.
     pub(crate) fn new(settings: &crate::config::SandboxSettings) -> Self {
         let home = std::env::var_os("HOME").map(PathBuf::from);
-        Self { protected: warrant_sandbox::protected_paths(home.as_deref(), &settings.protected) }
+        let protected = warrant_sandbox::protected_paths(home.as_deref(), &settings.protected);
+        Self { protected, home: home.and_then(|h| h.canonicalize().ok()) }
+    }
+
+    /// Refuses a workspace that is or holds the home directory (its startup
+    /// files and stores are no agent's to read or rewrite), or lies inside a
+    /// protected path.
+    fn check_workspace(&self, workspace: &Path) -> Result<(), String> {
+        let real = workspace.canonicalize().map_err(|e| {
+            format!("warrant: the workspace `{}` cannot be opened: {e}", workspace.display())
+        })?;
+        if self.home.as_deref().is_some_and(|home| home.starts_with(&real)) {
+            return Err(format!(
+                "warrant: the workspace `{}` holds your home directory, which Warrant's file tools never work in; give the agent a project directory (`agents spawn --workspace DIR`)",
+                workspace.display()
+            ));
+        }
+        self.check(&real, &workspace.display().to_string())
     }
 
     /// Refuses `path` if it is, or lies inside, a protected path.
@@ -98,7 +121,7 @@ pub(crate) fn call(
 ) -> Result<CallToolResult, String> {
     let args: FileArgs =
         serde_json::from_value(arguments).map_err(|e| format!("warrant: {tool} arguments: {e}"))?;
-    fence.check(workspace, &workspace.display().to_string())?;
+    fence.check_workspace(workspace)?;
     let root = Dir::open_ambient_dir(workspace, ambient_authority()).map_err(|e| {
         format!("warrant: the workspace `{}` cannot be opened: {e}", workspace.display())
     })?;
@@ -131,18 +154,8 @@ pub(crate) fn call(
             let parent = path.parent().unwrap_or(Path::new(""));
             let dir = open_dir_checked(&root, parent, args.create_dirs, fence, &shown)
                 .map_err(|e| e.unwrap_or_else(refused))?;
-            let mut options = OpenOptions::new();
-            options.write(true).create(true);
-            if args.append {
-                options.append(true);
-            } else {
-                options.truncate(true);
-            }
-            let mut file = dir.open_with(name, &options).map_err(refused)?;
-            // The directory was checked; the name in it may be a symlink
-            // (cap-std follows it while it stays beneath the workspace).
-            fence.check_open(&file, &shown)?;
-            file.write_all(content.as_bytes()).map_err(refused)?;
+            replace_file(&dir, name, content.as_bytes(), args.append, fence, &shown)
+                .map_err(|e| e.unwrap_or_else(refused))?;
             format!("wrote {} bytes to {shown}", content.len())
         }
         LIST_DIR => {
@@ -168,6 +181,64 @@ pub(crate) fn call(
         other => return Err(format!("warrant: no file tool `{other}`")),
     };
     Ok(CallToolResult::success(vec![ContentBlock::text(text)]))
+}
+
+/// Writes `content` as the file `name` in `dir` (a checked directory), or
+/// adds it to what the file holds (`append`), without ever writing through a
+/// symlink: the new contents go to a fresh file in `dir` that is then
+/// renamed over `name`, and a rename replaces a symlink, not its target. A
+/// name that is a symlink is refused, so a link planted in the workspace
+/// (by `warrant__exec`, say) cannot have a protected file emptied or
+/// created before any check. The file keeps its permissions.
+fn replace_file(
+    dir: &Dir,
+    name: &std::ffi::OsStr,
+    content: &[u8],
+    append: bool,
+    fence: &Fence,
+    shown: &str,
+) -> Result<(), Result<String, std::io::Error>> {
+    let existing = match dir.symlink_metadata(name) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(Ok(format!(
+                "warrant: `{}` is a symlink; Warrant's file tools do not write through one (name the file itself)",
+                printable(shown)
+            )));
+        }
+        Ok(meta) if meta.is_dir() => {
+            return Err(Ok(format!("warrant: `{}` is a directory", printable(shown))));
+        }
+        Ok(meta) => Some(meta.permissions()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Err(e)),
+    };
+    let mut data = Vec::new();
+    if append && existing.is_some() {
+        let file = dir.open(name).map_err(Err)?;
+        fence.check_open(&file, shown).map_err(Ok)?;
+        let limit = u64::try_from(MAX_FILE_BYTES + 1).unwrap_or(u64::MAX);
+        file.take(limit).read_to_end(&mut data).map_err(Err)?;
+    }
+    data.extend_from_slice(content);
+    if data.len() > MAX_FILE_BYTES {
+        return Err(Ok(format!(
+            "warrant: `{}` would be larger than {MAX_FILE_BYTES} bytes",
+            printable(shown)
+        )));
+    }
+    let staged = format!(".{}.warrant-{}.tmp", name.to_string_lossy(), crate::approvals::new_id());
+    let written = (|| {
+        let mut file = dir.open_with(&staged, OpenOptions::new().write(true).create_new(true))?;
+        file.write_all(&data)?;
+        if let Some(permissions) = existing {
+            file.set_permissions(permissions)?;
+        }
+        dir.rename(&staged, dir, name)
+    })();
+    if written.is_err() {
+        let _ = dir.remove_file(&staged);
+    }
+    written.map_err(Err)
 }
 
 /// Opens `path` beneath `root` one component at a time, each directory

@@ -59,25 +59,24 @@ fn raw_control(w: &Warrant, request: &Value) -> Value {
 }
 
 #[test]
-fn a_run_started_in_the_home_cannot_read_keys_write_policy_or_reach_the_control_socket() {
+fn a_run_whose_workspace_holds_the_home_cannot_read_keys_write_policy_or_reach_the_control_socket()
+{
     let w = Warrant::new(BIN);
     if !sandboxes_available(&w) {
         return;
     }
-    // `cd ~ && warrant run`: the workspace is $HOME, and Warrant's home
-    // (`<dir>/home`) and `~/.ssh` lie inside it.
-    let user_home = w.dir.path().to_owned();
-    std::fs::create_dir_all(user_home.join(".ssh")).unwrap();
-    std::fs::write(user_home.join(".ssh/id_ed25519"), "SSH-PRIVATE-KEY").unwrap();
+    // The workspace is the parent of Warrant's home (`<dir>/home`) and of
+    // its witness; the person's $HOME is elsewhere.
+    let workspace = w.dir.path().to_owned();
+    let elsewhere = tempfile::tempdir().unwrap();
     let gw = w.up();
-    let witness = user_home.join("home-witness.jsonl");
+    let witness = workspace.join("home-witness.jsonl");
     let witnessed = std::fs::read(&witness).expect("the gateway keeps a witness beside the home");
     let script = format!(
         r#"
         cat home/keys/root.key 2>/dev/null && echo ROOT-KEY-READ
         cat home/keys/audit.key 2>/dev/null && echo AUDIT-KEY-READ
         cat home/audit.db >/dev/null 2>&1 && echo AUDIT-LOG-READ
-        cat .ssh/id_ed25519 2>/dev/null && echo SSH-KEY-READ
         echo 'permit (principal, action, resource);' > home/policy/mine.cedar 2>/dev/null && echo POLICY-WRITTEN
         rm -f home/policy/default.cedar 2>/dev/null; test -e home/policy/default.cedar || echo POLICY-GONE-INSIDE
         mv home home-moved 2>/dev/null && echo HOME-MOVED
@@ -89,15 +88,17 @@ fn a_run_started_in_the_home_cannot_read_keys_write_policy_or_reach_the_control_
         "#,
         client = control_client("home/run/control.sock", "home/run/control.key", "approvals"),
     );
-    let out =
-        run_from(&w, &user_home, &user_home, &["--name", "homebody", "--", "bash", "-c", &script]);
+    let out = run_from(
+        &w,
+        &workspace,
+        elsewhere.path(),
+        &["--name", "neighbour", "--", "bash", "-c", &script],
+    );
     assert_eq!(out.code, 0, "{out:?}");
     for escaped in [
         "ROOT-KEY-READ",
         "AUDIT-KEY-READ",
         "AUDIT-LOG-READ",
-        "SSH-KEY-READ",
-        "SSH-PRIVATE-KEY",
         "POLICY-WRITTEN",
         "HOME-MOVED",
         "WITNESS-EMPTIED",
@@ -112,13 +113,57 @@ fn a_run_started_in_the_home_cannot_read_keys_write_policy_or_reach_the_control_
     assert!(out.stdout.contains("POLICY-GONE-INSIDE"), "{}", out.stdout);
     assert!(w.home().join("policy/default.cedar").exists());
     assert!(!w.home().join("policy/mine.cedar").exists());
-    assert_eq!(
-        std::fs::read_to_string(user_home.join(".ssh/id_ed25519")).unwrap(),
-        "SSH-PRIVATE-KEY"
-    );
-    assert_eq!(std::fs::read_to_string(user_home.join("mine.txt")).unwrap(), "ok\n");
+    assert_eq!(std::fs::read_to_string(workspace.join("mine.txt")).unwrap(), "ok\n");
     assert!(std::fs::read(&witness).unwrap().starts_with(&witnessed), "the witness was rewritten");
     drop(gw);
+}
+
+/// `cd ~ && warrant run`: the home directory holds the shell's startup
+/// files, git's and ssh's configuration and the secret stores; a sandbox
+/// that could write it could run code as the person later. Refused, saying
+/// why and what to do instead.
+#[test]
+fn a_run_from_the_home_directory_is_refused_with_a_reason() {
+    let w = Warrant::new(BIN);
+    let user_home = w.dir.path();
+    let out = run_from(&w, user_home, user_home, &["--", "true"]);
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("your home directory"), "{}", out.stderr);
+    assert!(out.stderr.contains("project directory"), "{}", out.stderr);
+}
+
+/// A workspace that holds secret stores (a run in `~/.config`): each is
+/// masked, and none can be moved out from under its mask for the next
+/// sandbox to find unmasked.
+#[test]
+fn a_run_in_a_config_directory_can_neither_read_nor_move_the_stores_in_it() {
+    let w = Warrant::new(BIN);
+    if !sandboxes_available(&w) {
+        return;
+    }
+    let user_home = tempfile::tempdir().unwrap();
+    let config = user_home.path().join(".config");
+    std::fs::create_dir_all(config.join("gh")).unwrap();
+    std::fs::create_dir_all(config.join("git")).unwrap();
+    std::fs::write(config.join("gh/hosts.yml"), "oauth_token: GH-SECRET").unwrap();
+    std::fs::write(config.join("git/credentials"), "https://u:GIT-SECRET@example.com").unwrap();
+    let script = r#"
+        cat gh/hosts.yml git/credentials 2>/dev/null
+        mv gh gh-aside 2>/dev/null && echo MOVED-STORE
+        mv git git-aside 2>/dev/null && echo MOVED-PARENT
+        rm -rf git 2>/dev/null; test -d git || echo REMOVED-PARENT
+        echo ok > settings.toml && echo wrote-own
+    "#;
+    for round in ["first", "second"] {
+        let out = run_from(&w, &config, user_home.path(), &["--", "bash", "-c", script]);
+        assert_eq!(out.code, 0, "{round}: {out:?}");
+        for escaped in ["GH-SECRET", "GIT-SECRET", "MOVED-STORE", "MOVED-PARENT", "REMOVED-PARENT"]
+        {
+            assert!(!out.stdout.contains(escaped), "{round}: {escaped}: {}", out.stdout);
+        }
+        assert!(out.stdout.contains("wrote-own"), "{round}: {out:?}");
+    }
+    assert!(config.join("git/credentials").exists() && config.join("gh/hosts.yml").exists());
 }
 
 #[test]
@@ -182,36 +227,45 @@ fn a_process_of_the_operators_uid_without_the_control_key_is_refused() {
     drop(gw);
 }
 
-#[test]
-fn file_tools_never_touch_the_home_or_secret_stores_whatever_the_workspace() {
+fn call(tool: &str, arguments: Value) -> Value {
+    json!({"op": "call", "tool": tool, "arguments": arguments})
+}
+
+/// A home whose policy permits every call, so that only Warrant's own
+/// barriers stand between an agent and the files.
+fn permissive() -> Warrant {
     let w = Warrant::new(BIN);
     std::fs::write(
         w.home().join("policy/default.cedar"),
         "@id(\"all\") permit (principal, action == Action::\"call_tool\", resource);",
     )
     .unwrap();
-    // The agent's workspace is the parent of Warrant's home, and the
-    // gateway's $HOME, with a secret store in it.
+    w
+}
+
+#[test]
+fn file_tools_never_touch_the_home_or_its_witness_whatever_the_workspace() {
+    let w = permissive();
+    // The agent's workspace is the parent of Warrant's home and witness.
     let workspace = w.dir.path().to_owned();
-    std::fs::create_dir_all(workspace.join(".ssh")).unwrap();
-    std::fs::write(workspace.join(".ssh/id_ed25519"), "SSH-PRIVATE-KEY").unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
     std::fs::write(workspace.join("notes.txt"), "fine").unwrap();
     std::os::unix::fs::symlink("home/keys", workspace.join("keys-link")).unwrap();
     std::os::unix::fs::symlink("home/policy", workspace.join("policy-link")).unwrap();
     std::os::unix::fs::symlink("home/keys/root.key", workspace.join("key-link")).unwrap();
-    w.set_env("HOME", workspace.to_str().unwrap());
+    w.set_env("HOME", elsewhere.path().to_str().unwrap());
     let (_, token) = w.spawn_agent("editor", &["--workspace", workspace.to_str().unwrap()]);
     let gw = w.up();
-    let call =
-        |tool: &str, arguments: Value| json!({"op": "call", "tool": tool, "arguments": arguments});
     let root_key = w.home().join("keys/root.key");
+    let key_before = std::fs::read(&root_key).unwrap();
+    let audit_before = std::fs::metadata(w.home().join("audit.db")).unwrap().len();
     let attempts = [
         call("warrant__read_file", json!({"path": "home/keys/root.key"})),
         call("warrant__read_file", json!({"path": root_key.to_str().unwrap()})),
         call("warrant__read_file", json!({"path": "keys-link/root.key"})),
         call("warrant__read_file", json!({"path": "key-link"})),
         call("warrant__read_file", json!({"path": "notes.txt/../home/keys/audit.key"})),
-        call("warrant__read_file", json!({"path": ".ssh/id_ed25519"})),
+        call("warrant__read_file", json!({"path": "home-witness.jsonl"})),
         call("warrant__list_dir", json!({"path": "home"})),
         call("warrant__list_dir", json!({"path": "keys-link"})),
         call(
@@ -230,14 +284,19 @@ fn file_tools_never_touch_the_home_or_secret_stores_whatever_the_workspace() {
             "warrant__write_file",
             json!({"path": "policy-link/made/deep.txt", "content": "x", "create_dirs": true}),
         ),
-        call("warrant__write_file", json!({"path": "key-link", "content": "forged"})),
+        call("warrant__write_file", json!({"path": "home-witness.jsonl", "content": ""})),
     ];
     let mut script = vec![call("warrant__read_file", json!({"path": "notes.txt"}))];
     script.extend(attempts.iter().cloned());
+    // Links planted by a sandboxed command, then written through: the
+    // target must not be emptied or created before any check.
     script.push(call(
         "warrant__exec",
-        json!({"command": "cat home/keys/root.key; cat .ssh/id_ed25519; ls -A home | wc -l"}),
+        json!({"command": "ln -s home/keys/root.key K; ln -s home/audit.db A; ln -s home/policy/new.cedar N; cat home/keys/root.key; ls -A home | wc -l"}),
     ));
+    for link in ["K", "A", "N"] {
+        script.push(call("warrant__write_file", json!({"path": link, "content": ""})));
+    }
     let out = client(&gw.url, Some(&token), &Value::Array(script));
     let results = out["results"].as_array().unwrap();
     assert_eq!(results[0]["text"], "fine", "{out}");
@@ -245,14 +304,72 @@ fn file_tools_never_touch_the_home_or_secret_stores_whatever_the_workspace() {
         let result = &results[i + 1];
         let text = result["text"].as_str().unwrap_or_default();
         assert_eq!(result["is_error"], true, "{attempt} was allowed: {text}");
-        assert!(!text.contains("SSH-PRIVATE") && !text.contains("BEGIN"), "{attempt}: {text}");
         assert!(text.contains("never touch"), "{attempt}: {text}");
     }
-    let exec = results.last().unwrap()["text"].as_str().unwrap_or_default();
-    let exec: Value = serde_json::from_str(exec).unwrap_or_else(|_| panic!("{out}"));
+    let exec = &results[attempts.len() + 1];
+    let exec: Value = serde_json::from_str(exec["text"].as_str().unwrap_or_default())
+        .unwrap_or_else(|_| panic!("{out}"));
     assert_eq!(exec["stdout"], "0\n", "the home is empty to exec: {exec}");
-    assert!(!w.home().join("policy/mine.cedar").exists());
+    for result in &results[attempts.len() + 2..] {
+        let text = result["text"].as_str().unwrap_or_default();
+        assert_eq!(result["is_error"], true, "a write through a planted link: {text}");
+        assert!(text.contains("symlink"), "{text}");
+    }
+    assert_eq!(std::fs::read(&root_key).unwrap(), key_before, "the root key was rewritten");
+    assert!(std::fs::metadata(w.home().join("audit.db")).unwrap().len() >= audit_before);
+    assert!(
+        !w.home().join("policy/mine.cedar").exists() && !w.home().join("policy/new.cedar").exists()
+    );
     assert!(!w.home().join("made").exists() && !w.home().join("policy/made").exists());
-    assert_ne!(std::fs::read(&root_key).unwrap(), b"forged");
+    drop(gw);
+}
+
+#[test]
+fn file_tools_never_touch_secret_stores_and_refuse_the_home_directory_as_a_workspace() {
+    let w = permissive();
+    let user_home = tempfile::tempdir().unwrap();
+    let config = user_home.path().join(".config");
+    std::fs::create_dir_all(config.join("gh")).unwrap();
+    std::fs::write(config.join("gh/hosts.yml"), "oauth_token: GH-SECRET").unwrap();
+    std::fs::write(config.join("settings.toml"), "fine").unwrap();
+    std::os::unix::fs::symlink("gh", config.join("gh-link")).unwrap();
+    w.set_env("HOME", user_home.path().to_str().unwrap());
+    let (_, in_config) = w.spawn_agent("configurer", &["--workspace", config.to_str().unwrap()]);
+    let home = user_home.path().to_str().unwrap();
+    let (_, in_home) = w.spawn_agent("homebody", &["--workspace", home]);
+    let gw = w.up();
+    let out = client(
+        &gw.url,
+        Some(&in_config),
+        &json!([
+            call("warrant__read_file", json!({"path": "settings.toml"})),
+            call("warrant__read_file", json!({"path": "gh/hosts.yml"})),
+            call("warrant__read_file", json!({"path": "gh-link/hosts.yml"})),
+            call("warrant__list_dir", json!({"path": "gh"})),
+            call("warrant__exec", json!({"command": "mv gh aside 2>&1; ls"})),
+            call("warrant__read_file", json!({"path": "aside/hosts.yml"})),
+            call("warrant__read_file", json!({"path": "gh/hosts.yml"})),
+        ]),
+    );
+    let results = out["results"].as_array().unwrap();
+    assert_eq!(results[0]["text"], "fine", "{out}");
+    for i in [1, 2, 3, 5, 6] {
+        let text = results[i]["text"].as_str().unwrap_or_default();
+        assert_eq!(results[i]["is_error"], true, "step {i}: {text}");
+        assert!(!text.contains("GH-SECRET"), "step {i}: {text}");
+    }
+    let moved = results[4]["text"].as_str().unwrap_or_default();
+    let listed: Value = serde_json::from_str(moved).unwrap_or_else(|_| panic!("{out}"));
+    let listed = listed["stdout"].as_str().unwrap_or_default();
+    assert!(listed.lines().any(|l| l == "gh"), "{listed}");
+    assert!(!listed.lines().any(|l| l == "aside"), "the store was moved: {listed}");
+    let out = client(
+        &gw.url,
+        Some(&in_home),
+        &json!([call("warrant__read_file", json!({"path": ".config/settings.toml"}))]),
+    );
+    let text = out["results"][0]["text"].as_str().unwrap_or_default();
+    assert_eq!(out["results"][0]["is_error"], true, "{text}");
+    assert!(text.contains("holds your home directory"), "{text}");
     drop(gw);
 }
