@@ -15,7 +15,8 @@
 //! - [`scan::LeakScanner`]: finds known secrets, raw or encoded (base64, hex,
 //!   URL and form encoding, JSON escapes, UTF-16) and in disguise
 //!   (separators, format characters, compatibility forms, HTML references,
-//!   case, line-wrapped base64), in bytes that are about to leave, also split
+//!   case, line-wrapped base64, invisible tag characters, rotations, C
+//!   escapes, lists of byte values), in bytes that are about to leave, also split
 //!   across consecutive fields, and redacts them; [`scan::StreamRedactor`]
 //!   masks the exact forms in a stream that arrives in chunks, keeping its
 //!   length; [`fragments::Exposure`] keeps what of each secret went out in a
@@ -52,6 +53,7 @@ mod host;
 pub mod keycache;
 mod name;
 pub mod placeholder;
+mod recoded;
 pub mod rules;
 pub mod scan;
 mod secret;

@@ -56,6 +56,7 @@
 use crate::disguise::DisguiseMatcher;
 use crate::forms::{Form, leak_forms};
 use crate::fragments::{FragmentIndex, Fragments};
+use crate::recoded;
 pub use crate::skeleton::MIN_SKELETON_LEN;
 use crate::skeleton::skeleton;
 use crate::{SecretValue, VaultError};
@@ -346,8 +347,9 @@ impl fmt::Debug for StreamRedactor {
 }
 
 /// The skeletons the disguise pass looks for: of every exact form (UTF-16
-/// reads as the raw form), and of the raw form without its first character
-/// when that is a letter a backslash before it would turn into an escape.
+/// reads as the raw form), of the raw form without its first character
+/// when that is a letter a backslash before it would turn into an escape,
+/// and of the forms only matched in disguise (`crate::recoded`).
 fn disguise_forms(secret: &[u8], exact: &[Form], folded: &[Form]) -> Vec<Zeroizing<Vec<u8>>> {
     let mut forms: Vec<Zeroizing<Vec<u8>>> = exact
         .iter()
@@ -358,6 +360,7 @@ fn disguise_forms(secret: &[u8], exact: &[Form], folded: &[Form]) -> Vec<Zeroizi
     if secret.first().is_some_and(|b| b"nrtbfv0".contains(b)) {
         forms.push(skeleton(secret.get(1..).unwrap_or_default()));
     }
+    forms.extend(recoded::skeleton_forms(secret));
     forms
 }
 

@@ -13,6 +13,9 @@
 //!   NFKC, without recomposing, so that a combining mark put on a character
 //!   does not hide it): fullwidth `Ｇ`, mathematical `𝐆`, circled, superscript
 //!   and ligature forms become plain letters and digits;
+//! - reads the invisible characters that spell bytes one to one as those
+//!   bytes: tag characters (U+E0041 is `A`) and variation selectors (one a
+//!   byte, as data is hidden behind an emoji);
 //! - keeps ASCII letters and digits, lowercased, and drops everything else:
 //!   whitespace and line breaks, punctuation, format characters (zero-width
 //!   spaces and joiners, the byte-order mark, soft hyphens, bidi controls),
@@ -166,9 +169,31 @@ fn emit_char(c: char, start: usize, end: usize, emit: &mut impl FnMut(usize, usi
     };
     if c.is_ascii() {
         one(c);
+    } else if let Some(b) = invisible_byte(c) {
+        one(char::from(b));
     } else {
         unicode_normalization::char::decompose_compatible(c, one);
     }
+}
+
+/// The byte an invisible character stands for, in the two sets of them that
+/// spell bytes one to one and that no decomposition maps: tag characters
+/// (U+E0020..U+E007E are ASCII 0x20..0x7E moved up by U+E0000; a reader
+/// subtracts it back) and variation selectors, one a byte, as data is
+/// smuggled behind an emoji (bytes 0..15 as U+FE00..U+FE0F, 16..255 as
+/// U+E0100..U+E01EF). Dropping them, like other format characters, would
+/// hide the letters they spell. In ordinary text they follow an emoji or an
+/// ideograph a few at a time (a flag's region, a glyph variant), so the
+/// letters they add are too few to make a match.
+fn invisible_byte(c: char) -> Option<u8> {
+    let code = u32::from(c);
+    let byte = match code {
+        0xE0020..=0xE007E => code - 0xE0000,
+        0xFE00..=0xFE0F => code - 0xFE00,
+        0xE0100..=0xE01EF => code - 0xE0100 + 16,
+        _ => return None,
+    };
+    u8::try_from(byte).ok()
 }
 
 /// The character at the start of `rest` (not ASCII) and its length; one
@@ -257,6 +282,18 @@ mod tests {
         assert_eq!(text("\u{2177}\u{2177}".as_bytes()), "viiiviii");
         assert_eq!(text("g\u{301}h\u{332}p".as_bytes()), "ghp");
         assert_eq!(text(b"g\\nh\\tp\\x"), "ghpx");
+    }
+
+    #[test]
+    fn invisible_characters_that_spell_bytes_are_read_as_them() {
+        // Tags, with the language tag and cancel tag around them dropped.
+        assert_eq!(
+            text("\u{e0001}\u{e0047}\u{e0068}\u{e005f}\u{e0031}\u{e007f}".as_bytes()),
+            "gh1"
+        );
+        // Variation selectors: U+E0100 is byte 16, so U+E0157 is `g`; those
+        // below 16 and bytes past ASCII are no letter.
+        assert_eq!(text("\u{2764}\u{fe0f}\u{e0157}\u{e0121}\u{e01ef}".as_bytes()), "g1");
     }
 
     #[test]

@@ -529,3 +529,167 @@ fn vault_secrets_are_not_found_in_disguise_in_ordinary_tool_output() {
     assert!(bytes >= 2_000_000);
     assert!(false_positives.is_empty(), "{}", false_positives.join("\n"));
 }
+
+// Disguises a red team tried on a vault secret after the skeleton pass
+// landed: invisible characters that spell ASCII, rotations, C escapes and
+// lists of byte values.
+
+/// The red team's secret.
+const PLAIN: &str = "Zx9Qw7Er5Ty3Ui1Op0As";
+
+/// Asserts that `disguised` (which must not contain [`PLAIN`]) is found, in
+/// `before {disguised} after`, as one match of `plain` that covers exactly
+/// `covered` (a substring of `disguised`).
+fn assert_found_covering(disguised: &str, covered: &str) {
+    assert!(!disguised.contains(PLAIN));
+    let s = scanner(&[("plain", PLAIN)]);
+    let haystack = format!("before {disguised} after");
+    let found = found_disguised(&s, haystack.as_bytes());
+    assert_eq!(found.len(), 1, "{disguised:?}: {found:?}");
+    let (name, _, offset, len) = &found[0];
+    assert_eq!(name, "plain");
+    assert_eq!(&haystack[*offset..offset + len], covered, "{disguised:?}");
+}
+
+fn assert_found(disguised: &str) {
+    assert_found_covering(disguised, disguised);
+}
+
+/// Asserts that `disguised` alone is one of the exact forms, so the
+/// streaming mask finds it too.
+fn assert_found_exactly(disguised: &str) {
+    let s = scanner(&[("plain", PLAIN)]);
+    let found = s.scan_exact(disguised.as_bytes());
+    assert_eq!(found.len(), 1, "{disguised:?}: {found:?}");
+    assert_eq!((found[0].offset, found[0].len), (0, disguised.len()), "{disguised:?}");
+}
+
+/// Each character as the one `shift` places along its alphabet: letters by
+/// `letters` (case kept), digits by `digits`.
+fn caesar(text: &str, letters: u8, digits: u8) -> String {
+    text.bytes()
+        .map(|b| {
+            let rotate = |base: u8, size: u8, by: u8| char::from(base + (b - base + by) % size);
+            match b {
+                b'a'..=b'z' => rotate(b'a', 26, letters),
+                b'A'..=b'Z' => rotate(b'A', 26, letters),
+                b'0'..=b'9' => rotate(b'0', 10, digits),
+                _ => char::from(b),
+            }
+        })
+        .collect()
+}
+
+fn rot47(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'!'..=b'~' => char::from(b'!' + (b - b'!' + 47) % 94),
+            _ => char::from(b),
+        })
+        .collect()
+}
+
+fn each_byte(text: &str, write: impl Fn(u8) -> String, separator: &str) -> String {
+    text.bytes().map(write).collect::<Vec<_>>().join(separator)
+}
+
+#[test]
+fn a_secret_spelled_in_unicode_tag_characters_is_found() {
+    // Tag characters U+E0020..U+E007E are ASCII moved up: invisible, and
+    // read back by anything that subtracts U+E0000.
+    let tags: String = PLAIN.chars().map(|c| char::from_u32(0xe0000 + c as u32).unwrap()).collect();
+    assert_found(&tags);
+    // Behind an emoji, between a language tag and a cancel tag.
+    let hidden = format!("\u{1f642}\u{e0001}{tags}\u{e007f}");
+    assert_found_covering(&hidden, &tags);
+}
+
+#[test]
+fn a_secret_spelled_in_variation_selectors_is_found() {
+    // One selector a byte, as in "smuggling data through an emoji": bytes
+    // below 16 are U+FE00.., the rest U+E0100...
+    let selector = |b: u8| {
+        let code = if b < 16 { 0xfe00 + u32::from(b) } else { 0xe0100 + u32::from(b) - 16 };
+        char::from_u32(code).unwrap()
+    };
+    let hidden: String = PLAIN.bytes().map(selector).collect();
+    assert_found_covering(&format!("\u{1f600}{hidden}"), &hidden);
+}
+
+#[test]
+fn a_secret_in_rot13_or_rot47_is_found_exactly_and_in_disguise() {
+    let rot13 = caesar(PLAIN, 13, 0);
+    assert_found_exactly(&rot13);
+    assert_found_exactly(&rot47(PLAIN));
+    assert_found(&rot13);
+    assert_found(&rot47(PLAIN));
+    // rot13 with separators, and rot18 (rot13 and digits rotated by 5).
+    assert_found(&each_byte(&rot13, |b| char::from(b).to_string(), " "));
+    assert_found(&caesar(PLAIN, 13, 5));
+}
+
+#[test]
+fn a_secret_shifted_along_the_alphabet_by_any_amount_is_found() {
+    for shift in 1..26 {
+        assert_found(&caesar(PLAIN, shift, 0).to_uppercase());
+    }
+}
+
+#[test]
+fn a_secret_reversed_or_mirrored_along_the_alphabet_is_found() {
+    assert_found(&PLAIN.chars().rev().collect::<String>());
+    let atbash: String = PLAIN
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' => char::from(b'z' - (b - b'a')),
+            b'A'..=b'Z' => char::from(b'Z' - (b - b'A')),
+            _ => char::from(b),
+        })
+        .collect();
+    assert_found(&atbash);
+}
+
+#[test]
+fn a_secret_written_as_c_escapes_of_every_byte_is_found() {
+    let lower = each_byte(PLAIN, |b| format!("\\x{b:02x}"), "");
+    let upper = each_byte(PLAIN, |b| format!("\\x{b:02X}"), "");
+    let octal = each_byte(PLAIN, |b| format!("\\{b:03o}"), "");
+    let octal0 = each_byte(PLAIN, |b| format!("\\0{b:03o}"), "");
+    for escaped in [&lower, &upper, &octal, &octal0] {
+        assert_found_exactly(escaped);
+        assert_found(escaped);
+    }
+    // As a shell would be given them: quoted, in mixed case, in a JSON string.
+    let mixed: String = lower
+        .split_inclusive(|c: char| c.is_ascii_hexdigit())
+        .enumerate()
+        .map(|(i, piece)| if i % 3 == 0 { piece.to_uppercase() } else { piece.to_owned() })
+        .collect();
+    assert!(mixed != lower && mixed != upper, "{mixed}");
+    assert_found_covering(&format!("printf '{mixed}'"), &mixed[1..]);
+    let json = serde_json::to_string(&lower).unwrap();
+    assert_found_covering(&json, &json[3..json.len() - 1]);
+    // Perl's and Rust's braces.
+    let perl = each_byte(PLAIN, |b| format!("\\x{{{b:x}}}"), "");
+    assert_found_covering(&perl, &perl[1..perl.len() - 1]);
+    let rust = each_byte(PLAIN, |b| format!("\\u{{{b:x}}}"), "");
+    assert_found_covering(&rust, &rust[1..rust.len() - 1]);
+}
+
+#[test]
+fn a_secret_as_a_list_of_byte_values_is_found_whatever_the_separators() {
+    let decimal = each_byte(PLAIN, |b| b.to_string(), ",");
+    assert_found(&decimal);
+    assert_found(&each_byte(PLAIN, |b| b.to_string(), " "));
+    assert_found(&each_byte(PLAIN, |b| b.to_string(), ";\n  "));
+    let js = format!("String.fromCharCode({decimal})");
+    assert_found_covering(&js, &decimal);
+    let python = each_byte(PLAIN, |b| format!("chr({b})"), "+");
+    assert_found_covering(&python, &python[..python.len() - 1]);
+    let c_array = each_byte(PLAIN, |b| format!("0x{b:02X}"), ", ");
+    assert_found(&c_array);
+    assert_found(&each_byte(PLAIN, |b| format!("{b:03o}"), " "));
+    assert_found(&each_byte(PLAIN, |b| format!("{b:08b}"), " "));
+    assert_found(&each_byte(PLAIN, |b| format!("{b:08b}"), ""));
+    assert_found(&each_byte(PLAIN, |b| format!("0b{b:b}"), ", "));
+}
