@@ -33,6 +33,7 @@ mod quarantine;
 pub mod run;
 mod run_credentials;
 mod screen;
+mod shown;
 mod throttle;
 mod tools;
 mod upstream;

@@ -17,6 +17,8 @@ use warrant_identity::{
 };
 use warrant_policy::{CallRequest, PolicyEngine};
 
+pub use crate::shown::{approval_text, terminal_safe};
+
 /// The default lifetime of an agent credential.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(60 * 60);
 
@@ -70,78 +72,6 @@ pub(crate) fn record(
     let appended = audit.append_blocking(event).map_err(|e| GatewayError::Audit(e.to_string()));
     audit.close().map_err(|e| GatewayError::Audit(e.to_string()))?;
     appended.map(|_| ())
-}
-
-/// `text` made safe to print on a terminal: control characters (C0, DEL,
-/// C1, so no escape sequence), Unicode format characters (bidi overrides,
-/// zero-width characters, tag characters) and line and paragraph separators
-/// are shown as `\u{…}` escapes, line breaks and tabs as `\n`, `\r`, `\t`;
-/// everything else as it is. What an agent or a
-/// tool wrote can then neither redraw the screen nor hide in plain sight.
-pub fn terminal_safe(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if let Some(escaped) = match c {
-            '\n' => Some("\\n"),
-            '\r' => Some("\\r"),
-            '\t' => Some("\\t"),
-            _ => None,
-        } {
-            out.push_str(escaped);
-        } else if c.is_control() || is_format(c) {
-            out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Unicode format (Cf) and separator characters that change how text looks
-/// without being seen.
-fn is_format(c: char) -> bool {
-    matches!(u32::from(c),
-        0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F
-        | 0x2028..=0x202E | 0x2060..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB
-        | 0x1D173..=0x1D17A | 0xE0000..=0xE007F)
-}
-
-/// A pending approval (as the control socket lists it) as a person reads it:
-/// who asks, under which rule and why, what the tool says it does, and every
-/// argument's value, one per line, made safe for a terminal. Nothing is cut:
-/// what is shown is what would be approved.
-pub fn approval_text(pending: &serde_json::Value) -> String {
-    use serde_json::Value;
-    let field = |key: &str| terminal_safe(pending.get(key).and_then(Value::as_str).unwrap_or(""));
-    let mut out = format!(
-        "{}  {}  agent={}  rule={}  expires={}\n    why: {}\n",
-        field("id"),
-        field("tool"),
-        field("agent_name"),
-        field("rule"),
-        field("expires_at"),
-        field("why"),
-    );
-    let description = field("description");
-    if !description.is_empty() {
-        out.push_str(&format!("    tool says: {description}\n"));
-    }
-    match pending.get("arguments") {
-        Some(Value::Object(map)) if !map.is_empty() => {
-            for (key, value) in map {
-                let value = match value {
-                    Value::String(s) => format!("\"{}\"", terminal_safe(s)),
-                    other => terminal_safe(&other.to_string()),
-                };
-                out.push_str(&format!("    {}: {value}\n", terminal_safe(key)));
-            }
-        }
-        Some(Value::Object(_)) | None => out.push_str("    (no arguments)\n"),
-        Some(other) => {
-            out.push_str(&format!("    arguments: {}\n", terminal_safe(&other.to_string())))
-        }
-    }
-    out
 }
 
 /// Who is at the keyboard, for custody records.
@@ -403,13 +333,26 @@ pub fn explain(
         .policy_engine(&home.read_policies()?)
         .map_err(|e| GatewayError::Policy(e.to_string()))?;
     let records = registry(home)?.list().map_err(identity)?;
-    let rec = records
+    let matching: Vec<&AgentRecord> = records
         .iter()
         .filter(|r| r.agent_id.to_string() == agent || r.name.as_str() == agent)
-        .max_by_key(|r| r.issued_at)
-        .ok_or_else(|| {
-            GatewayError::Identity(format!("no agent `{agent}` (name or id); spawn one first"))
-        })?;
+        .collect();
+    let rec = matching.iter().max_by_key(|r| r.issued_at).copied().ok_or_else(|| {
+        GatewayError::Identity(format!("no agent `{agent}` (name or id); spawn one first"))
+    })?;
+    // Agents of one name may be decided differently (another parent,
+    // another tool list): the answer must be for the one meant.
+    if matching.iter().any(|r| {
+        (r.parent_id, r.depth, &r.tools, &r.task)
+            != (rec.parent_id, rec.depth, &rec.tools, &rec.task)
+    }) {
+        let ids: Vec<String> = matching.iter().map(|r| r.agent_id.to_string()).collect();
+        return Err(GatewayError::Identity(format!(
+            "`{agent}` names {} agents that policy may decide differently (other parents, tools or tasks): give one id of {}",
+            matching.len(),
+            ids.join(", ")
+        )));
+    }
     let claims = claims_of_record(&records, rec);
     let name =
         warrant_core::ToolName::parse(tool).map_err(|e| GatewayError::Policy(e.to_string()))?;

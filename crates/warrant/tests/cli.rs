@@ -258,3 +258,36 @@ fn up_on_a_taken_port_says_why_once() {
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     assert_eq!(out.stderr.matches("in use").count(), 1, "{}", out.stderr);
 }
+
+#[test]
+fn policy_explain_refuses_a_name_that_stands_for_agents_decided_differently() {
+    let w = Warrant::new(BIN);
+    let (parent, token) = w.spawn_agent("boss", &[]);
+    w.spawn_agent("kid", &[]);
+    w.set_env("WARRANT_PARENT_TOKEN", &token);
+    let (child, _) = w.spawn_agent("kid", &["--tools", "warrant__read_file"]);
+    let explain = |agent: &str| {
+        w.run(&[
+            "policy",
+            "explain",
+            "--agent",
+            agent,
+            "--tool",
+            "warrant__read_file",
+            "--args",
+            r#"{"path": "x"}"#,
+            "--json",
+        ])
+    };
+    let ambiguous = explain("kid");
+    assert_ne!(ambiguous.code, 0, "{}", ambiguous.stdout);
+    assert!(
+        ambiguous.stderr.contains("give one id") && ambiguous.stderr.contains(&child),
+        "{}",
+        ambiguous.stderr
+    );
+    let exact = explain(&child);
+    assert_eq!(exact.code, 0, "{}", exact.stderr);
+    assert_eq!(exact.json()["agent"]["custody"].as_array().unwrap().len(), 3, "{}", exact.stdout);
+    assert!(exact.stdout.contains(&parent), "{}", exact.stdout);
+}
