@@ -3,6 +3,7 @@
 
 use crate::VerifyError;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::path::Path;
 use warrant_core::{canonical_json, sha256_hex};
@@ -11,6 +12,17 @@ pub(crate) const FORMAT: &str = "warrant-audit/v1";
 
 pub(crate) const GENESIS_HASH: &str =
     "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The kind of the record in which the writer declares its witness.
+pub(crate) const WITNESS_KIND: &str = "audit_witness";
+
+/// The body of an `audit_witness` record, as the crate doc specifies it.
+#[derive(Deserialize)]
+pub(crate) struct DeclarationBody {
+    pub(crate) path: Option<String>,
+    pub(crate) required: bool,
+    pub(crate) written: bool,
+}
 
 /// The record hash: SHA-256 of the canonical JSON of every other column.
 pub(crate) fn record_hash(

@@ -6,7 +6,8 @@
 //! with the hash it had. [`read_records`] reads records back for `warrant
 //! audit tail` and `warrant audit export`. [`verify_with_witness`] also
 //! checks the log against a witness kept outside it, which detects a cut or
-//! replaced log (see below).
+//! replaced log (see below); [`verify_declared`] finds that witness where
+//! the log itself says it is.
 //!
 //! This crate deliberately does not depend on `warrant-audit`: it
 //! re-implements the format below from this text, so that a bug in the
@@ -39,6 +40,16 @@
 //!   UTF-8 bytes `warrant-audit-checkpoint/v1\n{seq}\n{head_hash}\n{ts_ms}`
 //!   (decimal integers, no trailing newline); `public_key` is the lowercase hex
 //!   of the 32-byte verifying key.
+//! - A record of kind `audit_witness` (agent NULL) is the writer's witness
+//!   declaration, written when it opens the log unless the latest one
+//!   already says the same: its body is the canonical JSON of `{"path":
+//!   <absolute path of the witness file, or null>, "required": <bool>,
+//!   "written": <bool>}`, and it means that from this record on every
+//!   checkpoint of that writer is appended to `path` (which already holds
+//!   the log's latest earlier checkpoint), if `written`. A log created by a
+//!   version that writes declarations starts with one at seq 1. `meta` may
+//!   hold `witness_declaration`, the writer's unsigned pointer to the latest
+//!   declaration; the verifier ignores it.
 //!
 //! # What verification proves, and what it cannot
 //!
@@ -68,14 +79,35 @@
 //! witnessed seq, or is empty, as cut. It cannot see records after the
 //! latest witnessed checkpoint (`unwitnessed_records`), nor a witness that
 //! was itself cut or rewritten by whoever could write it.
+//!
+//! [`verify_declared`] is the check without a witness named by the
+//! operator. It reads the log's declarations (the latest sealed one and every
+//! later one bind; an unsealed "not written" releases nothing), and fails if
+//! a witness declared as written is missing, empty while the log has
+//! checkpoints, or ends before the log's latest checkpoint, or if the log is
+//! empty; it also checks the default witness if that exists. A log with no
+//! declaration is verified on its own, with the default witness if there is
+//! one. What it cannot detect: a log cut back to before its first
+//! declaration, which looks like a log written before declarations existed
+//! (only possible for logs that have records from such a version, since a
+//! newer log starts with its declaration); a witness cut back together with
+//! the log to the same checkpoint, or rewritten to match; a log deleted with
+//! its witness, after which the next writer starts a new one; and anything
+//! done with the signing key (`keys/audit.key`), which can seal a history
+//! that declares no witness. Only a witness and key kept where the attacker
+//! cannot write catch those.
 
+mod declared;
 mod format;
 mod read;
 mod verify;
 mod witness;
 
+pub use declared::{CheckedWitness, DeclaredReport, verify_declared};
 pub use read::{Record, head_seq, read_records};
-pub use verify::{VerifyReport, WitnessReport, latest_checkpoint, verify, verify_with_witness};
+pub use verify::{
+    VerifyReport, WitnessDeclaration, WitnessReport, latest_checkpoint, verify, verify_with_witness,
+};
 pub use witness::{Witness, WitnessEntry, WitnessError, default_witness_path, read_public_key};
 
 use std::path::PathBuf;
@@ -110,4 +142,26 @@ pub enum VerifyError {
          or belongs to another log"
     )]
     Unwitnessed { checkpoints: u64 },
+    #[error(
+        "the log says (record {seq}) that its checkpoints are copied to the witness `{}`, but \
+         that file is gone: the witness was removed",
+        .path.display()
+    )]
+    WitnessRemoved { path: PathBuf, seq: u64 },
+    #[error(
+        "the witness `{}` ends at the checkpoint of seq {witnessed_seq}, but the log, which says \
+         (record {declared_at}) that every checkpoint is copied there, holds one of seq \
+         {checkpoint_seq}: the witness was cut (or its writer failed or was stopped between the \
+         two; run the verification again)",
+        .path.display()
+    )]
+    WitnessBehind { path: PathBuf, declared_at: u64, witnessed_seq: u64, checkpoint_seq: u64 },
+    #[error("witness `{}`: {source}", .path.display())]
+    Witness { path: PathBuf, source: WitnessError },
+    #[error(
+        "the audit log holds no record, but every log this version writes starts with its \
+         witness declaration: it was emptied (or created by an older version and never written \
+         since)"
+    )]
+    Emptied,
 }

@@ -7,13 +7,15 @@
 //! last the checkpoints, then the witnessed ones, that point past the end.
 
 use crate::VerifyError;
-use crate::format::{GENESIS_HASH, checkpoint_message, open_v1, record_hash};
+use crate::format::{
+    DeclarationBody, GENESIS_HASH, WITNESS_KIND, checkpoint_message, open_v1, record_hash,
+};
 use crate::witness::{Witness, WitnessEntry, check_entry};
 use ed25519_dalek::{Signature, VerifyingKey};
 use rusqlite::{Connection, Row};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What a successful verification established.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,6 +31,24 @@ pub struct VerifyReport {
     /// Records after the last checkpoint: chained but not signed, so their
     /// truncation would not be detected.
     pub unsealed_records: u64,
+    /// Every `audit_witness` record, in seq order: where the writers said
+    /// their witness was (see [`crate::verify_declared`]).
+    pub witness_declarations: Vec<WitnessDeclaration>,
+}
+
+/// One `audit_witness` record: from `seq` on, the writer that wrote it
+/// copied every checkpoint to `path`, if `written`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WitnessDeclaration {
+    pub seq: u64,
+    pub ts_ms: i64,
+    /// The witness file (absolute when the writer wrote it); `None` when
+    /// the log had no place for a default witness.
+    pub path: Option<PathBuf>,
+    /// The operator set the path, and the writer required it.
+    pub required: bool,
+    /// The writer could create or append to the file when it opened the log.
+    pub written: bool,
 }
 
 struct CheckpointRow {
@@ -155,6 +175,7 @@ fn walk(
     let mut last_seq = 0u64;
     let mut head = GENESIS_HASH.to_owned();
     let mut before_head: Option<String> = None;
+    let mut witness_declarations = Vec::new();
     while let Some(row) = rows.next().map_err(read_err)? {
         let expected = last_seq + 1;
         let record = read_row(row, expected)?;
@@ -208,6 +229,9 @@ fn walk(
                 .to_owned();
             return Err(VerifyError::Tampered { seq: record.seq, reason });
         }
+        if record.kind == WITNESS_KIND {
+            witness_declarations.push(declaration(&record)?);
+        }
         before_head = Some(std::mem::replace(&mut head, record.hash));
         last_seq = record.seq;
     }
@@ -231,6 +255,26 @@ fn walk(
         last_checkpoint_seq,
         head_hash: (last_seq > 0).then_some(head),
         unsealed_records: last_seq - last_checkpoint_seq.unwrap_or(0),
+        witness_declarations,
+    })
+}
+
+/// Reads a chained `audit_witness` record. The writer writes no other
+/// shape, so one that does not parse was forged (after the last checkpoint,
+/// or with the key) and is refused rather than skipped.
+fn declaration(record: &RawRecord) -> Result<WitnessDeclaration, VerifyError> {
+    let forged = |reason: String| VerifyError::Tampered { seq: record.seq, reason };
+    let body: DeclarationBody = serde_json::from_str(&record.body)
+        .map_err(|err| forged(format!("witness declaration is not readable: {err}")))?;
+    if body.written && body.path.is_none() {
+        return Err(forged("witness declaration says written but names no file".to_owned()));
+    }
+    Ok(WitnessDeclaration {
+        seq: record.seq,
+        ts_ms: record.ts_ms,
+        path: body.path.map(PathBuf::from),
+        required: body.required,
+        written: body.written,
     })
 }
 

@@ -14,9 +14,10 @@ fn records_are_read_in_pages_after_a_seq() {
     let page = read_records(&dir.db(), 4, 3).unwrap();
     let seqs: Vec<u64> = page.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, vec![5, 6, 7]);
-    assert_eq!(page[0].body["n"], json!(5));
-    assert_eq!(page[0].kind, "agent_revoked");
-    assert_eq!(page[0].agent.as_deref(), Some("agent-2"));
+    // Event n is at seq n + 1, after the witness declaration.
+    assert_eq!(page[1].body["n"], json!(5));
+    assert_eq!(page[1].kind, "agent_revoked");
+    assert_eq!(page[1].agent.as_deref(), Some("agent-2"));
     assert_eq!(page[1].prev_hash, page[0].hash);
     assert!(read_records(&dir.db(), 12, 10).unwrap().is_empty());
     assert_eq!(read_records(&dir.db(), 0, usize::MAX).unwrap().len(), 12);
@@ -42,6 +43,11 @@ fn an_exported_record_carries_an_rfc3339_time() {
 fn an_empty_log_has_no_head() {
     let dir = TempDir::new();
     AuditLog::open(&dir.db(), signing_key(), AuditOptions::default()).unwrap().close().unwrap();
+    assert_eq!(head_seq(&dir.db()).unwrap(), Some(1), "the witness declaration");
+    rusqlite::Connection::open(dir.db())
+        .unwrap()
+        .execute_batch("DELETE FROM checkpoints; DELETE FROM records;")
+        .unwrap();
     assert_eq!(head_seq(&dir.db()).unwrap(), None);
     assert!(read_records(&dir.db(), 0, 10).unwrap().is_empty());
 }

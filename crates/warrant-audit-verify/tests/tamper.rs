@@ -14,13 +14,69 @@ use rusqlite::{Connection, params};
 use std::path::Path;
 use warrant_audit::{AuditLog, AuditOptions};
 use warrant_audit_verify::{
-    VerifyError, VerifyReport, Witness, WitnessError, latest_checkpoint, verify,
-    verify_with_witness,
+    VerifyError, VerifyReport, Witness, WitnessDeclaration, WitnessError, latest_checkpoint,
+    verify, verify_declared, verify_with_witness,
 };
 use warrant_core::{canonical_json, sha256_hex};
 
 fn raw(path: &Path) -> Connection {
     Connection::open(path).unwrap()
+}
+
+/// A log as a writer from before witness declarations wrote it: the schema
+/// and format of the crate doc, `records` chained records and, if there are
+/// any, one checkpoint sealing the last, signed with the test key.
+fn legacy_log(dir: &TempDir, records: i64) {
+    let conn = raw(&dir.db());
+    conn.execute_batch(
+        "CREATE TABLE records(seq INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL,
+             kind TEXT NOT NULL, agent TEXT, body TEXT NOT NULL, prev_hash TEXT NOT NULL,
+             hash TEXT NOT NULL);
+         CREATE TABLE checkpoints(id INTEGER PRIMARY KEY, seq INTEGER NOT NULL,
+             head_hash TEXT NOT NULL, ts_ms INTEGER NOT NULL, public_key TEXT NOT NULL,
+             signature TEXT NOT NULL);
+         CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         INSERT INTO meta VALUES ('format', 'warrant-audit/v1');",
+    )
+    .unwrap();
+    let mut prev = "0".repeat(64);
+    for seq in 1..=records {
+        append_forged(&conn, seq, "decision", &format!("{{\"n\":{seq}}}"), &mut prev);
+    }
+    if records > 0 {
+        seal(&conn, records, &prev);
+    }
+}
+
+/// Appends a well-formed record at `seq` after the head `prev`, as anyone
+/// who can write the file can, without the key.
+fn append_forged(conn: &Connection, seq: i64, kind: &str, body: &str, prev: &mut String) {
+    let ts = 1_700_000_000_000 + seq;
+    let hash = forge_hash(seq, ts, kind, None, body, prev);
+    conn.execute(
+        "INSERT INTO records VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?6)",
+        params![seq, ts, kind, body, *prev, hash],
+    )
+    .unwrap();
+    *prev = hash;
+}
+
+/// A checkpoint of `seq` signed with the test key.
+fn seal(conn: &Connection, seq: i64, head: &str) {
+    let ts = 1_700_000_000_000i64;
+    let message = format!("warrant-audit-checkpoint/v1\n{seq}\n{head}\n{ts}");
+    conn.execute(
+        "INSERT INTO checkpoints(seq, head_hash, ts_ms, public_key, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            seq,
+            head,
+            ts,
+            hex::encode(public_key()),
+            hex::encode(signing_key().sign(message.as_bytes()).to_bytes())
+        ],
+    )
+    .unwrap();
 }
 
 fn hash_of(conn: &Connection, seq: i64) -> String {
@@ -77,6 +133,9 @@ fn an_intact_log_written_by_the_writer_verifies() {
     let dir = sealed_log();
     let report = verify(&dir.db(), &public_key()).unwrap();
     let head = hash_of(&raw(&dir.db()), 12);
+    let declared_at: i64 = raw(&dir.db())
+        .query_row("SELECT ts_ms FROM records WHERE seq = 1", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(
         report,
         VerifyReport {
@@ -85,6 +144,13 @@ fn an_intact_log_written_by_the_writer_verifies() {
             last_checkpoint_seq: Some(12),
             head_hash: Some(head),
             unsealed_records: 0,
+            witness_declarations: vec![WitnessDeclaration {
+                seq: 1,
+                ts_ms: declared_at,
+                path: Some(dir.witness()),
+                required: false,
+                written: true,
+            }],
         }
     );
 }
@@ -94,7 +160,7 @@ fn a_live_log_verifies_with_its_unsealed_tail_reported() {
     let dir = TempDir::new();
     let options = AuditOptions { checkpoint_every_records: 5, ..AuditOptions::default() };
     let log = AuditLog::open(&dir.db(), signing_key(), options).unwrap();
-    for n in 1..=7 {
+    for n in 1..=6 {
         log.append_blocking(event(n)).unwrap();
     }
     let report = verify(&dir.db(), &public_key()).unwrap();
@@ -105,9 +171,18 @@ fn a_live_log_verifies_with_its_unsealed_tail_reported() {
 }
 
 #[test]
-fn an_empty_log_verifies() {
+fn a_fresh_log_holds_only_its_sealed_witness_declaration() {
     let dir = TempDir::new();
     AuditLog::open(&dir.db(), signing_key(), AuditOptions::default()).unwrap().close().unwrap();
+    let report = verify(&dir.db(), &public_key()).unwrap();
+    assert_eq!((report.records, report.checkpoints, report.unsealed_records), (1, 1, 0));
+    assert_eq!(report.witness_declarations.len(), 1);
+}
+
+#[test]
+fn an_empty_log_verifies_on_its_own() {
+    let dir = TempDir::new();
+    legacy_log(&dir, 0);
     let report = verify(&dir.db(), &public_key()).unwrap();
     assert_eq!((report.records, report.checkpoints, report.head_hash), (0, 0, None));
 }
@@ -374,19 +449,21 @@ fn another_logs_database_swapped_in_with_its_key_is_refused() {
 }
 
 #[test]
-fn a_fresh_empty_log_swapped_in_is_reported_as_shrunken() {
+fn a_fresh_log_swapped_in_is_reported_as_shrunken() {
+    // The fresh log holds only its witness declaration, sealed.
     let dir = sealed_log();
     std::fs::remove_file(dir.db()).unwrap();
     AuditLog::open(&dir.db(), signing_key(), AuditOptions::default()).unwrap().close().unwrap();
     assert!(verify(&dir.db(), &public_key()).is_ok());
     let err = verify_with_witness(&dir.db(), &witness_of(&dir), &public_key()).unwrap_err();
-    assert!(matches!(err, VerifyError::Shrunken { log_seq: 0, witnessed_seq: 12 }), "{err}");
+    assert!(matches!(err, VerifyError::Shrunken { log_seq: 1, witnessed_seq: 12 }), "{err}");
 }
 
 #[test]
 fn a_history_re_signed_with_a_stolen_key_is_caught_by_the_witness() {
     // An attacker with the operator's uid holds the signing key: they cut the
-    // log at 6, write other records 7 to 12 and seal them. Every chain link
+    // log at 6, write other records 7 to 12 (a declaration of their own
+    // witness, then five events) and seal them. Every chain link
     // and signature in the log is then valid; only the witness remembers
     // what seq 10 and 12 hashed to.
     let dir = sealed_log();
@@ -396,7 +473,7 @@ fn a_history_re_signed_with_a_stolen_key_is_caught_by_the_witness() {
     let options =
         AuditOptions { witness: Some(dir.0.join("attacker.jsonl")), ..Default::default() };
     let log = AuditLog::open(&dir.db(), signing_key(), options).unwrap();
-    for n in 100..106 {
+    for n in 100..105 {
         log.append_blocking(event(n)).unwrap();
     }
     log.close().unwrap();
@@ -413,7 +490,7 @@ fn records_after_the_latest_witnessed_checkpoint_are_not_protected_as_documented
     let dir = TempDir::new();
     let options = AuditOptions { checkpoint_every_records: 5, ..AuditOptions::default() };
     let log = AuditLog::open(&dir.db(), signing_key(), options).unwrap();
-    for n in 1..=7 {
+    for n in 1..=6 {
         log.append_blocking(event(n)).unwrap();
     }
     let report = verify_with_witness(&dir.db(), &witness_of(&dir), &public_key()).unwrap();
@@ -469,4 +546,167 @@ fn a_torn_last_witness_line_is_skipped_and_reported() {
     let report = verify_with_witness(&dir.db(), &witness, &public_key()).unwrap();
     assert!(report.torn_tail);
     assert_eq!(report.witnessed_seq, Some(12));
+}
+
+// The witness the log declares: `verify_declared` is `audit verify` without
+// --witness.
+
+#[test]
+fn a_cut_tail_with_its_declared_witness_deleted_is_reported_as_removed() {
+    let dir = sealed_log();
+    raw(&dir.db())
+        .execute_batch(
+            "DELETE FROM checkpoints WHERE seq = 12; DELETE FROM records WHERE seq > 10;",
+        )
+        .unwrap();
+    std::fs::remove_file(dir.witness()).unwrap();
+    assert_eq!(verify(&dir.db(), &public_key()).unwrap().records, 10, "the log alone looks whole");
+    let err = verify_declared(&dir.db(), &public_key(), None).unwrap_err();
+    assert!(matches!(&err, VerifyError::WitnessRemoved { seq: 1, path } if *path == dir.witness()));
+    assert!(err.to_string().contains("the witness was removed"), "{err}");
+}
+
+#[test]
+fn an_emptied_declared_witness_is_refused() {
+    let dir = sealed_log();
+    std::fs::write(dir.witness(), "").unwrap();
+    let err = verify_declared(&dir.db(), &public_key(), None).unwrap_err();
+    assert!(matches!(err, VerifyError::Unwitnessed { checkpoints: 3 }), "{err}");
+}
+
+#[test]
+fn a_declared_witness_cut_behind_the_log_is_reported() {
+    // The log is left whole; its witness loses its last line (the seal of
+    // seq 12), as if cut back together with a log that was then restored.
+    let dir = sealed_log();
+    let text = std::fs::read_to_string(dir.witness()).unwrap();
+    let kept: Vec<&str> = text.lines().take(2).collect();
+    std::fs::write(dir.witness(), format!("{}\n", kept.join("\n"))).unwrap();
+    let err = verify_declared(&dir.db(), &public_key(), None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            VerifyError::WitnessBehind {
+                declared_at: 1,
+                witnessed_seq: 10,
+                checkpoint_seq: 12,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_witness_still_there_is_checked_as_before() {
+    let dir = sealed_log();
+    let checked = verify_declared(&dir.db(), &public_key(), None).unwrap();
+    assert_eq!(checked.declared.len(), 1);
+    assert_eq!(checked.witnesses.len(), 1, "the declared witness is the default one");
+    assert!(checked.witnesses[0].declared);
+    assert_eq!(checked.witnesses[0].report.witnessed_seq, Some(12));
+
+    raw(&dir.db())
+        .execute_batch(
+            "DELETE FROM checkpoints WHERE seq = 12; DELETE FROM records WHERE seq > 10;",
+        )
+        .unwrap();
+    let err = verify_declared(&dir.db(), &public_key(), None).unwrap_err();
+    assert!(matches!(err, VerifyError::Shrunken { log_seq: 10, witnessed_seq: 12 }), "{err}");
+}
+
+#[test]
+fn a_log_cut_to_empty_with_its_witness_deleted_is_refused() {
+    // Cutting back to before the declaration at seq 1 leaves nothing.
+    let dir = sealed_log();
+    raw(&dir.db()).execute_batch("DELETE FROM checkpoints; DELETE FROM records;").unwrap();
+    std::fs::remove_file(dir.witness()).unwrap();
+    assert!(verify(&dir.db(), &public_key()).is_ok(), "the log alone looks whole");
+    let err = verify_declared(&dir.db(), &public_key(), None).unwrap_err();
+    assert!(matches!(err, VerifyError::Emptied), "{err}");
+}
+
+#[test]
+fn an_unsealed_declaration_of_no_witness_does_not_release_the_sealed_one() {
+    // Without the key, the attacker cuts back to the checkpoint of seq 10,
+    // appends a well-formed declaration that no witness was written, and
+    // deletes the witness.
+    let dir = sealed_log();
+    let conn = raw(&dir.db());
+    conn.execute_batch(
+        "DELETE FROM checkpoints WHERE seq = 12; DELETE FROM records WHERE seq > 10;",
+    )
+    .unwrap();
+    let mut prev = hash_of(&conn, 10);
+    let body = r#"{"path":null,"required":false,"written":false}"#;
+    append_forged(&conn, 11, "audit_witness", body, &mut prev);
+    std::fs::remove_file(dir.witness()).unwrap();
+    let report = verify(&dir.db(), &public_key()).unwrap();
+    assert_eq!(report.witness_declarations.len(), 2);
+    let err = verify_declared(&dir.db(), &public_key(), None).unwrap_err();
+    assert!(matches!(err, VerifyError::WitnessRemoved { seq: 1, .. }), "{err}");
+}
+
+#[test]
+fn a_declaration_the_writer_would_not_write_is_refused() {
+    let dir = sealed_log();
+    let conn = raw(&dir.db());
+    let mut prev = hash_of(&conn, 12);
+    append_forged(&conn, 13, "audit_witness", r#"{"written":true}"#, &mut prev);
+    assert_tampered(verify(&dir.db(), &public_key()), 13, "witness declaration");
+}
+
+#[test]
+fn a_log_from_before_declarations_verifies_with_no_witness_as_before() {
+    let dir = TempDir::new();
+    legacy_log(&dir, 4);
+    let checked = verify_declared(&dir.db(), &public_key(), None).unwrap();
+    assert_eq!((checked.log.records, checked.declared.len()), (4, 0));
+    assert!(checked.witnesses.is_empty(), "no witness, which the caller warns about");
+}
+
+#[test]
+fn a_default_witness_that_could_not_be_written_is_declared_as_such_and_not_required() {
+    let dir = TempDir::new();
+    std::fs::create_dir(dir.witness()).unwrap();
+    let log = AuditLog::open(&dir.db(), signing_key(), AuditOptions::default()).unwrap();
+    log.append_blocking(event(1)).unwrap();
+    log.close().unwrap();
+    std::fs::remove_dir(dir.witness()).unwrap();
+    let checked = verify_declared(&dir.db(), &public_key(), None).unwrap();
+    assert_eq!(checked.declared.len(), 1);
+    assert!(!checked.declared[0].written);
+    assert_eq!(checked.declared[0].path.as_deref(), Some(dir.witness().as_path()));
+    assert!(checked.witnesses.is_empty());
+}
+
+#[test]
+fn a_log_upgraded_from_before_declarations_and_cut_back_past_its_first_one_is_not_detected_as_documented()
+ {
+    // Four records from an old writer, then this writer opens the log and
+    // declares its witness at seq 5. Cut back to seq 4, checkpoints with it,
+    // and with the witness deleted, the log is an old log again.
+    let dir = TempDir::new();
+    legacy_log(&dir, 4);
+    let options = AuditOptions { syslog: None, ..AuditOptions::default() };
+    let log = AuditLog::open(&dir.db(), signing_key(), options).unwrap();
+    assert_eq!(log.append_blocking(event(1)).unwrap().seq, 6, "declared at seq 5");
+    log.close().unwrap();
+    drop(log);
+    assert_eq!(verify_declared(&dir.db(), &public_key(), None).unwrap().declared[0].seq, 5);
+    raw(&dir.db())
+        .execute_batch("DELETE FROM checkpoints WHERE seq > 4; DELETE FROM records WHERE seq > 4;")
+        .unwrap();
+    std::fs::remove_file(dir.witness()).unwrap();
+    let checked = verify_declared(&dir.db(), &public_key(), None).unwrap();
+    assert!(checked.declared.is_empty() && checked.witnesses.is_empty());
+}
+
+#[test]
+fn a_pinned_key_that_is_not_the_logs_is_refused_without_a_witness() {
+    let dir = TempDir::new();
+    legacy_log(&dir, 2);
+    let other = SigningKey::from_bytes(&[9; 32]).verifying_key().to_bytes();
+    let err = verify_declared(&dir.db(), &public_key(), Some(&other)).unwrap_err();
+    assert!(matches!(err, VerifyError::KeyReplaced { .. }), "{err}");
 }

@@ -8,6 +8,15 @@ use warrant_core::{CanonicalJsonError, canonical_json, sha256_hex};
 /// The value of `meta.format`.
 pub(crate) const FORMAT: &str = "warrant-audit/v1";
 
+/// The kind of the record in which the writer says where its witness is
+/// (see `witness.rs`). Not an [`EventKind`](crate::EventKind): only the
+/// writer writes it, never a caller.
+pub(crate) const WITNESS_KIND: &str = "audit_witness";
+
+/// The `meta` key holding the seq of the latest witness declaration, so an
+/// opener can tell whether it needs to write one without scanning the log.
+pub(crate) const WITNESS_HINT_KEY: &str = "witness_declaration";
+
 /// `prev_hash` of the first record.
 pub(crate) const GENESIS_HASH: &str =
     "0000000000000000000000000000000000000000000000000000000000000000";

@@ -41,6 +41,10 @@
 //!   (decimal integers, no trailing newline); `public_key` is the lowercase hex
 //!   of the 32-byte verifying key.
 //!
+//! - `meta` may also hold `witness_declaration`, the seq of the latest
+//!   witness declaration (below). It is a hint for the writer, not evidence:
+//!   nothing in `meta` is signed.
+//!
 //! Checkpoints are written every `checkpoint_every_records` records, every
 //! `checkpoint_every` while there are unsealed records, on
 //! [`AuditLog::checkpoint`] and on [`AuditLog::close`].
@@ -50,6 +54,21 @@
 //! `witness.rs` and [`default_witness_path`]. [`AuditLog::close`] seals:
 //! its final checkpoint goes to the log and to the witness.
 //!
+//! ## The witness declaration
+//!
+//! The log says, in its own chain, where its witness is. When it opens the
+//! log, after creating or catching up the witness file, the writer appends a
+//! record of kind `audit_witness` (agent NULL) whose body is the canonical
+//! JSON of `{"path": <absolute path of the witness file, or null>,
+//! "required": <true when the caller set the path>, "written": <true when
+//! the file could be created or appended to>}`, unless the declaration
+//! `meta.witness_declaration` points to has exactly this body. It means:
+//! from this record on, every checkpoint this writer commits is appended to
+//! `path` (which already holds the log's latest earlier checkpoint). Opening
+//! a log writes one, so a log created by this version starts with its
+//! declaration at seq 1. `audit_witness` is no [`EventKind`]: no caller can
+//! write one.
+//!
 //! # What the chain does not prove
 //!
 //! Records after the last checkpoint are chained but not signed: deleting them
@@ -58,7 +77,12 @@
 //! checkpoints that seal them, or replacing the database and its public key,
 //! is detected only against the witness; records after the latest witnessed
 //! checkpoint are not protected by it, and neither is anything if the
-//! attacker can also rewrite the witness.
+//! attacker can also rewrite the witness. The witness declaration makes a
+//! removed, emptied or cut witness detectable as long as the declaration is
+//! still in the log; it does not help against a log cut back to before its
+//! first declaration (only a log written by an older version has records
+//! there), a witness cut back together with the log to the same checkpoint,
+//! or anyone holding the signing key, who can write and seal any history.
 //! The database file is created with mode 0600; that keeps agents running as
 //! other users out, not a process running as the gateway's own user.
 

@@ -159,8 +159,9 @@ impl AuditLog {
             options.durability == Durability::Power,
             last_checkpoint.as_ref(),
         )?;
-        let writer =
-            Arc::new(Mutex::new(Writer::new(conn, signer, options, head, sealed_seq, witness)));
+        let mut writer = Writer::new(conn, signer, options, head, sealed_seq, witness);
+        writer.declare_witness().map_err(open_err)?;
+        let writer = Arc::new(Mutex::new(writer));
         let (sender, receiver) = channel();
         let shared = writer.clone();
         let thread = std::thread::Builder::new()

@@ -29,6 +29,17 @@
 //!   default) is always best effort: no socket, a full socket or a daemon
 //!   that drops the message loses that copy silently.
 //!
+//! # Declared in the log
+//!
+//! When the log is opened the writer says in the chain where this witness is
+//! (an `audit_witness` record, specified in the crate doc), so that the
+//! verifier, without being told, can look for it and report a witness that
+//! was removed, emptied or cut while the log still says it was written. A
+//! default witness that cannot be created is declared too, as not written:
+//! that is the one case in which a missing witness is not a failure. A
+//! default witness that fails later is dropped without a new declaration, so
+//! the verifier reports it as cut (fail closed; the gateway warned).
+//!
 //! This module deliberately does not read a witness back or verify
 //! anything (that is the verifier), ship lines off the machine, or protect
 //! a witness that the attacker can write: a file the operator's uid can
@@ -70,6 +81,11 @@ pub fn default_witness_path(db: &Path) -> Option<PathBuf> {
 /// Where the writer copies its checkpoints.
 pub(crate) struct Witness {
     file: Option<WitnessFile>,
+    /// The file's absolute path, kept after a default witness is dropped:
+    /// the declaration names where a witness was meant to be.
+    declared: Option<PathBuf>,
+    /// Whether the caller set the path (and so requires it).
+    required: bool,
     syslog: Option<PathBuf>,
 }
 
@@ -106,9 +122,30 @@ impl Witness {
         if file.is_none() {
             tracing::warn!(log = %db.display(), "audit log has no place for a default witness");
         }
-        let mut witness = Self { file, syslog: syslog.map(Path::to_owned) };
+        let declared = file
+            .as_ref()
+            .map(|file| std::path::absolute(&file.path).unwrap_or_else(|_| file.path.clone()));
+        let mut witness = Self {
+            file,
+            declared,
+            required: configured.is_some(),
+            syslog: syslog.map(Path::to_owned),
+        };
         witness.catch_up(latest)?;
         Ok(witness)
+    }
+
+    /// The body of the `audit_witness` record that says where this writer
+    /// copies its checkpoints: `{"path", "required", "written"}`, `written`
+    /// false when a default witness could not be created, `path` null when
+    /// the log has no place for one. A path that is not UTF-8 is written
+    /// lossily: the verifier then finds no witness there and fails, closed.
+    pub(crate) fn declaration(&self) -> serde_json::Value {
+        json!({
+            "path": self.declared.as_deref().map(|path| path.to_string_lossy()),
+            "required": self.required,
+            "written": self.file.is_some(),
+        })
     }
 
     /// Appends `checkpoint` to the witness file and sends it to syslog. An

@@ -8,11 +8,11 @@
 //! be told a record exists when it might not.
 
 use crate::event::{AuditEvent, Checkpoint, RecordRef};
-use crate::format::{checkpoint_message, record_hash};
+use crate::format::{WITNESS_HINT_KEY, WITNESS_KIND, checkpoint_message, record_hash};
 use crate::log::{AuditError, AuditOptions};
 use crate::witness::Witness;
 use ed25519_dalek::{Signer, SigningKey};
-use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde_json::Value;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -101,6 +101,34 @@ impl Writer {
         }
     }
 
+    /// Appends the witness declaration (`audit_witness`, see `witness.rs`)
+    /// unless the latest one, as `meta.witness_declaration` points to it,
+    /// already says the same. Called once, when the log is opened, before
+    /// any other record of this writer: so the chain says where every later
+    /// checkpoint is copied, and a home's first record is its declaration.
+    pub(crate) fn declare_witness(&mut self) -> rusqlite::Result<()> {
+        let body = canonical_json(&self.witness.declaration())
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if latest_declaration(&tx)?.as_deref() == Some(body.as_str()) {
+            return tx.commit();
+        }
+        let declaration =
+            Prepared { ts_ms: UnixMillis::now().0, kind: WITNESS_KIND, agent: None, body };
+        let rows = append_rows(&tx, vec![declaration])?;
+        if let Some(row) = rows.last() {
+            tx.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+                params![WITNESS_HINT_KEY, row.seq.to_string()],
+            )?;
+        }
+        tx.commit()?;
+        if let Some(row) = rows.last() {
+            self.head = Head { seq: row.seq, hash: row.hash.clone() };
+        }
+        Ok(())
+    }
+
     /// Handles one batch in order; true once a close was handled.
     fn handle(&mut self, batch: Vec<Command>) -> bool {
         let mut closed = false;
@@ -174,51 +202,15 @@ impl Writer {
         }
     }
 
-    /// Appends `prepared` in one IMMEDIATE transaction. The head is read
-    /// inside the transaction, not taken from memory, so several processes
-    /// (the gateway and a CLI command) can append to one log: SQLite's write
-    /// lock orders them and each extends the head the other committed.
+    /// Appends `prepared` in one IMMEDIATE transaction (see [`append_rows`]),
+    /// and seals it when enough records are unsealed.
     fn write(
         &mut self,
         prepared: Vec<Prepared>,
     ) -> rusqlite::Result<(Vec<Row>, Option<Checkpoint>)> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let head = crate::log::load_head(&tx)?;
-        let (mut seq, mut prev_hash) = (head.seq, head.hash);
-        let mut rows = Vec::with_capacity(prepared.len());
-        for p in prepared {
-            seq += 1;
-            let hash = record_hash(seq, p.ts_ms, p.kind, p.agent.as_deref(), &p.body, &prev_hash)
-                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-            let row = Row {
-                seq,
-                ts_ms: p.ts_ms,
-                kind: p.kind,
-                agent: p.agent,
-                body: p.body,
-                prev_hash,
-                hash,
-            };
-            prev_hash = row.hash.clone();
-            rows.push(row);
-        }
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO records(seq, ts_ms, kind, agent, body, prev_hash, hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for row in &rows {
-                insert.execute(params![
-                    sql_int(row.seq)?,
-                    row.ts_ms,
-                    row.kind,
-                    row.agent,
-                    row.body,
-                    row.prev_hash,
-                    row.hash
-                ])?;
-            }
-        }
+        let rows = append_rows(&tx, prepared)?;
+        let seq = rows.last().map_or(0, |row| row.seq);
         let seal = self.options.checkpoint_every_records > 0
             && seq.saturating_sub(self.sealed_seq) >= self.options.checkpoint_every_records;
         let mut sealed = None;
@@ -356,6 +348,64 @@ struct Prepared {
 fn prepare(event: AuditEvent) -> Result<Prepared, AuditError> {
     let body = canonical_json(&Value::Object(event.detail)).map_err(AuditError::Body)?;
     Ok(Prepared { ts_ms: UnixMillis::now().0, kind: event.kind.as_str(), agent: event.agent, body })
+}
+
+/// Chains `prepared` onto the head as the file has it, inside `tx`. The
+/// head is read inside the transaction, not taken from memory, so several
+/// processes (the gateway and a CLI command) can append to one log: SQLite's
+/// write lock orders them and each extends the head the other committed.
+fn append_rows(tx: &Transaction<'_>, prepared: Vec<Prepared>) -> rusqlite::Result<Vec<Row>> {
+    let head = crate::log::load_head(tx)?;
+    let (mut seq, mut prev_hash) = (head.seq, head.hash);
+    let mut rows = Vec::with_capacity(prepared.len());
+    for p in prepared {
+        seq += 1;
+        let hash = record_hash(seq, p.ts_ms, p.kind, p.agent.as_deref(), &p.body, &prev_hash)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        let row = Row {
+            seq,
+            ts_ms: p.ts_ms,
+            kind: p.kind,
+            agent: p.agent,
+            body: p.body,
+            prev_hash,
+            hash,
+        };
+        prev_hash = row.hash.clone();
+        rows.push(row);
+    }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO records(seq, ts_ms, kind, agent, body, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for row in &rows {
+        insert.execute(params![
+            sql_int(row.seq)?,
+            row.ts_ms,
+            row.kind,
+            row.agent,
+            row.body,
+            row.prev_hash,
+            row.hash
+        ])?;
+    }
+    Ok(rows)
+}
+
+/// The body of the declaration `meta.witness_declaration` points to, if it
+/// points to one. The pointer spares a scan of the whole log on every open;
+/// it is only a hint, so a wrong one costs at most a repeated declaration.
+fn latest_declaration(tx: &Transaction<'_>) -> rusqlite::Result<Option<String>> {
+    let hint: Option<String> = tx
+        .query_row("SELECT value FROM meta WHERE key = ?1", [WITNESS_HINT_KEY], |row| row.get(0))
+        .optional()?;
+    let Some(seq) = hint.and_then(|seq| seq.parse::<i64>().ok()) else { return Ok(None) };
+    tx.query_row(
+        "SELECT body FROM records WHERE seq = ?1 AND kind = ?2",
+        params![seq, WITNESS_KIND],
+        |row| row.get(0),
+    )
+    .optional()
 }
 
 fn insert_checkpoint(

@@ -61,6 +61,21 @@ fn witness_lines(path: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// (seq, agent, body) of every witness declaration in the log.
+fn declarations(db: &Path) -> Vec<(i64, Option<String>, Value)> {
+    let conn = Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT seq, agent, body FROM records WHERE kind = 'audit_witness' ORDER BY seq")
+        .unwrap();
+    stmt.query_map([], |r| {
+        let body: String = r.get(2)?;
+        Ok((r.get(0)?, r.get(1)?, serde_json::from_str(&body).unwrap()))
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
 /// Every checkpoint row, as the witness writes it.
 fn checkpoint_rows(db: &Path) -> Vec<Value> {
     let conn = Connection::open(db).unwrap();
@@ -84,7 +99,8 @@ fn every_checkpoint_and_the_final_seal_are_copied_to_the_default_witness() {
     let dir = TempDir::new();
     assert_eq!(default_witness_path(&dir.db()), Some(dir.default_witness()));
     let log = AuditLog::open(&dir.db(), key(), options()).unwrap();
-    for n in 0..7 {
+    // Six events after the witness declaration: seven records.
+    for n in 0..6 {
         log.append_blocking(event(n)).unwrap();
     }
     log.close().unwrap();
@@ -100,7 +116,7 @@ fn every_checkpoint_and_the_final_seal_are_copied_to_the_default_witness() {
 fn a_reopened_log_adds_no_duplicate_and_restores_a_deleted_witness() {
     let dir = TempDir::new();
     let log = AuditLog::open(&dir.db(), key(), options()).unwrap();
-    for n in 0..4 {
+    for n in 0..3 {
         log.append_blocking(event(n)).unwrap();
     }
     log.close().unwrap();
@@ -164,8 +180,10 @@ fn a_record_count_seal_whose_copy_fails_keeps_its_records_and_refuses_the_next()
     let log = AuditLog::open(&dir.db(), key(), configured).unwrap();
     std::fs::remove_file(&witness).unwrap();
     std::fs::create_dir(&witness).unwrap();
-    for n in 0..3 {
-        log.append_blocking(event(n)).unwrap(); // the third seals, and is committed
+    for n in 0..2 {
+        // The second is seq 3 (after the witness declaration): it seals,
+        // and is committed.
+        log.append_blocking(event(n)).unwrap();
     }
     assert!(matches!(log.append_blocking(event(3)), Err(AuditError::Failed { .. })));
 }
@@ -180,6 +198,31 @@ fn a_default_witness_that_cannot_be_written_does_not_stop_the_log() {
     }
     log.close().unwrap();
     assert_eq!(checkpoint_rows(&dir.db()).len(), 2);
+    let declared = serde_json::json!({
+        "path": dir.default_witness(), "required": false, "written": false,
+    });
+    assert_eq!(declarations(&dir.db()), [(1, None, declared)], "the log says it has no witness");
+}
+
+#[test]
+fn the_log_declares_its_witness_once_and_again_when_it_changes() {
+    let dir = TempDir::new();
+    let elsewhere = dir.0.join("elsewhere.jsonl");
+    let configured = AuditOptions { witness: Some(elsewhere.clone()), ..options() };
+    for opts in [options(), options(), configured.clone(), configured] {
+        let log = AuditLog::open(&dir.db(), key(), opts).unwrap();
+        log.append_blocking(event(0)).unwrap();
+        log.close().unwrap();
+    }
+    let default = serde_json::json!({
+        "path": dir.default_witness(), "required": false, "written": true,
+    });
+    let configured = serde_json::json!({"path": elsewhere, "required": true, "written": true});
+    assert_eq!(
+        declarations(&dir.db()),
+        [(1, None, default), (4, None, configured)],
+        "first at the head of the log, then only when the witness changed"
+    );
 }
 
 #[cfg(unix)]

@@ -74,20 +74,21 @@ fn checkpoints(path: &Path) -> Vec<(u64, String)> {
 fn chain_continues_across_close_and_reopen() {
     let dir = TempDir::new();
     let log = AuditLog::open(&dir.db(), key(), AuditOptions::default()).unwrap();
+    // Seq 1 is the witness declaration the first open writes.
     for n in 0..5 {
-        assert_eq!(log.append_blocking(event(n)).unwrap().seq, n + 1);
+        assert_eq!(log.append_blocking(event(n)).unwrap().seq, n + 2);
     }
     log.close().unwrap();
 
     let log = AuditLog::open(&dir.db(), key(), AuditOptions::default()).unwrap();
     let sixth = log.append_blocking(event(5)).unwrap();
-    assert_eq!(sixth.seq, 6);
+    assert_eq!(sixth.seq, 7, "the same witness is not declared again");
     log.close().unwrap();
 
     let rows = chain(&dir.db());
-    assert_eq!(rows.len(), 6);
+    assert_eq!(rows.len(), 7);
     assert_contiguous_chain(&rows);
-    assert_eq!(rows[5].2, sixth.hash);
+    assert_eq!(rows[6].2, sixth.hash);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -113,10 +114,11 @@ async fn concurrent_appends_are_group_committed_into_one_contiguous_chain() {
         acked.extend(seqs);
     }
     acked.sort_unstable();
-    assert_eq!(acked, (1..=1600).collect::<Vec<u64>>(), "every ack names a distinct seq");
+    // After the witness declaration at seq 1.
+    assert_eq!(acked, (2..=1601).collect::<Vec<u64>>(), "every ack names a distinct seq");
     log.close().unwrap();
     let rows = chain(&dir.db());
-    assert_eq!(rows.len(), 1600);
+    assert_eq!(rows.len(), 1601);
     assert_contiguous_chain(&rows);
 }
 
@@ -129,7 +131,7 @@ fn close_writes_a_final_checkpoint_of_the_head() {
     }
     let head = log.append_blocking(event(3)).unwrap();
     log.close().unwrap();
-    assert_eq!(checkpoints(&dir.db()), vec![(4, head.hash)]);
+    assert_eq!(checkpoints(&dir.db()), vec![(5, head.hash)]);
 
     // Reopening and closing with nothing new seals nothing new.
     AuditLog::open(&dir.db(), key(), AuditOptions::default()).unwrap().close().unwrap();
@@ -141,7 +143,8 @@ fn checkpoints_follow_the_record_count_and_explicit_requests() {
     let dir = TempDir::new();
     let options = AuditOptions { checkpoint_every_records: 10, ..AuditOptions::default() };
     let log = AuditLog::open(&dir.db(), key(), options).unwrap();
-    for n in 0..25 {
+    // 24 events after the witness declaration: 25 records.
+    for n in 0..24 {
         log.append_blocking(event(n)).unwrap();
     }
     let forced = log.checkpoint().unwrap().expect("records since the last checkpoint");
@@ -157,14 +160,17 @@ fn elapsed_time_triggers_a_checkpoint_only_when_there_are_new_records() {
     let dir = TempDir::new();
     let options =
         AuditOptions { checkpoint_every: Duration::from_millis(100), ..AuditOptions::default() };
+    // The first open declares its witness, and close seals the declaration.
+    AuditLog::open(&dir.db(), key(), options.clone()).unwrap().close().unwrap();
+    assert_eq!(checkpoints(&dir.db()).len(), 1);
     let log = AuditLog::open(&dir.db(), key(), options).unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    assert!(checkpoints(&dir.db()).is_empty(), "an idle log is not sealed");
+    assert_eq!(checkpoints(&dir.db()).len(), 1, "an idle log is not sealed");
     log.append_blocking(event(0)).unwrap();
     std::thread::sleep(Duration::from_millis(400));
-    assert_eq!(checkpoints(&dir.db()).len(), 1);
+    assert_eq!(checkpoints(&dir.db()).len(), 2);
     log.close().unwrap();
-    assert_eq!(checkpoints(&dir.db()).len(), 1);
+    assert_eq!(checkpoints(&dir.db()).len(), 2);
 }
 
 #[test]
@@ -179,7 +185,7 @@ fn dropping_every_handle_seals_the_log_in_the_background() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(checkpoints(&dir.db()), vec![(1, head.hash)]);
+    assert_eq!(checkpoints(&dir.db()), vec![(2, head.hash)]);
 }
 
 #[tokio::test]
@@ -193,7 +199,7 @@ async fn append_after_close_fails_from_every_clone() {
     assert!(matches!(log.append_blocking(event(2)), Err(AuditError::Closed)));
     assert!(matches!(clone.checkpoint(), Err(AuditError::Closed)));
     log.close().unwrap();
-    assert_eq!(chain(&dir.db()).len(), 1);
+    assert_eq!(chain(&dir.db()).len(), 2, "the witness declaration and the first event");
 }
 
 #[test]
@@ -268,7 +274,7 @@ fn detail_is_stored_as_canonical_json() {
     log.close().unwrap();
     let conn = Connection::open(dir.db()).unwrap();
     let (kind, agent, body): (String, Option<String>, String) = conn
-        .query_row("SELECT kind, agent, body FROM records WHERE seq = 1", [], |r| {
+        .query_row("SELECT kind, agent, body FROM records WHERE seq = 2", [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .unwrap();

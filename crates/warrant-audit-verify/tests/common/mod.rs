@@ -55,14 +55,15 @@ pub fn event(n: u64) -> AuditEvent {
     if n.is_multiple_of(4) { event } else { event.agent(format!("agent-{}", n % 3)) }
 }
 
-/// A closed log of 12 records, checkpointed every 5: checkpoints 1, 2, 3 seal
-/// seqs 5, 10 and (on close) 12.
+/// A closed log of 12 records, checkpointed every 5: the writer's witness
+/// declaration at seq 1, then events 1 to 11 at seqs 2 to 12; checkpoints 1,
+/// 2, 3 seal seqs 5, 10 and (on close) 12.
 pub fn sealed_log() -> TempDir {
     let dir = TempDir::new();
     let options = AuditOptions { checkpoint_every_records: 5, ..AuditOptions::default() };
     let log = AuditLog::open(&dir.db(), signing_key(), options).unwrap();
-    for n in 1..=12 {
-        assert_eq!(log.append_blocking(event(n)).unwrap().seq, n);
+    for n in 1..=11 {
+        assert_eq!(log.append_blocking(event(n)).unwrap().seq, n + 1);
     }
     log.close().unwrap();
     dir
