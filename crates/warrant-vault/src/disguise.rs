@@ -2,12 +2,15 @@
 //!
 //! A secret whose skeleton ([`crate::skeleton`]) has at least
 //! [`MIN_SKELETON_LEN`] characters is also looked for by the skeleton of
-//! each of its forms (raw, base64, hex, URL- and JSON-escaped) in the
+//! each of its forms (raw, base64, hex, URL-, JSON- and C-escaped, and
+//! those of `crate::recoded`: rotations, lists of byte values) in the
 //! skeleton of the haystack. So a secret is found with separators or
 //! whitespace put between its characters, a line break in it, zero-width
 //! and other format characters, fullwidth or other compatibility forms, HTML
-//! character references, its case changed, as UTF-16 text, and as base64 or
-//! hex wrapped over lines (76-column MIME, 64-column PEM) or grouped.
+//! character references, invisible tag characters or variation selectors,
+//! its case changed, as UTF-16 text, as base64 or hex wrapped over lines
+//! (76-column MIME, 64-column PEM) or grouped, rotated, and as a list of
+//! numbers whatever separates them.
 //!
 //! Cost: the haystack's skeleton is built in one pass (a table lookup per
 //! ASCII byte). The automaton then runs only near a place where the

@@ -5,7 +5,6 @@
 //!
 //! Every buffer that may hold a secret is `Zeroizing`.
 
-use crate::recoded;
 use crate::scan::Encoding;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
@@ -52,7 +51,6 @@ pub(crate) fn leak_forms(secret: &[u8], min_encoded_len: usize) -> (Vec<Form>, V
     exact.extend(escaped_forms(secret));
     exact.extend(base64_forms(secret));
     exact.extend(utf16_forms(secret));
-    exact.extend(recoded::exact_forms(secret));
     for upper in [false, true] {
         exact.push((percent_encode(secret, keep_none, false, upper), Encoding::UrlEncodedAll));
         if let Some(json) = json_unicode_escape(secret, upper) {

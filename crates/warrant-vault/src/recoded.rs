@@ -5,36 +5,40 @@
 //! `chr(90)+chr(120)`, `01011010 01111000`, octal).
 //!
 //! Two kinds, matched by different passes of the leak scanner:
-//! - [`exact_forms`]: rot13, rot47 and the C escapes written as `printf` and
-//!   C read them, matched byte for byte (so the streaming mask finds them
-//!   too) and, by their skeletons, in disguise;
+//! - [`exact_forms`]: the C escapes as `printf` and C read them, matched
+//!   byte for byte (so the streaming mask finds them too) and, by their
+//!   skeletons, in disguise (mixed case, separators);
 //! - [`skeleton_forms`]: skeletons ([`crate::skeleton`]) only, for forms
 //!   whose separators or case vary too much to list: a list of numbers'
 //!   skeleton is its digits run together, so one form stands for every
 //!   separator (`,`, `, `, `;\n`, `+`); a shift along the alphabet is a
-//!   shift of the skeleton's letters.
+//!   shift of the skeleton's letters. Rotations are here, not exact: their
+//!   first bytes are as varied as the secrets', and as exact forms they
+//!   halved the exact pass's speed (its prefilter looks for a few bytes
+//!   patterns start with).
 //!
 //! Deliberately not: a number list with letters between its numbers other
 //! than the prefixes listed here (`chr`, `0x`, `0b`, `\u{`), numbers of
 //! another width than the one each radix is written with here (decimal and
 //! `0b` binary unpadded, octal in three digits, binary in eight), a shift of
-//! the digits other than by five, and pieces of these forms (the fragment
-//! index counts pieces of the secret's own skeleton only). Every buffer that
-//! may hold a secret is `Zeroizing`.
+//! the digits other than rot5 alone or with rot13, pieces of these forms
+//! (the fragment index counts pieces of the secret's own skeleton only),
+//! and rot47 of a secret whose rot47 keeps fewer than
+//! [`crate::skeleton::MIN_SKELETON_LEN`] letters and digits (rot47 turns
+//! about half of them into punctuation, which the skeleton drops: a secret
+//! of 20 random characters keeps about 12). Every buffer that may hold a
+//! secret is `Zeroizing`.
 
 use crate::forms::Form;
 use crate::scan::Encoding;
 use crate::skeleton::skeleton;
 use zeroize::{Zeroize, Zeroizing};
 
-/// The forms matched exactly, reported as [`Encoding::Normalized`] (a
-/// disguise rather than an encoding a program applies on its own): rot13,
-/// rot47, and every byte as `\xNN` (either case), `\NNN` and `\0NNN`.
+/// The forms matched exactly, reported as [`Encoding::Normalized`]: every
+/// byte as `\xNN` (either case), `\NNN` and `\0NNN`. Each begins with a
+/// backslash, which the scanner's automaton for them looks for first.
 pub(crate) fn exact_forms(secret: &[u8]) -> Vec<Form> {
-    let mut forms = vec![
-        (Zeroizing::new(secret.iter().map(|&b| shift(b, 13, 0)).collect()), Encoding::Normalized),
-        (Zeroizing::new(secret.iter().map(|&b| rot47(b)).collect()), Encoding::Normalized),
-    ];
+    let mut forms = Vec::new();
     for upper in [false, true] {
         forms.push((each_byte(secret, b"\\x", 16, 2, upper), Encoding::Normalized));
     }
@@ -44,22 +48,22 @@ pub(crate) fn exact_forms(secret: &[u8]) -> Vec<Form> {
 }
 
 /// The skeletons of the forms that are matched only in disguise: every
-/// shift of the letters (with the digits as they are or rotated by five, as
-/// rot18 does), Atbash, the secret reversed, and the secret as a list of
-/// its bytes (and, for a secret that is not ASCII, of its characters) in
-/// decimal, hex, octal and binary.
+/// shift of the letters (rot13 among them), rot5 and rot18 (the digits
+/// rotated by five, alone or with rot13), rot47, Atbash, the secret
+/// reversed, and the secret as a list of its bytes (and, for a secret that
+/// is not ASCII, of its characters) in decimal, hex, octal and binary.
 pub(crate) fn skeleton_forms(secret: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
     let skel = skeleton(secret);
     let mut forms = Vec::new();
-    for letters in 0..26 {
-        for digits in [0, 5] {
-            if (letters, digits) != (0, 0) {
-                forms.push(Zeroizing::new(
-                    skel.iter().map(|&b| shift(b, letters, digits)).collect(),
-                ));
-            }
-        }
+    // Every shift of the letters; the digits rotated by five only as rot5
+    // and rot18 (rot13 and rot5) do, not with every shift, which would
+    // double the patterns for shifts no tool makes.
+    let shifts = (1..26).map(|letters| (letters, 0)).chain([(0, 5), (13, 5)]);
+    for (letters, digits) in shifts {
+        forms.push(Zeroizing::new(skel.iter().map(|&b| shift(b, letters, digits)).collect()));
     }
+    let rotated: Zeroizing<Vec<u8>> = Zeroizing::new(secret.iter().map(|&b| rot47(b)).collect());
+    forms.push(skeleton(&rotated));
     forms.push(Zeroizing::new(skel.iter().map(|&b| atbash(b)).collect()));
     forms.push(Zeroizing::new(skel.iter().rev().copied().collect()));
     let numbers: [(&[u8], u32, usize); 7] = [
@@ -174,8 +178,6 @@ mod tests {
         assert_eq!(
             forms,
             [
-                "Mk9~",
-                "+IhO",
                 r"\x5a\x78\x39\x7e",
                 r"\x5A\x78\x39\x7E",
                 r"\132\170\071\176",
@@ -189,6 +191,7 @@ mod tests {
         let forms: Vec<String> = skeleton_forms(b"Az9").iter().map(|f| text(f)).collect();
         for expected in [
             "az4",
+            "pkh",
             "ba9",
             "zy9",
             "nm9",

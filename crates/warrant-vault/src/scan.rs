@@ -14,11 +14,14 @@
 //! - JSON-escaped: as `serde_json` writes it, with `/` escaped (PHP), with
 //!   `<`, `>` and `&` escaped (Go), and with every character as a `\u`
 //!   escape, in either case;
-//! - UTF-16, little- and big-endian (a byte-order mark before it or not).
+//! - UTF-16, little- and big-endian (a byte-order mark before it or not);
+//! - every byte as a C escape: `\xNN` (either case), `\NNN`, `\0NNN`, as
+//!   `printf` and C read them (reported as [`Encoding::Normalized`]).
 //!
-//! Two Aho-Corasick automata match all forms of all secrets: one exactly, one
-//! ignoring ASCII case (hex, and the raw form of a secret that is itself
-//! hex). These exact forms are what [`LeakScanner::scan_exact`] and the
+//! Three Aho-Corasick automata match all forms of all secrets: one exactly,
+//! one ignoring ASCII case (hex, and the raw form of a secret that is itself
+//! hex), and one for the C escapes, kept apart so that the first keeps its
+//! prefilter. These exact forms are what [`LeakScanner::scan_exact`] and the
 //! streaming mask ([`StreamRedactor`]) look for.
 //!
 //! [`LeakScanner::scan`] (and so `scan_parts`, `redact` and `mask`) also
@@ -28,9 +31,15 @@
 //! skeleton has at least [`MIN_SKELETON_LEN`] characters. That finds
 //! separators, whitespace or line breaks put between a secret's characters,
 //! zero-width and other format characters, fullwidth and other compatibility
-//! forms, HTML character references, a change of case, and base64 or hex
-//! wrapped over lines. Such a match is reported as [`Encoding::Normalized`]
-//! with the span it covers in the haystack. [`LeakScanner::scan_parts`] also
+//! forms, HTML character references, a change of case, invisible tag
+//! characters and variation selectors that spell the secret, and base64 or
+//! hex wrapped over lines. Forms matched only in disguise are added
+//! (`crate::recoded`): every shift of the letters (rot13 among them), rot5,
+//! rot18, rot47, Atbash, the secret reversed, C escapes in mixed case, and
+//! lists of its byte values in decimal, hex (`0x`), octal and binary,
+//! whatever separates them (`90,120,…`, `chr(90)+…`, `01011010 01111000`).
+//! Such a match is reported as [`Encoding::Normalized`] with the span it
+//! covers in the haystack. [`LeakScanner::scan_parts`] also
 //! finds a secret split across consecutive fields; [`LeakScanner::fragments`]
 //! and [`crate::fragments::Exposure`] find pieces of one in any order, across
 //! fields and across the messages of a session.
@@ -41,9 +50,13 @@
 //!   whose skeleton is shorter than [`MIN_SKELETON_LEN`] are not matched in
 //!   disguise, for the same reason.
 //! - Not found: a secret transformed otherwise (compressed, encrypted,
-//!   reversed, base32, encoded twice, disguised and then encoded); escaped
-//!   only in part (some characters percent- or `\u`-escaped and others not,
-//!   beyond what the encoders above write); with letters or digits put
+//!   XORed, base32, base85, EBCDIC, encoded twice, disguised and then
+//!   encoded, spelled out in words or Morse, its bits written as two
+//!   invisible characters); escaped only in part (some characters percent-,
+//!   `\u`- or `\x`-escaped and others not, beyond what the encoders above
+//!   write); a list of its byte values with other prefixes or widths than
+//!   `crate::recoded` lists; rot47 of a secret too short to keep 16 letters
+//!   and digits through it; with letters or digits put
 //!   between its characters; with letters of other scripts that look like
 //!   its own (confusables); split across fields, by [`LeakScanner::scan`],
 //!   or across fields that are not consecutive or not in order, by
@@ -94,7 +107,8 @@ pub enum Encoding {
     Utf16,
     /// A form in disguise, found by its skeleton: separators, line breaks
     /// or format characters between its characters, compatibility forms,
-    /// HTML references, another case.
+    /// HTML references, another case, rotations, lists of byte values; or
+    /// every byte as a C escape, found exactly.
     Normalized,
     /// Pieces of the secret, in any order, across fields or messages: only
     /// in a [`crate::fragments::FragmentLeak`]'s report, never in a
@@ -119,6 +133,11 @@ pub struct Finding {
 pub struct LeakScanner {
     exact: Matcher,
     folded: Matcher,
+    /// The exact forms of `crate::recoded` (rotations, C escapes), apart:
+    /// in the automaton of `exact` they would spoil its prefilter (most
+    /// begin with a backslash, or with letters the raw forms do not) and
+    /// slow every scan by half.
+    recoded: Matcher,
     disguised: DisguiseMatcher,
     fragments: FragmentIndex,
     names: Vec<String>,
@@ -134,15 +153,23 @@ impl LeakScanner {
     pub fn new(secrets: &[(&str, &SecretValue)]) -> Result<Self, VaultError> {
         let mut exact = Vec::new();
         let mut folded = Vec::new();
+        let mut recoded = Vec::new();
         let mut disguised = Vec::new();
         let mut names = Vec::with_capacity(secrets.len());
         for (index, (name, secret)) in secrets.iter().enumerate() {
             names.push((*name).to_owned());
             let value = secret.expose_secret();
             let (e, f) = leak_forms(value, MIN_ENCODED_LEN);
+            let r = if value.len() >= MIN_ENCODED_LEN {
+                recoded::exact_forms(value)
+            } else {
+                Vec::new()
+            };
             if skeleton(value).len() >= MIN_SKELETON_LEN {
-                disguised.extend(disguise_forms(value, &e, &f).into_iter().map(|s| (index, s)));
+                let forms = disguise_forms(value, [&e, &f, &r]);
+                disguised.extend(forms.into_iter().map(|s| (index, s)));
             }
+            recoded.extend(r.into_iter().map(|form| (index, form)));
             exact.extend(e.into_iter().map(|form| (index, form)));
             folded.extend(f.into_iter().map(|form| (index, form)));
         }
@@ -152,6 +179,7 @@ impl LeakScanner {
         Ok(Self {
             exact: Matcher::build(exact, false)?,
             folded: Matcher::build(folded, true)?,
+            recoded: Matcher::build(recoded, false)?,
             disguised: DisguiseMatcher::build(disguised)?,
             fragments,
             names,
@@ -174,10 +202,15 @@ impl LeakScanner {
     /// in order: no match is longer than [`LeakScanner::longest_form`].
     pub fn scan_exact(&self, haystack: &[u8]) -> Vec<Finding> {
         let mut found = Vec::new();
-        self.exact.find(haystack, &self.names, &mut found);
-        let exact_only = found.len();
-        self.folded.find(haystack, &self.names, &mut found);
-        if exact_only > 0 && found.len() > exact_only {
+        // Each matcher's findings are in order; only a second matcher that
+        // finds something can break it.
+        let mut matchers_found = 0;
+        for matcher in [&self.exact, &self.folded, &self.recoded] {
+            let before = found.len();
+            matcher.find(haystack, &self.names, &mut found);
+            matchers_found += usize::from(found.len() > before);
+        }
+        if matchers_found > 1 {
             keep_leftmost_longest(&mut found, |f| (f.offset, f.len));
         }
         found
@@ -242,7 +275,7 @@ impl LeakScanner {
     /// The length in bytes of the longest form matched: how much of a
     /// stream [`StreamRedactor`] holds back.
     pub fn longest_form(&self) -> usize {
-        self.exact.longest.max(self.folded.longest)
+        self.exact.longest.max(self.folded.longest).max(self.recoded.longest)
     }
 
     /// How many secrets the scanner was built over.
@@ -252,7 +285,10 @@ impl LeakScanner {
 
     /// How many distinct patterns it matches.
     pub fn pattern_count(&self) -> usize {
-        self.exact.patterns.len() + self.folded.patterns.len() + self.disguised.pattern_count()
+        self.exact.patterns.len()
+            + self.folded.patterns.len()
+            + self.recoded.patterns.len()
+            + self.disguised.pattern_count()
     }
 }
 
@@ -350,10 +386,10 @@ impl fmt::Debug for StreamRedactor {
 /// reads as the raw form), of the raw form without its first character
 /// when that is a letter a backslash before it would turn into an escape,
 /// and of the forms only matched in disguise (`crate::recoded`).
-fn disguise_forms(secret: &[u8], exact: &[Form], folded: &[Form]) -> Vec<Zeroizing<Vec<u8>>> {
+fn disguise_forms(secret: &[u8], exact: [&[Form]; 3]) -> Vec<Zeroizing<Vec<u8>>> {
     let mut forms: Vec<Zeroizing<Vec<u8>>> = exact
-        .iter()
-        .chain(folded)
+        .into_iter()
+        .flatten()
         .filter(|(_, encoding)| *encoding != Encoding::Utf16)
         .map(|(form, _)| skeleton(form))
         .collect();
