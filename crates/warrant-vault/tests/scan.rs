@@ -696,3 +696,41 @@ fn a_secret_as_a_list_of_byte_values_is_found_whatever_the_separators() {
     assert_found(&each_byte(PLAIN, |b| format!("{b:08b}"), ""));
     assert_found(&each_byte(PLAIN, |b| format!("0b{b:b}"), ", "));
 }
+
+#[test]
+fn lists_of_numbers_bit_strings_and_escapes_in_ordinary_output_are_not_taken_for_secrets() {
+    // The disguises of lists of byte values are long runs of digits: dumps
+    // of bytes (random and of ordinary text) in every radix and with every
+    // prefix the scanner knows must not match 800 secrets.
+    let mut rng = corpus::Rng::new(29);
+    let alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let values: Vec<String> = (0..800).map(|_| rng.chars(alnum, 20)).collect();
+    let names: Vec<String> = (0..values.len()).map(|i| format!("cred{i}")).collect();
+    let pairs: Vec<(&str, &str)> =
+        names.iter().map(String::as_str).zip(values.iter().map(String::as_str)).collect();
+    let s = scanner(&pairs);
+    let prose = b"The quick brown fox jumps over the lazy dog; 0123456789 times, again.\n";
+    let mut dumps = Vec::new();
+    for round in 0..40 {
+        let random = rng.bytes(2048);
+        let data: &[u8] = if round % 2 == 0 { &random } else { prose };
+        let writers: [fn(u8) -> String; 8] = [
+            |b| b.to_string(),
+            |b| format!("chr({b})"),
+            |b| format!("0x{b:02x}"),
+            |b| format!("{b:03o}"),
+            |b| format!("{b:08b}"),
+            |b| format!("0b{b:b}"),
+            |b| format!("\\x{b:02X}"),
+            |b| format!("\\u{{{b:x}}}"),
+        ];
+        for write in writers {
+            let list: Vec<String> = data.iter().map(|&b| write(b)).collect();
+            dumps.push(list.join(if round % 3 == 0 { ", " } else { "" }));
+        }
+    }
+    let bytes: usize = dumps.iter().map(String::len).sum();
+    let found: Vec<_> = dumps.iter().flat_map(|d| s.scan(d.as_bytes())).collect();
+    assert!(bytes > 2_000_000, "{bytes}");
+    assert!(found.is_empty(), "{found:?}");
+}
