@@ -1,10 +1,10 @@
 //! Bytes searched for secrets in disguise (the skeleton pass: separators,
 //! format characters, compatibility forms, HTML references, UTF-16, tag
 //! characters and variation selectors, rotations, lists of byte values; and
-//! the automaton of C escapes) and for
-//! pieces of secrets: nothing panics, findings lie inside the input in order
-//! without overlapping, masking keeps the length and leaves no finding, and
-//! a session's exposure only grows until it refuses.
+//! the automaton of C escapes) and for pieces of secrets: nothing panics,
+//! findings lie inside the input in order without overlapping, masking
+//! keeps the length and leaves no finding, and a session's exposure only
+//! grows until it refuses.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
