@@ -11,6 +11,8 @@
 
 use tree_sitter::Node;
 
+use crate::options;
+use crate::runners::ENV;
 use crate::words::{literal, text};
 use crate::{CommandError, Walker};
 
@@ -96,26 +98,12 @@ pub(crate) fn named(word: &str) -> &str {
 pub(crate) const ASSIGNING_BUILTINS: &[&str] =
     &["read", "printf", "mapfile", "readarray", "getopts", "declare", "typeset", "export", "local"];
 
-/// `env`'s `NAME=value` arguments before the command it runs.
+/// `env`'s `NAME=value` arguments before the command it runs, read with
+/// env's own option grammar (`env -iu X PATH=. ls` assigns `PATH`). If the
+/// options cannot be read, no assignment is known, and `unwrap` already
+/// makes the line dynamic.
 pub(crate) fn env_assignments(args: &[Option<String>]) -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    let mut words = args.iter();
-    while let Some(Some(arg)) = words.next() {
-        match arg.as_str() {
-            "-u" | "--unset" | "-C" | "--chdir" => {
-                words.next();
-            }
-            "--" => continue,
-            a if a.starts_with('-') => {}
-            a => match a.split_once('=') {
-                Some((name, value)) if !name.is_empty() => {
-                    found.push((name.to_owned(), value.to_owned()));
-                }
-                _ => break,
-            },
-        }
-    }
-    found
+    options::parse(args, &ENV).map(|parsed| parsed.assignments).unwrap_or_default()
 }
 
 impl Walker {

@@ -87,12 +87,16 @@
 mod builtins;
 mod environment;
 mod interpreters;
+mod options;
+mod parse;
+mod runners;
 mod stdin;
+mod substitutions;
 mod words;
 mod wrappers;
 
 use serde::Serialize;
-use tree_sitter::{Node, Parser};
+use tree_sitter::Node;
 
 use crate::interpreters::Code;
 use crate::stdin::Stdin;
@@ -119,6 +123,12 @@ pub enum CommandError {
     TooDeep,
     #[error("the command starts more than {MAX_PROGRAMS} programs")]
     TooMany,
+    #[error(
+        "the command has a backslash before a carriage return at byte {0}, which bash and this parser read differently"
+    )]
+    CarriageReturn(usize),
+    #[error("the command's line continuations change its own structure too many times to be read")]
+    Continuations,
     #[error("the shell parser is unavailable: {0}")]
     Parser(String),
 }
@@ -226,22 +236,15 @@ struct Walker {
 }
 
 impl Walker {
-    /// Parses `source` and walks it; `via` are the wrappers around it.
+    /// Parses `source` (as bash reads it: continuations removed) and walks
+    /// it; `via` are the wrappers around it.
     fn script(&mut self, source: &str, via: &[String]) -> Result<(), CommandError> {
         if self.depth > MAX_NESTING {
             return Err(CommandError::TooDeep);
         }
-        let mut parser = Parser::new();
-        parser
-            .set_language(&tree_sitter_bash::LANGUAGE.into())
-            .map_err(|e| CommandError::Parser(e.to_string()))?;
-        let tree = parser.parse(source, None).ok_or(CommandError::Syntax(0))?;
-        let root = tree.root_node();
-        if let Some(bad) = first_error(root) {
-            return Err(CommandError::Syntax(bad));
-        }
+        let parsed = parse::parse(source)?;
         self.depth += 1;
-        let walked = self.node(root, source, via);
+        let walked = self.node(parsed.tree.root_node(), &parsed.text, via);
         self.depth -= 1;
         walked
     }
@@ -252,10 +255,14 @@ impl Walker {
     fn node(&mut self, node: Node<'_>, src: &str, via: &[String]) -> Result<(), CommandError> {
         match node.kind() {
             "command" => return self.command(node, src, via),
+            "command_substitution" if text(node, src).starts_with('`') => {
+                return self.backticks(node, src, via);
+            }
             "file_redirect" | "heredoc_redirect" | "herestring_redirect" => {
                 self.redirect(node, src, via)?;
             }
             "variable_assignment" => self.assignment(node, src, via)?,
+            _ if node.child_count() == 0 => self.opaque(node, src, via)?,
             _ => {}
         }
         let mut cursor = node.walk();
@@ -321,6 +328,7 @@ impl Walker {
                 }
                 Ok(())
             }
+            _ if node.child_count() == 0 => self.opaque(node, src, via),
             _ => {
                 for child in node.children(&mut cursor) {
                     self.nested_only(child, src, via)?;
@@ -442,17 +450,4 @@ impl Walker {
         self.analysis.redirects.push(Redirect { kind, operator, target });
         Ok(())
     }
-}
-
-/// The byte offset of the first syntax error under `node`, if any.
-fn first_error(node: Node<'_>) -> Option<usize> {
-    if !node.has_error() {
-        return None;
-    }
-    if node.is_error() || node.is_missing() {
-        return Some(node.start_byte());
-    }
-    let mut cursor = node.walk();
-    let found = node.children(&mut cursor).find_map(first_error);
-    found.or(Some(node.start_byte()))
 }

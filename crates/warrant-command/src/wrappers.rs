@@ -1,13 +1,22 @@
 //! Programs that run other programs, and how to find what they run.
 //!
-//! Each wrapper is data: which of its options take a value (so the value is
-//! not mistaken for the wrapped program), and how the wrapped command is
-//! given (the rest of the words, a shell string, or `find -exec` clauses).
-//! Words a wrapper fills in at run time (`xargs`'s input, `find`'s `{}`)
-//! are not literals, so a program or script made of them is dynamic.
+//! Runners whose command is their operands are data (`runners.rs`): their
+//! options are read like getopt reads them (`options.rs`), so an option's
+//! value is not mistaken for the command. This module reads the rest:
+//! shells, runners whose command is a string (`su -c`, `flock -c`,
+//! `script -c`, `watch`, `ssh host cmd`, `env -S`) or a clause
+//! (`find -exec … ;`, `xterm -e …`), and what `xargs` fills in.
+//!
+//! Fail closed: a runner whose option it does not know, whose operands it
+//! cannot place, or whose string goes to something other than a bash-like
+//! shell makes the line dynamic, with its best guess still reported. Words
+//! a runner fills in at run time (`xargs`'s input, `find`'s `{}`) are not
+//! literals, so a program or script made of them is dynamic.
 
 use crate::builtins;
-use crate::interpreters::{self, OTHER_SHELLS, SHELLS, ShellCode, is_flag};
+use crate::interpreters::{self, OTHER_SHELLS, SHELLS, ShellCode};
+use crate::options::{self, Parsed};
+use crate::runners::{self, FLOCK, Form, SCRIPT, SSH, SU, WATCH};
 
 /// What a wrapper runs.
 pub(crate) enum Inner {
@@ -30,232 +39,6 @@ pub(crate) enum Inner {
     AlsoDynamic(Box<Inner>),
 }
 
-/// A wrapper whose wrapped command is the first word after its options.
-struct Prefix {
-    program: &'static str,
-    /// Options that take the next word as their value.
-    valued: &'static [&'static str],
-    /// Positional words between the options and the command (`timeout`'s
-    /// duration, `chroot`'s new root).
-    positional: usize,
-    /// Options after which nothing is run (`command -v` looks a name up).
-    runs_nothing: &'static [&'static str],
-    /// Why it is listed.
-    reason: &'static str,
-}
-
-const PREFIXES: &[Prefix] = &[
-    Prefix {
-        program: "env",
-        valued: &["-u", "--unset", "-C", "--chdir"],
-        positional: 0,
-        runs_nothing: &[],
-        reason: "runs a command with a changed environment",
-    },
-    Prefix {
-        program: "sudo",
-        valued: &[
-            "-u",
-            "--user",
-            "-g",
-            "--group",
-            "-C",
-            "--close-from",
-            "-D",
-            "--chdir",
-            "-h",
-            "--host",
-            "-p",
-            "--prompt",
-            "-r",
-            "--role",
-            "-t",
-            "--type",
-            "-T",
-            "--command-timeout",
-            "-U",
-            "--other-user",
-        ],
-        positional: 0,
-        // Not `-k`: with a command it drops cached credentials and runs it.
-        runs_nothing: &["-l", "--list", "-v", "--validate", "-K", "-e", "--edit"],
-        reason: "runs a command as another user",
-    },
-    Prefix {
-        program: "doas",
-        valued: &["-u", "-C"],
-        positional: 0,
-        runs_nothing: &[],
-        reason: "runs a command as another user",
-    },
-    Prefix {
-        program: "nice",
-        valued: &["-n", "--adjustment"],
-        positional: 0,
-        runs_nothing: &[],
-        reason: "runs a command at another priority",
-    },
-    Prefix {
-        program: "nohup",
-        valued: &[],
-        positional: 0,
-        runs_nothing: &[],
-        reason: "runs a command immune to hangups",
-    },
-    Prefix {
-        program: "setsid",
-        valued: &[],
-        positional: 0,
-        runs_nothing: &[],
-        reason: "runs a command in a new session",
-    },
-    Prefix {
-        program: "time",
-        valued: &["-f", "--format", "-o", "--output"],
-        positional: 0,
-        runs_nothing: &[],
-        reason: "runs and times a command",
-    },
-    Prefix {
-        program: "stdbuf",
-        valued: &["-i", "--input", "-o", "--output", "-e", "--error"],
-        positional: 0,
-        runs_nothing: &[],
-        reason: "runs a command with changed buffering",
-    },
-    Prefix {
-        program: "timeout",
-        valued: &["-k", "--kill-after", "-s", "--signal"],
-        positional: 1,
-        runs_nothing: &[],
-        reason: "runs a command with a time limit",
-    },
-    Prefix {
-        program: "ionice",
-        valued: &["-c", "--class", "-n", "--classdata"],
-        positional: 0,
-        runs_nothing: &["-p", "--pid", "-P", "--pgid", "-u", "--uid"],
-        reason: "runs a command at another I/O priority",
-    },
-    Prefix {
-        program: "chrt",
-        valued: &["-T", "--sched-runtime", "-P", "--sched-period", "-D", "--sched-deadline"],
-        positional: 1,
-        runs_nothing: &["-p", "--pid", "-m", "--max"],
-        reason: "runs a command with another scheduling policy",
-    },
-    Prefix {
-        program: "taskset",
-        valued: &[],
-        positional: 1,
-        runs_nothing: &["-p", "--pid"],
-        reason: "runs a command on chosen CPUs",
-    },
-    Prefix {
-        program: "chroot",
-        valued: &["--userspec", "--groups"],
-        positional: 1,
-        runs_nothing: &[],
-        reason: "runs a command in another root",
-    },
-    Prefix {
-        program: "command",
-        valued: &[],
-        positional: 0,
-        runs_nothing: &["-v", "-V"],
-        reason: "runs a command, skipping functions",
-    },
-    Prefix {
-        program: "builtin",
-        valued: &[],
-        positional: 0,
-        runs_nothing: &[],
-        reason: "runs a shell builtin",
-    },
-    Prefix {
-        program: "exec",
-        valued: &["-a"],
-        positional: 0,
-        runs_nothing: &[],
-        reason: "replaces the shell with a command",
-    },
-    Prefix {
-        program: "xargs",
-        valued: &[
-            "-I",
-            "-L",
-            "-l",
-            "-n",
-            "--max-args",
-            "-P",
-            "--max-procs",
-            "-s",
-            "--max-chars",
-            "-d",
-            "--delimiter",
-            "-E",
-            "-e",
-            "--eof",
-            "-a",
-            "--arg-file",
-            "--replace",
-            "--process-slot-var",
-        ],
-        positional: 0,
-        runs_nothing: &[],
-        reason: "runs a command with arguments from its input",
-    },
-    Prefix {
-        program: "strace",
-        valued: &["-o", "-e", "-p", "-s", "-u", "-E", "-P", "-I", "-a", "-b", "-O", "-S", "-X"],
-        positional: 0,
-        runs_nothing: &[],
-        reason: "runs and traces a command",
-    },
-    Prefix {
-        program: "ltrace",
-        valued: &["-o", "-e", "-p", "-s", "-u", "-a", "-A", "-D", "-F", "-l", "-n", "-x"],
-        positional: 0,
-        runs_nothing: &[],
-        reason: "runs and traces a command",
-    },
-    Prefix {
-        program: "unbuffer",
-        valued: &[],
-        positional: 0,
-        runs_nothing: &[],
-        reason: "runs a command on a pseudo-terminal",
-    },
-    Prefix {
-        program: "busybox",
-        valued: &[],
-        positional: 0,
-        runs_nothing: &["--list", "--help"],
-        reason: "runs one of its applets",
-    },
-    Prefix {
-        program: "runuser",
-        valued: &["-u", "--user", "-g", "--group", "-G", "--supp-group", "-s", "--shell"],
-        positional: 0,
-        runs_nothing: &[],
-        reason: "runs a command as another user",
-    },
-    Prefix {
-        program: "flock",
-        valued: &["-w", "--timeout", "-E", "--conflict-exit-code"],
-        positional: 1,
-        runs_nothing: &[],
-        reason: "runs a command holding a lock",
-    },
-    Prefix {
-        program: "watch",
-        valued: &["-n", "--interval", "-q", "--equexit"],
-        positional: 0,
-        runs_nothing: &[],
-        reason: "runs a command repeatedly",
-    },
-];
-
 /// What `program` with `args` runs in turn.
 pub(crate) fn unwrap(program: &str, args: &[Option<String>]) -> Inner {
     if SHELLS.contains(&program) {
@@ -263,119 +46,227 @@ pub(crate) fn unwrap(program: &str, args: &[Option<String>]) -> Inner {
     }
     if OTHER_SHELLS.contains(&program) {
         // A string, a file or stdin in a syntax this crate does not parse.
-        return match args.first() {
-            Some(Some(a)) if a == "--version" || a == "--help" => Inner::Nothing,
-            _ => Inner::Dynamic,
-        };
+        return if asks_about_itself(args) { Inner::Nothing } else { Inner::Dynamic };
     }
     if let Some(inner) = builtins::unwrap(program, args) {
         return inner;
     }
     match program {
-        "find" => return find(args),
-        "su" | "runuser" if !args.iter().flatten().any(|a| is_flag(a, "-c") || is_command(a)) => {
-            // Without a command, a shell that reads stdin and startup files.
-            return if program == "su" || args.iter().flatten().any(|a| is_flag(a, "-l")) {
-                Inner::Dynamic
-            } else {
-                prefix(program, args)
-            };
+        "find" => find(args),
+        "su" | "runuser" => su(program, args),
+        "flock" => flock(args),
+        "watch" => watch(args),
+        "script" => script(args),
+        "ssh" => ssh(args),
+        "xterm" | "uxterm" | "urxvt" | "rxvt" | "x-terminal-emulator" | "konsole" | "alacritty" => {
+            terminal(args)
         }
-        "su" | "runuser" => {
-            let inner = string_after(args, &["-c", "--command"], &format!("{program} -c"));
-            return if args.iter().flatten().any(|a| a == "-" || is_flag(a, "-l") || a == "--login")
-            {
-                Inner::AlsoDynamic(Box::new(inner))
-            } else {
-                inner
-            };
-        }
-        _ => {}
+        _ => runner(program, args),
     }
+}
+
+/// `--version` or `--help` alone: the program only describes itself.
+fn asks_about_itself(args: &[Option<String>]) -> bool {
+    matches!(args, [Some(a)] if a == "--version" || a == "--help")
+}
+
+/// `inner`, and dynamic too if `unsure`.
+fn unless(unsure: bool, inner: Inner) -> Inner {
+    if unsure { Inner::AlsoDynamic(Box::new(inner)) } else { inner }
+}
+
+/// A runner from `runners.rs`: the command after its options and
+/// positional operands.
+fn runner(program: &str, args: &[Option<String>]) -> Inner {
+    let Some(runner) = runners::find(program) else { return Inner::Nothing };
+    let _ = runner.reason;
+    if runner.form == Form::Opaque {
+        return if asks_about_itself(args) { Inner::Nothing } else { Inner::Dynamic };
+    }
+    let Some(parsed) = options::parse(args, &runner.grammar) else { return Inner::Dynamic };
     if program == "env"
-        && let Some(i) = args.iter().position(|a| {
-            a.as_deref().is_some_and(|a| is_flag(a, "-S") || is_flag(a, "--split-string"))
-        })
+        && let Some(split) = parsed.value(&["-S", "--split-string"])
     {
-        // `env -S 'prog args'`: a string split into words.
-        return match args.get(i + 1) {
-            Some(Some(s)) => Inner::Script { source: s.clone(), label: "env -S".into() },
-            _ => Inner::Dynamic,
-        };
+        return env_split(split, &parsed);
     }
-    if program == "flock" && args.iter().flatten().any(|a| a == "-c" || a == "--command") {
-        return string_after(args, &["-c", "--command"], "flock -c");
-    }
-    if program == "watch" && !args.iter().flatten().any(|a| is_flag(a, "-x") || a == "--exec") {
-        // `watch` hands its words to `sh -c` joined by spaces.
-        return match rest_after_options(args, &["-n", "--interval", "-q", "--equexit"], 0) {
-            Some(rest) if !rest.is_empty() => {
-                let words: Option<Vec<&str>> = rest.iter().map(Option::as_deref).collect();
-                match words {
-                    Some(w) => Inner::Script { source: w.join(" "), label: "watch".into() },
-                    None => Inner::Dynamic,
-                }
-            }
-            Some(_) => Inner::Nothing,
-            None => Inner::Dynamic,
-        };
-    }
-    prefix(program, args)
-}
-
-/// `su --command=…`.
-fn is_command(arg: &str) -> bool {
-    arg == "--command" || arg.starts_with("--command=") || arg == "--session-command"
-}
-
-/// A wrapper from [`PREFIXES`]: the first word after its options.
-fn prefix(program: &str, args: &[Option<String>]) -> Inner {
-    let Some(prefix) = PREFIXES.iter().find(|p| p.program == program) else {
-        return Inner::Nothing;
-    };
-    let _ = prefix.reason;
-    if args.iter().flatten().any(|a| prefix.runs_nothing.iter().any(|f| is_flag(a, f))) {
+    if runner.runs_nothing.split_whitespace().any(|o| parsed.has(o)) {
         return Inner::Nothing;
     }
-    let login = matches!(program, "sudo" | "doas")
-        && args.iter().flatten().any(|a| is_flag(a, "-i") || a == "--login");
-    let shell = matches!(program, "sudo" | "doas")
-        && args.iter().flatten().any(|a| is_flag(a, "-s") || a == "--shell");
-    let inner = match rest_after_options(args, prefix.valued, prefix.positional) {
-        None => Inner::Dynamic,
-        Some(rest) if rest.is_empty() => match program {
-            // xargs without a command runs echo with its input.
-            "xargs" => xargs(vec![Some("echo".into())], args),
-            // Without a command, these start a shell reading stdin.
-            "chroot" => Inner::Dynamic,
-            _ if login || shell => Inner::Dynamic,
-            _ => Inner::Nothing,
-        },
-        Some(rest) if program == "xargs" => xargs(rest, args),
-        Some(rest) => Inner::Command { words: rest, label: program.to_owned(), stdin: true },
-    };
+    let command = parsed.operands.get(runner.positional..).unwrap_or_default().to_vec();
+    let elevates = matches!(program, "sudo" | "doas");
     // `sudo -i cmd` runs cmd in a login shell, which reads startup files.
-    if login { Inner::AlsoDynamic(Box::new(inner)) } else { inner }
+    let login = elevates && (parsed.has("-i") || parsed.has("--login"));
+    let shell = elevates && (parsed.has("-s") || parsed.has("--shell"));
+    let inner = match (program, command.is_empty()) {
+        // xargs without a command runs echo with its input.
+        ("xargs", true) => xargs(vec![Some("echo".into())], &parsed),
+        ("xargs", false) => xargs(command, &parsed),
+        (_, true) if runner.shell_when_alone || login || shell => Inner::Dynamic,
+        (_, true) => Inner::Nothing,
+        (_, false) => Inner::Command { words: command, label: program.to_owned(), stdin: true },
+    };
+    unless(parsed.unknown || login || runner.form == Form::Guessed, inner)
+}
+
+/// `env -S 'prog args'`: the string is split into words that take the
+/// place of the option. Only a plain one is read: env's own escapes, quotes
+/// and `${VAR}`, or options and assignments inside it, make it a guess.
+fn env_split(split: Option<&str>, parsed: &Parsed) -> Inner {
+    let Some(split) = split else { return Inner::Dynamic };
+    let mut words: Vec<Option<String>> =
+        split.split_whitespace().map(|w| Some(w.to_owned())).collect();
+    let plain = !split.contains(['\\', '$', '\'', '"', '='])
+        && words.first().is_some_and(|w| w.as_deref().is_some_and(|w| !w.starts_with('-')));
+    if !plain {
+        return Inner::AlsoDynamic(Box::new(Inner::Script {
+            source: split.to_owned(),
+            label: "env -S".into(),
+        }));
+    }
+    words.extend(parsed.operands.iter().cloned());
+    unless(parsed.unknown, Inner::Command { words, label: "env -S".into(), stdin: true })
+}
+
+/// `su`/`runuser`: a `-c` string run by the user's shell, or (`runuser -u
+/// USER cmd`) a command. Without either, a shell reads stdin; a login
+/// shell also reads startup files; a `-s` shell that is not bash-like
+/// reads the string in another language.
+fn su(program: &str, args: &[Option<String>]) -> Inner {
+    let Some(parsed) = options::parse(args, &SU) else { return Inner::Dynamic };
+    let login = parsed.has("-") || parsed.has("-l") || parsed.has("--login");
+    let bash_like = match parsed.value(&["-s", "--shell"]) {
+        None => true,
+        Some(Some(shell)) => SHELLS.contains(&shell.rsplit('/').next().unwrap_or(shell)),
+        Some(None) => false,
+    };
+    let user = parsed.has("-u") || parsed.has("--user");
+    let inner = if program == "runuser" && user {
+        if parsed.operands.is_empty() {
+            Inner::Nothing
+        } else {
+            Inner::Command { words: parsed.operands.clone(), label: "runuser".into(), stdin: true }
+        }
+    } else {
+        match parsed.value(&["-c", "--command", "--session-command"]) {
+            Some(Some(code)) if bash_like => {
+                Inner::Script { source: code.to_owned(), label: format!("{program} -c") }
+            }
+            _ => Inner::Dynamic,
+        }
+    };
+    unless(login || parsed.unknown, inner)
+}
+
+/// `flock [options] FILE command…` or `flock [options] FILE -c 'string'`;
+/// `flock FD` alone runs nothing.
+fn flock(args: &[Option<String>]) -> Inner {
+    let Some(parsed) = options::parse(args, &FLOCK) else { return Inner::Dynamic };
+    let command = parsed.operands.get(1..).unwrap_or_default();
+    let inner = match command {
+        [] => Inner::Nothing,
+        [Some(c), rest @ ..] if c == "-c" || c == "--command" => match rest {
+            [Some(source)] => Inner::Script { source: source.clone(), label: "flock -c".into() },
+            _ => Inner::Dynamic,
+        },
+        words => Inner::Command { words: words.to_vec(), label: "flock".into(), stdin: true },
+    };
+    unless(parsed.unknown, inner)
+}
+
+/// `watch cmd…` hands its words to `sh -c` joined by spaces; `watch -x`
+/// runs them as they are.
+fn watch(args: &[Option<String>]) -> Inner {
+    let Some(parsed) = options::parse(args, &WATCH) else { return Inner::Dynamic };
+    let words = parsed.operands.clone();
+    let inner = if words.is_empty() {
+        Inner::Nothing
+    } else if parsed.has("-x") || parsed.has("--exec") {
+        Inner::Command { words, label: "watch -x".into(), stdin: false }
+    } else {
+        joined(&words, "watch")
+    };
+    unless(parsed.unknown, inner)
+}
+
+/// `script -c 'string'` runs the string with `$SHELL -c`; without `-c` it
+/// starts an interactive shell, which reads stdin.
+fn script(args: &[Option<String>]) -> Inner {
+    let Some(parsed) = options::parse(args, &SCRIPT) else { return Inner::Dynamic };
+    let inner = match parsed.value(&["-c", "--command"]) {
+        Some(Some(code)) => Inner::Script { source: code.to_owned(), label: "script -c".into() },
+        _ => Inner::Dynamic,
+    };
+    unless(parsed.unknown, inner)
+}
+
+/// `ssh [options] host [options] [command…]`: the remote shell runs the
+/// words joined by spaces (the host may be this one). With no command it
+/// reads commands from stdin. Options that run local code (`ProxyCommand`,
+/// `LocalCommand`, `KnownHostsCommand`, `Match exec`, a `RemoteCommand`)
+/// or a configuration file make the line dynamic.
+fn ssh(args: &[Option<String>]) -> Inner {
+    let Some(before) = options::parse(args, &SSH) else { return Inner::Dynamic };
+    let after_host = before.operands.get(1..).unwrap_or_default();
+    let Some(after) = options::parse(after_host, &SSH) else { return Inner::Dynamic };
+    let given = |name: &str| before.has(name) || after.has(name);
+    let runs_config = given("-F")
+        || [&before, &after].iter().flat_map(|p| &p.options).any(|(name, value)| {
+            *name == "-o"
+                && value.as_deref().is_none_or(|v| {
+                    let key = v.trim_start().to_ascii_lowercase();
+                    ["proxycommand", "localcommand", "knownhostscommand", "match", "remotecommand"]
+                        .iter()
+                        .any(|k| key.starts_with(k))
+                })
+        });
+    let no_command = given("-N") || given("-s") || given("-V") || given("-G");
+    let inner = if no_command || before.operands.is_empty() {
+        Inner::Nothing
+    } else if after.operands.is_empty() {
+        Inner::Dynamic
+    } else {
+        joined(&after.operands, "ssh")
+    };
+    unless(runs_config || before.unknown || after.unknown, inner)
+}
+
+/// A terminal emulator: `-e prog args…` runs the rest (a single word with
+/// spaces may go through a shell); without `-e` it starts a shell. Its
+/// other options are not modelled, so the line is dynamic either way.
+fn terminal(args: &[Option<String>]) -> Inner {
+    let Some(at) = args.iter().position(|a| a.as_deref() == Some("-e")) else {
+        return if asks_about_itself(args) { Inner::Nothing } else { Inner::Dynamic };
+    };
+    let words = args.get(at + 1..).unwrap_or_default().to_vec();
+    let inner = match words.as_slice() {
+        [] => Inner::Nothing,
+        [Some(one)] if one.contains(char::is_whitespace) => {
+            Inner::Script { source: one.clone(), label: "-e".into() }
+        }
+        _ => Inner::Command { words, label: "-e".into(), stdin: true },
+    };
+    Inner::AlsoDynamic(Box::new(inner))
+}
+
+/// Words a program joins with spaces and hands to a shell.
+fn joined(words: &[Option<String>], label: &str) -> Inner {
+    match words.iter().map(Option::as_deref).collect::<Option<Vec<&str>>>() {
+        Some(words) => Inner::Script { source: words.join(" "), label: label.into() },
+        None => Inner::Dynamic,
+    }
 }
 
 /// The command xargs runs: with `-I R` (or `-i`, `--replace`), every word
 /// containing R is filled in from its input; otherwise its input is
 /// appended as more words. Either way those words are not literals, and
 /// the command gets no stdin of the line's.
-fn xargs(mut words: Vec<Option<String>>, args: &[Option<String>]) -> Inner {
-    let mut replace = None;
-    let mut options = args.iter().flatten();
-    while let Some(arg) = options.next() {
-        if arg == "-I" {
-            replace = options.next().cloned();
-        } else if let Some(r) = arg.strip_prefix("-I") {
-            replace = Some(r.to_owned());
-        } else if arg == "-i" || arg == "--replace" {
-            replace = Some("{}".to_owned());
-        } else if let Some(r) = arg.strip_prefix("-i").or_else(|| arg.strip_prefix("--replace=")) {
-            replace = Some(r.to_owned());
-        }
-    }
+fn xargs(mut words: Vec<Option<String>>, parsed: &Parsed) -> Inner {
+    let replace = match parsed.value(&["-I", "-i", "--replace"]) {
+        Some(Some(r)) => Some(r.to_owned()),
+        Some(None) if !parsed.has("-I") => Some("{}".to_owned()),
+        Some(None) => return Inner::Dynamic,
+        None => None,
+    };
     match replace.filter(|r| !r.is_empty()) {
         Some(r) => {
             for word in &mut words {
@@ -398,47 +289,7 @@ fn shell(program: &str, args: &[Option<String>]) -> Inner {
         ShellCode::UnknownString | ShellCode::File => Inner::Dynamic,
         ShellCode::Stdin => Inner::Stdin { label: program.to_owned() },
     };
-    if startup { Inner::AlsoDynamic(Box::new(inner)) } else { inner }
-}
-
-/// The words after a wrapper's options (and `positional` more words), or
-/// `None` if an option word is not a literal.
-fn rest_after_options(
-    args: &[Option<String>],
-    valued: &[&str],
-    positional: usize,
-) -> Option<Vec<Option<String>>> {
-    let mut i = 0;
-    while let Some(arg) = args.get(i) {
-        let arg = arg.as_deref()?;
-        if arg == "--" {
-            i += 1;
-            break;
-        }
-        if valued.contains(&arg) {
-            i += 2;
-            continue;
-        }
-        let is_assignment = !arg.starts_with('-') && arg.contains('=') && !arg.starts_with('=');
-        if (arg.starts_with('-') && arg.len() > 1) || is_assignment {
-            i += 1;
-            continue;
-        }
-        break;
-    }
-    let rest = args.get(i..).unwrap_or(&[]);
-    Some(rest.get(positional.min(rest.len())..).unwrap_or(&[]).to_vec())
-}
-
-/// The string after one of `flags`, parsed as a script.
-fn string_after(args: &[Option<String>], flags: &[&str], label: &str) -> Inner {
-    match args.iter().position(|a| a.as_deref().is_some_and(|a| flags.contains(&a))) {
-        None => Inner::Nothing,
-        Some(i) => match args.get(i + 1) {
-            Some(Some(s)) => Inner::Script { source: s.clone(), label: label.into() },
-            _ => Inner::Dynamic,
-        },
-    }
+    unless(startup, inner)
 }
 
 /// `find … -exec prog args… ;` (and `-execdir`, `-ok`, `-okdir`, `+`).

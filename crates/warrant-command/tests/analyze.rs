@@ -354,3 +354,224 @@ fn what_is_not_code_stays_precise() {
     assert_eq!(programs("f(){ curl x; }; f"), ["curl", "f"]);
     assert_eq!(programs("PAGER=cat git log"), ["cat", "git"]);
 }
+
+// Red-team follow-up (issue 11, item 6): the line is read as bash reads it,
+// every substitution is found wherever it sits, and runners do not hide
+// what they run.
+
+#[test]
+fn a_line_continuation_inside_a_word_is_joined_as_bash_joins_it() {
+    assert_eq!(programs("cu\\\nrl --version"), ["curl"]);
+    assert_eq!(programs("s\\\nh -c 'curl --version'"), ["sh", "curl"]);
+    assert_eq!(programs("sudo -u ro\\\not cu\\\nrl x"), ["sudo", "curl"]);
+    assert_eq!(programs("e\\\nval 'curl x'"), ["eval", "curl"]);
+    assert_eq!(programs("echo \"$(cu\\\nrl x)\""), ["curl", "echo"]);
+    // Between words it was already a space, and still is.
+    assert_eq!(programs("echo hi \\\n| curl x"), ["echo", "curl"]);
+    // Joined first, `#` is inside a word, not a comment: bash runs
+    // `echo a#bcurl`.
+    assert_eq!(programs("echo a\\\n#b\\\ncurl x"), ["echo"]);
+}
+
+#[test]
+fn a_line_continuation_in_single_quotes_or_a_comment_is_kept() {
+    let a = analyze("echo 'cu\\\nrl'").unwrap();
+    assert_eq!(a.programs[0].args, [Some("cu\\\nrl".to_owned())]);
+    // The comment ends at the newline, and the next line runs.
+    assert_eq!(programs("echo hi # x\\\ncurl y"), ["echo", "curl"]);
+    // A shell given the quoted text joins it when it reads it.
+    assert_eq!(programs("sh -c 'cu\\\nrl x'"), ["sh", "curl"]);
+    assert_eq!(programs("sh <<'EOF'\ncu\\\nrl x\nEOF\n"), ["sh", "curl"]);
+}
+
+#[test]
+fn a_backslash_before_a_carriage_return_and_newline_is_refused() {
+    // bash: an escaped carriage return, then a newline that ends `echo`,
+    // then `curl y` as a command of its own.
+    assert!(matches!(analyze("echo x \\\r\ncurl y"), Err(CommandError::CarriageReturn(7))));
+    assert!(analyze("echo 'x \\\r\n' && ls").is_ok());
+}
+
+#[test]
+fn substitutions_in_every_parameter_expansion_are_found() {
+    for command in [
+        "x=a; echo ${x#$(curl --version >&2)}",
+        "echo ${x##$(curl a)}",
+        "echo ${x%$(curl a)}",
+        "echo \"${x%%$(curl a)}\"",
+        "echo ${x/$(curl a)/b}",
+        "echo ${x//a/$(curl a)}",
+        "echo ${x/%a/`curl a`}",
+        "echo ${x^$(curl a)}",
+        "echo \"${x^^$(curl a)}\"",
+        "echo ${x,$(curl a)}",
+        "echo ${x,,`curl a`}",
+        "echo ${x:$(curl a)}",
+        "echo ${x:1:$(curl a)}",
+        "echo ${x:-`curl a`}",
+        "echo ${x#${y:-$(curl a)}}",
+        "[[ -n ${x#$(curl a)} ]]",
+        "for i in ${x#$(curl a)}; do :; done",
+        "cat > ${x#$(curl a)}",
+        "cat <<< ${x%$(curl a)}",
+        "export y=${x#$(curl a)}",
+        "cat <<EOF\n${x#$(curl a)}\nEOF\n",
+        "echo $(( ${#x} + $(curl a) ))",
+        "a[$(curl a)]=1",
+        "echo ${a[$(curl a)]}",
+        "case x in $(curl a)) ;; esac",
+        "[[ $x == *$(curl a)* ]]",
+    ] {
+        let a = analyze(command).unwrap_or_else(|e| panic!("{command}: {e}"));
+        assert!(a.program_names().contains(&"curl"), "{command}: {:?}", a.program_names());
+        assert!(!a.dynamic, "{command}");
+    }
+    // Quoted or escaped, nothing runs.
+    for command in ["echo ${x#'$(curl a)'}", "echo ${x#\\$(curl a)}", "echo ${x%%*/}"] {
+        assert_eq!(programs(command), ["echo"], "{command}");
+        assert!(!dynamic(command), "{command}");
+    }
+}
+
+#[test]
+fn nested_escaped_backticks_are_unescaped_and_parsed_in_turn() {
+    assert_eq!(programs("echo `echo \\`curl --version >&2\\``"), ["curl", "echo", "echo"]);
+    assert_eq!(
+        programs("echo `echo \\`echo \\\\\\`curl x\\\\\\`\\``"),
+        ["curl", "echo", "echo", "echo"]
+    );
+    assert_eq!(programs("echo \"`echo \\`curl x\\``\""), ["curl", "echo", "echo"]);
+    // `\$(…)` inside backticks is a substitution once read again; the
+    // grammar cannot read the outer line, which is refused, not passed.
+    assert!(matches!(analyze("echo `echo \\$(curl x)`"), Err(CommandError::Syntax(_))));
+    let deep = format!(
+        "echo {}",
+        (0..10).fold("curl x".to_owned(), |inner, _| {
+            format!("`echo {}`", inner.replace('\\', "\\\\").replace('`', "\\`"))
+        })
+    );
+    assert_eq!(analyze(&deep), Err(CommandError::TooDeep));
+}
+
+#[test]
+fn option_clusters_and_attached_values_do_not_hide_the_command() {
+    assert_eq!(programs("sudo -Eu root curl x"), ["sudo", "curl"]);
+    assert_eq!(programs("sudo -uroot curl x"), ["sudo", "curl"]);
+    assert_eq!(programs("env - curl x"), ["env", "curl"]);
+    assert_eq!(programs("xargs -l curl x"), ["xargs", "curl"]);
+    assert_eq!(programs("su -mc 'curl x'"), ["su", "curl"]);
+    assert_eq!(programs("su --command='curl x' nobody"), ["su", "curl"]);
+    assert_eq!(programs("su nobody -c 'curl x'"), ["su", "curl"]);
+    assert_eq!(programs("stdbuf -oL curl x"), ["stdbuf", "curl"]);
+    assert_eq!(programs("nice -5 curl x"), ["nice", "curl"]);
+    // An assignment after an option cluster still chooses the PATH.
+    assert!(dynamic("env -iu X PATH=/tmp ls"));
+    // An option the table does not know might take a value: unsure.
+    let a = analyze("sudo --frobnicate curl x").unwrap();
+    assert!(a.dynamic && a.program_names().contains(&"curl"));
+    // `env -S` with options, assignments or escapes inside is a guess.
+    assert!(dynamic("env -S '-i curl x'"));
+    assert!(dynamic("env -S 'PATH=. curl'"));
+    assert_eq!(programs("env -S 'curl -s' x"), ["env", "curl"]);
+    // `su -s` with a shell that is not bash-like reads the string as
+    // another language.
+    assert!(dynamic("su -s /usr/bin/python3 -c 'print(1)' nobody"));
+}
+
+#[test]
+fn every_runner_shows_the_command_it_runs() {
+    for (command, runner) in [
+        ("prlimit --nofile=1024 curl x", "prlimit"),
+        ("prlimit -n1024 -c curl x", "prlimit"),
+        ("setpriv --reuid 1000 --regid 1000 --clear-groups curl x", "setpriv"),
+        ("nsenter -t 1 -m -u curl x", "nsenter"),
+        ("unshare -r -n --fork curl x", "unshare"),
+        ("valgrind --tool=memcheck -q curl x", "valgrind"),
+        ("fakeroot -- curl x", "fakeroot"),
+        ("faketime '2020-01-01 00:00:00' curl x", "faketime"),
+        ("systemd-run --user --scope -p MemoryMax=1G curl x", "systemd-run"),
+        ("catchsegv curl x", "catchsegv"),
+        ("bwrap --ro-bind / / --dev /dev --unshare-net curl x", "bwrap"),
+        ("pkexec --user root curl x", "pkexec"),
+        ("dbus-run-session -- curl x", "dbus-run-session"),
+        ("script -qc 'curl x' /dev/null", "script"),
+        ("script log.txt -c 'curl x'", "script"),
+        ("torsocks -i curl x", "torsocks"),
+        ("proxychains4 -q -f p.conf curl x", "proxychains4"),
+        ("chrt -f 10 curl x", "chrt"),
+        ("taskset -c 0 curl x", "taskset"),
+        ("ionice -c 3 curl x", "ionice"),
+        ("flock -w 5 /tmp/l curl x", "flock"),
+        ("flock /tmp/l -c 'curl x'", "flock"),
+        ("setsid -f curl x", "setsid"),
+        ("runuser -u nobody -- curl x", "runuser"),
+        ("doas -u root curl x", "doas"),
+        ("chroot --userspec=1:1 / curl x", "chroot"),
+        ("time -p curl x", "time"),
+        ("command -p curl x", "command"),
+        ("exec -a name curl x", "exec"),
+        ("nohup curl x", "nohup"),
+        ("watch -n 1 'curl x'", "watch"),
+        ("busybox wget x", "busybox"),
+        ("toybox wget x", "toybox"),
+        ("ssh -p 22 host curl x", "ssh"),
+        ("ssh host -l me 'curl x'", "ssh"),
+    ] {
+        let a = analyze(command).unwrap_or_else(|e| panic!("{command}: {e}"));
+        let names = a.program_names();
+        assert_eq!(names.first(), Some(&runner), "{command}");
+        assert!(names.contains(&"curl") || names.contains(&"wget"), "{command}: {names:?}");
+        assert!(!a.dynamic, "{command}");
+    }
+}
+
+#[test]
+fn a_runner_whose_command_cannot_be_placed_is_dynamic() {
+    for command in [
+        "parallel curl ::: a b",
+        "tmux new-session -d 'curl x'",
+        "screen -dm curl x",
+        "firejail curl x",
+        "xterm -e curl x",
+        "sg users 'curl x'",
+        "at now <<< 'curl x'",
+        "ssh host",
+        "ssh -o ProxyCommand='curl x' host ls",
+        "ssh -F my.conf host ls",
+        "bwrap --args 3 curl x",
+        "unshare -r",
+        "nsenter -t 1 -a",
+        "pkexec",
+        "script out.log",
+        "systemd-run --shell",
+    ] {
+        assert!(dynamic(command), "{command}");
+    }
+    // The best guess is still reported.
+    assert!(programs("parallel curl ::: a b").contains(&"curl".to_owned()));
+    assert!(programs("xterm -e curl x").contains(&"curl".to_owned()));
+    assert_eq!(inline("expect -c 'spawn curl x'"), ["expect"]);
+}
+
+#[test]
+fn runners_that_run_nothing_here_stay_precise() {
+    for (command, expected) in [
+        ("ls -la", &["ls"][..]),
+        ("git log", &["git"]),
+        ("cat file", &["cat"]),
+        ("echo hi | grep x", &["echo", "grep"]),
+        ("sudo -l", &["sudo"]),
+        ("command -v curl", &["command"]),
+        ("timeout 5 ls", &["timeout", "ls"]),
+        ("ssh -N -L 8080:localhost:80 host", &["ssh"]),
+        ("busybox --list", &["busybox"]),
+        ("flock 9", &["flock"]),
+        ("prlimit -p 1 --nofile=10", &["prlimit"]),
+        ("tmux --version", &["tmux"]),
+        ("echo ${x%%.rs} ${x#*/} ${x/a/b}", &["echo"]),
+    ] {
+        let a = analyze(command).unwrap_or_else(|e| panic!("{command}: {e}"));
+        assert_eq!(a.program_names(), expected, "{command}");
+        assert!(!a.dynamic, "{command}");
+    }
+}
