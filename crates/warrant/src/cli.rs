@@ -626,87 +626,95 @@ fn audit(home: &Home, cmd: AuditCommand) -> Result<ExitCode> {
     }
 }
 
-/// `audit verify`: the log against the home's key, and against a witness
-/// when there is one. Without --witness, a missing default witness is a
-/// warning, not a failure: it may never have been writable (see
-/// `warrant_audit::default_witness_path`).
+/// `audit verify`: the log against the home's key, and against a witness:
+/// the one given with --witness, else those the log declares (which must be
+/// there) and the default beside the home when it exists. A log that never
+/// declared a written witness is verified with a warning: its witness may
+/// never have been writable (see `warrant_audit::default_witness_path`).
 fn audit_verify(
     home: &Home,
     json: bool,
     witness: Option<PathBuf>,
     public_key: Option<PathBuf>,
 ) -> Result<ExitCode> {
-    use warrant_audit_verify::{VerifyError, Witness};
+    use warrant_audit_verify::{CheckedWitness, Witness};
     let db = home.audit_db();
     let pinned = public_key.as_deref().map(warrant_audit_verify::read_public_key).transpose()?;
     let log_key = home.load_audit_public_key()?;
-    let explicit = witness.is_some();
-    let path = witness.or_else(|| warrant_audit_verify::default_witness_path(&db));
     let fail = |e: &dyn std::fmt::Display| {
         eprintln!("warrant: audit verification failed: {e}");
         Ok(ExitCode::from(2))
     };
-    let (report, witnessed) = match path.as_deref().filter(|p| explicit || p.exists()) {
+    let checked = match witness {
         Some(path) => {
-            let witness = match Witness::read(path, pinned.as_ref()) {
+            let witness = match Witness::read(&path, pinned.as_ref()) {
                 Ok(witness) => witness,
                 Err(e) => return fail(&format_args!("witness `{}`: {e}", path.display())),
             };
             match warrant_audit_verify::verify_with_witness(&db, &witness, &log_key) {
-                Ok(report) => (report.log.clone(), Some((path, report))),
+                Ok(report) => warrant_audit_verify::DeclaredReport {
+                    log: report.log.clone(),
+                    declared: Vec::new(),
+                    witnesses: vec![CheckedWitness { path, declared: false, report }],
+                },
                 Err(e) => return fail(&e),
             }
         }
-        None => {
-            let checked = match pinned {
-                Some(key) if key != log_key => Err(VerifyError::KeyReplaced {
-                    log_key: hex_key(&log_key),
-                    witnessed_key: hex_key(&key),
-                }),
-                _ => warrant_audit_verify::verify(&db, &log_key),
-            };
-            match checked {
-                Ok(report) => (report, None),
-                Err(e) => return fail(&e),
-            }
-        }
+        None => match warrant_audit_verify::verify_declared(&db, &log_key, pinned.as_ref()) {
+            Ok(checked) => checked,
+            Err(e) => return fail(&e),
+        },
     };
     if json {
-        let witness = witnessed.as_ref().map(|(path, w)| {
-            json!({
-                "path": path, "lines": w.witness_lines, "witnessed_seq": w.witnessed_seq,
-                "unwitnessed_records": w.unwitnessed_records, "torn_tail": w.torn_tail,
+        let witnesses: Vec<Value> = checked
+            .witnesses
+            .iter()
+            .map(|CheckedWitness { path, declared, report: w }| {
+                json!({
+                    "path": path, "declared": declared, "lines": w.witness_lines,
+                    "witnessed_seq": w.witnessed_seq,
+                    "unwitnessed_records": w.unwitnessed_records, "torn_tail": w.torn_tail,
+                })
             })
-        });
-        print_json(&json!({"ok": true, "report": report, "witness": witness}))?;
+            .collect();
+        print_json(&json!({
+            "ok": true, "report": checked.log, "witness": witnesses.first(),
+            "witnesses": witnesses, "declared": checked.declared,
+        }))?;
     } else {
-        println!("audit log intact: {report:?}");
+        println!("audit log intact: {:?}", checked.log);
     }
-    match &witnessed {
-        Some((path, w)) => {
-            let seq = w.witnessed_seq.map_or("none".to_owned(), |s| s.to_string());
-            eprintln!(
-                "warrant: witness `{}`: {} lines, latest checkpoint seq {seq}; the {} records \
-                 after it are not witnessed (their removal would not be detected)",
-                path.display(),
-                w.witness_lines,
-                w.unwitnessed_records
-            );
-            if w.torn_tail {
-                eprintln!("warrant: the witness's last line was cut short and was skipped");
-            }
+    for CheckedWitness { path, report: w, .. } in &checked.witnesses {
+        let seq = w.witnessed_seq.map_or("none".to_owned(), |s| s.to_string());
+        eprintln!(
+            "warrant: witness `{}`: {} lines, latest checkpoint seq {seq}; the {} records after \
+             it are not witnessed (their removal would not be detected)",
+            path.display(),
+            w.witness_lines,
+            w.unwitnessed_records
+        );
+        if w.torn_tail {
+            eprintln!("warrant: the witness's last line was cut short and was skipped");
         }
-        None => eprintln!(
-            "warrant: no witness at `{}`: a log cut back or replaced with its key cannot be \
-             detected; keep a witness outside the home (`warrant audit export-witness`)",
-            path.as_deref().map_or("(none for this home)".into(), |p| p.display().to_string())
-        ),
+    }
+    if checked.witnesses.is_empty() {
+        let declared = checked.declared.last().and_then(|d| d.path.as_deref());
+        let path = declared
+            .map(std::path::Path::to_owned)
+            .or_else(|| warrant_audit_verify::default_witness_path(&db))
+            .map_or("(none for this home)".into(), |p| p.display().to_string());
+        let why = if checked.declared.is_empty() {
+            "the log declares none"
+        } else {
+            "the log says it could not be written"
+        };
+        eprintln!(
+            "warrant: no witness at `{path}` ({why}): a log cut back or replaced with its key \
+             cannot be detected; keep a witness outside the home (`warrant audit \
+             export-witness`)"
+        );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn hex_key(key: &[u8; 32]) -> String {
-    key.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn policy(home: &Home, cmd: PolicyCommand) -> Result<()> {

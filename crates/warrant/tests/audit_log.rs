@@ -67,8 +67,8 @@ fn an_intact_log_verifies_and_every_kind_of_tampering_is_named() {
     assert!(ok.stdout.contains("unsealed_records: 0"), "{}", ok.stdout);
 
     let edited =
-        tamper(&w, "UPDATE records SET body = replace(body, 'allow', 'deny') WHERE seq = 5");
-    assert!(edited.stderr.contains('5'), "{}", edited.stderr);
+        tamper(&w, "UPDATE records SET body = replace(body, 'allow', 'deny') WHERE seq = 6");
+    assert!(edited.stderr.contains('6'), "{}", edited.stderr);
     let deleted = tamper(&w, "DELETE FROM records WHERE seq = 4");
     assert!(deleted.stderr.contains('4'), "{}", deleted.stderr);
     tamper(
@@ -134,7 +134,11 @@ fn a_clean_stop_stops_the_upstream_children() {
     assert!(gone, "upstream {pid} outlived the gateway");
     let kinds: Vec<String> =
         audit_records(&w).iter().map(|r| r["kind"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(kinds.first().map(String::as_str), Some("gateway_started"));
+    // The log's first record, from when the home was made, says where its
+    // witness is; the gateway, with the same witness, did not say it again.
+    assert_eq!(kinds.first().map(String::as_str), Some("audit_witness"));
+    assert_eq!(kinds.get(1).map(String::as_str), Some("gateway_started"));
+    assert_eq!(kinds.iter().filter(|k| *k == "audit_witness").count(), 1);
     assert_eq!(kinds.last().map(String::as_str), Some("gateway_stopped"));
 }
 
@@ -171,6 +175,53 @@ fn cutting_records_and_checkpoints_down_to_empty_is_reported_against_the_witness
     let w = used_home();
     let emptied = tamper(&w, "DELETE FROM checkpoints; DELETE FROM records;");
     assert!(emptied.stderr.contains("ends at seq 0"), "{}", emptied.stderr);
+}
+
+#[test]
+fn cutting_the_tail_and_deleting_the_default_witness_is_reported_as_a_removed_witness() {
+    // The red team's cut: the shutdown seal and the records it sealed go,
+    // and so does the witness that remembers them. The log still says, in
+    // its first record, that its checkpoints were copied there.
+    let w = used_home();
+    sql(
+        &w,
+        "DELETE FROM checkpoints WHERE id = (SELECT max(id) FROM checkpoints);
+         DELETE FROM records WHERE seq > (SELECT max(seq) - 3 FROM records);",
+    );
+    std::fs::remove_file(witness(&w)).unwrap();
+    let out = w.run(&["audit", "verify"]);
+    assert_eq!(out.code, 2, "the removed witness went unnoticed: {}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("the witness was removed"), "{}", out.stderr);
+    assert!(out.stderr.contains("home-witness.jsonl"), "{}", out.stderr);
+
+    // Emptied rather than deleted, it is refused too.
+    std::fs::write(witness(&w), "").unwrap();
+    let out = w.run(&["audit", "verify"]);
+    assert_eq!(out.code, 2, "the emptied witness went unnoticed: {}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("the witness was emptied"), "{}", out.stderr);
+}
+
+#[test]
+fn a_witness_cut_back_behind_the_log_is_reported() {
+    let w = used_home();
+    let text = std::fs::read_to_string(witness(&w)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 2, "{text}");
+    let kept = lines[..lines.len() - 1].join("\n");
+    std::fs::write(witness(&w), format!("{kept}\n")).unwrap();
+    let out = w.run(&["audit", "verify"]);
+    assert_eq!(out.code, 2, "the cut witness went unnoticed: {}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("the witness was cut"), "{}", out.stderr);
+}
+
+#[test]
+fn a_log_cut_to_empty_with_its_witness_deleted_is_refused() {
+    let w = used_home();
+    sql(&w, "DELETE FROM checkpoints; DELETE FROM records;");
+    std::fs::remove_file(witness(&w)).unwrap();
+    let out = w.run(&["audit", "verify"]);
+    assert_eq!(out.code, 2, "the emptied log went unnoticed: {}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("it was emptied"), "{}", out.stderr);
 }
 
 #[test]
