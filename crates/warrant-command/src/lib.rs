@@ -5,9 +5,19 @@
 //! `sh -c 'curl …'`, `echo $(curl …)`). [`analyze`] parses the line with
 //! tree-sitter's bash grammar and reports **every** program it could start:
 //! in pipelines, `&&`/`||`/`;` lists, subshells, brace groups, control flow,
-//! function bodies, coprocesses, command and process substitutions, and
-//! behind wrappers (`env`, `sudo`, `timeout`, `nice`, `xargs`, `find -exec`,
-//! …), plus every redirection and its target.
+//! function bodies, coprocesses, command and process substitutions wherever
+//! they sit (arguments, assignments, subscripts, arithmetic, `[[ … ]]`,
+//! `case` words, redirection targets, parameter expansions such as
+//! `${x#$(…)}`), and behind runners (`env`, `sudo`, `timeout`, `nice`,
+//! `xargs`, `find -exec`, `unshare`, `bwrap`, `systemd-run`, `ssh host cmd`,
+//! …: the table in `runners.rs`), plus every redirection and its target.
+//!
+//! The line is read as bash reads it: a backslash-newline is deleted
+//! everywhere except in single quotes, comments and quoted here-documents
+//! (`cu\⏎rl` is `curl`; `parse.rs`), and a backslash before a carriage
+//! return and newline, which bash and the grammar split differently, is an
+//! error. A runner's options are read the way getopt reads them
+//! (`sudo -Eu root curl` runs `curl`; `options.rs`).
 //!
 //! # Code the line carries, parsed in turn
 //!
@@ -16,7 +26,11 @@
 //! [`Analysis::dynamic`]. Parsed in turn, as bash:
 //!
 //! - `sh -c '…'` (and bash, dash, zsh, ksh, … `-c`), `eval …`, `su -c`,
-//!   `flock -c`, `env -S`, `watch …`, `trap '…' SIGNAL`, `mapfile -C '…'`;
+//!   `flock -c`, `script -c`, `env -S`, `watch …`, `ssh host 'cmd'` (run by
+//!   the remote shell, and the host may be this one), `xterm -e`,
+//!   `trap '…' SIGNAL`, `mapfile -C '…'`;
+//! - the text between backticks, with `` \` ``, `\\` and `\$` undone, again
+//!   and again for nested backticks (bounded by [`MAX_NESTING`]);
 //! - a literal here-string or here-document fed to a shell that reads its
 //!   commands from stdin (`bash <<< 'curl x'`, `sh <<'EOF' … EOF`), taken as
 //!   the shell takes it (tabs stripped for `<<-`, escapes undone for an
@@ -51,7 +65,22 @@
 //!   own, by `export`/`declare`/`local`, by `env NAME=…`, or by
 //!   `read`/`printf -v`/`mapfile` from input;
 //! - `eval`, `trap`, `sh -c`, `mapfile -C` or a code variable given a
-//!   string that is not a literal.
+//!   string that is not a literal;
+//! - a runner whose command cannot be placed for sure: an option its
+//!   grammar does not declare (it might take a value), a runner whose
+//!   options are not modelled (`parallel`, `firejail`, `numactl`, … report
+//!   their best guess too), or one that runs commands in forms not modelled
+//!   (`tmux`, `screen`, `at`, `sg`, `gdb`, terminal emulators, …); a runner
+//!   with no command that starts a shell (`unshare`, `nsenter`, `chroot`,
+//!   `pkexec`, `script`, `ssh host`); `su -s` with a shell that is not
+//!   bash-like; `ssh` with `-F` or an `-o` that runs local code
+//!   (`ProxyCommand`, `LocalCommand`, `KnownHostsCommand`, `Match`,
+//!   `RemoteCommand`); `env -S` with escapes, quotes, `$`, options or
+//!   assignments in its string;
+//! - a substitution in text the grammar leaves unparsed (a `${x#…}`
+//!   pattern, a default word holding backticks) that a second reading of
+//!   that text inside double quotes does not account for, including every
+//!   `<(…)` there.
 //!
 //! Interpreters given code inline (`python -c`, `node -e`, `awk '…'`, or a
 //! literal here-document fed to python) are listed in
@@ -67,8 +96,10 @@
 //! project files (`git -c core.pager=…`, a repository's `.git/config`,
 //! `ssh -o ProxyCommand=…`, `tar --to-command`, `rsync -e`, `vim -c '!…'`,
 //! GNU `sed`'s `e` command, `make`, `npm run`, `cargo build`'s `build.rs`,
-//! `npx`); wrappers missing from the table in `wrappers.rs` (`unshare cmd`
-//! reports `unshare` only); a program copied or linked under another name
+//! `npx`, `ssh`'s own configuration files); runners missing from the
+//! table in `runners.rs` (`docker run`, `kubectl exec`, `perf stat`, `ip
+//! netns exec` report their first word only); an option a runner's table
+//! declares with the wrong arity; a program copied or linked under another name
 //! (`cp /usr/bin/curl x; ./x` reports `cp` and `x`); bash's arithmetic
 //! evaluation of an array subscript in a variable's value (`x='a[$(id)]';
 //! ((x))`); a variable named by an expansion (`read "$v"`). A policy that

@@ -13,10 +13,11 @@
 //! - **Text the grammar leaves opaque.** tree-sitter-bash keeps some words
 //!   as plain text that bash expands: the pattern of `${x#…}`, `${x%…}`,
 //!   `${x^…}`, `${x,…}`, a default word holding backticks (`${x:-`…`}`).
-//!   Any leaf whose text has an unescaped `$(` or backtick is parsed again
-//!   inside double quotes, where the grammar does parse substitutions, and
-//!   what it finds is walked. If that parse fails, or does not account for
-//!   every `$(` and backtick in the text, the line is dynamic.
+//!   Any leaf whose text has an unescaped `$(`, `<(`, `>(` or backtick is
+//!   parsed again inside double quotes, where the grammar does parse
+//!   command substitutions, and what it finds is walked. If that parse
+//!   fails, or does not account for every one of them (a process
+//!   substitution never is), the line is dynamic.
 //!
 //! It does not look into single-quoted strings, comments or here-document
 //! text (see `stdin.rs`): bash expands none of those here.
@@ -115,8 +116,8 @@ fn unescape_backticks(inner: &str, in_double_quotes: bool) -> String {
     out
 }
 
-/// Byte offsets in `leaf` of each unescaped `$(` and each unescaped
-/// backtick that opens a pair.
+/// Byte offsets in `leaf` of each unescaped `$(`, `<(`, `>(` and each
+/// unescaped backtick that opens a pair.
 fn substitution_starts(leaf: &str) -> Vec<usize> {
     let mut starts = Vec::new();
     let mut open_backtick = false;
@@ -126,7 +127,9 @@ fn substitution_starts(leaf: &str) -> Vec<usize> {
             '\\' => {
                 chars.next();
             }
-            '$' if chars.peek().is_some_and(|(_, n)| *n == '(') => starts.push(at),
+            // `<(…)` and `>(…)` run too; the reparse inside double quotes
+            // never accounts for them, so they make the line dynamic.
+            '$' | '<' | '>' if chars.peek().is_some_and(|(_, n)| *n == '(') => starts.push(at),
             '`' => {
                 if !open_backtick {
                     starts.push(at);

@@ -426,6 +426,10 @@ fn substitutions_in_every_parameter_expansion_are_found() {
         assert!(a.program_names().contains(&"curl"), "{command}: {:?}", a.program_names());
         assert!(!a.dynamic, "{command}");
     }
+    // What the second reading cannot account for is dynamic.
+    for command in ["echo ${x#<(curl a)}", "echo ${x#a\" #\"$(curl a)}"] {
+        assert!(dynamic(command), "{command}");
+    }
     // Quoted or escaped, nothing runs.
     for command in ["echo ${x#'$(curl a)'}", "echo ${x#\\$(curl a)}", "echo ${x%%*/}"] {
         assert_eq!(programs(command), ["echo"], "{command}");
