@@ -213,7 +213,8 @@ enum AuditCommand {
         json: bool,
     },
     /// Verify the hash chain and signed checkpoints, and check the log
-    /// against a witness kept outside the home: --witness, else the default
+    /// against a witness kept outside the home: --witness, else the witness
+    /// the log says it writes (which must be there, whole) and the default
     /// beside the home (`<home>-witness.jsonl`) when it exists.
     Verify {
         #[arg(long)]
