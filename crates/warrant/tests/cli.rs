@@ -149,7 +149,8 @@ fn audit_tail_and_export_print_the_records() {
     assert_eq!(lines[1]["body"]["name"], "d");
     assert_eq!(lines[1]["kind"], "agent_spawned");
     let all = audit_records(&w);
-    assert_eq!(all.len(), 4);
+    assert_eq!(all.len(), 5, "the witness declaration the log starts with, and four spawns");
+    assert_eq!(all[0]["kind"], "audit_witness");
     assert!(all.iter().all(|r| r["hash"].as_str().unwrap().len() == 64 && r["time"].is_string()));
     assert_eq!(w.run(&["audit", "export", "--format", "csv"]).code, 1);
 }
