@@ -71,9 +71,13 @@ const TAIL_WINDOW: u64 = 4096;
 /// it, it survives the home being cut, replaced or deleted; any process of
 /// the operator's uid can still rewrite it. `None` when the log's directory
 /// has no parent or no name (a log at `/audit.db`, or `audit.db` in the
-/// current directory).
+/// current directory). The home's path is resolved first (symlinks
+/// followed), so every name of one home gives one witness.
 pub fn default_witness_path(db: &Path) -> Option<PathBuf> {
     let home = std::path::absolute(db).ok()?.parent()?.to_owned();
+    // Where the home really is: a home named through a link has one
+    // witness, the same whichever name a process used.
+    let home = home.canonicalize().unwrap_or(home);
     let name = home.file_name()?.to_str()?;
     Some(home.parent()?.join(format!("{name}-witness.jsonl")))
 }

@@ -62,9 +62,9 @@ pub(crate) struct Fence {
 impl Fence {
     /// The secret stores beneath `$HOME`, Warrant's home and its audit witness.
     pub(crate) fn new(settings: &crate::config::SandboxSettings) -> Self {
-        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let home = warrant_sandbox::launcher_home();
         let protected = warrant_sandbox::protected_paths(home.as_deref(), &settings.protected);
-        Self { protected, home: home.and_then(|h| h.canonicalize().ok()) }
+        Self { protected, home }
     }
 
     /// Refuses a workspace that is or holds the home directory (its startup
@@ -94,6 +94,21 @@ impl Fence {
             )),
             None => Ok(()),
         }
+    }
+
+    /// Refuses the name `name` in the open directory `dir`, where it really
+    /// is, if it is protected: what a new or replaced entry of `dir` would
+    /// be, whatever path led to `dir` (`d/credentials.toml` with `d -> .`).
+    fn check_entry(
+        &self,
+        dir: &impl AsFd,
+        name: &std::ffi::OsStr,
+        shown: &str,
+    ) -> Result<(), String> {
+        let real = real_path(dir).map_err(|e| {
+            format!("warrant: `{}`: cannot tell where it is ({e}); refused", printable(shown))
+        })?;
+        self.check(&real.join(name), shown)
     }
 
     /// Refuses what `handle` (an open file or directory) really is, if it is
@@ -198,6 +213,7 @@ fn replace_file(
     fence: &Fence,
     shown: &str,
 ) -> Result<(), Result<String, std::io::Error>> {
+    fence.check_entry(dir, name, shown).map_err(Ok)?;
     let existing = match dir.symlink_metadata(name) {
         Ok(meta) if meta.file_type().is_symlink() => {
             return Err(Ok(format!(
@@ -259,6 +275,7 @@ fn open_dir_checked(
         let name = component.as_os_str();
         let next = match dir.open_dir(name) {
             Err(e) if create && e.kind() == std::io::ErrorKind::NotFound => {
+                fence.check_entry(&dir, name, shown).map_err(Ok)?;
                 dir.create_dir(name).map_err(Err)?;
                 dir.open_dir(name).map_err(Err)?
             }

@@ -179,7 +179,7 @@ impl Plan {
     pub(crate) fn resolve(spec: &SandboxSpec) -> Result<Self, LaunchError> {
         let profile = spec.profile.clone();
         profile.validate()?;
-        let host_home = std::env::var_os("HOME").map(PathBuf::from);
+        let host_home = crate::protect::launcher_home();
         let workspace = canonical_dir(&spec.workspace)?;
         let home = sandbox_home(host_home.as_deref());
 
@@ -205,9 +205,17 @@ impl Plan {
             })
             .collect();
         for guard in crate::protect::guards(&binds, &protected, host_home.as_deref())? {
-            // A declared path already mounted there pins it as well.
-            if matches!(&guard, Guard::Pin { target, .. } if ops.iter().any(|o| o.target == *target))
-            {
+            // The private home hides what lies beneath it; a declared path
+            // already mounted there pins it as well.
+            let target = guard.target();
+            let hidden = home != workspace
+                && target.starts_with(&home)
+                && !binds
+                    .iter()
+                    .any(|b| b.target.starts_with(&home) && target.starts_with(b.target));
+            let pinned =
+                matches!(&guard, Guard::Pin { .. }) && ops.iter().any(|o| o.target == target);
+            if hidden || pinned {
                 continue;
             }
             ops.push(match guard {
@@ -485,9 +493,10 @@ fn check_user_target(target: &Path) -> Result<(), LaunchError> {
     Ok(())
 }
 
-/// The sandbox's HOME: the launcher's path (so `~/.cargo` binds line up), as an
-/// empty tmpfs; a fixed path when the launcher's is unusable.
-/// When the workspace is the home itself, HOME is the (read-write) workspace.
+/// The sandbox's HOME: the launcher's, where it really is (so `~/.cargo`
+/// binds line up, and a workspace around it finds it covered), as an empty
+/// tmpfs; a fixed path when the launcher's is unusable. The home itself is
+/// never the workspace (`protect::guards` refuses it).
 fn sandbox_home(host_home: Option<&Path>) -> PathBuf {
     host_home
         .and_then(lexical)

@@ -29,6 +29,9 @@ pub struct Protected {
     pub path: PathBuf,
     /// A file rather than a directory.
     pub file: bool,
+    /// Where the named entry itself is, when it is a symlink to `path` (a
+    /// dotfiles layout: `~/.config/gh -> ~/dotfiles/gh`).
+    pub link: Option<PathBuf>,
     pub reason: String,
 }
 
@@ -61,9 +64,43 @@ pub fn protected_paths(home: Option<&Path>, extra: &[(PathBuf, String)]) -> Vec<
         if out.iter().any(|p| p.path == path) {
             continue;
         }
-        out.push(Protected { named, path, file: !meta.is_dir(), reason });
+        let link = named
+            .symlink_metadata()
+            .ok()
+            .filter(|m| m.file_type().is_symlink())
+            .and_then(|_| Some(named.parent()?.canonicalize().ok()?.join(named.file_name()?)));
+        out.push(Protected { named, path, file: !meta.is_dir(), reason, link });
     }
     out
+}
+
+/// The launcher's home directory, where it really is: `$HOME`, or, when
+/// that is unset or empty, the home of this uid in `/etc/passwd`; made
+/// absolute and resolved (a `/home -> /var/home` link, a relative `$HOME`),
+/// so that the private home, the refusal of the home as a workspace and the
+/// secret stores all name the directory the workspace's path would.
+pub fn launcher_home() -> Option<PathBuf> {
+    let named = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .or_else(passwd_home)?;
+    let absolute = std::path::absolute(&named).ok()?;
+    Some(absolute.canonicalize().unwrap_or(absolute))
+}
+
+/// This uid's home directory in `/etc/passwd`.
+fn passwd_home() -> Option<PathBuf> {
+    let uid = crate::sys::geteuid().to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        match fields.as_slice() {
+            [_, _, id, _, _, home, ..] if *id == uid && !home.is_empty() => {
+                Some(PathBuf::from(home))
+            }
+            _ => None,
+        }
+    })
 }
 
 /// A host directory or file the sandbox gets: `source` (canonical) appears
@@ -87,7 +124,7 @@ pub(crate) enum Guard {
 }
 
 impl Guard {
-    fn target(&self) -> &Path {
+    pub(crate) fn target(&self) -> &Path {
         match self {
             Guard::Mask { target, .. } | Guard::Pin { target, .. } => target,
         }
@@ -124,6 +161,22 @@ pub(crate) fn guards(
                 reason: format!(
                     "is inside `{}` ({}), which no sandbox sees; choose a directory outside it",
                     p.named.display(),
+                    p.reason
+                ),
+            });
+        }
+        // A link to a store, inside a writable bind, could be replaced by the
+        // sandbox with a store of its own that the person's tools then use.
+        let replaceable = protected.iter().find(|p| {
+            bind.writable && p.link.as_deref().is_some_and(|l| l.starts_with(bind.source))
+        });
+        if let Some(p) = replaceable {
+            return Err(LaunchError::Path {
+                path: bind.target.to_path_buf(),
+                reason: format!(
+                    "holds `{}`, a link to `{}` ({}), which a sandbox could replace with its own; choose a directory that does not hold it",
+                    p.named.display(),
+                    p.path.display(),
                     p.reason
                 ),
             });
@@ -215,6 +268,22 @@ mod tests {
             guards(&[Bind { target: &data, source: &data, writable: false }], &found, None)
                 .unwrap();
         assert_eq!(guards, [Guard::Mask { target: root.join("data/keys"), file: false }]);
+    }
+
+    #[test]
+    fn a_writable_bind_holding_a_link_to_a_store_is_refused() {
+        let (_dir, root) = tree();
+        let home = root.join("home");
+        std::fs::create_dir_all(root.join("dotfiles/gh")).unwrap();
+        std::fs::create_dir_all(home.join(".config")).unwrap();
+        std::os::unix::fs::symlink(root.join("dotfiles/gh"), home.join(".config/gh")).unwrap();
+        let found = protected_paths(Some(&home), &[]);
+        let config = home.join(".config");
+        let writable = Bind { target: &config, source: &config, writable: true };
+        let err = guards(&[writable], &found, None).unwrap_err();
+        assert!(err.to_string().contains("could replace"), "{err}");
+        let read_only = Bind { target: &config, source: &config, writable: false };
+        assert!(guards(&[read_only], &found, None).is_ok());
     }
 
     #[test]

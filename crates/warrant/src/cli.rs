@@ -276,14 +276,20 @@ enum PolicyCommand {
 }
 
 fn resolve_home(flag: Option<PathBuf>) -> Result<Home> {
-    if let Some(dir) = flag {
-        return Ok(Home::new(dir));
-    }
-    if let Some(dir) = std::env::var_os("WARRANT_HOME").filter(|d| !d.is_empty()) {
-        return Ok(Home::new(PathBuf::from(dir)));
-    }
-    let home = std::env::var_os("HOME").context("neither --home, WARRANT_HOME nor HOME is set")?;
-    Ok(Home::new(PathBuf::from(home).join(".warrant")))
+    let named = if let Some(dir) = flag {
+        dir
+    } else if let Some(dir) = std::env::var_os("WARRANT_HOME").filter(|d| !d.is_empty()) {
+        PathBuf::from(dir)
+    } else {
+        let home =
+            std::env::var_os("HOME").context("neither --home, WARRANT_HOME nor HOME is set")?;
+        PathBuf::from(home).join(".warrant")
+    };
+    // One home, one path: where it really is (a link or a relative name
+    // resolved), so that what is derived from it (the witness beside it, what
+    // sandboxes mask) is the same whichever name was used.
+    let absolute = std::path::absolute(&named)?;
+    Ok(Home::new(absolute.canonicalize().unwrap_or(absolute)))
 }
 
 pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {

@@ -331,6 +331,8 @@ fn file_tools_never_touch_secret_stores_and_refuse_the_home_directory_as_a_works
     let config = user_home.path().join(".config");
     std::fs::create_dir_all(config.join("gh")).unwrap();
     std::fs::write(config.join("gh/hosts.yml"), "oauth_token: GH-SECRET").unwrap();
+    std::fs::create_dir_all(config.join("git")).unwrap();
+    std::fs::write(config.join("git/credentials"), "https://u:GIT-SECRET@example.com").unwrap();
     std::fs::write(config.join("settings.toml"), "fine").unwrap();
     std::os::unix::fs::symlink("gh", config.join("gh-link")).unwrap();
     w.set_env("HOME", user_home.path().to_str().unwrap());
@@ -349,11 +351,17 @@ fn file_tools_never_touch_secret_stores_and_refuse_the_home_directory_as_a_works
             call("warrant__exec", json!({"command": "mv gh aside 2>&1; ls"})),
             call("warrant__read_file", json!({"path": "aside/hosts.yml"})),
             call("warrant__read_file", json!({"path": "gh/hosts.yml"})),
+            call("warrant__exec", json!({"command": "ln -s . d"})),
+            call(
+                "warrant__write_file",
+                json!({"path": "d/git/credentials", "content": "ATTACKER"})
+            ),
+            call("warrant__write_file", json!({"path": "d/gh/made.yml", "content": "x"})),
         ]),
     );
     let results = out["results"].as_array().unwrap();
     assert_eq!(results[0]["text"], "fine", "{out}");
-    for i in [1, 2, 3, 5, 6] {
+    for i in [1, 2, 3, 5, 6, 8, 9] {
         let text = results[i]["text"].as_str().unwrap_or_default();
         assert_eq!(results[i]["is_error"], true, "step {i}: {text}");
         assert!(!text.contains("GH-SECRET"), "step {i}: {text}");
@@ -363,6 +371,12 @@ fn file_tools_never_touch_secret_stores_and_refuse_the_home_directory_as_a_works
     let listed = listed["stdout"].as_str().unwrap_or_default();
     assert!(listed.lines().any(|l| l == "gh"), "{listed}");
     assert!(!listed.lines().any(|l| l == "aside"), "the store was moved: {listed}");
+    assert_eq!(
+        std::fs::read_to_string(config.join("git/credentials")).unwrap(),
+        "https://u:GIT-SECRET@example.com",
+        "a store rewritten through a linked directory"
+    );
+    assert!(!config.join("gh/made.yml").exists());
     let out = client(
         &gw.url,
         Some(&in_home),
@@ -372,4 +386,71 @@ fn file_tools_never_touch_secret_stores_and_refuse_the_home_directory_as_a_works
     assert_eq!(out["results"][0]["is_error"], true, "{text}");
     assert!(text.contains("holds your home directory"), "{text}");
     drop(gw);
+}
+
+/// `$HOME` named through a symlink (a `/home -> /var/home` layout) or as a
+/// relative path, with a workspace around the real home: the home is still
+/// the sandbox's private, empty one, and nothing written there reaches the
+/// person's startup files.
+#[test]
+fn a_home_named_through_a_symlink_or_a_relative_path_is_still_private() {
+    let w = Warrant::new(BIN);
+    if !sandboxes_available(&w) {
+        return;
+    }
+    let area = tempfile::tempdir().unwrap();
+    let real = area.path().join("real");
+    std::fs::create_dir_all(real.join("u/.ssh")).unwrap();
+    std::fs::write(real.join("u/.bashrc"), "echo hi\n").unwrap();
+    std::fs::write(real.join("u/.ssh/id_ed25519"), "SSH-PRIVATE-KEY").unwrap();
+    std::os::unix::fs::symlink(&real, area.path().join("link")).unwrap();
+    let script = format!(
+        "ls -A {u} | wc -l; echo pwned >> {u}/.bashrc; cat {u}/.ssh/id_ed25519 2>/dev/null; true",
+        u = real.join("u").display()
+    );
+    for home in [area.path().join("link/u"), std::path::PathBuf::from("u")] {
+        let out = run_from(&w, &real, &home, &["--", "sh", "-c", &script]);
+        assert_eq!(out.code, 0, "{home:?}: {out:?}");
+        assert_eq!(
+            out.stdout.lines().next(),
+            Some("0"),
+            "{home:?}: the real home is visible: {out:?}"
+        );
+        assert!(!out.stdout.contains("SSH-PRIVATE-KEY"), "{home:?}: {}", out.stdout);
+        assert_eq!(
+            std::fs::read_to_string(real.join("u/.bashrc")).unwrap(),
+            "echo hi\n",
+            "{home:?}"
+        );
+    }
+}
+
+/// Warrant's home named through a symlink: the witness beside the real home
+/// is still the one every process writes and every sandbox masks.
+#[test]
+fn a_home_named_through_a_symlink_keeps_one_witness_out_of_reach() {
+    let w = Warrant::new(BIN);
+    if !sandboxes_available(&w) {
+        return;
+    }
+    let workspace = w.dir.path();
+    std::os::unix::fs::symlink(w.home(), workspace.join("linked")).unwrap();
+    let witness = workspace.join("home-witness.jsonl");
+    let before = std::fs::read(&witness).expect("init keeps a witness beside the home");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(BIN)
+        .arg("--home")
+        .arg(workspace.join("linked"))
+        .args(["run", "--", "sh", "-c", "(: > home-witness.jsonl) 2>/dev/null && echo EMPTIED; ls"])
+        .current_dir(workspace)
+        .env("HOME", elsewhere.path())
+        .env_remove("WARRANT_HOME")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(!stdout.contains("EMPTIED"), "{stdout}");
+    assert!(!stdout.contains("linked-witness"), "a second witness appeared: {stdout}");
+    assert!(std::fs::read(&witness).unwrap().starts_with(&before));
 }
