@@ -29,11 +29,16 @@ pub fn terminal_safe(text: &str) -> String {
     out
 }
 
-/// Unicode format (Cf) and separator characters that change how text looks
-/// without being seen.
+/// Unicode format (Cf) and separator characters, spaces other than the
+/// space, and blank fillers: what changes how text looks without being seen.
 fn is_format(c: char) -> bool {
     matches!(u32::from(c),
-        0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F
+        // Spaces that are not the space (no-break, en, em, thin, ideographic),
+        // blank fillers and the combining grapheme joiner: text that looks
+        // like a space or like nothing.
+        0xA0 | 0x34F | 0x115F | 0x1160 | 0x1680 | 0x2000..=0x200A | 0x202F | 0x205F
+        | 0x2800 | 0x3000 | 0x3164 | 0xFFA0
+        | 0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F
         | 0x2028..=0x202E | 0x2060..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB
         | 0x1D173..=0x1D17A | 0xE0000..=0xE007F)
 }
@@ -135,6 +140,7 @@ mod tests {
             "a\\u{001b}[2Jb\\u{202e}c\\nd\\u{009b}"
         );
         assert_eq!(terminal_safe("plain é"), "plain é");
+        assert_eq!(terminal_safe("a\u{a0}b\u{34f}c"), "a\\u{00a0}b\\u{034f}c");
     }
 
     #[test]
