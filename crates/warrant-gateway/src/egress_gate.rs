@@ -426,14 +426,7 @@ pub(crate) fn name_blocked(destination: &Destination, leak: &Leak) -> (String, V
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use warrant_vault::SecretValue;
-
-    const SECRET: &str = "s3cr3t-Value-0123456789abcdef";
-
-    fn scanner() -> LeakScanner {
-        let secret = SecretValue::from_string(SECRET.to_owned());
-        LeakScanner::new(&[("github", &secret)]).unwrap()
-    }
+    use crate::guard::tests::{SECRET, scanner};
 
     #[test]
     fn a_vault_secret_in_hex_cut_across_labels_is_found_in_a_name() {

@@ -342,15 +342,17 @@ where
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use base64::Engine;
     use serde_json::json;
     use warrant_vault::SecretValue;
 
-    const SECRET: &str = "s3cr3t-Value-0123456789abcdef";
+    /// The vault secret of the gateway's leak tests.
+    pub(crate) const SECRET: &str = "s3cr3t-Value-0123456789abcdef";
 
-    fn scanner() -> LeakScanner {
+    /// A scanner that knows [`SECRET`] as the credential `github`.
+    pub(crate) fn scanner() -> LeakScanner {
         let secret = SecretValue::from_string(SECRET.to_owned());
         LeakScanner::new(&[("github", &secret)]).unwrap()
     }
