@@ -41,6 +41,14 @@ const COMMANDS: &[(&str, &str)] = &[
     ("SSH_ASKPASS", "ssh runs it to ask for a password"),
     ("GIT_EXTERNAL_DIFF", "git diff runs it"),
     ("PROMPT_COMMAND", "bash runs it before each prompt"),
+    ("GIT_PROXY_COMMAND", "git runs it to connect to a git:// remote"),
+    ("SYSTEMD_PAGER", "systemctl, journalctl and others run it through the shell"),
+    ("SYSTEMD_EDITOR", "systemctl edit runs it"),
+    ("FCEDIT", "bash's fc runs it on the history it edits"),
+    ("RSYNC_RSH", "rsync runs it to reach a remote"),
+    ("RSYNC_CONNECT_PROG", "rsync runs it through the shell to reach a daemon"),
+    ("CVS_RSH", "cvs runs it to reach a remote"),
+    ("SVN_SSH", "svn runs it to reach a remote"),
 ];
 
 /// Variables that choose which code runs, with why.
@@ -70,12 +78,42 @@ const CHOOSERS: &[(&str, &str)] = &[
     ("RUBYOPT", "Ruby takes these as options: -r loads a file"),
     ("NODE_OPTIONS", "node takes these as options: --require loads a file"),
     ("NODE_PATH", "node loads modules from here"),
+    ("LESSOPEN", "less runs it on every file it opens (`|cmd %s`: not parsed)"),
+    ("LESSCLOSE", "less runs it on every file it closes"),
+    ("BROWSER", "a list of programs, separated by colons, that open URLs"),
+    ("GIT_CONFIG_COUNT", "git -c in the environment: core.pager, core.sshCommand, aliases"),
+    ("GIT_CONFIG_PARAMETERS", "git -c in the environment: core.pager, core.sshCommand, aliases"),
+    ("GIT_CONFIG", "git reads its configuration (pager, hooks, aliases) from this file"),
+    ("GIT_CONFIG_GLOBAL", "git reads its configuration (pager, hooks, aliases) from this file"),
+    ("GIT_CONFIG_SYSTEM", "git reads its configuration (pager, hooks, aliases) from this file"),
+    ("GIT_EXEC_PATH", "git runs its sub-commands from here"),
+    ("GIT_TEMPLATE_DIR", "git init copies hooks from here"),
+    ("JAVA_TOOL_OPTIONS", "every JVM takes these as options: -javaagent loads code"),
+    ("_JAVA_OPTIONS", "every JVM takes these as options: -javaagent loads code"),
+    ("JDK_JAVA_OPTIONS", "java takes these as options: -javaagent loads code"),
+    ("CLASSPATH", "the JVM loads classes from here"),
+    ("PYTHONWARNINGS", "Python imports the module a warning category names"),
+    ("PYTHONBREAKPOINT", "Python imports the callable breakpoint() runs"),
+    ("PYTHONUSERBASE", "Python runs the .pth files of this site directory"),
+    ("PERL5DB", "perl -d runs this code"),
+    ("GEM_HOME", "Ruby loads gems from here"),
+    ("GEM_PATH", "Ruby loads gems from here"),
+    ("LUA_INIT", "Lua runs this code (or @file) first"),
+    ("LUA_PATH", "Lua loads modules from here"),
+    ("LUA_CPATH", "Lua loads native modules from here"),
+    ("DOTNET_STARTUP_HOOKS", ".NET loads these assemblies first"),
+    ("R_PROFILE", "R runs this file first"),
+    ("R_PROFILE_USER", "R runs this file first"),
+    ("VIMINIT", "vim runs these Ex commands (`:!cmd` included) first"),
+    ("EXINIT", "vi runs these Ex commands first"),
+    ("RUSTC_WRAPPER", "cargo runs this program in place of rustc"),
 ];
 
 /// The role of variable `name`, if it is code or chooses code.
 pub(crate) fn role(name: &str) -> Option<Role> {
-    // `BASH_FUNC_name%%` is how bash imports a function definition.
-    if name.starts_with("BASH_FUNC_") {
+    // `BASH_FUNC_name%%` is how bash imports a function definition;
+    // `GIT_CONFIG_KEY_<n>`/`GIT_CONFIG_VALUE_<n>` are `git -c` pairs.
+    if ["BASH_FUNC_", "GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"].iter().any(|p| name.starts_with(p)) {
         return Some(Role::Chooses);
     }
     let listed = |table: &[(&str, &str)]| table.iter().any(|(n, _)| *n == name);
@@ -130,7 +168,7 @@ impl Walker {
     }
 
     /// Variable `name` set to `value` (`None`: not a literal).
-    fn variable(
+    pub(crate) fn variable(
         &mut self,
         name: &str,
         value: Option<String>,

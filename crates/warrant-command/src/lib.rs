@@ -28,7 +28,9 @@
 //! - `sh -c '…'` (and bash, dash, zsh, ksh, … `-c`), `eval …`, `su -c`,
 //!   `flock -c`, `script -c`, `env -S`, `watch …`, `ssh host 'cmd'` (run by
 //!   the remote shell, and the host may be this one), `xterm -e`,
-//!   `trap '…' SIGNAL`, `mapfile -C '…'`;
+//!   `trap '…' SIGNAL`, `mapfile -C '…'`, `hyperfine 'cmd'` (and its
+//!   `--prepare`, `--setup`, `--cleanup`), socat's `SYSTEM:cmd` and
+//!   `EXEC:cmd` addresses, `capsh -- -c '…'` (`code_strings.rs`);
 //! - the text between backticks, with `` \` ``, `\\` and `\$` undone, again
 //!   and again for nested backticks (bounded by [`MAX_NESTING`]);
 //! - a literal here-string or here-document fed to a shell that reads its
@@ -38,8 +40,9 @@
 //! - backticks in the text of a here-document with an unquoted delimiter
 //!   (the shell runs them; the grammar leaves them as text);
 //! - the value of a variable some program runs as a command (`PAGER`,
-//!   `GIT_PAGER`, `EDITOR`, `VISUAL`, `GIT_SSH_COMMAND`, `PROMPT_COMMAND`, …:
-//!   the table in `environment.rs`), however it is assigned.
+//!   `GIT_PAGER`, `EDITOR`, `VISUAL`, `GIT_SSH_COMMAND`, `PROMPT_COMMAND`,
+//!   `GIT_PROXY_COMMAND`, `SYSTEMD_PAGER`, `RSYNC_RSH`, …: the table in
+//!   `environment.rs`), however it is assigned, `export 'NAME=…'` included.
 //!
 //! # Code the line does not show: dynamic
 //!
@@ -61,16 +64,36 @@
 //!   `BASH_ALIASES[…]=`, `BASH_CMDS[…]=`;
 //! - a variable that makes programs load code or look names up elsewhere:
 //!   `PATH`, `LD_PRELOAD`, `BASH_ENV`, `ENV`, `BASH_FUNC_*`, `PS4`,
-//!   `PYTHONPATH`, `NODE_OPTIONS`, … — assigned before a command, on its
-//!   own, by `export`/`declare`/`local`, by `env NAME=…`, or by
+//!   `PYTHONPATH`, `NODE_OPTIONS`, `LESSOPEN`, `GIT_CONFIG_COUNT` and
+//!   `GIT_CONFIG_KEY_n` (git's `-c` in the environment), `JAVA_TOOL_OPTIONS`,
+//!   … — assigned before a command, on its own, by
+//!   `export`/`declare`/`local`, by `env NAME=…`, or by
 //!   `read`/`printf -v`/`mapfile` from input;
+//! - a nameref (`declare -n`, `typeset -n`, `local -n`): it can alias any
+//!   of those variables;
+//! - text bash evaluates a second time (`evaluation.rs`): a `$(…)`,
+//!   backtick, `<(…)` or `${` in a word bash reads as arithmetic or as a
+//!   variable name with a subscript, even single-quoted (`let
+//!   'x=a[$(id)]'`, `test -v`, `[[ -v ]]`, `read`, `printf -v`, `mapfile`,
+//!   `unset`, `wait -p`, `declare` names and `-i` values, `a['…']=`,
+//!   `$(( '…' ))`, `[[ … -eq … ]]`), a substitution whose output is
+//!   evaluated (`$(( $(cat f) ))`, `${a[$(…)]}`), a name given to such a
+//!   builtin that is not a literal (`read "$v"`); a variable given a value
+//!   that could carry code (such a literal, a substitution's output, what
+//!   `read` or a glob gives) on a line that evaluates a variable
+//!   (`x='a[$(id)]'; echo $((x))`, `${!x}`, `declare -i`); and `${x@P}`,
+//!   which runs substitutions in the value (the other `@` transformations
+//!   run nothing);
 //! - `eval`, `trap`, `sh -c`, `mapfile -C` or a code variable given a
 //!   string that is not a literal;
 //! - a runner whose command cannot be placed for sure: an option its
 //!   grammar does not declare (it might take a value), a runner whose
-//!   options are not modelled (`parallel`, `firejail`, `numactl`, … report
-//!   their best guess too), or one that runs commands in forms not modelled
-//!   (`tmux`, `screen`, `at`, `sg`, `gdb`, terminal emulators, …); a runner
+//!   options are not modelled (`parallel`, `firejail`, `numactl`, `rlwrap`,
+//!   `envdir`, … report their best guess too), or one that runs commands in
+//!   forms not modelled (`tmux`, `screen`, `at`, `sg`, `gdb`, `perf`,
+//!   `mosh`, terminal emulators, …); a runner that loads code the line does
+//!   not show (the dynamic loader with `--preload`, `--audit` or
+//!   `--library-path`, `trickle -P`, `nix-shell`, `nix develop`); a runner
 //!   with no command that starts a shell (`unshare`, `nsenter`, `chroot`,
 //!   `pkexec`, `script`, `ssh host`); `su -s` with a shell that is not
 //!   bash-like; `ssh` with `-F` or an `-o` that runs local code
@@ -97,12 +120,14 @@
 //! `ssh -o ProxyCommand=…`, `tar --to-command`, `rsync -e`, `vim -c '!…'`,
 //! GNU `sed`'s `e` command, `make`, `npm run`, `cargo build`'s `build.rs`,
 //! `npx`, `ssh`'s own configuration files); runners missing from the
-//! table in `runners.rs` (`docker run`, `kubectl exec`, `perf stat`, `ip
-//! netns exec` report their first word only); an option a runner's table
-//! declares with the wrong arity; a program copied or linked under another name
-//! (`cp /usr/bin/curl x; ./x` reports `cp` and `x`); bash's arithmetic
-//! evaluation of an array subscript in a variable's value (`x='a[$(id)]';
-//! ((x))`); a variable named by an expansion (`read "$v"`). A policy that
+//! table in `runners.rs` (`docker run`, `kubectl exec`, `ip netns exec`,
+//! `flatpak run` report their first word only); an option a runner's
+//! table declares with the wrong arity; a program copied or linked under
+//! another name (`cp /usr/bin/curl x; ./x` reports `cp` and `x`); a value
+//! inherited from the environment that bash evaluates as arithmetic (the
+//! environment is taken to be the caller's); variables a program reads
+//! that are not in the table (`LESS='+!cmd'`, `make` expanding `CC` or
+//! `CFLAGS` into its recipes); socat's address options. A policy that
 //! denies by program name is therefore a guard against mistakes, not a
 //! wall: allow by name, and treat `dynamic` and `inline_code` as unknown.
 //!
@@ -116,7 +141,9 @@
 //! The crate is pure: no I/O, no environment, no execution.
 
 mod builtins;
+mod code_strings;
 mod environment;
+mod evaluation;
 mod interpreters;
 mod options;
 mod parse;
@@ -251,8 +278,14 @@ pub fn analyze(command: &str) -> Result<Analysis, CommandError> {
     if command.trim().is_empty() {
         return Err(CommandError::Empty);
     }
-    let mut walker = Walker { analysis: Analysis::default(), depth: 0 };
+    let mut walker =
+        Walker { analysis: Analysis::default(), depth: 0, evaluates: false, tainted: false };
     walker.script(command, &[])?;
+    // A value that could carry code, and a place that evaluates a
+    // variable's value: which reaches which is not tracked (`evaluation.rs`).
+    if walker.evaluates && walker.tainted {
+        walker.analysis.dynamic = true;
+    }
     if walker.analysis.programs.is_empty() && !walker.analysis.dynamic {
         // Only assignments or redirections: nothing runs, but say so
         // explicitly rather than returning an empty answer by accident.
@@ -264,6 +297,11 @@ pub fn analyze(command: &str) -> Result<Analysis, CommandError> {
 struct Walker {
     analysis: Analysis,
     depth: usize,
+    /// The line evaluates a variable's value again (arithmetic naming a
+    /// variable, `declare -i`, `${!x}`, a subscript in a name).
+    evaluates: bool,
+    /// The line gives a variable a value that could carry code.
+    tainted: bool,
 }
 
 impl Walker {
@@ -284,6 +322,7 @@ impl Walker {
     /// everything else is descended into, so substitutions anywhere (in
     /// arguments, strings, assignments, conditions) are found.
     fn node(&mut self, node: Node<'_>, src: &str, via: &[String]) -> Result<(), CommandError> {
+        self.evaluation(node, src, via)?;
         match node.kind() {
             "command" => return self.command(node, src, via),
             "command_substitution" if text(node, src).starts_with('`') => {
@@ -333,6 +372,7 @@ impl Walker {
         src: &str,
         via: &[String],
     ) -> Result<(), CommandError> {
+        self.evaluation(node, src, via)?;
         let mut cursor = node.walk();
         match node.kind() {
             // Substitutions, and statements the grammar hangs off a command
@@ -394,6 +434,7 @@ impl Walker {
             via: via.to_vec(),
         });
         self.assigned_by(&program, &args, via)?;
+        self.evaluating_builtin(&program, &args)?;
         match interpreters::code(&program, &args) {
             Code::None => {}
             Code::Inline => self.analysis.inline_code.push(program.clone()),
@@ -435,6 +476,9 @@ impl Walker {
                 Ok(())
             }
             Inner::Script { source, label } => self.script(&source, &with(label)),
+            Inner::Several(inners) => {
+                inners.into_iter().try_for_each(|inner| self.inner(inner, via, stdin))
+            }
             Inner::Stdin { label } => match stdin {
                 Stdin::Literal { text, operator } => {
                     self.script(text, &with(format!("{label} {operator}")))

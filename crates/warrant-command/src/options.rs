@@ -24,7 +24,8 @@ pub(crate) struct Grammar {
     pub(crate) valued: &'static str,
     /// Options whose value, if any, is attached (`-n1024`, `--nofile=1024`).
     pub(crate) optional: &'static str,
-    /// Options taking the next two words (bwrap's `--bind SRC DEST`).
+    /// Options taking the next two words (bwrap's `--bind SRC DEST`,
+    /// hyperfine's `-L NAME VALUES`).
     pub(crate) valued2: &'static str,
     /// `-5`, nice's old form of `-n 5`.
     pub(crate) numeric: bool,
@@ -189,6 +190,10 @@ fn short_options(
         if let Some(option) = find(grammar.optional) {
             parsed.options.push((option, (!rest.is_empty()).then(|| rest.to_owned())));
             return Some(0);
+        }
+        if let Some(option) = find(grammar.valued2) {
+            parsed.options.push((option, None));
+            return Some(if rest.is_empty() { 2 } else { 1 });
         }
         match find(grammar.flags) {
             Some(option) => parsed.options.push((option, None)),

@@ -7,13 +7,18 @@
 //! where the command starts is the entry's [`Form`]: an `Exact` grammar
 //! finds the command (and an option it does not declare makes the line
 //! dynamic), a `Guessed` one reports its best guess and always makes the
-//! line dynamic, and `Opaque` runners are dynamic with no guess.
+//! line dynamic, and `Opaque` runners are dynamic with no guess. Options
+//! that make a runner load code the line does not show (`loads_code`: the
+//! dynamic loader's `--preload`, `trickle -P`) make the line dynamic. The
+//! dynamic loader is one entry under all its names (`ld-linux-*.so.*`,
+//! `ld-musl-*.so.*`, `ld.so`).
 //!
 //! Not listed here: shells and interpreters (`interpreters.rs`), builtins
 //! (`builtins.rs`), and runners whose command is a string or a clause
 //! (`su -c`, `flock -c`, `watch`, `script -c`, `ssh`, `xterm -e`,
-//! `find -exec`, `env -S`): `wrappers.rs` reads those, using the grammar
-//! given here for their options.
+//! `find -exec`, `env -S`, and in `code_strings.rs` `hyperfine`, `socat`,
+//! `nix-shell`, `nix`, `capsh`): `wrappers.rs` reads those, using the
+//! grammar given here for their options.
 
 use crate::options::{Grammar, NONE};
 
@@ -41,6 +46,9 @@ pub(crate) struct Runner {
     pub(crate) runs_nothing: &'static str,
     /// Given no command, it starts a shell that reads stdin.
     pub(crate) shell_when_alone: bool,
+    /// Options that make it load code the line does not show (ld.so's
+    /// `--preload`), separated by spaces: the line is dynamic.
+    pub(crate) loads_code: &'static str,
     pub(crate) form: Form,
     /// Why it is listed.
     pub(crate) reason: &'static str,
@@ -52,6 +60,7 @@ const BASE: Runner = Runner {
     positional: 0,
     runs_nothing: "",
     shell_when_alone: false,
+    loads_code: "",
     form: Form::Exact,
     reason: "",
 };
@@ -459,6 +468,271 @@ pub(crate) const RUNNERS: &[Runner] = &[
     },
     Runner { program: "chpst", form: Form::Guessed, reason: "runs a command with limits", ..BASE },
     Runner {
+        program: "ld.so",
+        grammar: Grammar {
+            flags: "--list --verify --inhibit-cache --list-tunables --list-diagnostics --help --version",
+            valued: "--library-path --inhibit-rpath --audit --preload --argv0 --glibc-hwcaps-prefix --glibc-hwcaps-mask",
+            ..NONE
+        },
+        runs_nothing: "--list --verify --list-tunables --list-diagnostics --help --version",
+        loads_code: "--library-path --audit --preload --glibc-hwcaps-prefix",
+        reason: "the dynamic loader run directly loads and runs the program it is given (any `ld-*.so*`, `ld.so`)",
+        ..BASE
+    },
+    Runner {
+        program: "ssh-agent",
+        grammar: Grammar { flags: "-c -s -D -d -k", valued: "-a -E -O -P -t", ..NONE },
+        runs_nothing: "-k",
+        reason: "runs a command with an agent in its environment",
+        ..BASE
+    },
+    Runner {
+        program: "xvfb-run",
+        grammar: Grammar {
+            flags: "-a --auto-servernum -h --help -l --listen-tcp",
+            valued: "-e --error-file -f --auth-file -n --server-num -p --xauth-protocol -s --server-args -w --wait",
+            ..NONE
+        },
+        runs_nothing: "-h --help",
+        reason: "runs a command with a virtual X server",
+        ..BASE
+    },
+    Runner { program: "eatmydata", reason: "runs a command with fsync disabled", ..BASE },
+    Runner {
+        program: "sshpass",
+        grammar: Grammar { flags: "-v -h -V", valued: "-f -d -p -P", optional: "-e", ..NONE },
+        runs_nothing: "-h -V",
+        reason: "runs a command, typing a password into it",
+        ..BASE
+    },
+    Runner {
+        program: "ifne",
+        grammar: Grammar { flags: "-n", ..NONE },
+        reason: "runs a command if its input is not empty",
+        ..BASE
+    },
+    Runner {
+        program: "chronic",
+        grammar: Grammar { flags: "-e -v", ..NONE },
+        reason: "runs a command, showing its output only if it fails",
+        ..BASE
+    },
+    Runner {
+        program: "trickle",
+        grammar: Grammar { flags: "-h -v -V -s", valued: "-w -t -l -n -d -u -L -P", ..NONE },
+        runs_nothing: "-h -V",
+        loads_code: "-P",
+        reason: "runs a command with its bandwidth shaped (-P preloads another library)",
+        ..BASE
+    },
+    Runner { program: "nocache", reason: "runs a command without filling the page cache", ..BASE },
+    Runner { program: "torify", reason: "runs a command through Tor", ..BASE },
+    Runner { program: "tsocks", reason: "runs a command through a SOCKS proxy", ..BASE },
+    Runner { program: "run-one", reason: "runs a command unless it is already running", ..BASE },
+    Runner {
+        program: "gosu",
+        positional: 1,
+        reason: "runs a command as another user (the first operand)",
+        ..BASE
+    },
+    Runner {
+        program: "su-exec",
+        positional: 1,
+        reason: "runs a command as another user (the first operand)",
+        ..BASE
+    },
+    Runner {
+        program: "setuidgid",
+        positional: 1,
+        reason: "runs a command as another user (the first operand)",
+        ..BASE
+    },
+    Runner {
+        program: "envuidgid",
+        positional: 1,
+        reason: "runs a command with a user's ids in its environment",
+        ..BASE
+    },
+    Runner {
+        program: "tini",
+        grammar: Grammar { flags: "-h -s -v -vv -vvv -w -g -l", valued: "-p -e", ..NONE },
+        reason: "runs a command under a minimal init",
+        ..BASE
+    },
+    Runner {
+        program: "dumb-init",
+        grammar: Grammar {
+            flags: "-c --single-child -v --verbose -V --version -h --help",
+            valued: "-r --rewrite",
+            ..NONE
+        },
+        runs_nothing: "-V --version -h --help",
+        reason: "runs a command under a minimal init",
+        ..BASE
+    },
+    Runner {
+        program: "aa-exec",
+        grammar: Grammar {
+            flags: "-d --debug -v --verbose -i --immediate -h --help",
+            valued: "-p --profile -n --namespace",
+            ..NONE
+        },
+        reason: "runs a command under an AppArmor profile",
+        ..BASE
+    },
+    Runner {
+        program: "systemd-inhibit",
+        grammar: Grammar {
+            flags: "--list --no-pager --no-legend -h --help --version",
+            valued: "--what --who --why --mode",
+            ..NONE
+        },
+        runs_nothing: "--list -h --help --version",
+        shell_when_alone: true,
+        reason: "runs a command holding an inhibitor lock (a shell without one)",
+        ..BASE
+    },
+    Runner {
+        program: "caffeinate",
+        grammar: Grammar { flags: "-d -i -m -s -u", valued: "-t -w", ..NONE },
+        reason: "runs a command keeping the machine awake",
+        ..BASE
+    },
+    Runner {
+        program: "rlwrap",
+        form: Form::Guessed,
+        reason: "runs a command with line editing (-z runs a filter program)",
+        ..BASE
+    },
+    Runner {
+        program: "runcon",
+        form: Form::Guessed,
+        reason: "runs a command in another SELinux context",
+        ..BASE
+    },
+    Runner {
+        program: "cpulimit",
+        form: Form::Guessed,
+        reason: "runs a command with a CPU limit",
+        ..BASE
+    },
+    Runner {
+        program: "envdir",
+        form: Form::Guessed,
+        reason: "runs a command with variables read from files (PATH, LD_PRELOAD, …)",
+        ..BASE
+    },
+    Runner {
+        program: "softlimit",
+        form: Form::Guessed,
+        reason: "runs a command with resource limits",
+        ..BASE
+    },
+    Runner {
+        program: "lckdo",
+        form: Form::Guessed,
+        reason: "runs a command holding a lock file",
+        ..BASE
+    },
+    Runner { program: "tsp", form: Form::Guessed, reason: "queues a command to run later", ..BASE },
+    Runner { program: "nq", form: Form::Guessed, reason: "queues a command to run later", ..BASE },
+    Runner {
+        program: "entr",
+        form: Form::Guessed,
+        reason: "runs a command when files change (-s through a shell)",
+        ..BASE
+    },
+    Runner {
+        program: "heaptrack",
+        form: Form::Guessed,
+        reason: "runs and profiles a command",
+        ..BASE
+    },
+    Runner {
+        program: "flatpak-spawn",
+        form: Form::Guessed,
+        reason: "runs a command on the host from a sandbox",
+        ..BASE
+    },
+    Runner {
+        program: "graftcp",
+        form: Form::Guessed,
+        reason: "runs a command through a proxy",
+        ..BASE
+    },
+    Runner {
+        program: "linux32",
+        form: Form::Guessed,
+        reason: "setarch under another name: runs a command (a shell without one)",
+        ..BASE
+    },
+    Runner {
+        program: "linux64",
+        form: Form::Guessed,
+        reason: "setarch under another name: runs a command (a shell without one)",
+        ..BASE
+    },
+    Runner {
+        program: "i386",
+        form: Form::Guessed,
+        reason: "setarch under another name: runs a command (a shell without one)",
+        ..BASE
+    },
+    Runner {
+        program: "x86_64",
+        form: Form::Guessed,
+        reason: "setarch under another name: runs a command (a shell without one)",
+        ..BASE
+    },
+    Runner {
+        program: "uname26",
+        form: Form::Guessed,
+        reason: "setarch under another name: runs a command (a shell without one)",
+        ..BASE
+    },
+    Runner {
+        program: "dtach",
+        form: Form::Opaque,
+        reason: "runs a command or a shell detached from the terminal",
+        ..BASE
+    },
+    Runner {
+        program: "abduco",
+        form: Form::Opaque,
+        reason: "runs a command or a shell in a session it keeps",
+        ..BASE
+    },
+    Runner {
+        program: "lxc-attach",
+        form: Form::Opaque,
+        reason: "runs a command or a shell in a container",
+        ..BASE
+    },
+    Runner {
+        program: "perf",
+        form: Form::Opaque,
+        reason: "runs a command under a sub-command (stat, record, trace, …)",
+        ..BASE
+    },
+    Runner {
+        program: "rr",
+        form: Form::Opaque,
+        reason: "records and replays a command under a sub-command",
+        ..BASE
+    },
+    Runner {
+        program: "mosh",
+        form: Form::Opaque,
+        reason: "runs a command or a shell on a host, which may be this one",
+        ..BASE
+    },
+    Runner {
+        program: "sandbox-exec",
+        form: Form::Opaque,
+        reason: "runs a command under a profile that can itself run code",
+        ..BASE
+    },
+    Runner {
         program: "tmux",
         form: Form::Opaque,
         reason: "runs shell commands in panes and sends keys to them",
@@ -563,7 +837,18 @@ pub(crate) const RUNNERS: &[Runner] = &[
     },
 ];
 
-/// The entry for `program`, if it is a runner.
+/// The entry for `program`, if it is a runner. The dynamic loader has
+/// many names (`ld-linux-x86-64.so.2`, `ld-musl-x86_64.so.1`,
+/// `ld-2.31.so`, `ld.so`, `ld64.so.2`): all are `ld.so`.
 pub(crate) fn find(program: &str) -> Option<&'static Runner> {
+    let program = if is_dynamic_loader(program) { "ld.so" } else { program };
     RUNNERS.iter().find(|r| r.program == program)
+}
+
+/// Whether `program` is a name of the dynamic loader (not `ld`, the
+/// linker).
+fn is_dynamic_loader(program: &str) -> bool {
+    (program.starts_with("ld-") && program.contains(".so"))
+        || program.starts_with("ld.so")
+        || program.starts_with("ld64.so")
 }

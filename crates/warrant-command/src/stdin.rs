@@ -234,6 +234,7 @@ impl Walker {
             return Ok(());
         }
         let raw = document.raw;
+        self.evaluation_in_text(&raw);
         if has_lone_backtick(&raw) {
             self.analysis.dynamic = true;
         }

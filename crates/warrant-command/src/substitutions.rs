@@ -67,6 +67,7 @@ impl Walker {
             return Ok(());
         }
         let leaf = text(node, src);
+        self.evaluation_in_text(leaf);
         let starts = substitution_starts(leaf);
         if starts.is_empty() {
             return Ok(());

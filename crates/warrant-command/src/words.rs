@@ -63,7 +63,7 @@ pub(crate) fn literal(node: Node<'_>, src: &str) -> Option<String> {
 }
 
 /// An unescaped `*`, `?` or `[` in an unquoted word: a pathname pattern.
-fn has_glob(word: &str) -> bool {
+pub(crate) fn has_glob(word: &str) -> bool {
     let mut chars = word.chars();
     while let Some(c) = chars.next() {
         match c {

@@ -4,7 +4,8 @@
 //! options are read like getopt reads them (`options.rs`), so an option's
 //! value is not mistaken for the command. This module reads the rest:
 //! shells, runners whose command is a string (`su -c`, `flock -c`,
-//! `script -c`, `watch`, `ssh host cmd`, `env -S`) or a clause
+//! `script -c`, `watch`, `ssh host cmd`, `env -S`, and in
+//! `code_strings.rs` `hyperfine`, `socat`, `nix-shell`, `capsh`) or a clause
 //! (`find -exec … ;`, `xterm -e …`), and what `xargs` fills in.
 //!
 //! Fail closed: a runner whose option it does not know, whose operands it
@@ -13,10 +14,10 @@
 //! a runner fills in at run time (`xargs`'s input, `find`'s `{}`) are not
 //! literals, so a program or script made of them is dynamic.
 
-use crate::builtins;
 use crate::interpreters::{self, OTHER_SHELLS, SHELLS, ShellCode};
 use crate::options::{self, Parsed};
 use crate::runners::{self, FLOCK, Form, SCRIPT, SSH, SU, WATCH};
+use crate::{builtins, code_strings};
 
 /// What a wrapper runs.
 pub(crate) enum Inner {
@@ -37,6 +38,8 @@ pub(crate) enum Inner {
     /// What it runs, and also code the line does not show (a login shell's
     /// startup files).
     AlsoDynamic(Box<Inner>),
+    /// Several of the above (`hyperfine 'a' 'b'`, socat's two addresses).
+    Several(Vec<Inner>),
 }
 
 /// What `program` with `args` runs in turn.
@@ -58,6 +61,11 @@ pub(crate) fn unwrap(program: &str, args: &[Option<String>]) -> Inner {
         "watch" => watch(args),
         "script" => script(args),
         "ssh" => ssh(args),
+        "hyperfine" => code_strings::hyperfine(args),
+        "socat" => code_strings::socat(args),
+        "nix-shell" => code_strings::nix_shell(args),
+        "nix" => code_strings::nix(args),
+        "capsh" => code_strings::capsh(args),
         "xterm" | "uxterm" | "urxvt" | "rxvt" | "x-terminal-emulator" | "konsole" | "alacritty" => {
             terminal(args)
         }
@@ -71,7 +79,7 @@ fn asks_about_itself(args: &[Option<String>]) -> bool {
 }
 
 /// `inner`, and dynamic too if `unsure`.
-fn unless(unsure: bool, inner: Inner) -> Inner {
+pub(crate) fn unless(unsure: bool, inner: Inner) -> Inner {
     if unsure { Inner::AlsoDynamic(Box::new(inner)) } else { inner }
 }
 
@@ -105,7 +113,8 @@ fn runner(program: &str, args: &[Option<String>]) -> Inner {
         (_, true) => Inner::Nothing,
         (_, false) => Inner::Command { words: command, label: program.to_owned(), stdin: true },
     };
-    unless(parsed.unknown || login || runner.form == Form::Guessed, inner)
+    let loads_code = runner.loads_code.split_whitespace().any(|o| parsed.has(o));
+    unless(parsed.unknown || login || loads_code || runner.form == Form::Guessed, inner)
 }
 
 /// `env -S 'prog args'`: the string is split into words that take the

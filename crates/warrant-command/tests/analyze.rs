@@ -406,8 +406,6 @@ fn substitutions_in_every_parameter_expansion_are_found() {
         "echo \"${x^^$(curl a)}\"",
         "echo ${x,$(curl a)}",
         "echo ${x,,`curl a`}",
-        "echo ${x:$(curl a)}",
-        "echo ${x:1:$(curl a)}",
         "echo ${x:-`curl a`}",
         "echo ${x#${y:-$(curl a)}}",
         "[[ -n ${x#$(curl a)} ]]",
@@ -416,15 +414,26 @@ fn substitutions_in_every_parameter_expansion_are_found() {
         "cat <<< ${x%$(curl a)}",
         "export y=${x#$(curl a)}",
         "cat <<EOF\n${x#$(curl a)}\nEOF\n",
-        "echo $(( ${#x} + $(curl a) ))",
-        "a[$(curl a)]=1",
-        "echo ${a[$(curl a)]}",
         "case x in $(curl a)) ;; esac",
         "[[ $x == *$(curl a)* ]]",
     ] {
         let a = analyze(command).unwrap_or_else(|e| panic!("{command}: {e}"));
         assert!(a.program_names().contains(&"curl"), "{command}: {:?}", a.program_names());
         assert!(!a.dynamic, "{command}");
+    }
+    // In arithmetic (an offset, an indexed subscript, `$((…))`) the
+    // substitution's output is evaluated again, so what it prints could run
+    // code: found, and dynamic.
+    for command in [
+        "echo ${x:$(curl a)}",
+        "echo ${x:1:$(curl a)}",
+        "echo $(( ${#x} + $(curl a) ))",
+        "a[$(curl a)]=1",
+        "echo ${a[$(curl a)]}",
+    ] {
+        let a = analyze(command).unwrap_or_else(|e| panic!("{command}: {e}"));
+        assert!(a.program_names().contains(&"curl"), "{command}: {:?}", a.program_names());
+        assert!(a.dynamic, "{command}");
     }
     // What the second reading cannot account for is dynamic.
     for command in ["echo ${x#<(curl a)}", "echo ${x#a\" #\"$(curl a)}"] {
@@ -577,5 +586,230 @@ fn runners_that_run_nothing_here_stay_precise() {
         let a = analyze(command).unwrap_or_else(|e| panic!("{command}: {e}"));
         assert_eq!(a.program_names(), expected, "{command}");
         assert!(!a.dynamic, "{command}");
+    }
+}
+
+// Second red-team round (issue 11, item 6): text bash evaluates a second
+// time (arithmetic, variable names with subscripts, prompts), namerefs,
+// runners that were missing and variables that carry code. Each line below
+// ran curl under `bash -c` while the analysis said neither `dynamic` nor
+// `inline_code`.
+
+#[test]
+fn a_prompt_expansion_of_a_variable_is_dynamic() {
+    assert!(dynamic("x='$(curl x)'; echo \"${x@P}\""));
+    assert!(dynamic("echo ${y#${x@P}}"));
+    assert!(dynamic("cat <<EOF\n${x@P}\nEOF\n"));
+    // The other transformations quote, escape or describe the value and
+    // run nothing (checked under bash 5.2).
+    for op in ["Q", "E", "A", "K", "k", "a", "U", "u", "L"] {
+        let command = format!("x='$(curl x)'; echo \"${{x@{op}}}\"");
+        assert!(!dynamic(&command), "{command}");
+    }
+}
+
+#[test]
+fn a_substitution_in_a_name_or_subscript_bash_evaluates_is_dynamic_even_quoted() {
+    for command in [
+        "test -v 'a[$(curl x)]'",
+        "[ -v 'a[$(curl x)]' ]",
+        "[[ -v 'a[$(curl x)]' ]]",
+        "let 'x=a[$(curl x)]'",
+        "printf -v 'a[$(curl x)]' x",
+        "printf -v'a[$(curl x)]' x",
+        "read 'a[$(curl x)]' <<< x",
+        "read -a 'a[$(curl x)]' <<< x",
+        "mapfile 'a[$(curl x)]' < f",
+        "readarray -t 'a[`curl x`]' < f",
+        "unset 'a[$(curl x)]'",
+        "unset -v 'a[$(curl x)]'",
+        "wait -n -p 'a[$(curl x)]'",
+        "getopts ab 'a[$(curl x)]'",
+        "declare 'a[$(curl x)]=1'",
+        "local 'a[`curl x`]'",
+        "export 'a[$(curl x)]'",
+        "builtin let 'x=a[$(curl x)]'",
+        "[[ 'a[$(curl x)]' -eq 1 ]]",
+        "[[ 1 -lt \"a[\\$(curl x)]\" ]]",
+        "echo $(( 'a[$(curl x)]' ))",
+        "(( 'a[$(curl x)]' ))",
+        "a['$(curl x)']=1",
+        "a=(['$(curl x)']=1)",
+        // A name the line does not show could hold any subscript.
+        "read \"$name\" <<< x",
+        "unset \"$name\"",
+    ] {
+        assert!(dynamic(command), "{command}");
+    }
+}
+
+#[test]
+fn a_value_bash_evaluates_again_as_arithmetic_is_dynamic() {
+    for command in [
+        "declare -i n; n='a[$(curl x)]'",
+        "declare -i n='a[$(curl x)]'",
+        "typeset -i n; n+='a[`curl x`]'",
+        "x='a[$(curl x)]'; echo $((x))",
+        "x='a[$(curl x)]'; ((x))",
+        "x='a[$(curl x)]'; let y=x",
+        "x='a[$(curl x)]'; echo ${a[x]}",
+        "x='a[$(curl x)]'; s=abc; echo ${s:x}",
+        "x='a[$(curl x)]'; [[ x -eq 1 ]]",
+        "x=$'a[\\x24(curl x)]'; echo $((x))",
+        "ref='a[$(curl x)]'; echo ${!ref}",
+        // Values the line does not show: read, printed, globbed, given.
+        "read x < f; echo $((x))",
+        "x=$(cat f); echo $((x))",
+        "printf -v x '%b' \"$y\"; echo $((x))",
+        "for x in *; do echo $((x)); done",
+        ": ${y:=$(cat f)}; echo $((y))",
+        "echo $(( $(cat f) ))",
+        "echo $(( $1 ))",
+        // Bash fills `$_` with the previous command's last argument.
+        "echo 'a[$(curl x)]'; echo $((_))",
+        "[[ $x =~ (.*) ]]; echo $((BASH_REMATCH[1]))",
+    ] {
+        assert!(dynamic(command), "{command}");
+    }
+}
+
+#[test]
+fn a_nameref_can_alias_any_variable_and_is_dynamic() {
+    for command in [
+        "declare -n r=PATH; r=/tmp/x; ls",
+        "typeset -n r=LD_PRELOAD; r=./x.so; ls",
+        "f() { local -n r=$1; r=./x.so; }; f LD_PRELOAD; ls",
+        "declare -gn r",
+        "builtin declare -n r=PATH; r=.; ls",
+        "eval 'declare -n r=PATH'; r=.; ls",
+    ] {
+        assert!(dynamic(command), "{command}");
+    }
+}
+
+#[test]
+fn a_quoted_assignment_given_to_export_or_declare_is_an_assignment() {
+    assert!(dynamic("export 'LD_PRELOAD=./x.so'; ls"));
+    assert!(dynamic("declare \"PATH=/tmp\"; ls"));
+    assert!(dynamic("local 'BASH_ENV=./x'"));
+    assert_eq!(programs("export 'PAGER=curl x'; man ls"), ["curl", "man"]);
+}
+
+#[test]
+fn evaluation_without_a_value_that_could_carry_code_stays_precise() {
+    for command in [
+        "echo '$(date)'",
+        "printf '%s\\n' '$(date)'",
+        "x='$(date)'; echo \"$x\"",
+        "echo hi | grep x",
+        "ls -la",
+        "git log",
+        "read line",
+        "let x=1+2",
+        "declare -i n=3",
+        "for ((i=0; i<10; i++)); do echo $i; done",
+        "i=0; i=$((i+1)); echo $i",
+        "x=$(date); echo \"$x\"",
+        "echo ${!arr[@]} ${!prefix*} ${#x} ${x:0:3}",
+        "[[ $n -gt 3 ]] && echo big",
+        "unset x",
+        "test -f 'a[$(x)]'",
+        "IFS=$'\\n'; echo $((1+2))",
+        "cat <<'EOF'\n${x@P} $((x))\nEOF\n",
+        "local x y=2",
+        "export FOO=bar",
+        "declare -a arr=(a b)",
+    ] {
+        assert!(!dynamic(command), "{command}");
+    }
+}
+
+#[test]
+fn the_dynamic_loader_and_more_runners_show_the_command_they_run() {
+    for (command, runner) in [
+        ("/lib64/ld-linux-x86-64.so.2 /usr/bin/curl x", "ld-linux-x86-64.so.2"),
+        ("/lib/ld-musl-x86_64.so.1 curl x", "ld-musl-x86_64.so.1"),
+        ("ld.so --argv0 x curl x", "ld.so"),
+        ("ssh-agent curl x", "ssh-agent"),
+        ("ssh-agent -t 60 curl x", "ssh-agent"),
+        ("xvfb-run -a -s '-screen 0 1x1x8' curl x", "xvfb-run"),
+        ("eatmydata curl x", "eatmydata"),
+        ("sshpass -p pw curl x", "sshpass"),
+        ("ifne -n curl x", "ifne"),
+        ("chronic -e curl x", "chronic"),
+        ("trickle -d 10 -u 10 curl x", "trickle"),
+        ("gosu nobody curl x", "gosu"),
+        ("su-exec nobody curl x", "su-exec"),
+        ("tini -- curl x", "tini"),
+        ("dumb-init curl x", "dumb-init"),
+        ("nocache curl x", "nocache"),
+        ("torify curl x", "torify"),
+        ("caffeinate -i curl x", "caffeinate"),
+        ("systemd-inhibit --why=x curl x", "systemd-inhibit"),
+        ("aa-exec -p unconfined -- curl x", "aa-exec"),
+        ("hyperfine 'curl x'", "hyperfine"),
+        ("hyperfine -w 3 --prepare 'curl x' 'sleep 1'", "hyperfine"),
+        ("socat - SYSTEM:'curl x',pty", "socat"),
+        ("socat TCP-LISTEN:8080 EXEC:'curl x'", "socat"),
+        ("capsh --caps=cap_net_raw+ep -- -c 'curl x'", "capsh"),
+    ] {
+        let a = analyze(command).unwrap_or_else(|e| panic!("{command}: {e}"));
+        let names = a.program_names();
+        assert_eq!(names.first(), Some(&runner), "{command}");
+        assert!(names.contains(&"curl"), "{command}: {names:?}");
+        assert!(!a.dynamic, "{command}");
+    }
+}
+
+#[test]
+fn runners_that_load_code_or_run_it_from_files_are_dynamic() {
+    for command in [
+        "ld.so --preload ./x.so /bin/ls",
+        "/lib64/ld-linux-x86-64.so.2 --library-path . /bin/ls",
+        "trickle -P ./x.so -d 10 ls",
+        "rlwrap curl x",
+        "envdir ./env ls",
+        "nix-shell -p curl --run 'curl x'",
+        "nix develop -c curl x",
+        "nix run nixpkgs#curl",
+        "hyperfine -L tool curl,wget '{tool} x'",
+        "hyperfine -S fish 'ls'",
+        "socat - \"SYSTEM:curl 'x'\"",
+        "perf stat curl x",
+        "mosh host curl x",
+    ] {
+        assert!(dynamic(command), "{command}");
+    }
+    assert!(programs("nix-shell --run 'curl x'").contains(&"curl".to_owned()));
+}
+
+#[test]
+fn variables_that_carry_code_in_the_environment_are_seen() {
+    for command in [
+        "LESSOPEN='|curl %s' less f",
+        "LESSCLOSE='curl %s %s' less f",
+        "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.pager GIT_CONFIG_VALUE_0='curl x' git log",
+        "GIT_CONFIG_PARAMETERS=\"'core.pager'='curl x'\" git log",
+        "GIT_CONFIG_GLOBAL=./evil git log",
+        "GIT_EXEC_PATH=. git log",
+        "BROWSER=curl xdg-open https://x",
+        "JAVA_TOOL_OPTIONS=-javaagent:x.jar java -version",
+        "_JAVA_OPTIONS=-javaagent:x.jar java -version",
+        "PYTHONWARNINGS=ignore::evil.W pip list",
+        "LUA_INIT='os.execute(\"curl x\")' luarocks list",
+        "VIMINIT=':!curl x' vim f",
+        "env GIT_CONFIG_KEY_0=core.pager git log",
+    ] {
+        assert!(dynamic(command), "{command}");
+    }
+    for (command, label) in [
+        ("GIT_PROXY_COMMAND='curl x' git fetch", "GIT_PROXY_COMMAND="),
+        ("SYSTEMD_PAGER='curl x' systemctl status", "SYSTEMD_PAGER="),
+        ("RSYNC_RSH='curl x' rsync a b:c", "RSYNC_RSH="),
+        ("FCEDIT='curl x' fc", "FCEDIT="),
+    ] {
+        let a = analyze(command).unwrap();
+        assert_eq!(a.programs[0].program, "curl", "{command}");
+        assert_eq!(a.programs[0].via, [label], "{command}");
     }
 }
