@@ -323,9 +323,29 @@ async fn workspace_of(gw: &Arc<Gateway>, caller: &Claims) -> Result<std::path::P
         .await
         .map_err(|e| format!("warrant: {e}"))?
         .map_err(|e| format!("warrant: cannot read the agent registry: {e}"))?;
-    found.ok_or_else(|| {
+    let workspace = found.ok_or_else(|| {
         "warrant: this agent has no workspace; start it with `warrant run`, or spawn it with `warrant agents spawn --workspace DIR`".to_owned()
-    })
+    })?;
+    still_where_it_was(&workspace)?;
+    Ok(workspace)
+}
+
+/// Refuses a workspace that is no longer where it was when the agent got
+/// it: the registry holds the path it resolved to then, and another agent
+/// whose workspace holds this one could have put a link in its place (to
+/// `/etc`, to `~/.local/bin`) since.
+pub(crate) fn still_where_it_was(workspace: &std::path::Path) -> Result<(), String> {
+    match workspace.canonicalize() {
+        Ok(real) if real == workspace => Ok(()),
+        Ok(real) => Err(format!(
+            "warrant: this agent's workspace `{}` now leads to `{}`; it was moved or replaced by a link since the agent got it, and is refused",
+            workspace.display(),
+            real.display()
+        )),
+        Err(e) => {
+            Err(format!("warrant: this agent's workspace `{}` is gone ({e})", workspace.display()))
+        }
+    }
 }
 
 #[derive(Deserialize)]

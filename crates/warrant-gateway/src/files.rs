@@ -22,12 +22,13 @@
 //! from the workspace to a file in a protected path.
 
 use cap_std::ambient_authority;
-use cap_std::fs::{Dir, OpenOptions};
+use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use warrant_sandbox::Protected;
 
@@ -55,16 +56,17 @@ struct FileArgs {
 /// What the file tools may not touch: the protected paths of this host.
 pub(crate) struct Fence {
     protected: Vec<Protected>,
-    /// The gateway's `$HOME`, where it really is.
-    home: Option<PathBuf>,
+    /// The gateway's home directories (`$HOME` and the passwd one), where
+    /// each really is.
+    homes: Vec<PathBuf>,
 }
 
 impl Fence {
     /// The secret stores beneath `$HOME`, Warrant's home and its audit witness.
     pub(crate) fn new(settings: &crate::config::SandboxSettings) -> Self {
-        let home = warrant_sandbox::launcher_home();
-        let protected = warrant_sandbox::protected_paths(home.as_deref(), &settings.protected);
-        Self { protected, home }
+        let homes = warrant_sandbox::launcher_homes();
+        let protected = warrant_sandbox::protected_paths(&homes, &settings.protected);
+        Self { protected, homes }
     }
 
     /// Refuses a workspace that is or holds the home directory (its startup
@@ -74,7 +76,7 @@ impl Fence {
         let real = workspace.canonicalize().map_err(|e| {
             format!("warrant: the workspace `{}` cannot be opened: {e}", workspace.display())
         })?;
-        if self.home.as_deref().is_some_and(|home| home.starts_with(&real)) {
+        if self.homes.iter().any(|home| home.starts_with(&real)) {
             return Err(format!(
                 "warrant: the workspace `{}` holds your home directory, which Warrant's file tools never work in; give the agent a project directory (`agents spawn --workspace DIR`)",
                 workspace.display()
@@ -140,6 +142,15 @@ pub(crate) fn call(
     let root = Dir::open_ambient_dir(workspace, ambient_authority()).map_err(|e| {
         format!("warrant: the workspace `{}` cannot be opened: {e}", workspace.display())
     })?;
+    // What was opened is the workspace, not a link put in its place between
+    // the check and the open.
+    let opened = real_path(&root).map_err(|e| format!("warrant: the workspace: {e}"))?;
+    if opened != workspace {
+        return Err(format!(
+            "warrant: the workspace `{}` was replaced while it was being opened; refused",
+            workspace.display()
+        ));
+    }
     let shown = args.path.clone().unwrap_or_else(|| ".".into());
     let path = normalized(&beneath(workspace, args.path.as_deref().unwrap_or("."))?, &shown)?;
     fence.check(&workspace.join(&path), &shown)?;
@@ -148,8 +159,9 @@ pub(crate) fn call(
     };
     let text = match tool {
         READ_FILE => {
-            let file = root.open(&path).map_err(refused)?;
+            let file = root.open_with(&path, &nonblocking_read()).map_err(refused)?;
             fence.check_open(&file, &shown)?;
+            regular(&file, &shown)?;
             let mut bytes = Vec::new();
             let limit = u64::try_from(MAX_FILE_BYTES + 1).unwrap_or(u64::MAX);
             file.take(limit).read_to_end(&mut bytes).map_err(refused)?;
@@ -224,14 +236,23 @@ fn replace_file(
         Ok(meta) if meta.is_dir() => {
             return Err(Ok(format!("warrant: `{}` is a directory", printable(shown))));
         }
-        Ok(meta) => Some(meta.permissions()),
+        Ok(meta) if !meta.is_file() => {
+            return Err(Ok(format!(
+                "warrant: `{}` is not a regular file (a FIFO, a socket, a device)",
+                printable(shown)
+            )));
+        }
+        // Permission bits only: set-user-ID, set-group-ID and sticky bits are
+        // not carried onto what an agent wrote.
+        Ok(meta) => Some(cap_std::fs::MetadataExt::mode(&meta) & 0o777),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(Err(e)),
     };
     let mut data = Vec::new();
     if append && existing.is_some() {
-        let file = dir.open(name).map_err(Err)?;
+        let file = dir.open_with(name, &nonblocking_read()).map_err(Err)?;
         fence.check_open(&file, shown).map_err(Ok)?;
+        regular(&file, shown).map_err(Ok)?;
         let limit = u64::try_from(MAX_FILE_BYTES + 1).unwrap_or(u64::MAX);
         file.take(limit).read_to_end(&mut data).map_err(Err)?;
     }
@@ -242,19 +263,47 @@ fn replace_file(
             printable(shown)
         )));
     }
-    let staged = format!(".{}.warrant-{}.tmp", name.to_string_lossy(), crate::approvals::new_id());
+    // A short name of its own (a long `name` plus a suffix could pass the
+    // 255-byte limit), private until it takes the file's place.
+    let staged = format!(".warrant-{}.tmp", crate::approvals::new_id());
     let written = (|| {
-        let mut file = dir.open_with(&staged, OpenOptions::new().write(true).create_new(true))?;
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true).mode(0o600);
+        let mut file = dir.open_with(&staged, &options)?;
         file.write_all(&data)?;
-        if let Some(permissions) = existing {
-            file.set_permissions(permissions)?;
-        }
+        let mode = existing.unwrap_or(NEW_FILE_MODE);
+        file.set_permissions(cap_std::fs::Permissions::from_std(std::fs::Permissions::from_mode(
+            mode,
+        )))?;
         dir.rename(&staged, dir, name)
     })();
     if written.is_err() {
         let _ = dir.remove_file(&staged);
     }
     written.map_err(Err)
+}
+
+/// The mode of a file `warrant__write_file` creates.
+const NEW_FILE_MODE: u32 = 0o644;
+
+/// Opening for reading without waiting: a FIFO planted where a file was
+/// expected must not hold a gateway thread until someone writes to it.
+fn nonblocking_read() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.read(true).custom_flags(libc::O_NONBLOCK);
+    options
+}
+
+/// Refuses anything but a regular file (a FIFO, a socket, a device).
+fn regular(file: &cap_std::fs::File, shown: &str) -> Result<(), String> {
+    match file.metadata() {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(_) => Err(format!(
+            "warrant: `{}` is not a regular file (a FIFO, a socket, a device)",
+            printable(shown)
+        )),
+        Err(e) => Err(format!("warrant: `{}`: {e}", printable(shown))),
+    }
 }
 
 /// Opens `path` beneath `root` one component at a time, each directory

@@ -195,7 +195,10 @@ impl Plan {
         check_user_target(&workspace)?;
         ops.push(op(MountKind::BindReadWrite { file: false }, &workspace, Some(&workspace))?);
         binds.push((workspace.clone(), workspace.clone(), true));
-        let protected = crate::protect::protected_paths(host_home.as_deref(), &spec.protected);
+        let homes = crate::protect::launcher_homes();
+        let protected = crate::protect::protected_paths(&homes, &spec.protected);
+        // The home the private home is mounted over, if it is the real one.
+        let covered = host_home.as_deref().filter(|h| *h == home.as_path());
         let binds: Vec<_> = binds
             .iter()
             .map(|(target, source, writable)| crate::protect::Bind {
@@ -204,7 +207,7 @@ impl Plan {
                 writable: *writable,
             })
             .collect();
-        for guard in crate::protect::guards(&binds, &protected, host_home.as_deref())? {
+        for guard in crate::protect::guards(&binds, &protected, &homes, covered)? {
             // The private home hides what lies beneath it; a declared path
             // already mounted there pins it as well.
             let target = guard.target();

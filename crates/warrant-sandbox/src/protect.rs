@@ -29,9 +29,10 @@ pub struct Protected {
     pub path: PathBuf,
     /// A file rather than a directory.
     pub file: bool,
-    /// Where the named entry itself is, when it is a symlink to `path` (a
-    /// dotfiles layout: `~/.config/gh -> ~/dotfiles/gh`).
-    pub link: Option<PathBuf>,
+    /// Where each symlink followed on the way from `named` to `path` is (a
+    /// dotfiles layout: `~/.config/gh -> ~/dotfiles/gh`, and any link that
+    /// one leads through).
+    pub links: Vec<PathBuf>,
     pub reason: String,
 }
 
@@ -44,11 +45,11 @@ impl Protected {
 }
 
 /// Every protected path that exists on this host: the secret stores beneath
-/// `home` (the launcher's `$HOME`; none without one) and `extra`, each with
-/// the reason it is protected. Paths that do not exist are left out: there
-/// is nothing to hide.
-pub fn protected_paths(home: Option<&Path>, extra: &[(PathBuf, String)]) -> Vec<Protected> {
-    let stores = home.into_iter().flat_map(|home| {
+/// each of `homes` (see [`launcher_homes`]) and `extra`, each with the
+/// reason it is protected. Paths that do not exist are left out: there is
+/// nothing to hide.
+pub fn protected_paths(homes: &[PathBuf], extra: &[(PathBuf, String)]) -> Vec<Protected> {
+    let stores = homes.iter().flat_map(|home| {
         SECRET_STORES.iter().map(move |s| (home.join(s.path), s.reason.to_owned()))
     });
     let mut out: Vec<Protected> = Vec::new();
@@ -64,14 +65,65 @@ pub fn protected_paths(home: Option<&Path>, extra: &[(PathBuf, String)]) -> Vec<
         if out.iter().any(|p| p.path == path) {
             continue;
         }
-        let link = named
-            .symlink_metadata()
-            .ok()
-            .filter(|m| m.file_type().is_symlink())
-            .and_then(|_| Some(named.parent()?.canonicalize().ok()?.join(named.file_name()?)));
-        out.push(Protected { named, path, file: !meta.is_dir(), reason, link });
+        let links = links_on_the_way(&named);
+        out.push(Protected { named, path, file: !meta.is_dir(), reason, links });
     }
     out
+}
+
+/// The most symlinks followed in one path, as the kernel allows.
+const MAX_LINKS: usize = 40;
+
+/// Where each symlink met while resolving `path` (absolute) is, in order,
+/// following them as the kernel would.
+fn links_on_the_way(path: &Path) -> Vec<PathBuf> {
+    use std::path::Component;
+    let mut links = Vec::new();
+    let mut pending: std::collections::VecDeque<PathBuf> =
+        path.components().map(|c| PathBuf::from(c.as_os_str())).collect();
+    let mut at = PathBuf::from("/");
+    while let Some(part) = pending.pop_front() {
+        match part.components().next() {
+            Some(Component::RootDir) => at = PathBuf::from("/"),
+            Some(Component::ParentDir) => {
+                at.pop();
+            }
+            Some(Component::Normal(name)) => {
+                let next = at.join(name);
+                let is_link = next.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink());
+                if !is_link {
+                    at = next;
+                    continue;
+                }
+                let Ok(target) = std::fs::read_link(&next) else { break };
+                links.push(next);
+                if links.len() >= MAX_LINKS {
+                    break;
+                }
+                for (i, c) in target.components().enumerate() {
+                    pending.insert(i, PathBuf::from(c.as_os_str()));
+                }
+            }
+            _ => {}
+        }
+    }
+    links
+}
+
+/// Every home directory of the launcher, where each really is: `$HOME` and
+/// this uid's home in `/etc/passwd`, when they differ (`HOME=/tmp` does not
+/// make `/root` any less the person's home).
+pub fn launcher_homes() -> Vec<PathBuf> {
+    let mut homes: Vec<PathBuf> = Vec::new();
+    let named = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+    for home in named.into_iter().chain(passwd_home()) {
+        let Ok(absolute) = std::path::absolute(&home) else { continue };
+        let home = absolute.canonicalize().unwrap_or(absolute);
+        if !homes.contains(&home) {
+            homes.push(home);
+        }
+    }
+    homes
 }
 
 /// The launcher's home directory, where it really is: `$HOME`, or, when
@@ -131,28 +183,45 @@ impl Guard {
     }
 }
 
-/// Refuses a bind of the launcher's home directory itself (the workspace of
-/// `cd ~ && warrant run`) or one inside a protected path, and lists what the
-/// others need: a mask over each protected path strictly inside a bind's
-/// source, and a pin on each directory between the bind's root and it.
+/// Refuses a bind of one of the launcher's home directories (the workspace
+/// of `cd ~ && warrant run`), one that holds a home the sandbox's private
+/// home does not cover (a home reached under another name, or the passwd
+/// home when `$HOME` points elsewhere), one inside a protected path, and a
+/// writable one that holds a symlink on the way to a protected path; and
+/// lists what the others need: a mask over each protected path strictly
+/// inside a bind's source, and a pin on each directory between the bind's
+/// root and it.
 ///
-/// The home is refused rather than masked: besides the secret stores it
-/// holds the files that run code as the person later (shell startup files,
+/// A home is refused rather than masked: besides the secret stores it holds
+/// the files that run code as the person later (shell startup files,
 /// `~/.gitconfig`, `~/.ssh/authorized_keys` once created), which no table can
-/// list in full. A bind that merely contains the home is covered by the
-/// sandbox's private home, mounted over it.
+/// list in full. `covered` is the home the sandbox's private home is mounted
+/// over, where it really is.
 pub(crate) fn guards(
     binds: &[Bind<'_>],
     protected: &[Protected],
-    home: Option<&Path>,
+    homes: &[PathBuf],
+    covered: Option<&Path>,
 ) -> Result<Vec<Guard>, LaunchError> {
-    let home = home.and_then(|h| h.canonicalize().ok());
     let mut out: Vec<Guard> = Vec::new();
     for bind in binds {
-        if home.as_deref() == Some(bind.source) {
+        if homes.iter().any(|h| h == bind.source) {
             return Err(LaunchError::Path {
                 path: bind.target.to_path_buf(),
                 reason: "is your home directory, which a sandbox never gets: it holds your shell's startup files and your secret stores, which a command could read or rewrite to run code as you later; run from a project directory".to_owned(),
+            });
+        }
+        let uncovered = homes.iter().find(|h| {
+            h.starts_with(bind.source)
+                && !(covered == Some(h.as_path()) && h.starts_with(bind.target))
+        });
+        if let Some(home) = uncovered {
+            return Err(LaunchError::Path {
+                path: bind.target.to_path_buf(),
+                reason: format!(
+                    "holds your home directory `{}` where the sandbox's private home cannot cover it (another name for it, or a home other than $HOME); choose a directory that does not hold it",
+                    home.display()
+                ),
             });
         }
         if let Some(p) = protected.iter().find(|p| p.covers(bind.source) || p.covers(bind.target)) {
@@ -167,14 +236,14 @@ pub(crate) fn guards(
         }
         // A link to a store, inside a writable bind, could be replaced by the
         // sandbox with a store of its own that the person's tools then use.
-        let replaceable = protected.iter().find(|p| {
-            bind.writable && p.link.as_deref().is_some_and(|l| l.starts_with(bind.source))
-        });
+        let replaceable = protected
+            .iter()
+            .find(|p| bind.writable && p.links.iter().any(|l| l.starts_with(bind.source)));
         if let Some(p) = replaceable {
             return Err(LaunchError::Path {
                 path: bind.target.to_path_buf(),
                 reason: format!(
-                    "holds `{}`, a link to `{}` ({}), which a sandbox could replace with its own; choose a directory that does not hold it",
+                    "holds a link on the way from `{}` to `{}` ({}), which a sandbox could replace with its own; choose a directory that does not hold it",
                     p.named.display(),
                     p.path.display(),
                     p.reason
@@ -228,7 +297,7 @@ mod tests {
     fn stores_that_exist_are_protected_and_the_others_are_not() {
         let (_dir, root) = tree();
         let home = root.join("home");
-        let found = protected_paths(Some(&home), &[(root.join("wh"), "w".into())]);
+        let found = protected_paths(std::slice::from_ref(&home), &[(root.join("wh"), "w".into())]);
         let names: Vec<_> = found.iter().map(|p| p.path.strip_prefix(&root).unwrap()).collect();
         assert!(names.contains(&Path::new("home/.ssh")));
         assert!(names.contains(&Path::new("home/.netrc")));
@@ -241,9 +310,9 @@ mod tests {
     fn a_workspace_holding_stores_gets_a_mask_over_each() {
         let (_dir, root) = tree();
         let home = root.join("home");
-        let found = protected_paths(Some(&home), &[]);
+        let found = protected_paths(std::slice::from_ref(&home), &[]);
         let binds = [Bind { target: &root, source: &root, writable: true }];
-        let guards = guards(&binds, &found, None).unwrap();
+        let guards = guards(&binds, &found, &[], None).unwrap();
         assert!(guards.contains(&Guard::Mask { target: home.join(".ssh"), file: false }));
         assert!(guards.contains(&Guard::Mask { target: home.join(".netrc"), file: true }));
         let masks = guards.iter().filter(|g| matches!(g, Guard::Mask { .. })).count();
@@ -262,10 +331,10 @@ mod tests {
         std::fs::create_dir_all(root.join("data/keys")).unwrap();
         std::fs::create_dir_all(home.join(".config")).unwrap();
         std::os::unix::fs::symlink(root.join("data/keys"), home.join(".config/gcloud")).unwrap();
-        let found = protected_paths(Some(&home), &[]);
+        let found = protected_paths(std::slice::from_ref(&home), &[]);
         let data = root.join("data");
         let guards =
-            guards(&[Bind { target: &data, source: &data, writable: false }], &found, None)
+            guards(&[Bind { target: &data, source: &data, writable: false }], &found, &[], None)
                 .unwrap();
         assert_eq!(guards, [Guard::Mask { target: root.join("data/keys"), file: false }]);
     }
@@ -277,23 +346,39 @@ mod tests {
         std::fs::create_dir_all(root.join("dotfiles/gh")).unwrap();
         std::fs::create_dir_all(home.join(".config")).unwrap();
         std::os::unix::fs::symlink(root.join("dotfiles/gh"), home.join(".config/gh")).unwrap();
-        let found = protected_paths(Some(&home), &[]);
+        let found = protected_paths(std::slice::from_ref(&home), &[]);
         let config = home.join(".config");
         let writable = Bind { target: &config, source: &config, writable: true };
-        let err = guards(&[writable], &found, None).unwrap_err();
+        let err = guards(&[writable], &found, &[], None).unwrap_err();
         assert!(err.to_string().contains("could replace"), "{err}");
         let read_only = Bind { target: &config, source: &config, writable: false };
-        assert!(guards(&[read_only], &found, None).is_ok());
+        assert!(guards(&[read_only], &found, &[], None).is_ok());
+    }
+
+    #[test]
+    fn a_writable_bind_holding_any_link_of_a_chain_to_a_store_is_refused() {
+        let (_dir, root) = tree();
+        let home = root.join("home");
+        let ws = root.join("ws");
+        std::fs::create_dir_all(ws.join("awsreal")).unwrap();
+        std::os::unix::fs::symlink(ws.join("awsreal"), ws.join("awslink")).unwrap();
+        std::os::unix::fs::symlink(ws.join("awslink"), home.join(".aws")).unwrap();
+        let found = protected_paths(std::slice::from_ref(&home), &[]);
+        let aws = found.iter().find(|p| p.named.ends_with(".aws")).unwrap();
+        assert_eq!(aws.links, [home.join(".aws"), ws.join("awslink")]);
+        let bind = Bind { target: &ws, source: &ws, writable: true };
+        let err = guards(&[bind], &found, &[], None).unwrap_err();
+        assert!(err.to_string().contains("could replace"), "{err}");
     }
 
     #[test]
     fn a_bind_inside_a_protected_path_is_refused() {
         let (_dir, root) = tree();
         let home = root.join("home");
-        let found = protected_paths(Some(&home), &[]);
+        let found = protected_paths(std::slice::from_ref(&home), &[]);
         let inside = home.join(".ssh");
         let bind = Bind { target: &inside, source: &inside, writable: true };
-        let err = guards(&[bind], &found, None).unwrap_err();
+        let err = guards(&[bind], &found, &[], None).unwrap_err();
         assert!(err.to_string().contains("no sandbox sees"), "{err}");
     }
 
@@ -301,11 +386,21 @@ mod tests {
     fn the_home_itself_is_refused_and_a_bind_around_it_is_not() {
         let (_dir, root) = tree();
         let home = root.join("home");
-        let found = protected_paths(Some(&home), &[]);
+        let found = protected_paths(std::slice::from_ref(&home), &[]);
         let bind = Bind { target: &home, source: &home, writable: true };
-        let err = guards(&[bind], &found, Some(&home)).unwrap_err();
+        let homes = [home.clone()];
+        let err = guards(&[bind], &found, &homes, Some(&home)).unwrap_err();
         assert!(err.to_string().contains("your home directory"), "{err}");
         let around = Bind { target: &root, source: &root, writable: true };
-        assert!(guards(&[around], &found, Some(&home)).is_ok());
+        assert!(guards(&[around], &found, &homes, Some(&home)).is_ok());
+        // Not covered by the private home (it sits elsewhere): refused.
+        let around = Bind { target: &root, source: &root, writable: false };
+        let err = guards(&[around], &found, &homes, None).unwrap_err();
+        assert!(err.to_string().contains("cannot cover"), "{err}");
+        // Reached under another name: the private home is not at the target.
+        let alias = root.join("alias");
+        let renamed = Bind { target: &alias, source: &root, writable: true };
+        let err = guards(&[renamed], &found, &homes, Some(&home)).unwrap_err();
+        assert!(err.to_string().contains("cannot cover"), "{err}");
     }
 }

@@ -454,3 +454,75 @@ fn a_home_named_through_a_symlink_keeps_one_witness_out_of_reach() {
     assert!(!stdout.contains("linked-witness"), "a second witness appeared: {stdout}");
     assert!(std::fs::read(&witness).unwrap().starts_with(&before));
 }
+
+/// One agent's workspace inside another's: the outer agent replaces the
+/// inner workspace with a link (to `/etc`, to a directory on PATH). The
+/// inner agent's tools refuse it rather than follow.
+#[test]
+fn a_workspace_replaced_by_a_link_since_the_agent_got_it_is_refused() {
+    let w = permissive();
+    let outer = w.dir.path().join("outer");
+    let inner = outer.join("inner");
+    let elsewhere = w.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&inner).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("secret.txt"), "ELSEWHERE").unwrap();
+    let (_, outer_token) = w.spawn_agent("outer", &["--workspace", outer.to_str().unwrap()]);
+    let (_, inner_token) = w.spawn_agent("inner", &["--workspace", inner.to_str().unwrap()]);
+    let gw = w.up();
+    let swap = format!("mv inner inner.old && ln -s {} inner", elsewhere.display());
+    let out = client(
+        &gw.url,
+        Some(&outer_token),
+        &json!([call("warrant__exec", json!({"command": swap}))]),
+    );
+    assert_eq!(out["results"][0]["is_error"], false, "{out}");
+    assert!(std::fs::symlink_metadata(&inner).unwrap().file_type().is_symlink());
+    let out = client(
+        &gw.url,
+        Some(&inner_token),
+        &json!([
+            call("warrant__read_file", json!({"path": "secret.txt"})),
+            call("warrant__write_file", json!({"path": "planted.txt", "content": "x"})),
+            call("warrant__exec", json!({"command": "cat secret.txt"})),
+        ]),
+    );
+    for i in 0..3 {
+        let text = out["results"][i]["text"].as_str().unwrap_or_default();
+        assert_eq!(out["results"][i]["is_error"], true, "step {i}: {text}");
+        assert!(text.contains("moved or replaced"), "step {i}: {text}");
+    }
+    assert!(!elsewhere.join("planted.txt").exists());
+}
+
+/// What an agent planted in its workspace cannot stall or escalate through
+/// the file tools: a FIFO is refused at once instead of holding a gateway
+/// thread, and a file rewritten by `warrant__write_file` loses set-user-ID.
+#[test]
+fn file_tools_refuse_fifos_and_drop_set_user_id_bits() {
+    let w = permissive();
+    let workspace = w.dir.path().join("project");
+    std::fs::create_dir_all(&workspace).unwrap();
+    let (_, token) = w.spawn_agent("planter", &["--workspace", workspace.to_str().unwrap()]);
+    let gw = w.up();
+    let out = client(
+        &gw.url,
+        Some(&token),
+        &json!([
+            call("warrant__exec", json!({"command": "mkfifo fifo; printf x > s; chmod 4755 s"})),
+            call("warrant__read_file", json!({"path": "fifo"})),
+            call("warrant__write_file", json!({"path": "fifo", "content": "x", "append": true})),
+            call("warrant__write_file", json!({"path": "s", "content": "echo hi"})),
+        ]),
+    );
+    for i in [1, 2] {
+        let text = out["results"][i]["text"].as_str().unwrap_or_default();
+        assert_eq!(out["results"][i]["is_error"], true, "step {i}: {text}");
+        assert!(text.contains("not a regular file"), "step {i}: {text}");
+    }
+    assert_eq!(out["results"][3]["is_error"], false, "{out}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(workspace.join("s")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o7777, 0o755, "set-user-ID kept: {mode:o}");
+    drop(gw);
+}
