@@ -147,6 +147,7 @@ mod evaluation;
 mod interpreters;
 mod options;
 mod parse;
+mod runner_table;
 mod runners;
 mod stdin;
 mod substitutions;
