@@ -2,6 +2,7 @@
 //! calls one library function per subcommand, prints, and maps errors to an
 //! exit status with a one-line reason on stderr.
 
+mod audit;
 mod cli;
 mod vault;
 
