@@ -61,7 +61,17 @@ pub(crate) struct Denied {
 const NS_REASON: &str = "creates namespaces: a new user namespace re-grants every capability";
 const MOUNT_REASON: &str = "changes the file-system view the sandbox was built with";
 
-/// Denied with EPERM.
+/// Why a mode with set-user-ID or set-group-ID is refused.
+const SETID_REASON: &str = "a file made set-user-ID or set-group-ID in the workspace keeps the bit on the host, where the sandbox's nosuid mount does not apply: an executable that runs as the operator for anyone who can reach it";
+
+/// `fchmodat2(2)`: 452 on every architecture (the syscall table is shared
+/// since Linux 5.1); libc does not name it on aarch64 yet.
+const SYS_FCHMODAT2: libc::c_long = 452;
+
+/// The set-user-ID and set-group-ID mode bits (`S_ISUID`, `S_ISGID`).
+const SETID_BITS: [(u64, &str); 2] = [(0o4000, "S_ISUID"), (0o2000, "S_ISGID")];
+
+/// Denied with EPERM: this list, and on x86_64 [`LEGACY_DENY_LIST`].
 pub(crate) const DENY_LIST: &[Denied] = &[
     Denied {
         name: "ptrace",
@@ -263,15 +273,122 @@ pub(crate) const DENY_LIST: &[Denied] = &[
         when: When::ArgEq { arg: 1, value: libc::TIOCLINUX },
         reason: "virtual-console control, including input injection",
     },
+    Denied {
+        name: "fchmod(S_ISUID)",
+        nr: libc::SYS_fchmod,
+        when: When::ArgHasBits { arg: 1, mask: SETID_BITS[0].0 },
+        reason: SETID_REASON,
+    },
+    Denied {
+        name: "fchmod(S_ISGID)",
+        nr: libc::SYS_fchmod,
+        when: When::ArgHasBits { arg: 1, mask: SETID_BITS[1].0 },
+        reason: SETID_REASON,
+    },
+    Denied {
+        name: "fchmodat(S_ISUID)",
+        nr: libc::SYS_fchmodat,
+        when: When::ArgHasBits { arg: 2, mask: SETID_BITS[0].0 },
+        reason: SETID_REASON,
+    },
+    Denied {
+        name: "fchmodat(S_ISGID)",
+        nr: libc::SYS_fchmodat,
+        when: When::ArgHasBits { arg: 2, mask: SETID_BITS[1].0 },
+        reason: SETID_REASON,
+    },
+    Denied {
+        name: "fchmodat2(S_ISUID)",
+        nr: SYS_FCHMODAT2,
+        when: When::ArgHasBits { arg: 2, mask: SETID_BITS[0].0 },
+        reason: SETID_REASON,
+    },
+    Denied {
+        name: "fchmodat2(S_ISGID)",
+        nr: SYS_FCHMODAT2,
+        when: When::ArgHasBits { arg: 2, mask: SETID_BITS[1].0 },
+        reason: SETID_REASON,
+    },
+    // The mode of `openat` counts only with O_CREAT or O_TMPFILE; libc
+    // passes 0 otherwise, so this refuses only a creation with the bits.
+    Denied {
+        name: "openat(S_ISUID)",
+        nr: libc::SYS_openat,
+        when: When::ArgHasBits { arg: 3, mask: SETID_BITS[0].0 },
+        reason: SETID_REASON,
+    },
+    Denied {
+        name: "openat(S_ISGID)",
+        nr: libc::SYS_openat,
+        when: When::ArgHasBits { arg: 3, mask: SETID_BITS[1].0 },
+        reason: SETID_REASON,
+    },
 ];
 
+/// The x86_64 system calls that have no counterpart on newer architectures,
+/// denied like their `*at` forms in [`DENY_LIST`].
+#[cfg(target_arch = "x86_64")]
+pub(crate) const LEGACY_DENY_LIST: &[Denied] = &[
+    Denied {
+        name: "chmod(S_ISUID)",
+        nr: libc::SYS_chmod,
+        when: When::ArgHasBits { arg: 1, mask: SETID_BITS[0].0 },
+        reason: SETID_REASON,
+    },
+    Denied {
+        name: "chmod(S_ISGID)",
+        nr: libc::SYS_chmod,
+        when: When::ArgHasBits { arg: 1, mask: SETID_BITS[1].0 },
+        reason: SETID_REASON,
+    },
+    Denied {
+        name: "open(S_ISUID)",
+        nr: libc::SYS_open,
+        when: When::ArgHasBits { arg: 2, mask: SETID_BITS[0].0 },
+        reason: SETID_REASON,
+    },
+    Denied {
+        name: "open(S_ISGID)",
+        nr: libc::SYS_open,
+        when: When::ArgHasBits { arg: 2, mask: SETID_BITS[1].0 },
+        reason: SETID_REASON,
+    },
+    Denied {
+        name: "creat(S_ISUID)",
+        nr: libc::SYS_creat,
+        when: When::ArgHasBits { arg: 1, mask: SETID_BITS[0].0 },
+        reason: SETID_REASON,
+    },
+    Denied {
+        name: "creat(S_ISGID)",
+        nr: libc::SYS_creat,
+        when: When::ArgHasBits { arg: 1, mask: SETID_BITS[1].0 },
+        reason: SETID_REASON,
+    },
+];
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) const LEGACY_DENY_LIST: &[Denied] = &[];
+
+/// Every entry denied with EPERM.
+pub(crate) fn deny_list() -> Vec<Denied> {
+    DENY_LIST.iter().chain(LEGACY_DENY_LIST).copied().collect()
+}
+
 /// Fail with ENOSYS instead of EPERM, so libc falls back to an older call.
-pub(crate) const ENOSYS_LIST: &[Denied] = &[Denied {
-    name: "clone3",
-    nr: libc::SYS_clone3,
-    when: When::Always,
-    reason: "its flags live in memory seccomp cannot inspect; ENOSYS makes libc fall back to clone(2), whose namespace flags are filtered",
-}];
+pub(crate) const ENOSYS_LIST: &[Denied] = &[
+    Denied {
+        name: "clone3",
+        nr: libc::SYS_clone3,
+        when: When::Always,
+        reason: "its flags live in memory seccomp cannot inspect; ENOSYS makes libc fall back to clone(2), whose namespace flags are filtered",
+    },
+    Denied {
+        name: "openat2",
+        nr: libc::SYS_openat2,
+        when: When::Always,
+        reason: "its mode lives in memory seccomp cannot inspect; ENOSYS makes callers fall back to openat(2), whose set-user-ID mode bits are filtered",
+    },
+];
 
 /// A socket address family the sandbox may create sockets of.
 #[derive(Clone, Copy, Debug)]
@@ -312,7 +429,7 @@ pub(crate) fn allowed_families(mode: NetworkMode) -> &'static [AllowedFamily] {
 /// The filter to install: one BPF program (see the module's documentation).
 pub(crate) fn compile(mode: NetworkMode) -> Result<BpfProgram, LaunchError> {
     let mut leaves: BTreeMap<u32, Leaf> = BTreeMap::new();
-    let mut deny = rule_map(DENY_LIST)?;
+    let mut deny = rule_map(&deny_list())?;
     let socket_rule = SeccompRule::new(
         allowed_families(mode)
             .iter()
@@ -448,7 +565,7 @@ fn arch_check() -> BpfProgram {
 /// entry (for audits and `warrant doctor`).
 pub fn seccomp_deny_list(mode: NetworkMode) -> Vec<(String, &'static str)> {
     let mut list: Vec<_> =
-        DENY_LIST.iter().chain(ENOSYS_LIST).map(|d| (d.name.to_owned(), d.reason)).collect();
+        deny_list().iter().chain(ENOSYS_LIST).map(|d| (d.name.to_owned(), d.reason)).collect();
     let allowed: Vec<_> =
         allowed_families(mode).iter().map(|f| format!("{} ({})", f.name, f.reason)).collect();
     list.push((
@@ -573,7 +690,7 @@ mod tests {
             stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
             stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
         ];
-        let mut rules = rule_map(DENY_LIST).unwrap();
+        let mut rules = rule_map(&deny_list()).unwrap();
         let socket = SeccompRule::new(
             allowed_families(mode)
                 .iter()
@@ -685,18 +802,18 @@ mod tests {
     /// must therefore be disjoint.
     #[test]
     fn the_eperm_and_enosys_lists_are_disjoint() {
-        let mut leaves = rule_map(DENY_LIST).unwrap();
+        let mut leaves = rule_map(&deny_list()).unwrap();
         leaves.extend(rule_map(ENOSYS_LIST).unwrap());
         assert_eq!(
             leaves.len(),
-            rule_map(DENY_LIST).unwrap().len() + rule_map(ENOSYS_LIST).unwrap().len(),
+            rule_map(&deny_list()).unwrap().len() + rule_map(ENOSYS_LIST).unwrap().len(),
             "the EPERM and ENOSYS lists must be disjoint"
         );
     }
 
     #[test]
     fn every_entry_has_a_reason() {
-        for entry in DENY_LIST.iter().chain(ENOSYS_LIST) {
+        for entry in deny_list().iter().chain(ENOSYS_LIST) {
             assert!(!entry.reason.is_empty(), "{}", entry.name);
         }
         for family in allowed_families(NetworkMode::Host) {

@@ -62,3 +62,39 @@ fn host_processes_cannot_be_signalled() {
     // ...and init, which does, is outside the Landlock domain.
     common::assert_denied(&fixture, &spec, "kill", &["1"], libc::EPERM);
 }
+
+/// A file made set-user-ID or set-group-ID in the workspace would keep the
+/// bit on the host, where the sandbox's `nosuid` mount does not apply:
+/// every way to set those bits is refused, and ordinary modes still work.
+#[test]
+fn set_user_id_and_set_group_id_bits_cannot_be_set() {
+    if skip_unless("set_user_id_and_set_group_id_bits_cannot_be_set", &strict_needs()) {
+        return;
+    }
+    let fixture = Fixture::new();
+    let spec = fixture.spec(strict());
+    let script = r#"
+        printf x > s; chmod 755 s && echo plain-ok
+        chmod 4755 s 2>/dev/null && echo SETUID
+        chmod u+s s 2>/dev/null && echo SETUID-SYMBOLIC
+        chmod 2755 s 2>/dev/null && echo SETGID
+        mkdir d; chmod g+s d 2>/dev/null && echo SETGID-DIR
+        install -m 4755 /dev/null i 2>/dev/null && echo INSTALLED
+        perl -MFcntl -e 'sysopen(my $f, "o", O_CREAT|O_WRONLY, 04755) and print "CREATED-SETUID\n"'
+        perl -e 'syscall(90, "s", 04755) == 0 and print "RAW-CHMOD\n"'
+        true
+    "#;
+    let output = common::run(&spec, &common::sh(script));
+    let text = common::stdout(&output);
+    assert!(text.contains("plain-ok"), "{text}");
+    for escaped in ["SETUID", "SETGID", "INSTALLED", "CREATED-SETUID", "RAW-CHMOD"] {
+        assert!(!text.contains(escaped), "{escaped}: {text}");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    for name in ["s", "d", "i", "o"] {
+        if let Ok(meta) = std::fs::metadata(fixture.workspace.join(name)) {
+            let mode = meta.permissions().mode();
+            assert_eq!(mode & 0o6000, 0, "{name} is {mode:o} on the host");
+        }
+    }
+}

@@ -504,12 +504,17 @@ fn file_tools_refuse_fifos_and_drop_set_user_id_bits() {
     let workspace = w.dir.path().join("project");
     std::fs::create_dir_all(&workspace).unwrap();
     let (_, token) = w.spawn_agent("planter", &["--workspace", workspace.to_str().unwrap()]);
+    // A set-user-ID file already in the workspace (a sandbox cannot make
+    // one: seccomp refuses the bits).
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(workspace.join("s"), "x").unwrap();
+    std::fs::set_permissions(workspace.join("s"), std::fs::Permissions::from_mode(0o4755)).unwrap();
     let gw = w.up();
     let out = client(
         &gw.url,
         Some(&token),
         &json!([
-            call("warrant__exec", json!({"command": "mkfifo fifo; printf x > s; chmod 4755 s"})),
+            call("warrant__exec", json!({"command": "mkfifo fifo"})),
             call("warrant__read_file", json!({"path": "fifo"})),
             call("warrant__write_file", json!({"path": "fifo", "content": "x", "append": true})),
             call("warrant__write_file", json!({"path": "s", "content": "echo hi"})),
@@ -521,7 +526,6 @@ fn file_tools_refuse_fifos_and_drop_set_user_id_bits() {
         assert!(text.contains("not a regular file"), "step {i}: {text}");
     }
     assert_eq!(out["results"][3]["is_error"], false, "{out}");
-    use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(workspace.join("s")).unwrap().permissions().mode();
     assert_eq!(mode & 0o7777, 0o755, "set-user-ID kept: {mode:o}");
     drop(gw);
