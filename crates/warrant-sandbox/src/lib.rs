@@ -159,6 +159,7 @@ mod profile;
 mod protect;
 mod report;
 mod seccomp;
+mod seccomp_list;
 mod starter;
 #[allow(unsafe_code)]
 mod sys;
