@@ -176,6 +176,6 @@ pub use profile::{
     Access, CgroupMode, ControlPolicy, EnvPolicy, Limits, NetworkMode, NetworkPolicy, PathRule,
     Profile, SandboxSpec,
 };
-pub use protect::{Protected, launcher_home, launcher_homes, protected_paths};
+pub use protect::{Protected, launcher_homes, protected_paths};
 pub use report::{Control, ControlReport, ControlStatus, MountSummary, Report};
 pub use seccomp::seccomp_deny_list;

@@ -179,7 +179,8 @@ impl Plan {
     pub(crate) fn resolve(spec: &SandboxSpec) -> Result<Self, LaunchError> {
         let profile = spec.profile.clone();
         profile.validate()?;
-        let host_home = crate::protect::launcher_home();
+        let homes = crate::protect::launcher_homes();
+        let host_home = homes.first().cloned();
         let workspace = canonical_dir(&spec.workspace)?;
         let home = sandbox_home(host_home.as_deref());
 
@@ -195,7 +196,6 @@ impl Plan {
         check_user_target(&workspace)?;
         ops.push(op(MountKind::BindReadWrite { file: false }, &workspace, Some(&workspace))?);
         binds.push((workspace.clone(), workspace.clone(), true));
-        let homes = crate::protect::launcher_homes();
         let protected = crate::protect::protected_paths(&homes, &spec.protected);
         // The home the private home is mounted over, if it is the real one.
         let covered = host_home.as_deref().filter(|h| *h == home.as_path());

@@ -110,9 +110,11 @@ fn links_on_the_way(path: &Path) -> Vec<PathBuf> {
     links
 }
 
-/// Every home directory of the launcher, where each really is: `$HOME` and
-/// this uid's home in `/etc/passwd`, when they differ (`HOME=/tmp` does not
-/// make `/root` any less the person's home).
+/// Every home directory of the launcher, where each really is (a `/home ->
+/// /var/home` link, a relative `$HOME` resolved): `$HOME` first, then this
+/// uid's home in `/etc/passwd` when it differs (`HOME=/tmp` does not make
+/// `/root` any less the person's home). The first is the one the sandbox's
+/// private home is mounted over.
 pub fn launcher_homes() -> Vec<PathBuf> {
     let mut homes: Vec<PathBuf> = Vec::new();
     let named = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
@@ -124,20 +126,6 @@ pub fn launcher_homes() -> Vec<PathBuf> {
         }
     }
     homes
-}
-
-/// The launcher's home directory, where it really is: `$HOME`, or, when
-/// that is unset or empty, the home of this uid in `/etc/passwd`; made
-/// absolute and resolved (a `/home -> /var/home` link, a relative `$HOME`),
-/// so that the private home, the refusal of the home as a workspace and the
-/// secret stores all name the directory the workspace's path would.
-pub fn launcher_home() -> Option<PathBuf> {
-    let named = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .or_else(passwd_home)?;
-    let absolute = std::path::absolute(&named).ok()?;
-    Some(absolute.canonicalize().unwrap_or(absolute))
 }
 
 /// This uid's home directory in `/etc/passwd`.

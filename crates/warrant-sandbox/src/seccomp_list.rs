@@ -38,8 +38,14 @@ const SETID_REASON: &str = "a file made set-user-ID or set-group-ID in the works
 /// since Linux 5.1); libc does not name it on aarch64 yet.
 const SYS_FCHMODAT2: libc::c_long = 452;
 
-/// The set-user-ID and set-group-ID mode bits (`S_ISUID`, `S_ISGID`).
-const SETID_BITS: [(u64, &str); 2] = [(0o4000, "S_ISUID"), (0o2000, "S_ISGID")];
+/// The set-user-ID and set-group-ID mode bits.
+const S_ISUID: u64 = 0o4000;
+const S_ISGID: u64 = 0o2000;
+
+/// `name` denied when its mode argument `arg` has the set-ID bit `bit`.
+const fn setid(name: &'static str, nr: libc::c_long, arg: u8, bit: u64) -> Denied {
+    Denied { name, nr, when: When::ArgHasBits { arg, mask: bit }, reason: SETID_REASON }
+}
 
 /// Denied with EPERM: this list, and on x86_64 [`LEGACY_DENY_LIST`].
 pub(crate) const DENY_LIST: &[Denied] = &[
@@ -243,98 +249,28 @@ pub(crate) const DENY_LIST: &[Denied] = &[
         when: When::ArgEq { arg: 1, value: libc::TIOCLINUX },
         reason: "virtual-console control, including input injection",
     },
-    Denied {
-        name: "fchmod(S_ISUID)",
-        nr: libc::SYS_fchmod,
-        when: When::ArgHasBits { arg: 1, mask: SETID_BITS[0].0 },
-        reason: SETID_REASON,
-    },
-    Denied {
-        name: "fchmod(S_ISGID)",
-        nr: libc::SYS_fchmod,
-        when: When::ArgHasBits { arg: 1, mask: SETID_BITS[1].0 },
-        reason: SETID_REASON,
-    },
-    Denied {
-        name: "fchmodat(S_ISUID)",
-        nr: libc::SYS_fchmodat,
-        when: When::ArgHasBits { arg: 2, mask: SETID_BITS[0].0 },
-        reason: SETID_REASON,
-    },
-    Denied {
-        name: "fchmodat(S_ISGID)",
-        nr: libc::SYS_fchmodat,
-        when: When::ArgHasBits { arg: 2, mask: SETID_BITS[1].0 },
-        reason: SETID_REASON,
-    },
-    Denied {
-        name: "fchmodat2(S_ISUID)",
-        nr: SYS_FCHMODAT2,
-        when: When::ArgHasBits { arg: 2, mask: SETID_BITS[0].0 },
-        reason: SETID_REASON,
-    },
-    Denied {
-        name: "fchmodat2(S_ISGID)",
-        nr: SYS_FCHMODAT2,
-        when: When::ArgHasBits { arg: 2, mask: SETID_BITS[1].0 },
-        reason: SETID_REASON,
-    },
+    setid("fchmod(S_ISUID)", libc::SYS_fchmod, 1, S_ISUID),
+    setid("fchmod(S_ISGID)", libc::SYS_fchmod, 1, S_ISGID),
+    setid("fchmodat(S_ISUID)", libc::SYS_fchmodat, 2, S_ISUID),
+    setid("fchmodat(S_ISGID)", libc::SYS_fchmodat, 2, S_ISGID),
+    setid("fchmodat2(S_ISUID)", SYS_FCHMODAT2, 2, S_ISUID),
+    setid("fchmodat2(S_ISGID)", SYS_FCHMODAT2, 2, S_ISGID),
     // The mode of `openat` counts only with O_CREAT or O_TMPFILE; libc
     // passes 0 otherwise, so this refuses only a creation with the bits.
-    Denied {
-        name: "openat(S_ISUID)",
-        nr: libc::SYS_openat,
-        when: When::ArgHasBits { arg: 3, mask: SETID_BITS[0].0 },
-        reason: SETID_REASON,
-    },
-    Denied {
-        name: "openat(S_ISGID)",
-        nr: libc::SYS_openat,
-        when: When::ArgHasBits { arg: 3, mask: SETID_BITS[1].0 },
-        reason: SETID_REASON,
-    },
+    setid("openat(S_ISUID)", libc::SYS_openat, 3, S_ISUID),
+    setid("openat(S_ISGID)", libc::SYS_openat, 3, S_ISGID),
 ];
 
 /// The x86_64 system calls that have no counterpart on newer architectures,
 /// denied like their `*at` forms in [`DENY_LIST`].
 #[cfg(target_arch = "x86_64")]
 pub(crate) const LEGACY_DENY_LIST: &[Denied] = &[
-    Denied {
-        name: "chmod(S_ISUID)",
-        nr: libc::SYS_chmod,
-        when: When::ArgHasBits { arg: 1, mask: SETID_BITS[0].0 },
-        reason: SETID_REASON,
-    },
-    Denied {
-        name: "chmod(S_ISGID)",
-        nr: libc::SYS_chmod,
-        when: When::ArgHasBits { arg: 1, mask: SETID_BITS[1].0 },
-        reason: SETID_REASON,
-    },
-    Denied {
-        name: "open(S_ISUID)",
-        nr: libc::SYS_open,
-        when: When::ArgHasBits { arg: 2, mask: SETID_BITS[0].0 },
-        reason: SETID_REASON,
-    },
-    Denied {
-        name: "open(S_ISGID)",
-        nr: libc::SYS_open,
-        when: When::ArgHasBits { arg: 2, mask: SETID_BITS[1].0 },
-        reason: SETID_REASON,
-    },
-    Denied {
-        name: "creat(S_ISUID)",
-        nr: libc::SYS_creat,
-        when: When::ArgHasBits { arg: 1, mask: SETID_BITS[0].0 },
-        reason: SETID_REASON,
-    },
-    Denied {
-        name: "creat(S_ISGID)",
-        nr: libc::SYS_creat,
-        when: When::ArgHasBits { arg: 1, mask: SETID_BITS[1].0 },
-        reason: SETID_REASON,
-    },
+    setid("chmod(S_ISUID)", libc::SYS_chmod, 1, S_ISUID),
+    setid("chmod(S_ISGID)", libc::SYS_chmod, 1, S_ISGID),
+    setid("open(S_ISUID)", libc::SYS_open, 2, S_ISUID),
+    setid("open(S_ISGID)", libc::SYS_open, 2, S_ISGID),
+    setid("creat(S_ISUID)", libc::SYS_creat, 1, S_ISUID),
+    setid("creat(S_ISGID)", libc::SYS_creat, 1, S_ISGID),
 ];
 #[cfg(not(target_arch = "x86_64"))]
 pub(crate) const LEGACY_DENY_LIST: &[Denied] = &[];
