@@ -530,3 +530,43 @@ fn file_tools_refuse_fifos_and_drop_set_user_id_bits() {
     assert_eq!(mode & 0o7777, 0o755, "set-user-ID kept: {mode:o}");
     drop(gw);
 }
+
+/// The account's home in `/etc/passwd`, when this uid has one.
+fn passwd_home() -> Option<std::path::PathBuf> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().nth(1)?;
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        match fields.as_slice() {
+            [_, _, id, _, _, home, ..] if id == &uid => Some(std::path::PathBuf::from(home)),
+            _ => None,
+        }
+    })
+}
+
+/// `$HOME` unset, or pointing elsewhere, does not make the account's home
+/// (in `/etc/passwd`) any less the person's: a run from it is refused.
+#[test]
+fn the_account_home_is_refused_whatever_home_says() {
+    let w = Warrant::new(BIN);
+    let Some(home) = passwd_home().filter(|h| h.is_dir() && h != std::path::Path::new("/")) else {
+        eprintln!("SKIP: this uid has no home directory in /etc/passwd");
+        return;
+    };
+    let elsewhere = tempfile::tempdir().unwrap();
+    let run = |home_var: Option<&std::path::Path>| {
+        let mut cmd = w.command(&["run", "--", "true"]);
+        cmd.current_dir(&home).stdin(Stdio::null());
+        match home_var {
+            Some(h) => cmd.env("HOME", h),
+            None => cmd.env_remove("HOME"),
+        };
+        cmd.output().unwrap()
+    };
+    for (case, out) in [("unset", run(None)), ("elsewhere", run(Some(elsewhere.path())))] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "HOME {case}: a run from {home:?} was allowed");
+        assert!(stderr.contains("your home directory"), "HOME {case}: {stderr}");
+    }
+}
