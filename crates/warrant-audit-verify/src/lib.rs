@@ -7,7 +7,8 @@
 //! audit tail` and `warrant audit export`. [`verify_with_witness`] also
 //! checks the log against a witness kept outside it, which detects a cut or
 //! replaced log (see below); [`verify_declared`] finds that witness where
-//! the log itself says it is.
+//! the log itself says it is. [`Verified`] and [`Failed`] word the outcome
+//! for `warrant audit verify`: sentences, and JSON with stable field names.
 //!
 //! This crate deliberately does not depend on `warrant-audit`: it
 //! re-implements the format below from this text, so that a bug in the
@@ -100,11 +101,15 @@
 mod declared;
 mod format;
 mod read;
+mod summary;
 mod verify;
 mod witness;
 
 pub use declared::{CheckedWitness, DeclaredReport, verify_declared};
 pub use read::{Record, head_seq, read_records};
+pub use summary::{
+    Failed, FailureSummary, LogSummary, MissingReason, MissingWitness, Verified, WitnessSummary,
+};
 pub use verify::{
     VerifyReport, WitnessDeclaration, WitnessReport, latest_checkpoint, verify, verify_with_witness,
 };
