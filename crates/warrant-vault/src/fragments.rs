@@ -1,8 +1,9 @@
 //! Pieces of a secret that leave one at a time: split across the headers of
 //! one request in any order, or across the calls of one session.
 //!
-//! Each secret whose skeleton ([`crate::skeleton`]) is long enough is indexed
-//! by its k-grams: every run of k consecutive skeleton characters, k = 8
+//! Each secret whose skeleton (its letters and digits once cheap disguises
+//! are undone: the private `skeleton` module) is long enough is indexed by
+//! its k-grams: every run of k consecutive skeleton characters, k = 8
 //! (10 for a secret of hex digits only, so that a gram is 40 bits or more
 //! either way). [`LeakScanner::fragments`](crate::scan::LeakScanner::fragments)
 //! finds the grams in each part of a message, in any order and in any
