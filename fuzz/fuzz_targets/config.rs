@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use warrant_gateway::Config;
+use warrant_state::Config;
 
 fuzz_target!(|text: &str| {
     if let Ok(config) = Config::parse(text, "fuzz") {

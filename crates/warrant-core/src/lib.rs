@@ -11,8 +11,10 @@
 
 mod canonical;
 mod names;
+pub mod text;
 mod time;
 
 pub use canonical::{CanonicalJsonError, canonical_json, sha256_hex};
 pub use names::{AgentId, AgentName, NameError, ToolName, UpstreamName};
+pub use text::printable;
 pub use time::UnixMillis;

@@ -46,7 +46,7 @@ fn check(
 
 /// Error messages quote user input; keep control characters out of them.
 fn printable(value: &str) -> String {
-    value.chars().take(80).flat_map(char::escape_default).collect()
+    crate::text::printable_up_to(value, 80)
 }
 
 /// The name of an upstream MCP server, from `[upstreams.NAME]`.

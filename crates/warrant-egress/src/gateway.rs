@@ -30,7 +30,13 @@ pub(crate) async fn to_gateway<G: Gate>(
     let timeout = shared.config.connect_timeout;
     let stream = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(gateway)).await
     {
-        Ok(Ok(stream)) => stream,
+        Ok(Ok(stream)) => {
+            // Requests and answers are small: no waiting for a delayed ACK.
+            if let Err(err) = stream.set_nodelay(true) {
+                tracing::debug!(%err, "cannot set TCP_NODELAY toward the gateway");
+            }
+            stream
+        }
         Ok(Err(err)) => {
             return text(StatusCode::BAD_GATEWAY, &format!("the gateway is not reachable: {err}"));
         }

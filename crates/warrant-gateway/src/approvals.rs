@@ -6,7 +6,7 @@
 //! resolves that call and nothing else, once. A call whose approval does not
 //! come in time is denied.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use tokio::sync::oneshot;
@@ -105,123 +105,6 @@ impl Approvals {
             .lock()
             .map(|m| m.values().map(|p| p.view.clone()).collect())
             .unwrap_or_default()
-    }
-}
-
-/// Something other than a tool call that policy asks a person about (a
-/// connection), as [`ask_person`] puts it to `warrant approvals`. It also
-/// travels over the control socket, from a run's proxy to the gateway.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Question {
-    pub agent: warrant_core::AgentId,
-    pub agent_name: String,
-    /// What is asked about, shown in place of a tool, e.g. `egress: CONNECT
-    /// example.com:443`.
-    pub subject: String,
-    /// Its details (for a connection: host, port, method).
-    pub details: serde_json::Value,
-    /// The `@id` of the rule that asks, and its `@ask` text.
-    pub rule: String,
-    pub why: String,
-}
-
-/// How a [`Question`] was settled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Settled {
-    Approved,
-    Denied,
-    TimedOut,
-    /// The asker went away first.
-    Abandoned,
-}
-
-impl Settled {
-    /// As the audit records name it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Approved => "approved",
-            Self::Denied => "denied",
-            Self::TimedOut => "timed_out",
-            Self::Abandoned => "abandoned",
-        }
-    }
-}
-
-/// A [`Question`]'s answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Answer {
-    pub approval: String,
-    pub outcome: Settled,
-    /// Who decided (empty unless approved or denied).
-    pub by: String,
-    pub timeout_s: u64,
-}
-
-/// Opens an approval for `question` and waits for a person, the gateway's
-/// approval timeout, or `abandoned` (the asker went away), whichever comes
-/// first; the approval is withdrawn if this future is dropped. The request
-/// and its outcome are recorded as a call's are. `Err` only when the audit
-/// log refused a record (then nothing may proceed).
-pub async fn ask_person(
-    gw: &std::sync::Arc<crate::gateway::Gateway>,
-    question: Question,
-    abandoned: impl std::future::Future<Output = ()>,
-) -> Result<Answer, String> {
-    use warrant_audit::EventKind;
-    let timeout = gw.config.gateway.approval_timeout;
-    let now = UnixMillis::now();
-    let id = new_id();
-    let agent_id = question.agent.to_string();
-    let fingerprint =
-        fingerprint(&agent_id, &question.subject, &question.details).unwrap_or_default();
-    let view = PendingView {
-        id: id.clone(),
-        agent_id,
-        agent_name: question.agent_name,
-        tool: question.subject.clone(),
-        fingerprint: fingerprint.clone(),
-        arguments: question.details,
-        description: question.subject.clone(),
-        rule: question.rule.clone(),
-        why: question.why.clone(),
-        created_at: now.to_rfc3339(),
-        expires_at: now.plus(timeout).to_rfc3339(),
-    };
-    let detail = serde_json::json!({"approval": id, "tool": question.subject, "fingerprint": fingerprint, "rule": question.rule, "why": question.why, "timeout_s": timeout.as_secs()});
-    gw.record(EventKind::ApprovalRequested, Some(&question.agent), detail)
-        .await
-        .map_err(|e| format!("audit log unavailable: {e}"))?;
-    let rx = gw.approvals.open(view);
-    let withdraw = Withdraw { approvals: &gw.approvals, id: &id };
-    let verdict = tokio::select! {
-        verdict = tokio::time::timeout(timeout, rx) => Some(verdict),
-        () = abandoned => None,
-    };
-    drop(withdraw);
-    let (outcome, by) = match verdict {
-        Some(Ok(Ok(Verdict::Approved { by }))) => (Settled::Approved, by),
-        Some(Ok(Ok(Verdict::Denied { by }))) => (Settled::Denied, by),
-        Some(Ok(Err(_)) | Err(_)) => (Settled::TimedOut, String::new()),
-        None => (Settled::Abandoned, String::new()),
-    };
-    let detail = serde_json::json!({"approval": id, "tool": question.subject, "fingerprint": fingerprint, "outcome": outcome.as_str(), "by": by});
-    gw.record(EventKind::ApprovalResolved, Some(&question.agent), detail)
-        .await
-        .map_err(|e| format!("audit log unavailable: {e}"))?;
-    Ok(Answer { approval: id, outcome, by, timeout_s: timeout.as_secs() })
-}
-
-/// Withdraws a pending approval when dropped: settled, timed out, or
-/// abandoned, it must not stay approvable.
-struct Withdraw<'a> {
-    approvals: &'a Approvals,
-    id: &'a str,
-}
-
-impl Drop for Withdraw<'_> {
-    fn drop(&mut self) {
-        self.approvals.withdraw(self.id);
     }
 }
 

@@ -12,10 +12,12 @@
 //!   --workspace`; a child uses its root's), never in Warrant's home or a
 //!   secret store (see `files.rs`).
 
-use crate::config::BUILTIN_UPSTREAM;
+use crate::catalog::{
+    DEFAULT_EXEC_SECONDS, EXEC, HTTP_REQUEST, LIST_DIR, MAX_EXEC_SECONDS, READ_FILE, SPAWN_AGENT,
+    WRITE_FILE,
+};
 use crate::gateway::Gateway;
-use crate::tools::{self, ToolEntry};
-use rmcp::model::{CallToolResult, ContentBlock, Tool, ToolAnnotations};
+use rmcp::model::{CallToolResult, ContentBlock};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -23,182 +25,13 @@ use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::Duration;
 use warrant_audit::EventKind;
-use warrant_core::{AgentName, UnixMillis, UpstreamName};
+use warrant_core::{AgentName, UnixMillis};
 use warrant_identity::{Claims, DelegateRequest, TrustDomain};
 
-/// The upstream's own name for the spawn tool.
-pub const SPAWN_AGENT: &str = "spawn_agent";
 /// A child's lifetime when the caller names none (cut to the caller's).
 const DEFAULT_CHILD_TTL: Duration = Duration::from_secs(60 * 60);
-
-pub const EXEC: &str = "exec";
-pub const HTTP_REQUEST: &str = "http_request";
-pub const READ_FILE: &str = "read_file";
-pub const WRITE_FILE: &str = "write_file";
-pub const LIST_DIR: &str = "list_dir";
 /// The most `exec` captures of each of stdout and stderr.
 const MAX_EXEC_OUTPUT: usize = 256 * 1024;
-/// `exec`'s time limit when the call names none, and the longest it may name.
-const DEFAULT_EXEC_SECONDS: u64 = 60;
-const MAX_EXEC_SECONDS: u64 = 600;
-
-/// The built-in tools as admitted entries. Spawning a child can only narrow
-/// rights, so it is trusted (the default policy lets it through); reading
-/// is read-only; writing is neither, so the default policy asks a person.
-pub fn entries() -> Vec<Arc<ToolEntry>> {
-    let Ok(upstream) = UpstreamName::parse(BUILTIN_UPSTREAM) else { return Vec::new() };
-    let (mut entries, _) = tools::admit(&upstream, true, vec![spawn_definition()]);
-    let (files, _) = tools::admit(&upstream, false, file_definitions());
-    entries.extend(files);
-    let (exec, _) = tools::admit(&upstream, false, vec![exec_definition()]);
-    entries.extend(exec);
-    let mut http = tool(
-        HTTP_REQUEST,
-        "Make an HTTP request (http:// or https://) through Warrant's egress rules: policy decides each host, private and cloud-metadata addresses are refused. Returns the status, headers and body (at most 1 MiB).",
-        crate::http_tool::schema(),
-        false,
-        false,
-    );
-    if let Some(annotations) = http.annotations.as_mut() {
-        annotations.open_world_hint = Some(true);
-    }
-    let (http, _) = tools::admit(&upstream, false, vec![http]);
-    entries.extend(http);
-    entries
-}
-
-fn exec_definition() -> Tool {
-    tool(
-        EXEC,
-        "Run a shell command (sh -c) in a sandbox: your workspace read-write, the system read-only, no network, no access to anything else. Returns the exit code and the output (each stream capped at 256 KiB).",
-        json!({"type": "object", "properties": {
-            "command": {"type": "string", "minLength": 1, "maxLength": 65536,
-                "description": "A shell command line, run with sh -c in your workspace."},
-            "timeout_s": {"type": "integer", "minimum": 1, "maximum": MAX_EXEC_SECONDS,
-                "description": "Wall-clock limit in seconds (default 60)."}
-        }, "required": ["command"], "additionalProperties": false}),
-        false,
-        true,
-    )
-}
-
-/// For `warrant__exec`: what the command would run, for policy
-/// (`context.command`). `Ok(None)` for every other tool; `Err` when the
-/// command cannot be parsed, and so cannot be judged.
-pub fn command_facts(
-    entry: &ToolEntry,
-    arguments: &Value,
-) -> Result<Option<warrant_policy::CommandFacts>, String> {
-    if entry.name.upstream().as_str() != BUILTIN_UPSTREAM || entry.name.tool() != EXEC {
-        return Ok(None);
-    }
-    let command = arguments.get("command").and_then(Value::as_str).unwrap_or_default();
-    let analysis = warrant_command::analyze(command)
-        .map_err(|e| format!("the command cannot be judged: {e}"))?;
-    let mut programs: Vec<String> = analysis.programs.iter().map(|p| p.program.clone()).collect();
-    programs.sort();
-    programs.dedup();
-    let mut paths: Vec<String> = analysis.programs.iter().map(|p| p.path.clone()).collect();
-    paths.sort();
-    paths.dedup();
-    Ok(Some(warrant_policy::CommandFacts {
-        programs,
-        paths,
-        writes: analysis.written().into_iter().map(str::to_owned).collect(),
-        dynamic: analysis.dynamic,
-        inline_code: !analysis.inline_code.is_empty(),
-    }))
-}
-
-fn tool(name: &str, description: &str, schema: Value, read_only: bool, destructive: bool) -> Tool {
-    let Value::Object(schema) = schema else { return Tool::default() };
-    let mut annotations = ToolAnnotations::default();
-    annotations.read_only_hint = Some(read_only);
-    annotations.destructive_hint = Some(destructive);
-    annotations.idempotent_hint = Some(read_only);
-    annotations.open_world_hint = Some(false);
-    let mut tool = Tool::new(name.to_owned(), description.to_owned(), Arc::new(schema));
-    tool.annotations = Some(annotations);
-    tool
-}
-
-fn file_definitions() -> Vec<Tool> {
-    let path = json!({"type": "string", "minLength": 1, "maxLength": 4096,
-        "description": "A path relative to your workspace (or absolute, inside it)."});
-    vec![
-        tool(
-            READ_FILE,
-            "Read a UTF-8 text file beneath your workspace (at most 1 MiB).",
-            json!({"type": "object", "properties": {"path": path}, "required": ["path"], "additionalProperties": false}),
-            true,
-            false,
-        ),
-        tool(
-            WRITE_FILE,
-            "Write (or with append, add to) a text file beneath your workspace.",
-            json!({"type": "object", "properties": {
-                "path": path,
-                "content": {"type": "string"},
-                "append": {"type": "boolean", "description": "Add to the end instead of replacing."},
-                "create_dirs": {"type": "boolean", "description": "Create missing parent directories."}
-            }, "required": ["path", "content"], "additionalProperties": false}),
-            false,
-            true,
-        ),
-        tool(
-            LIST_DIR,
-            "List a directory beneath your workspace (default: the workspace itself).",
-            json!({"type": "object", "properties": {"path": path}, "additionalProperties": false}),
-            true,
-            false,
-        ),
-    ]
-}
-
-fn spawn_definition() -> Tool {
-    let schema = json!({
-        "type": "object",
-        "properties": {
-            "name": {
-                "type": "string",
-                "description": "The child's name: letters, digits, `-`, `_`, `.`; 1 to 64 characters.",
-                "minLength": 1, "maxLength": 64
-            },
-            "task": {
-                "type": "string",
-                "description": "What the child is for, as it will appear in the audit log. No secrets.",
-                "maxLength": 1024
-            },
-            "tools": {
-                "type": "array",
-                "description": "The tools (NAME__tool) the child may call at most; a subset of yours. Omit to pass on your own limit.",
-                "items": {"type": "string"},
-                "maxItems": 64,
-                "uniqueItems": true
-            },
-            "ttl": {
-                "type": "string",
-                "description": "How long the child's credential lives, e.g. `15m`; never past your own. Default 1h, cut to yours."
-            }
-        },
-        "required": ["name"],
-        "additionalProperties": false
-    });
-    let Value::Object(schema) = schema else { return Tool::default() };
-    let mut annotations = ToolAnnotations::default();
-    annotations.title = Some("Spawn a child agent".into());
-    annotations.read_only_hint = Some(false);
-    annotations.destructive_hint = Some(false);
-    annotations.idempotent_hint = Some(false);
-    annotations.open_world_hint = Some(false);
-    let mut tool = Tool::new(
-        SPAWN_AGENT,
-        "Spawn a child agent with a subset of your rights and get its credential (a bearer token for this gateway). The child can never do more than you: its tools are within yours, its credential ends no later than yours, and stopping or revoking you stops it.",
-        Arc::new(schema),
-    );
-    tool.annotations = Some(annotations);
-    tool
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -366,7 +199,7 @@ static POOL_FAILURE_LOGGED: std::sync::atomic::AtomicBool =
 /// Runs on a blocking thread (the launch forks).
 fn exec(
     workspace: &std::path::Path,
-    sandbox: &crate::config::SandboxSettings,
+    sandbox: &warrant_state::config::SandboxSettings,
     arguments: Value,
 ) -> Result<CallToolResult, String> {
     let args: ExecArgs =

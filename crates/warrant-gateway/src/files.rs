@@ -32,8 +32,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use warrant_sandbox::Protected;
 
-use crate::builtin::{LIST_DIR, READ_FILE, WRITE_FILE};
-use crate::handler::printable;
+use crate::catalog::{LIST_DIR, READ_FILE, WRITE_FILE};
+use warrant_core::printable;
 
 /// The largest file `warrant__read_file` returns or `warrant__write_file` writes.
 const MAX_FILE_BYTES: usize = 1024 * 1024;
@@ -63,7 +63,7 @@ pub(crate) struct Fence {
 
 impl Fence {
     /// The secret stores beneath `$HOME`, Warrant's home and its audit witness.
-    pub(crate) fn new(settings: &crate::config::SandboxSettings) -> Self {
+    pub(crate) fn new(settings: &warrant_state::config::SandboxSettings) -> Self {
         let homes = warrant_sandbox::launcher_homes();
         let protected = warrant_sandbox::protected_paths(&homes, &settings.protected);
         Self { protected, homes }

@@ -1,9 +1,6 @@
 //! The gateway's shared state: what every request handler consults.
 
 use crate::approvals::Approvals;
-use crate::config::Config;
-use crate::discovery::Observations;
-use crate::pins::{Admission, PinStore};
 use crate::quarantine::{DenialWindow, QUARANTINE_ACTOR};
 use crate::throttle::AuthFailures;
 use crate::tools::{self, Refused, ToolEntry};
@@ -11,13 +8,15 @@ use crate::upstream::{Upstream, UpstreamEvents};
 use rmcp::service::{Peer, RoleServer};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use tokio_util::sync::CancellationToken;
 use warrant_audit::{AuditEvent, AuditLog, EventKind};
 use warrant_core::{AgentId, UnixMillis, UpstreamName};
 use warrant_identity::{AuthError, Claims, KillSet, RootKey, Verifier};
 use warrant_policy::PolicyEngine;
+use warrant_state::config::Config;
+use warrant_state::discovery::Observations;
+use warrant_state::pins::{Admission, PinStore};
 
 /// Everything a request needs, shared by all of them.
 pub struct Gateway {
@@ -34,7 +33,6 @@ pub struct Gateway {
     pub auth_failures: AuthFailures,
     pub upstreams: BTreeMap<UpstreamName, Arc<Upstream>>,
     pub tools: ToolTable,
-    pub state_db: PathBuf,
     /// The agent registry (kills, revocations, children, workspaces), opened
     /// once and shared with the CLI through SQLite.
     pub registry: Arc<warrant_identity::Registry>,
@@ -55,13 +53,13 @@ pub struct Gateway {
     /// Connected downstream sessions, told when the tools they may see change.
     downstream: Mutex<Vec<Peer<RoleServer>>>,
     /// The unlocked vault, when the home has one.
-    pub broker: Option<Arc<crate::broker::Broker>>,
+    pub broker: Option<Arc<warrant_broker::broker::Broker>>,
     /// Well-known credential formats, looked for in what crosses the gateway.
     pub rules: warrant_vault::rules::RuleSet,
     /// The pieces of vault secrets each tree of agents has sent out, so that
     /// a secret split across calls (or across a parent and its child) is
     /// still caught.
-    pub fragments: crate::guard::FragmentLedger,
+    pub fragments: warrant_broker::leak::FragmentLedger,
 }
 
 /// Tools by qualified name.
@@ -152,6 +150,48 @@ impl ToolTable {
 }
 
 impl Gateway {
+    /// Authorizes `use_` for `claims`' agent in the gateway: decided for it and
+    /// each ancestor, leased, the records committed to the audit log before the
+    /// value is returned. A refusal counts as a denial against the agent.
+    /// `Err` is the text the agent is given.
+    pub async fn use_credential(
+        &self,
+        claims: &warrant_identity::Claims,
+        use_: &warrant_broker::Use<'_>,
+        upstream_bound: bool,
+    ) -> Result<warrant_broker::Grant, String> {
+        let broker = self.broker.as_ref().ok_or(
+            "warrant: there is no vault (or it is not unlocked), so no credential can be used",
+        )?;
+        let facts = claims.facts();
+        let ancestors = claims.ancestor_facts();
+        let authorized = broker.authorize(&self.policy, &facts, &ancestors, use_, upstream_bound);
+        for (kind, detail) in authorized.records {
+            self.record_as(kind, claims, detail).await.map_err(|e| {
+                format!("warrant: refused because the audit log is unavailable ({e})")
+            })?;
+        }
+        match authorized.grant {
+            Ok(grant) => Ok(grant),
+            Err(reason) => {
+                self.count_denial(&claims.agent_id).await;
+                Err(format!("warrant: denied: {reason}"))
+            }
+        }
+    }
+
+    /// Runs `f` with the leak screens of this moment: the vault's scanner as
+    /// last refreshed, the well-known formats, and `[leaks] well_known`.
+    pub fn with_screens<R>(&self, f: impl FnOnce(&warrant_broker::leak::Screens<'_>) -> R) -> R {
+        let known = self.broker.as_ref().map(|broker| broker.known());
+        let screens = warrant_broker::leak::Screens {
+            scanner: known.as_deref().map(|k| &k.scanner),
+            rules: &self.rules,
+            well_known: self.config.leaks.well_known,
+        };
+        f(&screens)
+    }
+
     #[expect(clippy::too_many_arguments, reason = "assembled once, at start-up")]
     pub fn new(
         observations: Option<Observations>,
@@ -162,12 +202,11 @@ impl Gateway {
         killed: KillSet,
         audit: AuditLog,
         upstreams: BTreeMap<UpstreamName, Arc<Upstream>>,
-        state_db: PathBuf,
         registry: Arc<warrant_identity::Registry>,
         pins: PinStore,
         signer: RootKey,
         discover_only: Vec<String>,
-        broker: Option<Arc<crate::broker::Broker>>,
+        broker: Option<Arc<warrant_broker::broker::Broker>>,
         rules: warrant_vault::rules::RuleSet,
     ) -> Self {
         let denials =
@@ -184,7 +223,6 @@ impl Gateway {
             auth_failures: AuthFailures::default(),
             upstreams,
             tools: ToolTable::default(),
-            state_db,
             registry,
             started_at: UnixMillis::now(),
             mcp_url: OnceLock::new(),
@@ -198,14 +236,14 @@ impl Gateway {
             downstream: Mutex::new(Vec::new()),
             broker,
             rules,
-            fragments: crate::guard::FragmentLedger::new(),
+            fragments: warrant_broker::leak::FragmentLedger::new(),
         }
     }
 
     /// Puts Warrant's own tools in the table.
     pub fn install_builtins(&self) {
-        if let Ok(upstream) = UpstreamName::parse(crate::config::BUILTIN_UPSTREAM) {
-            self.tools.replace(&upstream, crate::builtin::entries(), Vec::new(), Vec::new());
+        if let Ok(upstream) = UpstreamName::parse(warrant_state::config::BUILTIN_UPSTREAM) {
+            self.tools.replace(&upstream, crate::catalog::entries(), Vec::new(), Vec::new());
         }
     }
 
@@ -307,11 +345,6 @@ impl Gateway {
         self.cancel_in_flight(|a| a == agent);
     }
 
-    /// Whether the operator has stopped `agent` (fails closed).
-    pub fn is_killed(&self, agent: &AgentId) -> bool {
-        self.killed.read().map(|k| k.covers(agent)).unwrap_or(true)
-    }
-
     /// The tokens that stopping or revoking the caller or any of its
     /// ancestors cancels; a call ends when any of them is cancelled.
     pub fn kill_switches(&self, claims: &Claims) -> Vec<CancellationToken> {
@@ -368,15 +401,6 @@ impl Gateway {
         *self.revoked.write().map_err(|_| "revocation list lock poisoned".to_owned())? = ids;
         self.cancel_in_flight(|agent| snapshot.contains(agent));
         Ok(n)
-    }
-
-    /// Revokes a child agent at once in this gateway (after the registry
-    /// recorded it): for agents the gateway itself spawned and must undo.
-    pub fn revoke_now(&self, agent: AgentId) {
-        if let Ok(mut revoked) = self.revoked.write() {
-            revoked.insert(agent);
-        }
-        self.cancel_in_flight(|a| *a == agent);
     }
 
     /// Binds a session to the agent that opened it; `false` if another agent

@@ -6,8 +6,8 @@
 //! write the decision to the audit log, and only then ask a person or forward.
 //! Forwarding takes a `Permit`, which only the policy crate can make.
 
-use crate::approvals::{self, PendingView, Verdict};
-use crate::config::BUILTIN_UPSTREAM;
+use crate::approvals;
+use crate::asking::{Ask, ask_person};
 use crate::gateway::Gateway;
 use crate::tools::{self, ToolEntry};
 use rmcp::ServerHandler;
@@ -22,9 +22,12 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
 use warrant_audit::EventKind;
-use warrant_core::{ToolName, UnixMillis};
+use warrant_broker::leak::Outgoing;
+use warrant_control::Settled;
+use warrant_core::{ToolName, UnixMillis, printable};
 use warrant_identity::Claims;
 use warrant_policy::{AgentFacts, CallRequest, Decision, Permit};
+use warrant_state::config::BUILTIN_UPSTREAM;
 
 /// The agent an HTTP request was authenticated as; the HTTP layer puts it in
 /// the request's extensions.
@@ -124,7 +127,7 @@ impl ServerHandler for GatewayHandler {
                     && !not_delegated(&claims, e.name.as_str())
                     && self.gw.policy.could_allow_in_custody(&facts, &ancestors, &e.facts)
             })
-            .map(|e| match crate::guard::redacted(&self.gw, &e.exposed) {
+            .map(|e| match self.gw.with_screens(|s| s.redacted(&e.exposed)) {
                 // A definition that carries a secret is shown without it.
                 Some((clean, _)) => clean,
                 None => e.exposed.clone(),
@@ -202,7 +205,7 @@ impl GatewayHandler {
         response: CallToolResponse,
     ) -> CallToolResponse {
         let CallToolResponse::Complete(result) = &response else { return response };
-        let Some((clean, found)) = crate::guard::redacted(&self.gw, result) else {
+        let Some((clean, found)) = self.gw.with_screens(|s| s.redacted(result)) else {
             return response;
         };
         tracing::warn!(%tool, credentials = ?found, "a vault secret was cut out of a result");
@@ -220,7 +223,7 @@ impl GatewayHandler {
         claims: &Claims,
         tool: &str,
         arguments: &Value,
-        leak: &crate::guard::Leak,
+        leak: &warrant_broker::leak::Leak,
     ) -> CallToolResponse {
         let gw = &self.gw;
         tracing::error!(agent = %claims.agent_id, %tool, found = %leak.describe(), "ALARM: an agent tried to send a vault secret out");
@@ -259,13 +262,13 @@ impl GatewayHandler {
         let gw = &self.gw;
         let Some(upstream) = gw.upstreams.get(entry.name.upstream()) else { return Ok(()) };
         for name in upstream.config.credentials.values() {
-            let use_ = crate::broker::Use {
+            let use_ = warrant_broker::broker::Use {
                 credential: name,
-                via: crate::broker::Via::Upstream,
+                via: warrant_broker::broker::Via::Upstream,
                 tool: entry.name.as_str(),
                 host: entry.name.upstream().as_str(),
             };
-            crate::broker::use_in_gateway(gw, claims, &use_, true).await?;
+            gw.use_credential(claims, &use_, true).await?;
         }
         Ok(())
     }
@@ -312,17 +315,14 @@ impl GatewayHandler {
         // tree (its root and every descendant), so splitting a secret over
         // calls, or over a parent and a child, does not hide it.
         let tree = claims.ancestors.first().map_or(claims.agent_id, |a| a.agent_id).to_string();
-        let (arguments, request) = match crate::guard::outgoing_in_session(
-            gw,
-            &gw.fragments,
-            &tree,
-            &arguments,
-        ) {
-            crate::guard::Outgoing::Clean => (arguments, request),
-            crate::guard::Outgoing::Block(leak) => {
+        let (arguments, request) = match gw
+            .with_screens(|s| s.outgoing_in_session(&gw.fragments, &tree, &arguments))
+        {
+            Outgoing::Clean => (arguments, request),
+            Outgoing::Block(leak) => {
                 return self.blocked(claims, entry.name.as_str(), &arguments, &leak).await;
             }
-            crate::guard::Outgoing::Redacted(cleaned, leak) => {
+            Outgoing::Redacted(cleaned, leak) => {
                 let detail = json!({"tool": entry.name.as_str(), "where": "arguments", "found": leak.record()});
                 if let Err(e) = gw.record_as(EventKind::SecretRedacted, claims, detail).await {
                     return refusal(format!(
@@ -337,7 +337,7 @@ impl GatewayHandler {
 
         // A command is judged by everything it would run, parsed; one that
         // cannot be parsed cannot be judged, and is refused.
-        let command = match crate::builtin::command_facts(&entry, &arguments) {
+        let command = match crate::catalog::command_facts(&entry, &arguments) {
             Ok(command) => command,
             Err(reason) => {
                 return self
@@ -463,57 +463,36 @@ impl GatewayHandler {
         why: &str,
     ) -> Result<String, String> {
         let gw = &self.gw;
-        let timeout = gw.config.gateway.approval_timeout;
-        let now = UnixMillis::now();
-        let id = approvals::new_id();
-        let view = PendingView {
-            id: id.clone(),
-            agent_id: claims.agent_id.to_string(),
+        let ask = Ask {
+            agent: claims.agent_id,
             agent_name: claims.name.to_string(),
-            tool: entry.name.to_string(),
-            fingerprint: fingerprint.to_owned(),
+            custody: Some(claims.custody()),
+            subject: entry.name.to_string(),
+            description: entry.exposed.description.as_deref().unwrap_or_default().to_owned(),
             // The person sees the values (masked where they are secrets);
             // the audit log keeps its own setting.
-            arguments: crate::guard::redacted(gw, arguments)
+            shown: gw
+                .with_screens(|s| s.redacted(arguments))
                 .map_or_else(|| arguments.clone(), |(masked, _)| masked),
-            description: entry.exposed.description.as_deref().unwrap_or_default().to_owned(),
+            fingerprint: fingerprint.to_owned(),
             rule: rule.to_owned(),
             why: why.to_owned(),
-            created_at: now.to_rfc3339(),
-            expires_at: now.plus(timeout).to_rfc3339(),
         };
-        let detail = json!({"approval": id, "tool": entry.name.as_str(), "fingerprint": fingerprint, "rule": rule, "why": why, "timeout_s": timeout.as_secs()});
-        gw.record_as(EventKind::ApprovalRequested, claims, detail)
+        // If this call is abandoned (client gone), this future is dropped,
+        // which withdraws the approval.
+        let answer = ask_person(gw, ask, std::future::pending())
             .await
-            .map_err(|e| format!("warrant: refused because the audit log is unavailable ({e})"))?;
-        let rx = gw.approvals.open(view);
-        // If this call is abandoned (client gone), the request must not stay
-        // approvable.
-        let guard = WithdrawOnDrop { gw: gw.clone(), id: id.clone() };
-        let verdict = tokio::time::timeout(timeout, rx).await;
-        drop(guard);
-        let (outcome, by, text) = match verdict {
-            Ok(Ok(Verdict::Approved { by })) => ("approved", by, None),
-            Ok(Ok(Verdict::Denied { by })) => {
-                let t = format!("warrant: a person ({by}) denied this call (rule `{rule}`: {why})");
-                ("denied", by, Some(t))
-            }
-            Ok(Err(_)) | Err(_) => (
-                "timed_out",
-                String::new(),
-                Some(format!(
-                    "warrant: denied: no one approved this call within {} s (rule `{rule}`: {why})",
-                    timeout.as_secs()
-                )),
-            ),
-        };
-        let detail = json!({"approval": id, "tool": entry.name.as_str(), "fingerprint": fingerprint, "outcome": outcome, "by": by});
-        gw.record_as(EventKind::ApprovalResolved, claims, detail)
-            .await
-            .map_err(|e| format!("warrant: refused because the audit log is unavailable ({e})"))?;
-        match text {
-            None => Ok(by),
-            Some(t) => Err(t),
+            .map_err(|e| format!("warrant: refused: {e}"))?;
+        match answer.outcome {
+            Settled::Approved => Ok(answer.by),
+            Settled::Denied => Err(format!(
+                "warrant: a person ({}) denied this call (rule `{rule}`: {why})",
+                answer.by
+            )),
+            Settled::TimedOut | Settled::Abandoned => Err(format!(
+                "warrant: denied: no one approved this call within {} s (rule `{rule}`: {why})",
+                answer.timeout_s
+            )),
         }
     }
 
@@ -615,17 +594,6 @@ impl GatewayHandler {
     }
 }
 
-struct WithdrawOnDrop {
-    gw: Arc<Gateway>,
-    id: String,
-}
-
-impl Drop for WithdrawOnDrop {
-    fn drop(&mut self) {
-        self.gw.approvals.withdraw(&self.id);
-    }
-}
-
 fn micros(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
@@ -637,10 +605,4 @@ fn decision_reason(decision: &Decision) -> String {
             other.rules().iter().filter_map(|r| r.reason.clone()).collect::<Vec<_>>().join("; ")
         }
     }
-}
-
-/// Tool names from agents go into messages and logs; keep them short and
-/// free of control characters.
-pub fn printable(s: &str) -> String {
-    s.chars().take(160).flat_map(char::escape_default).collect()
 }

@@ -20,8 +20,7 @@
 //! is made. An `Authorization` header from the agent is refused. The host a
 //! credential is bound to counts as declared for the connection decision.
 
-use crate::approvals;
-use crate::egress_gate::{Shown, answered, asked_about, connection_question, method_of};
+use crate::asking::{Ask, ask_person};
 use crate::gateway::Gateway;
 use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
@@ -37,6 +36,10 @@ use std::time::Duration;
 use tokio::io::DuplexStream;
 use tokio_util::sync::CancellationToken;
 use warrant_audit::EventKind;
+use warrant_broker::connection::{
+    Shown, answered, asked_about, connect_verdict, connection_question, egress_record, method_of,
+    name_blocked, name_leak,
+};
 use warrant_core::UnixMillis;
 use warrant_egress::{Blocked, Destination, EgressConfig, EgressEvent, Verdict};
 use warrant_identity::Claims;
@@ -45,7 +48,6 @@ use warrant_policy::{ConnectRequest, Decision};
 /// The most of a response body returned to the agent.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-pub const MAX_TIMEOUT_SECONDS: u64 = 120;
 /// Headers Warrant sets or that describe one hop; an agent may not.
 const RESERVED_HEADERS: &[&str] = &[
     "host",
@@ -79,18 +81,6 @@ fn default_method() -> String {
     "GET".to_owned()
 }
 
-/// The tool's input schema.
-pub fn schema() -> Value {
-    json!({"type": "object", "properties": {
-        "method": {"type": "string", "enum": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]},
-        "url": {"type": "string", "minLength": 1, "maxLength": 8192, "description": "An http:// or https:// URL."},
-        "headers": {"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 64},
-        "body": {"type": "string", "maxLength": 1048576},
-        "timeout_s": {"type": "integer", "minimum": 1, "maximum": MAX_TIMEOUT_SECONDS},
-        "credential": {"type": "string", "maxLength": 64, "description": "The name of a vault credential (`warrant vault list`) to authenticate with. Warrant adds it, in the header its binding names, only for a host it is bound to; you never see its value."}
-    }, "required": ["url"], "additionalProperties": false})
-}
-
 /// Makes the request for `caller`. `Err` is the text of a tool error.
 pub async fn call(
     gw: &Arc<Gateway>,
@@ -99,9 +89,9 @@ pub async fn call(
 ) -> Result<CallToolResult, String> {
     let args: Args = serde_json::from_value(arguments)
         .map_err(|e| format!("warrant: http_request arguments: {e}"))?;
-    let timeout = args
-        .timeout_s
-        .map_or(DEFAULT_TIMEOUT, |s| Duration::from_secs(s.clamp(1, MAX_TIMEOUT_SECONDS)));
+    let timeout = args.timeout_s.map_or(DEFAULT_TIMEOUT, |s| {
+        Duration::from_secs(s.clamp(1, crate::catalog::MAX_HTTP_SECONDS))
+    });
     match tokio::time::timeout(timeout, request(gw, caller, args)).await {
         Ok(result) => result,
         Err(_) => Err(format!("warrant: no answer within {} s", timeout.as_secs())),
@@ -246,13 +236,13 @@ async fn credential_header(
     host: &str,
     agent_headers: &BTreeMap<String, String>,
 ) -> Result<(http::HeaderName, http::HeaderValue), String> {
-    let use_ = crate::broker::Use {
+    let use_ = warrant_broker::broker::Use {
         credential: name,
-        via: crate::broker::Via::HttpRequest,
+        via: warrant_broker::broker::Via::HttpRequest,
         tool: "warrant__http_request",
         host: &host.to_ascii_lowercase(),
     };
-    let grant = crate::broker::use_in_gateway(gw, caller, &use_, false).await?;
+    let grant = gw.use_credential(caller, &use_, false).await?;
     let header = grant.binding.header.as_deref().ok_or_else(|| {
         format!("warrant: credential `{name}` has no header to go in (it is bound to an environment variable only)")
     })?;
@@ -263,8 +253,9 @@ async fn credential_header(
     }
     let header = http::HeaderName::from_bytes(header.as_bytes())
         .map_err(|_| format!("warrant: credential `{name}` names an invalid header"))?;
-    let value = crate::broker::header_value(grant.binding.format.as_deref(), &grant.secret)
-        .map_err(|why| format!("warrant: credential `{name}` {why}"))?;
+    let value =
+        warrant_broker::broker::header_value(grant.binding.format.as_deref(), &grant.secret)
+            .map_err(|why| format!("warrant: credential `{name}` {why}"))?;
     Ok((header, value))
 }
 
@@ -308,41 +299,18 @@ async fn tls_connect<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let config =
-        gw.tls_client.get_or_init(|| client_config(&gw.config.egress.ca_certificates)).clone()?;
+    let config = gw
+        .tls_client
+        .get_or_init(|| {
+            warrant_broker::upstream_tls::client_config(&gw.config.egress.ca_certificates)
+        })
+        .clone()?;
     let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
         .map_err(|_| format!("warrant: `{host}` is not a TLS server name"))?;
     tokio_rustls::TlsConnector::from(config)
         .connect(name, io)
         .await
         .map_err(|e| format!("warrant: TLS with `{host}` failed: {e}"))
-}
-
-/// The TLS client configuration: the Web PKI roots and the operator's CAs.
-/// Built once per gateway (the CA files are read at the first https request).
-pub(crate) fn client_config(
-    ca_files: &[std::path::PathBuf],
-) -> Result<Arc<rustls::ClientConfig>, String> {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    for path in ca_files {
-        let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("warrant: CA file `{}`: {e}", path.display()))?;
-        for cert in certs {
-            let cert = cert.map_err(|e| format!("warrant: CA file `{}`: {e}", path.display()))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("warrant: CA in `{}` is unusable: {e}", path.display()))?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("warrant: TLS: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
 }
 
 /// A listener that yields one in-memory connection, then waits forever.
@@ -365,7 +333,7 @@ impl warrant_egress::Listener for OneConnection {
 /// `path` with vault secrets and well-known credentials cut out, for a
 /// person's eyes.
 fn masked(gw: &Gateway, path: &str) -> String {
-    match crate::guard::redacted(gw, &Value::String(path.to_owned())) {
+    match gw.with_screens(|s| s.redacted(&Value::String(path.to_owned()))) {
         Some((Value::String(clean), _)) => clean,
         Some(_) => "[REDACTED]".to_owned(),
         None => path.to_owned(),
@@ -395,19 +363,17 @@ impl warrant_egress::Gate for ToolGate {
     async fn screen(&self, destination: &Destination) -> Result<(), Blocked> {
         let known = self.gw.broker.as_ref().map(|broker| broker.known());
         let scanner = known.as_ref().map(|known| &known.scanner);
-        let found = match crate::egress_gate::name_leak(&destination.host, scanner, &self.gw.rules)
-        {
-            Some(leak) => Some(crate::egress_gate::name_blocked(destination, &leak)),
-            None => match crate::guard::outgoing(&self.gw, &self.sent) {
-                crate::guard::Outgoing::Clean => None,
-                crate::guard::Outgoing::Block(leak) | crate::guard::Outgoing::Redacted(_, leak) => {
-                    Some((
-                        format!("blocked: the request carries {}", leak.describe()),
-                        json!({"alarm": "secret-leak", "where": "egress-request",
+        let found = match name_leak(&destination.host, scanner, &self.gw.rules) {
+            Some(leak) => Some(name_blocked(destination, &leak)),
+            None => match self.gw.with_screens(|s| s.outgoing(&self.sent)) {
+                warrant_broker::leak::Outgoing::Clean => None,
+                warrant_broker::leak::Outgoing::Block(leak)
+                | warrant_broker::leak::Outgoing::Redacted(_, leak) => Some((
+                    format!("blocked: the request carries {}", leak.describe()),
+                    json!({"alarm": "secret-leak", "where": "egress-request",
                            "found": leak.record(),
                            "message": "an agent tried to send a secret out through warrant__http_request"}),
-                    ))
-                }
+                )),
             },
         };
         let Some((reason, alarm)) = found else { return Ok(()) };
@@ -421,8 +387,8 @@ impl warrant_egress::Gate for ToolGate {
 
     async fn decide(&self, destination: &Destination) -> Verdict {
         let method = method_of(&destination.kind);
-        let me = crate::handler::agent_facts(&self.caller);
-        let chain = crate::handler::ancestor_facts(&self.caller);
+        let me = warrant_identity::Claims::facts(&self.caller);
+        let chain = warrant_identity::Claims::ancestor_facts(&self.caller);
         // Any denial refuses; otherwise the first rule that asks is put to
         // a person, once for the whole chain.
         let mut asks = None;
@@ -441,24 +407,32 @@ impl warrant_egress::Gate for ToolGate {
                     asks = asks.or_else(|| rules.first().cloned());
                 }
                 Decision::Deny { .. } => {
-                    return crate::egress_gate::connect_verdict(&decision, "");
+                    return connect_verdict(&decision, "");
                 }
             }
         }
         let Some(rule) = asks else { return Verdict::Allow };
         let agent_name = self.caller.name.to_string();
-        let question =
-            connection_question(self.caller.agent_id, agent_name, destination, &self.shown, &rule);
+        let question = connection_question(
+            self.caller.agent_id,
+            agent_name,
+            destination,
+            &self.shown,
+            &rule.id,
+            rule.ask.as_deref().unwrap_or_default(),
+        );
         // The call's own cancellation (a kill, the agent gone) drops this
         // future, which withdraws the approval.
-        match approvals::ask_person(&self.gw, question.clone(), std::future::pending()).await {
+        match ask_person(&self.gw, Ask::from_question(question.clone()), std::future::pending())
+            .await
+        {
             Ok(answer) => answered(&answer, &question),
             Err(e) => Verdict::Deny { reason: format!("{}: {e}", asked_about(&question)) },
         }
     }
 
     async fn record(&self, event: EgressEvent) -> Result<(), String> {
-        let (kind, detail) = crate::egress_gate::egress_record(&event);
+        let (kind, detail) = egress_record(&event);
         self.gw.record_as(kind, &self.caller, detail).await
     }
 }

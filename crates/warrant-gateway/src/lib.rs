@@ -11,48 +11,36 @@
 //! promises — authenticate, validate, decide, record, then act.
 
 mod approvals;
-pub mod bridge;
-pub mod broker;
+mod asking;
 mod builtin;
-pub mod config;
-pub mod control;
-pub mod discovery;
-mod doctor;
-mod egress_gate;
+mod catalog;
+mod control;
+pub mod explain;
 mod files;
 mod gateway;
-mod guard;
 mod handler;
-pub mod home;
 mod http;
 mod http_tool;
-pub mod leases;
-pub mod ops;
-pub mod pins;
 mod quarantine;
-pub mod run;
-mod run_credentials;
 mod screen;
-mod shown;
 mod throttle;
 mod tools;
 mod upstream;
-pub mod vault_ops;
 
 pub use approvals::PendingView;
-pub use config::Config;
-pub use home::Home;
+use warrant_state::config::{self, Config};
+use warrant_state::home::{self, Home};
+use warrant_state::pins;
 
 use crate::gateway::{Events, Gateway};
 use crate::pins::PinStore;
 use crate::upstream::Upstream;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use warrant_audit::{AuditLog, EventKind};
-use warrant_core::UnixMillis;
 
 /// `warrant up` could not start, or stopped on an error.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +58,7 @@ pub enum GatewayError {
     #[error("state store `{path}`: {message}")]
     State { path: String, message: String },
     #[error(transparent)]
-    Control(#[from] control::ControlError),
+    Control(#[from] warrant_control::ControlError),
     #[error("cannot listen on `{addr}`: {source}")]
     Listen { addr: String, source: std::io::Error },
     #[error("server failed: {0}")]
@@ -93,7 +81,7 @@ pub struct UpOptions {
 }
 
 /// Runs the gateway until SIGINT or SIGTERM.
-pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
+pub async fn serve(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
     home.init()?;
     home.check()?;
     let mut config = Config::load(&home.config())?;
@@ -127,7 +115,7 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
     let discovering = options.discover || !options.discover_agents.is_empty();
     let observations = if discovering {
         Some(
-            discovery::Observations::open(&home.state_db())
+            warrant_state::discovery::Observations::open(&home.state_db())
                 .map_err(|e| state_err(e.to_string()))?,
         )
     } else {
@@ -163,7 +151,6 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
         killed,
         audit.clone(),
         upstreams,
-        home.state_db(),
         std::sync::Arc::new(registry),
         pins,
         root,
@@ -173,7 +160,7 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
     ));
     gw.install_builtins();
 
-    let (control, control_key) = control::bind(&home.control_socket())?;
+    let (control, control_key) = warrant_control::bind(&home.control_socket())?;
     let tcp = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| GatewayError::Listen { addr: listen.to_string(), source })?;
@@ -201,7 +188,7 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
     if gw.broker.is_some() {
         tokio::spawn(watch_vault(gw.clone(), shutdown.clone()));
     }
-    let owner = control::owner_uid(home.root()).map_err(GatewayError::Serve)?;
+    let owner = warrant_control::owner_uid(home.root()).map_err(GatewayError::Serve)?;
     let control_task =
         tokio::spawn(control::serve(control, control_key, gw.clone(), owner, shutdown.clone()));
 
@@ -220,7 +207,7 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
     let app = http::router(gw.clone(), local.port(), shutdown.clone())
         .into_make_service_with_connect_info::<SocketAddr>();
     let stop = shutdown.clone();
-    let served = axum::serve(tcp, app)
+    let served = axum::serve(without_delay(tcp), app)
         .with_graceful_shutdown(async move {
             wait_for_signal().await;
             stop.cancel();
@@ -243,7 +230,10 @@ pub async fn run(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
 /// Unlocks the vault when there is one: Warrant needs it both to inject
 /// credentials and to recognise them in what agents send. Refuses to start
 /// when an upstream names a credential that cannot be had.
-fn open_broker(home: &Home, config: &Config) -> Result<Option<Arc<broker::Broker>>, GatewayError> {
+fn open_broker(
+    home: &Home,
+    config: &Config,
+) -> Result<Option<Arc<warrant_broker::Broker>>, GatewayError> {
     let needed: Vec<(String, String)> = config
         .upstreams
         .iter()
@@ -257,7 +247,7 @@ fn open_broker(home: &Home, config: &Config) -> Result<Option<Arc<broker::Broker
         }
         return Ok(None);
     }
-    let opened = broker::Broker::unlock_home(
+    let opened = warrant_broker::Broker::unlock_home(
         home,
         &config.vault,
         "Warrant unlocks the vault to broker credentials and to find them in what agents send",
@@ -316,51 +306,37 @@ async fn wait_for_signal() {
     }
 }
 
-/// What `warrant status` shows of a running gateway.
-pub(crate) fn status(gw: &Gateway) -> Value {
-    let upstreams: Vec<_> = gw.upstreams.values().filter_map(|u| u.status()).collect();
-    let tools: Vec<Value> = gw
-        .tools
-        .all()
-        .iter()
-        .map(|t| {
-            let quarantine = gw.tools.quarantine(t.name.as_str());
-            json!({
-                "name": t.name.as_str(), "pin": t.pin, "schema_error": t.schema.as_ref().err(),
-                "state": if quarantine.is_some() { "quarantined" } else { "active" },
-                "quarantine": quarantine,
-            })
-        })
-        .collect();
-    let healthy = upstreams.iter().all(|u| u.state == "up");
-    let now = UnixMillis::now();
-    let agents: Value = match gw.registry.list() {
-        Ok(list) => list
-            .iter()
-            .map(|a| {
-                json!({
-                    "id": a.agent_id.to_string(), "name": a.name.as_str(), "spiffe_id": a.spiffe_id,
-                    "task": a.task, "spawned_by": a.spawned_by, "state": a.state(now),
-                    "expires_at": a.expires_at.to_rfc3339(),
-                })
-            })
-            .collect(),
-        Err(e) => json!({"error": e.to_string()}),
-    };
-    json!({
-        "mcp_url": gw.mcp_url.get(),
-        "pid": std::process::id(),
-        "started_at": gw.started_at.to_rfc3339(),
-        "uptime_s": (now.0 - gw.started_at.0) / 1000,
-        "health": if healthy { "ok" } else { "degraded" },
-        "upstreams": upstreams,
-        "agents": agents,
-        "tools": tools,
-        "refused_tools": gw.tools.refused(),
-        "pending_approvals": gw.approvals.list().len(),
-        "alerts": gw.denials.alerts(),
-        "policy_rules": gw.policy.len(),
-        "discover": gw.discover.is_some(),
-        "discover_agents": gw.discover_only,
-    })
+/// Agents' connections, each with `TCP_NODELAY` set. A reply goes out in
+/// small writes (for an SSE stream: its headers, then the event); with
+/// Nagle's algorithm the second waits for the client's delayed ACK, about
+/// 40 ms on Linux, on every call of a keep-alive client.
+fn without_delay(
+    tcp: tokio::net::TcpListener,
+) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
+    use axum::serve::ListenerExt;
+    tcp.tap_io(set_nodelay)
+}
+
+fn set_nodelay(stream: &mut tokio::net::TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::warn!(error = %e, "cannot set TCP_NODELAY on an agent's connection");
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use axum::serve::Listener;
+
+    #[tokio::test]
+    async fn agents_connections_are_accepted_without_nagle_delay() {
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let mut listener = without_delay(tcp);
+        let client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (accepted, peer) = listener.accept().await;
+        assert_eq!(peer, client.local_addr().unwrap());
+        assert!(accepted.nodelay().unwrap(), "an accepted connection must have TCP_NODELAY");
+    }
 }

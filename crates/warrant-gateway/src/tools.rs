@@ -140,7 +140,7 @@ impl jsonschema::Retrieve for RefuseExternal {
 pub fn check_arguments(
     entry: &ToolEntry,
     arguments: &Value,
-    limits: &crate::config::GatewayConfig,
+    limits: &warrant_state::config::GatewayConfig,
 ) -> Result<(), String> {
     let size = serde_json::to_vec(arguments).map(|v| v.len()).unwrap_or(usize::MAX);
     if size > limits.max_argument_bytes {

@@ -6,7 +6,6 @@
 //! operator's whole environment, so secrets in the gateway's environment do
 //! not leak into every server.
 
-use crate::config::{Protocol, UpstreamConfig, UpstreamTransport};
 use rmcp::ClientHandler;
 use rmcp::model::{CallToolRequestParams, CallToolResponse, JsonObject, ProtocolVersion, Tool};
 use rmcp::service::{ClientLifecycleMode, ClientServiceExt, NotificationContext, Peer, RoleClient};
@@ -18,6 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use warrant_core::{UnixMillis, UpstreamName};
+use warrant_state::config::{Protocol, UpstreamConfig, UpstreamTransport};
 use warrant_vault::SecretValue;
 
 /// Environment variables a stdio upstream inherits from the gateway.
@@ -61,7 +61,7 @@ pub struct Upstream {
     peer: RwLock<Option<Peer<RoleClient>>>,
     status: RwLock<UpstreamStatus>,
     /// Where its credentials come from (`None`: it has none).
-    broker: Option<Arc<crate::broker::Broker>>,
+    broker: Option<Arc<warrant_broker::broker::Broker>>,
     /// Notified to make the supervisor restart it (a credential rotated).
     restart: Notify,
 }
@@ -79,7 +79,7 @@ impl Upstream {
         name: UpstreamName,
         config: UpstreamConfig,
         call_timeout: Duration,
-        broker: Option<Arc<crate::broker::Broker>>,
+        broker: Option<Arc<warrant_broker::broker::Broker>>,
     ) -> Self {
         let transport = match config.transport {
             UpstreamTransport::Stdio { .. } => "stdio",
@@ -325,7 +325,7 @@ fn credential_headers(
     for (name, secret, format) in values {
         let header = http::HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| format!("`{name}` is not a header name"))?;
-        let value = crate::broker::header_value(format.as_deref(), &secret)
+        let value = warrant_broker::broker::header_value(format.as_deref(), &secret)
             .map_err(|why| format!("the credential for header `{name}` {why}"))?;
         headers.insert(header, value);
     }
@@ -372,7 +372,7 @@ fn spawn_stdio(
 /// secrets are cut out of each line first.
 async fn drain_stderr(
     upstream: String,
-    broker: Option<Arc<crate::broker::Broker>>,
+    broker: Option<Arc<warrant_broker::broker::Broker>>,
     stderr: tokio::process::ChildStderr,
 ) {
     use tokio::io::AsyncBufReadExt;

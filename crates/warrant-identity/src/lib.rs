@@ -92,6 +92,7 @@
 //! Key files are protected by Unix permissions only; the crate targets Unix.
 
 mod delegate;
+mod facts;
 mod issue;
 mod key;
 mod registry;
@@ -101,6 +102,7 @@ use std::path::PathBuf;
 use warrant_core::AgentId;
 
 pub use delegate::{DEFAULT_MAX_DEPTH, DelegateRequest, MAX_DELEGATED_TOOLS, delegate};
+pub use facts::operator;
 pub use issue::{
     Ancestor, Claims, IssueRequest, MAX_TASK_CHARS, MAX_TTL, MIN_TTL, TrustDomain, issue,
 };

@@ -166,6 +166,9 @@ impl Forwarder {
             if inside.set_nonblocking(true).is_err() || outside.set_nonblocking(true).is_err() {
                 continue;
             }
+            // The relay writes what it reads at once: no Nagle delay on the
+            // command's side (the Unix side has none).
+            let _ = inside.set_nodelay(true);
             self.connections.push(Connection {
                 inside,
                 outside,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use warrant_gateway::Home;
+use warrant_state::Home;
 
 #[derive(Subcommand)]
 pub enum AuditCommand {

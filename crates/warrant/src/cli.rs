@@ -1,5 +1,6 @@
 //! Flags and the dispatch to library functions.
 
+use crate::ops;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
@@ -7,8 +8,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use warrant_gateway::control::{self, ControlRequest};
-use warrant_gateway::{Home, UpOptions, ops};
+use warrant_control::{self as control, ControlRequest};
+use warrant_gateway::UpOptions;
+use warrant_state::Home;
 
 #[derive(Parser)]
 #[command(name = "warrant", version, about = "No agent acts without a warrant.")]
@@ -264,7 +266,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         Command::Up { listen, discover, discover_agent } => {
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(warrant_gateway::run(
+            runtime.block_on(warrant_gateway::serve(
                 &home,
                 UpOptions { listen, discover, discover_agents: discover_agent },
             ))?;
@@ -289,7 +291,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     .to_owned(),
             };
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(warrant_gateway::bridge::run(&url, &token))?;
+            runtime.block_on(crate::bridge::run(&url, &token))?;
         }
         Command::Approvals { json } => {
             let pending = control::request(&home.control_socket(), &ControlRequest::Approvals)?;
@@ -306,18 +308,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
         }
         Command::Approve { id, by } => {
-            let by = by.unwrap_or_else(ops::operator);
+            let by = by.unwrap_or_else(warrant_identity::operator);
             let view =
                 control::request(&home.control_socket(), &ControlRequest::Approve { id, by })?;
             println!("approved {} ({})", s(&view, "id"), s(&view, "tool"));
         }
         Command::Deny { id, by } => {
-            let by = by.unwrap_or_else(ops::operator);
+            let by = by.unwrap_or_else(warrant_identity::operator);
             let view = control::request(&home.control_socket(), &ControlRequest::Deny { id, by })?;
             println!("denied {} ({})", s(&view, "id"), s(&view, "tool"));
         }
         Command::Kill(KillArgs { agent, all: _, by }) => {
-            let by = by.unwrap_or_else(ops::operator);
+            let by = by.unwrap_or_else(warrant_identity::operator);
             let report = ops::kill(&home, agent.as_deref(), &by)?;
             let note = if report.live {
                 "the running gateway refuses it now and cancelled its calls"
@@ -331,12 +333,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
             println!("stopped {}{also}; {note}", report.targets.join(", "));
         }
         Command::Resume(KillArgs { agent, all: _, by }) => {
-            let by = by.unwrap_or_else(ops::operator);
+            let by = by.unwrap_or_else(warrant_identity::operator);
             let report = ops::resume(&home, agent.as_deref(), &by)?;
             println!("resumed {}", report.targets.join(", "));
         }
         Command::Run { profile, rw, ro, allow_host, name, task, credentials, command } => {
-            let options = warrant_gateway::run::RunOptions {
+            let options = warrant_runner::RunOptions {
                 profile,
                 rw,
                 ro,
@@ -346,7 +348,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 credentials,
                 command,
             };
-            let code = warrant_gateway::run::run(&home, options)?;
+            let code = warrant_runner::run_sandboxed(&home, options)?;
             return Ok(ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(1)));
         }
         Command::Doctor { json } => return doctor(&home, json),
@@ -480,7 +482,7 @@ fn tools(home: &Home, cmd: ToolsCommand) -> Result<()> {
             }
         }
         ToolsCommand::Accept { tool, by, json } => {
-            let by = by.unwrap_or_else(ops::operator);
+            let by = by.unwrap_or_else(warrant_identity::operator);
             let (accepted, live) = ops::tools_accept(home, &tool, &by)?;
             if json {
                 print_json(&accepted)?;
@@ -563,10 +565,9 @@ fn policy(home: &Home, cmd: PolicyCommand) -> Result<()> {
 fn doctor(home: &Home, json: bool) -> Result<ExitCode> {
     // The home is optional here: without one (or with a broken config) the
     // checks use the defaults.
-    let sandbox = warrant_gateway::config::Config::load(&home.config())
-        .map(|c| c.sandbox)
-        .unwrap_or_default();
-    let report = warrant_gateway::run::doctor(&sandbox);
+    let sandbox =
+        warrant_state::Config::load(&home.config()).map(|c| c.sandbox).unwrap_or_default();
+    let report = warrant_runner::doctor(&sandbox);
     if json {
         print_json(&report)?;
     } else {

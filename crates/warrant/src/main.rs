@@ -3,8 +3,12 @@
 //! exit status with a one-line reason on stderr.
 
 mod audit;
+mod bridge;
 mod cli;
+mod ops;
+mod shown;
 mod vault;
+mod vault_ops;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -1,10 +1,10 @@
 //! `warrant vault ...`: flags and printing. No output here holds a
-//! credential's value; the work is in `warrant_gateway::vault_ops`.
+//! credential's value; the work is in `vault_ops.rs`.
 
 use crate::cli::print_json;
 use anyhow::Result;
 use clap::Subcommand;
-use warrant_gateway::Home;
+use warrant_state::Home;
 
 #[derive(Subcommand)]
 pub enum VaultCommand {
@@ -64,7 +64,7 @@ pub enum VaultCommand {
 }
 
 pub fn run(home: &Home, cmd: VaultCommand) -> Result<()> {
-    use warrant_gateway::vault_ops;
+    use crate::vault_ops;
     let date = |t: Option<warrant_core::UnixMillis>| t.map_or("-".to_owned(), |t| t.to_rfc3339());
     match cmd {
         VaultCommand::Add { name, hosts, header, format, env, rotation_due, json } => {

@@ -1,21 +1,18 @@
 //! `warrant vault ...`: the operator's side of the vault. No command here
 //! prints, returns or records a credential's value.
 
-use crate::GatewayError;
-use crate::broker::{self, lease_record};
-use crate::home::Home;
-use crate::leases::{Lease, LeaseStore};
-use crate::ops::{operator, record};
+use crate::ops::{OpError, record};
 use serde_json::json;
 use std::io::{IsTerminal, Read};
 use warrant_audit::EventKind;
+use warrant_broker::{self as broker, LOCAL_CA_CREDENTIAL, lease_record};
 use warrant_core::UnixMillis;
+use warrant_identity::operator;
+use warrant_state::Home;
+use warrant_state::leases::{Lease, LeaseStore};
 use warrant_vault::{
     Binding, CredentialInfo, CredentialName, KdfParams, KeyCache, SecretValue, Vault,
 };
-
-/// The vault entry that holds the local certificate authority's key.
-pub const LOCAL_CA_CREDENTIAL: &str = "warrant-local-ca";
 
 /// The largest value `vault add` and `vault rotate` accept.
 const MAX_VALUE_BYTES: usize = 64 * 1024;
@@ -32,16 +29,16 @@ pub struct AddOptions {
     pub rotation_due: Option<std::time::Duration>,
 }
 
-fn vault_error(e: impl std::fmt::Display) -> GatewayError {
-    GatewayError::Run(format!("vault: {e}"))
+fn vault_error(e: impl std::fmt::Display) -> OpError {
+    OpError::Vault(e.to_string())
 }
 
-fn name_of(name: &str) -> Result<CredentialName, GatewayError> {
+fn name_of(name: &str) -> Result<CredentialName, OpError> {
     CredentialName::new(name).map_err(vault_error)
 }
 
 /// Refuses names Warrant keeps for itself.
-fn not_reserved(name: &str) -> Result<(), GatewayError> {
+fn not_reserved(name: &str) -> Result<(), OpError> {
     if name == LOCAL_CA_CREDENTIAL {
         return Err(vault_error(format!("`{name}` is reserved for Warrant's local CA")));
     }
@@ -52,7 +49,7 @@ fn not_reserved(name: &str) -> Result<(), GatewayError> {
 /// from standard input when that is not a terminal (one trailing newline
 /// dropped). Never from an argument, where it would sit in shell history
 /// and `ps`.
-fn read_value(name: &str) -> Result<SecretValue, GatewayError> {
+fn read_value(name: &str) -> Result<SecretValue, OpError> {
     let text = if std::io::stdin().is_terminal() {
         zeroize::Zeroizing::new(
             rpassword::prompt_password(format!("Value of `{name}`: "))
@@ -83,13 +80,13 @@ fn read_value(name: &str) -> Result<SecretValue, GatewayError> {
 }
 
 /// The home's `[vault]` settings.
-fn settings(home: &Home) -> Result<crate::config::VaultSettings, GatewayError> {
-    Ok(crate::config::Config::load(&home.config())?.vault)
+fn settings(home: &Home) -> Result<warrant_state::config::VaultSettings, OpError> {
+    Ok(warrant_state::config::Config::load(&home.config())?.vault)
 }
 
 /// Opens the vault, creating it (and asking for the passphrase twice) if
 /// there is none yet.
-fn unlock_or_create(home: &Home) -> Result<warrant_vault::UnlockedVault, GatewayError> {
+fn unlock_or_create(home: &Home) -> Result<warrant_vault::UnlockedVault, OpError> {
     let path = home.vault();
     let settings = settings(home)?;
     if path.exists() {
@@ -104,11 +101,11 @@ fn unlock_or_create(home: &Home) -> Result<warrant_vault::UnlockedVault, Gateway
     let cache = KeyCache::new(&path, ttl).map_err(vault_error)?;
     let (vault, cached) =
         Vault::create_caching(&path, &pass, params, &cache).map_err(vault_error)?;
-    broker::warn_if_not_cached(cached);
+    broker::broker::warn_if_not_cached(cached);
     Ok(vault)
 }
 
-fn unlock(home: &Home) -> Result<warrant_vault::UnlockedVault, GatewayError> {
+fn unlock(home: &Home) -> Result<warrant_vault::UnlockedVault, OpError> {
     if !home.vault().exists() {
         return Err(vault_error(
             "there is no vault yet; add a credential with `warrant vault add`",
@@ -119,7 +116,7 @@ fn unlock(home: &Home) -> Result<warrant_vault::UnlockedVault, GatewayError> {
 
 /// `warrant vault lock`: forgets the vault's key cached in the OS keychain,
 /// whatever `[vault] key_cache` says now. Whether there was one.
-pub fn lock(home: &Home) -> Result<bool, GatewayError> {
+pub fn lock(home: &Home) -> Result<bool, OpError> {
     let path = home.vault();
     if !path.exists() {
         return Ok(false);
@@ -135,7 +132,7 @@ fn binding_record(binding: &Binding) -> serde_json::Value {
 
 /// `warrant vault add NAME`. Without `--header` or `--env`, the credential
 /// goes in `Authorization: Bearer ...`.
-pub fn add(home: &Home, options: AddOptions) -> Result<CredentialInfo, GatewayError> {
+pub fn add(home: &Home, options: AddOptions) -> Result<CredentialInfo, OpError> {
     home.check()?;
     not_reserved(&options.name)?;
     let name = name_of(&options.name)?;
@@ -162,7 +159,7 @@ pub fn add(home: &Home, options: AddOptions) -> Result<CredentialInfo, GatewayEr
 }
 
 /// `warrant vault list`: metadata only, without the passphrase.
-pub fn list(home: &Home) -> Result<Vec<CredentialInfo>, GatewayError> {
+pub fn list(home: &Home) -> Result<Vec<CredentialInfo>, OpError> {
     home.check()?;
     let path = home.vault();
     if !path.exists() {
@@ -172,7 +169,7 @@ pub fn list(home: &Home) -> Result<Vec<CredentialInfo>, GatewayError> {
 }
 
 /// `warrant vault rm NAME`: removes it and ends its leases.
-pub fn remove(home: &Home, name: &str) -> Result<Vec<Lease>, GatewayError> {
+pub fn remove(home: &Home, name: &str) -> Result<Vec<Lease>, OpError> {
     home.check()?;
     not_reserved(name)?;
     let name = name_of(name)?;
@@ -190,7 +187,7 @@ pub fn rotate(
     home: &Home,
     name: &str,
     rotation_due: Option<std::time::Duration>,
-) -> Result<Vec<Lease>, GatewayError> {
+) -> Result<Vec<Lease>, OpError> {
     home.check()?;
     not_reserved(name)?;
     let name = name_of(name)?;
@@ -209,24 +206,24 @@ pub fn rotate(
 }
 
 /// `warrant vault leases [--all]`.
-pub fn leases(home: &Home, all: bool) -> Result<Vec<Lease>, GatewayError> {
+pub fn leases(home: &Home, all: bool) -> Result<Vec<Lease>, OpError> {
     home.check()?;
     lease_store(home)?.list(all, UnixMillis::now()).map_err(|e| state(home, e))
 }
 
-fn lease_store(home: &Home) -> Result<LeaseStore, GatewayError> {
+fn lease_store(home: &Home) -> Result<LeaseStore, OpError> {
     LeaseStore::open(&home.state_db()).map_err(|e| state(home, e))
 }
 
-fn state(home: &Home, e: rusqlite::Error) -> GatewayError {
-    GatewayError::State { path: home.state_db().display().to_string(), message: e.to_string() }
+fn state(home: &Home, e: rusqlite::Error) -> OpError {
+    OpError::State { path: home.state_db().display().to_string(), message: e.to_string() }
 }
 
 fn end_credential_leases(
     home: &Home,
     credential: &str,
     reason: &str,
-) -> Result<Vec<Lease>, GatewayError> {
+) -> Result<Vec<Lease>, OpError> {
     let ended = lease_store(home)?
         .end_for_credential(credential, reason, UnixMillis::now())
         .map_err(|e| state(home, e))?;
@@ -242,7 +239,7 @@ pub(crate) fn end_leases(
     home: &Home,
     agents: &[String],
     reason: &str,
-) -> Result<Vec<Lease>, GatewayError> {
+) -> Result<Vec<Lease>, OpError> {
     let ended = lease_store(home)?
         .end_for_agents(agents, reason, UnixMillis::now())
         .map_err(|e| state(home, e))?;

@@ -72,7 +72,7 @@ impl PinStore {
         &self,
         tool: &str,
         pin: &str,
-        definition: &rmcp::model::Tool,
+        definition: &impl serde::Serialize,
         flagged: Option<String>,
         quarantine_new: bool,
     ) -> Result<Admission, rusqlite::Error> {

@@ -1,10 +1,10 @@
 //! `warrant doctor`: what this host can enforce, control by control, and
 //! whether each shipped profile starts here.
 
-use crate::config::SandboxSettings;
 use serde::Serialize;
 use std::ffi::OsString;
 use warrant_sandbox::{NetworkMode, Profile, Sandbox};
+use warrant_state::config::SandboxSettings;
 
 /// `warrant doctor`: what this host can enforce, and whether each shipped
 /// profile actually starts here (tried, not inferred).

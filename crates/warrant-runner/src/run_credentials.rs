@@ -39,16 +39,15 @@
 //!   formats are not cut out of responses: documentation and test data are
 //!   full of them, and changing a download's bytes breaks it.
 
-use crate::GatewayError;
-use crate::broker::{Broker, Known, Use, Via};
-use crate::home::Home;
-use crate::vault_ops::LOCAL_CA_CREDENTIAL;
+use crate::RunError;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use warrant_audit::{AuditEvent, AuditLog, EventKind};
+use warrant_broker::{Broker, Known, LOCAL_CA_CREDENTIAL, Use, Via};
 use warrant_egress::{Blocked, EgressRequest, Interception, LocalCa, ResponseFilter};
 use warrant_policy::{AgentFacts, PolicyEngine};
+use warrant_state::Home;
 use warrant_vault::fragments::Exposure;
 use warrant_vault::rules::{Action, RuleSet};
 use warrant_vault::scan::{Encoding, LeakScanner, StreamRedactor};
@@ -68,13 +67,13 @@ const CA_VARIABLES: &[&str] = &[
     "DENO_CERT",
 ];
 
-fn run_error(message: impl Into<String>) -> GatewayError {
-    GatewayError::Run(message.into())
+fn run_error(message: impl Into<String>) -> RunError {
+    RunError::Run(message.into())
 }
 
 /// The local CA of `home`, made (and its key stored in the vault) at first
 /// use.
-pub(crate) fn local_ca(home: &Home, broker: &Broker) -> Result<LocalCa, GatewayError> {
+pub(crate) fn local_ca(home: &Home, broker: &Broker) -> Result<LocalCa, RunError> {
     let cert_path = home.local_ca();
     if broker.known().credentials.contains_key(LOCAL_CA_CREDENTIAL) && cert_path.exists() {
         let key = broker.secret(LOCAL_CA_CREDENTIAL).map_err(run_error)?;
@@ -137,7 +136,7 @@ pub(crate) struct Prepare<'a> {
 }
 
 impl RunCredentials {
-    pub(crate) fn prepare(p: Prepare<'_>) -> Result<Self, GatewayError> {
+    pub(crate) fn prepare(p: Prepare<'_>) -> Result<Self, RunError> {
         let known = p.broker.known();
         let mut entries = Vec::new();
         let mut grant = Vec::new();
@@ -172,7 +171,8 @@ impl RunCredentials {
             Some(Swapper::new(entries).map_err(|e| run_error(e.to_string()))?)
         };
         let ca = local_ca(p.home, &p.broker)?;
-        let upstream = crate::http_tool::client_config(p.ca_files).map_err(run_error)?;
+        let upstream =
+            warrant_broker::upstream_tls::client_config(p.ca_files).map_err(run_error)?;
         let ca_dir = tempfile::Builder::new()
             .prefix("warrant-ca-")
             .tempdir()
@@ -348,7 +348,7 @@ impl RunCredentials {
             return Err(Blocked::refused(format!(
                 "the response from `{}` is compressed (`{}`) although Warrant asked for it uncompressed, so it cannot be searched for secrets",
                 request.host,
-                crate::handler::printable(&String::from_utf8_lossy(encoding.as_bytes()))
+                warrant_core::printable(&String::from_utf8_lossy(encoding.as_bytes()))
             )));
         }
         let known = self.broker.known();
@@ -491,7 +491,7 @@ impl Drop for ResponseRedaction {
             return;
         }
         tracing::warn!(agent = %self.agent_id, host = %self.host, "a response carried a vault secret; it was masked");
-        let leak = crate::guard::Leak { credentials: found, rules: Vec::new() };
+        let leak = warrant_broker::leak::Leak { credentials: found, rules: Vec::new() };
         let event =
             AuditEvent::new(EventKind::SecretRedacted).agent(self.agent_id.clone()).with_detail(
                 json!({"where": "egress-response", "host": self.host, "found": leak.record()}),

@@ -1,4 +1,4 @@
-//! Leak prevention at the gateway: what an agent sends out is searched for
+//! Leak prevention: what an agent sends out is searched for
 //! secrets and blocked; what comes back to it has them cut out.
 //!
 //! - **Outgoing** (the arguments of every tool call, Warrant's own tools
@@ -23,7 +23,6 @@
 //! Neither records or returns the value found: only the credential's name
 //! (or the rule's id) and the encoding it was found in.
 
-use crate::gateway::Gateway;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -148,45 +147,79 @@ fn scan_value_in(scanner: &LeakScanner, exposure: &mut Exposure, value: &Value) 
     (!leak.is_empty()).then_some(leak)
 }
 
-/// Scans a tool call's arguments for vault secrets and well-known
-/// credentials. Pieces of secrets are counted within this call only; see
-/// [`outgoing_in_session`].
-pub fn outgoing(gw: &Gateway, arguments: &Value) -> Outgoing {
-    outgoing_with(gw, &mut Exposure::default(), arguments)
+/// What values are screened with: the vault's scanner (when a vault is
+/// unlocked), the well-known credential formats, and what to do when one of
+/// those is found going out (`[leaks] well_known`).
+#[derive(Clone, Copy)]
+pub struct Screens<'a> {
+    pub scanner: Option<&'a LeakScanner>,
+    pub rules: &'a RuleSet,
+    pub well_known: Action,
 }
 
-/// [`outgoing`], with the pieces of secrets counted across every call
-/// `agent` made through this gateway (see [`FragmentLedger`]).
-pub fn outgoing_in_session(
-    gw: &Gateway,
-    ledger: &FragmentLedger,
-    agent: &str,
-    arguments: &Value,
-) -> Outgoing {
-    let session = ledger.session(agent);
-    let mut exposure = session.lock().unwrap_or_else(PoisonError::into_inner);
-    outgoing_with(gw, &mut exposure, arguments)
-}
+impl Screens<'_> {
+    /// Scans a tool call's arguments for vault secrets and well-known
+    /// credentials. Pieces of secrets are counted within this call only; see
+    /// [`Screens::outgoing_in_session`].
+    pub fn outgoing(&self, arguments: &Value) -> Outgoing {
+        self.outgoing_with(&mut Exposure::default(), arguments)
+    }
 
-fn outgoing_with(gw: &Gateway, exposure: &mut Exposure, arguments: &Value) -> Outgoing {
-    let mut leak = gw
-        .broker
-        .as_ref()
-        .and_then(|broker| scan_value_in(&broker.known().scanner, exposure, arguments))
-        .unwrap_or_default();
-    let rules = scan_rules(&gw.rules, arguments);
-    if !leak.credentials.is_empty()
-        || (gw.config.leaks.well_known == Action::Block && !rules.is_empty())
+    /// [`Screens::outgoing`], with the pieces of secrets counted across every
+    /// call `agent` made through this process (see [`FragmentLedger`]).
+    pub fn outgoing_in_session(
+        &self,
+        ledger: &FragmentLedger,
+        agent: &str,
+        arguments: &Value,
+    ) -> Outgoing {
+        let session = ledger.session(agent);
+        let mut exposure = session.lock().unwrap_or_else(PoisonError::into_inner);
+        self.outgoing_with(&mut exposure, arguments)
+    }
+
+    fn outgoing_with(&self, exposure: &mut Exposure, arguments: &Value) -> Outgoing {
+        let mut leak = self
+            .scanner
+            .and_then(|scanner| scan_value_in(scanner, exposure, arguments))
+            .unwrap_or_default();
+        let rules = scan_rules(self.rules, arguments);
+        if !leak.credentials.is_empty() || (self.well_known == Action::Block && !rules.is_empty()) {
+            leak.rules = rules;
+            return Outgoing::Block(leak);
+        }
+        if rules.is_empty() {
+            return Outgoing::Clean;
+        }
+        let mut cleaned = arguments.clone();
+        redact_rules_in(self.rules, &mut cleaned);
+        Outgoing::Redacted(cleaned, Leak { credentials: Vec::new(), rules })
+    }
+
+    /// `item` with vault secrets and well-known credentials cut out of every
+    /// string, through its JSON form; `None` when there was nothing to cut (or
+    /// it does not round-trip). Returns what was cut: credential names and
+    /// rule ids.
+    pub fn redacted<T>(&self, item: &T) -> Option<(T, Vec<String>)>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
     {
-        leak.rules = rules;
-        return Outgoing::Block(leak);
+        let mut value = serde_json::to_value(item).ok()?;
+        let mut found = match self.scanner {
+            Some(scanner) => redact_value(scanner, &mut value),
+            None => Vec::new(),
+        };
+        let rules = scan_rules(self.rules, &value);
+        if !rules.is_empty() {
+            redact_rules_in(self.rules, &mut value);
+            found.extend(rules.iter().map(|r| (*r).to_owned()));
+        }
+        if found.is_empty() {
+            return None;
+        }
+        let cleaned = serde_json::from_value(value).ok()?;
+        Some((cleaned, found))
     }
-    if rules.is_empty() {
-        return Outgoing::Clean;
-    }
-    let mut cleaned = arguments.clone();
-    redact_rules_in(&gw.rules, &mut cleaned);
-    Outgoing::Redacted(cleaned, Leak { credentials: Vec::new(), rules })
 }
 
 /// The most agents whose pieces a [`FragmentLedger`] keeps. Agents are
@@ -315,44 +348,19 @@ fn redact_in(scanner: &LeakScanner, value: &mut Value, found: &mut Vec<String>) 
     }
 }
 
-/// `item` with vault secrets and well-known credentials cut out of every
-/// string, through its JSON form; `None` when there was nothing to cut (or
-/// it does not round-trip). Returns what was cut: credential names and
-/// rule ids.
-pub fn redacted<T>(gw: &Gateway, item: &T) -> Option<(T, Vec<String>)>
-where
-    T: serde::Serialize + serde::de::DeserializeOwned,
-{
-    let mut value = serde_json::to_value(item).ok()?;
-    let mut found = match &gw.broker {
-        Some(broker) => redact_value(&broker.known().scanner, &mut value),
-        None => Vec::new(),
-    };
-    let rules = scan_rules(&gw.rules, &value);
-    if !rules.is_empty() {
-        redact_rules_in(&gw.rules, &mut value);
-        found.extend(rules.iter().map(|r| (*r).to_owned()));
-    }
-    if found.is_empty() {
-        return None;
-    }
-    let cleaned = serde_json::from_value(value).ok()?;
-    Some((cleaned, found))
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use base64::Engine;
     use serde_json::json;
     use warrant_vault::SecretValue;
 
     /// The vault secret of the gateway's leak tests.
-    pub(crate) const SECRET: &str = "s3cr3t-Value-0123456789abcdef";
+    pub const SECRET: &str = "s3cr3t-Value-0123456789abcdef";
 
     /// A scanner that knows [`SECRET`] as the credential `github`.
-    pub(crate) fn scanner() -> LeakScanner {
+    pub fn scanner() -> LeakScanner {
         let secret = SecretValue::from_string(SECRET.to_owned());
         LeakScanner::new(&[("github", &secret)]).unwrap()
     }

@@ -1,23 +1,41 @@
 //! The CLI's operations on a home, one function per subcommand that is not
 //! the gateway itself. The binary parses flags and prints; the work is here.
 
-use crate::GatewayError;
-use crate::config::Config;
-use crate::control::{self, ControlRequest};
-use crate::home::Home;
-use crate::tools;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::time::Duration;
 use warrant_audit::{AuditEvent, AuditLog, EventKind};
+use warrant_control::{self as control, ControlRequest};
 use warrant_core::{AgentId, AgentName, UnixMillis};
 use warrant_identity::{
     AgentRecord, Claims, DelegateRequest, IssueRequest, KillTarget, MIN_TTL, Registry, RootKey,
-    TrustDomain, Verifier,
+    TrustDomain, Verifier, operator,
 };
-use warrant_policy::{CallRequest, PolicyEngine};
+use warrant_policy::PolicyEngine;
+use warrant_state::{Config, Home};
 
 pub use crate::shown::{approval_text, terminal_safe};
+
+/// A CLI operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error(transparent)]
+    Home(#[from] warrant_state::home::HomeError),
+    #[error(transparent)]
+    Config(#[from] warrant_state::config::ConfigError),
+    #[error("policy: {0}")]
+    Policy(String),
+    #[error("identity: {0}")]
+    Identity(String),
+    #[error("audit log: {0}")]
+    Audit(String),
+    #[error("state store `{path}`: {message}")]
+    State { path: String, message: String },
+    #[error(transparent)]
+    Control(#[from] warrant_control::ControlError),
+    #[error("vault: {0}")]
+    Vault(String),
+}
 
 /// The default lifetime of an agent credential.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(60 * 60);
@@ -43,12 +61,12 @@ pub struct Spawned {
     pub token: String,
 }
 
-fn identity(e: impl std::fmt::Display) -> GatewayError {
-    GatewayError::Identity(e.to_string())
+fn identity(e: impl std::fmt::Display) -> OpError {
+    OpError::Identity(e.to_string())
 }
 
-fn registry(home: &Home) -> Result<Registry, GatewayError> {
-    Registry::open(&home.state_db()).map_err(|e| GatewayError::State {
+fn registry(home: &Home) -> Result<Registry, OpError> {
+    Registry::open(&home.state_db()).map_err(|e| OpError::State {
         path: home.state_db().display().to_string(),
         message: e.to_string(),
     })
@@ -61,25 +79,17 @@ pub(crate) fn record(
     kind: EventKind,
     agent: Option<&AgentId>,
     detail: Value,
-) -> Result<(), GatewayError> {
+) -> Result<(), OpError> {
     let options = Config::load(&home.config())?.audit_options();
     let audit = AuditLog::open(&home.audit_db(), home.load_audit_key()?, options)
-        .map_err(|e| GatewayError::Audit(e.to_string()))?;
+        .map_err(|e| OpError::Audit(e.to_string()))?;
     let mut event = AuditEvent::new(kind).with_detail(detail);
     if let Some(a) = agent {
         event = event.agent(a.to_string());
     }
-    let appended = audit.append_blocking(event).map_err(|e| GatewayError::Audit(e.to_string()));
-    audit.close().map_err(|e| GatewayError::Audit(e.to_string()))?;
+    let appended = audit.append_blocking(event).map_err(|e| OpError::Audit(e.to_string()));
+    audit.close().map_err(|e| OpError::Audit(e.to_string()))?;
     appended.map(|_| ())
-}
-
-/// Who is at the keyboard, for custody records.
-pub fn operator() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    format!("operator:{user}")
 }
 
 /// What `warrant agents spawn` is asked for.
@@ -99,11 +109,7 @@ pub struct SpawnOptions<'a> {
 
 /// `warrant agents spawn`: an operator's agent, or with a parent token a
 /// child whose rights are within its parent's.
-pub fn spawn_agent(
-    home: &Home,
-    name: &str,
-    options: SpawnOptions<'_>,
-) -> Result<Spawned, GatewayError> {
+pub fn spawn_agent(home: &Home, name: &str, options: SpawnOptions<'_>) -> Result<Spawned, OpError> {
     home.init()?;
     home.check()?;
     let config = Config::load(&home.config())?;
@@ -115,21 +121,21 @@ pub fn spawn_agent(
     let workspace = match &options.workspace {
         None => None,
         Some(_) if options.parent_token.is_some() => {
-            return Err(GatewayError::Identity(
+            return Err(OpError::Identity(
                 "--workspace is for an operator's agent; a child works in its root's workspace"
                     .into(),
             ));
         }
         Some(dir) => {
             Some(std::fs::canonicalize(dir).ok().filter(|d| d.is_dir()).ok_or_else(|| {
-                GatewayError::Identity(format!("workspace `{}` is not a directory", dir.display()))
+                OpError::Identity(format!("workspace `{}` is not a directory", dir.display()))
             })?)
         }
     };
     let (claims, token) = match options.parent_token {
         None => {
             if options.tools.is_some() {
-                return Err(GatewayError::Identity(
+                return Err(OpError::Identity(
                     "--tools narrows a child agent; it needs --parent-token (an operator's agent is limited by policy)".into(),
                 ));
             }
@@ -150,16 +156,16 @@ pub fn spawn_agent(
             let parent_token = parent_token.trim();
             let parent = Verifier::new(root.public_key())
                 .verify(parent_token, now)
-                .map_err(|e| GatewayError::Identity(format!("parent credential: {e}")))?;
+                .map_err(|e| OpError::Identity(format!("parent credential: {e}")))?;
             let revoked = reg.revoked_ids().map_err(identity)?;
             let kills = reg.kills().map_err(identity)?;
             if let Some(id) = parent.chain_ids().find(|id| revoked.contains(id)) {
-                return Err(GatewayError::Identity(format!(
+                return Err(OpError::Identity(format!(
                     "parent credential: agent `{id}` in its chain has been revoked"
                 )));
             }
             if let Some(id) = parent.chain_ids().find(|id| kills.covers(id)) {
-                return Err(GatewayError::Identity(format!(
+                return Err(OpError::Identity(format!(
                     "parent credential: agent `{id}` in its chain is stopped (`warrant resume` it first)"
                 )));
             }
@@ -230,7 +236,7 @@ pub struct AgentView {
 
 /// `warrant agents list`: every agent, in tree order (each parent followed
 /// by its children, oldest first).
-pub fn list_agents(home: &Home) -> Result<Vec<AgentView>, GatewayError> {
+pub fn list_agents(home: &Home) -> Result<Vec<AgentView>, OpError> {
     home.check()?;
     let reg = registry(home)?;
     let records = reg.list().map_err(identity)?;
@@ -284,15 +290,12 @@ pub fn list_agents(home: &Home) -> Result<Vec<AgentView>, GatewayError> {
 
 /// `warrant agents revoke`: permanent; a running gateway refuses the agent
 /// from its next request.
-pub fn revoke_agent(
-    home: &Home,
-    id: &str,
-) -> Result<(AgentRecord, Vec<AgentId>, bool), GatewayError> {
+pub fn revoke_agent(home: &Home, id: &str) -> Result<(AgentRecord, Vec<AgentId>, bool), OpError> {
     home.check()?;
     let id = AgentId::parse(id).map_err(identity)?;
     let reg = registry(home)?;
     if reg.get(id).map_err(identity)?.is_none() {
-        return Err(GatewayError::Identity(format!("no agent with id `{id}`")));
+        return Err(OpError::Identity(format!("no agent with id `{id}`")));
     }
     // Its descendants' tokens name it, so they fall with it.
     let descendants = reg.descendants(id).map_err(identity)?;
@@ -314,31 +317,25 @@ pub fn revoke_agent(
 }
 
 /// `warrant policy check`: the rule ids, and warnings.
-pub fn check_policy(home: &Home) -> Result<(Vec<String>, Vec<String>), GatewayError> {
+pub fn check_policy(home: &Home) -> Result<(Vec<String>, Vec<String>), OpError> {
     let sources = home.read_policies()?;
-    let engine = PolicyEngine::new(&sources).map_err(|e| GatewayError::Policy(e.to_string()))?;
+    let engine = PolicyEngine::new(&sources).map_err(|e| OpError::Policy(e.to_string()))?;
     Ok((engine.rule_ids(), engine.warnings().to_vec()))
 }
 
 /// `warrant policy explain`.
-pub fn explain(
-    home: &Home,
-    agent: &str,
-    tool: &str,
-    arguments: &Value,
-) -> Result<Value, GatewayError> {
+pub fn explain(home: &Home, agent: &str, tool: &str, arguments: &Value) -> Result<Value, OpError> {
     home.check()?;
     let config = Config::load(&home.config())?;
-    let engine = config
-        .policy_engine(&home.read_policies()?)
-        .map_err(|e| GatewayError::Policy(e.to_string()))?;
+    let engine =
+        config.policy_engine(&home.read_policies()?).map_err(|e| OpError::Policy(e.to_string()))?;
     let records = registry(home)?.list().map_err(identity)?;
     let matching: Vec<&AgentRecord> = records
         .iter()
         .filter(|r| r.agent_id.to_string() == agent || r.name.as_str() == agent)
         .collect();
     let rec = matching.iter().max_by_key(|r| r.issued_at).copied().ok_or_else(|| {
-        GatewayError::Identity(format!("no agent `{agent}` (name or id); spawn one first"))
+        OpError::Identity(format!("no agent `{agent}` (name or id); spawn one first"))
     })?;
     // Agents of one name may be decided differently (another parent,
     // another tool list): the answer must be for the one meant.
@@ -347,151 +344,17 @@ pub fn explain(
             != (rec.parent_id, rec.depth, &rec.tools, &rec.task)
     }) {
         let ids: Vec<String> = matching.iter().map(|r| r.agent_id.to_string()).collect();
-        return Err(GatewayError::Identity(format!(
+        return Err(OpError::Identity(format!(
             "`{agent}` names {} agents that policy may decide differently (other parents, tools or tasks): give one id of {}",
             matching.len(),
             ids.join(", ")
         )));
     }
     let claims = claims_of_record(&records, rec);
-    let name =
-        warrant_core::ToolName::parse(tool).map_err(|e| GatewayError::Policy(e.to_string()))?;
-    let pins = crate::pins::PinStore::open(&home.state_db()).map_err(|e| GatewayError::State {
-        path: home.state_db().display().to_string(),
-        message: e.to_string(),
-    })?;
-    let entry = explained_entry(&config, &pins, &name)?;
-    let facts = crate::handler::agent_facts(&claims);
-    let ancestors = crate::handler::ancestor_facts(&claims);
-    let tool_facts = json!({
-        "read_only": entry.facts.read_only, "destructive": entry.facts.destructive,
-        "idempotent": entry.facts.idempotent, "open_world": entry.facts.open_world, "trusted": entry.facts.trusted,
-    });
-    let custody = json!({"id": claims.agent_id.to_string(), "name": claims.name.as_str(), "custody": claims.custody()});
-    let not_seen = "vault secrets and well-known credentials in the arguments (the gateway blocks those before policy; explain does not unlock the vault)";
-
-    // The checks before policy, in the gateway's order (handler.rs): a
-    // refusal there is the decision, by its check's name.
-    let quarantined = pins
-        .list()
-        .map_err(|e| GatewayError::State {
-            path: home.state_db().display().to_string(),
-            message: e.to_string(),
-        })?
-        .into_iter()
-        .find(|row| row.tool == tool && row.state == "quarantined");
-    let refused = if let Some(row) = quarantined {
-        Some((
-            "quarantined",
-            format!(
-                "`{tool}` is quarantined ({}); a person must review it with `warrant tools accept {tool}`",
-                row.reason.unwrap_or_default()
-            ),
-        ))
-    } else if claims.tools.as_ref().is_some_and(|t| !t.contains(tool)) {
-        Some(("not-delegated", format!("`{tool}` was not delegated to this agent")))
-    } else {
-        tools::check_arguments(&entry, arguments, &config.gateway)
-            .err()
-            .map(|reason| ("invalid-arguments", reason))
-    };
-    let command = match (&refused, crate::builtin::command_facts(&entry, arguments)) {
-        (None, Err(reason)) => {
-            return Ok(refused_report(
-                custody,
-                tool,
-                tool_facts,
-                "invalid-arguments",
-                reason,
-                not_seen,
-            ));
-        }
-        (_, command) => command.ok().flatten(),
-    };
-    if let Some((check, reason)) = refused {
-        return Ok(refused_report(custody, tool, tool_facts, check, reason, not_seen));
-    }
-    let decision = engine.decide_in_custody(
-        &CallRequest {
-            agent: &facts,
-            tool: &entry.facts,
-            arguments,
-            tainted: false,
-            now: UnixMillis::now(),
-            command: command.as_ref(),
-        },
-        &ancestors,
-    );
-    Ok(json!({
-        "agent": custody,
-        "tool": tool,
-        "tool_facts": tool_facts,
-        "command": command.as_ref().map(|c| json!({
-            "programs": c.programs, "paths": c.paths, "writes": c.writes,
-            "dynamic": c.dynamic, "inline_code": c.inline_code,
-        })),
-        "visible_in_tools_list": engine.could_allow_in_custody(&facts, &ancestors, &entry.facts),
-        "decision": decision.outcome().to_string(),
-        "rules": decision.rules().iter().map(|r| json!({"id": r.id, "reason": r.reason, "ask": r.ask})).collect::<Vec<_>>(),
-        "reason": decision.reason(),
-        "not_checked": not_seen,
-        "diagnostics": decision.diagnostics().iter().map(|d| format!("{}: {}", d.rule, d.message)).collect::<Vec<_>>(),
-    }))
-}
-
-/// The report of a call refused before policy, by `check`.
-fn refused_report(
-    agent: Value,
-    tool: &str,
-    tool_facts: Value,
-    check: &str,
-    reason: String,
-    not_seen: &str,
-) -> Value {
-    json!({
-        "agent": agent,
-        "tool": tool,
-        "tool_facts": tool_facts,
-        "visible_in_tools_list": check != "quarantined" && check != "not-delegated",
-        "decision": "deny",
-        "rules": [{"id": check, "reason": reason, "ask": null}],
-        "reason": reason,
-        "not_checked": not_seen,
-        "diagnostics": [],
-    })
-}
-
-/// The tool entry a running gateway would have for `name`: Warrant's own
-/// tools as the gateway defines them, any other as its pinned definition,
-/// admitted the same way.
-fn explained_entry(
-    config: &Config,
-    pins: &crate::pins::PinStore,
-    name: &warrant_core::ToolName,
-) -> Result<std::sync::Arc<tools::ToolEntry>, GatewayError> {
-    let tool = name.as_str();
-    if name.upstream().as_str() == crate::config::BUILTIN_UPSTREAM {
-        return crate::builtin::entries()
-            .into_iter()
-            .find(|e| e.name.as_str() == tool)
-            .ok_or_else(|| GatewayError::Policy(format!("Warrant has no built-in tool `{tool}`")));
-    }
-    let definition = pins
-        .definition(tool)
-        .map_err(|e| GatewayError::Policy(e.to_string()))?
-        .ok_or_else(|| GatewayError::Policy(format!(
-            "tool `{tool}` has not been seen; run `warrant up` with its upstream once so Warrant learns its definition"
-        )))?;
-    let trusted = config.upstreams.get(name.upstream()).is_some_and(|u| u.trusted);
-    let mut raw: rmcp::model::Tool = serde_json::from_str(&definition).map_err(|e| {
-        GatewayError::Policy(format!("stored definition of `{tool}` is unreadable: {e}"))
-    })?;
-    raw.name = name.tool().to_owned().into();
-    let (entries, _) = tools::admit(name.upstream(), trusted, vec![raw]);
-    entries
-        .into_iter()
-        .next()
-        .ok_or_else(|| GatewayError::Policy(format!("tool `{tool}` is not admissible")))
+    let pins =
+        warrant_state::pins::PinStore::open(&home.state_db()).map_err(|e| state_error(home, &e))?;
+    warrant_gateway::explain::explain(&config, &engine, &pins, &claims, tool, arguments)
+        .map_err(|e| OpError::Policy(e.to_string()))
 }
 
 /// The claims a registry record stands for, with its ancestors found by
@@ -543,7 +406,7 @@ pub struct KillReport {
 
 /// Resolves `AGENT` (an id, or a name meaning every instance of it) or
 /// `--all` to kill targets.
-fn kill_targets(home: &Home, agent: Option<&str>) -> Result<Vec<KillTarget>, GatewayError> {
+fn kill_targets(home: &Home, agent: Option<&str>) -> Result<Vec<KillTarget>, OpError> {
     let Some(agent) = agent else { return Ok(vec![KillTarget::All]) };
     let records = registry(home)?.list().map_err(identity)?;
     let ids: Vec<KillTarget> = records
@@ -552,12 +415,12 @@ fn kill_targets(home: &Home, agent: Option<&str>) -> Result<Vec<KillTarget>, Gat
         .map(|r| KillTarget::Agent(r.agent_id))
         .collect();
     if ids.is_empty() {
-        return Err(GatewayError::Identity(format!("no agent `{agent}` (name or id)")));
+        return Err(OpError::Identity(format!("no agent `{agent}` (name or id)")));
     }
     Ok(ids)
 }
 
-fn descendants_of(reg: &Registry, targets: &[KillTarget]) -> Result<Vec<String>, GatewayError> {
+fn descendants_of(reg: &Registry, targets: &[KillTarget]) -> Result<Vec<String>, OpError> {
     let mut all = Vec::new();
     for target in targets {
         if let KillTarget::Agent(id) = target {
@@ -580,7 +443,7 @@ fn target_names(targets: &[KillTarget]) -> Vec<String> {
 }
 
 /// Tells a running gateway to re-read the kill list; `false` if none runs.
-fn apply_kills(home: &Home) -> Result<bool, GatewayError> {
+fn apply_kills(home: &Home) -> Result<bool, OpError> {
     match control::request(&home.control_socket(), &ControlRequest::ReloadKills) {
         Ok(_) => Ok(true),
         Err(control::ControlError::NotRunning(_)) => Ok(false),
@@ -592,7 +455,7 @@ fn apply_kills(home: &Home) -> Result<bool, GatewayError> {
 /// then applied by the running gateway, which refuses the agent's new
 /// requests and cancels its in-flight calls and pending approvals before
 /// this returns.
-pub fn kill(home: &Home, agent: Option<&str>, by: &str) -> Result<KillReport, GatewayError> {
+pub fn kill(home: &Home, agent: Option<&str>, by: &str) -> Result<KillReport, OpError> {
     home.check()?;
     let targets = kill_targets(home, agent)?;
     let names = target_names(&targets);
@@ -615,7 +478,7 @@ pub fn kill(home: &Home, agent: Option<&str>, by: &str) -> Result<KillReport, Ga
 }
 
 /// `warrant resume AGENT|--all`: lifts kills (`--all` lifts every kill).
-pub fn resume(home: &Home, agent: Option<&str>, by: &str) -> Result<KillReport, GatewayError> {
+pub fn resume(home: &Home, agent: Option<&str>, by: &str) -> Result<KillReport, OpError> {
     home.check()?;
     let targets = kill_targets(home, agent)?;
     let names = target_names(&targets);
@@ -629,7 +492,7 @@ pub fn resume(home: &Home, agent: Option<&str>, by: &str) -> Result<KillReport, 
 }
 
 /// `warrant tools list`: every pinned or quarantined tool.
-pub fn tools_list(home: &Home) -> Result<Vec<crate::pins::PinRow>, GatewayError> {
+pub fn tools_list(home: &Home) -> Result<Vec<warrant_state::pins::PinRow>, OpError> {
     home.check()?;
     pin_store(home)?.list().map_err(|e| state_error(home, &e))
 }
@@ -641,12 +504,12 @@ pub fn tools_accept(
     home: &Home,
     tool: &str,
     by: &str,
-) -> Result<(crate::pins::Accepted, bool), GatewayError> {
+) -> Result<(warrant_state::pins::Accepted, bool), OpError> {
     home.check()?;
     let store = pin_store(home)?;
     let pending = store.list().map_err(|e| state_error(home, &e))?;
     let Some(row) = pending.iter().find(|r| r.tool == tool && r.state == "quarantined") else {
-        return Err(GatewayError::Policy(format!("tool `{tool}` is not quarantined")));
+        return Err(OpError::Policy(format!("tool `{tool}` is not quarantined")));
     };
     record(
         home,
@@ -659,7 +522,7 @@ pub fn tools_accept(
     let accepted = store
         .accept(tool)
         .map_err(|e| state_error(home, &e))?
-        .ok_or_else(|| GatewayError::Policy(format!("tool `{tool}` is not quarantined")))?;
+        .ok_or_else(|| OpError::Policy(format!("tool `{tool}` is not quarantined")))?;
     let live = match control::request(&home.control_socket(), &ControlRequest::ReloadPins) {
         Ok(_) => true,
         Err(control::ControlError::NotRunning(_)) => false,
@@ -668,25 +531,25 @@ pub fn tools_accept(
     Ok((accepted, live))
 }
 
-fn pin_store(home: &Home) -> Result<crate::pins::PinStore, GatewayError> {
-    crate::pins::PinStore::open(&home.state_db()).map_err(|e| state_error(home, &e))
+fn pin_store(home: &Home) -> Result<warrant_state::pins::PinStore, OpError> {
+    warrant_state::pins::PinStore::open(&home.state_db()).map_err(|e| state_error(home, &e))
 }
 
-fn state_error(home: &Home, e: &rusqlite::Error) -> GatewayError {
-    GatewayError::State { path: home.state_db().display().to_string(), message: e.to_string() }
+fn state_error(home: &Home, e: &rusqlite::Error) -> OpError {
+    OpError::State { path: home.state_db().display().to_string(), message: e.to_string() }
 }
 
 /// `warrant policy suggest --agent NAME`: Cedar that permits exactly the calls
 /// observed from agents named NAME in discovery mode.
-pub fn suggest(home: &Home, agent_name: &str) -> Result<String, GatewayError> {
+pub fn suggest(home: &Home, agent_name: &str) -> Result<String, OpError> {
     home.check()?;
-    let calls = crate::discovery::Observations::open(&home.state_db())
+    let calls = warrant_state::discovery::Observations::open(&home.state_db())
         .and_then(|o| o.calls(agent_name))
         .map_err(|e| state_error(home, &e))?;
     if calls.is_empty() {
-        return Err(GatewayError::Policy(format!(
+        return Err(OpError::Policy(format!(
             "no calls of agent `{agent_name}` were observed; run `warrant up --discover` and let it work first"
         )));
     }
-    Ok(crate::discovery::suggest(agent_name, &calls))
+    Ok(warrant_state::discovery::suggest(agent_name, &calls))
 }

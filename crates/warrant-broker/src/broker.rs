@@ -9,7 +9,7 @@
 //!    bound to);
 //! 2. asks policy (`Action::"use_credential"`, for the agent and every
 //!    ancestor);
-//! 3. takes a lease (see `leases.rs`);
+//! 3. takes a lease (see `warrant_state::leases`);
 //! 4. and only then opens the value.
 //!
 //! It returns the audit records of all of this for the caller to commit
@@ -17,7 +17,6 @@
 //! be printed. The broker never logs, records or returns a value in an
 //! error: records carry names, hosts and lease ids only.
 
-use crate::leases::{Lease, LeaseStore};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
@@ -27,6 +26,7 @@ use std::time::{Duration, Instant};
 use warrant_audit::EventKind;
 use warrant_core::UnixMillis;
 use warrant_policy::{AgentFacts, CredentialRequest, Decision, PolicyEngine};
+use warrant_state::leases::{Lease, LeaseStore};
 use warrant_vault::scan::LeakScanner;
 use warrant_vault::{
     Binding, CredentialInfo, CredentialName, KeyCache, SecretValue, UnlockedVault, Vault,
@@ -148,8 +148,8 @@ pub struct Broker {
 /// operator's passphrase (see [`passphrase`]), whose key is then cached.
 /// `why` tells the operator why the vault must be unlocked.
 pub fn unlock_vault(
-    home: &crate::home::Home,
-    settings: &crate::config::VaultSettings,
+    home: &warrant_state::Home,
+    settings: &warrant_state::config::VaultSettings,
     why: &str,
 ) -> Result<UnlockedVault, String> {
     let path = home.vault();
@@ -174,7 +174,7 @@ pub fn unlock_vault(
 
 /// The key cache is optional: one that could not be written is said, and
 /// the vault stays open.
-pub(crate) fn warn_if_not_cached(cached: Result<(), warrant_vault::VaultError>) {
+pub fn warn_if_not_cached(cached: Result<(), warrant_vault::VaultError>) {
     if let Err(e) = cached {
         tracing::warn!(error = %e, "the vault's key could not be cached; the passphrase will be asked for again");
     }
@@ -200,8 +200,8 @@ impl Broker {
 
     /// Unlocks `home`'s vault (see [`unlock_vault`]) and opens its leases.
     pub fn unlock_home(
-        home: &crate::home::Home,
-        settings: &crate::config::VaultSettings,
+        home: &warrant_state::Home,
+        settings: &warrant_state::config::VaultSettings,
         why: &str,
     ) -> Result<Self, String> {
         let vault = unlock_vault(home, settings, why).map_err(|e| format!("vault: {e}"))?;
@@ -410,36 +410,6 @@ pub fn header_value(
         .map_err(|_| "holds characters a header cannot carry")?;
     value.set_sensitive(true);
     Ok(value)
-}
-
-/// Authorizes `use_` for `claims`' agent in the gateway: decided for it and
-/// each ancestor, leased, the records committed to the audit log before the
-/// value is returned. A refusal counts as a denial against the agent.
-/// `Err` is the text the agent is given.
-pub(crate) async fn use_in_gateway(
-    gw: &crate::gateway::Gateway,
-    claims: &warrant_identity::Claims,
-    use_: &Use<'_>,
-    upstream_bound: bool,
-) -> Result<Grant, String> {
-    let broker = gw.broker.as_ref().ok_or(
-        "warrant: there is no vault (or it is not unlocked), so no credential can be used",
-    )?;
-    let facts = crate::handler::agent_facts(claims);
-    let ancestors = crate::handler::ancestor_facts(claims);
-    let authorized = broker.authorize(&gw.policy, &facts, &ancestors, use_, upstream_bound);
-    for (kind, detail) in authorized.records {
-        gw.record_as(kind, claims, detail)
-            .await
-            .map_err(|e| format!("warrant: refused because the audit log is unavailable ({e})"))?;
-    }
-    match authorized.grant {
-        Ok(grant) => Ok(grant),
-        Err(reason) => {
-            gw.count_denial(&claims.agent_id).await;
-            Err(format!("warrant: denied: {reason}"))
-        }
-    }
 }
 
 /// A lease as the audit log records it.

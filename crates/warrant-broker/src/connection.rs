@@ -1,178 +1,31 @@
-//! The egress proxy's side of policy and the audit log: the gate a
-//! `warrant run` proxy asks (the scan of each name for secrets, Cedar's
-//! `connect`, and with a vault the inspection of each request), and what
-//! `warrant__http_request` shares with it: the name scan, the question put to
-//! a person, and the mapping of egress events to audit records.
-//!
-//! The proxy screens and decides a name before it resolves it (see
-//! `warrant_egress`), so everything here sees the destination as named:
-//! policy gets no addresses, and a name that carries a secret is blocked
-//! before any DNS query is sent. It does not judge addresses (the proxy's
-//! range table does) and does not look inside requests (`run_credentials`
-//! does, after the allow).
+//! How Warrant governs a connection, for a `warrant run` proxy and for the
+//! gateway's `warrant__http_request` alike: the name screened for secrets
+//! before anything resolves it, policy's decision as the proxy's verdict, a
+//! connection as a person is asked about it (over the control socket) and
+//! as the audit log records it.
 
-use crate::approvals::{Answer, Question, Settled};
-use crate::control::{self, ControlError, ControlRequest};
-use crate::guard::Leak;
-use crate::run::is_declared;
+use crate::leak::Leak;
 use serde_json::{Value, json};
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
-use warrant_audit::{AuditEvent, AuditLog, EventKind};
-use warrant_core::{AgentId, UnixMillis};
-use warrant_egress::{Blocked, Destination, EgressEvent, EgressRequest, RequestKind, Verdict};
-use warrant_policy::{AgentFacts, ConnectRequest, Decision, PolicyEngine, RuleRef};
+use std::sync::OnceLock;
+use warrant_audit::EventKind;
+use warrant_control::{Answer, Question, Settled};
+use warrant_core::AgentId;
+use warrant_egress::{Destination, EgressEvent, EgressRequest, RequestKind, Verdict};
+use warrant_policy::Decision;
 use warrant_vault::rules::RuleSet;
 use warrant_vault::scan::LeakScanner;
-
-/// The egress proxy's gate: the name is scanned, Cedar decides, the audit
-/// log records; with a vault, each request is inspected after the allow.
-pub(crate) struct RunGate {
-    pub(crate) policy: Arc<PolicyEngine>,
-    pub(crate) agent: AgentFacts,
-    pub(crate) declared: Vec<String>,
-    pub(crate) audit: AuditLog,
-    pub(crate) agent_id: AgentId,
-    /// With a vault: what inspects (and swaps in) every request.
-    pub(crate) credentials: Option<Arc<crate::run_credentials::RunCredentials>>,
-    /// The agent's name, as a person asked about its connection sees it.
-    pub(crate) agent_name: String,
-    /// The running gateway's control socket, through which a connection
-    /// that policy asks about waits for a person.
-    pub(crate) control: std::path::PathBuf,
-}
-
-impl warrant_egress::Gate for RunGate {
-    /// The name is searched for well-known credentials and, with a vault,
-    /// for every vault secret, before it is resolved.
-    async fn screen(&self, destination: &Destination) -> Result<(), Blocked> {
-        let rules = builtin_rules().ok_or_else(|| {
-            Blocked::refused("the leak rules could not be built, so no name can be screened")
-        })?;
-        let known = self.credentials.as_ref().map(|c| c.known());
-        let scanner = known.as_ref().map(|k| &k.scanner);
-        let Some(leak) = name_leak(&destination.host, scanner, rules) else { return Ok(()) };
-        let (reason, alarm) = name_blocked(destination, &leak);
-        tracing::error!(agent = %self.agent_id, %reason, "ALARM: a secret was headed out of a sandbox in a host name");
-        let event = AuditEvent::new(EventKind::Alarm).agent(self.agent_id.to_string());
-        if let Err(e) = self.audit.append(event.with_detail(alarm)).await {
-            tracing::error!(error = %e, "recording an alarm failed");
-        }
-        Err(Blocked::leak(reason))
-    }
-
-    async fn decide(&self, destination: &Destination) -> Verdict {
-        let method = method_of(&destination.kind);
-        let declared = is_declared(&self.declared, &destination.host);
-        let decision = self.policy.decide_connect(&ConnectRequest {
-            agent: &self.agent,
-            host: &destination.host,
-            port: destination.port,
-            method: &method,
-            declared,
-            now: UnixMillis::now(),
-        });
-        // A default deny of a host the run did not declare says how to.
-        let hint = if declared || !decision.rules().is_empty() {
-            String::new()
-        } else {
-            format!(" (`{}` was not declared for this run: --allow-host)", destination.host)
-        };
-        if let Decision::Ask { rules, .. } = &decision
-            && let Some(rule) = rules.first()
-        {
-            return self.ask(destination, rule).await;
-        }
-        connect_verdict(&decision, &hint)
-    }
-
-    fn inspects(&self, _request: &EgressRequest) -> bool {
-        self.credentials.is_some()
-    }
-
-    fn inspect(
-        &self,
-        request: &EgressRequest,
-        head: &mut http::request::Parts,
-        body: &mut Vec<u8>,
-    ) -> Result<(), warrant_egress::Blocked> {
-        match &self.credentials {
-            Some(credentials) => credentials.inspect(request, head, body),
-            None => Ok(()),
-        }
-    }
-
-    fn filter_response(
-        &self,
-        request: &EgressRequest,
-        head: &mut http::response::Parts,
-    ) -> Result<Option<Box<dyn warrant_egress::ResponseFilter>>, warrant_egress::Blocked> {
-        match &self.credentials {
-            Some(credentials) => credentials.filter_response(request, head),
-            None => Ok(None),
-        }
-    }
-
-    async fn record(&self, event: EgressEvent) -> Result<(), String> {
-        let (kind, mut detail) = egress_record(&event);
-        if let (EgressEvent::Decided { destination, .. }, Value::Object(map)) =
-            (&event, &mut detail)
-        {
-            map.insert("declared".into(), json!(is_declared(&self.declared, &destination.host)));
-        }
-        let audit_event =
-            AuditEvent::new(kind).agent(self.agent_id.to_string()).with_detail(detail);
-        self.audit.append(audit_event).await.map(|_| ()).map_err(|e| e.to_string())
-    }
-}
-
-impl RunGate {
-    /// A connection policy asks a person about: put to the running gateway,
-    /// which shows it in `warrant approvals` and answers when a person
-    /// decides or its approval timeout passes. With no gateway running there
-    /// is no one to ask, and it is refused, saying so.
-    async fn ask(&self, destination: &Destination, rule: &RuleRef) -> Verdict {
-        let mut shown = Shown::of(destination);
-        if let Some(rules) = builtin_rules() {
-            shown.path = shown.path.map(|path| rules.redact(&path));
-        }
-        let question =
-            connection_question(self.agent_id, self.agent_name.clone(), destination, &shown, rule);
-        let asked = ControlRequest::Ask(question.clone());
-        let socket = self.control.clone();
-        // The gateway answers within its approval timeout; a day bounds a
-        // gateway that never does.
-        let wait = Duration::from_secs(24 * 60 * 60);
-        let answer =
-            tokio::task::spawn_blocking(move || control::request_waiting(&socket, &asked, wait))
-                .await;
-        let refused =
-            |why: String| Verdict::Deny { reason: format!("{}{why}", asked_about(&question)) };
-        match answer {
-            Ok(Ok(data)) => match serde_json::from_value::<Answer>(data) {
-                Ok(answer) => answered(&answer, &question),
-                Err(e) => refused(format!(": the gateway's answer is unreadable ({e})")),
-            },
-            Ok(Err(ControlError::NotRunning(_))) => refused(
-                ", and no gateway is running to ask through (start one with `warrant up`)".into(),
-            ),
-            Ok(Err(e)) => refused(format!(": {e}")),
-            Err(e) => refused(format!(": {e}")),
-        }
-    }
-}
 
 /// What a person is shown of a connection they are asked about: how it goes
 /// out and what it asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Shown {
+pub struct Shown {
     /// `http`, `https`, or `tunnel` for a CONNECT whose protocol inside is
     /// the client's business.
-    pub(crate) scheme: &'static str,
+    pub scheme: &'static str,
     /// The request's method (`CONNECT` for a tunnel).
-    pub(crate) method: String,
+    pub method: String,
     /// The path and query, masked; `None` when it is not known (a tunnel).
-    pub(crate) path: Option<String>,
+    pub path: Option<String>,
 }
 
 /// Said in place of a tunnel's path.
@@ -182,7 +35,7 @@ const TUNNEL_PATH: &str =
 impl Shown {
     /// As the proxy sees the destination: plain HTTP with its method and
     /// path, or a tunnel.
-    pub(crate) fn of(destination: &Destination) -> Self {
+    pub fn of(destination: &Destination) -> Self {
         match &destination.kind {
             RequestKind::Http { method, path } => {
                 Self { scheme: "http", method: method.clone(), path: Some(path.clone()) }
@@ -197,15 +50,17 @@ impl Shown {
     }
 }
 
-/// What a person is asked about a connection that `rule` asks about.
+/// What a person is asked about a connection that rule `rule` asks about,
+/// for `why` (its `@ask` text).
 /// `details` has exactly `scheme`, `host`, `port`, `method` and `path` (the
 /// path says why it is unknown for a tunnel).
-pub(crate) fn connection_question(
+pub fn connection_question(
     agent: AgentId,
     agent_name: String,
     destination: &Destination,
     shown: &Shown,
-    rule: &RuleRef,
+    rule: &str,
+    why: &str,
 ) -> Question {
     let path = shown.path.clone().unwrap_or_else(|| TUNNEL_PATH.to_owned());
     Question {
@@ -216,19 +71,19 @@ pub(crate) fn connection_question(
             "scheme": shown.scheme, "host": destination.host, "port": destination.port,
             "method": shown.method, "path": path,
         }),
-        rule: rule.id.clone(),
-        why: rule.ask.clone().unwrap_or_default(),
+        rule: rule.to_owned(),
+        why: why.to_owned(),
     }
 }
 
 /// "rule `R` asks a person about this connection (why)": the start of every
 /// refusal of a connection that was asked about.
-pub(crate) fn asked_about(question: &Question) -> String {
+pub fn asked_about(question: &Question) -> String {
     format!("rule `{}` asks a person about this connection ({})", question.rule, question.why)
 }
 
 /// A person's answer about a connection as the proxy's verdict.
-pub(crate) fn answered(answer: &Answer, question: &Question) -> Verdict {
+pub fn answered(answer: &Answer, question: &Question) -> Verdict {
     let reason = match answer.outcome {
         Settled::Approved => {
             tracing::info!(approval = %answer.approval, by = %answer.by, subject = %question.subject, "a person approved a connection");
@@ -242,9 +97,17 @@ pub(crate) fn answered(answer: &Answer, question: &Question) -> Verdict {
     Verdict::Deny { reason: format!("{reason}; {}", asked_about(question)) }
 }
 
+/// The method policy sees for an egress request: `CONNECT` for a tunnel.
+pub fn method_of(kind: &RequestKind) -> String {
+    match kind {
+        RequestKind::Connect => "CONNECT".to_owned(),
+        RequestKind::Http { method, .. } | RequestKind::Https { method, .. } => method.clone(),
+    }
+}
+
 /// An egress event as an audit record: its kind and body. The path is kept
 /// only up to its query (queries often carry credentials).
-pub(crate) fn egress_record(event: &EgressEvent) -> (EventKind, Value) {
+pub fn egress_record(event: &EgressEvent) -> (EventKind, Value) {
     let (kind, detail) = match event {
         EgressEvent::Refused(r) => (
             EventKind::EgressRefused,
@@ -306,18 +169,10 @@ pub(crate) fn egress_record(event: &EgressEvent) -> (EventKind, Value) {
     (kind, detail)
 }
 
-/// The method policy sees for an egress request: `CONNECT` for a tunnel.
-pub(crate) fn method_of(kind: &RequestKind) -> String {
-    match kind {
-        RequestKind::Connect => "CONNECT".to_owned(),
-        RequestKind::Http { method, .. } | RequestKind::Https { method, .. } => method.clone(),
-    }
-}
-
 /// Policy's answer about a connection as the proxy's verdict. Both callers
 /// put an `ask` to a person before they get here; one that reaches this is
 /// refused, saying so (fail closed). `hint` is added to a denial's reason.
-pub(crate) fn connect_verdict(decision: &Decision, hint: &str) -> Verdict {
+pub fn connect_verdict(decision: &Decision, hint: &str) -> Verdict {
     match decision {
         Decision::Allow { .. } => Verdict::Allow,
         Decision::Deny { rules, reason, .. } => {
@@ -369,7 +224,7 @@ fn shown_request(request: &EgressRequest) -> Value {
 
 /// The well-known credential rules, built once for the process; `None` if
 /// they cannot be built (then names are refused, not let through).
-pub(crate) fn builtin_rules() -> Option<&'static RuleSet> {
+pub fn builtin_rules() -> Option<&'static RuleSet> {
     static RULES: OnceLock<Option<RuleSet>> = OnceLock::new();
     RULES.get_or_init(|| RuleSet::builtin().ok()).as_ref()
 }
@@ -377,14 +232,10 @@ pub(crate) fn builtin_rules() -> Option<&'static RuleSet> {
 /// What a host name carries that must not go to a name server: vault
 /// secrets (with `scanner`) and well-known credentials, in any of the forms
 /// [`name_forms`] gives. Only names and rule ids, never values.
-pub(crate) fn name_leak(
-    host: &str,
-    scanner: Option<&LeakScanner>,
-    rules: &RuleSet,
-) -> Option<Leak> {
+pub fn name_leak(host: &str, scanner: Option<&LeakScanner>, rules: &RuleSet) -> Option<Leak> {
     let mut leak = Leak::default();
     for form in name_forms(host) {
-        if let Some(found) = scanner.and_then(|s| crate::guard::scan_value(s, &json!(form))) {
+        if let Some(found) = scanner.and_then(|s| crate::leak::scan_value(s, &json!(form))) {
             for item in found.credentials {
                 if !leak.credentials.contains(&item) {
                     leak.credentials.push(item);
@@ -411,7 +262,7 @@ fn name_forms(host: &str) -> [String; 3] {
 
 /// The refusal of a name found to carry `leak`, and the alarm to record.
 /// Neither holds the name: it holds the secret.
-pub(crate) fn name_blocked(destination: &Destination, leak: &Leak) -> (String, Value) {
+pub fn name_blocked(destination: &Destination, leak: &Leak) -> (String, Value) {
     let reason =
         format!("blocked: the host name carries {}; it was not looked up", leak.describe());
     let alarm = json!({
@@ -426,7 +277,16 @@ pub(crate) fn name_blocked(destination: &Destination, leak: &Leak) -> (String, V
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use crate::guard::tests::{SECRET, scanner};
+    use warrant_vault::SecretValue;
+    use warrant_vault::scan::LeakScanner;
+
+    const SECRET: &str = "s3cr3t-Value-0123456789abcdef";
+
+    /// A scanner that knows [`SECRET`] as the credential `github`.
+    fn scanner() -> LeakScanner {
+        let secret = SecretValue::from_string(SECRET.to_owned());
+        LeakScanner::new(&[("github", &secret)]).unwrap()
+    }
 
     #[test]
     fn a_vault_secret_in_hex_cut_across_labels_is_found_in_a_name() {
@@ -486,23 +346,34 @@ mod tests {
 
     #[test]
     fn a_person_asked_about_a_connection_sees_scheme_host_port_method_and_path() {
-        let rule = RuleRef { id: "ask".into(), reason: None, ask: Some("why".into()) };
         let http = Destination {
             agent: "a".into(),
             host: "api.example".into(),
             port: 80,
             kind: RequestKind::Http { method: "POST".into(), path: "/pay?to=bob".into() },
         };
-        let question =
-            connection_question(AgentId::random(), "n".into(), &http, &Shown::of(&http), &rule);
+        let question = connection_question(
+            AgentId::random(),
+            "n".into(),
+            &http,
+            &Shown::of(&http),
+            "ask",
+            "why",
+        );
         assert_eq!(
             question.details,
             json!({"scheme": "http", "host": "api.example", "port": 80, "method": "POST", "path": "/pay?to=bob"})
         );
         assert_eq!(question.subject, "egress: POST api.example:80");
         let tunnel = Destination { port: 443, kind: RequestKind::Connect, ..http };
-        let question =
-            connection_question(AgentId::random(), "n".into(), &tunnel, &Shown::of(&tunnel), &rule);
+        let question = connection_question(
+            AgentId::random(),
+            "n".into(),
+            &tunnel,
+            &Shown::of(&tunnel),
+            "ask",
+            "why",
+        );
         assert_eq!(question.details["scheme"], "tunnel");
         assert_eq!(question.details["method"], "CONNECT");
         assert!(question.details["path"].as_str().unwrap().starts_with("unknown"));

@@ -1,31 +1,7 @@
-//! `warrant run` and `warrant doctor`.
-//!
-//! `warrant run -- CMD` gives CMD an identity of its own (custody: the
-//! operator, then this run) and runs it in a sandbox whose only way out is
-//! an egress proxy this process serves for it on a private Unix socket. The
-//! proxy screens each host name for secrets and decides it with Cedar
-//! (`Action::"connect"`, the hosts the run declared are `context.declared`)
-//! before it resolves it, writes the decision to the audit log, then refuses
-//! private and metadata addresses and connects to the address it checked.
-//! The sandbox never sees Warrant's home or its audit witness, whatever the
-//! workspace (`SandboxSettings::spec`). Requests to the proxy's own address in origin-form
-//! (`WARRANT_MCP_URL`) go to the running gateway's MCP endpoint, so the
-//! command can use Warrant's tools with `WARRANT_TOKEN`.
-//!
-//! The order: identity issued and recorded (with what will run, where, and
-//! the declared hosts) → egress proxy up → sandbox started, every control
-//! verified, the report recorded → wait, while watching for `warrant kill`
-//! or revocation of the identity (then the whole tree is killed) and for
-//! Ctrl-C (forwarded) → exit recorded → identity revoked → proxy stopped.
-//!
-//! The proxy's gate is in `egress_gate.rs`; `warrant doctor` in `doctor.rs`.
+//! The supervisor of one `warrant run`: identity, egress proxy, sandbox,
+//! watch, exit (see the crate's documentation for the order).
 
-pub use crate::doctor::{DoctorReport, ProfileCheck, doctor};
-
-use crate::GatewayError;
-use crate::config::Config;
-use crate::control::{self, ControlRequest};
-use crate::home::Home;
+use crate::RunError;
 use serde_json::{Value, json};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -34,11 +10,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use warrant_audit::{AuditEvent, AuditLog, EventKind};
+use warrant_control::{self as control, ControlRequest};
 use warrant_core::{AgentId, AgentName, UnixMillis};
 use warrant_egress::EgressConfig;
 use warrant_identity::{IssueRequest, Registry, RootKey, TrustDomain};
 use warrant_policy::PolicyEngine;
 use warrant_sandbox::{Access, NetworkMode, PathRule, Profile, Sandbox, SpawnOptions};
+use warrant_state::{Config, Home};
 
 /// Hosts a shipped profile declares (its egress allowlist, as
 /// `context.declared`), each with why.
@@ -82,12 +60,12 @@ pub struct RunOptions {
     pub command: Vec<OsString>,
 }
 
-fn run_error(message: impl Into<String>) -> GatewayError {
-    GatewayError::Run(message.into())
+fn run_error(message: impl Into<String>) -> RunError {
+    RunError::Run(message.into())
 }
 
 /// Runs the command; returns the exit status to exit with.
-pub fn run(home: &Home, options: RunOptions) -> Result<i32, GatewayError> {
+pub fn run_sandboxed(home: &Home, options: RunOptions) -> Result<i32, RunError> {
     home.init()?;
     home.check()?;
     if options.command.is_empty() {
@@ -97,13 +75,13 @@ pub fn run(home: &Home, options: RunOptions) -> Result<i32, GatewayError> {
     let policy = Arc::new(
         config
             .policy_engine(&home.read_policies()?)
-            .map_err(|e| GatewayError::Policy(e.to_string()))?,
+            .map_err(|e| RunError::Policy(e.to_string()))?,
     );
     let mut profile = resolve_profile(home, &options)?;
     // With a vault, the proxy looks inside every request for secrets (and
     // swaps placeholders): it must be unlocked before anything runs.
     let broker = if home.vault().exists() {
-        let opened = crate::broker::Broker::unlock_home(
+        let opened = warrant_broker::Broker::unlock_home(
             home,
             &config.vault,
             "a run is inspected for vault secrets, so the vault must be unlocked",
@@ -137,8 +115,8 @@ pub fn run(home: &Home, options: RunOptions) -> Result<i32, GatewayError> {
         .build()
         .map_err(|e| run_error(format!("cannot start the runtime: {e}")))?;
     let audit = AuditLog::open(&home.audit_db(), home.load_audit_key()?, config.audit_options())
-        .map_err(|e| GatewayError::Audit(e.to_string()))?;
-    let registry = Registry::open(&home.state_db()).map_err(|e| GatewayError::State {
+        .map_err(|e| RunError::Audit(e.to_string()))?;
+    let registry = Registry::open(&home.state_db()).map_err(|e| RunError::State {
         path: home.state_db().display().to_string(),
         message: e.to_string(),
     })?;
@@ -146,7 +124,7 @@ pub fn run(home: &Home, options: RunOptions) -> Result<i32, GatewayError> {
     // The identity, recorded with what it is for before anything runs.
     let command_line = shown_command(&options.command);
     let name = AgentName::parse(options.name.as_deref().unwrap_or("run"))
-        .map_err(|e| GatewayError::Identity(e.to_string()))?;
+        .map_err(|e| RunError::Identity(e.to_string()))?;
     let task = options.task.clone().unwrap_or_else(|| format!("warrant run: {command_line}"));
     let task: String = task.chars().filter(|c| !c.is_control()).take(1000).collect();
     let ttl = profile
@@ -154,22 +132,21 @@ pub fn run(home: &Home, options: RunOptions) -> Result<i32, GatewayError> {
         .wall_clock_seconds
         .map_or(Duration::from_secs(12 * 60 * 60), |s| Duration::from_secs(s.saturating_add(300)))
         .min(warrant_identity::MAX_TTL);
-    let root =
-        RootKey::load(&home.root_key()).map_err(|e| GatewayError::Identity(e.to_string()))?;
+    let root = RootKey::load(&home.root_key()).map_err(|e| RunError::Identity(e.to_string()))?;
     let domain = TrustDomain::parse(&config.gateway.trust_domain)
-        .map_err(|e| GatewayError::Identity(e.to_string()))?;
+        .map_err(|e| RunError::Identity(e.to_string()))?;
     let (claims, token) = warrant_identity::issue(
         &root,
         IssueRequest {
             trust_domain: &domain,
             name,
             task,
-            spawned_by: crate::ops::operator(),
+            spawned_by: warrant_identity::operator(),
             ttl,
             now: UnixMillis::now(),
         },
     )
-    .map_err(|e| GatewayError::Identity(e.to_string()))?;
+    .map_err(|e| RunError::Identity(e.to_string()))?;
     drop(root);
     let agent = claims.agent_id;
     let spawned = json!({
@@ -182,7 +159,7 @@ pub fn run(home: &Home, options: RunOptions) -> Result<i32, GatewayError> {
         },
     });
     record(&runtime, &audit, EventKind::AgentSpawned, Some(&agent), spawned)?;
-    let identity_error = |e: warrant_identity::IdentityError| GatewayError::Identity(e.to_string());
+    let identity_error = |e: warrant_identity::IdentityError| RunError::Identity(e.to_string());
     registry.record_issued(&claims).map_err(identity_error)?;
     registry.set_workspace(agent, &workspace).map_err(identity_error)?;
 
@@ -194,7 +171,7 @@ pub fn run(home: &Home, options: RunOptions) -> Result<i32, GatewayError> {
                     broker: Arc::clone(broker),
                     names: &options.credentials,
                     policy: Arc::clone(&policy),
-                    agent: crate::handler::agent_facts(&claims),
+                    agent: claims.facts(),
                     audit: audit.clone(),
                     ca_files: &config.egress.ca_certificates,
                     well_known: config.leaks.well_known,
@@ -248,7 +225,7 @@ pub fn run(home: &Home, options: RunOptions) -> Result<i32, GatewayError> {
                 &audit,
                 EventKind::LeaseEnded,
                 Some(&agent),
-                crate::broker::lease_record(&lease),
+                warrant_broker::lease_record(&lease),
             );
         }
     }
@@ -271,7 +248,7 @@ struct Supervised<'a> {
     credentials: Option<Arc<crate::run_credentials::RunCredentials>>,
     policy: Arc<PolicyEngine>,
     allow_private: Vec<ipnet::IpNet>,
-    sandbox: crate::config::SandboxSettings,
+    sandbox: warrant_state::config::SandboxSettings,
     profile: Profile,
     workspace: PathBuf,
     declared: Vec<String>,
@@ -288,7 +265,7 @@ fn supervise(
     audit: &AuditLog,
     registry: &Registry,
     s: Supervised<'_>,
-) -> Result<i32, GatewayError> {
+) -> Result<i32, RunError> {
     let agent = s.claims.agent_id;
     let shutdown = CancellationToken::new();
     let _stop_proxy = shutdown.clone().drop_guard();
@@ -315,7 +292,7 @@ fn supervise(
         };
         let gate = Arc::new(crate::egress_gate::RunGate {
             policy: Arc::clone(&s.policy),
-            agent: crate::handler::agent_facts(s.claims),
+            agent: s.claims.facts(),
             declared: s.declared.clone(),
             audit: audit.clone(),
             agent_id: agent,
@@ -508,7 +485,7 @@ fn shown_command(command: &[OsString]) -> String {
 
 /// The profile: `<home>/profiles/NAME.toml` if there is one, else a shipped
 /// one; plus the paths given with `--rw` and `--ro`.
-fn resolve_profile(home: &Home, options: &RunOptions) -> Result<Profile, GatewayError> {
+fn resolve_profile(home: &Home, options: &RunOptions) -> Result<Profile, RunError> {
     let own = home.root().join("profiles").join(format!("{}.toml", options.profile));
     let mut profile = if own.is_file() {
         let text = std::fs::read_to_string(&own)
@@ -547,7 +524,7 @@ fn resolve_profile(home: &Home, options: &RunOptions) -> Result<Profile, Gateway
 }
 
 /// The hosts this run declares: its shipped profile's and `--allow-host`.
-fn declared_hosts(options: &RunOptions) -> Result<Vec<String>, GatewayError> {
+fn declared_hosts(options: &RunOptions) -> Result<Vec<String>, RunError> {
     let mut hosts: Vec<String> = DECLARED_HOSTS
         .iter()
         .filter(|(profile, _, _)| *profile == options.profile)
@@ -575,7 +552,7 @@ fn declared_hosts(options: &RunOptions) -> Result<Vec<String>, GatewayError> {
 
 /// Whether `host` is one of `declared` (`*.domain` covers its subdomains).
 pub(crate) fn is_declared(declared: &[String], host: &str) -> bool {
-    crate::broker::host_bound(declared, host)
+    warrant_broker::host_bound(declared, host)
 }
 
 fn record(
@@ -584,15 +561,12 @@ fn record(
     kind: EventKind,
     agent: Option<&AgentId>,
     detail: Value,
-) -> Result<(), GatewayError> {
+) -> Result<(), RunError> {
     let mut event = AuditEvent::new(kind).with_detail(detail);
     if let Some(a) = agent {
         event = event.agent(a.to_string());
     }
-    runtime
-        .block_on(audit.append(event))
-        .map(|_| ())
-        .map_err(|e| GatewayError::Audit(e.to_string()))
+    runtime.block_on(audit.append(event)).map(|_| ()).map_err(|e| RunError::Audit(e.to_string()))
 }
 
 /// A private directory for the run's egress socket, removed when the run ends.
@@ -601,7 +575,7 @@ struct SocketDir {
 }
 
 impl SocketDir {
-    fn create(home: &Home, agent: &AgentId) -> Result<Self, GatewayError> {
+    fn create(home: &Home, agent: &AgentId) -> Result<Self, RunError> {
         use std::os::unix::fs::DirBuilderExt;
         // Short: a Unix socket path is limited to about 100 bytes.
         let id = agent.to_string();
