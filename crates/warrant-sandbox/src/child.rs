@@ -10,7 +10,8 @@ use crate::report::{Frame, Report};
 use crate::sys::{self, WaitStatus};
 
 /// How the command ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExitStatus {
     pub(crate) code: Option<i32>,
     pub(crate) signal: Option<i32>,

@@ -225,11 +225,22 @@ impl Sandbox {
     /// Runs `command` to completion with stdout and stderr captured (each
     /// capped at `capture_limit` bytes; the rest is read and discarded).
     pub fn run(&self, command: &[OsString], capture_limit: usize) -> Result<Output, LaunchError> {
+        self.run_with_env(command, capture_limit, None)
+    }
+
+    /// [`Sandbox::run`] with `env` as the environment the allowlist filters
+    /// (`None`: the launcher's), for the launcher helper.
+    pub(crate) fn run_with_env(
+        &self,
+        command: &[OsString],
+        capture_limit: usize,
+        env: Option<Vec<(OsString, OsString)>>,
+    ) -> Result<Output, LaunchError> {
         let options = SpawnOptions {
             stdin: Stdio::Null,
             stdout: Stdio::Piped,
             stderr: Stdio::Piped,
-            env: None,
+            env,
             grant: Vec::new(),
         };
         let mut child = self.spawn(command, options)?;
@@ -272,8 +283,10 @@ pub fn run(spec: &SandboxSpec, command: &[OsString]) -> Result<Output, LaunchErr
     Sandbox::new(spec)?.run(command, DEFAULT_CAPTURE_LIMIT)
 }
 
-/// A finished command's status, captured output and report.
-#[derive(Clone, Debug)]
+/// A finished command's status, captured output and report. It crosses the
+/// launcher helper's socket with the streams in hex, byte for byte.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(into = "crate::launcher::WireOutput", from = "crate::launcher::WireOutput")]
 pub struct Output {
     pub status: ExitStatus,
     pub stdout: Vec<u8>,

@@ -133,7 +133,8 @@
 //!   the launcher, which init takes over). The command cannot read it: init is non-dumpable, the command has no
 //!   capabilities, Landlock scopes ptrace and signals, and seccomp denies
 //!   ptrace and process_vm_readv. Keep secrets out of the launching process
-//!   anyway (launch from a small helper process if they cannot be).
+//!   anyway: a process that holds them launches through a [`Launcher`], a
+//!   helper started by exec that holds none (see its docs).
 //! - Landlock below ABI 9 cannot stop `connect` to a named Unix socket that is
 //!   mounted into the sandbox: never mount a directory holding one.
 //! - In `none` and `proxy` modes the command cannot bind TCP ports either
@@ -151,6 +152,7 @@ mod forward;
 mod init;
 mod landlock_rules;
 mod launch;
+mod launcher;
 mod mounts;
 mod plan;
 mod pool;
@@ -170,6 +172,10 @@ pub use cgroup::{OwnCgroup, own_cgroup};
 pub use child::{Child, ExitStatus};
 pub use error::{LaunchError, ProfileError};
 pub use launch::{DEFAULT_CAPTURE_LIMIT, Output, Sandbox, SpawnOptions, Stdio, run};
+pub use launcher::{
+    HelperCommand, LaunchRequest, Launcher, LauncherError, MAX_OUTPUT_LIMIT, MAX_REQUEST,
+    Rejection, ServeOptions, serve, serve_stdin,
+};
 pub use pool::{enable_namespace_pool, namespace_pool_failure};
 pub use probe::{Capability, HostProbe, ProbeCheck, probe};
 pub use profile::{

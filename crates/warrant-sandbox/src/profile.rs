@@ -231,8 +231,10 @@ impl Profile {
 }
 
 /// A profile bound to one launch context: the workspace and, in `proxy` mode,
-/// the host socket the forwarder connects to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// the host socket the forwarder connects to. It crosses the launcher
+/// helper's socket with its paths in hex, byte for byte.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "crate::launcher::WireSpec", from = "crate::launcher::WireSpec")]
 pub struct SandboxSpec {
     pub profile: Profile,
     /// Mounted read-write at the same path; the default working directory.
