@@ -230,8 +230,9 @@ pub fn builtin_rules() -> Option<&'static RuleSet> {
 }
 
 /// What a host name carries that must not go to a name server: vault
-/// secrets (with `scanner`) and well-known credentials, in any of the forms
-/// [`name_forms`] gives. Only names and rule ids, never values.
+/// secrets (with `scanner`) and well-known credentials, in the name as
+/// written and with its dots, then its hyphens too, taken out (a secret cut
+/// across labels). Only names and rule ids, never values.
 pub fn name_leak(host: &str, scanner: Option<&LeakScanner>, rules: &RuleSet) -> Option<Leak> {
     let mut leak = Leak::default();
     for form in name_forms(host) {

@@ -113,8 +113,10 @@ fn joined(value: &Value) -> [zeroize::Zeroizing<String>; 2] {
     [zeroize::Zeroizing::new(values.concat()), zeroize::Zeroizing::new(keys.concat())]
 }
 
-/// Scans an outgoing value (see [`joined`]) with `scanner`, and counts the
-/// pieces of secrets across its strings, in any order.
+/// Scans an outgoing value with `scanner`, as its string values joined in
+/// document order and its object keys joined likewise (a secret cut across
+/// adjacent values is whole again), and counts the pieces of secrets across
+/// its strings, in any order.
 pub fn scan_value(scanner: &LeakScanner, value: &Value) -> Option<Leak> {
     scan_value_in(scanner, &mut Exposure::default(), value)
 }

@@ -94,8 +94,9 @@ pub enum ControlRequest {
 }
 
 /// Something other than a tool call that policy asks a person about (a
-/// connection), as [`ask_person`] puts it to `warrant approvals`. It also
-/// travels over the control socket, from a run's proxy to the gateway.
+/// connection), as the gateway's `ask_person` puts it to `warrant
+/// approvals`. It also travels over the control socket, from a run's proxy
+/// to the gateway.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Question {
     pub agent: warrant_core::AgentId,

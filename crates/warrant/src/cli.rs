@@ -76,7 +76,7 @@ enum Command {
     /// identity of its own and the network only through Warrant.
     Run {
         /// `strict` (no network), `coding-agent` (egress through Warrant),
-        /// or a profile in <home>/profiles/NAME.toml.
+        /// or a profile in `<home>/profiles/NAME.toml`.
         #[arg(long, default_value = "strict")]
         profile: String,
         /// Also mount this path read-write (repeatable).
