@@ -4,10 +4,10 @@
 use crate::cli::print_json;
 use anyhow::{Result, bail};
 use clap::Subcommand;
-use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
+use warrant_audit_verify::{CheckedWitness, DeclaredReport, VerifyError, Witness};
 use warrant_state::Home;
 
 #[derive(Subcommand)]
@@ -26,6 +26,8 @@ pub enum AuditCommand {
     /// the log says it writes (which must be there, whole) and the default
     /// beside the home (`<home>-witness.jsonl`) when it exists.
     Verify {
+        /// Print the outcome as JSON (stable field names), for a failed
+        /// verification too, beside its reason on stderr.
         #[arg(long)]
         json: bool,
         /// A witness of this log (JSONL of signed checkpoints: the writer's
@@ -127,90 +129,59 @@ pub fn audit(home: &Home, cmd: AuditCommand) -> Result<ExitCode> {
 /// `audit verify`: the log against the home's key, and against a witness:
 /// the one given with --witness, else those the log declares (which must be
 /// there) and the default beside the home when it exists. A log that never
-/// declared a written witness is verified with a warning: its witness may
-/// never have been writable (see `warrant_audit::default_witness_path`).
+/// declared a written witness verifies, and the summary says that it has no
+/// witness: its witness may never have been writable (see
+/// `warrant_audit::default_witness_path`).
+///
+/// Prints the outcome as sentences, or as JSON with `--json` (for a failure
+/// too, beside the one-line reason on stderr); exit status 2 when the log
+/// does not verify.
 fn audit_verify(
     home: &Home,
     json: bool,
     witness: Option<PathBuf>,
     public_key: Option<PathBuf>,
 ) -> Result<ExitCode> {
-    use warrant_audit_verify::{CheckedWitness, Witness};
+    use warrant_audit_verify::{Failed, Verified};
     let db = home.audit_db();
     let pinned = public_key.as_deref().map(warrant_audit_verify::read_public_key).transpose()?;
     let log_key = home.load_audit_public_key()?;
-    let fail = |e: &dyn std::fmt::Display| {
-        eprintln!("warrant: audit verification failed: {e}");
-        Ok(ExitCode::from(2))
-    };
-    let checked = match witness {
-        Some(path) => {
-            let witness = match Witness::read(&path, pinned.as_ref()) {
-                Ok(witness) => witness,
-                Err(e) => return fail(&format_args!("witness `{}`: {e}", path.display())),
-            };
-            match warrant_audit_verify::verify_with_witness(&db, &witness, &log_key) {
-                Ok(report) => warrant_audit_verify::DeclaredReport {
-                    log: report.log.clone(),
-                    declared: Vec::new(),
-                    witnesses: vec![CheckedWitness { path, declared: false, report }],
-                },
-                Err(e) => return fail(&e),
+    match verify_log(&db, &log_key, witness, pinned.as_ref()) {
+        Ok(report) => {
+            let summary = Verified::new(&db, &report);
+            if json {
+                print_json(&summary)?;
+            } else {
+                println!("{summary}");
             }
+            Ok(ExitCode::SUCCESS)
         }
-        None => match warrant_audit_verify::verify_declared(&db, &log_key, pinned.as_ref()) {
-            Ok(checked) => checked,
-            Err(e) => return fail(&e),
-        },
+        Err(error) => {
+            eprintln!("warrant: audit verification failed: {error}");
+            if json {
+                print_json(&Failed::new(&error))?;
+            }
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// The log at `db` against the witness given, else against those it declares.
+fn verify_log(
+    db: &Path,
+    log_key: &[u8; 32],
+    witness: Option<PathBuf>,
+    pinned: Option<&[u8; 32]>,
+) -> Result<DeclaredReport, VerifyError> {
+    let Some(path) = witness else {
+        return warrant_audit_verify::verify_declared(db, log_key, pinned);
     };
-    if json {
-        let witnesses: Vec<Value> = checked
-            .witnesses
-            .iter()
-            .map(|CheckedWitness { path, declared, report: w }| {
-                json!({
-                    "path": path, "declared": declared, "lines": w.witness_lines,
-                    "witnessed_seq": w.witnessed_seq,
-                    "unwitnessed_records": w.unwitnessed_records, "torn_tail": w.torn_tail,
-                })
-            })
-            .collect();
-        print_json(&json!({
-            "ok": true, "report": checked.log, "witness": witnesses.first(),
-            "witnesses": witnesses, "declared": checked.declared,
-        }))?;
-    } else {
-        println!("audit log intact: {:?}", checked.log);
-    }
-    for CheckedWitness { path, report: w, .. } in &checked.witnesses {
-        let seq = w.witnessed_seq.map_or("none".to_owned(), |s| s.to_string());
-        eprintln!(
-            "warrant: witness `{}`: {} lines, latest checkpoint seq {seq}; the {} records after \
-             it are not witnessed (their removal would not be detected)",
-            path.display(),
-            w.witness_lines,
-            w.unwitnessed_records
-        );
-        if w.torn_tail {
-            eprintln!("warrant: the witness's last line was cut short and was skipped");
-        }
-    }
-    if checked.witnesses.is_empty() {
-        let declared = checked.declared.last().and_then(|d| d.path.as_deref());
-        let path = declared
-            .map(std::path::Path::to_owned)
-            .or_else(|| warrant_audit_verify::default_witness_path(&db))
-            .map_or("(none for this home)".into(), |p| p.display().to_string());
-        let why = if checked.declared.is_empty() {
-            "the log declares none"
-        } else {
-            "the log says it could not be written"
-        };
-        eprintln!(
-            "warrant: no witness at `{path}` ({why}): a log cut back or replaced with its key \
-             cannot be detected; keep a witness outside the home (`warrant audit \
-             export-witness`)"
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+    let witness = Witness::read(&path, pinned)
+        .map_err(|source| VerifyError::Witness { path: path.clone(), source })?;
+    let report = warrant_audit_verify::verify_with_witness(db, &witness, log_key)?;
+    Ok(DeclaredReport {
+        log: report.log.clone(),
+        declared: Vec::new(),
+        witnesses: vec![CheckedWitness { path, declared: false, report }],
+    })
 }

@@ -51,6 +51,19 @@ fn tempfile_dir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
+/// The log's last seq, its hash, and how many checkpoints it has.
+fn head(w: &Warrant) -> (i64, String, i64) {
+    Connection::open(w.home().join("audit.db"))
+        .unwrap()
+        .query_row(
+            "SELECT seq, hash, (SELECT count(*) FROM checkpoints) FROM records
+             ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+}
+
 fn tamper(w: &Warrant, sql: &str) -> warrant_test_support::Output {
     let copy = copy_home(w);
     Connection::open(copy.home().join("audit.db")).unwrap().execute_batch(sql).unwrap();
@@ -64,7 +77,7 @@ fn an_intact_log_verifies_and_every_kind_of_tampering_is_named() {
     let w = used_home();
     let ok = w.run(&["audit", "verify"]);
     assert_eq!(ok.code, 0, "{}", ok.stderr);
-    assert!(ok.stdout.contains("unsealed_records: 0"), "{}", ok.stdout);
+    assert!(ok.stdout.contains("seal them all"), "{}", ok.stdout);
 
     let edited =
         tamper(&w, "UPDATE records SET body = replace(body, 'allow', 'deny') WHERE seq = 6");
@@ -156,7 +169,7 @@ fn the_gateway_witnesses_its_shutdown_seal_beside_the_home() {
     assert_eq!(exported.json()["seq"], head, "sealed up to the last record");
     let ok = w.run(&["audit", "verify"]);
     assert_eq!(ok.code, 0, "{}", ok.stderr);
-    assert!(ok.stderr.contains("home-witness.jsonl"), "{}", ok.stderr);
+    assert!(ok.stdout.contains("home-witness.jsonl` (declared by the log)"), "{}", ok.stdout);
 }
 
 #[test]
@@ -289,4 +302,98 @@ fn records_after_the_latest_witnessed_checkpoint_can_still_be_cut_as_documented(
     sql(&w, &format!("DELETE FROM records WHERE seq > {}", sealed.unwrap_or(0)));
     let out = w.run(&["audit", "verify"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[test]
+fn verify_says_in_sentences_what_it_checked() {
+    let w = used_home();
+    let (seq, _, checkpoints) = head(&w);
+    let witness_lines = std::fs::read_to_string(witness(&w)).unwrap().lines().count();
+    let ok = w.run(&["audit", "verify"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let expected = format!(
+        "audit log intact: {seq} records, each chained to the one before it; {checkpoints} \
+         checkpoints signed by the audit key seal them all\n\
+         witness `{}` (declared by the log): {witness_lines} checkpoints up to record {seq}, all \
+         found in the log; it covers every record\n",
+        witness(&w).display()
+    );
+    assert_eq!(ok.stdout, expected);
+    assert_eq!(ok.stderr, "", "nothing to warn about");
+}
+
+#[test]
+fn a_failed_verify_names_the_record_and_what_is_wrong_with_it() {
+    let w = used_home();
+    let edited = tamper(&w, "UPDATE records SET body = body || ' ' WHERE seq = 6");
+    assert_eq!(edited.code, 2, "{}", edited.stderr);
+    let reason = "warrant: audit verification failed: audit record 6 is not as written: hash \
+                  does not match the record's contents";
+    assert!(edited.stderr.lines().any(|line| line == reason), "{}", edited.stderr);
+    assert_eq!(edited.stdout, "", "no verdict of intact, and no JSON unless asked");
+}
+
+#[test]
+fn verify_json_has_the_documented_fields_for_an_intact_and_a_tampered_log() {
+    let w = used_home();
+    let (seq, hash, checkpoints) = head(&w);
+    let witness_lines = std::fs::read_to_string(witness(&w)).unwrap().lines().count();
+    let out = w.run(&["audit", "verify", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = out.json();
+    let witness_path = witness(&w).display().to_string();
+    assert_eq!(
+        v,
+        json!({
+            "ok": true,
+            "log": {
+                "path": w.home().join("audit.db"),
+                "records": seq,
+                "head_hash": hash,
+                "checkpoints": checkpoints,
+                "last_checkpoint_seq": seq,
+                "unsealed_records": 0,
+            },
+            "witnesses": [{
+                "path": witness_path,
+                "declared": true,
+                "lines": witness_lines,
+                "witnessed_seq": seq,
+                "unwitnessed_records": 0,
+                "torn_tail": false,
+            }],
+            "declarations": [{
+                "seq": 1,
+                "ts_ms": v["declarations"][0]["ts_ms"],
+                "path": witness_path,
+                "required": false,
+                "written": true,
+            }],
+            "missing_witness": null,
+        })
+    );
+    assert!(v["declarations"][0]["ts_ms"].as_i64().is_some_and(|ts| ts > 0), "{v}");
+
+    let copy = copy_home(&w);
+    let edit = "UPDATE records SET body = body || ' ' WHERE seq = 6";
+    Connection::open(copy.home().join("audit.db")).unwrap().execute_batch(edit).unwrap();
+    let out = copy.run(&["audit", "verify", "--json"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert_eq!(
+        out.json(),
+        json!({"ok": false, "error": {
+            "kind": "record_tampered",
+            "seq": 6,
+            "checkpoint": null,
+            "path": null,
+            "message": "audit record 6 is not as written: hash does not match the record's contents",
+        }})
+    );
+    assert!(out.stderr.contains("audit verification failed: audit record 6"), "{}", out.stderr);
+
+    std::fs::remove_file(witness(&w)).unwrap();
+    let out = w.run(&["audit", "verify", "--json"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let error = &out.json()["error"];
+    assert_eq!((&error["kind"], &error["path"]), (&json!("witness_removed"), &json!(witness_path)));
 }
