@@ -30,6 +30,8 @@ use warrant_state::leases::{Lease, LeaseStore};
 use warrant_vault::scan::LeakScanner;
 use warrant_vault::{
     Binding, CredentialInfo, CredentialName, KeyCache, SecretValue, UnlockedVault, Vault,
+    placeholder_for,
+    swap::{SwapEntry, SwapParts},
 };
 
 /// The environment variable a passphrase may come from, for unattended use.
@@ -239,10 +241,103 @@ impl Broker {
         Ok(changed)
     }
 
-    /// The value of `name`, for injection the caller has authorized.
-    pub fn secret(&self, name: &str) -> Result<SecretValue, String> {
+    /// The value of `name`. Private: a value leaves the broker only as a
+    /// [`Grant`] ([`Broker::authorize`], [`Broker::authorize_spawn`]), inside
+    /// a swap entry whose every swap is authorized ([`Broker::swap_entry`]),
+    /// or as Warrant's own local CA key ([`Broker::local_ca_key`]).
+    fn open_value(&self, name: &str) -> Result<SecretValue, String> {
         let name = CredentialName::new(name).map_err(|e| e.to_string())?;
         self.vault.get(&name).map_err(|e| e.to_string())
+    }
+
+    /// The key of Warrant's local certificate authority, kept in the vault
+    /// under [`crate::LOCAL_CA_CREDENTIAL`] without a binding (so no use of
+    /// it can be authorized for anyone). Refused if that entry was given a
+    /// binding: then it is not Warrant's.
+    pub fn local_ca_key(&self) -> Result<SecretValue, String> {
+        let known = self.known();
+        let info = known
+            .credentials
+            .get(crate::LOCAL_CA_CREDENTIAL)
+            .ok_or("the vault holds no local CA key")?;
+        if info.binding != Binding::default() {
+            return Err(format!(
+                "`{}` has a binding, so it is not the key Warrant stored for itself",
+                crate::LOCAL_CA_CREDENTIAL
+            ));
+        }
+        self.open_value(crate::LOCAL_CA_CREDENTIAL)
+    }
+
+    /// `name` as an entry of a `warrant run`'s swapper: its placeholder goes
+    /// into the sandbox, and the proxy swaps the value in only for a request
+    /// [`Broker::authorize`] granted (binding, policy, lease), checked for
+    /// every credential a request would carry before it is sent.
+    pub fn swap_entry(&self, name: &str) -> Result<(SwapEntry, Option<String>), String> {
+        let known = self.known();
+        let info = known
+            .credentials
+            .get(name)
+            .ok_or_else(|| format!("there is no credential `{name}` in the vault"))?;
+        let secret = self.open_value(name)?;
+        let placeholder = placeholder_for(&secret).map_err(|e| e.to_string())?;
+        let entry = SwapEntry {
+            name: CredentialName::new(name).map_err(|e| e.to_string())?,
+            placeholder,
+            secret,
+            hosts: info.binding.hosts.clone(),
+            parts: SwapParts::ALL,
+        };
+        Ok((entry, info.binding.env.clone()))
+    }
+
+    /// Releases `credential` to upstream `upstream` as it starts (into its
+    /// environment or its request headers). The decision is the operator's
+    /// configuration: `configured` says whether `[upstreams.NAME.credentials]`
+    /// gives this credential to this upstream, and nothing else can. The
+    /// release is leased to the upstream (`upstream:NAME`) and recorded
+    /// (`credential_use` at `spawn`, and the lease) for the caller to commit
+    /// before it uses the value. Policy still decides each agent's use of the
+    /// upstream's credential, per call, before the call is forwarded.
+    pub fn authorize_spawn(
+        &self,
+        upstream: &str,
+        credential: &str,
+        configured: bool,
+    ) -> Authorized {
+        let mut records = Vec::new();
+        let known = self.known();
+        let mut record = json!({
+            "credential": credential,
+            "via": Via::Upstream.as_str(),
+            "tool": "",
+            "host": upstream,
+            "at": "spawn",
+            "bound": configured,
+            "rules": ["upstream-configuration"],
+        });
+        let refused = if !known.credentials.contains_key(credential) {
+            Some(format!("there is no credential named `{credential}` in the vault"))
+        } else if !configured {
+            Some(format!("credential `{credential}` is not configured for upstream `{upstream}`"))
+        } else {
+            None
+        };
+        if let Some(map) = record.as_object_mut() {
+            map.insert("outcome".into(), json!(if refused.is_some() { "deny" } else { "allow" }));
+            map.insert("reason".into(), json!(refused));
+        }
+        records.push((EventKind::CredentialUse, record));
+        if let Some(reason) = refused {
+            return Authorized { grant: Err(reason), records };
+        }
+        self.lease_and_open(
+            &format!("upstream:{upstream}"),
+            credential,
+            vec![upstream.to_owned()],
+            Via::Upstream,
+            records,
+        )
     }
 
     /// Stores a value Warrant keeps for itself (the local CA's key): no
@@ -345,15 +440,29 @@ impl Broker {
             Via::Upstream => vec![use_.host.to_owned()],
             _ => info.binding.hosts.clone(),
         };
+        self.lease_and_open(&agent.id, use_.credential, hosts, use_.via, records)
+    }
+
+    /// Takes (or reuses) the lease of `holder` on `credential` for `hosts`,
+    /// then opens the value: the last steps of every authorized release.
+    fn lease_and_open(
+        &self,
+        holder: &str,
+        credential: &str,
+        hosts: Vec<String>,
+        via: Via,
+        mut records: Vec<(EventKind, Value)>,
+    ) -> Authorized {
+        let known = self.known();
+        let Some(info) = known.credentials.get(credential) else {
+            return Authorized {
+                grant: Err(format!("there is no credential named `{credential}` in the vault")),
+                records,
+            };
+        };
         let now = UnixMillis::now();
-        let acquired = self.leases().acquire(
-            &agent.id,
-            use_.credential,
-            &hosts,
-            use_.via.as_str(),
-            self.lease_ttl,
-            now,
-        );
+        let acquired =
+            self.leases().acquire(holder, credential, &hosts, via.as_str(), self.lease_ttl, now);
         let acquired = match acquired {
             Ok(acquired) => acquired,
             Err(e) => {
@@ -369,16 +478,16 @@ impl Broker {
         if acquired.started {
             records.push((EventKind::LeaseStarted, lease_record(&acquired.lease)));
         }
-        let secret = match self.secret(use_.credential) {
+        let secret = match self.open_value(credential) {
             Ok(secret) => secret,
             Err(e) => {
                 return Authorized {
-                    grant: Err(format!("credential `{}` cannot be opened: {e}", use_.credential)),
+                    grant: Err(format!("credential `{credential}` cannot be opened: {e}")),
                     records,
                 };
             }
         };
-        self.mark_used(use_.credential);
+        self.mark_used(credential);
         let grant = Grant { lease: acquired.lease, binding: info.binding.clone(), secret };
         Authorized { grant: Ok(grant), records }
     }
@@ -416,6 +525,7 @@ pub fn header_value(
 pub fn lease_record(lease: &Lease) -> Value {
     json!({
         "lease": lease.id,
+        "holder": lease.agent,
         "credential": lease.credential,
         "hosts": lease.hosts,
         "via": lease.via,

@@ -25,8 +25,10 @@ use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::Duration;
 use warrant_audit::EventKind;
-use warrant_core::{AgentName, UnixMillis};
+use warrant_core::{AgentName, ToolName, UnixMillis};
 use warrant_identity::{Claims, DelegateRequest, TrustDomain};
+use warrant_policy::Permit;
+use warrant_state::config::BUILTIN_UPSTREAM;
 
 /// A child's lifetime when the caller names none (cut to the caller's).
 const DEFAULT_CHILD_TTL: Duration = Duration::from_secs(60 * 60);
@@ -43,23 +45,36 @@ struct SpawnArgs {
     ttl: Option<String>,
 }
 
-/// Runs built-in tool `tool` for `caller`, whose bearer token is `token`.
-/// The call was decided and permitted before it got here. `Err` is the
-/// text of a tool error for the agent.
+/// Runs the built-in tool `permit` is for, for `caller`, whose bearer token
+/// is `token`. The permit is spent; one for another agent or another
+/// upstream's tool runs nothing. `Err` is the text of a tool error for the
+/// agent.
 pub async fn call(
     gw: &Arc<Gateway>,
     caller: &Claims,
     token: Option<&str>,
-    tool: &str,
+    permit: Permit,
     arguments: Value,
 ) -> Result<CallToolResult, String> {
+    let tool = match ToolName::parse(permit.tool()) {
+        Ok(name)
+            if name.upstream().as_str() == BUILTIN_UPSTREAM
+                && permit.agent() == caller.agent_id.to_string() =>
+        {
+            name.tool().to_owned()
+        }
+        _ => return Err("warrant: internal error: permit does not match the call".to_owned()),
+    };
+    drop(permit);
+    let tool = tool.as_str();
     match tool {
         SPAWN_AGENT => spawn(gw, caller, token, arguments).await,
         HTTP_REQUEST => crate::http_tool::call(gw, caller, arguments).await,
         EXEC => {
             let workspace = workspace_of(gw, caller).await?;
             let sandbox = gw.config.sandbox.clone();
-            tokio::task::spawn_blocking(move || exec(&workspace, &sandbox, arguments))
+            let launcher = gw.launcher.clone();
+            tokio::task::spawn_blocking(move || exec(&workspace, &sandbox, launcher, arguments))
                 .await
                 .map_err(|e| format!("warrant: {e}"))?
         }
@@ -188,20 +203,22 @@ struct ExecArgs {
     timeout_s: Option<u64>,
 }
 
-/// Namespace pairs kept ready for `warrant__exec` once it has been called.
-const EXEC_NAMESPACES_AHEAD: usize = 2;
-
 /// Whether the pool's failure has been logged (once is enough).
 static POOL_FAILURE_LOGGED: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
-/// `warrant__exec`: `sh -c COMMAND` in a `strict` sandbox on the workspace.
-/// Runs on a blocking thread (the launch forks).
+/// `warrant__exec`: `sh -c COMMAND` in a `strict` sandbox on the workspace,
+/// launched by the sandbox helper (never by this process, which holds the
+/// keys and the vault). Runs on a blocking thread (it waits for the helper).
 fn exec(
     workspace: &std::path::Path,
     sandbox: &warrant_state::config::SandboxSettings,
+    launcher: Result<Arc<warrant_sandbox::Launcher>, String>,
     arguments: Value,
 ) -> Result<CallToolResult, String> {
+    let launcher = launcher.map_err(|why| {
+        format!("warrant: the command was not run: the sandbox helper is unavailable ({why})")
+    })?;
     let args: ExecArgs =
         serde_json::from_value(arguments).map_err(|e| format!("warrant: exec arguments: {e}"))?;
     let seconds = args.timeout_s.unwrap_or(DEFAULT_EXEC_SECONDS).clamp(1, MAX_EXEC_SECONDS);
@@ -210,10 +227,9 @@ fn exec(
     profile.limits.wall_clock_seconds = Some(seconds);
     let spec = sandbox.spec(profile, workspace);
     let command = [OsString::from("/bin/sh"), OsString::from("-c"), OsString::from(args.command)];
-    // From the first exec on, the next launches' user and network namespaces
-    // are made ahead, off the call's path (each serves one sandbox).
-    warrant_sandbox::enable_namespace_pool(EXEC_NAMESPACES_AHEAD);
-    if let Some(reason) = warrant_sandbox::namespace_pool_failure()
+    // The helper makes the next launches' user and network namespaces ahead,
+    // off the call's path, from its first launch on.
+    if let Some(reason) = launcher.namespace_pool_failure()
         && !POOL_FAILURE_LOGGED.swap(true, std::sync::atomic::Ordering::Relaxed)
     {
         tracing::warn!(
@@ -222,9 +238,11 @@ fn exec(
         );
     }
     // Refused, loudly, when a control cannot be applied: never unconfined.
-    let output = warrant_sandbox::Sandbox::new(&spec)
-        .and_then(|sandbox| sandbox.run(&command, MAX_EXEC_OUTPUT))
-        .map_err(|e| format!("warrant: the command was not run: {e}"))?;
+    // A helper that died mid-launch may have run it: that is said as it is.
+    let output = launcher.run(&spec, &command, MAX_EXEC_OUTPUT).map_err(|e| match e {
+        warrant_sandbox::LauncherError::HelperDied { .. } => format!("warrant: {e}"),
+        other => format!("warrant: the command was not run: {other}"),
+    })?;
     let body = json!({
         "exit_code": output.status.code(),
         "signal": output.status.signal(),

@@ -33,6 +33,9 @@ pub struct Gateway {
     pub auth_failures: AuthFailures,
     pub upstreams: BTreeMap<UpstreamName, Arc<Upstream>>,
     pub tools: ToolTable,
+    /// The sandbox helper `warrant__exec` launches through, started before
+    /// any key was loaded; why not, if it could not be started.
+    pub launcher: Result<Arc<warrant_sandbox::Launcher>, String>,
     /// The agent registry (kills, revocations, children, workspaces), opened
     /// once and shared with the CLI through SQLite.
     pub registry: Arc<warrant_identity::Registry>,
@@ -52,6 +55,8 @@ pub struct Gateway {
     pub tls_client: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
     /// Connected downstream sessions, told when the tools they may see change.
     downstream: Mutex<Vec<Peer<RoleServer>>>,
+    /// The `subscriptions/listen` streams of 2026-07-28 agents, told likewise.
+    pub listeners: crate::eras::listen::Listeners,
     /// The unlocked vault, when the home has one.
     pub broker: Option<Arc<warrant_broker::broker::Broker>>,
     /// Well-known credential formats, looked for in what crosses the gateway.
@@ -202,6 +207,7 @@ impl Gateway {
         killed: KillSet,
         audit: AuditLog,
         upstreams: BTreeMap<UpstreamName, Arc<Upstream>>,
+        launcher: Result<Arc<warrant_sandbox::Launcher>, String>,
         registry: Arc<warrant_identity::Registry>,
         pins: PinStore,
         signer: RootKey,
@@ -223,6 +229,7 @@ impl Gateway {
             auth_failures: AuthFailures::default(),
             upstreams,
             tools: ToolTable::default(),
+            launcher,
             registry,
             started_at: UnixMillis::now(),
             mcp_url: OnceLock::new(),
@@ -234,6 +241,7 @@ impl Gateway {
             signer,
             tls_client: OnceLock::new(),
             downstream: Mutex::new(Vec::new()),
+            listeners: Default::default(),
             broker,
             rules,
             fragments: warrant_broker::leak::FragmentLedger::new(),
@@ -268,9 +276,11 @@ impl Gateway {
     }
 
     /// Tells every connected agent that its tool list may have changed
-    /// (`notifications/tools/list_changed`), so it lists again. Sessions
+    /// (`notifications/tools/list_changed`, on a 2025-11-25 agent's session
+    /// or a 2026-07-28 agent's listen stream), so it lists again. Sessions
     /// that are gone are dropped.
     pub fn notify_tools_changed(self: &Arc<Self>) {
+        self.listeners.notify_tools_changed();
         let peers: Vec<Peer<RoleServer>> = match self.downstream.lock() {
             Ok(mut peers) => {
                 peers.retain(|p| !p.is_transport_closed());

@@ -8,6 +8,7 @@
 
 use crate::approvals;
 use crate::asking::{Ask, ask_person};
+use crate::eras::Era;
 use crate::gateway::Gateway;
 use crate::tools::{self, ToolEntry};
 use rmcp::ServerHandler;
@@ -16,8 +17,9 @@ use rmcp::model::{
     Implementation, ListPromptsRequestMethod, ListPromptsResult,
     ListResourceTemplatesRequestMethod, ListResourceTemplatesResult, ListResourcesRequestMethod,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    SubscriptionFilter,
 };
-use rmcp::service::{RequestContext, RoleServer};
+use rmcp::service::{RequestContext, RoleServer, SubscriptionContext};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
@@ -138,7 +140,8 @@ impl ServerHandler for GatewayHandler {
             .record_as(EventKind::ToolsListed, &claims, detail)
             .await
             .map_err(|e| ErrorData::internal_error(format!("audit log unavailable: {e}"), None))?;
-        Ok(ListToolsResult::with_all_items(visible))
+        let era = Era::of_agent(&context);
+        Ok(crate::eras::tools_result_for(era, visible, &self.get_info().server_info))
     }
 
     // Warrant proxies tools only (so far). Prompts and resources are not
@@ -182,12 +185,40 @@ impl ServerHandler for GatewayHandler {
         let stops = self.gw.kill_switches(&claims);
         let stopped = futures::future::select_all(stops.iter().map(|t| Box::pin(t.cancelled())));
         let tool = printable(&request.name);
+        let era = Era::of_agent(&context);
+        let output_schema =
+            self.gw.tools.get(&request.name).and_then(|e| e.exposed.output_schema.clone());
         let response = tokio::select! {
             biased;
             _ = stopped => self.stopped(&claims, &tool).await,
             response = self.call(&claims, token.as_deref(), request) => response,
         };
-        Ok(self.redact(&claims, &tool, response).await)
+        let response = self.redact(&claims, &tool, response).await;
+        Ok(crate::eras::to_agent(
+            era,
+            response,
+            output_schema.as_deref(),
+            &self.get_info().server_info,
+        ))
+    }
+
+    // A 2026-07-28 agent hears of tool changes only on a stream it opens;
+    // it is served while the agent may act, and ends with its credential.
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        crate::eras::listen::Listeners::accepted(requested)
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let claims = claims_of(context.request_context())?;
+        let stops = self.gw.kill_switches(&claims);
+        let stopped = futures::future::select_all(stops.iter().map(|t| Box::pin(t.cancelled())));
+        let stopped = async move {
+            stopped.await;
+        };
+        self.gw.listeners.serve(context, stopped, claims.expires_at).await
     }
 
     async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
@@ -307,6 +338,10 @@ impl GatewayHandler {
                 if given.is_empty() { "no tools".to_owned() } else { given.join(", ") }
             );
             return self.refuse(claims, &requested, &arguments, "not-delegated", reason).await;
+        }
+        if let Some(reason) = crate::eras::unrelayable_request(&request) {
+            let reason = reason.to_owned();
+            return self.refuse(claims, &requested, &arguments, "input-responses", reason).await;
         }
         if let Err(reason) = tools::check_arguments(&entry, &arguments, &gw.config.gateway) {
             return self.refuse(claims, &requested, &arguments, "invalid-arguments", reason).await;
@@ -506,7 +541,8 @@ impl GatewayHandler {
         received: Instant,
     ) -> CallToolResponse {
         let gw = &self.gw;
-        if permit.tool() != entry.name.as_str() {
+        // The permit must be for this call: this tool, this agent.
+        if permit.tool() != entry.name.as_str() || permit.agent() != claims.agent_id.to_string() {
             return refusal("warrant: internal error: permit does not match the call".into());
         }
         // A kill that landed between authentication and now.
@@ -514,7 +550,7 @@ impl GatewayHandler {
             return self.stopped(claims, entry.name.as_str()).await;
         }
         if entry.name.upstream().as_str() == BUILTIN_UPSTREAM {
-            return self.builtin(claims, token, entry, permit, arguments).await;
+            return self.builtin(claims, token, permit, arguments).await;
         }
         let Some(upstream) = gw.upstreams.get(entry.name.upstream()) else {
             return refusal(format!(
@@ -525,9 +561,9 @@ impl GatewayHandler {
         if let Err(text) = self.upstream_credentials(claims, entry).await {
             return refusal(text);
         }
+        let permit_rules = permit.rules().to_vec();
         let started = Instant::now();
-        let result =
-            upstream.call(entry.name.tool(), arguments, gw.config.gateway.call_timeout).await;
+        let result = upstream.call(permit, arguments, gw.config.gateway.call_timeout).await;
         // Time spent in the upstream, and in Warrant before forwarding
         // (validation, decision, the decision's audit commit, any approval).
         let upstream_us = micros(started.elapsed());
@@ -546,7 +582,7 @@ impl GatewayHandler {
                 };
                 (
                     EventKind::CallResult,
-                    json!({"tool": entry.name.as_str(), "is_error": is_error, "upstream_us": upstream_us, "before_us": before_us, "result": shape, "permit_rules": permit.rules()}),
+                    json!({"tool": entry.name.as_str(), "is_error": is_error, "upstream_us": upstream_us, "before_us": before_us, "result": shape, "permit_rules": permit_rules}),
                     response,
                 )
             }
@@ -568,22 +604,22 @@ impl GatewayHandler {
         &self,
         claims: &Claims,
         token: Option<&str>,
-        entry: &ToolEntry,
         permit: Permit,
         arguments: Option<rmcp::model::JsonObject>,
     ) -> CallToolResponse {
         let arguments = Value::Object(arguments.unwrap_or_default());
-        let result =
-            crate::builtin::call(&self.gw, claims, token, entry.name.tool(), arguments).await;
+        let tool = permit.tool().to_owned();
+        let permit_rules = permit.rules().to_vec();
+        let result = crate::builtin::call(&self.gw, claims, token, permit, arguments).await;
         let (kind, detail, response) = match result {
             Ok(r) => (
                 EventKind::CallResult,
-                json!({"tool": entry.name.as_str(), "is_error": false, "builtin": true, "permit_rules": permit.rules()}),
+                json!({"tool": tool, "is_error": false, "builtin": true, "permit_rules": permit_rules}),
                 CallToolResponse::Complete(r),
             ),
             Err(text) => (
                 EventKind::CallFailed,
-                json!({"tool": entry.name.as_str(), "error": text, "builtin": true}),
+                json!({"tool": tool, "error": text, "builtin": true}),
                 refusal(text),
             ),
         };

@@ -32,6 +32,9 @@ pub fn router(gw: Arc<Gateway>, port: u16, shutdown: CancellationToken) -> Route
         .with_allowed_origins(origins)
         .enforce_origin_validation()
         .with_max_request_body_bytes(gw.config.gateway.max_message_bytes)
+        // A 2026-07-28 request (no session) whose answer is one message gets
+        // it as a JSON body rather than an SSE stream of one event.
+        .with_json_response(true)
         .with_cancellation_token(shutdown);
     let handler = GatewayHandler { gw: gw.clone() };
     let mcp = StreamableHttpService::new(

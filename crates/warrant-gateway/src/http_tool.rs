@@ -389,28 +389,25 @@ impl warrant_egress::Gate for ToolGate {
         let method = method_of(&destination.kind);
         let me = warrant_identity::Claims::facts(&self.caller);
         let chain = warrant_identity::Claims::ancestor_facts(&self.caller);
-        // Any denial refuses; otherwise the first rule that asks is put to
-        // a person, once for the whole chain.
-        let mut asks = None;
-        for agent in std::iter::once(&me).chain(chain.iter()) {
-            let decision = self.gw.policy.decide_connect(&ConnectRequest {
-                agent,
+        // Decided for the caller and each ancestor (warrant-policy): any
+        // denial refuses; otherwise the first rule that asks is put to a
+        // person, once for the whole chain.
+        let decision = self.gw.policy.decide_connect_in_custody(
+            &ConnectRequest {
+                agent: &me,
                 host: &destination.host,
                 port: destination.port,
                 method: &method,
                 declared: self.declared.as_deref() == Some(destination.host.as_str()),
                 now: UnixMillis::now(),
-            });
-            match decision {
-                Decision::Allow { .. } => {}
-                Decision::Ask { rules, .. } => {
-                    asks = asks.or_else(|| rules.first().cloned());
-                }
-                Decision::Deny { .. } => {
-                    return connect_verdict(&decision, "");
-                }
-            }
-        }
+            },
+            &chain,
+        );
+        let asks = match &decision {
+            Decision::Allow { .. } => None,
+            Decision::Ask { rules, .. } => rules.first().cloned(),
+            Decision::Deny { .. } => return connect_verdict(&decision, ""),
+        };
         let Some(rule) = asks else { return Verdict::Allow };
         let agent_name = self.caller.name.to_string();
         let question = connection_question(

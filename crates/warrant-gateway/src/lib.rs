@@ -15,6 +15,7 @@ mod asking;
 mod builtin;
 mod catalog;
 mod control;
+mod eras;
 pub mod explain;
 mod files;
 mod gateway;
@@ -82,6 +83,10 @@ pub struct UpOptions {
 
 /// Runs the gateway until SIGINT or SIGTERM.
 pub async fn serve(home: &Home, options: UpOptions) -> Result<(), GatewayError> {
+    // First, before any key is made, loaded or unlocked: the helper that
+    // launches `warrant__exec` sandboxes starts as a fresh image of this
+    // binary, so no sandbox's init is ever a copy of a process holding them.
+    let launcher = start_sandbox_helper();
     home.init()?;
     home.check()?;
     let mut config = Config::load(&home.config())?;
@@ -137,6 +142,7 @@ pub async fn serve(home: &Home, options: UpOptions) -> Result<(), GatewayError> 
                 up.clone(),
                 config.gateway.call_timeout,
                 broker.clone(),
+                audit.clone(),
             );
             (name.clone(), Arc::new(up))
         })
@@ -151,6 +157,7 @@ pub async fn serve(home: &Home, options: UpOptions) -> Result<(), GatewayError> 
         killed,
         audit.clone(),
         upstreams,
+        launcher,
         std::sync::Arc::new(registry),
         pins,
         root,
@@ -303,6 +310,23 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
+    }
+}
+
+/// The hidden argument that makes the `warrant` binary the sandbox helper.
+pub const SANDBOX_HELPER_ARG: &str = "__sandbox-helper";
+
+/// Starts the sandbox helper (`/proc/self/exe __sandbox-helper`: the same
+/// binary even if the file was replaced since). If it cannot start,
+/// `warrant__exec` refuses with the reason; the rest of the gateway runs.
+fn start_sandbox_helper() -> Result<Arc<warrant_sandbox::Launcher>, String> {
+    let command = warrant_sandbox::HelperCommand::new("/proc/self/exe").arg(SANDBOX_HELPER_ARG);
+    match warrant_sandbox::Launcher::start(command) {
+        Ok(launcher) => Ok(Arc::new(launcher)),
+        Err(e) => {
+            tracing::warn!(error = %e, "the sandbox helper did not start; warrant__exec will refuse");
+            Err(e.to_string())
+        }
     }
 }
 

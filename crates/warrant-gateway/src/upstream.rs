@@ -12,11 +12,14 @@ use rmcp::service::{ClientLifecycleMode, ClientServiceExt, NotificationContext, 
 use rmcp::transport::TokioChildProcess;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde::Serialize;
+use serde_json::Value;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use warrant_core::{UnixMillis, UpstreamName};
+use warrant_audit::{AuditEvent, AuditLog};
+use warrant_core::{ToolName, UnixMillis, UpstreamName};
+use warrant_policy::Permit;
 use warrant_state::config::{Protocol, UpstreamConfig, UpstreamTransport};
 use warrant_vault::SecretValue;
 
@@ -51,6 +54,16 @@ pub enum CallError {
     Timeout { upstream: String, secs: u64 },
     #[error("upstream `{upstream}` failed the call: {message}")]
     Failed { upstream: String, message: String },
+    #[error(
+        "the call's permit is for `{tool}`, not a tool of upstream `{upstream}`; nothing was sent"
+    )]
+    NotPermitted { upstream: String, tool: String },
+    #[error("upstream `{upstream}` answered in a form Warrant cannot relay: {reason}")]
+    Unrelayable {
+        upstream: String,
+        #[source]
+        reason: crate::eras::Unrelayable,
+    },
 }
 
 /// One configured upstream.
@@ -62,6 +75,8 @@ pub struct Upstream {
     status: RwLock<UpstreamStatus>,
     /// Where its credentials come from (`None`: it has none).
     broker: Option<Arc<warrant_broker::broker::Broker>>,
+    /// Where the release of its credentials at each start is recorded.
+    audit: AuditLog,
     /// Notified to make the supervisor restart it (a credential rotated).
     restart: Notify,
 }
@@ -80,6 +95,7 @@ impl Upstream {
         config: UpstreamConfig,
         call_timeout: Duration,
         broker: Option<Arc<warrant_broker::broker::Broker>>,
+        audit: AuditLog,
     ) -> Self {
         let transport = match config.transport {
             UpstreamTransport::Stdio { .. } => "stdio",
@@ -101,6 +117,7 @@ impl Upstream {
             peer: RwLock::new(None),
             status: RwLock::new(status),
             broker,
+            audit,
             restart: Notify::new(),
         }
     }
@@ -111,17 +128,27 @@ impl Upstream {
         self.restart.notify_one();
     }
 
-    /// The values of its credentials, by variable or header, opened now.
-    fn credential_values(&self) -> Result<Vec<(String, SecretValue, Option<String>)>, String> {
+    /// The values of its credentials, by variable or header, released now
+    /// by the broker for this start (configured for this upstream, leased to
+    /// it, recorded before use).
+    async fn credential_values(
+        &self,
+    ) -> Result<Vec<(String, SecretValue, Option<String>)>, String> {
         let mut values = Vec::new();
         for (key, name) in &self.config.credentials {
             let broker = self.broker.as_ref().ok_or_else(|| {
                 format!("credential `{name}` is configured but the vault is not unlocked")
             })?;
-            let secret = broker.secret(name).map_err(|e| format!("credential `{name}`: {e}"))?;
-            let format =
-                broker.known().credentials.get(name).and_then(|i| i.binding.format.clone());
-            values.push((key.clone(), secret, format));
+            let authorized = broker.authorize_spawn(self.name.as_str(), name, true);
+            for (kind, detail) in authorized.records {
+                let Value::Object(detail) = detail else { continue };
+                self.audit
+                    .append(AuditEvent { kind, agent: None, detail })
+                    .await
+                    .map_err(|e| format!("credential `{name}` not released: audit log: {e}"))?;
+            }
+            let grant = authorized.grant.map_err(|e| format!("credential `{name}`: {e}"))?;
+            values.push((key.clone(), grant.secret, grant.binding.format.clone()));
         }
         Ok(values)
     }
@@ -130,26 +157,43 @@ impl Upstream {
         self.status.read().ok().map(|s| s.clone())
     }
 
-    /// Calls `tool` (the upstream's own name) once, within `timeout`.
+    /// Calls the tool `permit` is for, once, within `timeout`. The permit is
+    /// spent: one decision, one call. A permit for another upstream's tool
+    /// sends nothing.
     pub async fn call(
         &self,
-        tool: &str,
+        permit: Permit,
         arguments: Option<JsonObject>,
         timeout: Duration,
     ) -> Result<CallToolResponse, CallError> {
+        let tool = match ToolName::parse(permit.tool()) {
+            Ok(name) if name.upstream() == &self.name => name.tool().to_owned(),
+            _ => {
+                return Err(CallError::NotPermitted {
+                    upstream: self.name.to_string(),
+                    tool: permit.tool().to_owned(),
+                });
+            }
+        };
+        drop(permit);
         let peer = self
             .peer
             .read()
             .ok()
             .and_then(|p| p.clone())
             .ok_or_else(|| CallError::Unavailable(self.name.to_string()))?;
-        let mut params = CallToolRequestParams::new(tool.to_owned());
+        let mut params = CallToolRequestParams::new(tool);
         params.arguments = arguments;
         match tokio::time::timeout(timeout, peer.call_tool_once(params)).await {
             Err(_) => {
                 Err(CallError::Timeout { upstream: self.name.to_string(), secs: timeout.as_secs() })
             }
-            Ok(Ok(response)) => Ok(response),
+            Ok(Ok(response)) => {
+                let upstream = self.name.to_string();
+                crate::eras::from_upstream(response)
+                    .map(CallToolResponse::Complete)
+                    .map_err(|reason| CallError::Unrelayable { upstream, reason })
+            }
             Ok(Err(rmcp::ServiceError::TransportClosed)) => {
                 Err(CallError::Unavailable(self.name.to_string()))
             }
@@ -233,7 +277,7 @@ impl Upstream {
         };
         let running = match &self.config.transport {
             UpstreamTransport::Stdio { command, env, cwd } => {
-                let secrets = self.credential_values()?;
+                let secrets = self.credential_values().await?;
                 let transport = spawn_stdio(self, command, env, &secrets, cwd.as_deref())
                     .map_err(|e| format!("cannot start `{}`: {e}", command.join(" ")))?;
                 drop(secrets);
@@ -245,7 +289,7 @@ impl Upstream {
             UpstreamTransport::Http { url } => {
                 // Every agent's calls to this upstream share one session; let
                 // as many be in flight as agents are likely to make at once.
-                let headers = credential_headers(self.credential_values()?)?;
+                let headers = credential_headers(self.credential_values().await?)?;
                 let transport = rmcp::transport::StreamableHttpClientTransport::from_config(
                     StreamableHttpClientTransportConfig::with_uri(url.as_str())
                         .max_concurrent_requests(MAX_HTTP_IN_FLIGHT)
@@ -261,6 +305,21 @@ impl Upstream {
 
         let peer = running.peer().clone();
         let stop = running.cancellation_token();
+        // A 2026-07-28 upstream announces tool changes only on a stream
+        // opened to it: open it before the listing it must not miss.
+        let follow = crate::eras::listen::follow_upstream(
+            self.name.as_str(),
+            &peer,
+            changed.clone(),
+            self.call_timeout,
+        );
+        let _following = tokio::select! {
+            () = shutdown.cancelled() => {
+                stop.cancel();
+                return Ok(());
+            }
+            following = follow => following,
+        };
         // Listing is bounded like a call: a server that never answers it is
         // as dead as one that exits.
         let list_timeout = self.call_timeout;
@@ -397,5 +456,84 @@ struct UpstreamClient {
 impl ClientHandler for UpstreamClient {
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.changed.notify_one();
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use warrant_policy::{
+        AgentFacts, CallRequest, Decision, PolicyEngine, PolicySource, ToolFacts,
+    };
+
+    /// A permit for `upstream__tool`, from a policy that allows everything.
+    fn permit_for(upstream: &str, tool: &str) -> Permit {
+        let engine = PolicyEngine::new(&[PolicySource::new(
+            "all.cedar",
+            "permit (principal, action, resource);",
+        )])
+        .unwrap();
+        let operator = "operator:test".to_owned();
+        let agent = AgentFacts {
+            id: "7d3c2f4e-1a2b-4c3d-8e9f-0a1b2c3d4e5f".into(),
+            name: "a".into(),
+            task: String::new(),
+            spiffe_id: String::new(),
+            spawned_by: operator.clone(),
+            depth: 0,
+            custody: vec![operator],
+        };
+        let facts = ToolFacts {
+            name: format!("{upstream}__{tool}"),
+            tool: tool.into(),
+            upstream: upstream.into(),
+            read_only: true,
+            destructive: false,
+            idempotent: true,
+            open_world: false,
+            trusted: true,
+        };
+        let request = CallRequest {
+            agent: &agent,
+            tool: &facts,
+            arguments: &serde_json::json!({}),
+            tainted: false,
+            now: UnixMillis::now(),
+            command: None,
+        };
+        match engine.decide(&request) {
+            Decision::Allow { permit, .. } => permit,
+            other => panic!("not allowed: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_permit_for_another_upstreams_tool_sends_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir(&home).unwrap();
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let options = warrant_audit::AuditOptions {
+            witness: Some(dir.path().join("witness.jsonl")),
+            syslog: None,
+            ..Default::default()
+        };
+        let audit = AuditLog::open(&home.join("audit.db"), key, options).unwrap();
+        let config = UpstreamConfig {
+            transport: UpstreamTransport::Http { url: "http://127.0.0.1:9/mcp".into() },
+            trusted: false,
+            protocol: Protocol::Auto,
+            quarantine_new_tools: true,
+            credentials: Default::default(),
+        };
+        let name = UpstreamName::parse("notes").unwrap();
+        let upstream = Upstream::new(name, config, Duration::from_secs(1), None, audit);
+        let refused = upstream.call(permit_for("mail", "send"), None, Duration::from_secs(1)).await;
+        assert!(matches!(refused, Err(CallError::NotPermitted { .. })), "{refused:?}");
+        // The upstream's own tool gets past the permit check (and finds the
+        // upstream not connected).
+        let own = upstream.call(permit_for("notes", "send"), None, Duration::from_secs(1)).await;
+        assert!(matches!(own, Err(CallError::Unavailable(_))), "{own:?}");
     }
 }

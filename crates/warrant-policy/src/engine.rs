@@ -207,6 +207,64 @@ impl PolicyEngine {
         )
     }
 
+    /// Decides a connection (`Action::"connect"`) for the agent and, for a
+    /// child, for every ancestor too, as [`Self::decide_in_custody`] does for
+    /// calls: any denial refuses (an ancestor's saying so), otherwise every
+    /// rule that asks, the agent's own first, is put to a person once for the
+    /// whole chain. Both of Warrant's egress paths (a `warrant run` proxy and
+    /// `warrant__http_request`) decide through this.
+    pub fn decide_connect_in_custody(
+        &self,
+        req: &ConnectRequest<'_>,
+        ancestors: &[AgentFacts],
+    ) -> Decision {
+        let own = self.decide_connect(req);
+        if ancestors.is_empty() || own.outcome() == crate::Outcome::Deny {
+            return own;
+        }
+        let resource = format!("{}:{}", req.host, req.port);
+        let mut asks: Vec<RuleRef> = Vec::new();
+        for ancestor in ancestors {
+            match self.decide_connect(&ConnectRequest { agent: ancestor, ..*req }) {
+                Decision::Deny { rules, reason, diagnostics } => {
+                    return Decision::Deny {
+                        rules,
+                        reason: format!(
+                            "`{resource}` is beyond what ancestor `{}` may reach: {reason}",
+                            ancestor.name
+                        ),
+                        diagnostics,
+                    };
+                }
+                Decision::Ask { rules, .. } => asks.extend(rules),
+                Decision::Allow { .. } => {}
+            }
+        }
+        if asks.is_empty() {
+            return own;
+        }
+        let (mut rules, permitted, pending, diagnostics) = match own {
+            Decision::Allow { permit, diagnostics, .. } => {
+                (Vec::new(), permit.into_rules(), None, diagnostics)
+            }
+            Decision::Ask { pending, rules, diagnostics } => {
+                (rules, Vec::new(), Some(pending), diagnostics)
+            }
+            deny @ Decision::Deny { .. } => return deny,
+        };
+        for rule in asks {
+            if !rules.contains(&rule) {
+                rules.push(rule);
+            }
+        }
+        let ask_ids = rules.iter().map(|r| r.id.clone()).collect();
+        let pending = match pending {
+            Some(pending) => pending.with_ask_rules(ask_ids),
+            None => PendingApproval::new(&resource, &req.agent.id, permitted, ask_ids),
+        };
+        Decision::Ask { pending, rules, diagnostics }
+    }
+
     /// Decides one use of a vault credential (`Action::"use_credential"`) by
     /// the agent and, for a child, by every ancestor too: the strictest
     /// answer wins, as for calls. An `@ask` rule counts as a deny here: a

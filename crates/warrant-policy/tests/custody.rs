@@ -123,3 +123,62 @@ fn the_childs_own_deny_comes_first_and_every_generation_counts() {
     let read = tool("fs", "read", true, false);
     assert_eq!(decide(&engine, &stranger, &[lead], &read, json!({})).outcome(), Outcome::Deny);
 }
+
+/// Connections: `helper` may reach anything; the lead only docs.example,
+/// and it asks a person about uploads.example.
+const CONNECT_POLICY: &str = r#"
+@id("helper-reaches-anything")
+permit (principal, action == Action::"connect", resource)
+when { principal.name == "helper" };
+
+@id("lead-reaches-docs")
+permit (principal, action == Action::"connect", resource)
+when { principal.name == "lead" && (resource.name == "docs.example" || resource.name == "uploads.example") };
+
+@id("uploads-ask") @ask("uploads leave the machine")
+forbid (principal, action == Action::"connect", resource)
+when { principal.name == "lead" && resource.name == "uploads.example" };
+"#;
+
+fn connect(
+    engine: &PolicyEngine,
+    who: &AgentFacts,
+    ancestors: &[AgentFacts],
+    host: &str,
+) -> Decision {
+    let req = warrant_policy::ConnectRequest {
+        agent: who,
+        host,
+        port: 443,
+        method: "POST",
+        declared: false,
+        now: NOW,
+    };
+    engine.decide_connect_in_custody(&req, ancestors)
+}
+
+#[test]
+fn a_child_reaches_no_host_its_parent_could_not_and_a_parents_ask_is_asked() {
+    let engine = engine(CONNECT_POLICY);
+    let lead = agent("lead");
+    let helper = child("helper", &lead);
+
+    // On its own, `helper` reaches anything.
+    assert_eq!(connect(&engine, &helper, &[], "evil.example").outcome(), Outcome::Allow);
+    // As the lead's child it reaches only what the lead may: the lead's
+    // default deny refuses, naming the ancestor.
+    let refused = connect(&engine, &helper, std::slice::from_ref(&lead), "evil.example");
+    assert_eq!(refused.outcome(), Outcome::Deny);
+    assert!(refused.reason().unwrap_or_default().contains("ancestor `lead`"), "{refused:?}");
+    assert_eq!(
+        connect(&engine, &helper, std::slice::from_ref(&lead), "docs.example").outcome(),
+        Outcome::Allow
+    );
+    // The lead's ask holds for its child: a person is asked, by the lead's rule.
+    let asked = connect(&engine, &helper, std::slice::from_ref(&lead), "uploads.example");
+    assert_eq!(asked.outcome(), Outcome::Ask);
+    assert!(asked.rules().iter().any(|r| r.id == "uploads-ask"), "{asked:?}");
+    // The lead itself is asked too; and its own deny is never widened.
+    assert_eq!(connect(&engine, &lead, &[], "uploads.example").outcome(), Outcome::Ask);
+    assert_eq!(connect(&engine, &lead, &[], "evil.example").outcome(), Outcome::Deny);
+}

@@ -64,14 +64,18 @@ impl warrant_egress::Gate for RunGate {
     async fn decide(&self, destination: &Destination) -> Verdict {
         let method = method_of(&destination.kind);
         let declared = is_declared(&self.declared, &destination.host);
-        let decision = self.policy.decide_connect(&ConnectRequest {
-            agent: &self.agent,
-            host: &destination.host,
-            port: destination.port,
-            method: &method,
-            declared,
-            now: UnixMillis::now(),
-        });
+        // A run's identity is spawned by the operator: it has no ancestors.
+        let decision = self.policy.decide_connect_in_custody(
+            &ConnectRequest {
+                agent: &self.agent,
+                host: &destination.host,
+                port: destination.port,
+                method: &method,
+                declared,
+                now: UnixMillis::now(),
+            },
+            &[],
+        );
         // A default deny of a host the run did not declare says how to.
         let hint = if declared || !decision.rules().is_empty() {
             String::new()

@@ -48,11 +48,11 @@ use warrant_broker::{Broker, Known, LOCAL_CA_CREDENTIAL, Use, Via};
 use warrant_egress::{Blocked, EgressRequest, Interception, LocalCa, ResponseFilter};
 use warrant_policy::{AgentFacts, PolicyEngine};
 use warrant_state::Home;
+use warrant_vault::SecretValue;
 use warrant_vault::fragments::Exposure;
 use warrant_vault::rules::{Action, RuleSet};
 use warrant_vault::scan::{Encoding, LeakScanner, StreamRedactor};
-use warrant_vault::swap::{OutgoingRequest, SwapEntry, SwapParts, Swapper};
-use warrant_vault::{CredentialName, SecretValue, placeholder_for};
+use warrant_vault::swap::{OutgoingRequest, Swapper};
 
 /// Variables that point TLS clients in the sandbox at the local CA.
 const CA_VARIABLES: &[&str] = &[
@@ -76,7 +76,7 @@ fn run_error(message: impl Into<String>) -> RunError {
 pub(crate) fn local_ca(home: &Home, broker: &Broker) -> Result<LocalCa, RunError> {
     let cert_path = home.local_ca();
     if broker.known().credentials.contains_key(LOCAL_CA_CREDENTIAL) && cert_path.exists() {
-        let key = broker.secret(LOCAL_CA_CREDENTIAL).map_err(run_error)?;
+        let key = broker.local_ca_key().map_err(run_error)?;
         let key = key.expose_str().ok_or_else(|| run_error("the local CA key is not PEM"))?;
         let cert = std::fs::read_to_string(&cert_path)
             .map_err(|e| run_error(format!("cannot read `{}`: {e}", cert_path.display())))?;
@@ -137,33 +137,22 @@ pub(crate) struct Prepare<'a> {
 
 impl RunCredentials {
     pub(crate) fn prepare(p: Prepare<'_>) -> Result<Self, RunError> {
-        let known = p.broker.known();
         let mut entries = Vec::new();
         let mut grant = Vec::new();
         let mut placeholders = Vec::new();
         for name in p.names {
-            let info = known.credentials.get(name).ok_or_else(|| {
-                run_error(format!(
-                    "--credential `{name}`: there is no such credential in the vault"
-                ))
-            })?;
-            let variable = info.binding.env.clone().ok_or_else(|| {
+            let (entry, variable) = p
+                .broker
+                .swap_entry(name)
+                .map_err(|e| run_error(format!("--credential `{name}`: {e}")))?;
+            let variable = variable.ok_or_else(|| {
                 run_error(format!(
                     "--credential `{name}`: it has no environment variable to go in; add it again with `--env VAR`"
                 ))
             })?;
-            let secret = p.broker.secret(name).map_err(run_error)?;
-            let placeholder = placeholder_for(&secret)
-                .map_err(|e| run_error(format!("--credential `{name}`: {e}")))?;
-            grant.push((variable, placeholder.as_str().to_owned()));
-            placeholders.push(placeholder.as_str().to_owned());
-            entries.push(SwapEntry {
-                name: CredentialName::new(name).map_err(|e| run_error(e.to_string()))?,
-                placeholder,
-                secret,
-                hosts: info.binding.hosts.clone(),
-                parts: SwapParts::ALL,
-            });
+            grant.push((variable, entry.placeholder.as_str().to_owned()));
+            placeholders.push(entry.placeholder.as_str().to_owned());
+            entries.push(entry);
         }
         let swapper = if entries.is_empty() {
             None

@@ -14,6 +14,13 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // `warrant up` starts this binary again as its sandbox helper before it
+    // loads any key: a fresh image that only launches sandboxes.
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(warrant_gateway::SANDBOX_HELPER_ARG))
+    {
+        return warrant_sandbox::serve_stdin(warrant_sandbox::ServeOptions::default());
+    }
     let args = cli::Args::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

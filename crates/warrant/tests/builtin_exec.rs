@@ -120,3 +120,101 @@ fn the_default_policy_asks_a_person_before_a_command_runs() {
     assert!(!result(&out, 0).0, "{out}");
     assert!(ws.join("made").exists());
 }
+
+/// The parent pid of process `pid`, from `/proc/PID/stat`.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid ...`: comm may hold spaces; it ends at the last ')'.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The pids whose parent is `parent`.
+fn children_of(parent: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| parent_of(*pid) == Some(parent))
+        .collect()
+}
+
+/// Whether `needle` is anywhere in the readable memory of process `pid`.
+/// `None` when the memory cannot be read at all (not root, or gone).
+fn memory_holds(pid: u32, needle: &[u8]) -> Option<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
+    let mut read_any = false;
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else { continue };
+        if !perms.starts_with('r') || line.ends_with("[vvar]") || line.ends_with("[vsyscall]") {
+            continue;
+        }
+        let (start, end) = range.split_once('-').unwrap();
+        let (start, end) =
+            (u64::from_str_radix(start, 16).unwrap(), u64::from_str_radix(end, 16).unwrap());
+        let mut region = vec![0u8; usize::try_from(end - start).unwrap()];
+        if mem.seek(SeekFrom::Start(start)).is_err() || mem.read_exact(&mut region).is_err() {
+            continue;
+        }
+        read_any = true;
+        if region.windows(needle.len()).any(|w| w == needle) {
+            return Some(true);
+        }
+    }
+    read_any.then_some(false)
+}
+
+#[test]
+fn exec_is_launched_by_a_helper_that_never_held_the_keys() {
+    let w = Warrant::new(BIN);
+    if !doctor_ok(&w) {
+        return;
+    }
+    std::fs::write(w.home().join("policy/default.cedar"), POLICY).unwrap();
+    let ws = w.dir.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    let (_, token) = w.spawn_agent("builder", &["--workspace", ws.to_str().unwrap()]);
+    let gw = w.up();
+    // The audit key's seed, as the gateway holds it in memory (raw bytes).
+    let hex_seed = std::fs::read_to_string(w.home().join("keys/audit.key")).unwrap();
+    let seed = hex::decode(hex_seed.trim()).unwrap();
+
+    let (url, t) = (gw.url.clone(), token.clone());
+    let call = std::thread::spawn(move || client(&url, Some(&t), &json!([exec("sleep 3")])));
+    // The helper is the gateway's child running `warrant __sandbox-helper`;
+    // the sandbox's init is the helper's child, never the gateway's.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (helper, init) = loop {
+        let helper = children_of(gw.pid()).into_iter().find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == b"__sandbox-helper"))
+        });
+        if let Some(helper) = helper
+            && let Some(init) = children_of(helper).first().copied()
+        {
+            break (helper, init);
+        }
+        assert!(std::time::Instant::now() < deadline, "no sandbox appeared under a helper");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(
+        !children_of(gw.pid()).iter().any(|pid| !children_of(*pid).is_empty() && *pid != helper),
+        "a sandbox was launched by the gateway itself"
+    );
+    match memory_holds(gw.pid(), &seed) {
+        // The control: the scan finds the key where it is.
+        Some(found) => assert!(found, "the gateway's memory should hold the audit key's seed"),
+        None => {
+            eprintln!("SKIP: process memory cannot be read here (needs root)");
+            return;
+        }
+    }
+    assert_eq!(memory_holds(helper, &seed), Some(false), "the helper holds the audit key");
+    if let Some(found) = memory_holds(init, &seed) {
+        assert!(!found, "the sandbox's init holds the audit key");
+    }
+    let out = call.join().unwrap();
+    let (err, text) = result(&out, 0);
+    assert!(!err, "{text}");
+}

@@ -228,13 +228,23 @@ fn an_upstream_gets_its_token_and_the_agent_never_sees_or_sends_it() {
     let uses: Vec<&Value> = records.iter().filter(|r| r["kind"] == "credential_use").collect();
     assert!(!uses.is_empty());
     assert!(uses.iter().all(|r| r["body"]["via"] == "upstream" && r["body"]["outcome"] == "allow"));
-    assert_eq!(of("lease_started"), 1, "one lease for the agent's first use");
+    // The value went into the upstream's environment at its start by a
+    // recorded release (no agent: the configuration decided it), and each
+    // agent use was decided on its own.
+    let at_spawn: Vec<&&Value> = uses.iter().filter(|r| r["body"]["at"] == "spawn").collect();
+    assert_eq!(at_spawn.len(), 1, "{uses:?}");
+    assert!(at_spawn[0]["agent"].is_null() && at_spawn[0]["body"]["host"] == "gh", "{uses:?}");
+    assert!(uses.iter().any(|r| r["agent"].is_string()), "{uses:?}");
+    let leases: Vec<&Value> = records.iter().filter(|r| r["kind"] == "lease_started").collect();
+    assert_eq!(leases.len(), 2, "one lease for the upstream's start, one for the agent's first use");
+    assert!(leases.iter().any(|r| r["body"]["holder"] == "upstream:gh"), "{leases:?}");
 
     // Rotation: leases end, the upstream restarts with the new value.
     let rotated = fresh_token();
     let out = w.run_with_input(&["vault", "rotate", "github"], &format!("{rotated}\n"));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.contains("1 lease(s) ended"), "{}", out.stdout);
+    // The upstream's lease and the agent's.
+    assert!(out.stdout.contains("2 lease(s) ended"), "{}", out.stdout);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let out = client(&gw.url, Some(&agent), &json!([call("gh__token_digest", json!({}))]));
@@ -615,8 +625,11 @@ fn an_http_upstream_gets_its_credential_in_a_header_and_no_other_upstream_does()
     assert!(!out.to_string().contains(&token));
     let uses: Vec<Value> =
         audit_records(&w).into_iter().filter(|r| r["kind"] == "credential_use").collect();
-    assert_eq!(uses.len(), 1, "only the call to the upstream that holds it: {uses:?}");
-    assert_eq!(uses[0]["body"]["host"], "remote");
+    // Its release at the upstream's start, and the one call to the upstream
+    // that holds it; nothing for the other upstream.
+    assert_eq!(uses.len(), 2, "{uses:?}");
+    assert!(uses.iter().all(|u| u["body"]["host"] == "remote"), "{uses:?}");
+    assert_eq!(uses.iter().filter(|u| u["body"]["at"] == "spawn").count(), 1, "{uses:?}");
     drop(gw);
     assert!(files_holding(&w.home(), token.as_bytes()).is_empty());
 }
