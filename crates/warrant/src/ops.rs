@@ -224,14 +224,64 @@ pub fn spawn_agent(home: &Home, name: &str, options: SpawnOptions<'_>) -> Result
 /// One agent in `agents list`: its record, and its state with what its
 /// ancestors' revocation or stop means for it.
 #[derive(Serialize)]
+#[serde(into = "ListedAgent")]
 pub struct AgentView {
-    #[serde(flatten)]
     pub record: AgentRecord,
     /// `active`, `expired`, `revoked`, `stopped`, or `revoked`/`stopped`
     /// through an ancestor (see `because_of`).
     pub state: String,
     /// The ancestor whose revocation or stop this agent's state comes from.
     pub because_of: Option<String>,
+}
+
+impl Clone for AgentView {
+    fn clone(&self) -> Self {
+        Self {
+            record: self.record.clone(),
+            state: self.state.clone(),
+            because_of: self.because_of.clone(),
+        }
+    }
+}
+
+/// An agent as `agents list --json` prints it: named as `agents spawn
+/// --json` names a new one (`id`, `parent`, times in RFC 3339).
+#[derive(Serialize)]
+struct ListedAgent {
+    id: String,
+    name: String,
+    spiffe_id: String,
+    task: String,
+    spawned_by: String,
+    depth: u32,
+    parent: Option<String>,
+    tools: Option<Vec<String>>,
+    issued_at: String,
+    expires_at: String,
+    revoked_at: Option<String>,
+    state: String,
+    because_of: Option<String>,
+}
+
+impl From<AgentView> for ListedAgent {
+    fn from(view: AgentView) -> Self {
+        let r = view.record;
+        Self {
+            id: r.agent_id.to_string(),
+            name: r.name.to_string(),
+            spiffe_id: r.spiffe_id,
+            task: r.task,
+            spawned_by: r.spawned_by,
+            depth: r.depth,
+            parent: r.parent_id.map(|p| p.to_string()),
+            tools: r.tools,
+            issued_at: r.issued_at.to_rfc3339(),
+            expires_at: r.expires_at.to_rfc3339(),
+            revoked_at: r.revoked_at.map(|t| t.to_rfc3339()),
+            state: view.state,
+            because_of: view.because_of,
+        }
+    }
 }
 
 /// `warrant agents list`: every agent, in tree order (each parent followed

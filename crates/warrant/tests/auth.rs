@@ -80,7 +80,7 @@ fn a_revoked_agent_is_refused_by_the_running_gateway() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|a| a["agent_id"] == id.as_str() && !a["revoked_at"].is_null())
+            .any(|a| a["id"] == id.as_str() && !a["revoked_at"].is_null())
     );
 }
 

@@ -292,3 +292,17 @@ fn policy_explain_refuses_a_name_that_stands_for_agents_decided_differently() {
     assert_eq!(exact.json()["agent"]["custody"].as_array().unwrap().len(), 3, "{}", exact.stdout);
     assert!(exact.stdout.contains(&parent), "{}", exact.stdout);
 }
+
+#[test]
+fn agents_spawn_and_list_name_an_agent_the_same_way() {
+    let w = Warrant::new(BIN);
+    let spawned = w.run(&["agents", "spawn", "lead", "--json"]).json();
+    let listed = w.run(&["agents", "list", "--json"]).json();
+    let listed = &listed[0];
+    for key in
+        ["id", "name", "spiffe_id", "task", "spawned_by", "depth", "parent", "tools", "expires_at"]
+    {
+        assert!(spawned.get(key).is_some(), "spawn --json lacks `{key}`: {spawned}");
+        assert_eq!(listed.get(key), spawned.get(key), "`{key}` differs: {listed} vs {spawned}");
+    }
+}

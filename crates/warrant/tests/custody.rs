@@ -114,7 +114,7 @@ fn a_child_gets_only_what_its_parent_had_and_its_chain_is_in_every_record() {
     let order: Vec<&str> =
         list.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
     assert_eq!(order, ["lead", "helper", "helper"], "{list}");
-    assert_eq!(list[1]["parent_id"], lead_id.as_str());
+    assert_eq!(list[1]["parent"], lead_id.as_str());
     let text = w.run(&["agents", "list"]).stdout;
     assert!(text.contains("└ helper"), "{text}");
 }

@@ -122,7 +122,7 @@ fn a_run_cannot_see_keys_write_outside_or_reach_the_network_and_its_identity_end
     assert!(started[0]["seq"].as_u64() < of("sandbox_exited")[0]["seq"].as_u64());
     // Its identity ended with it.
     let agents = w.run(&["agents", "list", "--json"]).json();
-    let me = agents.as_array().unwrap().iter().find(|a| a["agent_id"] == id.as_str()).unwrap();
+    let me = agents.as_array().unwrap().iter().find(|a| a["id"] == id.as_str()).unwrap();
     assert_eq!(me["state"], "revoked", "{me}");
     assert_eq!(w.run(&["audit", "verify"]).code, 0);
 }
