@@ -18,7 +18,8 @@
 //! rewritten together with the log (cut back to the same checkpoint): from
 //! the log alone, that cannot be told.
 
-use crate::verify::{WitnessDeclaration, verify, verify_with_witness};
+use crate::shape::refuse;
+use crate::verify::{WitnessDeclaration, check_with_witness, verify_chain};
 use crate::witness::{Witness, WitnessError, default_witness_path};
 use crate::{VerifyError, VerifyReport, WitnessReport};
 use serde::Serialize;
@@ -58,8 +59,9 @@ pub struct CheckedWitness {
 /// ([`VerifyError::WitnessRemoved`]), unreadable, empty while the log has
 /// checkpoints, or behind the log's latest checkpoint
 /// ([`VerifyError::WitnessBehind`]); and for everything
-/// [`verify_with_witness`] refuses. The log is walked once on its own, then
-/// once per witness.
+/// [`crate::verify_with_witness`] refuses; last, for a body that is not its
+/// kind's shape ([`VerifyError::Malformed`]). The log is walked once on its
+/// own, then once per witness.
 pub fn verify_declared(
     path: &Path,
     log_key: &[u8; 32],
@@ -73,7 +75,8 @@ pub fn verify_declared(
             witnessed_key: hex::encode(pinned),
         });
     }
-    let log = verify(path, log_key)?;
+    // A malformed body is reported last, after every witness is checked.
+    let (log, malformed) = verify_chain(path, log_key)?;
     let declared = binding(&log);
     let mut witnesses: Vec<CheckedWitness> = Vec::new();
     for declaration in declared.iter().filter(|d| d.written) {
@@ -96,7 +99,7 @@ pub fn verify_declared(
             }
             Err(source) => return Err(VerifyError::Witness { path: witness_path.clone(), source }),
         };
-        let report = verify_with_witness(path, &witness, log_key)?;
+        let (report, _) = check_with_witness(path, &witness, log_key)?;
         if let Some(checkpoint_seq) = log.last_checkpoint_seq
             && report.witnessed_seq.is_none_or(|seq| seq < checkpoint_seq)
         {
@@ -115,13 +118,14 @@ pub fn verify_declared(
     {
         let witness = Witness::read(&default, pinned)
             .map_err(|source| VerifyError::Witness { path: default.clone(), source })?;
-        let report = verify_with_witness(path, &witness, log_key)?;
+        let (report, _) = check_with_witness(path, &witness, log_key)?;
         witnesses.push(CheckedWitness { path: default, declared: false, report });
     }
     // Last, so that a witness that remembers more says how much was cut.
     if log.records == 0 {
         return Err(VerifyError::Emptied);
     }
+    refuse(malformed)?;
     Ok(DeclaredReport { log, declared, witnesses })
 }
 

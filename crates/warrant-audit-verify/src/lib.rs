@@ -13,7 +13,11 @@
 //! This crate deliberately does not depend on `warrant-audit`: it
 //! re-implements the format below from this text, so that a bug in the
 //! writer's hashing cannot vouch for itself. It never writes to a log, holds
-//! no signing key and does not ship records anywhere.
+//! no signing key and does not ship records anywhere. What it shares with
+//! the writer's callers is `warrant-audit-events`, the type of each kind's
+//! body (types only: no I/O, no hashing, no signing), so that it can check
+//! every body against its kind's shape; a wrong type would be wrong for
+//! both, and only that check rests on shared code.
 //!
 //! # Format `warrant-audit/v1`
 //!
@@ -51,6 +55,14 @@
 //!   version that writes declarations starts with one at seq 1. `meta` may
 //!   hold `witness_declaration`, the writer's unsigned pointer to the latest
 //!   declaration; the verifier ignores it.
+//!
+//! - Every other record's `kind` is an event kind of `warrant-audit-events`
+//!   and its `body` that kind's shape ([`Record::event`] reads it so).
+//!   [`verify`] reports the first record that is not
+//!   ([`VerifyError::Malformed`]), after every other check: its chain
+//!   holds, so a writer that does not keep to the types wrote it (another
+//!   version, or a caller not yet moved to them), or it was appended after
+//!   the last checkpoint, or with the key.
 //!
 //! # What verification proves, and what it cannot
 //!
@@ -101,6 +113,7 @@
 mod declared;
 mod format;
 mod read;
+mod shape;
 mod summary;
 mod verify;
 mod witness;
@@ -169,4 +182,10 @@ pub enum VerifyError {
          since)"
     )]
     Emptied,
+    #[error(
+        "audit record {seq} is not a well-formed `{kind}` record: {reason} (its chain holds: a \
+         writer that does not keep to the record types wrote it so, or it was appended after the \
+         last checkpoint or with the audit key)"
+    )]
+    Malformed { seq: u64, kind: String, reason: String },
 }

@@ -7,6 +7,7 @@ use rusqlite::OptionalExtension;
 use serde::Serialize;
 use serde_json::Value;
 use std::path::Path;
+use warrant_audit_events::{Event, EventKind, ParseError};
 use warrant_core::UnixMillis;
 
 /// One record as stored, with its body parsed. Serialises as one JSONL line
@@ -22,6 +23,19 @@ pub struct Record {
     pub body: Value,
     pub prev_hash: String,
     pub hash: String,
+}
+
+impl Record {
+    /// The body read as its kind's type (`warrant-audit-events`), for an
+    /// exporter that maps fields rather than copying JSON. `Err` for the
+    /// writer's own `audit_witness` records, for kinds this version does not
+    /// know, and for bodies not of their kind's shape (which [`crate::verify`]
+    /// reports).
+    pub fn event(&self) -> Result<Event, ParseError> {
+        let kind = EventKind::parse(&self.kind)
+            .ok_or_else(|| ParseError::UnknownKind { kind: self.kind.clone() })?;
+        Event::from_value(kind, self.body.clone())
+    }
 }
 
 /// Up to `limit` records with seq greater than `after_seq`, in seq order.

@@ -96,7 +96,8 @@ pub struct Failed {
 pub struct FailureSummary {
     /// One of [`VerifyError::kind`]'s names.
     pub kind: &'static str,
-    /// The first record found not as written (`record_tampered`).
+    /// The first record found not as written (`record_tampered`), or not
+    /// of its kind's shape (`record_malformed`).
     pub seq: Option<u64>,
     /// The checkpoint found invalid (`bad_checkpoint`).
     pub checkpoint: Option<i64>,
@@ -153,7 +154,9 @@ impl From<&CheckedWitness> for WitnessSummary {
 impl Failed {
     pub fn new(error: &VerifyError) -> Self {
         let (seq, checkpoint) = match error {
-            VerifyError::Tampered { seq, .. } => (Some(*seq), None),
+            VerifyError::Tampered { seq, .. } | VerifyError::Malformed { seq, .. } => {
+                (Some(*seq), None)
+            }
             VerifyError::BadCheckpoint { id, .. } => (None, Some(*id)),
             _ => (None, None),
         };
@@ -197,6 +200,7 @@ impl VerifyError {
             Self::WitnessBehind { .. } => "witness_cut",
             Self::Witness { .. } => "bad_witness",
             Self::Emptied => "log_emptied",
+            Self::Malformed { .. } => "record_malformed",
         }
     }
 }

@@ -4,12 +4,15 @@
 //! checkpoint is reported before anything it might claim), then the records
 //! in seq order, each against its predecessor, its own contents and any
 //! checkpoint that seals it, and any witnessed checkpoint of its seq, and
-//! last the checkpoints, then the witnessed ones, that point past the end.
+//! then the checkpoints, then the witnessed ones, that point past the end.
+//! The first record whose body is not its kind's shape (`shape.rs`) is
+//! reported last of all, once every other check holds.
 
 use crate::VerifyError;
 use crate::format::{
     DeclarationBody, GENESIS_HASH, WITNESS_KIND, checkpoint_message, open_v1, record_hash,
 };
+use crate::shape::{Malformed, refuse, shape_problem};
 use crate::witness::{Witness, WitnessEntry, check_entry};
 use ed25519_dalek::{Signature, VerifyingKey};
 use rusqlite::{Connection, Row};
@@ -61,6 +64,17 @@ struct CheckpointRow {
 /// Opens the database read-only; a live writer may keep appending, and the
 /// report describes one consistent snapshot.
 pub fn verify(path: &Path, public_key: &[u8; 32]) -> Result<VerifyReport, VerifyError> {
+    let (report, malformed) = verify_chain(path, public_key)?;
+    refuse(malformed)?;
+    Ok(report)
+}
+
+/// [`verify`] without the last check: the first malformed record, if any,
+/// is returned with the report instead of refused.
+pub(crate) fn verify_chain(
+    path: &Path,
+    public_key: &[u8; 32],
+) -> Result<(VerifyReport, Option<Malformed>), VerifyError> {
     walk(path, public_key, &BTreeMap::new())
 }
 
@@ -93,6 +107,17 @@ pub fn verify_with_witness(
     witness: &Witness,
     log_key: &[u8; 32],
 ) -> Result<WitnessReport, VerifyError> {
+    let (report, malformed) = check_with_witness(path, witness, log_key)?;
+    refuse(malformed)?;
+    Ok(report)
+}
+
+/// [`verify_with_witness`] without the last check, as [`verify_chain`].
+pub(crate) fn check_with_witness(
+    path: &Path,
+    witness: &Witness,
+    log_key: &[u8; 32],
+) -> Result<(WitnessReport, Option<Malformed>), VerifyError> {
     let key = witness.public_key().unwrap_or(log_key);
     if key != log_key {
         return Err(VerifyError::KeyReplaced {
@@ -100,27 +125,30 @@ pub fn verify_with_witness(
             witnessed_key: hex::encode(key),
         });
     }
-    let log = walk(path, key, witness.heads())?;
+    let (log, malformed) = walk(path, key, witness.heads())?;
     let witnessed_seq = witness.latest().map(|entry| entry.seq);
     if witnessed_seq.is_none() && log.checkpoints > 0 {
         return Err(VerifyError::Unwitnessed { checkpoints: log.checkpoints });
     }
-    Ok(WitnessReport {
+    let report = WitnessReport {
         unwitnessed_records: log.records - witnessed_seq.unwrap_or(0),
         witnessed_seq,
         witness_lines: witness.lines(),
         torn_tail: witness.torn_tail(),
         log,
-    })
+    };
+    Ok((report, malformed))
 }
 
-/// The log's latest checkpoint as a witness line, once the log verifies
-/// against `public_key`; `None` when it has no checkpoint yet.
+/// The log's latest checkpoint as a witness line, once the log's chain and
+/// checkpoints verify against `public_key` (a body not of its kind's shape
+/// does not keep a checkpoint from being witnessed); `None` when it has no
+/// checkpoint yet.
 pub fn latest_checkpoint(
     path: &Path,
     public_key: &[u8; 32],
 ) -> Result<Option<WitnessEntry>, VerifyError> {
-    let report = verify(path, public_key)?;
+    let (report, _) = verify_chain(path, public_key)?;
     let Some(seq) = report.last_checkpoint_seq else { return Ok(None) };
     let conn = open_v1(path)?;
     let read_err = |source| VerifyError::Read { path: path.to_owned(), source };
@@ -156,7 +184,7 @@ fn walk(
     path: &Path,
     public_key: &[u8; 32],
     witnessed: &BTreeMap<u64, String>,
-) -> Result<VerifyReport, VerifyError> {
+) -> Result<(VerifyReport, Option<Malformed>), VerifyError> {
     let key = VerifyingKey::from_bytes(public_key).map_err(|_| VerifyError::PublicKey)?;
     let conn = open_v1(path)?;
     let read_err = |source| VerifyError::Read { path: path.to_owned(), source };
@@ -176,6 +204,7 @@ fn walk(
     let mut head = GENESIS_HASH.to_owned();
     let mut before_head: Option<String> = None;
     let mut witness_declarations = Vec::new();
+    let mut malformed = None;
     while let Some(row) = rows.next().map_err(read_err)? {
         let expected = last_seq + 1;
         let record = read_row(row, expected)?;
@@ -231,6 +260,10 @@ fn walk(
         }
         if record.kind == WITNESS_KIND {
             witness_declarations.push(declaration(&record)?);
+        } else if malformed.is_none()
+            && let Some(reason) = shape_problem(&record.kind, &record.body)
+        {
+            malformed = Some(Malformed { seq: record.seq, kind: record.kind.clone(), reason });
         }
         before_head = Some(std::mem::replace(&mut head, record.hash));
         last_seq = record.seq;
@@ -249,14 +282,15 @@ fn walk(
     {
         return Err(VerifyError::Shrunken { log_seq: last_seq, witnessed_seq });
     }
-    Ok(VerifyReport {
+    let report = VerifyReport {
         records: last_seq,
         checkpoints: checkpoints.len() as u64,
         last_checkpoint_seq,
         head_hash: (last_seq > 0).then_some(head),
         unsealed_records: last_seq - last_checkpoint_seq.unwrap_or(0),
         witness_declarations,
-    })
+    };
+    Ok((report, malformed))
 }
 
 /// Reads a chained `audit_witness` record. The writer writes no other

@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{TempDir, sealed_log, signing_key};
-use serde_json::json;
+use common::{TempDir, event, sealed_log, signing_key};
+use serde_json::{Value, json};
 use warrant_audit::{AuditLog, AuditOptions};
 use warrant_audit_verify::{head_seq, read_records};
 
@@ -15,7 +15,7 @@ fn records_are_read_in_pages_after_a_seq() {
     let seqs: Vec<u64> = page.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, vec![5, 6, 7]);
     // Event n is at seq n + 1, after the witness declaration.
-    assert_eq!(page[1].body["n"], json!(5));
+    assert_eq!(page[1].body, Value::Object(event(5).detail));
     assert_eq!(page[1].kind, "agent_revoked");
     assert_eq!(page[1].agent.as_deref(), Some("agent-2"));
     assert_eq!(page[1].prev_hash, page[0].hash);
@@ -50,4 +50,21 @@ fn an_empty_log_has_no_head() {
         .unwrap();
     assert_eq!(head_seq(&dir.db()).unwrap(), None);
     assert!(read_records(&dir.db(), 0, 10).unwrap().is_empty());
+}
+
+#[test]
+fn an_exported_record_reads_as_its_kinds_type() {
+    let dir = sealed_log();
+    let records = read_records(&dir.db(), 0, usize::MAX).unwrap();
+    assert_eq!(records[0].kind, "audit_witness");
+    assert!(records[0].event().is_err(), "the writer's own record has no event type");
+    for record in &records[1..] {
+        let event = record.event().unwrap();
+        assert_eq!(event.kind().as_str(), record.kind);
+        // The same fields, but for a `null` one the type leaves out.
+        let typed = serde_json::to_value(&event).unwrap();
+        for (key, value) in record.body.as_object().unwrap() {
+            assert_eq!(typed.get(key).unwrap_or(&Value::Null), value, "seq {}", record.seq);
+        }
+    }
 }

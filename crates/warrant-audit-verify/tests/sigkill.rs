@@ -3,14 +3,14 @@
 //!
 //! The test re-executes its own binary as the child: with `CHILD_ENV` set,
 //! `child_appends_until_killed` appends from several tasks and prints
-//! `ack <seq> <n>` after each acknowledged append; the parent kills it with
-//! SIGKILL after some acks and checks each acked record is on disk.
+//! `ack <seq> <hash>` after each acknowledged append; the parent kills it
+//! with SIGKILL after some acks and checks each acked record is on disk with
+//! the hash it was acknowledged with (which covers its kind, agent and body).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 mod common;
 
 use common::{TempDir, event, public_key, signing_key};
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -35,20 +35,20 @@ fn acknowledged_records_survive_sigkill_and_the_log_verifies() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut acked: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut acked: BTreeMap<u64, String> = BTreeMap::new();
     let started = Instant::now();
     while acked.len() < KILL_AFTER {
         assert!(started.elapsed() < Duration::from_secs(60), "child too slow");
         let line = lines.next().expect("child exited before the kill").unwrap();
-        if let Some((seq, n)) = parse_ack(&line) {
-            acked.insert(seq, n);
+        if let Some((seq, hash)) = parse_ack(&line) {
+            acked.insert(seq, hash);
         }
     }
     child.kill().unwrap(); // SIGKILL on Unix
     // Acks printed before the kill landed are still in the pipe.
     for line in lines {
-        if let Some((seq, n)) = parse_ack(&line.unwrap()) {
-            acked.insert(seq, n);
+        if let Some((seq, hash)) = parse_ack(&line.unwrap()) {
+            acked.insert(seq, hash);
         }
     }
     child.wait().unwrap();
@@ -57,16 +57,15 @@ fn acknowledged_records_survive_sigkill_and_the_log_verifies() {
     let last_acked = *acked.keys().last().unwrap();
     assert!(report.records >= last_acked, "{report:?} lost acked seq {last_acked}");
     let records = read_records(&dir.db(), 0, usize::MAX).unwrap();
-    let on_disk: BTreeMap<u64, serde_json::Value> =
-        records.into_iter().map(|r| (r.seq, r.body["n"].clone())).collect();
-    for (seq, n) in &acked {
-        assert_eq!(on_disk.get(seq), Some(&json!(n)), "acked seq {seq} is not as written");
+    let on_disk: BTreeMap<u64, String> = records.into_iter().map(|r| (r.seq, r.hash)).collect();
+    for (seq, hash) in &acked {
+        assert_eq!(on_disk.get(seq), Some(hash), "acked seq {seq} is not as written");
     }
 }
 
-fn parse_ack(line: &str) -> Option<(u64, u64)> {
+fn parse_ack(line: &str) -> Option<(u64, String)> {
     let mut words = line.strip_prefix("ack ")?.split(' ');
-    Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))
+    Some((words.next()?.parse().ok()?, words.next()?.to_owned()))
 }
 
 /// The child half; does nothing unless started by the test above.
@@ -91,7 +90,7 @@ fn child_appends_until_killed() {
                 for i in 0..50_000u64 {
                     let n = task * 1_000_000 + i;
                     let record = log.append(event(n)).await.unwrap();
-                    println!("ack {} {n}", record.seq);
+                    println!("ack {} {}", record.seq, record.hash);
                 }
             }));
         }

@@ -41,11 +41,18 @@ fn legacy_log(dir: &TempDir, records: i64) {
     .unwrap();
     let mut prev = "0".repeat(64);
     for seq in 1..=records {
-        append_forged(&conn, seq, "decision", &format!("{{\"n\":{seq}}}"), &mut prev);
+        append_forged(&conn, seq, "decision", &decision_body(seq), &mut prev);
     }
     if records > 0 {
         seal(&conn, records, &prev);
     }
+}
+
+/// A well-formed `decision` body, told apart by `n`.
+fn decision_body(n: i64) -> String {
+    format!(
+        r#"{{"arguments":{{"n":{n}}},"custody":["operator:t"],"outcome":"deny","reason":"r","rules":["unknown-tool"],"tool":"t__x"}}"#
+    )
 }
 
 /// Appends a well-formed record at `seq` after the head `prev`, as anyone

@@ -10,9 +10,16 @@
 //! This crate deliberately does not verify logs, read them back for export,
 //! or ship them anywhere: that is `warrant-audit-verify`, which re-implements
 //! the format below from this text rather than depending on this crate, so a
-//! bug in the writer cannot hide itself from the verifier. It also does not
-//! decide what goes into an event's detail beyond offering
-//! [`redact_arguments`], the default treatment of tool arguments.
+//! bug in the writer cannot hide itself from the verifier.
+//!
+//! What each kind's body holds is defined once, in `warrant-audit-events`
+//! (one serde type per [`EventKind`], re-exported here). [`AuditLog::append_body`]
+//! and [`AuditEvent::of`] record such a typed body; [`AuditLog::append`] with
+//! an [`AuditEvent`] built field by field still takes any object, for call
+//! sites not yet moved to the types, and does not check it (the verifier
+//! reports a body that is not its kind's shape). Beyond the types, the
+//! writer offers [`redact_arguments`], the default treatment of tool
+//! arguments.
 //!
 //! # Format `warrant-audit/v1`
 //!
@@ -94,9 +101,10 @@ mod redact;
 mod witness;
 mod writer;
 
-pub use event::{AuditEvent, Checkpoint, EventKind, RecordRef};
+pub use event::{AuditEvent, Checkpoint, RecordRef};
 pub use log::{AuditError, AuditLog, AuditOptions, Durability};
 pub use redact::redact_arguments;
+pub use warrant_audit_events::EventKind;
 pub use witness::{DEFAULT_SYSLOG_SOCKET, default_witness_path};
 
 /// The value of `meta.format` this crate writes and accepts.

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::oneshot;
+use warrant_audit_events::Body;
 use warrant_core::CanonicalJsonError;
 
 /// WAL pages between SQLite's automatic checkpoints (16 MiB at 4 KiB pages).
@@ -90,6 +91,10 @@ pub enum AuditError {
     Spawn(std::io::Error),
     #[error("event detail cannot be written as canonical json: {0}")]
     Body(CanonicalJsonError),
+    #[error("a `{kind}` body cannot be serialized: {source}")]
+    Serialize { kind: &'static str, source: serde_json::Error },
+    #[error("a `{kind}` body does not serialize as a json object")]
+    NotAnObject { kind: &'static str },
     #[error("audit write failed: {reason}")]
     Write { reason: String },
     #[error("audit log failed earlier and accepts no more records: {reason}")]
@@ -205,6 +210,26 @@ impl AuditLog {
         self.inner.group.lead(event)
     }
 
+    /// Appends `body` as a record of its kind, about `agent` if any, as
+    /// [`append`](Self::append) does: the typed way to record.
+    pub async fn append_body<B: Body>(
+        &self,
+        agent: Option<&str>,
+        body: &B,
+    ) -> Result<RecordRef, AuditError> {
+        self.append(about(agent, AuditEvent::of(body)?)).await
+    }
+
+    /// [`append_body`](Self::append_body) for synchronous callers; blocks
+    /// like [`append_blocking`](Self::append_blocking).
+    pub fn append_body_blocking<B: Body>(
+        &self,
+        agent: Option<&str>,
+        body: &B,
+    ) -> Result<RecordRef, AuditError> {
+        self.append_blocking(about(agent, AuditEvent::of(body)?))
+    }
+
     /// Writes a signed checkpoint of the current head now, after everything
     /// queued before it. `None` when no record was written since the last
     /// checkpoint. Blocks like [`append_blocking`](Self::append_blocking).
@@ -243,6 +268,13 @@ impl AuditLog {
             Some(sender) => sender.send(command).map_err(|_| AuditError::WriterGone),
             None => Err(AuditError::Closed),
         }
+    }
+}
+
+fn about(agent: Option<&str>, event: AuditEvent) -> AuditEvent {
+    match agent {
+        Some(agent) => event.agent(agent),
+        None => event,
     }
 }
 

@@ -282,3 +282,37 @@ fn detail_is_stored_as_canonical_json() {
     assert_eq!(agent, None);
     assert_eq!(body, r#"{"a":"x","z":{"a":[true,null],"b":1}}"#);
 }
+
+#[test]
+fn a_typed_body_is_stored_under_its_kind_and_reads_back_as_it() {
+    use warrant_audit_events::{AgentKilled, Event, GatewayStopped, StopReason};
+    let dir = TempDir::new();
+    let log = AuditLog::open(&dir.db(), key(), AuditOptions::default()).unwrap();
+    let killed = AgentKilled {
+        targets: vec!["a1".into()],
+        by: "warrant:quarantine".into(),
+        descendants: None,
+        reason: Some("10 denials".into()),
+    };
+    log.append_body_blocking(Some("a1"), &killed).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let stopped = GatewayStopped { reason: StopReason::Signal };
+    runtime.block_on(log.append_body(None, &stopped)).unwrap();
+    log.close().unwrap();
+    let conn = Connection::open(dir.db()).unwrap();
+    let row = |seq: i64| -> (String, Option<String>, String) {
+        conn.query_row("SELECT kind, agent, body FROM records WHERE seq = ?1", [seq], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap()
+    };
+    let (kind, agent, body) = row(2);
+    assert_eq!((kind.as_str(), agent.as_deref()), ("agent_killed", Some("a1")));
+    assert_eq!(body, r#"{"by":"warrant:quarantine","reason":"10 denials","targets":["a1"]}"#);
+    assert_eq!(Event::parse(&kind, &body).unwrap(), Event::from(killed));
+    let (kind, agent, body) = row(3);
+    assert_eq!(
+        (kind.as_str(), agent, body.as_str()),
+        ("gateway_stopped", None, r#"{"reason":"signal"}"#)
+    );
+}
