@@ -103,6 +103,11 @@ pub struct LeaseEnded(pub LeaseRecord);
 pub struct LeaseRecord {
     /// The lease's id.
     pub lease: String,
+    /// Who holds it: an agent id, or `upstream:NAME` for a credential
+    /// released to an upstream at its start. Always written now; absent
+    /// from records written before it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
     pub credential: String,
     /// Where the credential may go under it.
     pub hosts: Vec<String>,

@@ -105,6 +105,7 @@ fn a_typed_body_serializes_as_the_call_site_wrote_it() {
     );
     let ended = LeaseEnded(LeaseRecord {
         lease: "l-1".into(),
+        holder: Some("upstream:github".into()),
         credential: "github".into(),
         hosts: vec!["api.github.com".into()],
         via: Via::HttpRequest,
