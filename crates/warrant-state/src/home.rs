@@ -40,6 +40,18 @@ pub enum HomeError {
     BadKey { path: String },
     #[error("no Warrant home at `{0}`; run `warrant init` first")]
     Missing(String),
+    #[error("cannot create `{path}`")]
+    Identity {
+        path: String,
+        #[source]
+        source: Box<warrant_identity::IdentityError>,
+    },
+    #[error("cannot create `{path}`")]
+    Audit {
+        path: String,
+        #[source]
+        source: Box<warrant_audit::AuditError>,
+    },
 }
 
 fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> HomeError + 'p {
@@ -138,10 +150,11 @@ impl Home {
         let schema = self.policy_dir().join("schema.cedarschema");
         fs::write(&schema, warrant_policy::SCHEMA).map_err(io("write", &schema))?;
         if !self.root_key().exists() {
-            warrant_identity::RootKey::create(&self.root_key()).map_err(|e| HomeError::Io {
-                action: "create",
-                path: self.root_key().display().to_string(),
-                source: std::io::Error::other(e.to_string()),
+            warrant_identity::RootKey::create(&self.root_key()).map_err(|e| {
+                HomeError::Identity {
+                    path: self.root_key().display().to_string(),
+                    source: Box::new(e),
+                }
             })?;
             created.push(self.root_key());
         }
@@ -161,8 +174,9 @@ impl Home {
         // where nothing has happened yet is not an error.
         if !self.audit_db().exists() {
             let key = self.load_audit_key()?;
-            let store = |e: warrant_audit::AuditError| {
-                io("create", &self.audit_db())(std::io::Error::other(e.to_string()))
+            let store = |e| HomeError::Audit {
+                path: self.audit_db().display().to_string(),
+                source: Box::new(e),
             };
             warrant_audit::AuditLog::open(&self.audit_db(), key, Default::default())
                 .and_then(|log| log.close())
@@ -170,10 +184,11 @@ impl Home {
             created.push(self.audit_db());
         }
         if !self.state_db().exists() {
-            warrant_identity::Registry::open(&self.state_db()).map_err(|e| HomeError::Io {
-                action: "create",
-                path: self.state_db().display().to_string(),
-                source: std::io::Error::other(e.to_string()),
+            warrant_identity::Registry::open(&self.state_db()).map_err(|e| {
+                HomeError::Identity {
+                    path: self.state_db().display().to_string(),
+                    source: Box::new(e),
+                }
             })?;
             created.push(self.state_db());
         }
@@ -237,7 +252,7 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<bool, HomeError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -263,5 +278,29 @@ mod tests {
         home.init().unwrap();
         fs::set_permissions(home.root(), fs::Permissions::from_mode(0o755)).unwrap();
         assert!(matches!(home.check(), Err(HomeError::TooOpen { .. })));
+    }
+
+    #[test]
+    fn a_store_init_cannot_create_keeps_the_reason_why() {
+        // The registry's path leads nowhere (a link into a missing
+        // directory): SQLite's reason reaches the operator under init's.
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path().join("h"));
+        home.init().unwrap();
+        fs::remove_file(home.state_db()).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("missing").join("state.db"), home.state_db())
+            .unwrap();
+        let error = home.init().unwrap_err();
+        assert!(matches!(error, HomeError::Identity { .. }), "{error:?}");
+        let mut causes = Vec::new();
+        let mut next: Option<&dyn std::error::Error> = Some(&error);
+        while let Some(cause) = next {
+            causes.push(cause.to_string());
+            next = cause.source();
+        }
+        let path = home.state_db().display().to_string();
+        assert_eq!(causes[0], format!("cannot create `{path}`"));
+        assert_eq!(causes[1], format!("cannot open the agent registry at `{path}`"));
+        assert!(causes[2].contains("unable to open database file"), "{causes:?}");
     }
 }
