@@ -198,6 +198,16 @@ impl Screens<'_> {
         Outgoing::Redacted(cleaned, Leak { credentials: Vec::new(), rules })
     }
 
+    /// `text` (an error, a status, a log line that came from an upstream)
+    /// with vault secrets and well-known credentials cut out: what may be
+    /// recorded, logged or shown.
+    pub fn redacted_text(&self, text: &str) -> String {
+        match self.redacted(&text.to_owned()) {
+            Some((clean, _)) => clean,
+            None => text.to_owned(),
+        }
+    }
+
     /// `item` with vault secrets and well-known credentials cut out of every
     /// string, through its JSON form; `None` when there was nothing to cut (or
     /// it does not round-trip). Returns what was cut: credential names and

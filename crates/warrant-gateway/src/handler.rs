@@ -28,7 +28,7 @@ use warrant_broker::leak::Outgoing;
 use warrant_control::Settled;
 use warrant_core::{ToolName, UnixMillis, printable};
 use warrant_identity::Claims;
-use warrant_policy::{AgentFacts, CallRequest, Decision, Permit};
+use warrant_policy::{CallRequest, Decision, Permit};
 use warrant_state::config::BUILTIN_UPSTREAM;
 
 /// The agent an HTTP request was authenticated as; the HTTP layer puts it in
@@ -56,38 +56,6 @@ fn bearer_of(context: &RequestContext<RoleServer>) -> Option<String> {
     let parts = context.extensions.get::<http::request::Parts>()?;
     let value = parts.headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     value.strip_prefix("Bearer ").map(|t| t.trim().to_owned())
-}
-
-pub fn agent_facts(claims: &Claims) -> AgentFacts {
-    AgentFacts {
-        id: claims.agent_id.to_string(),
-        name: claims.name.to_string(),
-        task: claims.task.clone(),
-        spiffe_id: claims.spiffe_id.clone(),
-        spawned_by: claims.spawned_by.clone(),
-        depth: i64::from(claims.depth),
-        custody: claims.custody(),
-    }
-}
-
-/// Each ancestor as policy sees it, root first, with the custody chain down
-/// to it: a child is decided as itself and as each of them.
-pub fn ancestor_facts(claims: &Claims) -> Vec<AgentFacts> {
-    let custody = claims.custody();
-    claims
-        .ancestors
-        .iter()
-        .enumerate()
-        .map(|(i, a)| AgentFacts {
-            id: a.agent_id.to_string(),
-            name: a.name.to_string(),
-            task: a.task.clone(),
-            spiffe_id: a.spiffe_id.clone(),
-            spawned_by: a.spawned_by.clone(),
-            depth: i64::from(a.depth),
-            custody: custody.iter().take(i + 2).cloned().collect(),
-        })
-        .collect()
 }
 
 /// Whether a delegation narrowed `claims` to a list without `tool`.
@@ -118,8 +86,8 @@ impl ServerHandler for GatewayHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let claims = claims_of(&context)?;
-        let facts = agent_facts(&claims);
-        let ancestors = ancestor_facts(&claims);
+        let facts = claims.facts();
+        let ancestors = claims.ancestor_facts();
         let all = self.gw.tools.all();
         let visible: Vec<_> = all
             .iter()
@@ -380,8 +348,8 @@ impl GatewayHandler {
                     .await;
             }
         };
-        let facts = agent_facts(claims);
-        let ancestors = ancestor_facts(claims);
+        let facts = claims.facts();
+        let ancestors = claims.ancestor_facts();
         let decision = gw.policy.decide_in_custody(
             &CallRequest {
                 agent: &facts,
@@ -586,11 +554,15 @@ impl GatewayHandler {
                     response,
                 )
             }
-            Err(e) => (
-                EventKind::CallFailed,
-                json!({"tool": entry.name.as_str(), "error": e.to_string(), "upstream_us": upstream_us, "before_us": before_us}),
-                refusal(format!("warrant: {e}")),
-            ),
+            Err(e) => {
+                // The upstream's error text may quote a credential it holds.
+                let error = gw.with_screens(|s| s.redacted_text(&e.to_string()));
+                (
+                    EventKind::CallFailed,
+                    json!({"tool": entry.name.as_str(), "error": error, "upstream_us": upstream_us, "before_us": before_us}),
+                    refusal(format!("warrant: {error}")),
+                )
+            }
         };
         if let Err(e) = gw.record_as(kind, claims, detail).await {
             tracing::error!(error = %e, "audit append of a call result failed");
@@ -619,7 +591,7 @@ impl GatewayHandler {
             ),
             Err(text) => (
                 EventKind::CallFailed,
-                json!({"tool": tool, "error": text, "builtin": true}),
+                json!({"tool": tool, "error": self.gw.with_screens(|s| s.redacted_text(&text)), "builtin": true}),
                 refusal(text),
             ),
         };

@@ -153,6 +153,25 @@ impl Upstream {
         Ok(values)
     }
 
+    /// `text` from or about this upstream with vault secrets and well-known
+    /// credentials cut out, before it is logged, recorded or shown.
+    pub fn redacted(&self, text: &str) -> String {
+        let known = self.broker.as_ref().map(|broker| broker.known());
+        let Some(rules) = warrant_broker::connection::builtin_rules() else {
+            // Without the rule set only the vault's secrets can be cut.
+            return match &known {
+                Some(k) => k.scanner.redact(text),
+                None => text.to_owned(),
+            };
+        };
+        let screens = warrant_broker::leak::Screens {
+            scanner: known.as_deref().map(|k| &k.scanner),
+            rules,
+            well_known: warrant_vault::rules::Action::Redact,
+        };
+        screens.redacted_text(text)
+    }
+
     pub fn status(&self) -> Option<UpstreamStatus> {
         self.status.read().ok().map(|s| s.clone())
     }
@@ -240,6 +259,9 @@ impl Upstream {
             match self.run_once(events.as_ref(), &shutdown).await {
                 Ok(()) => return,
                 Err(error) => {
+                    // The upstream's own words (a handshake refusal, a
+                    // transport error) may quote a credential it was given.
+                    let error = self.redacted(&error);
                     tracing::warn!(upstream = %self.name, %error, "upstream down");
                     self.set_peer(None);
                     self.set_state("restarting", Some(error.clone()), None);
@@ -324,10 +346,9 @@ impl Upstream {
         // as dead as one that exits.
         let list_timeout = self.call_timeout;
         let list = |peer: Peer<RoleClient>| async move {
-            tokio::time::timeout(list_timeout, peer.list_all_tools())
+            tokio::time::timeout(list_timeout, list_bounded(&peer))
                 .await
                 .map_err(|_| "tools/list timed out".to_owned())?
-                .map_err(|e| format!("tools/list failed: {e}"))
         };
         let tools = tokio::select! {
             () = shutdown.cancelled() => {
@@ -367,7 +388,10 @@ impl Upstream {
                             let count = events.tools(self, tools);
                             self.set_state("up", None, Some(count));
                         }
-                        Err(e) => tracing::warn!(upstream = %self.name, error = %e, "relisting tools failed"),
+                        Err(e) => {
+                            let error = self.redacted(&e);
+                            tracing::warn!(upstream = %self.name, %error, "relisting tools failed");
+                        }
                     }
                 }
             }
@@ -429,6 +453,35 @@ fn spawn_stdio(
 /// so a chatty or hostile server can neither flood the gateway's log nor
 /// block on a full pipe. A server given a credential may print it: vault
 /// secrets are cut out of each line first.
+/// The most pages of `tools/list` Warrant follows from one upstream, and the
+/// most tools it takes: a server that sends a cursor with every page would
+/// otherwise be gathered until the time limit, growing the gateway's memory
+/// by hundreds of megabytes. Past either bound the listing fails, and the
+/// upstream is restarted like one that did not answer.
+const MAX_TOOL_PAGES: usize = 100;
+const MAX_TOOLS: usize = 10_000;
+
+/// `tools/list`, page after page, within [`MAX_TOOL_PAGES`] and [`MAX_TOOLS`].
+async fn list_bounded(peer: &Peer<RoleClient>) -> Result<Vec<Tool>, String> {
+    let mut tools = Vec::new();
+    let mut cursor = None;
+    for _ in 0..MAX_TOOL_PAGES {
+        let page = peer
+            .list_tools(Some(rmcp::model::PaginatedRequestParams::default().with_cursor(cursor)))
+            .await
+            .map_err(|e| format!("tools/list failed: {e}"))?;
+        tools.extend(page.tools);
+        if tools.len() > MAX_TOOLS {
+            return Err(format!("tools/list offered more than {MAX_TOOLS} tools; refused"));
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(tools),
+        }
+    }
+    Err(format!("tools/list went on past {MAX_TOOL_PAGES} pages; refused"))
+}
+
 async fn drain_stderr(
     upstream: String,
     broker: Option<Arc<warrant_broker::broker::Broker>>,

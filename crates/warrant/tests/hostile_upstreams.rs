@@ -97,3 +97,43 @@ fn an_unparseable_tool_listing_takes_down_only_its_own_upstream() {
     );
     assert_eq!(out["results"][0]["text"], "3");
 }
+
+#[test]
+fn a_tool_listing_that_never_ends_is_refused_not_gathered() {
+    let w = Warrant::new(BIN);
+    // Long enough that, without a bound on pages, the listing would still
+    // be gathered when the test looks.
+    w.configure_gateway("call_timeout = \"120s\"");
+    w.add_fixture_upstream("endless", "endless_list_server.py", "");
+    w.add_fixture_upstream("risk", "risk_server.py", "");
+    let child = w
+        .command(&["up", "--listen", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let error = loop {
+        let out = w.run(&["status", "--json"]);
+        if out.code == 0 {
+            let v = out.json();
+            let endless = v["upstreams"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|u| u["name"] == "endless")
+                .and_then(|u| u["last_error"].as_str().map(str::to_owned));
+            if let Some(error) = endless {
+                break error;
+            }
+        }
+        assert!(Instant::now() < deadline, "the endless listing was never refused: {}", out.stdout);
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _gw = warrant_test_support::Running {
+        child: Some(child),
+        url: String::new(),
+        lines: std::sync::mpsc::channel().1,
+    };
+    assert!(error.contains("pages") || error.contains("tools"), "{error}");
+    assert!(!error.contains("timed out"), "refused by its size, not by the clock: {error}");
+}
