@@ -11,6 +11,10 @@
 //!   beneath the agent's workspace (set by `warrant run`, or `agents spawn
 //!   --workspace`; a child uses its root's), never in Warrant's home or a
 //!   secret store (see `files.rs`).
+//! - `warrant__exec` runs a command in a sandbox launched by the sandbox
+//!   helper: at most [`MAX_EXECS_PER_TREE`] at once per tree of agents, and
+//!   each killed (by the helper) as soon as its call is dropped: the agent
+//!   was killed, the client went away, or the gateway is stopping.
 
 use crate::catalog::{
     DEFAULT_EXEC_SECONDS, EXEC, HTTP_REQUEST, LIST_DIR, MAX_EXEC_SECONDS, READ_FILE, SPAWN_AGENT,
@@ -20,12 +24,12 @@ use crate::gateway::Gateway;
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use warrant_audit::EventKind;
-use warrant_core::{AgentName, ToolName, UnixMillis};
+use warrant_core::{AgentId, AgentName, ToolName, UnixMillis};
 use warrant_identity::{Claims, DelegateRequest, TrustDomain};
 use warrant_policy::Permit;
 use warrant_state::config::BUILTIN_UPSTREAM;
@@ -34,6 +38,13 @@ use warrant_state::config::BUILTIN_UPSTREAM;
 const DEFAULT_CHILD_TTL: Duration = Duration::from_secs(60 * 60);
 /// The most `exec` captures of each of stdout and stderr.
 const MAX_EXEC_OUTPUT: usize = 256 * 1024;
+/// The most `warrant__exec` commands one tree of agents (a root agent and
+/// every agent it spawned, below it) runs at once. The sandbox helper runs
+/// at most 32 for everyone (`ServeOptions::default`); a quarter each means
+/// one tree, however many calls or children it makes, leaves three
+/// quarters of the helper to the others (it takes four trees at their cap
+/// to fill it). Beyond it a call is refused at once, never queued.
+pub const MAX_EXECS_PER_TREE: usize = 8;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,11 +83,26 @@ pub async fn call(
         HTTP_REQUEST => crate::http_tool::call(gw, caller, arguments).await,
         EXEC => {
             let workspace = workspace_of(gw, caller).await?;
+            let slot = gw.exec_slots.take(root_of(caller)).ok_or_else(|| {
+                format!(
+                    "warrant: the command was not run: this agent's tree (its root agent and every agent below it) already runs {MAX_EXECS_PER_TREE} commands with warrant__exec, the most it may at once; try again when one has ended"
+                )
+            })?;
             let sandbox = gw.config.sandbox.clone();
             let launcher = gw.launcher.clone();
-            tokio::task::spawn_blocking(move || exec(&workspace, &sandbox, launcher, arguments))
-                .await
-                .map_err(|e| format!("warrant: {e}"))?
+            let cancel = warrant_sandbox::CancelLaunch::new();
+            // This future is dropped when the agent is killed, its client
+            // goes away or the gateway stops: the sandbox is killed then,
+            // not at its wall clock (the blocking thread cannot be dropped).
+            let _cancel_on_drop = CancelOnDrop(cancel.clone());
+            tokio::task::spawn_blocking(move || {
+                let ran = exec(&workspace, &sandbox, launcher, arguments, &cancel);
+                // Held until the sandbox is gone, not just the call.
+                drop(slot);
+                ran
+            })
+            .await
+            .map_err(|e| format!("warrant: {e}"))?
         }
         READ_FILE | WRITE_FILE | LIST_DIR => {
             let workspace = workspace_of(gw, caller).await?;
@@ -163,9 +189,14 @@ async fn spawn(
     Ok(CallToolResult::success(vec![ContentBlock::text(body.to_string())]))
 }
 
+/// The root agent of `caller`'s tree (itself, if it has no parent).
+fn root_of(caller: &Claims) -> AgentId {
+    caller.ancestors.first().map_or(caller.agent_id, |a| a.agent_id)
+}
+
 /// The workspace of `caller`'s chain: its root agent's.
 async fn workspace_of(gw: &Arc<Gateway>, caller: &Claims) -> Result<std::path::PathBuf, String> {
-    let root = caller.ancestors.first().map_or(caller.agent_id, |a| a.agent_id);
+    let root = root_of(caller);
     let registry = gw.registry.clone();
     let found = tokio::task::spawn_blocking(move || registry.workspace(root))
         .await
@@ -203,18 +234,65 @@ struct ExecArgs {
     timeout_s: Option<u64>,
 }
 
+/// The `warrant__exec` commands running, per tree of agents (by root).
+#[derive(Clone, Default)]
+pub struct ExecSlots(Arc<Mutex<HashMap<AgentId, usize>>>);
+
+impl ExecSlots {
+    /// One of the [`MAX_EXECS_PER_TREE`] of `root`'s tree, if one is free.
+    fn take(&self, root: AgentId) -> Option<ExecSlot> {
+        let mut running = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = running.entry(root).or_insert(0);
+        if *count >= MAX_EXECS_PER_TREE {
+            return None;
+        }
+        *count += 1;
+        Some(ExecSlot { slots: self.clone(), root })
+    }
+}
+
+/// A running `warrant__exec` of a tree; released on drop.
+struct ExecSlot {
+    slots: ExecSlots,
+    root: AgentId,
+}
+
+impl Drop for ExecSlot {
+    fn drop(&mut self) {
+        let mut running = self.slots.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = running.get_mut(&self.root) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                running.remove(&self.root);
+            }
+        }
+    }
+}
+
+/// Fires a launch's cancel when the call holding it is dropped (or ends:
+/// a cancel after the launch is answered does nothing).
+struct CancelOnDrop(warrant_sandbox::CancelLaunch);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
 /// Whether the pool's failure has been logged (once is enough).
 static POOL_FAILURE_LOGGED: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
 /// `warrant__exec`: `sh -c COMMAND` in a `strict` sandbox on the workspace,
 /// launched by the sandbox helper (never by this process, which holds the
-/// keys and the vault). Runs on a blocking thread (it waits for the helper).
+/// keys and the vault). Runs on a blocking thread (it waits for the helper)
+/// until the command ends or `cancel` fires.
 fn exec(
     workspace: &std::path::Path,
     sandbox: &warrant_state::config::SandboxSettings,
     launcher: Result<Arc<warrant_sandbox::Launcher>, String>,
     arguments: Value,
+    cancel: &warrant_sandbox::CancelLaunch,
 ) -> Result<CallToolResult, String> {
     let launcher = launcher.map_err(|why| {
         format!("warrant: the command was not run: the sandbox helper is unavailable ({why})")
@@ -239,8 +317,10 @@ fn exec(
     }
     // Refused, loudly, when a control cannot be applied: never unconfined.
     // A helper that died mid-launch may have run it: that is said as it is.
-    let output = launcher.run(&spec, &command, MAX_EXEC_OUTPUT).map_err(|e| match e {
-        warrant_sandbox::LauncherError::HelperDied { .. } => format!("warrant: {e}"),
+    let output = launcher.run(&spec, &command, MAX_EXEC_OUTPUT, cancel).map_err(|e| match e {
+        warrant_sandbox::LauncherError::HelperDied { .. }
+        | warrant_sandbox::LauncherError::Cancelled { .. }
+        | warrant_sandbox::LauncherError::Closed => format!("warrant: {e}"),
         other => format!("warrant: the command was not run: {other}"),
     })?;
     let body = json!({
@@ -257,4 +337,23 @@ fn exec(
         result.is_error = Some(true);
     }
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn a_tree_runs_at_most_its_share_of_execs_and_others_keep_theirs() {
+        let slots = ExecSlots::default();
+        let (hog, other) = (AgentId::random(), AgentId::random());
+        let mut held: Vec<_> = (0..MAX_EXECS_PER_TREE).map(|_| slots.take(hog).unwrap()).collect();
+        assert!(slots.take(hog).is_none(), "a tree ran more than its share");
+        assert!(slots.take(other).is_some(), "another tree was refused");
+        // An exec that ends gives its slot back.
+        held.pop();
+        assert!(slots.take(hog).is_some());
+    }
 }

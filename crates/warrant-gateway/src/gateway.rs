@@ -36,6 +36,8 @@ pub struct Gateway {
     /// The sandbox helper `warrant__exec` launches through, started before
     /// any key was loaded; why not, if it could not be started.
     pub launcher: Result<Arc<warrant_sandbox::Launcher>, String>,
+    /// The `warrant__exec` commands each tree of agents is running.
+    pub exec_slots: crate::builtin::ExecSlots,
     /// The agent registry (kills, revocations, children, workspaces), opened
     /// once and shared with the CLI through SQLite.
     pub registry: Arc<warrant_identity::Registry>,
@@ -230,6 +232,7 @@ impl Gateway {
             upstreams,
             tools: ToolTable::default(),
             launcher,
+            exec_slots: Default::default(),
             registry,
             started_at: UnixMillis::now(),
             mcp_url: OnceLock::new(),

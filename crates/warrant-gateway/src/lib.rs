@@ -222,6 +222,11 @@ pub async fn serve(home: &Home, options: UpOptions) -> Result<(), GatewayError> 
         .await;
 
     shutdown.cancel();
+    // Every `warrant__exec` sandbox dies now, with the helper: the runtime
+    // waits for the blocking threads that wait on them before it exits.
+    if let Ok(launcher) = &gw.launcher {
+        launcher.close();
+    }
     for s in supervisors {
         let _ = s.await;
     }

@@ -3,7 +3,7 @@
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -225,16 +225,19 @@ impl Sandbox {
     /// Runs `command` to completion with stdout and stderr captured (each
     /// capped at `capture_limit` bytes; the rest is read and discarded).
     pub fn run(&self, command: &[OsString], capture_limit: usize) -> Result<Output, LaunchError> {
-        self.run_with_env(command, capture_limit, None)
+        self.run_with_env(command, capture_limit, None, None)
     }
 
     /// [`Sandbox::run`] with `env` as the environment the allowlist filters
-    /// (`None`: the launcher's), for the launcher helper.
+    /// (`None`: the launcher's), for the launcher helper; and `cancel`, a
+    /// descriptor that becomes readable to stop the command: its whole tree
+    /// is then killed, and the output so far is returned.
     pub(crate) fn run_with_env(
         &self,
         command: &[OsString],
         capture_limit: usize,
         env: Option<Vec<(OsString, OsString)>>,
+        mut cancel: Option<BorrowedFd<'_>>,
     ) -> Result<Output, LaunchError> {
         let options = SpawnOptions {
             stdin: Stdio::Null,
@@ -248,20 +251,34 @@ impl Sandbox {
             Capture::new(child.stdout.take(), capture_limit),
             Capture::new(child.stderr.take(), capture_limit),
         ];
-        while streams.iter().any(|s| s.file.is_some()) {
+        // Until the streams end, and then (while a cancel may come) until
+        // init reports the command's end on its status pipe.
+        loop {
+            let open = streams.iter().any(|s| s.file.is_some());
+            if !open && cancel.is_none() {
+                break;
+            }
+            let status = if open { -1 } else { child.status_pipe.as_raw_fd() };
+            let watched = [cancel.as_ref().map_or(-1, AsRawFd::as_raw_fd), status];
             let mut fds: Vec<libc::pollfd> = streams
                 .iter()
-                .map(|s| libc::pollfd {
-                    fd: s.file.as_ref().map_or(-1, AsRawFd::as_raw_fd),
-                    events: libc::POLLIN,
-                    revents: 0,
-                })
+                .map(|s| s.file.as_ref().map_or(-1, AsRawFd::as_raw_fd))
+                .chain(watched)
+                .map(|fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 })
                 .collect();
             sys::poll(&mut fds, None).map_err(LaunchError::io("poll"))?;
             for (stream, polled) in streams.iter_mut().zip(&fds) {
                 if polled.revents != 0 {
                     stream.read_some();
                 }
+            }
+            let fired = |i: usize| fds.get(i).is_some_and(|p| p.revents != 0);
+            if fired(2) {
+                child.kill()?;
+                cancel = None;
+            }
+            if fired(3) {
+                break;
             }
         }
         let status = child.wait()?;

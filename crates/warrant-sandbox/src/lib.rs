@@ -173,8 +173,8 @@ pub use child::{Child, ExitStatus};
 pub use error::{LaunchError, ProfileError};
 pub use launch::{DEFAULT_CAPTURE_LIMIT, Output, Sandbox, SpawnOptions, Stdio, run};
 pub use launcher::{
-    HelperCommand, LaunchRequest, Launcher, LauncherError, MAX_OUTPUT_LIMIT, MAX_REQUEST,
-    Rejection, ServeOptions, serve, serve_stdin,
+    CancelLaunch, HelperCommand, LaunchRequest, Launcher, LauncherError, MAX_OUTPUT_LIMIT,
+    MAX_REQUEST, Rejection, ServeOptions, serve, serve_stdin,
 };
 pub use pool::{enable_namespace_pool, namespace_pool_failure};
 pub use probe::{Capability, HostProbe, ProbeCheck, probe};

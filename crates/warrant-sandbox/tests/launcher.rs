@@ -1,6 +1,6 @@
 //! Sandboxes launched by a helper process the caller started by exec: output
 //! comes back, requests run at once up to a bound, a dead helper is replaced,
-//! bad frames run nothing, and the caller's memory is not in the helper nor
+//! bad frames run nothing, a cancelled or closed launch's command stops, and the caller's memory is not in the helper nor
 //! in its sandboxes. This test binary is its own helper: re-run with
 //! `HELPER_ENV` set, its `launcher_helper_entry` serves on stdin.
 
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use common::{Fixture, host_processes_with, sh, skip_unless, strict, strict_needs};
 use serde_json::{Value, json};
 use warrant_sandbox::{
-    Control, ControlStatus, HelperCommand, LaunchRequest, Launcher, LauncherError,
+    CancelLaunch, Control, ControlStatus, HelperCommand, LaunchRequest, Launcher, LauncherError,
     MAX_OUTPUT_LIMIT, MAX_REQUEST, Rejection, Sandbox, SandboxSpec, ServeOptions, SpawnOptions,
     Stdio as SandboxStdio, serve_stdin,
 };
@@ -57,19 +57,20 @@ fn a_command_runs_through_the_helper_and_its_output_comes_back() {
         "sh".into(),
         argument.clone(),
     ];
-    let output = launcher.run(&spec, &command, 4096).unwrap();
+    let output = launcher.run(&spec, &command, 4096, &CancelLaunch::new()).unwrap();
     assert_eq!(output.status.code(), Some(3));
     assert_eq!(output.stdout, argument.as_bytes());
     assert_eq!(output.stderr, b"oops\n");
     assert_eq!(output.report.get(Control::Seccomp).unwrap().status, ControlStatus::Verified);
 
-    let capped = launcher.run(&spec, &sh("head -c 10000 /dev/zero"), 100).unwrap();
+    let capped =
+        launcher.run(&spec, &sh("head -c 10000 /dev/zero"), 100, &CancelLaunch::new()).unwrap();
     assert_eq!(capped.stdout.len(), 100);
     assert!(capped.stdout_truncated && !capped.stderr_truncated);
 
     // The environment is the one an in-process launch would give.
     let env = ["/usr/bin/env".into()];
-    let helped = launcher.run(&spec, &env, 1 << 16).unwrap();
+    let helped = launcher.run(&spec, &env, 1 << 16, &CancelLaunch::new()).unwrap();
     let local = Sandbox::new(&spec).unwrap().run(&env, 1 << 16).unwrap();
     assert_eq!(helped.report.env_names, local.report.env_names);
 
@@ -78,7 +79,7 @@ fn a_command_runs_through_the_helper_and_its_output_comes_back() {
     profile.controls.landlock_min_abi = Some(99);
     let ran = fixture.workspace.join("ran");
     let touch = sh(&format!("touch {}", ran.display()));
-    let err = launcher.run(&fixture.spec(profile), &touch, 64).unwrap_err();
+    let err = launcher.run(&fixture.spec(profile), &touch, 64, &CancelLaunch::new()).unwrap_err();
     assert_eq!(err.control(), Some(Control::LandlockFilesystem), "{err}");
     assert!(err.to_string().contains("to enable it"), "{err}");
     assert!(!ran.exists());
@@ -103,14 +104,16 @@ fn requests_run_at_once_and_those_beyond_the_bound_are_refused_busy() {
                  until [ -e {ws}/arrived-{other} ] && [ -e {ws}/go ]; do sleep 0.02; done; echo {me}"
             );
             let (launcher, spec) = (launcher.clone(), spec.clone());
-            std::thread::spawn(move || launcher.run(&spec, &sh(&script), 64))
+            std::thread::spawn(move || launcher.run(&spec, &sh(&script), 64, &CancelLaunch::new()))
         })
         .collect();
     wait_for("both commands to start", || {
         Path::new(&format!("{ws}/arrived-1")).exists()
             && Path::new(&format!("{ws}/arrived-2")).exists()
     });
-    let busy = launcher.run(&spec, &sh(&format!("touch {ws}/third")), 64).unwrap_err();
+    let busy = launcher
+        .run(&spec, &sh(&format!("touch {ws}/third")), 64, &CancelLaunch::new())
+        .unwrap_err();
     assert!(matches!(busy, LauncherError::Rejected(Rejection::Busy { max: 2 })), "{busy}");
     File::create(format!("{ws}/go")).unwrap();
     for (run, me) in runs.into_iter().zip(1..) {
@@ -120,7 +123,7 @@ fn requests_run_at_once_and_those_beyond_the_bound_are_refused_busy() {
     }
     assert!(!Path::new(&format!("{ws}/third")).exists());
     // The slots are free again.
-    assert!(launcher.run(&spec, &sh("true"), 64).unwrap().status.success());
+    assert!(launcher.run(&spec, &sh("true"), 64, &CancelLaunch::new()).unwrap().status.success());
 }
 
 #[test]
@@ -137,7 +140,7 @@ fn a_helper_killed_mid_run_fails_that_call_and_the_next_call_restarts_it() {
     let run = {
         let (launcher, spec) = (launcher.clone(), spec.clone());
         let script = format!("exec sleep {tag}");
-        std::thread::spawn(move || launcher.run(&spec, &sh(&script), 64))
+        std::thread::spawn(move || launcher.run(&spec, &sh(&script), 64, &CancelLaunch::new()))
     };
     wait_for("the command to start", || !host_processes_with(&tag).is_empty());
     kill(first);
@@ -148,7 +151,7 @@ fn a_helper_killed_mid_run_fails_that_call_and_the_next_call_restarts_it() {
     // Its sandbox died with it (init's parent-death signal).
     wait_for("the sandbox to die", || host_processes_with(&tag).is_empty());
 
-    let output = launcher.run(&spec, &sh("echo again"), 64).unwrap();
+    let output = launcher.run(&spec, &sh("echo again"), 64, &CancelLaunch::new()).unwrap();
     assert_eq!(output.stdout, b"again\n");
     let second = launcher.helper_pid().unwrap();
     assert_ne!(second, first);
@@ -170,7 +173,7 @@ fn malformed_oversized_and_unknown_frames_run_nothing_and_spare_other_requests()
     };
     let ws = fixture.workspace.display().to_string();
     let (mut socket, mut helper) = raw_helper();
-    assert_eq!(read_answer(&mut socket), json!({"hello": {"protocol": 1}}));
+    assert_eq!(read_answer(&mut socket), json!({"hello": {"protocol": 2}}));
     let spec = fixture.spec(strict());
     let pwned = |name: &str| launch(&spec, &format!("touch {ws}/pwned-{name}"));
 
@@ -253,7 +256,7 @@ fn when_the_caller_dies_the_helper_exits_and_its_sandboxes_die_with_it() {
         return;
     };
     let (mut socket, mut helper) = raw_helper();
-    assert_eq!(read_answer(&mut socket), json!({"hello": {"protocol": 1}}));
+    assert_eq!(read_answer(&mut socket), json!({"hello": {"protocol": 2}}));
     let tag = unique_sleep();
     let request =
         json!({"id": 1, "launch": launch(&fixture.spec(strict()), &format!("exec sleep {tag}"))});
@@ -304,7 +307,7 @@ fn a_secret_in_the_callers_memory_is_in_an_in_process_sandbox_but_not_through_th
     let run = {
         let (launcher, spec) = (launcher.clone(), spec.clone());
         let script = format!("exec sleep {tag}");
-        std::thread::spawn(move || launcher.run(&spec, &sh(&script), 64))
+        std::thread::spawn(move || launcher.run(&spec, &sh(&script), 64, &CancelLaunch::new()))
     };
     wait_for("the command to start", || !host_processes_with(&tag).is_empty());
     let command = host_processes_with(&tag)[0];
@@ -316,6 +319,157 @@ fn a_secret_in_the_callers_memory_is_in_an_in_process_sandbox_but_not_through_th
     let output = run.join().unwrap().unwrap();
     assert_eq!(output.status.signal(), Some(libc::SIGKILL));
     std::hint::black_box(&secret);
+}
+
+#[test]
+fn a_cancelled_launch_stops_its_command_and_other_launches_go_on() {
+    let Some(fixture) = fixture("a_cancelled_launch_stops_its_command_and_other_launches_go_on")
+    else {
+        return;
+    };
+    let launcher = Arc::new(Launcher::start(helper(8)).unwrap());
+    let ws = fixture.workspace.display().to_string();
+    // A wall clock, so that a cancel that does nothing fails the test rather
+    // than hanging it.
+    let spec = fixture.spec(common::with_limits(|p| p.limits.wall_clock_seconds = Some(60)));
+    let beat = |name: &str| format!("while :; do echo beat >> {ws}/{name}; sleep 0.05; done");
+    let start = |script: String| {
+        let (launcher, spec, cancel) = (launcher.clone(), spec.clone(), CancelLaunch::new());
+        let handle = cancel.clone();
+        (std::thread::spawn(move || launcher.run(&spec, &sh(&script), 64, &cancel)), handle)
+    };
+    // One beats with its output streams open, one with them closed (the
+    // helper then waits on the sandbox's status, not its output).
+    let (open, cancel_open) = start(beat("open"));
+    let (closed, cancel_closed) = start(format!("exec >/dev/null 2>&1; {}", beat("closed")));
+    let (other, _) = start(format!(
+        "until [ -e {ws}/go ]; do echo beat >> {ws}/other; sleep 0.05; done; echo kept"
+    ));
+    let size = |name: &str| std::fs::metadata(format!("{ws}/{name}")).map_or(0, |m| m.len());
+    wait_for("the three commands to beat", || {
+        ["open", "closed", "other"].iter().all(|name| size(name) > 0)
+    });
+
+    cancel_open.cancel();
+    cancel_closed.cancel();
+    for run in [open, closed] {
+        let err = run.join().unwrap().unwrap_err();
+        assert!(matches!(err, LauncherError::Cancelled { may_have_run: true }), "{err}");
+    }
+    // The call returns once the tree is dead: nothing writes after it.
+    let stopped = (size("open"), size("closed"));
+    let other_then = size("other");
+    wait_for("the other command to beat ten more times", || size("other") >= other_then + 10 * 6);
+    assert_eq!((size("open"), size("closed")), stopped, "a cancelled command still runs");
+
+    File::create(format!("{ws}/go")).unwrap();
+    let output = other.join().unwrap().unwrap();
+    assert_eq!(output.stdout, b"kept\n");
+    assert!(!output.status.timed_out());
+
+    // Fired before the call: nothing is sent, nothing runs.
+    let fired = CancelLaunch::new();
+    fired.cancel();
+    let touch = sh(&format!("touch {ws}/never"));
+    let err = launcher.run(&spec, &touch, 64, &fired).unwrap_err();
+    assert!(matches!(err, LauncherError::Cancelled { may_have_run: false }), "{err}");
+    assert!(!Path::new(&format!("{ws}/never")).exists());
+    assert!(launcher.run(&spec, &sh("true"), 64, &CancelLaunch::new()).unwrap().status.success());
+}
+
+#[test]
+fn a_cancel_names_one_running_launch_and_starts_nothing() {
+    let Some(fixture) = fixture("a_cancel_names_one_running_launch_and_starts_nothing") else {
+        return;
+    };
+    let ws = fixture.workspace.display().to_string();
+    let (mut socket, mut helper) = raw_helper();
+    assert_eq!(read_answer(&mut socket), json!({"hello": {"protocol": 2}}));
+    let spec = fixture.spec(common::with_limits(|p| p.limits.wall_clock_seconds = Some(60)));
+    let pwned = |name: &str| launch(&spec, &format!("touch {ws}/pwned-{name}"));
+
+    // An id that is not running is ignored: the next answer is the next launch's.
+    send(&mut socket, json!({"cancel": {"id": 5}}).to_string().as_bytes());
+    send(&mut socket, json!({"id": 6, "launch": launch(&spec, "echo six")}).to_string().as_bytes());
+    let answer = read_answer(&mut socket);
+    assert_eq!(answer["launched"]["id"], 6, "{answer}");
+    assert_eq!(answer["launched"]["outcome"]["ran"]["stdout"], hex(b"six\n"), "{answer}");
+
+    let beat = format!("while :; do echo beat >> {ws}/beat; sleep 0.05; done");
+    send(&mut socket, json!({"id": 7, "launch": launch(&spec, &beat)}).to_string().as_bytes());
+    let size = || std::fs::metadata(format!("{ws}/beat")).map_or(0, |m| m.len());
+    wait_for("the command to beat", || size() > 0);
+    // A launch frame with a running launch's id is refused, and runs nothing.
+    send(&mut socket, json!({"id": 7, "launch": pwned("a")}).to_string().as_bytes());
+    let answer = read_answer(&mut socket);
+    assert!(answer["rejected"]["rejection"].get("invalid").is_some(), "{answer}");
+    assert_eq!(answer["rejected"]["id"], 7, "{answer}");
+    send(&mut socket, json!({"cancel": {"id": 7}}).to_string().as_bytes());
+    let answer = read_answer(&mut socket);
+    assert_eq!(answer["launched"]["id"], 7, "{answer}");
+    assert_eq!(answer["launched"]["outcome"], "cancelled", "{answer}");
+    let stopped = size();
+
+    // A second cancel of it is ignored; a cancel with anything more is not one.
+    send(&mut socket, json!({"cancel": {"id": 7}}).to_string().as_bytes());
+    send(&mut socket, json!({"cancel": {"id": 8, "launch": pwned("b")}}).to_string().as_bytes());
+    send(
+        &mut socket,
+        json!({"cancel": {"id": 9}, "id": 9, "launch": pwned("c")}).to_string().as_bytes(),
+    );
+    for id in [Value::Null, json!(9)] {
+        let answer = read_answer(&mut socket);
+        assert_eq!(answer["rejected"]["id"], id, "{answer}");
+        assert!(answer["rejected"]["rejection"].get("malformed").is_some(), "{answer}");
+    }
+    send(
+        &mut socket,
+        json!({"id": 10, "launch": launch(&spec, "sleep 0.5; echo ten")}).to_string().as_bytes(),
+    );
+    let answer = read_answer(&mut socket);
+    assert_eq!(answer["launched"]["outcome"]["ran"]["stdout"], hex(b"ten\n"), "{answer}");
+    assert_eq!(size(), stopped, "the cancelled command still runs");
+
+    socket.shutdown(std::net::Shutdown::Both).unwrap();
+    assert!(helper.wait().unwrap().success());
+    let left: Vec<_> = std::fs::read_dir(&fixture.workspace)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("pwned"))
+        .collect();
+    assert!(left.is_empty(), "a cancel frame ran something: {left:?}");
+}
+
+#[test]
+fn a_closed_launcher_ends_its_launches_and_starts_no_helper() {
+    let Some(fixture) = fixture("a_closed_launcher_ends_its_launches_and_starts_no_helper") else {
+        return;
+    };
+    let launcher = Arc::new(Launcher::start(helper(8)).unwrap());
+    let ws = fixture.workspace.display().to_string();
+    let spec = fixture.spec(common::with_limits(|p| p.limits.wall_clock_seconds = Some(60)));
+    let run = {
+        let (launcher, spec) = (launcher.clone(), spec.clone());
+        let script = format!("while :; do echo beat >> {ws}/beat; sleep 0.05; done");
+        std::thread::spawn(move || launcher.run(&spec, &sh(&script), 64, &CancelLaunch::new()))
+    };
+    let size = || std::fs::metadata(format!("{ws}/beat")).map_or(0, |m| m.len());
+    wait_for("the command to beat", || size() > 0);
+    let helper_pid = launcher.helper_pid().unwrap();
+    launcher.close();
+    let err = run.join().unwrap().unwrap_err();
+    assert!(matches!(err, LauncherError::Closed), "{err}");
+    wait_for("the helper to be reaped", || launcher.helper_pid().is_none());
+    assert!(!Path::new(&format!("/proc/{helper_pid}")).exists());
+    let err = launcher.run(&spec, &sh("true"), 64, &CancelLaunch::new()).unwrap_err();
+    assert!(matches!(err, LauncherError::Closed), "{err}");
+    // Its sandbox died with it: after a launch through a new helper has run
+    // (time enough for beats), the file has not grown.
+    let stopped = size();
+    let other = Launcher::start(helper(8)).unwrap();
+    let out = other.run(&spec, &sh("sleep 0.5; echo later"), 64, &CancelLaunch::new()).unwrap();
+    assert_eq!(out.stdout, b"later\n");
+    assert_eq!(size(), stopped, "the closed launcher's command still runs");
 }
 
 /// `/bin/true` through the helper and in-process (as `fn exec` did: a
@@ -337,7 +491,7 @@ fn figures_true_through_the_helper_and_in_process() {
     for round in 0..n + 10 {
         std::thread::sleep(Duration::from_millis(10));
         let start = Instant::now();
-        assert!(launcher.run(&spec, &command, 64).unwrap().status.success());
+        assert!(launcher.run(&spec, &command, 64, &CancelLaunch::new()).unwrap().status.success());
         let through = start.elapsed();
         std::thread::sleep(Duration::from_millis(10));
         let start = Instant::now();

@@ -1,5 +1,5 @@
-//! The caller's side: starts the helper, sends it requests, restarts it when
-//! it dies.
+//! The caller's side: starts the helper, sends it requests (and cancels),
+//! restarts it when it dies.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -11,15 +11,15 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use super::LauncherError;
 use super::wire::{
-    Answer, EncodeError, Frame, LaunchRequest, MAX_ANSWER, MAX_REQUEST, Outcome, PROTOCOL,
-    Rejection, Request, encode, read_frame, write_frame,
+    Answer, Cancel, CancelOf, EncodeError, Frame, LaunchRequest, MAX_ANSWER, MAX_REQUEST, Outcome,
+    PROTOCOL, Rejection, Request, encode, read_frame, write_frame,
 };
+use super::{CancelLaunch, LauncherError};
 use crate::launch::Output;
 use crate::profile::SandboxSpec;
 
@@ -85,7 +85,8 @@ impl HelperCommand {
 
 /// Launches sandboxes through a helper process (see the module docs).
 ///
-/// [`Launcher::run`] blocks: from async code, call it on a blocking thread.
+/// [`Launcher::run`] blocks: from async code, call it on a blocking thread
+/// and fire its [`CancelLaunch`] when the caller gives up (a drop guard).
 /// It may be called from many threads at once; each call is one request.
 pub struct Launcher {
     command: HelperCommand,
@@ -98,6 +99,8 @@ struct Current {
     connection: Option<Arc<Connection>>,
     /// Helpers in a row that died without answering, or failed to start.
     failures: u32,
+    /// [`Launcher::close`] was called: no helper is started again.
+    closed: bool,
 }
 
 impl Launcher {
@@ -108,7 +111,11 @@ impl Launcher {
         let connection = Connection::start(&command)?;
         Ok(Self {
             command,
-            current: Mutex::new(Current { connection: Some(connection), failures: 0 }),
+            current: Mutex::new(Current {
+                connection: Some(connection),
+                failures: 0,
+                closed: false,
+            }),
             next_id: AtomicU64::new(1),
         })
     }
@@ -118,11 +125,16 @@ impl Launcher {
     /// [`super::MAX_OUTPUT_LIMIT`]): what [`crate::Sandbox::run`] does, in
     /// the helper. The environment the profile's allowlist filters is this
     /// process's, filtered here before it is sent.
+    ///
+    /// When `cancel` fires, the helper is asked to kill the sandbox and the
+    /// call returns [`LauncherError::Cancelled`] once it has (or the output,
+    /// if the command ended first); fired before the call, nothing is sent.
     pub fn run(
         &self,
         spec: &SandboxSpec,
         command: &[OsString],
         max_output: usize,
+        cancel: &CancelLaunch,
     ) -> Result<Output, LauncherError> {
         let env = crate::env::build(&spec.profile.env, std::env::vars_os(), &[]);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -136,24 +148,78 @@ impl Launcher {
             EncodeError::Json(e) => LauncherError::Encode(e),
             EncodeError::TooLarge { len, max } => LauncherError::TooLarge { len, max },
         })?;
-        let (connection, answer) = self.register(id)?;
-        if let Err(e) = connection.send(&frame) {
-            connection.forget(id);
-            // A frame the helper did not read whole is never run.
-            return Err(LauncherError::HelperDied {
-                may_have_run: false,
-                cause: format!("sending the request failed: {e}"),
-            });
+        let (events, answer) = channel();
+        if !cancel.watch(events.clone()) {
+            return Err(LauncherError::Cancelled { may_have_run: false });
         }
-        match answer.recv() {
-            Ok(Answered::Launched(Outcome::Ran(output))) => Ok(output),
-            Ok(Answered::Launched(Outcome::Refused { control, message })) => {
+        let answered = self.launch(id, &frame, events, &answer);
+        cancel.unwatch();
+        match answered {
+            Answered::Launched(Outcome::Ran(output)) => Ok(output),
+            Answered::Launched(Outcome::Refused { control, message }) => {
                 Err(LauncherError::Refused { control, message })
             }
-            Ok(Answered::Rejected(rejection)) => Err(LauncherError::Rejected(rejection)),
-            Err(_) => {
-                Err(LauncherError::HelperDied { may_have_run: true, cause: connection.cause() })
+            Answered::Launched(Outcome::Cancelled) => {
+                Err(LauncherError::Cancelled { may_have_run: true })
             }
+            Answered::Rejected(rejection) => Err(LauncherError::Rejected(rejection)),
+            Answered::Failed(e) => Err(e),
+        }
+    }
+
+    /// Ends every launch in flight and starts no helper again: the helper's
+    /// socket is closed, so it exits and its sandboxes die with it (each
+    /// init has a parent-death signal). Calls in flight return
+    /// [`LauncherError::Closed`] once the helper is gone; later ones at once.
+    pub fn close(&self) {
+        let mut current = lock(&self.current);
+        current.closed = true;
+        if let Some(connection) = &current.connection {
+            let _ = lock(&connection.writer).shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Sends launch `id` and waits for its answer, sending a cancel when
+    /// `events` says to.
+    fn launch(
+        &self,
+        id: u64,
+        frame: &[u8],
+        events: Sender<Event>,
+        answer: &Receiver<Event>,
+    ) -> Answered {
+        let connection = match self.register(id, events) {
+            Ok(connection) => connection,
+            Err(e) => return Answered::Failed(e),
+        };
+        if let Err(e) = connection.send(frame) {
+            connection.forget(id);
+            // A frame the helper did not read whole is never run.
+            return Answered::Failed(self.died(false, format!("sending the request failed: {e}")));
+        }
+        loop {
+            match answer.recv() {
+                Ok(Event::Answer(answered)) => return answered,
+                Ok(Event::Cancel) => {
+                    let cancel = encode(&Cancel { cancel: CancelOf { id } }, MAX_REQUEST);
+                    // If this fails, the helper is going: its end answers.
+                    if let Ok(cancel) = cancel {
+                        let _ = connection.send(&cancel);
+                    }
+                }
+                Ok(Event::Ended) | Err(_) => {
+                    return Answered::Failed(self.died(true, connection.cause()));
+                }
+            }
+        }
+    }
+
+    /// The error of a call whose helper went away: closed, or died.
+    fn died(&self, may_have_run: bool, cause: String) -> LauncherError {
+        if lock(&self.current).closed {
+            LauncherError::Closed
+        } else {
+            LauncherError::HelperDied { may_have_run, cause }
         }
     }
 
@@ -173,11 +239,11 @@ impl Launcher {
     /// A live connection with `id` registered on it: the current helper, or a
     /// new one if it died (a helper found dead as the call registers is
     /// replaced once).
-    fn register(&self, id: u64) -> Result<(Arc<Connection>, Receiver<Answered>), LauncherError> {
+    fn register(&self, id: u64, events: Sender<Event>) -> Result<Arc<Connection>, LauncherError> {
         for _ in 0..2 {
             let connection = self.connection()?;
-            if let Some(answer) = connection.register(id) {
-                return Ok((connection, answer));
+            if connection.register(id, events.clone()) {
+                return Ok(connection);
             }
         }
         Err(LauncherError::HelperDied {
@@ -190,6 +256,9 @@ impl Launcher {
     /// dying without answering, so that a crash loop cannot spin).
     fn connection(&self) -> Result<Arc<Connection>, LauncherError> {
         let mut current = lock(&self.current);
+        if current.closed {
+            return Err(LauncherError::Closed);
+        }
         if let Some(connection) = &current.connection {
             if connection.ended().is_none() {
                 return Ok(connection.clone());
@@ -234,7 +303,7 @@ struct Connection {
 
 #[derive(Default)]
 struct Calls {
-    waiting: HashMap<u64, SyncSender<Answered>>,
+    waiting: HashMap<u64, Sender<Event>>,
     /// Why the helper is gone, once it is: no call registers after that.
     ended: Option<String>,
     /// The helper answered at least one request.
@@ -242,9 +311,22 @@ struct Calls {
     pool_failure: Option<String>,
 }
 
-enum Answered {
+/// What wakes a call waiting in [`Launcher::run`].
+#[derive(Debug)]
+pub(super) enum Event {
+    Answer(Answered),
+    /// Its [`CancelLaunch`] fired.
+    Cancel,
+    /// The helper is gone.
+    Ended,
+}
+
+#[derive(Debug)]
+pub(super) enum Answered {
     Launched(Outcome),
     Rejected(Rejection),
+    /// Not answered by the helper.
+    Failed(LauncherError),
 }
 
 impl Connection {
@@ -287,14 +369,14 @@ impl Connection {
         self.ended().unwrap_or_else(|| "its answer was lost".to_owned())
     }
 
-    fn register(&self, id: u64) -> Option<Receiver<Answered>> {
+    /// Registers call `id`; false when the helper has ended.
+    fn register(&self, id: u64, events: Sender<Event>) -> bool {
         let mut calls = self.calls();
         if calls.ended.is_some() {
-            return None;
+            return false;
         }
-        let (sender, receiver) = sync_channel(1);
-        calls.waiting.insert(id, sender);
-        Some(receiver)
+        calls.waiting.insert(id, events);
+        true
     }
 
     fn forget(&self, id: u64) {
@@ -352,8 +434,9 @@ impl Connection {
         };
         let mut calls = self.calls();
         calls.ended = Some(cause);
-        // Dropping the senders wakes every waiting call.
-        calls.waiting.clear();
+        for (_, waiting) in calls.waiting.drain() {
+            let _ = waiting.send(Event::Ended);
+        }
     }
 
     /// Hands `answer` to call `id`; false if no such call is waiting.
@@ -364,7 +447,7 @@ impl Connection {
             calls.pool_failure = pool_failure;
         }
         match calls.waiting.remove(&id) {
-            Some(sender) => sender.try_send(answer).is_ok(),
+            Some(sender) => sender.send(Event::Answer(answer)).is_ok(),
             None => false,
         }
     }

@@ -11,9 +11,12 @@
 //!   socketpair made at start; the helper's end is its stdin. There is no
 //!   path in the file system, no listening socket, no inherited descriptor
 //!   besides stdio (the helper closes every other one first).
-//! - **What it can be asked:** one thing, to launch a command with a
+//! - **What it can be asked:** two things: to launch a command with a
 //!   [`LaunchRequest`] (spec, argv, environment, output cap) and answer its
-//!   [`Output`](crate::Output) or why the sandbox refused it. Frames are
+//!   [`Output`](crate::Output) or why the sandbox refused it; and to cancel
+//!   a launch it is running, by id (its sandbox's init is killed, which
+//!   kills the whole tree, and the launch is answered `cancelled`; an id
+//!   not running is ignored, since it may have just ended). Frames are
 //!   length-prefixed JSON with a size cap and an id; unknown fields, unknown
 //!   frames, oversized or malformed frames are answered with a rejection and
 //!   nothing from them runs. Each accepted request runs on its own thread,
@@ -37,8 +40,12 @@
 //! have launched itself; the helper only keeps the caller's memory out of the
 //! sandbox. [`Launcher::run`] blocks (call it from a blocking thread, e.g.
 //! tokio's `spawn_blocking`) and has no timeout of its own beyond the
-//! profile's wall clock and the sandbox's setup timeout.
+//! profile's wall clock, the sandbox's setup timeout and its
+//! [`CancelLaunch`]; [`Launcher::close`] ends every launch at once. A cancel
+//! that arrives while the sandbox is being set up takes effect once it is
+//! (within the setup timeout; setup takes milliseconds).
 
+mod cancel;
 mod client;
 mod serve;
 mod wire;
@@ -48,6 +55,7 @@ use std::path::PathBuf;
 
 use crate::report::Control;
 
+pub use cancel::CancelLaunch;
 pub use client::{HelperCommand, Launcher};
 pub use serve::{ServeOptions, serve, serve_stdin};
 pub use wire::{LaunchRequest, MAX_OUTPUT_LIMIT, MAX_REQUEST, Rejection};
@@ -65,6 +73,16 @@ pub enum LauncherError {
         if *may_have_run { "the command may have run" } else { "the command was not run" }
     )]
     HelperDied { may_have_run: bool, cause: String },
+    /// The call's [`CancelLaunch`] fired: the helper killed the sandbox (or
+    /// the command had just ended), or nothing was sent.
+    #[error(
+        "the launch was cancelled; {}",
+        if *may_have_run { "its sandbox was killed" } else { "the command was not run" }
+    )]
+    Cancelled { may_have_run: bool },
+    /// [`Launcher::close`] was called: the helper and its sandboxes are gone.
+    #[error("the sandbox launcher was closed; its sandboxes were killed")]
+    Closed,
     #[error("the sandbox helper rejected the request: {0}")]
     Rejected(Rejection),
     #[error("cannot start the sandbox helper `{program}`: {source}")]

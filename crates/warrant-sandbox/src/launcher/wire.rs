@@ -1,9 +1,12 @@
 //! The launcher protocol's frames and the types they carry.
 //!
 //! A frame is a 4-byte little-endian length, then that many bytes of JSON.
-//! The client sends one kind of frame, `{"id": N, "launch": LaunchRequest}`;
-//! the helper sends [`Answer`]s: `hello` once when it starts, then one
-//! `launched` or `rejected` per request. OS strings (argv, environment,
+//! The client sends two kinds of frame: `{"id": N, "launch": LaunchRequest}`,
+//! and `{"cancel": {"id": N}}` to stop launch N (its answer is then
+//! `cancelled`; a cancel is never answered itself, and one for an id that is
+//! not running is ignored: it may have just ended). The helper sends
+//! [`Answer`]s: `hello` once when it starts, then one `launched` or
+//! `rejected` per launch request. OS strings (argv, environment,
 //! paths of the spec) travel as the hex of their bytes, so nothing is lossy.
 
 use std::ffi::OsString;
@@ -19,7 +22,7 @@ use crate::profile::{Profile, SandboxSpec};
 use crate::report::{Control, Report};
 
 /// Version of the protocol; the helper announces it in its `hello`.
-pub(crate) const PROTOCOL: u32 = 1;
+pub(crate) const PROTOCOL: u32 = 2;
 /// Largest request frame: a spec, a command line and an environment.
 pub const MAX_REQUEST: usize = 4 << 20;
 /// Largest output cap a request may ask for, per stream.
@@ -43,12 +46,25 @@ pub struct LaunchRequest {
     pub max_output: usize,
 }
 
-/// The one frame a client sends.
+/// The frame a client sends to launch.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Request {
     pub id: u64,
     pub launch: LaunchRequest,
+}
+
+/// The frame a client sends to stop a launch it sent: `{"cancel": {"id": N}}`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Cancel {
+    pub cancel: CancelOf,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CancelOf {
+    pub id: u64,
 }
 
 /// Only the id of a frame that is not a valid [`Request`], to address the
@@ -85,6 +101,9 @@ pub(crate) enum Outcome {
         control: Option<Control>,
         message: String,
     },
+    /// Cancelled by the client before it ended: its sandbox was killed (or
+    /// never started, when the cancel came first).
+    Cancelled,
 }
 
 /// Why a frame was not accepted.
@@ -93,7 +112,7 @@ pub(crate) enum Outcome {
 pub enum Rejection {
     #[error("a frame of {len} bytes is over the limit of {max}")]
     Oversized { len: u64, max: u64 },
-    #[error("the frame is not a launch request: {reason}")]
+    #[error("the frame is not a launch or cancel request: {reason}")]
     Malformed { reason: String },
     #[error("the launch request is not valid: {reason}")]
     Invalid { reason: String },
@@ -384,6 +403,24 @@ mod tests {
         let mut value = serde_json::to_value(request()).unwrap();
         value["shutdown"] = true.into();
         assert!(serde_json::from_value::<Request>(value).is_err());
+    }
+
+    #[test]
+    fn a_cancel_is_its_id_and_nothing_else() {
+        let frame = encode(&Cancel { cancel: CancelOf { id: 9 } }, MAX_REQUEST).unwrap();
+        assert_eq!(&frame[4..], br#"{"cancel":{"id":9}}"#);
+        for bad in [
+            r#"{"cancel":{"id":9},"id":9}"#,
+            r#"{"cancel":{"id":9,"launch":{}}}"#,
+            r#"{"cancel":9}"#,
+            r#"{"cancel":{}}"#,
+        ] {
+            assert!(serde_json::from_str::<Cancel>(bad).is_err(), "{bad}");
+        }
+        // Neither frame is read as the other.
+        assert!(serde_json::from_str::<Request>(r#"{"cancel":{"id":9}}"#).is_err());
+        let launch = serde_json::to_string(&request()).unwrap();
+        assert!(serde_json::from_str::<Cancel>(&launch).is_err());
     }
 
     #[test]
