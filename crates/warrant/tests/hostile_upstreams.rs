@@ -111,6 +111,12 @@ fn a_tool_listing_that_never_ends_is_refused_not_gathered() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Stopped on drop, a failed assertion included.
+    let _gw = warrant_test_support::Running {
+        child: Some(child),
+        url: String::new(),
+        lines: std::sync::mpsc::channel().1,
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     let error = loop {
         let out = w.run(&["status", "--json"]);
@@ -128,11 +134,6 @@ fn a_tool_listing_that_never_ends_is_refused_not_gathered() {
         }
         assert!(Instant::now() < deadline, "the endless listing was never refused: {}", out.stdout);
         std::thread::sleep(Duration::from_millis(100));
-    };
-    let _gw = warrant_test_support::Running {
-        child: Some(child),
-        url: String::new(),
-        lines: std::sync::mpsc::channel().1,
     };
     assert!(error.contains("pages") || error.contains("tools"), "{error}");
     assert!(!error.contains("timed out"), "refused by its size, not by the clock: {error}");
