@@ -40,37 +40,76 @@ pub const PASSPHRASE_ENV: &str = "WARRANT_VAULT_PASSPHRASE";
 /// How often `last used` is written for one credential, at most.
 const MARK_USED_EVERY: Duration = Duration::from_secs(60);
 
+/// The operator's passphrase could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum PassphraseError {
+    #[error("{} is not valid UTF-8", PASSPHRASE_ENV)]
+    VariableNotUtf8,
+    #[error("{} is empty", PASSPHRASE_ENV)]
+    VariableEmpty,
+    #[error("the vault passphrase is needed: set {} or run this from a terminal", PASSPHRASE_ENV)]
+    NoTerminal,
+    #[error("reading the passphrase")]
+    Read(#[source] std::io::Error),
+    #[error("the two passphrases differ")]
+    Differ,
+    #[error("the passphrase is empty")]
+    Empty,
+}
+
+/// The vault could not be unlocked, read or written for brokering. No
+/// variant holds a value: names and paths only.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// There was no passphrase to unlock the vault with; `why` is the
+    /// caller's reason for unlocking it.
+    #[error("the vault must be unlocked ({why})")]
+    Passphrase {
+        why: String,
+        #[source]
+        source: PassphraseError,
+    },
+    #[error(transparent)]
+    Vault(#[from] warrant_vault::VaultError),
+    #[error("cannot open the credential leases")]
+    Leases(#[source] rusqlite::Error),
+    #[error("the vault holds no local CA key")]
+    NoLocalCaKey,
+    #[error(
+        "`{}` has a binding, so it is not the key Warrant stored for itself",
+        crate::LOCAL_CA_CREDENTIAL
+    )]
+    LocalCaBound,
+    #[error("there is no credential `{name}` in the vault")]
+    UnknownCredential { name: String },
+}
+
 /// The operator's passphrase: from [`PASSPHRASE_ENV`], else asked on the
 /// terminal without echo. `confirm` asks twice (for a new vault). Refuses
 /// when neither is possible rather than waiting on a pipe.
-pub fn passphrase(prompt: &str, confirm: bool) -> Result<SecretValue, String> {
+pub fn passphrase(prompt: &str, confirm: bool) -> Result<SecretValue, PassphraseError> {
     if let Some(value) = std::env::var_os(PASSPHRASE_ENV) {
-        let text =
-            value.into_string().map_err(|_| format!("{PASSPHRASE_ENV} is not valid UTF-8"))?;
+        let text = value.into_string().map_err(|_| PassphraseError::VariableNotUtf8)?;
         if text.is_empty() {
-            return Err(format!("{PASSPHRASE_ENV} is empty"));
+            return Err(PassphraseError::VariableEmpty);
         }
         return Ok(SecretValue::from_string(text));
     }
     if !std::io::stdin().is_terminal() {
-        return Err(format!(
-            "the vault passphrase is needed: set {PASSPHRASE_ENV} or run this from a terminal"
-        ));
+        return Err(PassphraseError::NoTerminal);
     }
-    let first = zeroize::Zeroizing::new(
-        rpassword::prompt_password(prompt).map_err(|e| format!("reading the passphrase: {e}"))?,
-    );
+    let first =
+        zeroize::Zeroizing::new(rpassword::prompt_password(prompt).map_err(PassphraseError::Read)?);
     if confirm {
         let again = zeroize::Zeroizing::new(
-            rpassword::prompt_password("Again: ")
-                .map_err(|e| format!("reading the passphrase: {e}"))?,
+            rpassword::prompt_password("Again: ").map_err(PassphraseError::Read)?,
         );
         if *first != *again {
-            return Err("the two passphrases differ".to_owned());
+            return Err(PassphraseError::Differ);
         }
     }
     if first.is_empty() {
-        return Err("the passphrase is empty".to_owned());
+        return Err(PassphraseError::Empty);
     }
     Ok(SecretValue::from_string(first.to_string()))
 }
@@ -153,23 +192,24 @@ pub fn unlock_vault(
     home: &warrant_state::Home,
     settings: &warrant_state::config::VaultSettings,
     why: &str,
-) -> Result<UnlockedVault, String> {
+) -> Result<UnlockedVault, BrokerError> {
     let path = home.vault();
     let cache = match settings.key_cache {
-        Some(ttl) => Some(KeyCache::new(&path, ttl).map_err(|e| e.to_string())?),
+        Some(ttl) => Some(KeyCache::new(&path, ttl)?),
         None => None,
     };
     if let Some(cache) = &cache
-        && let Some(vault) = Vault::unlock_cached(&path, cache).map_err(|e| e.to_string())?
+        && let Some(vault) = Vault::unlock_cached(&path, cache)?
     {
         tracing::debug!("vault opened with the key cached in the OS keychain");
         return Ok(vault);
     }
-    let pass = passphrase("Vault passphrase: ", false).map_err(|e| format!("{e} ({why})"))?;
+    let pass = passphrase("Vault passphrase: ", false)
+        .map_err(|source| BrokerError::Passphrase { why: why.to_owned(), source })?;
     let Some(cache) = &cache else {
-        return Vault::unlock(&path, &pass).map_err(|e| e.to_string());
+        return Ok(Vault::unlock(&path, &pass)?);
     };
-    let (vault, cached) = Vault::unlock_caching(&path, &pass, cache).map_err(|e| e.to_string())?;
+    let (vault, cached) = Vault::unlock_caching(&path, &pass, cache)?;
     warn_if_not_cached(cached);
     Ok(vault)
 }
@@ -188,8 +228,8 @@ impl Broker {
         vault: UnlockedVault,
         state_db: &Path,
         lease_ttl: Duration,
-    ) -> Result<Self, String> {
-        let leases = LeaseStore::open(state_db).map_err(|e| format!("credential leases: {e}"))?;
+    ) -> Result<Self, BrokerError> {
+        let leases = LeaseStore::open(state_db).map_err(BrokerError::Leases)?;
         let known = Arc::new(load(&vault)?);
         Ok(Self {
             vault,
@@ -205,9 +245,9 @@ impl Broker {
         home: &warrant_state::Home,
         settings: &warrant_state::config::VaultSettings,
         why: &str,
-    ) -> Result<Self, String> {
-        let vault = unlock_vault(home, settings, why).map_err(|e| format!("vault: {e}"))?;
-        Self::open(vault, &home.state_db(), settings.lease_ttl).map_err(|e| format!("vault: {e}"))
+    ) -> Result<Self, BrokerError> {
+        let vault = unlock_vault(home, settings, why)?;
+        Self::open(vault, &home.state_db(), settings.lease_ttl)
     }
 
     /// The credentials and scanner as of the last refresh.
@@ -221,9 +261,9 @@ impl Broker {
     /// Re-reads the vault's metadata (another process may have added,
     /// rotated or removed a credential) and rebuilds the scanner if anything
     /// changed. Returns the names whose value changed or that went away.
-    pub fn refresh(&self) -> Result<Vec<String>, String> {
+    pub fn refresh(&self) -> Result<Vec<String>, BrokerError> {
         let before = self.known();
-        let infos = self.vault.list().map_err(|e| e.to_string())?;
+        let infos = self.vault.list()?;
         if stamp(&infos) == before.stamp {
             return Ok(Vec::new());
         }
@@ -245,26 +285,21 @@ impl Broker {
     /// [`Grant`] ([`Broker::authorize`], [`Broker::authorize_spawn`]), inside
     /// a swap entry whose every swap is authorized ([`Broker::swap_entry`]),
     /// or as Warrant's own local CA key ([`Broker::local_ca_key`]).
-    fn open_value(&self, name: &str) -> Result<SecretValue, String> {
-        let name = CredentialName::new(name).map_err(|e| e.to_string())?;
-        self.vault.get(&name).map_err(|e| e.to_string())
+    fn open_value(&self, name: &str) -> Result<SecretValue, BrokerError> {
+        let name = CredentialName::new(name)?;
+        Ok(self.vault.get(&name)?)
     }
 
     /// The key of Warrant's local certificate authority, kept in the vault
     /// under [`crate::LOCAL_CA_CREDENTIAL`] without a binding (so no use of
     /// it can be authorized for anyone). Refused if that entry was given a
     /// binding: then it is not Warrant's.
-    pub fn local_ca_key(&self) -> Result<SecretValue, String> {
+    pub fn local_ca_key(&self) -> Result<SecretValue, BrokerError> {
         let known = self.known();
-        let info = known
-            .credentials
-            .get(crate::LOCAL_CA_CREDENTIAL)
-            .ok_or("the vault holds no local CA key")?;
+        let info =
+            known.credentials.get(crate::LOCAL_CA_CREDENTIAL).ok_or(BrokerError::NoLocalCaKey)?;
         if info.binding != Binding::default() {
-            return Err(format!(
-                "`{}` has a binding, so it is not the key Warrant stored for itself",
-                crate::LOCAL_CA_CREDENTIAL
-            ));
+            return Err(BrokerError::LocalCaBound);
         }
         self.open_value(crate::LOCAL_CA_CREDENTIAL)
     }
@@ -273,16 +308,16 @@ impl Broker {
     /// into the sandbox, and the proxy swaps the value in only for a request
     /// [`Broker::authorize`] granted (binding, policy, lease), checked for
     /// every credential a request would carry before it is sent.
-    pub fn swap_entry(&self, name: &str) -> Result<(SwapEntry, Option<String>), String> {
+    pub fn swap_entry(&self, name: &str) -> Result<(SwapEntry, Option<String>), BrokerError> {
         let known = self.known();
         let info = known
             .credentials
             .get(name)
-            .ok_or_else(|| format!("there is no credential `{name}` in the vault"))?;
+            .ok_or_else(|| BrokerError::UnknownCredential { name: name.to_owned() })?;
         let secret = self.open_value(name)?;
-        let placeholder = placeholder_for(&secret).map_err(|e| e.to_string())?;
+        let placeholder = placeholder_for(&secret)?;
         let entry = SwapEntry {
-            name: CredentialName::new(name).map_err(|e| e.to_string())?,
+            name: CredentialName::new(name)?,
             placeholder,
             secret,
             hosts: info.binding.hosts.clone(),
@@ -342,9 +377,9 @@ impl Broker {
 
     /// Stores a value Warrant keeps for itself (the local CA's key): no
     /// binding, so no use of it can ever be authorized.
-    pub fn store_internal(&self, name: &str, value: &SecretValue) -> Result<(), String> {
-        let name = CredentialName::new(name).map_err(|e| e.to_string())?;
-        self.vault.add(&name, value, Binding::default()).map_err(|e| e.to_string())?;
+    pub fn store_internal(&self, name: &str, value: &SecretValue) -> Result<(), BrokerError> {
+        let name = CredentialName::new(name)?;
+        self.vault.add(&name, value, Binding::default())?;
         self.refresh().map(|_| ())
     }
 
@@ -542,15 +577,15 @@ fn stamp(infos: &[CredentialInfo]) -> Vec<(String, i64, Option<i64>)> {
         .collect()
 }
 
-fn load(vault: &UnlockedVault) -> Result<Known, String> {
-    let infos = vault.list().map_err(|e| e.to_string())?;
+fn load(vault: &UnlockedVault) -> Result<Known, BrokerError> {
+    let infos = vault.list()?;
     let mut secrets = Vec::with_capacity(infos.len());
     for info in &infos {
-        let value = vault.get(&info.name).map_err(|e| e.to_string())?;
+        let value = vault.get(&info.name)?;
         secrets.push((info.name.as_str().to_owned(), value));
     }
     let refs: Vec<(&str, &SecretValue)> = secrets.iter().map(|(n, v)| (n.as_str(), v)).collect();
-    let scanner = LeakScanner::new(&refs).map_err(|e| e.to_string())?;
+    let scanner = LeakScanner::new(&refs)?;
     let stamp = stamp(&infos);
     let credentials = infos.into_iter().map(|i| (i.name.as_str().to_owned(), i)).collect();
     Ok(Known { credentials, scanner, stamp })

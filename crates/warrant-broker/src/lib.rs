@@ -20,8 +20,8 @@ pub mod leak;
 pub mod upstream_tls;
 
 pub use broker::{
-    Authorized, Broker, Grant, Known, PASSPHRASE_ENV, Use, Via, header_value, host_bound,
-    lease_record, passphrase, unlock_vault,
+    Authorized, Broker, BrokerError, Grant, Known, PASSPHRASE_ENV, PassphraseError, Use, Via,
+    header_value, host_bound, lease_record, passphrase, unlock_vault,
 };
 
 /// The vault entry that holds the key of Warrant's local certificate

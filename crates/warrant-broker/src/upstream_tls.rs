@@ -3,29 +3,78 @@
 //! that injects one): the Mozilla roots plus the CA files the operator
 //! configured, and nothing an agent can change.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
+/// The TLS client configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsConfigError {
+    #[error("CA file `{}`", path.display())]
+    CaFile {
+        path: PathBuf,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("CA in `{}` is unusable", path.display())]
+    CaUnusable {
+        path: PathBuf,
+        #[source]
+        source: rustls::Error,
+    },
+    #[error("TLS")]
+    Protocols(#[source] rustls::Error),
+}
+
 /// The TLS client configuration: the Web PKI roots and the operator's CAs.
-/// Built once per gateway (the CA files are read at the first https request).
-pub fn client_config(ca_files: &[std::path::PathBuf]) -> Result<Arc<rustls::ClientConfig>, String> {
+pub fn tls_client_config(
+    ca_files: &[PathBuf],
+) -> Result<Arc<rustls::ClientConfig>, TlsConfigError> {
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for path in ca_files {
-        let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("warrant: CA file `{}`: {e}", path.display()))?;
-        for cert in certs {
-            let cert = cert.map_err(|e| format!("warrant: CA file `{}`: {e}", path.display()))?;
+        let ca_file = |source| TlsConfigError::CaFile { path: path.clone(), source };
+        for cert in rustls::pki_types::CertificateDer::pem_file_iter(path).map_err(ca_file)? {
             roots
-                .add(cert)
-                .map_err(|e| format!("warrant: CA in `{}` is unusable: {e}", path.display()))?;
+                .add(cert.map_err(ca_file)?)
+                .map_err(|source| TlsConfigError::CaUnusable { path: path.clone(), source })?;
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("warrant: TLS: {e}"))?
+        .map_err(TlsConfigError::Protocols)?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+/// [`tls_client_config`] with its error as the text an agent is given
+/// (`warrant: CA file ...: cause`), for `warrant__http_request`, which
+/// caches the result once per gateway and answers every call with it.
+pub fn client_config(ca_files: &[PathBuf]) -> Result<Arc<rustls::ClientConfig>, String> {
+    tls_client_config(ca_files).map_err(|e| match std::error::Error::source(&e) {
+        Some(cause) => format!("warrant: {e}: {cause}"),
+        None => format!("warrant: {e}"),
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_ca_file_is_named_with_its_cause() {
+        let missing = PathBuf::from("no-such-dir/ca.pem");
+        let Err(e) = tls_client_config(std::slice::from_ref(&missing)) else {
+            panic!("a missing CA file was accepted");
+        };
+        assert!(matches!(e, TlsConfigError::CaFile { .. }), "{e:?}");
+        // An agent is told as before: what was being read, and why not.
+        use rustls::pki_types::pem::PemObject;
+        let cause = rustls::pki_types::CertificateDer::pem_file_iter(&missing).err().unwrap();
+        let text = client_config(&[missing]).err().unwrap();
+        assert_eq!(text, format!("warrant: CA file `no-such-dir/ca.pem`: {cause}"));
+    }
 }

@@ -41,31 +41,52 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
-use warrant_audit::{AuditLog, EventKind};
+use warrant_audit::{AuditEvent, AuditLog, EventKind};
 
-/// `warrant up` could not start, or stopped on an error.
+/// `warrant up` could not start, or stopped on an error. The text says what
+/// Warrant was doing; the cause is the source.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
     #[error(transparent)]
     Home(#[from] home::HomeError),
     #[error(transparent)]
     Config(#[from] config::ConfigError),
-    #[error("policy is invalid, refusing to start:\n{0}")]
-    Policy(String),
-    #[error("identity: {0}")]
-    Identity(String),
-    #[error("audit log: {0}")]
-    Audit(String),
-    #[error("state store `{path}`: {message}")]
-    State { path: String, message: String },
+    #[error("policy is invalid, refusing to start")]
+    Policy(#[source] warrant_policy::PolicyError),
+    #[error("identity")]
+    Identity(#[source] warrant_identity::IdentityError),
+    #[error(transparent)]
+    Name(#[from] warrant_core::NameError),
+    #[error("audit log")]
+    Audit(#[source] warrant_audit::AuditError),
+    #[error("state store `{}`", path.display())]
+    State {
+        path: std::path::PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
     #[error(transparent)]
     Control(#[from] warrant_control::ControlError),
-    #[error("cannot listen on `{addr}`: {source}")]
-    Listen { addr: String, source: std::io::Error },
-    #[error("server failed: {0}")]
-    Serve(std::io::Error),
-    #[error("{0}")]
-    Run(String),
+    #[error("vault")]
+    Vault(#[source] warrant_broker::BrokerError),
+    #[error(
+        "upstream `{upstream}` needs vault credential `{credential}`, but there is no vault; add it with `warrant vault add {credential}`"
+    )]
+    NoVault { upstream: String, credential: String },
+    #[error(
+        "upstream `{upstream}` needs vault credential `{credential}`, which is not in the vault; add it with `warrant vault add {credential}`"
+    )]
+    MissingCredential { upstream: String, credential: String },
+    #[error("leak rules")]
+    LeakRules(#[source] warrant_vault::VaultError),
+    #[error("cannot listen on `{addr}`")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("server failed")]
+    Serve(#[source] std::io::Error),
 }
 
 /// Options of `warrant up` beyond `warrant.toml`.
@@ -103,36 +124,30 @@ pub async fn serve(home: &Home, options: UpOptions) -> Result<(), GatewayError> 
         config.gateway.listen = listen;
     }
     let sources = home.read_policies()?;
-    let policy = config.policy_engine(&sources).map_err(|e| GatewayError::Policy(e.to_string()))?;
-    let root = warrant_identity::RootKey::load(&home.root_key())
-        .map_err(|e| GatewayError::Identity(e.to_string()))?;
+    let policy = config.policy_engine(&sources).map_err(GatewayError::Policy)?;
+    let root = warrant_identity::RootKey::load(&home.root_key()).map_err(GatewayError::Identity)?;
     let verifier = warrant_identity::Verifier::new(root.public_key());
-    let state_err =
-        |e: String| GatewayError::State { path: home.state_db().display().to_string(), message: e };
+    let state_err = |source| GatewayError::State { path: home.state_db(), source };
     let registry =
-        warrant_identity::Registry::open(&home.state_db()).map_err(|e| state_err(e.to_string()))?;
-    let revoked = registry.revoked_ids().map_err(|e| state_err(e.to_string()))?;
-    let killed = registry.kills().map_err(|e| state_err(e.to_string()))?;
-    let pins = PinStore::open(&home.state_db()).map_err(|e| state_err(e.to_string()))?;
+        warrant_identity::Registry::open(&home.state_db()).map_err(GatewayError::Identity)?;
+    let revoked = registry.revoked_ids().map_err(GatewayError::Identity)?;
+    let killed = registry.kills().map_err(GatewayError::Identity)?;
+    let pins = PinStore::open(&home.state_db()).map_err(state_err)?;
     for name in &options.discover_agents {
-        warrant_core::AgentName::parse(name).map_err(|e| GatewayError::Identity(e.to_string()))?;
+        warrant_core::AgentName::parse(name)?;
     }
     let discovering = options.discover || !options.discover_agents.is_empty();
     let observations = if discovering {
-        Some(
-            warrant_state::discovery::Observations::open(&home.state_db())
-                .map_err(|e| state_err(e.to_string()))?,
-        )
+        Some(warrant_state::discovery::Observations::open(&home.state_db()).map_err(state_err)?)
     } else {
         None
     };
 
     let audit = AuditLog::open(&home.audit_db(), home.load_audit_key()?, config.audit_options())
-        .map_err(|e| GatewayError::Audit(e.to_string()))?;
+        .map_err(GatewayError::Audit)?;
 
     let broker = open_broker(home, &config)?;
-    let rules = warrant_vault::rules::RuleSet::builtin()
-        .map_err(|e| GatewayError::Run(format!("leak rules: {e}")))?;
+    let rules = warrant_vault::rules::RuleSet::builtin().map_err(GatewayError::LeakRules)?;
     let upstreams: BTreeMap<_, _> = config
         .upstreams
         .iter()
@@ -170,7 +185,7 @@ pub async fn serve(home: &Home, options: UpOptions) -> Result<(), GatewayError> 
     let (control, control_key) = warrant_control::bind(&home.control_socket())?;
     let tcp = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|source| GatewayError::Listen { addr: listen.to_string(), source })?;
+        .map_err(|source| GatewayError::Listen { addr: listen, source })?;
     let local = tcp.local_addr().map_err(GatewayError::Serve)?;
     let mcp_url = format!("http://{local}/mcp");
     let _ = gw.mcp_url.set(mcp_url.clone());
@@ -184,7 +199,10 @@ pub async fn serve(home: &Home, options: UpOptions) -> Result<(), GatewayError> 
         "discover": discovering,
         "discover_agents": options.discover_agents,
     });
-    gw.record(EventKind::GatewayStarted, None, started).await.map_err(GatewayError::Audit)?;
+    audit
+        .append(AuditEvent::new(EventKind::GatewayStarted).with_detail(started))
+        .await
+        .map_err(GatewayError::Audit)?;
 
     let shutdown = CancellationToken::new();
     let mut supervisors = Vec::new();
@@ -234,7 +252,7 @@ pub async fn serve(home: &Home, options: UpOptions) -> Result<(), GatewayError> 
     let _ = std::fs::remove_file(home.control_socket());
     let stopped = json!({"reason": if served.is_ok() { "signal" } else { "error" }});
     let _ = gw.record(EventKind::GatewayStopped, None, stopped).await;
-    audit.close().map_err(|e| GatewayError::Audit(e.to_string()))?;
+    audit.close().map_err(GatewayError::Audit)?;
     eprintln!("warrant: gateway stopped");
     served.map_err(GatewayError::Serve)
 }
@@ -253,9 +271,10 @@ fn open_broker(
         .collect();
     if !home.vault().exists() {
         if let Some((upstream, name)) = needed.first() {
-            return Err(GatewayError::Run(format!(
-                "upstream `{upstream}` needs vault credential `{name}`, but there is no vault; add it with `warrant vault add {name}`"
-            )));
+            return Err(GatewayError::NoVault {
+                upstream: upstream.clone(),
+                credential: name.clone(),
+            });
         }
         return Ok(None);
     }
@@ -264,13 +283,14 @@ fn open_broker(
         &config.vault,
         "Warrant unlocks the vault to broker credentials and to find them in what agents send",
     )
-    .map_err(GatewayError::Run)?;
+    .map_err(GatewayError::Vault)?;
     let known = opened.known();
     for (upstream, name) in &needed {
         if !known.credentials.contains_key(name) {
-            return Err(GatewayError::Run(format!(
-                "upstream `{upstream}` needs vault credential `{name}`, which is not in the vault; add it with `warrant vault add {name}`"
-            )));
+            return Err(GatewayError::MissingCredential {
+                upstream: upstream.clone(),
+                credential: name.clone(),
+            });
         }
     }
     Ok(Some(Arc::new(opened)))

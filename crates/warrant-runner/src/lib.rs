@@ -29,23 +29,104 @@ mod run_credentials;
 pub use doctor::{DoctorReport, ProfileCheck, doctor};
 pub use run::{RunOptions, run_sandboxed};
 
+use std::path::PathBuf;
+
 /// `warrant run` could not start its command, or lost a control it needs.
+/// The text says what Warrant was doing; the cause is the source.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
     Home(#[from] warrant_state::home::HomeError),
     #[error(transparent)]
     Config(#[from] warrant_state::config::ConfigError),
-    #[error("policy is invalid, refusing to run:\n{0}")]
-    Policy(String),
-    #[error("identity: {0}")]
-    Identity(String),
-    #[error("audit log: {0}")]
-    Audit(String),
-    #[error("state store `{path}`: {message}")]
-    State { path: String, message: String },
+    #[error("policy is invalid, refusing to run")]
+    Policy(#[source] warrant_policy::PolicyError),
+    #[error("identity")]
+    Identity(#[from] warrant_identity::IdentityError),
+    #[error(transparent)]
+    Name(#[from] warrant_core::NameError),
+    #[error("audit log")]
+    Audit(#[from] warrant_audit::AuditError),
     #[error(transparent)]
     Control(#[from] warrant_control::ControlError),
-    #[error("{0}")]
-    Run(String),
+    #[error("vault")]
+    Vault(#[from] warrant_broker::BrokerError),
+    #[error("cannot {action} `{}`", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("nothing to run: warrant run [OPTIONS] -- COMMAND [ARGS...]")]
+    NothingToRun,
+    #[error("no profile `{name}`: the shipped ones are {shipped}, or write `{}`", own.display())]
+    UnknownProfile { name: String, shipped: String, own: PathBuf },
+    #[error("`{}`", path.display())]
+    ProfileFile {
+        path: PathBuf,
+        #[source]
+        source: warrant_sandbox::ProfileError,
+    },
+    #[error(transparent)]
+    Profile(warrant_sandbox::ProfileError),
+    #[error("{flag} `{}`", path.display())]
+    PathFlag {
+        flag: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{flag} `{}` is not UTF-8", path.display())]
+    PathFlagNotUtf8 { flag: &'static str, path: PathBuf },
+    #[error("--allow-host `{host}` is not a host name (or `*.domain`)")]
+    AllowHost { host: String },
+    #[error(
+        "--credential `{name}`: there is no vault; add it with `warrant vault add {name} --host HOST --env VAR`"
+    )]
+    NoVault { name: String },
+    #[error("--credential needs a network through Warrant's proxy; profile `{profile}` has none")]
+    CredentialWithoutProxy { profile: String },
+    #[error("--credential `{name}`")]
+    Credential {
+        name: String,
+        #[source]
+        source: Box<warrant_broker::BrokerError>,
+    },
+    #[error(
+        "--credential `{name}`: it has no environment variable to go in; add it again with `--env VAR`"
+    )]
+    CredentialWithoutVariable { name: String },
+    #[error("the credentials' swapper")]
+    Swapper(#[source] warrant_vault::VaultError),
+    #[error("the current directory cannot be the workspace")]
+    Workspace(#[source] std::io::Error),
+    #[error("cannot start the runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error("the home `{}` is too deep for a Unix socket path; use a shorter --home", home.display())]
+    HomeTooDeep { home: PathBuf },
+    #[error("cannot bind the egress socket")]
+    EgressSocket(#[source] std::io::Error),
+    #[error("{what} is not UTF-8")]
+    NotUtf8 { what: &'static str },
+    #[error("the local CA key is not PEM")]
+    LocalCaKeyNotPem,
+    #[error("the local CA in `{}`", path.display())]
+    LocalCa {
+        path: PathBuf,
+        #[source]
+        source: warrant_egress::CaError,
+    },
+    #[error("cannot make the local CA")]
+    MakeLocalCa(#[source] warrant_egress::CaError),
+    #[error("cannot make a directory for the CA")]
+    CaDir(#[source] std::io::Error),
+    #[error("TLS to upstreams")]
+    UpstreamTls(#[source] warrant_broker::upstream_tls::TlsConfigError),
+    #[error("leak rules")]
+    LeakRules(#[source] warrant_vault::VaultError),
+    #[error("refused to run")]
+    Refused(#[source] warrant_sandbox::LaunchError),
+    #[error("waiting for the sandbox failed")]
+    Wait(#[source] warrant_sandbox::LaunchError),
 }

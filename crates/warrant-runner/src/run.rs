@@ -60,23 +60,15 @@ pub struct RunOptions {
     pub command: Vec<OsString>,
 }
 
-fn run_error(message: impl Into<String>) -> RunError {
-    RunError::Run(message.into())
-}
-
 /// Runs the command; returns the exit status to exit with.
 pub fn run_sandboxed(home: &Home, options: RunOptions) -> Result<i32, RunError> {
     home.init()?;
     home.check()?;
     if options.command.is_empty() {
-        return Err(run_error("nothing to run: warrant run [OPTIONS] -- COMMAND [ARGS...]"));
+        return Err(RunError::NothingToRun);
     }
     let config = Config::load(&home.config())?;
-    let policy = Arc::new(
-        config
-            .policy_engine(&home.read_policies()?)
-            .map_err(|e| RunError::Policy(e.to_string()))?,
-    );
+    let policy = Arc::new(config.policy_engine(&home.read_policies()?).map_err(RunError::Policy)?);
     let mut profile = resolve_profile(home, &options)?;
     // With a vault, the proxy looks inside every request for secrets (and
     // swaps placeholders): it must be unlocked before anything runs.
@@ -84,14 +76,11 @@ pub fn run_sandboxed(home: &Home, options: RunOptions) -> Result<i32, RunError> 
         let opened = warrant_broker::Broker::unlock_home(
             home,
             &config.vault,
-            "a run is inspected for vault secrets, so the vault must be unlocked",
-        )
-        .map_err(run_error)?;
+            "a run is inspected for vault secrets",
+        )?;
         Some(Arc::new(opened))
     } else if let Some(name) = options.credentials.first() {
-        return Err(run_error(format!(
-            "--credential `{name}`: there is no vault; add it with `warrant vault add {name} --host HOST --env VAR`"
-        )));
+        return Err(RunError::NoVault { name: name.clone() });
     } else {
         None
     };
@@ -99,32 +88,23 @@ pub fn run_sandboxed(home: &Home, options: RunOptions) -> Result<i32, RunError> 
         && profile.network.mode != NetworkMode::Proxy
         && !options.credentials.is_empty()
     {
-        return Err(run_error(format!(
-            "--credential needs a network through Warrant's proxy; profile `{}` has none",
-            options.profile
-        )));
+        return Err(RunError::CredentialWithoutProxy { profile: options.profile.clone() });
     }
     let declared = declared_hosts(&options)?;
-    let workspace = std::env::current_dir()
-        .and_then(std::fs::canonicalize)
-        .map_err(|e| run_error(format!("the current directory cannot be the workspace: {e}")))?;
+    let workspace =
+        std::env::current_dir().and_then(std::fs::canonicalize).map_err(RunError::Workspace)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| run_error(format!("cannot start the runtime: {e}")))?;
-    let audit = AuditLog::open(&home.audit_db(), home.load_audit_key()?, config.audit_options())
-        .map_err(|e| RunError::Audit(e.to_string()))?;
-    let registry = Registry::open(&home.state_db()).map_err(|e| RunError::State {
-        path: home.state_db().display().to_string(),
-        message: e.to_string(),
-    })?;
+        .map_err(RunError::Runtime)?;
+    let audit = AuditLog::open(&home.audit_db(), home.load_audit_key()?, config.audit_options())?;
+    let registry = Registry::open(&home.state_db())?;
 
     // The identity, recorded with what it is for before anything runs.
     let command_line = shown_command(&options.command);
-    let name = AgentName::parse(options.name.as_deref().unwrap_or("run"))
-        .map_err(|e| RunError::Identity(e.to_string()))?;
+    let name = AgentName::parse(options.name.as_deref().unwrap_or("run"))?;
     let task = options.task.clone().unwrap_or_else(|| format!("warrant run: {command_line}"));
     let task: String = task.chars().filter(|c| !c.is_control()).take(1000).collect();
     let ttl = profile
@@ -132,9 +112,8 @@ pub fn run_sandboxed(home: &Home, options: RunOptions) -> Result<i32, RunError> 
         .wall_clock_seconds
         .map_or(Duration::from_secs(12 * 60 * 60), |s| Duration::from_secs(s.saturating_add(300)))
         .min(warrant_identity::MAX_TTL);
-    let root = RootKey::load(&home.root_key()).map_err(|e| RunError::Identity(e.to_string()))?;
-    let domain = TrustDomain::parse(&config.gateway.trust_domain)
-        .map_err(|e| RunError::Identity(e.to_string()))?;
+    let root = RootKey::load(&home.root_key())?;
+    let domain = TrustDomain::parse(&config.gateway.trust_domain)?;
     let (claims, token) = warrant_identity::issue(
         &root,
         IssueRequest {
@@ -145,8 +124,7 @@ pub fn run_sandboxed(home: &Home, options: RunOptions) -> Result<i32, RunError> 
             ttl,
             now: UnixMillis::now(),
         },
-    )
-    .map_err(|e| RunError::Identity(e.to_string()))?;
+    )?;
     drop(root);
     let agent = claims.agent_id;
     let spawned = json!({
@@ -159,9 +137,8 @@ pub fn run_sandboxed(home: &Home, options: RunOptions) -> Result<i32, RunError> 
         },
     });
     record(&runtime, &audit, EventKind::AgentSpawned, Some(&agent), spawned)?;
-    let identity_error = |e: warrant_identity::IdentityError| RunError::Identity(e.to_string());
-    registry.record_issued(&claims).map_err(identity_error)?;
-    registry.set_workspace(agent, &workspace).map_err(identity_error)?;
+    registry.record_issued(&claims)?;
+    registry.set_workspace(agent, &workspace)?;
 
     let credentials = match &broker {
         Some(broker) if profile.network.mode == NetworkMode::Proxy => {
@@ -179,7 +156,7 @@ pub fn run_sandboxed(home: &Home, options: RunOptions) -> Result<i32, RunError> 
             let dir = prepared
                 .ca_dir()
                 .to_str()
-                .ok_or_else(|| run_error("the CA directory is not UTF-8"))?
+                .ok_or(RunError::NotUtf8 { what: "the CA directory" })?
                 .to_owned();
             profile.paths.push(PathRule {
                 path: dir,
@@ -287,8 +264,7 @@ fn supervise(
         let socket = socket_dir.path.join("egress.sock");
         let listener = {
             let _entered = runtime.enter();
-            tokio::net::UnixListener::bind(&socket)
-                .map_err(|e| run_error(format!("cannot bind the egress socket: {e}")))?
+            tokio::net::UnixListener::bind(&socket).map_err(RunError::EgressSocket)?
         };
         let gate = Arc::new(crate::egress_gate::RunGate {
             policy: Arc::clone(&s.policy),
@@ -342,7 +318,7 @@ fn supervise(
             // Refused, loudly: nothing ran unconfined.
             let detail = json!({"error": e.to_string(), "control": e.control().map(|c| c.name())});
             record(runtime, audit, EventKind::SandboxExited, Some(&agent), detail)?;
-            return Err(run_error(format!("refused to run: {e}")));
+            return Err(RunError::Refused(e));
         }
     };
     let detail = json!({
@@ -406,7 +382,7 @@ fn supervise(
             }
         }
     };
-    let status = status.map_err(|e| run_error(format!("waiting for the sandbox failed: {e}")))?;
+    let status = status.map_err(RunError::Wait)?;
     let code = if let Some(why) = &stopped_by {
         eprintln!("warrant: the run was stopped: {why}");
         EXIT_STOPPED
@@ -488,29 +464,35 @@ fn shown_command(command: &[OsString]) -> String {
 fn resolve_profile(home: &Home, options: &RunOptions) -> Result<Profile, RunError> {
     let own = home.root().join("profiles").join(format!("{}.toml", options.profile));
     let mut profile = if own.is_file() {
-        let text = std::fs::read_to_string(&own)
-            .map_err(|e| run_error(format!("cannot read `{}`: {e}", own.display())))?;
-        Profile::from_toml(&text).map_err(|e| run_error(format!("`{}`: {e}", own.display())))?
+        let text = std::fs::read_to_string(&own).map_err(|source| RunError::Io {
+            action: "read",
+            path: own.clone(),
+            source,
+        })?;
+        Profile::from_toml(&text)
+            .map_err(|source| RunError::ProfileFile { path: own.clone(), source })?
     } else {
         Profile::builtin(&options.profile).map_err(|_| {
             let names: Vec<&str> = Profile::builtin_names().collect();
-            run_error(format!(
-                "no profile `{}`: the shipped ones are {}, or write `{}`",
-                options.profile,
-                names.join(", "),
-                own.display()
-            ))
+            RunError::UnknownProfile {
+                name: options.profile.clone(),
+                shipped: names.join(", "),
+                own: own.clone(),
+            }
         })?
     };
     for (paths, access, flag) in
         [(&options.rw, Access::ReadWrite, "--rw"), (&options.ro, Access::ReadOnly, "--ro")]
     {
         for path in paths {
-            let canonical = std::fs::canonicalize(path)
-                .map_err(|e| run_error(format!("{flag} `{}`: {e}", path.display())))?;
+            let canonical = std::fs::canonicalize(path).map_err(|source| RunError::PathFlag {
+                flag,
+                path: path.clone(),
+                source,
+            })?;
             let text = canonical
                 .to_str()
-                .ok_or_else(|| run_error(format!("{flag} `{}` is not UTF-8", path.display())))?;
+                .ok_or_else(|| RunError::PathFlagNotUtf8 { flag, path: path.clone() })?;
             profile.paths.push(PathRule {
                 path: text.to_owned(),
                 access,
@@ -519,7 +501,7 @@ fn resolve_profile(home: &Home, options: &RunOptions) -> Result<Profile, RunErro
             });
         }
     }
-    profile.validate().map_err(|e| run_error(e.to_string()))?;
+    profile.validate().map_err(RunError::Profile)?;
     Ok(profile)
 }
 
@@ -539,9 +521,7 @@ fn declared_hosts(options: &RunOptions) -> Result<Vec<String>, RunError> {
                     && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             });
         if !valid {
-            return Err(run_error(format!(
-                "--allow-host `{host}` is not a host name (or `*.domain`)"
-            )));
+            return Err(RunError::AllowHost { host });
         }
         hosts.push(host);
     }
@@ -566,7 +546,8 @@ fn record(
     if let Some(a) = agent {
         event = event.agent(a.to_string());
     }
-    runtime.block_on(audit.append(event)).map(|_| ()).map_err(|e| RunError::Audit(e.to_string()))
+    runtime.block_on(audit.append(event))?;
+    Ok(())
 }
 
 /// A private directory for the run's egress socket, removed when the run ends.
@@ -584,12 +565,9 @@ impl SocketDir {
             .recursive(true)
             .mode(0o700)
             .create(&path)
-            .map_err(|e| run_error(format!("cannot create `{}`: {e}", path.display())))?;
+            .map_err(|source| RunError::Io { action: "create", path: path.clone(), source })?;
         if path.join("egress.sock").as_os_str().len() > 100 {
-            return Err(run_error(format!(
-                "the home `{}` is too deep for a Unix socket path; use a shorter --home",
-                home.root().display()
-            )));
+            return Err(RunError::HomeTooDeep { home: home.root().to_owned() });
         }
         Ok(Self { path })
     }

@@ -43,7 +43,7 @@ use crate::RunError;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
-use warrant_audit::{AuditEvent, AuditLog, EventKind};
+use warrant_audit::{AuditError, AuditEvent, AuditLog, EventKind};
 use warrant_broker::{Broker, Known, LOCAL_CA_CREDENTIAL, Use, Via};
 use warrant_egress::{Blocked, EgressRequest, Interception, LocalCa, ResponseFilter};
 use warrant_policy::{AgentFacts, PolicyEngine};
@@ -67,29 +67,28 @@ const CA_VARIABLES: &[&str] = &[
     "DENO_CERT",
 ];
 
-fn run_error(message: impl Into<String>) -> RunError {
-    RunError::Run(message.into())
-}
-
 /// The local CA of `home`, made (and its key stored in the vault) at first
 /// use.
 pub(crate) fn local_ca(home: &Home, broker: &Broker) -> Result<LocalCa, RunError> {
     let cert_path = home.local_ca();
     if broker.known().credentials.contains_key(LOCAL_CA_CREDENTIAL) && cert_path.exists() {
-        let key = broker.local_ca_key().map_err(run_error)?;
-        let key = key.expose_str().ok_or_else(|| run_error("the local CA key is not PEM"))?;
-        let cert = std::fs::read_to_string(&cert_path)
-            .map_err(|e| run_error(format!("cannot read `{}`: {e}", cert_path.display())))?;
+        let key = broker.local_ca_key()?;
+        let key = key.expose_str().ok_or(RunError::LocalCaKeyNotPem)?;
+        let cert = std::fs::read_to_string(&cert_path).map_err(|source| RunError::Io {
+            action: "read",
+            path: cert_path.clone(),
+            source,
+        })?;
         return LocalCa::from_pem(&cert, key)
-            .map_err(|e| run_error(format!("the local CA in `{}`: {e}", cert_path.display())));
+            .map_err(|source| RunError::LocalCa { path: cert_path, source });
     }
-    let (ca, key) = LocalCa::generate("Warrant local CA")
-        .map_err(|e| run_error(format!("cannot make the local CA: {e}")))?;
-    broker
-        .store_internal(LOCAL_CA_CREDENTIAL, &SecretValue::from_string(key.to_string()))
-        .map_err(run_error)?;
-    std::fs::write(&cert_path, ca.cert_pem())
-        .map_err(|e| run_error(format!("cannot write `{}`: {e}", cert_path.display())))?;
+    let (ca, key) = LocalCa::generate("Warrant local CA").map_err(RunError::MakeLocalCa)?;
+    broker.store_internal(LOCAL_CA_CREDENTIAL, &SecretValue::from_string(key.to_string()))?;
+    std::fs::write(&cert_path, ca.cert_pem()).map_err(|source| RunError::Io {
+        action: "write",
+        path: cert_path,
+        source,
+    })?;
     Ok(ca)
 }
 
@@ -144,12 +143,9 @@ impl RunCredentials {
             let (entry, variable) = p
                 .broker
                 .swap_entry(name)
-                .map_err(|e| run_error(format!("--credential `{name}`: {e}")))?;
-            let variable = variable.ok_or_else(|| {
-                run_error(format!(
-                    "--credential `{name}`: it has no environment variable to go in; add it again with `--env VAR`"
-                ))
-            })?;
+                .map_err(|e| RunError::Credential { name: name.clone(), source: Box::new(e) })?;
+            let variable = variable
+                .ok_or_else(|| RunError::CredentialWithoutVariable { name: name.clone() })?;
             grant.push((variable, entry.placeholder.as_str().to_owned()));
             placeholders.push(entry.placeholder.as_str().to_owned());
             entries.push(entry);
@@ -157,26 +153,27 @@ impl RunCredentials {
         let swapper = if entries.is_empty() {
             None
         } else {
-            Some(Swapper::new(entries).map_err(|e| run_error(e.to_string()))?)
+            Some(Swapper::new(entries).map_err(RunError::Swapper)?)
         };
         let ca = local_ca(p.home, &p.broker)?;
-        let upstream =
-            warrant_broker::upstream_tls::client_config(p.ca_files).map_err(run_error)?;
-        let ca_dir = tempfile::Builder::new()
-            .prefix("warrant-ca-")
-            .tempdir()
-            .map_err(|e| run_error(format!("cannot make a directory for the CA: {e}")))?;
+        let upstream = warrant_broker::upstream_tls::tls_client_config(p.ca_files)
+            .map_err(RunError::UpstreamTls)?;
+        let ca_dir =
+            tempfile::Builder::new().prefix("warrant-ca-").tempdir().map_err(RunError::CaDir)?;
         let ca_file = ca_dir.path().join("ca.pem");
-        std::fs::write(&ca_file, ca.cert_pem())
-            .map_err(|e| run_error(format!("cannot write `{}`: {e}", ca_file.display())))?;
+        std::fs::write(&ca_file, ca.cert_pem()).map_err(|source| RunError::Io {
+            action: "write",
+            path: ca_file.clone(),
+            source,
+        })?;
         let ca_text = ca_file
             .to_str()
-            .ok_or_else(|| run_error("the temporary directory is not UTF-8"))?
+            .ok_or(RunError::NotUtf8 { what: "the temporary directory" })?
             .to_owned();
         for variable in CA_VARIABLES {
             grant.push(((*variable).to_owned(), ca_text.clone()));
         }
-        let rules = RuleSet::builtin().map_err(|e| run_error(format!("leak rules: {e}")))?;
+        let rules = RuleSet::builtin().map_err(RunError::LeakRules)?;
         Ok(Self {
             broker: p.broker,
             swapper,
@@ -201,11 +198,11 @@ impl RunCredentials {
 
     /// Commits records from inside the proxy's synchronous hook. The run's
     /// runtime is multi-threaded, so blocking this worker is allowed.
-    fn commit(&self, records: Vec<(EventKind, Value)>) -> Result<(), String> {
+    fn commit(&self, records: Vec<(EventKind, Value)>) -> Result<(), AuditError> {
         tokio::task::block_in_place(|| {
             for (kind, detail) in records {
                 let event = AuditEvent::new(kind).agent(self.agent_id.clone()).with_detail(detail);
-                self.audit.append_blocking(event).map_err(|e| e.to_string())?;
+                self.audit.append_blocking(event)?;
             }
             Ok(())
         })

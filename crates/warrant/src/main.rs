@@ -54,6 +54,7 @@ fn one_line(error: &anyhow::Error) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     #[test]
     fn a_cause_already_in_its_errors_text_is_said_once() {
@@ -66,5 +67,31 @@ mod tests {
         );
         let fresh = anyhow::anyhow!("disk full").context("cannot write\nthe log");
         assert_eq!(super::one_line(&fresh), "cannot write the log: disk full");
+    }
+
+    #[test]
+    fn an_operations_error_shows_each_of_its_causes_once() {
+        // The agent registry cannot be opened (a directory sits where its
+        // file should be): the operation's error, the identity error, and
+        // SQLite's reason, each once.
+        let dir = tempfile::tempdir().unwrap();
+        let home = warrant_state::Home::new(dir.path().join("home"));
+        home.init().unwrap();
+        std::fs::remove_file(home.state_db()).unwrap();
+        std::fs::create_dir(home.state_db()).unwrap();
+        let Err(sqlite) = rusqlite::Connection::open(home.state_db()) else {
+            panic!("SQLite opened a directory");
+        };
+
+        let Err(error) = crate::ops::list_agents(&home) else {
+            panic!("agents were listed without a registry");
+        };
+        // SQLite's error has a cause of its own (its result code).
+        let code = std::error::Error::source(&sqlite).map(|c| format!(": {c}")).unwrap_or_default();
+        let path = home.state_db().display().to_string();
+        assert_eq!(
+            super::one_line(&anyhow::Error::new(error)),
+            format!("identity: cannot open the agent registry at `{path}`: {sqlite}{code}")
+        );
     }
 }

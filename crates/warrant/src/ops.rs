@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::path::PathBuf;
 use std::time::Duration;
 use warrant_audit::{AuditEvent, AuditLog, EventKind};
 use warrant_control::{self as control, ControlRequest};
@@ -16,25 +17,64 @@ use warrant_state::{Config, Home};
 
 pub use crate::shown::{approval_text, terminal_safe};
 
-/// A CLI operation failed.
+/// A CLI operation failed. The text says what Warrant was doing or what
+/// was asked for; the cause, if any, is the source.
 #[derive(Debug, thiserror::Error)]
 pub enum OpError {
     #[error(transparent)]
     Home(#[from] warrant_state::home::HomeError),
     #[error(transparent)]
     Config(#[from] warrant_state::config::ConfigError),
-    #[error("policy: {0}")]
-    Policy(String),
-    #[error("identity: {0}")]
-    Identity(String),
-    #[error("audit log: {0}")]
-    Audit(String),
-    #[error("state store `{path}`: {message}")]
-    State { path: String, message: String },
+    #[error("policy")]
+    Policy(#[from] warrant_policy::PolicyError),
+    #[error("policy")]
+    Explain(#[from] warrant_gateway::explain::ExplainError),
+    #[error("identity")]
+    Identity(#[from] warrant_identity::IdentityError),
+    #[error(transparent)]
+    Name(#[from] warrant_core::NameError),
+    #[error("audit log")]
+    Audit(#[from] warrant_audit::AuditError),
+    #[error("state store `{}`", path.display())]
+    State {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
     #[error(transparent)]
     Control(#[from] warrant_control::ControlError),
-    #[error("vault: {0}")]
-    Vault(String),
+    #[error("vault")]
+    Vault(#[from] crate::vault_ops::VaultOpError),
+    #[error("parent credential")]
+    ParentCredential(#[source] warrant_identity::AuthError),
+    #[error("parent credential: agent `{id}` in its chain has been revoked")]
+    ParentRevoked { id: AgentId },
+    #[error("parent credential: agent `{id}` in its chain is stopped (`warrant resume` it first)")]
+    ParentStopped { id: AgentId },
+    #[error("--workspace is for an operator's agent; a child works in its root's workspace")]
+    WorkspaceForChild,
+    #[error("workspace `{}` is not a directory", path.display())]
+    NotADirectory { path: PathBuf },
+    #[error(
+        "--tools narrows a child agent; it needs --parent-token (an operator's agent is limited by policy)"
+    )]
+    ToolsWithoutParent,
+    #[error("no agent with id `{id}`")]
+    NoAgentWithId { id: AgentId },
+    #[error("no agent `{agent}` (name or id){hint}")]
+    NoAgent { agent: String, hint: &'static str },
+    #[error(
+        "`{agent}` names {} agents that policy may decide differently (other parents, tools or tasks): give one id of {}",
+        ids.len(),
+        ids.join(", ")
+    )]
+    AmbiguousAgent { agent: String, ids: Vec<String> },
+    #[error("tool `{tool}` is not quarantined")]
+    NotQuarantined { tool: String },
+    #[error(
+        "no calls of agent `{agent}` were observed; run `warrant up --discover` and let it work first"
+    )]
+    NothingObserved { agent: String },
 }
 
 /// The default lifetime of an agent credential.
@@ -61,15 +101,8 @@ pub struct Spawned {
     pub token: String,
 }
 
-fn identity(e: impl std::fmt::Display) -> OpError {
-    OpError::Identity(e.to_string())
-}
-
 fn registry(home: &Home) -> Result<Registry, OpError> {
-    Registry::open(&home.state_db()).map_err(|e| OpError::State {
-        path: home.state_db().display().to_string(),
-        message: e.to_string(),
-    })
+    Ok(Registry::open(&home.state_db())?)
 }
 
 /// Appends to the audit log from the CLI (the log is safe for several
@@ -81,15 +114,15 @@ pub(crate) fn record(
     detail: Value,
 ) -> Result<(), OpError> {
     let options = Config::load(&home.config())?.audit_options();
-    let audit = AuditLog::open(&home.audit_db(), home.load_audit_key()?, options)
-        .map_err(|e| OpError::Audit(e.to_string()))?;
+    let audit = AuditLog::open(&home.audit_db(), home.load_audit_key()?, options)?;
     let mut event = AuditEvent::new(kind).with_detail(detail);
     if let Some(a) = agent {
         event = event.agent(a.to_string());
     }
-    let appended = audit.append_blocking(event).map_err(|e| OpError::Audit(e.to_string()));
-    audit.close().map_err(|e| OpError::Audit(e.to_string()))?;
-    appended.map(|_| ())
+    let appended = audit.append_blocking(event);
+    audit.close()?;
+    appended?;
+    Ok(())
 }
 
 /// What `warrant agents spawn` is asked for.
@@ -113,31 +146,25 @@ pub fn spawn_agent(home: &Home, name: &str, options: SpawnOptions<'_>) -> Result
     home.init()?;
     home.check()?;
     let config = Config::load(&home.config())?;
-    let name = AgentName::parse(name).map_err(identity)?;
-    let domain = TrustDomain::parse(&config.gateway.trust_domain).map_err(identity)?;
-    let root = RootKey::load(&home.root_key()).map_err(identity)?;
+    let name = AgentName::parse(name)?;
+    let domain = TrustDomain::parse(&config.gateway.trust_domain)?;
+    let root = RootKey::load(&home.root_key())?;
     let now = UnixMillis::now();
     let reg = registry(home)?;
     let workspace = match &options.workspace {
         None => None,
-        Some(_) if options.parent_token.is_some() => {
-            return Err(OpError::Identity(
-                "--workspace is for an operator's agent; a child works in its root's workspace"
-                    .into(),
-            ));
-        }
-        Some(dir) => {
-            Some(std::fs::canonicalize(dir).ok().filter(|d| d.is_dir()).ok_or_else(|| {
-                OpError::Identity(format!("workspace `{}` is not a directory", dir.display()))
-            })?)
-        }
+        Some(_) if options.parent_token.is_some() => return Err(OpError::WorkspaceForChild),
+        Some(dir) => Some(
+            std::fs::canonicalize(dir)
+                .ok()
+                .filter(|d| d.is_dir())
+                .ok_or_else(|| OpError::NotADirectory { path: dir.clone() })?,
+        ),
     };
     let (claims, token) = match options.parent_token {
         None => {
             if options.tools.is_some() {
-                return Err(OpError::Identity(
-                    "--tools narrows a child agent; it needs --parent-token (an operator's agent is limited by policy)".into(),
-                ));
+                return Err(OpError::ToolsWithoutParent);
             }
             warrant_identity::issue(
                 &root,
@@ -149,25 +176,20 @@ pub fn spawn_agent(home: &Home, name: &str, options: SpawnOptions<'_>) -> Result
                     ttl: options.ttl.unwrap_or(DEFAULT_TTL),
                     now,
                 },
-            )
-            .map_err(identity)?
+            )?
         }
         Some(parent_token) => {
             let parent_token = parent_token.trim();
             let parent = Verifier::new(root.public_key())
                 .verify(parent_token, now)
-                .map_err(|e| OpError::Identity(format!("parent credential: {e}")))?;
-            let revoked = reg.revoked_ids().map_err(identity)?;
-            let kills = reg.kills().map_err(identity)?;
+                .map_err(OpError::ParentCredential)?;
+            let revoked = reg.revoked_ids()?;
+            let kills = reg.kills()?;
             if let Some(id) = parent.chain_ids().find(|id| revoked.contains(id)) {
-                return Err(OpError::Identity(format!(
-                    "parent credential: agent `{id}` in its chain has been revoked"
-                )));
+                return Err(OpError::ParentRevoked { id: *id });
             }
             if let Some(id) = parent.chain_ids().find(|id| kills.covers(id)) {
-                return Err(OpError::Identity(format!(
-                    "parent credential: agent `{id}` in its chain is stopped (`warrant resume` it first)"
-                )));
+                return Err(OpError::ParentStopped { id: *id });
             }
             let remaining =
                 Duration::from_millis(u64::try_from(parent.expires_at.0 - now.0).unwrap_or(0));
@@ -185,8 +207,7 @@ pub fn spawn_agent(home: &Home, name: &str, options: SpawnOptions<'_>) -> Result
                     now,
                     max_depth: config.gateway.max_agent_depth,
                 },
-            )
-            .map_err(identity)?
+            )?
         }
     };
     drop(root);
@@ -202,9 +223,9 @@ pub fn spawn_agent(home: &Home, name: &str, options: SpawnOptions<'_>) -> Result
             "tools": claims.tools, "custody": claims.custody(),
         }),
     )?;
-    reg.record_issued(&claims).map_err(identity)?;
+    reg.record_issued(&claims)?;
     if let Some(dir) = &workspace {
-        reg.set_workspace(claims.agent_id, dir).map_err(identity)?;
+        reg.set_workspace(claims.agent_id, dir)?;
     }
     Ok(Spawned {
         id: claims.agent_id.to_string(),
@@ -289,8 +310,8 @@ impl From<AgentView> for ListedAgent {
 pub fn list_agents(home: &Home) -> Result<Vec<AgentView>, OpError> {
     home.check()?;
     let reg = registry(home)?;
-    let records = reg.list().map_err(identity)?;
-    let kills = reg.kills().map_err(identity)?;
+    let records = reg.list()?;
+    let kills = reg.kills()?;
     let now = UnixMillis::now();
     let known: std::collections::HashSet<AgentId> = records.iter().map(|r| r.agent_id).collect();
     let mut ordered = Vec::with_capacity(records.len());
@@ -342,19 +363,19 @@ pub fn list_agents(home: &Home) -> Result<Vec<AgentView>, OpError> {
 /// from its next request.
 pub fn revoke_agent(home: &Home, id: &str) -> Result<(AgentRecord, Vec<AgentId>, bool), OpError> {
     home.check()?;
-    let id = AgentId::parse(id).map_err(identity)?;
+    let id = AgentId::parse(id)?;
     let reg = registry(home)?;
-    if reg.get(id).map_err(identity)?.is_none() {
-        return Err(OpError::Identity(format!("no agent with id `{id}`")));
+    if reg.get(id)?.is_none() {
+        return Err(OpError::NoAgentWithId { id });
     }
     // Its descendants' tokens name it, so they fall with it.
-    let descendants = reg.descendants(id).map_err(identity)?;
+    let descendants = reg.descendants(id)?;
     let detail = json!({
         "by": operator(),
         "descendants": descendants.iter().map(ToString::to_string).collect::<Vec<_>>(),
     });
     record(home, EventKind::AgentRevoked, Some(&id), detail)?;
-    let rec = reg.revoke(id, UnixMillis::now()).map_err(identity)?;
+    let rec = reg.revoke(id, UnixMillis::now())?;
     let fallen: Vec<String> =
         std::iter::once(id).chain(descendants.iter().copied()).map(|a| a.to_string()).collect();
     crate::vault_ops::end_leases(home, &fallen, "revoked")?;
@@ -369,7 +390,7 @@ pub fn revoke_agent(home: &Home, id: &str) -> Result<(AgentRecord, Vec<AgentId>,
 /// `warrant policy check`: the rule ids, and warnings.
 pub fn check_policy(home: &Home) -> Result<(Vec<String>, Vec<String>), OpError> {
     let sources = home.read_policies()?;
-    let engine = PolicyEngine::new(&sources).map_err(|e| OpError::Policy(e.to_string()))?;
+    let engine = PolicyEngine::new(&sources)?;
     Ok((engine.rule_ids(), engine.warnings().to_vec()))
 }
 
@@ -377,16 +398,17 @@ pub fn check_policy(home: &Home) -> Result<(Vec<String>, Vec<String>), OpError> 
 pub fn explain(home: &Home, agent: &str, tool: &str, arguments: &Value) -> Result<Value, OpError> {
     home.check()?;
     let config = Config::load(&home.config())?;
-    let engine =
-        config.policy_engine(&home.read_policies()?).map_err(|e| OpError::Policy(e.to_string()))?;
-    let records = registry(home)?.list().map_err(identity)?;
+    let engine = config.policy_engine(&home.read_policies()?)?;
+    let records = registry(home)?.list()?;
     let matching: Vec<&AgentRecord> = records
         .iter()
         .filter(|r| r.agent_id.to_string() == agent || r.name.as_str() == agent)
         .collect();
-    let rec = matching.iter().max_by_key(|r| r.issued_at).copied().ok_or_else(|| {
-        OpError::Identity(format!("no agent `{agent}` (name or id); spawn one first"))
-    })?;
+    let rec = matching
+        .iter()
+        .max_by_key(|r| r.issued_at)
+        .copied()
+        .ok_or_else(|| OpError::NoAgent { agent: agent.to_owned(), hint: "; spawn one first" })?;
     // Agents of one name may be decided differently (another parent,
     // another tool list): the answer must be for the one meant.
     if matching.iter().any(|r| {
@@ -394,17 +416,11 @@ pub fn explain(home: &Home, agent: &str, tool: &str, arguments: &Value) -> Resul
             != (rec.parent_id, rec.depth, &rec.tools, &rec.task)
     }) {
         let ids: Vec<String> = matching.iter().map(|r| r.agent_id.to_string()).collect();
-        return Err(OpError::Identity(format!(
-            "`{agent}` names {} agents that policy may decide differently (other parents, tools or tasks): give one id of {}",
-            matching.len(),
-            ids.join(", ")
-        )));
+        return Err(OpError::AmbiguousAgent { agent: agent.to_owned(), ids });
     }
     let claims = claims_of_record(&records, rec);
-    let pins =
-        warrant_state::pins::PinStore::open(&home.state_db()).map_err(|e| state_error(home, &e))?;
-    warrant_gateway::explain::explain(&config, &engine, &pins, &claims, tool, arguments)
-        .map_err(|e| OpError::Policy(e.to_string()))
+    let pins = pin_store(home)?;
+    Ok(warrant_gateway::explain::explain(&config, &engine, &pins, &claims, tool, arguments)?)
 }
 
 /// The claims a registry record stands for, with its ancestors found by
@@ -458,14 +474,14 @@ pub struct KillReport {
 /// `--all` to kill targets.
 fn kill_targets(home: &Home, agent: Option<&str>) -> Result<Vec<KillTarget>, OpError> {
     let Some(agent) = agent else { return Ok(vec![KillTarget::All]) };
-    let records = registry(home)?.list().map_err(identity)?;
+    let records = registry(home)?.list()?;
     let ids: Vec<KillTarget> = records
         .iter()
         .filter(|r| r.agent_id.to_string() == agent || r.name.as_str() == agent)
         .map(|r| KillTarget::Agent(r.agent_id))
         .collect();
     if ids.is_empty() {
-        return Err(OpError::Identity(format!("no agent `{agent}` (name or id)")));
+        return Err(OpError::NoAgent { agent: agent.to_owned(), hint: "" });
     }
     Ok(ids)
 }
@@ -474,7 +490,7 @@ fn descendants_of(reg: &Registry, targets: &[KillTarget]) -> Result<Vec<String>,
     let mut all = Vec::new();
     for target in targets {
         if let KillTarget::Agent(id) = target {
-            all.extend(reg.descendants(*id).map_err(identity)?.iter().map(ToString::to_string));
+            all.extend(reg.descendants(*id)?.iter().map(ToString::to_string));
         }
     }
     all.sort();
@@ -515,11 +531,11 @@ pub fn kill(home: &Home, agent: Option<&str>, by: &str) -> Result<KillReport, Op
     record(home, EventKind::AgentKilled, None, detail)?;
     let now = UnixMillis::now();
     for target in &targets {
-        reg.kill(target, by, now).map_err(identity)?;
+        reg.kill(target, by, now)?;
     }
     // Their leases end with them: every agent for `--all`.
     let stopped: Vec<String> = if targets.contains(&KillTarget::All) {
-        reg.list().map_err(identity)?.iter().map(|r| r.agent_id.to_string()).collect()
+        reg.list()?.iter().map(|r| r.agent_id.to_string()).collect()
     } else {
         names.iter().chain(&descendants).cloned().collect()
     };
@@ -536,7 +552,7 @@ pub fn resume(home: &Home, agent: Option<&str>, by: &str) -> Result<KillReport, 
     let reg = registry(home)?;
     let descendants = descendants_of(&reg, &targets)?;
     for target in &targets {
-        reg.resume(target).map_err(identity)?;
+        reg.resume(target)?;
     }
     Ok(KillReport { targets: names, descendants, live: apply_kills(home)? })
 }
@@ -544,7 +560,7 @@ pub fn resume(home: &Home, agent: Option<&str>, by: &str) -> Result<KillReport, 
 /// `warrant tools list`: every pinned or quarantined tool.
 pub fn tools_list(home: &Home) -> Result<Vec<warrant_state::pins::PinRow>, OpError> {
     home.check()?;
-    pin_store(home)?.list().map_err(|e| state_error(home, &e))
+    pin_store(home)?.list().map_err(state_error(home))
 }
 
 /// `warrant tools accept NAME__tool`: pins the quarantined definition
@@ -557,9 +573,9 @@ pub fn tools_accept(
 ) -> Result<(warrant_state::pins::Accepted, bool), OpError> {
     home.check()?;
     let store = pin_store(home)?;
-    let pending = store.list().map_err(|e| state_error(home, &e))?;
+    let pending = store.list().map_err(state_error(home))?;
     let Some(row) = pending.iter().find(|r| r.tool == tool && r.state == "quarantined") else {
-        return Err(OpError::Policy(format!("tool `{tool}` is not quarantined")));
+        return Err(OpError::NotQuarantined { tool: tool.to_owned() });
     };
     record(
         home,
@@ -571,8 +587,8 @@ pub fn tools_accept(
     )?;
     let accepted = store
         .accept(tool)
-        .map_err(|e| state_error(home, &e))?
-        .ok_or_else(|| OpError::Policy(format!("tool `{tool}` is not quarantined")))?;
+        .map_err(state_error(home))?
+        .ok_or_else(|| OpError::NotQuarantined { tool: tool.to_owned() })?;
     let live = match control::request(&home.control_socket(), &ControlRequest::ReloadPins) {
         Ok(_) => true,
         Err(control::ControlError::NotRunning(_)) => false,
@@ -582,11 +598,13 @@ pub fn tools_accept(
 }
 
 fn pin_store(home: &Home) -> Result<warrant_state::pins::PinStore, OpError> {
-    warrant_state::pins::PinStore::open(&home.state_db()).map_err(|e| state_error(home, &e))
+    warrant_state::pins::PinStore::open(&home.state_db()).map_err(state_error(home))
 }
 
-fn state_error(home: &Home, e: &rusqlite::Error) -> OpError {
-    OpError::State { path: home.state_db().display().to_string(), message: e.to_string() }
+/// An error of the home's state store (`state.db`), for `map_err`.
+pub(crate) fn state_error(home: &Home) -> impl FnOnce(rusqlite::Error) -> OpError {
+    let path = home.state_db();
+    move |source| OpError::State { path, source }
 }
 
 /// `warrant policy suggest --agent NAME`: Cedar that permits exactly the calls
@@ -595,11 +613,9 @@ pub fn suggest(home: &Home, agent_name: &str) -> Result<String, OpError> {
     home.check()?;
     let calls = warrant_state::discovery::Observations::open(&home.state_db())
         .and_then(|o| o.calls(agent_name))
-        .map_err(|e| state_error(home, &e))?;
+        .map_err(state_error(home))?;
     if calls.is_empty() {
-        return Err(OpError::Policy(format!(
-            "no calls of agent `{agent_name}` were observed; run `warrant up --discover` and let it work first"
-        )));
+        return Err(OpError::NothingObserved { agent: agent_name.to_owned() });
     }
     Ok(warrant_state::discovery::suggest(agent_name, &calls))
 }

@@ -1,17 +1,19 @@
 //! `warrant vault ...`: the operator's side of the vault. No command here
 //! prints, returns or records a credential's value.
 
-use crate::ops::{OpError, record};
+use crate::ops::{OpError, record, state_error};
 use serde_json::json;
 use std::io::{IsTerminal, Read};
 use warrant_audit::EventKind;
-use warrant_broker::{self as broker, LOCAL_CA_CREDENTIAL, lease_record};
+use warrant_broker::{
+    self as broker, BrokerError, LOCAL_CA_CREDENTIAL, PassphraseError, lease_record,
+};
 use warrant_core::UnixMillis;
 use warrant_identity::operator;
 use warrant_state::Home;
 use warrant_state::leases::{Lease, LeaseStore};
 use warrant_vault::{
-    Binding, CredentialInfo, CredentialName, KdfParams, KeyCache, SecretValue, Vault,
+    Binding, CredentialInfo, CredentialName, KdfParams, KeyCache, SecretValue, Vault, VaultError,
 };
 
 /// The largest value `vault add` and `vault rotate` accept.
@@ -29,8 +31,40 @@ pub struct AddOptions {
     pub rotation_due: Option<std::time::Duration>,
 }
 
-fn vault_error(e: impl std::fmt::Display) -> OpError {
-    OpError::Vault(e.to_string())
+/// A vault command could not be done. No variant holds a value.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultOpError {
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    #[error("a new vault needs a passphrase")]
+    NewPassphrase(#[source] PassphraseError),
+    #[error("`{name}` is reserved for Warrant's local CA")]
+    Reserved { name: String },
+    #[error("reading the value")]
+    ReadValue(#[source] std::io::Error),
+    #[error("reading the value from standard input")]
+    ReadStdin(#[source] std::io::Error),
+    #[error("the value is over {MAX_VALUE_BYTES} bytes")]
+    ValueTooLarge,
+    #[error("the value is not valid UTF-8")]
+    ValueNotUtf8,
+    #[error("the value is empty")]
+    ValueEmpty,
+    #[error("the value holds control characters (a pasted newline?)")]
+    ValueControlCharacters,
+    #[error("the credential vanished after it was added")]
+    Vanished,
+    #[error("there is no vault yet; add a credential with `warrant vault add`")]
+    NoVault,
+    #[error("no credential named `{name}`")]
+    NoSuchCredential { name: CredentialName },
+}
+
+/// A vault command's error as an [`OpError`], for `map_err`.
+fn vault_error(e: impl Into<VaultOpError>) -> OpError {
+    OpError::Vault(e.into())
 }
 
 fn name_of(name: &str) -> Result<CredentialName, OpError> {
@@ -40,7 +74,7 @@ fn name_of(name: &str) -> Result<CredentialName, OpError> {
 /// Refuses names Warrant keeps for itself.
 fn not_reserved(name: &str) -> Result<(), OpError> {
     if name == LOCAL_CA_CREDENTIAL {
-        return Err(vault_error(format!("`{name}` is reserved for Warrant's local CA")));
+        return Err(vault_error(VaultOpError::Reserved { name: name.to_owned() }));
     }
     Ok(())
 }
@@ -53,28 +87,27 @@ fn read_value(name: &str) -> Result<SecretValue, OpError> {
     let text = if std::io::stdin().is_terminal() {
         zeroize::Zeroizing::new(
             rpassword::prompt_password(format!("Value of `{name}`: "))
-                .map_err(|e| vault_error(format!("reading the value: {e}")))?,
+                .map_err(VaultOpError::ReadValue)?,
         )
     } else {
         let mut bytes = zeroize::Zeroizing::new(Vec::new());
         std::io::stdin()
             .take(MAX_VALUE_BYTES as u64 + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| vault_error(format!("reading the value from standard input: {e}")))?;
+            .map_err(VaultOpError::ReadStdin)?;
         if bytes.len() > MAX_VALUE_BYTES {
-            return Err(vault_error(format!("the value is over {MAX_VALUE_BYTES} bytes")));
+            return Err(vault_error(VaultOpError::ValueTooLarge));
         }
-        let text =
-            std::str::from_utf8(&bytes).map_err(|_| vault_error("the value is not valid UTF-8"))?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| VaultOpError::ValueNotUtf8)?;
         let trimmed = text.strip_suffix('\n').unwrap_or(text);
         let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
         zeroize::Zeroizing::new(trimmed.to_owned())
     };
     if text.is_empty() {
-        return Err(vault_error("the value is empty"));
+        return Err(vault_error(VaultOpError::ValueEmpty));
     }
     if text.chars().any(char::is_control) {
-        return Err(vault_error("the value holds control characters (a pasted newline?)"));
+        return Err(vault_error(VaultOpError::ValueControlCharacters));
     }
     Ok(SecretValue::from_string(text.to_string()))
 }
@@ -92,7 +125,8 @@ fn unlock_or_create(home: &Home) -> Result<warrant_vault::UnlockedVault, OpError
     if path.exists() {
         return broker::unlock_vault(home, &settings, "to change it").map_err(vault_error);
     }
-    let pass = broker::passphrase("New vault passphrase: ", true).map_err(vault_error)?;
+    let pass = broker::passphrase("New vault passphrase: ", true)
+        .map_err(|e| vault_error(VaultOpError::NewPassphrase(e)))?;
     let params = KdfParams::recommended();
     // A new vault's key is cached as an unlock's would be.
     let Some(ttl) = settings.key_cache else {
@@ -107,9 +141,7 @@ fn unlock_or_create(home: &Home) -> Result<warrant_vault::UnlockedVault, OpError
 
 fn unlock(home: &Home) -> Result<warrant_vault::UnlockedVault, OpError> {
     if !home.vault().exists() {
-        return Err(vault_error(
-            "there is no vault yet; add a credential with `warrant vault add`",
-        ));
+        return Err(vault_error(VaultOpError::NoVault));
     }
     broker::unlock_vault(home, &settings(home)?, "to change it").map_err(vault_error)
 }
@@ -152,7 +184,7 @@ pub fn add(home: &Home, options: AddOptions) -> Result<CredentialInfo, OpError> 
         .map_err(vault_error)?
         .into_iter()
         .find(|i| i.name == name)
-        .ok_or_else(|| vault_error("the credential vanished after it was added"))?;
+        .ok_or_else(|| vault_error(VaultOpError::Vanished))?;
     let detail = json!({"change": "added", "credential": name.as_str(), "binding": binding_record(&info.binding), "by": operator()});
     record(home, EventKind::VaultChanged, None, detail)?;
     Ok(info)
@@ -193,7 +225,7 @@ pub fn rotate(
     let name = name_of(name)?;
     let vault = unlock(home)?;
     if vault.list().map_err(vault_error)?.iter().all(|i| i.name != name) {
-        return Err(vault_error(format!("no credential named `{name}`")));
+        return Err(vault_error(VaultOpError::NoSuchCredential { name }));
     }
     let value = read_value(name.as_str())?;
     let detail = json!({"change": "rotated", "credential": name.as_str(), "by": operator()});
@@ -208,15 +240,11 @@ pub fn rotate(
 /// `warrant vault leases [--all]`.
 pub fn leases(home: &Home, all: bool) -> Result<Vec<Lease>, OpError> {
     home.check()?;
-    lease_store(home)?.list(all, UnixMillis::now()).map_err(|e| state(home, e))
+    lease_store(home)?.list(all, UnixMillis::now()).map_err(state_error(home))
 }
 
 fn lease_store(home: &Home) -> Result<LeaseStore, OpError> {
-    LeaseStore::open(&home.state_db()).map_err(|e| state(home, e))
-}
-
-fn state(home: &Home, e: rusqlite::Error) -> OpError {
-    OpError::State { path: home.state_db().display().to_string(), message: e.to_string() }
+    LeaseStore::open(&home.state_db()).map_err(state_error(home))
 }
 
 fn end_credential_leases(
@@ -226,7 +254,7 @@ fn end_credential_leases(
 ) -> Result<Vec<Lease>, OpError> {
     let ended = lease_store(home)?
         .end_for_credential(credential, reason, UnixMillis::now())
-        .map_err(|e| state(home, e))?;
+        .map_err(state_error(home))?;
     for lease in &ended {
         let agent = warrant_core::AgentId::parse(&lease.agent).ok();
         record(home, EventKind::LeaseEnded, agent.as_ref(), lease_record(lease))?;
@@ -242,7 +270,7 @@ pub(crate) fn end_leases(
 ) -> Result<Vec<Lease>, OpError> {
     let ended = lease_store(home)?
         .end_for_agents(agents, reason, UnixMillis::now())
-        .map_err(|e| state(home, e))?;
+        .map_err(state_error(home))?;
     for lease in &ended {
         let agent = warrant_core::AgentId::parse(&lease.agent).ok();
         record(home, EventKind::LeaseEnded, agent.as_ref(), lease_record(lease))?;
