@@ -508,8 +508,12 @@ impl UpstreamEvents for Events {
                 let quarantine_new = upstream.config.quarantine_new_tools && known;
                 for e in &entries {
                     let flagged = crate::screen::screen(&e.exposed);
+                    // The pin is of the definition as it came; what is stored
+                    // for a person to review has credentials cut out.
+                    let shown = self.0.with_screens(|s| s.redacted(&e.exposed));
+                    let stored = shown.as_ref().map_or(&e.exposed, |(clean, _)| clean);
                     let admitted =
-                        pins.admit(e.name.as_str(), &e.pin, &e.exposed, flagged, quarantine_new);
+                        pins.admit(e.name.as_str(), &e.pin, stored, flagged, quarantine_new);
                     match admitted {
                         Ok(Admission::Pinned) => {}
                         Ok(Admission::Quarantined { reason }) => {

@@ -163,7 +163,6 @@ fn wait_until(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
 /// to) holds the value. The threat model says the home holds no value
 /// outside the vault's ciphertext.
 #[test]
-#[ignore = "finding: an upstream's JSON-RPC error text reaches the audit log unredacted"]
 fn a_credential_in_an_upstreams_protocol_error_never_reaches_the_audit_log() {
     let w = Warrant::new(BIN);
     permissive_policy(&w);
@@ -206,7 +205,6 @@ fn a_credential_in_an_upstreams_protocol_error_never_reaches_the_audit_log() {
 /// log (WARN, "upstream down"), to `warrant status` (text and `--json`),
 /// and into an `upstream_state` audit record at every restart.
 #[test]
-#[ignore = "finding: an upstream's handshake error text reaches the log, status and audit unredacted"]
 fn a_credential_in_an_upstreams_handshake_error_is_shown_nowhere() {
     let w = Warrant::new(BIN);
     permissive_policy(&w);
