@@ -236,7 +236,11 @@ fn an_upstream_gets_its_token_and_the_agent_never_sees_or_sends_it() {
     assert!(at_spawn[0]["agent"].is_null() && at_spawn[0]["body"]["host"] == "gh", "{uses:?}");
     assert!(uses.iter().any(|r| r["agent"].is_string()), "{uses:?}");
     let leases: Vec<&Value> = records.iter().filter(|r| r["kind"] == "lease_started").collect();
-    assert_eq!(leases.len(), 2, "one lease for the upstream's start, one for the agent's first use");
+    assert_eq!(
+        leases.len(),
+        2,
+        "one lease for the upstream's start, one for the agent's first use"
+    );
     assert!(leases.iter().any(|r| r["body"]["holder"] == "upstream:gh"), "{leases:?}");
 
     // Rotation: leases end, the upstream restarts with the new value.
