@@ -104,7 +104,9 @@ mod writer;
 pub use event::{AuditEvent, Checkpoint, RecordRef};
 pub use log::{AuditError, AuditLog, AuditOptions, Durability};
 pub use redact::redact_arguments;
-pub use warrant_audit_events::EventKind;
+/// The body types, one per [`EventKind`]: what callers record.
+pub use warrant_audit_events as events;
+pub use warrant_audit_events::{Body, Event, EventKind};
 pub use witness::{DEFAULT_SYSLOG_SOCKET, default_witness_path};
 
 /// The value of `meta.format` this crate writes and accepts.

@@ -26,6 +26,7 @@
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use warrant_audit::events::{Found, FoundCredential, FoundRule};
 use warrant_vault::fragments::Exposure;
 use warrant_vault::rules::{Action, RuleSet};
 use warrant_vault::scan::{Encoding, LeakScanner};
@@ -50,12 +51,17 @@ impl Leak {
         vault.chain(rules).collect::<Vec<_>>().join(", ")
     }
 
-    pub fn record(&self) -> Value {
+    /// What was found, as the audit log records it.
+    pub fn record(&self) -> Vec<Found> {
         let vault = self.credentials.iter().map(|(name, encoding)| {
-            serde_json::json!({"credential": name, "encoding": encoding_name(*encoding)})
+            Found::Credential(FoundCredential {
+                credential: name.clone(),
+                encoding: encoding_name(*encoding).to_owned(),
+            })
         });
-        let rules = self.rules.iter().map(|rule| serde_json::json!({"rule": rule}));
-        Value::Array(vault.chain(rules).collect())
+        let rules =
+            self.rules.iter().map(|rule| Found::Rule(FoundRule { rule: (*rule).to_owned() }));
+        vault.chain(rules).collect()
     }
 
     fn is_empty(&self) -> bool {

@@ -69,7 +69,7 @@ pub async fn ask_person(
     if let (Some(custody), Value::Object(map)) = (&ask.custody, &mut requested) {
         map.insert("custody".into(), json!(custody));
     }
-    gw.record(EventKind::ApprovalRequested, Some(&ask.agent), requested)
+    gw.record_json(EventKind::ApprovalRequested, Some(&ask.agent), requested)
         .await
         .map_err(|e| format!("audit log unavailable: {e}"))?;
     let (subject, fingerprint) = (ask.subject.clone(), ask.fingerprint.clone());
@@ -103,7 +103,7 @@ pub async fn ask_person(
     if let (Some(custody), Value::Object(map)) = (&ask.custody, &mut resolved) {
         map.insert("custody".into(), json!(custody));
     }
-    gw.record(EventKind::ApprovalResolved, Some(&ask.agent), resolved)
+    gw.record_json(EventKind::ApprovalResolved, Some(&ask.agent), resolved)
         .await
         .map_err(|e| format!("audit log unavailable: {e}"))?;
     Ok(Answer { approval: id, outcome, by, timeout_s: timeout.as_secs() })

@@ -165,7 +165,7 @@ async fn spawn(
         "depth": child.depth, "tools": child.tools,
         "expires_at": child.expires_at.to_rfc3339(),
     });
-    gw.record_as(EventKind::AgentSpawned, &child, detail)
+    gw.record_json_as(EventKind::AgentSpawned, &child, detail)
         .await
         .map_err(|e| format!("warrant: refused because the audit log is unavailable ({e})"))?;
     let registry = gw.registry.clone();

@@ -149,7 +149,7 @@ async fn resolve(gw: &Arc<Gateway>, id: &str, verdict: Verdict) -> Value {
     };
     // The person's act is recorded before it takes effect.
     let detail = json!({"approval": id, "act": word, "by": by});
-    if let Err(e) = gw.record(EventKind::ApprovalResolved, None, detail).await {
+    if let Err(e) = gw.record_json(EventKind::ApprovalResolved, None, detail).await {
         return json!({"ok": false, "error": format!("audit log unavailable: {e}")});
     }
     match gw.approvals.resolve(id, verdict) {

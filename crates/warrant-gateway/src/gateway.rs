@@ -6,11 +6,15 @@ use crate::throttle::AuthFailures;
 use crate::tools::{self, Refused, ToolEntry};
 use crate::upstream::{Upstream, UpstreamEvents};
 use rmcp::service::{Peer, RoleServer};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use tokio_util::sync::CancellationToken;
-use warrant_audit::{AuditEvent, AuditLog, EventKind};
+use warrant_audit::events::{
+    AgentKilled, ConnectionEvent, NamedReason, RefusedTool, ToolPin, ToolQuarantined, ToolsEvent,
+    UpstreamConnection, UpstreamState, UpstreamTools,
+};
+use warrant_audit::{AuditError, AuditEvent, AuditLog, Body, EventKind};
 use warrant_core::{AgentId, UnixMillis, UpstreamName};
 use warrant_identity::{AuthError, Claims, KillSet, RootKey, Verifier};
 use warrant_policy::PolicyEngine;
@@ -174,7 +178,7 @@ impl Gateway {
         let ancestors = claims.ancestor_facts();
         let authorized = broker.authorize(&self.policy, &facts, &ancestors, use_, upstream_bound);
         for (kind, detail) in authorized.records {
-            self.record_as(kind, claims, detail).await.map_err(|e| {
+            self.record_json_as(kind, claims, detail).await.map_err(|e| {
                 format!("warrant: refused because the audit log is unavailable ({e})")
             })?;
         }
@@ -337,10 +341,13 @@ impl Gateway {
     pub async fn count_denial(&self, agent: &AgentId) {
         let Some(reason) = self.denials.deny(*agent, std::time::Instant::now()) else { return };
         tracing::warn!(%agent, %reason, "agent quarantined");
-        let detail = serde_json::json!({
-            "targets": [agent.to_string()], "by": QUARANTINE_ACTOR, "reason": reason,
-        });
-        if let Err(e) = self.record(EventKind::AgentKilled, Some(agent), detail).await {
+        let killed = AgentKilled {
+            targets: vec![agent.to_string()],
+            by: QUARANTINE_ACTOR.to_owned(),
+            descendants: None,
+            reason: Some(reason),
+        };
+        if let Err(e) = self.record(Some(agent), &killed).await {
             tracing::error!(error = %e, "audit append of a quarantine failed");
         }
         let persisted = self.registry.kill(
@@ -427,9 +434,20 @@ impl Gateway {
         self.sessions.lock().ok()?.get(session).copied()
     }
 
+    /// Appends `body` as a record of its kind, about `agent` if any; the
+    /// error is for the caller to fail closed on.
+    pub async fn record<B: Body>(
+        &self,
+        agent: Option<&AgentId>,
+        body: &B,
+    ) -> Result<(), AuditError> {
+        let agent = agent.map(ToString::to_string);
+        self.audit.append_body(agent.as_deref(), body).await.map(|_| ())
+    }
+
     /// Appends an audit record of something `claims`' agent did or had done
     /// to it, carrying its chain of custody.
-    pub async fn record_as(
+    pub async fn record_json_as(
         &self,
         kind: EventKind,
         claims: &Claims,
@@ -443,12 +461,12 @@ impl Gateway {
                 m
             }
         };
-        detail.insert("custody".into(), json!(claims.custody()));
-        self.record(kind, Some(&claims.agent_id), Value::Object(detail)).await
+        detail.insert("custody".into(), Value::from(claims.custody()));
+        self.record_json(kind, Some(&claims.agent_id), Value::Object(detail)).await
     }
 
     /// Appends an audit record; the error is for the caller to fail closed on.
-    pub async fn record(
+    pub async fn record_json(
         &self,
         kind: EventKind,
         agent: Option<&AgentId>,
@@ -537,26 +555,40 @@ impl UpstreamEvents for Events {
         for r in &refused {
             tracing::warn!(upstream = %r.upstream, tool = %r.tool, reason = %r.reason, "tool refused");
         }
-        let unusable: Vec<Value> = entries
+        let unusable_schemas = entries
             .iter()
             .filter_map(|e| {
-                e.schema.as_ref().err().map(|why| json!({"tool": e.name.as_str(), "reason": why}))
+                let why = e.schema.as_ref().err()?;
+                Some(NamedReason { tool: e.name.as_str().to_owned(), reason: why.clone() })
             })
             .collect();
         let count = entries.len();
-        let detail = json!({
-            "upstream": upstream.name.as_str(),
-            "event": "tools",
-            "tools": entries.iter().map(|e| json!({"name": e.name.as_str(), "pin": e.pin})).collect::<Vec<_>>(),
-            "refused": refused,
-            "unusable_schemas": unusable,
-            "quarantined": quarantined.iter().map(|(t, r)| json!({"tool": t, "reason": r})).collect::<Vec<_>>(),
+        let listed = UpstreamState::Tools(UpstreamTools {
+            upstream: upstream.name.to_string(),
+            event: ToolsEvent::Tools,
+            tools: entries
+                .iter()
+                .map(|e| ToolPin { name: e.name.as_str().to_owned(), pin: e.pin.clone() })
+                .collect(),
+            refused: refused
+                .iter()
+                .map(|r| RefusedTool {
+                    upstream: r.upstream.clone(),
+                    tool: r.tool.clone(),
+                    reason: r.reason.clone(),
+                })
+                .collect(),
+            unusable_schemas,
+            quarantined: quarantined
+                .iter()
+                .map(|(tool, reason)| NamedReason { tool: tool.clone(), reason: reason.clone() })
+                .collect(),
         });
-        let held: Vec<Value> = quarantined
+        let held: Vec<ToolQuarantined> = quarantined
             .iter()
             .map(|(tool, reason)| {
                 tracing::warn!(%tool, %reason, "tool quarantined");
-                json!({"tool": tool, "reason": reason})
+                ToolQuarantined { tool: tool.clone(), reason: reason.clone() }
             })
             .collect();
         if self.0.tools.replace(&upstream.name, entries, refused, quarantined) {
@@ -564,11 +596,11 @@ impl UpstreamEvents for Events {
         }
         let gw = self.0.clone();
         tokio::spawn(async move {
-            if let Err(e) = gw.record(EventKind::UpstreamState, None, detail).await {
+            if let Err(e) = gw.record(None, &listed).await {
                 tracing::error!(error = %e, "audit append failed");
             }
-            for detail in held {
-                if let Err(e) = gw.record(EventKind::ToolQuarantined, None, detail).await {
+            for quarantined in &held {
+                if let Err(e) = gw.record(None, quarantined).await {
                     tracing::error!(error = %e, "audit append failed");
                 }
             }
@@ -576,14 +608,18 @@ impl UpstreamEvents for Events {
         count
     }
 
-    fn state(&self, upstream: &Upstream, state: &'static str, error: Option<String>) {
+    fn state(&self, upstream: &Upstream, event: ConnectionEvent, error: Option<String>) {
         let gw = self.0.clone();
-        // Which credentials it was given (names only), so the log shows where
-        // each secret went.
-        let credentials: Vec<&String> = upstream.config.credentials.values().collect();
-        let detail = json!({"upstream": upstream.name.as_str(), "event": state, "error": error, "credentials": credentials});
+        let changed = UpstreamState::Connection(UpstreamConnection {
+            upstream: upstream.name.to_string(),
+            event,
+            error,
+            // Which credentials it was given (names only), so the log shows
+            // where each secret went.
+            credentials: upstream.config.credentials.values().cloned().collect(),
+        });
         tokio::spawn(async move {
-            if let Err(e) = gw.record(EventKind::UpstreamState, None, detail).await {
+            if let Err(e) = gw.record(None, &changed).await {
                 tracing::error!(error = %e, "audit append failed");
             }
         });

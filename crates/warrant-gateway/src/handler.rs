@@ -23,7 +23,10 @@ use rmcp::service::{RequestContext, RoleServer, SubscriptionContext};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
-use warrant_audit::EventKind;
+use warrant_audit::events::{
+    self, Alarm, AlarmKind, ArgumentsBlocked, ArgumentsWhere, CallFailed, CallResult,
+    CommandRecord, Discovery, LeakBlocked, RedactedWhere, SecretRedacted, ToolsListed,
+};
 use warrant_broker::leak::Outgoing;
 use warrant_control::Settled;
 use warrant_core::{ToolName, UnixMillis, printable};
@@ -103,9 +106,13 @@ impl ServerHandler for GatewayHandler {
                 None => e.exposed.clone(),
             })
             .collect();
-        let detail = json!({"shown": visible.len(), "hidden": all.len() - visible.len()});
+        let listed = ToolsListed {
+            shown: count(visible.len()),
+            hidden: count(all.len().saturating_sub(visible.len())),
+            custody: claims.custody(),
+        };
         self.gw
-            .record_as(EventKind::ToolsListed, &claims, detail)
+            .record(Some(&claims.agent_id), &listed)
             .await
             .map_err(|e| ErrorData::internal_error(format!("audit log unavailable: {e}"), None))?;
         let era = Era::of_agent(&context);
@@ -208,8 +215,15 @@ impl GatewayHandler {
             return response;
         };
         tracing::warn!(%tool, credentials = ?found, "a vault secret was cut out of a result");
-        let detail = json!({"tool": tool, "credentials": found, "where": "result"});
-        if let Err(e) = self.gw.record_as(EventKind::SecretRedacted, claims, detail).await {
+        let redacted = SecretRedacted {
+            where_: RedactedWhere::Result,
+            tool: Some(tool.to_owned()),
+            host: None,
+            credentials: Some(found),
+            found: None,
+            custody: Some(claims.custody()),
+        };
+        if let Err(e) = self.gw.record(Some(&claims.agent_id), &redacted).await {
             tracing::error!(error = %e, "audit append of a redaction failed");
         }
         CallToolResponse::Complete(clean)
@@ -228,24 +242,29 @@ impl GatewayHandler {
         tracing::error!(agent = %claims.agent_id, %tool, found = %leak.describe(), "ALARM: an agent tried to send a vault secret out");
         // The arguments are recorded by shape only, whatever
         // `capture_arguments` says: they hold the secret.
-        let detail = json!({
-            "tool": printable(tool),
-            "where": "arguments",
-            "found": leak.record(),
-            "arguments": warrant_audit::redact_arguments(arguments),
+        let blocked = LeakBlocked::Arguments(ArgumentsBlocked {
+            tool: printable(tool),
+            where_: ArgumentsWhere::Arguments,
+            found: leak.record(),
+            arguments: warrant_audit::redact_arguments(arguments),
+            custody: claims.custody(),
         });
-        let alarm = json!({
-            "alarm": "secret-leak",
-            "tool": printable(tool),
-            "found": leak.record(),
-            "message": "an agent tried to send a vault secret out through a tool call",
-        });
-        for (kind, detail) in [(EventKind::LeakBlocked, detail), (EventKind::Alarm, alarm)] {
-            if let Err(e) = gw.record_as(kind, claims, detail).await {
-                return refusal(format!(
-                    "warrant: refused because the audit log is unavailable ({e})"
-                ));
-            }
+        let alarm = Alarm {
+            alarm: AlarmKind::SecretLeak,
+            message: "an agent tried to send a vault secret out through a tool call".to_owned(),
+            tool: Some(printable(tool)),
+            where_: None,
+            host: None,
+            port: None,
+            found: Some(leak.record()),
+            custody: Some(claims.custody()),
+        };
+        let recorded = async {
+            gw.record(Some(&claims.agent_id), &blocked).await?;
+            gw.record(Some(&claims.agent_id), &alarm).await
+        };
+        if let Err(e) = recorded.await {
+            return refusal(format!("warrant: refused because the audit log is unavailable ({e})"));
         }
         gw.count_denial(&claims.agent_id).await;
         refusal(format!(
@@ -318,25 +337,31 @@ impl GatewayHandler {
         // tree (its root and every descendant), so splitting a secret over
         // calls, or over a parent and a child, does not hide it.
         let tree = claims.ancestors.first().map_or(claims.agent_id, |a| a.agent_id).to_string();
-        let (arguments, request) = match gw
-            .with_screens(|s| s.outgoing_in_session(&gw.fragments, &tree, &arguments))
-        {
-            Outgoing::Clean => (arguments, request),
-            Outgoing::Block(leak) => {
-                return self.blocked(claims, entry.name.as_str(), &arguments, &leak).await;
-            }
-            Outgoing::Redacted(cleaned, leak) => {
-                let detail = json!({"tool": entry.name.as_str(), "where": "arguments", "found": leak.record()});
-                if let Err(e) = gw.record_as(EventKind::SecretRedacted, claims, detail).await {
-                    return refusal(format!(
-                        "warrant: refused because the audit log is unavailable ({e})"
-                    ));
+        let (arguments, request) =
+            match gw.with_screens(|s| s.outgoing_in_session(&gw.fragments, &tree, &arguments)) {
+                Outgoing::Clean => (arguments, request),
+                Outgoing::Block(leak) => {
+                    return self.blocked(claims, entry.name.as_str(), &arguments, &leak).await;
                 }
-                let mut request = request;
-                request.arguments = cleaned.as_object().cloned();
-                (cleaned, request)
-            }
-        };
+                Outgoing::Redacted(cleaned, leak) => {
+                    let redacted = SecretRedacted {
+                        where_: RedactedWhere::Arguments,
+                        tool: Some(entry.name.as_str().to_owned()),
+                        host: None,
+                        credentials: None,
+                        found: Some(leak.record()),
+                        custody: Some(claims.custody()),
+                    };
+                    if let Err(e) = gw.record(Some(agent), &redacted).await {
+                        return refusal(format!(
+                            "warrant: refused because the audit log is unavailable ({e})"
+                        ));
+                    }
+                    let mut request = request;
+                    request.arguments = cleaned.as_object().cloned();
+                    (cleaned, request)
+                }
+            };
 
         // A command is judged by everything it would run, parsed; one that
         // cannot be parsed cannot be judged, and is refused.
@@ -364,29 +389,30 @@ impl GatewayHandler {
         let fingerprint =
             approvals::fingerprint(&agent.to_string(), entry.name.as_str(), &arguments)
                 .unwrap_or_default();
-        let rules: Vec<&str> = decision.rules().iter().map(|r| r.id.as_str()).collect();
-        let discovering = gw.discovering(claims).is_some();
-        let recorded = json!({
-            "discovery": match (discovering, decision.outcome().to_string().as_str()) {
-                (false, _) => Value::Null,
-                (true, "deny") => json!("would deny"),
-                (true, "ask") => json!("would ask"),
-                (true, _) => json!("allow"),
-            },
-            "tool": entry.name.as_str(),
-            "upstream": entry.name.upstream().as_str(),
-            "outcome": decision.outcome().to_string(),
-            "rules": rules,
-            "reason": decision_reason(&decision),
-            "arguments": gw.recorded_arguments(&arguments),
-            "fingerprint": fingerprint,
-            "task": claims.task,
-            "command": command.as_ref().map(|c| json!({
-                "programs": c.programs, "writes": c.writes,
-                "dynamic": c.dynamic, "inline_code": c.inline_code,
-            })),
-        });
-        if let Err(e) = gw.record_as(EventKind::Decision, claims, recorded).await {
+        let outcome = recorded_outcome(decision.outcome());
+        let recorded = events::Decision {
+            tool: entry.name.as_str().to_owned(),
+            outcome,
+            rules: decision.rules().iter().map(|r| r.id.clone()).collect(),
+            reason: decision_reason(&decision),
+            arguments: gw.recorded_arguments(&arguments),
+            custody: claims.custody(),
+            discovery: gw.discovering(claims).map(|_| match outcome {
+                events::Outcome::Deny => Discovery::WouldDeny,
+                events::Outcome::Ask => Discovery::WouldAsk,
+                events::Outcome::Allow => Discovery::Allow,
+            }),
+            upstream: Some(entry.name.upstream().to_string()),
+            fingerprint: Some(fingerprint.clone()),
+            task: Some(claims.task.clone()),
+            command: command.as_ref().map(|c| CommandRecord {
+                programs: c.programs.clone(),
+                writes: c.writes.clone(),
+                dynamic: c.dynamic,
+                inline_code: c.inline_code,
+            }),
+        };
+        if let Err(e) = gw.record(Some(agent), &recorded).await {
             return refusal(format!("warrant: refused because the audit log is unavailable ({e})"));
         }
 
@@ -424,8 +450,15 @@ impl GatewayHandler {
 
     /// The answer to a call cut short by `warrant kill`.
     async fn stopped(&self, claims: &Claims, tool: &str) -> CallToolResponse {
-        let detail = json!({"tool": tool, "error": "stopped by the operator (kill or revocation)"});
-        if let Err(e) = self.gw.record_as(EventKind::CallFailed, claims, detail).await {
+        let failed = CallFailed {
+            tool: tool.to_owned(),
+            error: "stopped by the operator (kill or revocation)".to_owned(),
+            custody: claims.custody(),
+            upstream_us: None,
+            before_us: None,
+            builtin: None,
+        };
+        if let Err(e) = self.gw.record(Some(&claims.agent_id), &failed).await {
             tracing::error!(error = %e, "audit append of a killed call failed");
         }
         refusal("warrant: this agent was stopped by the operator (`warrant kill` or `warrant agents revoke`, of it or of an agent above it); the call was cancelled".into())
@@ -441,14 +474,20 @@ impl GatewayHandler {
         check: &str,
         reason: String,
     ) -> CallToolResponse {
-        let detail = json!({
-            "tool": printable(tool),
-            "outcome": "deny",
-            "rules": [check],
-            "reason": reason,
-            "arguments": self.gw.recorded_arguments(arguments),
-        });
-        if let Err(e) = self.gw.record_as(EventKind::Decision, claims, detail).await {
+        let refused = events::Decision {
+            tool: printable(tool),
+            outcome: events::Outcome::Deny,
+            rules: vec![check.to_owned()],
+            reason: reason.clone(),
+            arguments: self.gw.recorded_arguments(arguments),
+            custody: claims.custody(),
+            discovery: None,
+            upstream: None,
+            fingerprint: None,
+            task: None,
+            command: None,
+        };
+        if let Err(e) = self.gw.record(Some(&claims.agent_id), &refused).await {
             return refusal(format!("warrant: refused because the audit log is unavailable ({e})"));
         }
         self.gw.count_denial(&claims.agent_id).await;
@@ -536,7 +575,8 @@ impl GatewayHandler {
         // (validation, decision, the decision's audit commit, any approval).
         let upstream_us = micros(started.elapsed());
         let before_us = micros(started.duration_since(received));
-        let (kind, detail, response) = match result {
+        let agent = Some(&claims.agent_id);
+        let (recorded, response) = match result {
             Ok(response) => {
                 let is_error = match &response {
                     CallToolResponse::Complete(r) => r.is_error.unwrap_or(false),
@@ -548,23 +588,34 @@ impl GatewayHandler {
                         .unwrap_or(Value::Null),
                     _ => json!("input_required"),
                 };
-                (
-                    EventKind::CallResult,
-                    json!({"tool": entry.name.as_str(), "is_error": is_error, "upstream_us": upstream_us, "before_us": before_us, "result": shape, "permit_rules": permit_rules}),
-                    response,
-                )
+                let answered = CallResult {
+                    tool: entry.name.as_str().to_owned(),
+                    is_error,
+                    permit_rules,
+                    custody: claims.custody(),
+                    upstream_us: Some(upstream_us),
+                    before_us: Some(before_us),
+                    result: Some(shape),
+                    builtin: None,
+                };
+                (gw.record(agent, &answered).await, response)
             }
             Err(e) => {
                 // The upstream's error text may quote a credential it holds.
                 let error = gw.with_screens(|s| s.redacted_text(&e.to_string()));
-                (
-                    EventKind::CallFailed,
-                    json!({"tool": entry.name.as_str(), "error": error, "upstream_us": upstream_us, "before_us": before_us}),
-                    refusal(format!("warrant: {error}")),
-                )
+                let response = refusal(format!("warrant: {error}"));
+                let failed = CallFailed {
+                    tool: entry.name.as_str().to_owned(),
+                    error,
+                    custody: claims.custody(),
+                    upstream_us: Some(upstream_us),
+                    before_us: Some(before_us),
+                    builtin: None,
+                };
+                (gw.record(agent, &failed).await, response)
             }
         };
-        if let Err(e) = gw.record_as(kind, claims, detail).await {
+        if let Err(e) = recorded {
             tracing::error!(error = %e, "audit append of a call result failed");
         }
         response
@@ -583,19 +634,34 @@ impl GatewayHandler {
         let tool = permit.tool().to_owned();
         let permit_rules = permit.rules().to_vec();
         let result = crate::builtin::call(&self.gw, claims, token, permit, arguments).await;
-        let (kind, detail, response) = match result {
-            Ok(r) => (
-                EventKind::CallResult,
-                json!({"tool": tool, "is_error": false, "builtin": true, "permit_rules": permit_rules}),
-                CallToolResponse::Complete(r),
-            ),
-            Err(text) => (
-                EventKind::CallFailed,
-                json!({"tool": tool, "error": self.gw.with_screens(|s| s.redacted_text(&text)), "builtin": true}),
-                refusal(text),
-            ),
+        let agent = Some(&claims.agent_id);
+        let (recorded, response) = match result {
+            Ok(r) => {
+                let answered = CallResult {
+                    tool,
+                    is_error: false,
+                    permit_rules,
+                    custody: claims.custody(),
+                    upstream_us: None,
+                    before_us: None,
+                    result: None,
+                    builtin: Some(true),
+                };
+                (self.gw.record(agent, &answered).await, CallToolResponse::Complete(r))
+            }
+            Err(text) => {
+                let failed = CallFailed {
+                    tool,
+                    error: self.gw.with_screens(|s| s.redacted_text(&text)),
+                    custody: claims.custody(),
+                    upstream_us: None,
+                    before_us: None,
+                    builtin: Some(true),
+                };
+                (self.gw.record(agent, &failed).await, refusal(text))
+            }
         };
-        if let Err(e) = self.gw.record_as(kind, claims, detail).await {
+        if let Err(e) = recorded {
             tracing::error!(error = %e, "audit append of a built-in call failed");
         }
         response
@@ -604,6 +670,18 @@ impl GatewayHandler {
 
 fn micros(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+fn recorded_outcome(outcome: warrant_policy::Outcome) -> events::Outcome {
+    match outcome {
+        warrant_policy::Outcome::Allow => events::Outcome::Allow,
+        warrant_policy::Outcome::Ask => events::Outcome::Ask,
+        warrant_policy::Outcome::Deny => events::Outcome::Deny,
+    }
 }
 
 fn decision_reason(decision: &Decision) -> String {

@@ -18,7 +18,7 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
-use warrant_audit::EventKind;
+use warrant_audit::events::{AuthFailed, BadRequest, ErrorStatus, RequestRefused};
 use warrant_core::UnixMillis;
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -76,6 +76,15 @@ fn refuse(status: StatusCode, message: &str) -> Response {
     response
 }
 
+/// What the guard refused, and so which kind records it.
+#[derive(Clone, Copy)]
+enum Refused {
+    /// The request itself (host, origin, body): `bad_request`.
+    Request,
+    /// Its credential, or its session: `auth_failed`.
+    Credential,
+}
+
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -86,11 +95,18 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
     let peer = peer_addr.map(|a| a.to_string()).unwrap_or_default();
     let peer_ip = peer_addr.map(|a| a.ip());
     let method = request.method().to_string();
-    let audit_refusal = |reason: String, kind: EventKind| {
+    let audit_refusal = |reason: String, refused: Refused| {
         let gw = gw.clone();
-        let detail = json!({"reason": reason, "peer": peer, "method": method});
+        let (peer, method) = (peer.clone(), method.clone());
         async move {
-            if let Err(e) = gw.record(kind, None, detail).await {
+            let recorded = match refused {
+                Refused::Request => {
+                    let refused = RequestRefused { reason, peer, method };
+                    gw.record(None, &BadRequest::Refused(refused)).await
+                }
+                Refused::Credential => gw.record(None, &AuthFailed { reason, peer, method }).await,
+            };
+            if let Err(e) = recorded {
                 tracing::error!(error = %e, "audit append failed");
             }
         }
@@ -101,13 +117,13 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
     let host_ok = header_str(headers, "host")
         .is_some_and(|h| allowed_hosts(guard.port).iter().any(|a| a == h));
     if !host_ok {
-        audit_refusal("host header not allowed".into(), EventKind::BadRequest).await;
+        audit_refusal("host header not allowed".into(), Refused::Request).await;
         return refuse(StatusCode::FORBIDDEN, "host not allowed");
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let ok = origin.to_str().is_ok_and(|o| allowed_origins(guard.port).iter().any(|a| a == o));
         if !ok {
-            audit_refusal("origin not allowed".into(), EventKind::BadRequest).await;
+            audit_refusal("origin not allowed".into(), Refused::Request).await;
             return refuse(StatusCode::FORBIDDEN, "origin not allowed");
         }
     }
@@ -133,7 +149,7 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
                 Throttle::FirstRefusal => {
                     audit_refusal(
                         format!("authentication failures from {peer} are rate-limited"),
-                        EventKind::AuthFailed,
+                        Refused::Credential,
                     )
                     .await;
                     return refuse(
@@ -148,7 +164,7 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
                     );
                 }
             }
-            audit_refusal(message.clone(), EventKind::AuthFailed).await;
+            audit_refusal(message.clone(), Refused::Credential).await;
             // A stopped agent is known, and refused: 403, not 401.
             let status = if matches!(e, warrant_identity::AuthError::Killed { .. }) {
                 StatusCode::FORBIDDEN
@@ -163,7 +179,7 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
     {
         audit_refusal(
             format!("agent {} presented another agent's session", claims.agent_id),
-            EventKind::AuthFailed,
+            Refused::Credential,
         )
         .await;
         return refuse(StatusCode::FORBIDDEN, "this session belongs to another agent");
@@ -192,13 +208,13 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
             } else {
                 (StatusCode::BAD_REQUEST, format!("request body could not be read: {e}"))
             };
-            audit_refusal(reason.clone(), EventKind::BadRequest).await;
+            audit_refusal(reason.clone(), Refused::Request).await;
             return refuse(status, &reason);
         }
         Err(_) => {
             let reason =
                 format!("request body not received within {} s", limits.request_timeout.as_secs());
-            audit_refusal(reason.clone(), EventKind::BadRequest).await;
+            audit_refusal(reason.clone(), Refused::Request).await;
             return refuse(StatusCode::REQUEST_TIMEOUT, &reason);
         }
     };
@@ -215,8 +231,8 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
     let status = response.status();
     if status.is_client_error() || status.is_server_error() {
         let gw = gw.clone();
-        let detail = json!({"status": status.as_u16(), "peer": peer});
-        if let Err(e) = gw.record(EventKind::BadRequest, Some(&agent), detail).await {
+        let answered = BadRequest::ErrorStatus(ErrorStatus { status: status.as_u16(), peer });
+        if let Err(e) = gw.record(Some(&agent), &answered).await {
             tracing::error!(error = %e, "audit append failed");
         }
     }

@@ -378,7 +378,7 @@ impl warrant_egress::Gate for ToolGate {
         };
         let Some((reason, alarm)) = found else { return Ok(()) };
         tracing::error!(agent = %self.caller.agent_id, %reason, "ALARM: an agent tried to send a secret out");
-        if let Err(e) = self.gw.record_as(EventKind::Alarm, &self.caller, alarm).await {
+        if let Err(e) = self.gw.record_json_as(EventKind::Alarm, &self.caller, alarm).await {
             tracing::error!(error = %e, "recording an alarm failed");
         }
         self.gw.count_denial(&self.caller.agent_id).await;
@@ -430,6 +430,6 @@ impl warrant_egress::Gate for ToolGate {
 
     async fn record(&self, event: EgressEvent) -> Result<(), String> {
         let (kind, detail) = egress_record(&event);
-        self.gw.record_as(kind, &self.caller, detail).await
+        self.gw.record_json_as(kind, &self.caller, detail).await
     }
 }

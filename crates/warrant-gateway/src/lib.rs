@@ -251,7 +251,7 @@ pub async fn serve(home: &Home, options: UpOptions) -> Result<(), GatewayError> 
     let _ = control_task.await;
     let _ = std::fs::remove_file(home.control_socket());
     let stopped = json!({"reason": if served.is_ok() { "signal" } else { "error" }});
-    let _ = gw.record(EventKind::GatewayStopped, None, stopped).await;
+    let _ = gw.record_json(EventKind::GatewayStopped, None, stopped).await;
     audit.close().map_err(GatewayError::Audit)?;
     eprintln!("warrant: gateway stopped");
     served.map_err(GatewayError::Serve)

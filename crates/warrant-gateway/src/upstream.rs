@@ -17,6 +17,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use warrant_audit::events::ConnectionEvent;
 use warrant_audit::{AuditEvent, AuditLog};
 use warrant_core::{ToolName, UnixMillis, UpstreamName};
 use warrant_policy::Permit;
@@ -86,7 +87,7 @@ pub trait UpstreamEvents: Send + Sync + 'static {
     /// The upstream's tool list, on connect and on every change.
     fn tools(&self, upstream: &Upstream, tools: Vec<Tool>) -> usize;
     /// The upstream came up or went down.
-    fn state(&self, upstream: &Upstream, state: &'static str, error: Option<String>);
+    fn state(&self, upstream: &Upstream, event: ConnectionEvent, error: Option<String>);
 }
 
 impl Upstream {
@@ -265,7 +266,7 @@ impl Upstream {
                     tracing::warn!(upstream = %self.name, %error, "upstream down");
                     self.set_peer(None);
                     self.set_state("restarting", Some(error.clone()), None);
-                    events.state(&self, "down", Some(error));
+                    events.state(&self, ConnectionEvent::Down, Some(error));
                 }
             }
             if started.elapsed() > HEALTHY_AFTER {
@@ -360,7 +361,7 @@ impl Upstream {
         let count = events.tools(self, tools);
         self.set_peer(Some(peer.clone()));
         self.set_state("up", None, Some(count));
-        events.state(self, "up", None);
+        events.state(self, ConnectionEvent::Up, None);
 
         let waiting = running.waiting();
         tokio::pin!(waiting);
