@@ -8,7 +8,7 @@ use crate::writer::{Command, Head, Reply, Writer};
 use ed25519_dalek::SigningKey;
 use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Sender, channel, sync_channel};
+use std::sync::mpsc::{SendError, Sender, channel, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -121,8 +121,9 @@ struct Inner {
     /// `None` once closed. Sends happen under the lock, so nothing can be
     /// queued behind the close command.
     sender: Mutex<Option<Sender<Command>>>,
-    /// Appenders commit through this, in groups, on their own threads.
-    group: Group,
+    /// Appenders commit through this, in groups, on their own threads (and
+    /// the writer thread, for appenders that do not wait).
+    group: Arc<Group>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -167,17 +168,15 @@ impl AuditLog {
         let mut writer = Writer::new(conn, signer, options, head, sealed_seq, witness);
         writer.declare_witness().map_err(open_err)?;
         let writer = Arc::new(Mutex::new(writer));
+        let group = Arc::new(Group::new(writer.clone()));
         let (sender, receiver) = channel();
-        let shared = writer.clone();
+        let leads = group.clone();
         let thread = std::thread::Builder::new()
             .name("warrant-audit-writer".to_owned())
-            .spawn(move || crate::writer::run(&shared, &receiver))
+            .spawn(move || crate::writer::run(&leads, &writer, &receiver))
             .map_err(AuditError::Spawn)?;
-        let inner = Inner {
-            sender: Mutex::new(Some(sender)),
-            group: Group::new(writer),
-            thread: Mutex::new(Some(thread)),
-        };
+        let inner =
+            Inner { sender: Mutex::new(Some(sender)), group, thread: Mutex::new(Some(thread)) };
         Ok(Self { inner: Arc::new(inner) })
     }
 
@@ -192,6 +191,34 @@ impl AuditLog {
             };
         };
         self.inner.group.lead(event)
+    }
+
+    /// Queues `event` behind every record appended before it and returns
+    /// without waiting for its commit, which the current group's leader or
+    /// the writer thread does. For records of what has already happened,
+    /// whose caller has nothing to refuse if the write fails (a call's
+    /// result): a failed commit marks the log failed, so the next append
+    /// that waits is refused. [`close`](Self::close) writes every queued
+    /// record before it returns.
+    pub fn append_queued(&self, event: AuditEvent) -> Result<(), AuditError> {
+        // Nobody listens: as a follower the record is committed by its
+        // leader, and if it is handed the leadership the leader finds nobody
+        // waiting and commits it itself (see `Group::lead`).
+        let (waiter, _) = oneshot::channel();
+        let Some(event) = self.inner.group.enter(event, Waiter::Async(waiter))? else {
+            return Ok(());
+        };
+        // It leads, and must not make its caller wait: the writer thread
+        // leads for it. Past a close, or with the writer gone, it leads here.
+        let unsent = match lock(&self.inner.sender).as_ref() {
+            Some(sender) => match sender.send(Command::Lead(event)) {
+                Ok(()) => return Ok(()),
+                Err(SendError(Command::Lead(event))) => event,
+                Err(SendError(_)) => return Err(AuditError::WriterGone),
+            },
+            None => event,
+        };
+        self.inner.group.lead(unsent).map(drop)
     }
 
     /// [`append`](Self::append) for synchronous callers such as the CLI.

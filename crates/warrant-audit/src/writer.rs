@@ -9,6 +9,7 @@
 
 use crate::event::{AuditEvent, Checkpoint, RecordRef};
 use crate::format::{WITNESS_HINT_KEY, WITNESS_KIND, checkpoint_message, record_hash};
+use crate::group::Group;
 use crate::log::{AuditError, AuditOptions};
 use crate::witness::Witness;
 use ed25519_dalek::{Signer, SigningKey};
@@ -19,15 +20,19 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use warrant_core::{UnixMillis, canonical_json};
 
-/// The most commands handled per wake-up (and so per transaction).
-const MAX_BATCH: usize = 512;
-
 /// How long the writer sleeps when nothing is waiting to be sealed.
 const IDLE_WAIT: Duration = Duration::from_secs(3600);
 
 pub(crate) enum Command {
-    Checkpoint { reply: Reply<Option<Checkpoint>> },
-    Close { reply: Reply<()> },
+    Checkpoint {
+        reply: Reply<Option<Checkpoint>>,
+    },
+    Close {
+        reply: Reply<()>,
+    },
+    /// Lead a group whose leader did not wait: an appender that queued its
+    /// record and returned (see `AuditLog::append_queued`).
+    Lead(AuditEvent),
 }
 
 /// Where an answer goes: a std channel, read by the leader of a group or a
@@ -130,25 +135,6 @@ impl Writer {
     }
 
     /// Handles one batch in order; true once a close was handled.
-    fn handle(&mut self, batch: Vec<Command>) -> bool {
-        let mut closed = false;
-        for command in batch {
-            if closed {
-                refuse(command, || AuditError::Closed);
-                continue;
-            }
-            match command {
-                Command::Checkpoint { reply } => reply.send(self.checkpoint_now()),
-                Command::Close { reply } => {
-                    reply.send(self.checkpoint_now().map(drop));
-                    self.closed = true;
-                    closed = true;
-                }
-            }
-        }
-        closed
-    }
-
     /// Writes `appends` in one transaction, then answers each.
     pub(crate) fn commit(&mut self, appends: Vec<(AuditEvent, Reply<RecordRef>)>) {
         if appends.is_empty() {
@@ -295,10 +281,10 @@ impl Writer {
 /// The writer thread: checkpoints on request and periodically. Runs until
 /// closed, or until every handle is dropped; either way the last act is a
 /// checkpoint of whatever is unsealed.
-pub(crate) fn run(writer: &Mutex<Writer>, commands: &Receiver<Command>) {
+pub(crate) fn run(group: &Group, writer: &Mutex<Writer>, commands: &Receiver<Command>) {
     loop {
         let wait = lock(writer).time_to_checkpoint();
-        let first = match commands.recv_timeout(wait) {
+        let command = match commands.recv_timeout(wait) {
             Ok(command) => command,
             Err(RecvTimeoutError::Timeout) => {
                 lock(writer).checkpoint_if_due();
@@ -309,24 +295,26 @@ pub(crate) fn run(writer: &Mutex<Writer>, commands: &Receiver<Command>) {
                 return;
             }
         };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match commands.try_recv() {
-                Ok(command) => batch.push(command),
-                Err(_) => break,
+        match command {
+            Command::Checkpoint { reply } => reply.send(lock(writer).checkpoint_now()),
+            Command::Close { reply } => {
+                let mut w = lock(writer);
+                reply.send(w.checkpoint_now().map(drop));
+                w.closed = true;
+                drop(w);
+                // Nothing can be queued behind the close command (the handle
+                // sends under the same lock it clears), but answer anything
+                // that is, rather than leave it hanging.
+                while let Ok(command) = commands.try_recv() {
+                    refuse(group, command, || AuditError::Closed);
+                }
+                return;
             }
+            // Nobody waits for this result: a failed commit marks the writer
+            // failed, and the next append that waits is refused.
+            Command::Lead(event) => drop(group.lead(event)),
         }
-        let mut w = lock(writer);
-        if w.handle(batch) {
-            // Closed. Nothing can be queued behind the close command (the
-            // handle sends under the same lock it clears), but answer
-            // anything that is, rather than leave it hanging.
-            while let Ok(command) = commands.try_recv() {
-                refuse(command, || AuditError::Closed);
-            }
-            return;
-        }
-        w.checkpoint_if_due();
+        lock(writer).checkpoint_if_due();
     }
 }
 
@@ -439,9 +427,11 @@ fn sql_int(value: u64) -> rusqlite::Result<i64> {
     i64::try_from(value).map_err(|err| rusqlite::Error::ToSqlConversionFailure(Box::new(err)))
 }
 
-fn refuse(command: Command, err: impl Fn() -> AuditError) {
+fn refuse(group: &Group, command: Command, err: impl Fn() -> AuditError) {
     match command {
         Command::Checkpoint { reply } => reply.send(Err(err())),
         Command::Close { reply } => reply.send(Err(err())),
+        // The group refuses it (the writer is closed) and hands on.
+        Command::Lead(event) => drop(group.lead(event)),
     }
 }

@@ -316,3 +316,69 @@ fn a_typed_body_is_stored_under_its_kind_and_reads_back_as_it() {
         ("gateway_stopped", None, r#"{"reason":"signal"}"#)
     );
 }
+
+/// The `n` of every record that has one, in seq order.
+fn ns(path: &Path) -> Vec<u64> {
+    let conn = Connection::open(path).unwrap();
+    let mut stmt = conn.prepare("SELECT body FROM records ORDER BY seq").unwrap();
+    let bodies: Vec<String> =
+        stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+    bodies
+        .iter()
+        .filter_map(|b| serde_json::from_str::<serde_json::Value>(b).unwrap()["n"].as_u64())
+        .collect()
+}
+
+#[test]
+fn a_queued_record_keeps_its_place_and_close_writes_it() {
+    let dir = TempDir::new();
+    let options = AuditOptions { checkpoint_every_records: 0, ..AuditOptions::default() };
+    let log = AuditLog::open(&dir.db(), key(), options).unwrap();
+    // Alternating queued and waited-for appends: each queued record is in
+    // the chain before the record appended after it.
+    for n in 0..40 {
+        if n % 2 == 0 {
+            log.append_queued(event(n)).unwrap();
+        } else {
+            log.append_blocking(event(n)).unwrap();
+        }
+    }
+    // The last is queued and nobody waits for it: close writes it.
+    log.append_queued(event(40)).unwrap();
+    log.close().unwrap();
+    assert_eq!(ns(&dir.db()), (0..=40).collect::<Vec<u64>>());
+    assert_contiguous_chain(&chain(&dir.db()));
+    assert!(matches!(log.append_queued(event(41)), Err(AuditError::Closed)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queued_records_among_concurrent_appends_are_all_written_in_each_callers_order() {
+    let dir = TempDir::new();
+    let options = AuditOptions { checkpoint_every_records: 0, ..AuditOptions::default() };
+    let log = AuditLog::open(&dir.db(), key(), options).unwrap();
+    let mut tasks = Vec::new();
+    for task in 0..16u64 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..40 {
+                let event = event(task * 1000 + i);
+                if i % 2 == 0 {
+                    log.append(event).await.unwrap();
+                } else {
+                    log.append_queued(event).unwrap();
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    log.close().unwrap();
+    let written = ns(&dir.db());
+    assert_eq!(written.len(), 16 * 40, "every record, queued or not, is written");
+    for task in 0..16u64 {
+        let mine: Vec<u64> = written.iter().copied().filter(|n| n / 1000 == task).collect();
+        assert_eq!(mine, (0..40).map(|i| task * 1000 + i).collect::<Vec<_>>());
+    }
+    assert_contiguous_chain(&chain(&dir.db()));
+}
