@@ -17,13 +17,15 @@
 //! be printed. The broker never logs, records or returns a value in an
 //! error: records carry names, hosts and lease ids only.
 
-use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
-use warrant_audit::EventKind;
+use warrant_audit::Event;
+use warrant_audit::events::{
+    self, CredentialUse, LeaseEnded, LeaseRecord, LeaseStarted, Outcome, UseStage,
+};
 use warrant_core::UnixMillis;
 use warrant_policy::{AgentFacts, CredentialRequest, Decision, PolicyEngine};
 use warrant_state::leases::{Lease, LeaseStore};
@@ -82,6 +84,8 @@ pub enum BrokerError {
     LocalCaBound,
     #[error("there is no credential `{name}` in the vault")]
     UnknownCredential { name: String },
+    #[error("lease `{lease}` says it goes `{via}`, which is no way a credential goes")]
+    UnknownVia { lease: String, via: String },
 }
 
 /// The operator's passphrase: from [`PASSPHRASE_ENV`], else asked on the
@@ -147,6 +151,21 @@ impl Via {
             Via::Egress => "egress",
         }
     }
+
+    /// The way named `name` (as [`as_str`](Self::as_str) gives it).
+    pub fn parse(name: &str) -> Option<Self> {
+        [Via::Upstream, Via::HttpRequest, Via::Egress].into_iter().find(|v| v.as_str() == name)
+    }
+}
+
+impl From<Via> for events::Via {
+    fn from(via: Via) -> Self {
+        match via {
+            Via::Upstream => events::Via::Upstream,
+            Via::HttpRequest => events::Via::HttpRequest,
+            Via::Egress => events::Via::Egress,
+        }
+    }
 }
 
 /// One use to authorize.
@@ -169,10 +188,11 @@ pub struct Grant {
 }
 
 /// What [`Broker::authorize`] decided, and the records to commit before
-/// the value is used.
+/// the value is used: the use decided, then any lease that ended or began
+/// (`credential_use`, `lease_ended`, `lease_started`), in that order.
 pub struct Authorized {
     pub grant: Result<Grant, String>,
-    pub records: Vec<(EventKind, Value)>,
+    pub records: Vec<Event>,
 }
 
 /// The unlocked vault, its leases, and what it knows.
@@ -340,17 +360,7 @@ impl Broker {
         credential: &str,
         configured: bool,
     ) -> Authorized {
-        let mut records = Vec::new();
         let known = self.known();
-        let mut record = json!({
-            "credential": credential,
-            "via": Via::Upstream.as_str(),
-            "tool": "",
-            "host": upstream,
-            "at": "spawn",
-            "bound": configured,
-            "rules": ["upstream-configuration"],
-        });
         let refused = if !known.credentials.contains_key(credential) {
             Some(format!("there is no credential named `{credential}` in the vault"))
         } else if !configured {
@@ -358,21 +368,24 @@ impl Broker {
         } else {
             None
         };
-        if let Some(map) = record.as_object_mut() {
-            map.insert("outcome".into(), json!(if refused.is_some() { "deny" } else { "allow" }));
-            map.insert("reason".into(), json!(refused));
-        }
-        records.push((EventKind::CredentialUse, record));
+        let decided = CredentialUse {
+            credential: credential.to_owned(),
+            via: events::Via::Upstream,
+            tool: String::new(),
+            host: upstream.to_owned(),
+            outcome: if refused.is_some() { Outcome::Deny } else { Outcome::Allow },
+            rules: vec!["upstream-configuration".to_owned()],
+            reason: refused.clone(),
+            bound: Some(configured),
+            at: Some(UseStage::Spawn),
+            custody: None,
+        };
+        let records = vec![decided.into()];
         if let Some(reason) = refused {
             return Authorized { grant: Err(reason), records };
         }
-        self.lease_and_open(
-            &format!("upstream:{upstream}"),
-            credential,
-            vec![upstream.to_owned()],
-            Via::Upstream,
-            records,
-        )
+        let holder = Holder { id: &format!("upstream:{upstream}"), custody: None };
+        self.lease_and_open(&holder, credential, vec![upstream.to_owned()], Via::Upstream, records)
     }
 
     /// Stores a value Warrant keeps for itself (the local CA's key): no
@@ -391,7 +404,8 @@ impl Broker {
     /// Decides one use for `agent` (and its ancestors), takes a lease, and
     /// opens the value. `upstream_bound` says whether the configuration
     /// gives this credential to the upstream named in `use_.host` (only
-    /// read for [`Via::Upstream`]).
+    /// read for [`Via::Upstream`]). `custody` is the agent's chain of
+    /// custody, for the records, when the gateway asks for it.
     pub fn authorize(
         &self,
         policy: &PolicyEngine,
@@ -399,30 +413,25 @@ impl Broker {
         ancestors: &[AgentFacts],
         use_: &Use<'_>,
         upstream_bound: bool,
+        custody: Option<Vec<String>>,
     ) -> Authorized {
-        let mut records = Vec::new();
         let known = self.known();
-        let base = json!({
-            "credential": use_.credential,
-            "via": use_.via.as_str(),
-            "tool": use_.tool,
-            "host": use_.host,
-        });
-        let with = |mut value: Value, extra: Value| {
-            if let (Some(map), Value::Object(more)) = (value.as_object_mut(), extra) {
-                map.extend(more);
-            }
-            value
+        let decided = |outcome, rules, reason, bound| CredentialUse {
+            credential: use_.credential.to_owned(),
+            via: use_.via.into(),
+            tool: use_.tool.to_owned(),
+            host: use_.host.to_owned(),
+            outcome,
+            rules,
+            reason,
+            bound,
+            at: None,
+            custody: custody.clone(),
         };
         let Some(info) = known.credentials.get(use_.credential) else {
             let reason = format!("there is no credential named `{}` in the vault", use_.credential);
-            records.push((
-                EventKind::CredentialUse,
-                with(
-                    base,
-                    json!({"outcome": "deny", "rules": ["unknown-credential"], "reason": reason}),
-                ),
-            ));
+            let unknown = vec!["unknown-credential".to_owned()];
+            let records = vec![decided(Outcome::Deny, unknown, Some(reason.clone()), None).into()];
             return Authorized { grant: Err(reason), records };
         };
         let bound = match use_.via {
@@ -442,7 +451,7 @@ impl Broker {
             },
             ancestors,
         );
-        let rules: Vec<&str> = decision.rules().iter().map(|r| r.id.as_str()).collect();
+        let rules = decision.rules().iter().map(|r| r.id.clone()).collect();
         let refused = if !bound {
             Some(format!(
                 "credential `{}` is not bound to `{}`; it may go only to {}",
@@ -459,14 +468,8 @@ impl Broker {
         } else {
             None
         };
-        let outcome = if refused.is_some() { "deny" } else { "allow" };
-        records.push((
-            EventKind::CredentialUse,
-            with(
-                base,
-                json!({"outcome": outcome, "bound": bound, "rules": rules, "reason": refused}),
-            ),
-        ));
+        let outcome = if refused.is_some() { Outcome::Deny } else { Outcome::Allow };
+        let records = vec![decided(outcome, rules, refused.clone(), Some(bound)).into()];
         if let Some(reason) = refused {
             return Authorized { grant: Err(reason), records };
         }
@@ -475,18 +478,19 @@ impl Broker {
             Via::Upstream => vec![use_.host.to_owned()],
             _ => info.binding.hosts.clone(),
         };
-        self.lease_and_open(&agent.id, use_.credential, hosts, use_.via, records)
+        let holder = Holder { id: &agent.id, custody };
+        self.lease_and_open(&holder, use_.credential, hosts, use_.via, records)
     }
 
     /// Takes (or reuses) the lease of `holder` on `credential` for `hosts`,
     /// then opens the value: the last steps of every authorized release.
     fn lease_and_open(
         &self,
-        holder: &str,
+        holder: &Holder<'_>,
         credential: &str,
         hosts: Vec<String>,
         via: Via,
-        mut records: Vec<(EventKind, Value)>,
+        mut records: Vec<Event>,
     ) -> Authorized {
         let known = self.known();
         let Some(info) = known.credentials.get(credential) else {
@@ -497,7 +501,7 @@ impl Broker {
         };
         let now = UnixMillis::now();
         let acquired =
-            self.leases().acquire(holder, credential, &hosts, via.as_str(), self.lease_ttl, now);
+            self.leases().acquire(holder.id, credential, &hosts, via.as_str(), self.lease_ttl, now);
         let acquired = match acquired {
             Ok(acquired) => acquired,
             Err(e) => {
@@ -507,11 +511,11 @@ impl Broker {
                 };
             }
         };
-        for lease in &acquired.expired {
-            records.push((EventKind::LeaseEnded, lease_record(lease)));
-        }
+        // Every lease `acquire` returns is of `via`.
+        let recorded = |lease: &Lease| leased(lease, via.into(), holder.custody.clone());
+        records.extend(acquired.expired.iter().map(|lease| LeaseEnded(recorded(lease)).into()));
         if acquired.started {
-            records.push((EventKind::LeaseStarted, lease_record(&acquired.lease)));
+            records.push(LeaseStarted(recorded(&acquired.lease)).into());
         }
         let secret = match self.open_value(credential) {
             Ok(secret) => secret,
@@ -556,18 +560,39 @@ pub fn header_value(
     Ok(value)
 }
 
-/// A lease as the audit log records it.
-pub fn lease_record(lease: &Lease) -> Value {
-    json!({
-        "lease": lease.id,
-        "holder": lease.agent,
-        "credential": lease.credential,
-        "hosts": lease.hosts,
-        "via": lease.via,
-        "expires_at": lease.expires_at,
-        "ended_at": lease.ended_at,
-        "reason": lease.end_reason,
-    })
+/// A lease as the audit log records it (in `lease_started` and
+/// `lease_ended`), with the holder's chain of custody when the gateway took
+/// it for an agent. Refused for a lease whose `via` the store should never
+/// have held.
+pub fn lease_record(
+    lease: &Lease,
+    custody: Option<Vec<String>>,
+) -> Result<LeaseRecord, BrokerError> {
+    let via = Via::parse(&lease.via).ok_or_else(|| BrokerError::UnknownVia {
+        lease: lease.id.clone(),
+        via: lease.via.clone(),
+    })?;
+    Ok(leased(lease, via.into(), custody))
+}
+
+/// Who takes a lease: its holder's id, and its chain of custody if any.
+struct Holder<'a> {
+    id: &'a str,
+    custody: Option<Vec<String>>,
+}
+
+fn leased(lease: &Lease, via: events::Via, custody: Option<Vec<String>>) -> LeaseRecord {
+    LeaseRecord {
+        lease: lease.id.clone(),
+        holder: Some(lease.agent.clone()),
+        credential: lease.credential.clone(),
+        hosts: lease.hosts.clone(),
+        via,
+        expires_at: lease.expires_at.clone(),
+        ended_at: lease.ended_at.clone(),
+        reason: lease.end_reason.clone(),
+        custody,
+    }
 }
 
 fn stamp(infos: &[CredentialInfo]) -> Vec<(String, i64, Option<i64>)> {

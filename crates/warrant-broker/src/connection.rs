@@ -5,9 +5,13 @@
 //! as the audit log records it.
 
 use crate::leak::Leak;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::OnceLock;
-use warrant_audit::EventKind;
+use warrant_audit::Event;
+use warrant_audit::events::{
+    Alarm, AlarmKind, BlockedRequest, BlockedWhere, EgressDecision, EgressFinished, EgressRefused,
+    EgressWhere, LeakBlocked, Outcome, ProxyRefusal, ScreenWhere, ScreenedName, ShownRequest,
+};
 use warrant_control::{Answer, Question, Settled};
 use warrant_core::AgentId;
 use warrant_egress::{Destination, EgressEvent, EgressRequest, RequestKind, Verdict};
@@ -105,68 +109,95 @@ pub fn method_of(kind: &RequestKind) -> String {
     }
 }
 
-/// An egress event as an audit record: its kind and body. The path is kept
-/// only up to its query (queries often carry credentials).
-pub fn egress_record(event: &EgressEvent) -> (EventKind, Value) {
-    let (kind, detail) = match event {
-        EgressEvent::Refused(r) => (
-            EventKind::EgressRefused,
-            json!({"target": r.target, "status": r.status, "reason": r.reason,
-                       "request": r.request.as_ref().map(shown_request)}),
-        ),
+/// An egress event as an audit record, with the chain of custody of the
+/// agent whose connection it is when the gateway records it. The path is
+/// kept only up to its query (queries often carry credentials).
+pub fn egress_record(event: &EgressEvent, custody: Option<Vec<String>>) -> Event {
+    match event {
+        EgressEvent::Refused(r) => EgressRefused::Proxy(ProxyRefusal {
+            target: r.target.clone(),
+            status: r.status,
+            reason: r.reason.clone(),
+            request: r.request.as_ref().map(shown_request),
+            custody,
+        })
+        .into(),
         // Blocked before policy, by the scan of the name (or, for
         // `warrant__http_request`, of the whole request). The name is not
         // recorded: it carries what was found.
         EgressEvent::Screened { destination, reason, leak } => {
-            let kind = if *leak { EventKind::LeakBlocked } else { EventKind::EgressRefused };
-            let detail = json!({
-                "where": "egress-screen", "port": destination.port,
-                "method": method_of(&destination.kind), "reason": reason, "status": 403,
-            });
-            (kind, detail)
+            let screened = ScreenedName {
+                where_: ScreenWhere::EgressScreen,
+                port: destination.port,
+                method: method_of(&destination.kind),
+                reason: reason.clone(),
+                status: 403,
+                custody,
+            };
+            if *leak {
+                LeakBlocked::Screened(screened).into()
+            } else {
+                EgressRefused::Screened(screened).into()
+            }
         }
         EgressEvent::Decided { destination, verdict } => {
             let (outcome, reason) = match verdict {
-                Verdict::Allow => ("allow", None),
-                Verdict::Deny { reason } => ("deny", Some(reason.clone())),
+                Verdict::Allow => (Outcome::Allow, None),
+                Verdict::Deny { reason } => (Outcome::Deny, Some(reason.clone())),
             };
-            let mut detail = shown_destination(destination);
-            if let Value::Object(map) = &mut detail {
-                map.insert("outcome".into(), json!(outcome));
-                map.insert("reason".into(), json!(reason));
+            EgressDecision {
+                host: destination.host.clone(),
+                port: destination.port,
+                method: method_of(&destination.kind),
+                path: shown_path(&destination.kind),
+                outcome,
+                reason,
+                declared: None,
+                custody,
             }
-            (EventKind::EgressDecision, detail)
+            .into()
         }
         // The inspection refused a request: a leak (it carried a secret, or
         // a placeholder for another host), or not (policy refused the
         // credential's use, a response could not be inspected); or the proxy
         // refused what it could not inspect (413, 421, 405).
         EgressEvent::Blocked { request, status, reason, leak } => {
-            let mut detail = shown_request(request);
-            if let Value::Object(map) = &mut detail {
-                map.insert("status".into(), json!(status));
-                map.insert("reason".into(), json!(reason));
-                map.insert("where".into(), json!("egress"));
+            let shown = shown_request(request);
+            let blocked = BlockedRequest {
+                host: shown.host,
+                port: shown.port,
+                method: shown.method,
+                path: shown.path,
+                addresses: shown.addresses,
+                status: *status,
+                reason: reason.clone(),
+                where_: BlockedWhere::Egress,
+                custody,
+            };
+            if *leak {
+                LeakBlocked::Blocked(blocked).into()
+            } else {
+                EgressRefused::Blocked(blocked).into()
             }
-            let kind = if *leak { EventKind::LeakBlocked } else { EventKind::EgressRefused };
-            (kind, detail)
         }
         EgressEvent::Finished { request, outcome } => {
-            let mut detail = shown_request(request);
-            if let Value::Object(map) = &mut detail {
-                map.insert("status".into(), json!(outcome.status));
-                map.insert("bytes_up".into(), json!(outcome.bytes_up));
-                map.insert("bytes_down".into(), json!(outcome.bytes_down));
-                map.insert(
-                    "duration_ms".into(),
-                    json!(u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX)),
-                );
-                map.insert("error".into(), json!(outcome.error));
+            let shown = shown_request(request);
+            EgressFinished {
+                host: shown.host,
+                port: shown.port,
+                method: shown.method,
+                path: shown.path,
+                addresses: shown.addresses,
+                status: outcome.status,
+                bytes_up: outcome.bytes_up,
+                bytes_down: outcome.bytes_down,
+                duration_ms: u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX),
+                error: outcome.error.clone(),
+                custody,
             }
-            (EventKind::EgressFinished, detail)
+            .into()
         }
-    };
-    (kind, detail)
+    }
 }
 
 /// Policy's answer about a connection as the proxy's verdict. Both callers
@@ -190,36 +221,27 @@ pub fn connect_verdict(decision: &Decision, hint: &str) -> Verdict {
     }
 }
 
-/// A destination as records show it, before it was resolved. The path is
-/// kept only as far as its query: query strings often carry credentials.
-fn shown_destination(destination: &Destination) -> Value {
-    let path = match &destination.kind {
+/// A path as records show it: only as far as its query (query strings
+/// often carry credentials); `None` for a tunnel.
+fn shown_path(kind: &RequestKind) -> Option<String> {
+    match kind {
         RequestKind::Connect => None,
         RequestKind::Http { path, .. } | RequestKind::Https { path, .. } => {
             Some(path.split('?').next().unwrap_or("").to_owned())
         }
-    };
-    json!({
-        "host": destination.host, "port": destination.port,
-        "method": method_of(&destination.kind), "path": path,
-    })
+    }
 }
 
 /// A request as records show it: the destination and the addresses it was
 /// resolved to.
-fn shown_request(request: &EgressRequest) -> Value {
-    let destination = Destination {
-        agent: request.agent.clone(),
+fn shown_request(request: &EgressRequest) -> ShownRequest {
+    ShownRequest {
         host: request.host.clone(),
         port: request.port,
-        kind: request.kind.clone(),
-    };
-    let mut shown = shown_destination(&destination);
-    if let Value::Object(map) = &mut shown {
-        let addresses: Vec<String> = request.addresses.iter().map(ToString::to_string).collect();
-        map.insert("addresses".into(), json!(addresses));
+        method: method_of(&request.kind),
+        path: shown_path(&request.kind),
+        addresses: request.addresses.iter().map(ToString::to_string).collect(),
     }
-    shown
 }
 
 /// The well-known credential rules, built once for the process; `None` if
@@ -261,16 +283,26 @@ fn name_forms(host: &str) -> [String; 3] {
     [host.to_owned(), joined, bare]
 }
 
-/// The refusal of a name found to carry `leak`, and the alarm to record.
+/// The refusal of a name found to carry `leak`, and the alarm to record
+/// (with the agent's chain of custody when the gateway records it).
 /// Neither holds the name: it holds the secret.
-pub fn name_blocked(destination: &Destination, leak: &Leak) -> (String, Value) {
+pub fn name_blocked(
+    destination: &Destination,
+    leak: &Leak,
+    custody: Option<Vec<String>>,
+) -> (String, Alarm) {
     let reason =
         format!("blocked: the host name carries {}; it was not looked up", leak.describe());
-    let alarm = json!({
-        "alarm": "secret-leak", "where": "egress-name", "port": destination.port,
-        "found": leak.record(),
-        "message": "an agent tried to send a secret out in a host name (a DNS query)",
-    });
+    let alarm = Alarm {
+        alarm: AlarmKind::SecretLeak,
+        message: "an agent tried to send a secret out in a host name (a DNS query)".to_owned(),
+        tool: None,
+        where_: Some(EgressWhere::EgressName),
+        host: None,
+        port: Some(destination.port),
+        found: Some(leak.record()),
+        custody,
+    };
     (reason, alarm)
 }
 
@@ -278,6 +310,7 @@ pub fn name_blocked(destination: &Destination, leak: &Leak) -> (String, Value) {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use warrant_audit::EventKind;
     use warrant_vault::SecretValue;
     use warrant_vault::scan::LeakScanner;
 
@@ -336,11 +369,12 @@ mod tests {
             kind: RequestKind::Connect,
         };
         let leak = name_leak(&host, Some(&scanner()), builtin_rules().unwrap()).unwrap();
-        let (reason, alarm) = name_blocked(&destination, &leak);
+        let (reason, alarm) = name_blocked(&destination, &leak, None);
         let event = EgressEvent::Screened { destination, reason: reason.clone(), leak: true };
-        let (kind, detail) = egress_record(&event);
-        assert_eq!(kind, EventKind::LeakBlocked);
-        for text in [reason, alarm.to_string(), detail.to_string()] {
+        let record = egress_record(&event, None);
+        assert_eq!(record.kind(), EventKind::LeakBlocked);
+        let alarm = serde_json::to_string(&alarm).unwrap();
+        for text in [reason, alarm, serde_json::to_string(&record).unwrap()] {
             assert!(!text.contains(&hex::encode(SECRET)), "{text}");
         }
     }

@@ -7,8 +7,10 @@
 
 use crate::approvals::{PendingView, Verdict, fingerprint, new_id};
 use crate::gateway::Gateway;
-use serde_json::{Value, json};
-use warrant_audit::EventKind;
+use serde_json::Value;
+use warrant_audit::events::{
+    ApprovalOutcome, ApprovalRequested, ApprovalResolved, ApprovalSettled,
+};
 use warrant_control::{Answer, Question, Settled};
 use warrant_core::{AgentId, UnixMillis};
 
@@ -65,11 +67,16 @@ pub async fn ask_person(
     let timeout = gw.config.gateway.approval_timeout;
     let now = UnixMillis::now();
     let id = new_id();
-    let mut requested = json!({"approval": id, "tool": ask.subject, "fingerprint": ask.fingerprint, "rule": ask.rule, "why": ask.why, "timeout_s": timeout.as_secs()});
-    if let (Some(custody), Value::Object(map)) = (&ask.custody, &mut requested) {
-        map.insert("custody".into(), json!(custody));
-    }
-    gw.record_json(EventKind::ApprovalRequested, Some(&ask.agent), requested)
+    let requested = ApprovalRequested {
+        approval: id.clone(),
+        tool: ask.subject.clone(),
+        fingerprint: ask.fingerprint.clone(),
+        rule: ask.rule.clone(),
+        why: ask.why.clone(),
+        timeout_s: timeout.as_secs(),
+        custody: ask.custody.clone(),
+    };
+    gw.record(Some(&ask.agent), &requested)
         .await
         .map_err(|e| format!("audit log unavailable: {e}"))?;
     let (subject, fingerprint) = (ask.subject.clone(), ask.fingerprint.clone());
@@ -99,11 +106,20 @@ pub async fn ask_person(
         Some(Ok(Err(_)) | Err(_)) => (Settled::TimedOut, String::new()),
         None => (Settled::Abandoned, String::new()),
     };
-    let mut resolved = json!({"approval": id, "tool": subject, "fingerprint": fingerprint, "outcome": outcome.as_str(), "by": by});
-    if let (Some(custody), Value::Object(map)) = (&ask.custody, &mut resolved) {
-        map.insert("custody".into(), json!(custody));
-    }
-    gw.record_json(EventKind::ApprovalResolved, Some(&ask.agent), resolved)
+    let resolved = ApprovalResolved::Settled(ApprovalSettled {
+        approval: id.clone(),
+        tool: subject,
+        fingerprint,
+        outcome: match outcome {
+            Settled::Approved => ApprovalOutcome::Approved,
+            Settled::Denied => ApprovalOutcome::Denied,
+            Settled::TimedOut => ApprovalOutcome::TimedOut,
+            Settled::Abandoned => ApprovalOutcome::Abandoned,
+        },
+        by: by.clone(),
+        custody: ask.custody,
+    });
+    gw.record(Some(&ask.agent), &resolved)
         .await
         .map_err(|e| format!("audit log unavailable: {e}"))?;
     Ok(Answer { approval: id, outcome, by, timeout_s: timeout.as_secs() })

@@ -28,7 +28,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use warrant_audit::EventKind;
+use warrant_audit::events::AgentSpawned;
 use warrant_core::{AgentId, AgentName, ToolName, UnixMillis};
 use warrant_identity::{Claims, DelegateRequest, TrustDomain};
 use warrant_policy::Permit;
@@ -159,13 +159,19 @@ async fn spawn(
     .map_err(|e| format!("warrant: cannot spawn the child: {e}"))?;
 
     // Recorded, in the log and the registry, before the token is handed out.
-    let detail = json!({
-        "name": child.name.as_str(), "spiffe_id": child.spiffe_id, "task": child.task,
-        "spawned_by": child.spawned_by, "parent": caller.agent_id.to_string(),
-        "depth": child.depth, "tools": child.tools,
-        "expires_at": child.expires_at.to_rfc3339(),
-    });
-    gw.record_json_as(EventKind::AgentSpawned, &child, detail)
+    let spawned = AgentSpawned {
+        name: child.name.to_string(),
+        spiffe_id: child.spiffe_id.clone(),
+        task: child.task.clone(),
+        spawned_by: child.spawned_by.clone(),
+        expires_at: child.expires_at.to_rfc3339(),
+        custody: child.custody(),
+        parent: Some(caller.agent_id.to_string()),
+        depth: Some(child.depth),
+        tools: child.tools.as_ref().map(|tools| tools.iter().cloned().collect()),
+        run: None,
+    };
+    gw.record(Some(&child.agent_id), &spawned)
         .await
         .map_err(|e| format!("warrant: refused because the audit log is unavailable ({e})"))?;
     let registry = gw.registry.clone();

@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 use tokio_util::sync::CancellationToken;
-use warrant_audit::EventKind;
+use warrant_audit::events::{ApprovalAct, ApprovalActed, ApprovalResolved};
 use warrant_control::{
     ControlKey, ControlRequest, Envelope, MAX_REQUEST, WRONG_KEY, namespaces, not_the_operator,
 };
@@ -143,13 +143,13 @@ async fn handle(gw: &Arc<Gateway>, req: ControlRequest) -> Value {
 }
 
 async fn resolve(gw: &Arc<Gateway>, id: &str, verdict: Verdict) -> Value {
-    let (word, by) = match &verdict {
-        Verdict::Approved { by } => ("approve", by.clone()),
-        Verdict::Denied { by } => ("deny", by.clone()),
+    let (act, by) = match &verdict {
+        Verdict::Approved { by } => (ApprovalAct::Approve, by.clone()),
+        Verdict::Denied { by } => (ApprovalAct::Deny, by.clone()),
     };
     // The person's act is recorded before it takes effect.
-    let detail = json!({"approval": id, "act": word, "by": by});
-    if let Err(e) = gw.record_json(EventKind::ApprovalResolved, None, detail).await {
+    let acted = ApprovalResolved::Acted(ApprovalActed { approval: id.to_owned(), act, by });
+    if let Err(e) = gw.record(None, &acted).await {
         return json!({"ok": false, "error": format!("audit log unavailable: {e}")});
     }
     match gw.approvals.resolve(id, verdict) {

@@ -6,7 +6,7 @@ use crate::throttle::AuthFailures;
 use crate::tools::{self, Refused, ToolEntry};
 use crate::upstream::{Upstream, UpstreamEvents};
 use rmcp::service::{Peer, RoleServer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use tokio_util::sync::CancellationToken;
@@ -14,7 +14,7 @@ use warrant_audit::events::{
     AgentKilled, ConnectionEvent, NamedReason, RefusedTool, ToolPin, ToolQuarantined, ToolsEvent,
     UpstreamConnection, UpstreamState, UpstreamTools,
 };
-use warrant_audit::{AuditError, AuditEvent, AuditLog, Body, EventKind};
+use warrant_audit::{AuditError, AuditEvent, AuditLog, Body, Event};
 use warrant_core::{AgentId, UnixMillis, UpstreamName};
 use warrant_identity::{AuthError, Claims, KillSet, RootKey, Verifier};
 use warrant_policy::PolicyEngine;
@@ -176,9 +176,11 @@ impl Gateway {
         )?;
         let facts = claims.facts();
         let ancestors = claims.ancestor_facts();
-        let authorized = broker.authorize(&self.policy, &facts, &ancestors, use_, upstream_bound);
-        for (kind, detail) in authorized.records {
-            self.record_json_as(kind, claims, detail).await.map_err(|e| {
+        let custody = Some(claims.custody());
+        let authorized =
+            broker.authorize(&self.policy, &facts, &ancestors, use_, upstream_bound, custody);
+        for record in &authorized.records {
+            self.record_event(Some(&claims.agent_id), record).await.map_err(|e| {
                 format!("warrant: refused because the audit log is unavailable ({e})")
             })?;
         }
@@ -445,46 +447,18 @@ impl Gateway {
         self.audit.append_body(agent.as_deref(), body).await.map(|_| ())
     }
 
-    /// Appends an audit record of something `claims`' agent did or had done
-    /// to it, carrying its chain of custody.
-    pub async fn record_json_as(
+    /// [`record`](Self::record) for a body whose kind is known only at run
+    /// time (the broker's records, an egress event's).
+    pub async fn record_event(
         &self,
-        kind: EventKind,
-        claims: &Claims,
-        detail: Value,
-    ) -> Result<(), String> {
-        let mut detail = match detail {
-            Value::Object(m) => m,
-            other => {
-                let mut m = Map::new();
-                m.insert("value".into(), other);
-                m
-            }
-        };
-        detail.insert("custody".into(), Value::from(claims.custody()));
-        self.record_json(kind, Some(&claims.agent_id), Value::Object(detail)).await
-    }
-
-    /// Appends an audit record; the error is for the caller to fail closed on.
-    pub async fn record_json(
-        &self,
-        kind: EventKind,
         agent: Option<&AgentId>,
-        detail: Value,
-    ) -> Result<(), String> {
-        let detail = match detail {
-            Value::Object(m) => m,
-            other => {
-                let mut m = Map::new();
-                m.insert("value".into(), other);
-                m
-            }
-        };
-        self.audit
-            .append(AuditEvent { kind, agent: agent.map(ToString::to_string), detail })
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        event: &Event,
+    ) -> Result<(), AuditError> {
+        let mut recorded = AuditEvent::of_event(event)?;
+        if let Some(agent) = agent {
+            recorded = recorded.agent(agent.to_string());
+        }
+        self.audit.append(recorded).await.map(|_| ())
     }
 
     /// Re-reads the pins after `warrant tools accept` and lifts the

@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::DuplexStream;
 use tokio_util::sync::CancellationToken;
-use warrant_audit::EventKind;
+use warrant_audit::events::{Alarm, AlarmKind, EgressWhere};
 use warrant_broker::connection::{
     Shown, answered, asked_about, connect_verdict, connection_question, egress_record, method_of,
     name_blocked, name_leak,
@@ -363,22 +363,32 @@ impl warrant_egress::Gate for ToolGate {
     async fn screen(&self, destination: &Destination) -> Result<(), Blocked> {
         let known = self.gw.broker.as_ref().map(|broker| broker.known());
         let scanner = known.as_ref().map(|known| &known.scanner);
+        let custody = Some(self.caller.custody());
         let found = match name_leak(&destination.host, scanner, &self.gw.rules) {
-            Some(leak) => Some(name_blocked(destination, &leak)),
+            Some(leak) => Some(name_blocked(destination, &leak, custody)),
             None => match self.gw.with_screens(|s| s.outgoing(&self.sent)) {
                 warrant_broker::leak::Outgoing::Clean => None,
                 warrant_broker::leak::Outgoing::Block(leak)
                 | warrant_broker::leak::Outgoing::Redacted(_, leak) => Some((
                     format!("blocked: the request carries {}", leak.describe()),
-                    json!({"alarm": "secret-leak", "where": "egress-request",
-                           "found": leak.record(),
-                           "message": "an agent tried to send a secret out through warrant__http_request"}),
+                    Alarm {
+                        alarm: AlarmKind::SecretLeak,
+                        message:
+                            "an agent tried to send a secret out through warrant__http_request"
+                                .to_owned(),
+                        tool: None,
+                        where_: Some(EgressWhere::EgressRequest),
+                        host: None,
+                        port: None,
+                        found: Some(leak.record()),
+                        custody,
+                    },
                 )),
             },
         };
         let Some((reason, alarm)) = found else { return Ok(()) };
         tracing::error!(agent = %self.caller.agent_id, %reason, "ALARM: an agent tried to send a secret out");
-        if let Err(e) = self.gw.record_json_as(EventKind::Alarm, &self.caller, alarm).await {
+        if let Err(e) = self.gw.record(Some(&self.caller.agent_id), &alarm).await {
             tracing::error!(error = %e, "recording an alarm failed");
         }
         self.gw.count_denial(&self.caller.agent_id).await;
@@ -429,7 +439,7 @@ impl warrant_egress::Gate for ToolGate {
     }
 
     async fn record(&self, event: EgressEvent) -> Result<(), String> {
-        let (kind, detail) = egress_record(&event);
-        self.gw.record_json_as(kind, &self.caller, detail).await
+        let record = egress_record(&event, Some(self.caller.custody()));
+        self.gw.record_event(Some(&self.caller.agent_id), &record).await.map_err(|e| e.to_string())
     }
 }

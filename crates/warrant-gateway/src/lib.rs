@@ -36,12 +36,12 @@ use warrant_state::pins;
 use crate::gateway::{Events, Gateway};
 use crate::pins::PinStore;
 use crate::upstream::Upstream;
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
-use warrant_audit::{AuditEvent, AuditLog, EventKind};
+use warrant_audit::AuditLog;
+use warrant_audit::events::{GatewayStarted, GatewayStopped, StopReason};
 
 /// `warrant up` could not start, or stopped on an error. The text says what
 /// Warrant was doing; the cause is the source.
@@ -190,19 +190,16 @@ pub async fn serve(home: &Home, options: UpOptions) -> Result<(), GatewayError> 
     let mcp_url = format!("http://{local}/mcp");
     let _ = gw.mcp_url.set(mcp_url.clone());
 
-    let started = json!({
-        "mcp_url": mcp_url,
-        "pid": std::process::id(),
-        "policies": sources.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
-        "rules": gw.policy.rule_ids(),
-        "upstreams": gw.upstreams.keys().map(|u| u.as_str()).collect::<Vec<_>>(),
-        "discover": discovering,
-        "discover_agents": options.discover_agents,
-    });
-    audit
-        .append(AuditEvent::new(EventKind::GatewayStarted).with_detail(started))
-        .await
-        .map_err(GatewayError::Audit)?;
+    let started = GatewayStarted {
+        mcp_url: mcp_url.clone(),
+        pid: std::process::id(),
+        policies: sources.iter().map(|s| s.name.clone()).collect(),
+        rules: gw.policy.rule_ids(),
+        upstreams: gw.upstreams.keys().map(ToString::to_string).collect(),
+        discover: discovering,
+        discover_agents: options.discover_agents.clone(),
+    };
+    gw.record(None, &started).await.map_err(GatewayError::Audit)?;
 
     let shutdown = CancellationToken::new();
     let mut supervisors = Vec::new();
@@ -250,8 +247,8 @@ pub async fn serve(home: &Home, options: UpOptions) -> Result<(), GatewayError> 
     }
     let _ = control_task.await;
     let _ = std::fs::remove_file(home.control_socket());
-    let stopped = json!({"reason": if served.is_ok() { "signal" } else { "error" }});
-    let _ = gw.record_json(EventKind::GatewayStopped, None, stopped).await;
+    let reason = if served.is_ok() { StopReason::Signal } else { StopReason::Error };
+    let _ = gw.record(None, &GatewayStopped { reason }).await;
     audit.close().map_err(GatewayError::Audit)?;
     eprintln!("warrant: gateway stopped");
     served.map_err(GatewayError::Serve)

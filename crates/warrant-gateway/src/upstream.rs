@@ -12,7 +12,6 @@ use rmcp::service::{ClientLifecycleMode, ClientServiceExt, NotificationContext, 
 use rmcp::transport::TokioChildProcess;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde::Serialize;
-use serde_json::Value;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -141,10 +140,9 @@ impl Upstream {
                 format!("credential `{name}` is configured but the vault is not unlocked")
             })?;
             let authorized = broker.authorize_spawn(self.name.as_str(), name, true);
-            for (kind, detail) in authorized.records {
-                let Value::Object(detail) = detail else { continue };
-                self.audit
-                    .append(AuditEvent { kind, agent: None, detail })
+            for record in &authorized.records {
+                let appended = async { self.audit.append(AuditEvent::of_event(record)?).await };
+                appended
                     .await
                     .map_err(|e| format!("credential `{name}` not released: audit log: {e}"))?;
             }

@@ -12,10 +12,9 @@
 //! does, after the allow).
 
 use crate::run::is_declared;
-use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use warrant_audit::{AuditEvent, AuditLog, EventKind};
+use warrant_audit::{AuditEvent, AuditLog, Event};
 use warrant_broker::connection::{
     Shown, answered, asked_about, builtin_rules, connect_verdict, connection_question,
     egress_record, method_of, name_blocked, name_leak,
@@ -52,10 +51,10 @@ impl warrant_egress::Gate for RunGate {
         let known = self.credentials.as_ref().map(|c| c.known());
         let scanner = known.as_ref().map(|k| &k.scanner);
         let Some(leak) = name_leak(&destination.host, scanner, rules) else { return Ok(()) };
-        let (reason, alarm) = name_blocked(destination, &leak);
+        let (reason, alarm) = name_blocked(destination, &leak, None);
         tracing::error!(agent = %self.agent_id, %reason, "ALARM: a secret was headed out of a sandbox in a host name");
-        let event = AuditEvent::new(EventKind::Alarm).agent(self.agent_id.to_string());
-        if let Err(e) = self.audit.append(event.with_detail(alarm)).await {
+        let agent = self.agent_id.to_string();
+        if let Err(e) = self.audit.append_body(Some(&agent), &alarm).await {
             tracing::error!(error = %e, "recording an alarm failed");
         }
         Err(Blocked::leak(reason))
@@ -118,15 +117,15 @@ impl warrant_egress::Gate for RunGate {
     }
 
     async fn record(&self, event: EgressEvent) -> Result<(), String> {
-        let (kind, mut detail) = egress_record(&event);
-        if let (EgressEvent::Decided { destination, .. }, Value::Object(map)) =
-            (&event, &mut detail)
-        {
-            map.insert("declared".into(), json!(is_declared(&self.declared, &destination.host)));
+        let mut record = egress_record(&event, None);
+        if let Event::EgressDecision(decided) = &mut record {
+            decided.declared = Some(is_declared(&self.declared, &decided.host));
         }
-        let audit_event =
-            AuditEvent::new(kind).agent(self.agent_id.to_string()).with_detail(detail);
-        self.audit.append(audit_event).await.map(|_| ()).map_err(|e| e.to_string())
+        let appended = async {
+            let event = AuditEvent::of_event(&record)?.agent(self.agent_id.to_string());
+            self.audit.append(event).await
+        };
+        appended.await.map(|_| ()).map_err(|e| e.to_string())
     }
 }
 

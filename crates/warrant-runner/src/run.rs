@@ -2,14 +2,17 @@
 //! watch, exit (see the crate's documentation for the order).
 
 use crate::RunError;
-use serde_json::{Value, json};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
-use warrant_audit::{AuditEvent, AuditLog, EventKind};
+use warrant_audit::events::{
+    AgentRevoked, AgentSpawned, LeaseEnded, RunSpawned, SandboxEnded, SandboxExited,
+    SandboxRefused, SandboxStarted,
+};
+use warrant_audit::{AuditError, AuditLog, Body};
 use warrant_control::{self as control, ControlRequest};
 use warrant_core::{AgentId, AgentName, UnixMillis};
 use warrant_egress::EgressConfig;
@@ -127,16 +130,25 @@ pub fn run_sandboxed(home: &Home, options: RunOptions) -> Result<i32, RunError> 
     )?;
     drop(root);
     let agent = claims.agent_id;
-    let spawned = json!({
-        "name": claims.name.as_str(), "spiffe_id": claims.spiffe_id, "task": claims.task,
-        "spawned_by": claims.spawned_by, "expires_at": claims.expires_at.to_rfc3339(),
-        "custody": claims.custody(), "run": {
-            "command": command_line, "profile": options.profile, "workspace": workspace,
-            "network": format!("{:?}", profile.network.mode).to_lowercase(),
-            "declared_hosts": declared,
-        },
-    });
-    record(&runtime, &audit, EventKind::AgentSpawned, Some(&agent), spawned)?;
+    let spawned = AgentSpawned {
+        name: claims.name.to_string(),
+        spiffe_id: claims.spiffe_id.clone(),
+        task: claims.task.clone(),
+        spawned_by: claims.spawned_by.clone(),
+        expires_at: claims.expires_at.to_rfc3339(),
+        custody: claims.custody(),
+        parent: None,
+        depth: None,
+        tools: None,
+        run: Some(RunSpawned {
+            command: command_line,
+            profile: options.profile.clone(),
+            workspace: shown_path(&workspace)?,
+            network: format!("{:?}", profile.network.mode).to_lowercase(),
+            declared_hosts: declared.clone(),
+        }),
+    };
+    record(&runtime, &audit, &agent, &spawned)?;
     registry.record_issued(&claims)?;
     registry.set_workspace(agent, &workspace)?;
 
@@ -197,22 +209,20 @@ pub fn run_sandboxed(home: &Home, options: RunOptions) -> Result<i32, RunError> 
         let ended =
             broker.leases().end_for_agents(&[agent.to_string()], "run ended", UnixMillis::now());
         for lease in ended.unwrap_or_default() {
-            let _ = record(
-                &runtime,
-                &audit,
-                EventKind::LeaseEnded,
-                Some(&agent),
-                warrant_broker::lease_record(&lease),
-            );
+            match warrant_broker::lease_record(&lease, None) {
+                Ok(ended) => {
+                    let _ = record(&runtime, &audit, &agent, &LeaseEnded(ended));
+                }
+                Err(e) => tracing::error!(error = %e, "recording the end of a lease failed"),
+            }
         }
     }
-    let _ = record(
-        &runtime,
-        &audit,
-        EventKind::AgentRevoked,
-        Some(&agent),
-        json!({"by": "warrant run", "reason": "the run ended"}),
-    );
+    let revoked = AgentRevoked {
+        by: "warrant run".to_owned(),
+        descendants: None,
+        reason: Some("the run ended".to_owned()),
+    };
+    let _ = record(&runtime, &audit, &agent, &revoked);
     match control::request(&home.control_socket(), &ControlRequest::ReloadRevocations) {
         Ok(_) | Err(control::ControlError::NotRunning(_)) => {}
         Err(e) => eprintln!("warrant: the running gateway did not take the revocation: {e}"),
@@ -244,6 +254,7 @@ fn supervise(
     s: Supervised<'_>,
 ) -> Result<i32, RunError> {
     let agent = s.claims.agent_id;
+    let workspace = shown_path(&s.workspace)?;
     let shutdown = CancellationToken::new();
     let _stop_proxy = shutdown.clone().drop_guard();
     let proxy_mode = s.profile.network.mode == NetworkMode::Proxy;
@@ -316,16 +327,32 @@ fn supervise(
         Ok(child) => child,
         Err(e) => {
             // Refused, loudly: nothing ran unconfined.
-            let detail = json!({"error": e.to_string(), "control": e.control().map(|c| c.name())});
-            record(runtime, audit, EventKind::SandboxExited, Some(&agent), detail)?;
+            let refused = SandboxExited::Refused(SandboxRefused {
+                error: e.to_string(),
+                control: e.control().map(|c| c.name().to_owned()),
+            });
+            record(runtime, audit, &agent, &refused)?;
             return Err(RunError::Refused(e));
         }
     };
-    let detail = json!({
-        "profile": s.profile_name, "pid": child.id(), "report": child.report(),
-        "workspace": s.workspace, "command": shown_command(s.command),
-    });
-    if let Err(e) = record(runtime, audit, EventKind::SandboxStarted, Some(&agent), detail) {
+    // The report is the sandbox crate's to shape; recorded as it serializes.
+    let recorded = match serde_json::to_value(child.report()) {
+        Ok(report) => {
+            let started = SandboxStarted {
+                profile: s.profile_name.to_owned(),
+                pid: child.id(),
+                report,
+                workspace: workspace.clone(),
+                command: shown_command(s.command),
+            };
+            record(runtime, audit, &agent, &started)
+        }
+        Err(source) => {
+            let kind = SandboxStarted::KIND.as_str();
+            Err(RunError::from(AuditError::Serialize { kind, source }))
+        }
+    };
+    if let Err(e) = recorded {
         // The run cannot be accounted for: stop it.
         let _ = child.kill();
         return Err(e);
@@ -392,12 +419,15 @@ fn supervise(
     } else {
         status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
     };
-    let detail = json!({
-        "code": status.code(), "signal": status.signal(), "timed_out": status.timed_out(),
-        "stopped": stopped_by, "interrupted": interrupted.load(Ordering::SeqCst),
-        "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    let ended = SandboxExited::Ended(SandboxEnded {
+        code: status.code(),
+        signal: status.signal(),
+        timed_out: status.timed_out(),
+        stopped: stopped_by,
+        interrupted: interrupted.load(Ordering::SeqCst),
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     });
-    record(runtime, audit, EventKind::SandboxExited, Some(&agent), detail)?;
+    record(runtime, audit, &agent, &ended)?;
     Ok(code)
 }
 
@@ -535,19 +565,20 @@ pub(crate) fn is_declared(declared: &[String], host: &str) -> bool {
     warrant_broker::host_bound(declared, host)
 }
 
-fn record(
+fn record<B: Body>(
     runtime: &tokio::runtime::Runtime,
     audit: &AuditLog,
-    kind: EventKind,
-    agent: Option<&AgentId>,
-    detail: Value,
+    agent: &AgentId,
+    body: &B,
 ) -> Result<(), RunError> {
-    let mut event = AuditEvent::new(kind).with_detail(detail);
-    if let Some(a) = agent {
-        event = event.agent(a.to_string());
-    }
-    runtime.block_on(audit.append(event))?;
+    runtime.block_on(audit.append_body(Some(&agent.to_string()), body))?;
     Ok(())
+}
+
+/// A path as records show it: as text, which a path that is not UTF-8
+/// cannot be.
+fn shown_path(path: &std::path::Path) -> Result<String, RunError> {
+    path.to_str().map(str::to_owned).ok_or(RunError::NotUtf8 { what: "the workspace path" })
 }
 
 /// A private directory for the run's egress socket, removed when the run ends.

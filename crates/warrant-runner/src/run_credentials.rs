@@ -40,10 +40,10 @@
 //!   full of them, and changing a download's bytes breaks it.
 
 use crate::RunError;
-use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
-use warrant_audit::{AuditError, AuditEvent, AuditLog, EventKind};
+use warrant_audit::events::{Alarm, AlarmKind, Found, RedactedWhere, SecretRedacted};
+use warrant_audit::{AuditError, AuditEvent, AuditLog, Event};
 use warrant_broker::{Broker, Known, LOCAL_CA_CREDENTIAL, Use, Via};
 use warrant_egress::{Blocked, EgressRequest, Interception, LocalCa, ResponseFilter};
 use warrant_policy::{AgentFacts, PolicyEngine};
@@ -198,10 +198,10 @@ impl RunCredentials {
 
     /// Commits records from inside the proxy's synchronous hook. The run's
     /// runtime is multi-threaded, so blocking this worker is allowed.
-    fn commit(&self, records: Vec<(EventKind, Value)>) -> Result<(), AuditError> {
+    fn commit(&self, records: &[Event]) -> Result<(), AuditError> {
         tokio::task::block_in_place(|| {
-            for (kind, detail) in records {
-                let event = AuditEvent::new(kind).agent(self.agent_id.clone()).with_detail(detail);
+            for record in records {
+                let event = AuditEvent::of_event(record)?.agent(self.agent_id.clone());
                 self.audit.append_blocking(event)?;
             }
             Ok(())
@@ -212,11 +212,17 @@ impl RunCredentials {
     /// `leak_blocked`).
     fn refuse(&self, request: &EgressRequest, reason: String) -> Blocked {
         tracing::error!(agent = %self.agent_id, host = %request.host, %reason, "ALARM: a secret was headed out of a sandbox");
-        let alarm = json!({
-            "alarm": "secret-leak", "host": request.host, "port": request.port,
-            "message": reason,
-        });
-        if let Err(e) = self.commit(vec![(EventKind::Alarm, alarm)]) {
+        let alarm = Alarm {
+            alarm: AlarmKind::SecretLeak,
+            message: reason.clone(),
+            tool: None,
+            where_: None,
+            host: Some(request.host.clone()),
+            port: Some(request.port),
+            found: None,
+            custody: None,
+        };
+        if let Err(e) = self.commit(&[alarm.into()]) {
             tracing::error!(error = %e, "recording an alarm failed");
         }
         Blocked::leak(reason)
@@ -290,8 +296,9 @@ impl RunCredentials {
         used.dedup();
         for name in &used {
             let use_ = Use { credential: name, via: Via::Egress, tool: "", host: &request.host };
-            let authorized = self.broker.authorize(&self.policy, &self.agent, &[], &use_, false);
-            if let Err(e) = self.commit(authorized.records) {
+            let authorized =
+                self.broker.authorize(&self.policy, &self.agent, &[], &use_, false, None);
+            if let Err(e) = self.commit(&authorized.records) {
                 return Err(Blocked::refused(format!(
                     "refused: the audit log is unavailable ({e})"
                 )));
@@ -410,8 +417,15 @@ impl RunCredentials {
         }
         let cleaned = self.rules.redact(text);
         *body = cleaned.into_bytes();
-        let detail = json!({"where": "egress", "host": request.host, "found": found});
-        let _ = self.commit(vec![(EventKind::SecretRedacted, detail)]);
+        let redacted = SecretRedacted {
+            where_: RedactedWhere::Egress,
+            tool: None,
+            host: Some(request.host.clone()),
+            credentials: None,
+            found: Some(found.iter().map(|rule| Found::RuleId((*rule).to_owned())).collect()),
+            custody: None,
+        };
+        let _ = self.commit(&[redacted.into()]);
         Ok(())
     }
 }
@@ -478,10 +492,21 @@ impl Drop for ResponseRedaction {
         }
         tracing::warn!(agent = %self.agent_id, host = %self.host, "a response carried a vault secret; it was masked");
         let leak = warrant_broker::leak::Leak { credentials: found, rules: Vec::new() };
-        let event =
-            AuditEvent::new(EventKind::SecretRedacted).agent(self.agent_id.clone()).with_detail(
-                json!({"where": "egress-response", "host": self.host, "found": leak.record()}),
-            );
+        let redacted = SecretRedacted {
+            where_: RedactedWhere::EgressResponse,
+            tool: None,
+            host: Some(self.host.clone()),
+            credentials: None,
+            found: Some(leak.record()),
+            custody: None,
+        };
+        let event = match AuditEvent::of(&redacted) {
+            Ok(event) => event.agent(self.agent_id.clone()),
+            Err(e) => {
+                tracing::error!(error = %e, "recording a masked response failed");
+                return;
+            }
+        };
         let audit = self.audit.clone();
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => drop(handle.spawn(async move {

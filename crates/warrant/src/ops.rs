@@ -2,10 +2,11 @@
 //! the gateway itself. The binary parses flags and prints; the work is here.
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
-use warrant_audit::{AuditEvent, AuditLog, EventKind};
+use warrant_audit::events::{AgentKilled, AgentResumed, AgentRevoked, AgentSpawned, ToolAccepted};
+use warrant_audit::{AuditLog, Body};
 use warrant_control::{self as control, ControlRequest};
 use warrant_core::{AgentId, AgentName, UnixMillis};
 use warrant_identity::{
@@ -107,19 +108,15 @@ fn registry(home: &Home) -> Result<Registry, OpError> {
 
 /// Appends to the audit log from the CLI (the log is safe for several
 /// writers: each transaction extends the head it reads).
-pub(crate) fn record(
+pub(crate) fn record<B: Body>(
     home: &Home,
-    kind: EventKind,
     agent: Option<&AgentId>,
-    detail: Value,
+    body: &B,
 ) -> Result<(), OpError> {
     let options = Config::load(&home.config())?.audit_options();
     let audit = AuditLog::open(&home.audit_db(), home.load_audit_key()?, options)?;
-    let mut event = AuditEvent::new(kind).with_detail(detail);
-    if let Some(a) = agent {
-        event = event.agent(a.to_string());
-    }
-    let appended = audit.append_blocking(event);
+    let agent = agent.map(ToString::to_string);
+    let appended = audit.append_body_blocking(agent.as_deref(), body);
     audit.close()?;
     appended?;
     Ok(())
@@ -212,17 +209,19 @@ pub fn spawn_agent(home: &Home, name: &str, options: SpawnOptions<'_>) -> Result
     };
     drop(root);
     // Recorded before the token is handed out.
-    record(
-        home,
-        EventKind::AgentSpawned,
-        Some(&claims.agent_id),
-        json!({
-            "name": claims.name.as_str(), "spiffe_id": claims.spiffe_id, "task": claims.task,
-            "spawned_by": claims.spawned_by, "expires_at": claims.expires_at.to_rfc3339(),
-            "parent": claims.parent.map(|p| p.to_string()), "depth": claims.depth,
-            "tools": claims.tools, "custody": claims.custody(),
-        }),
-    )?;
+    let spawned = AgentSpawned {
+        name: claims.name.to_string(),
+        spiffe_id: claims.spiffe_id.clone(),
+        task: claims.task.clone(),
+        spawned_by: claims.spawned_by.clone(),
+        expires_at: claims.expires_at.to_rfc3339(),
+        custody: claims.custody(),
+        parent: claims.parent.map(|p| p.to_string()),
+        depth: Some(claims.depth),
+        tools: claims.tools.as_ref().map(|tools| tools.iter().cloned().collect()),
+        run: None,
+    };
+    record(home, Some(&claims.agent_id), &spawned)?;
     reg.record_issued(&claims)?;
     if let Some(dir) = &workspace {
         reg.set_workspace(claims.agent_id, dir)?;
@@ -370,11 +369,12 @@ pub fn revoke_agent(home: &Home, id: &str) -> Result<(AgentRecord, Vec<AgentId>,
     }
     // Its descendants' tokens name it, so they fall with it.
     let descendants = reg.descendants(id)?;
-    let detail = json!({
-        "by": operator(),
-        "descendants": descendants.iter().map(ToString::to_string).collect::<Vec<_>>(),
-    });
-    record(home, EventKind::AgentRevoked, Some(&id), detail)?;
+    let revoked = AgentRevoked {
+        by: operator(),
+        descendants: Some(descendants.iter().map(ToString::to_string).collect()),
+        reason: None,
+    };
+    record(home, Some(&id), &revoked)?;
     let rec = reg.revoke(id, UnixMillis::now())?;
     let fallen: Vec<String> =
         std::iter::once(id).chain(descendants.iter().copied()).map(|a| a.to_string()).collect();
@@ -527,8 +527,13 @@ pub fn kill(home: &Home, agent: Option<&str>, by: &str) -> Result<KillReport, Op
     let names = target_names(&targets);
     let reg = registry(home)?;
     let descendants = descendants_of(&reg, &targets)?;
-    let detail = json!({"targets": names, "descendants": descendants, "by": by});
-    record(home, EventKind::AgentKilled, None, detail)?;
+    let killed = AgentKilled {
+        targets: names.clone(),
+        by: by.to_owned(),
+        descendants: Some(descendants.clone()),
+        reason: None,
+    };
+    record(home, None, &killed)?;
     let now = UnixMillis::now();
     for target in &targets {
         reg.kill(target, by, now)?;
@@ -548,7 +553,7 @@ pub fn resume(home: &Home, agent: Option<&str>, by: &str) -> Result<KillReport, 
     home.check()?;
     let targets = kill_targets(home, agent)?;
     let names = target_names(&targets);
-    record(home, EventKind::AgentResumed, None, json!({"targets": names, "by": by}))?;
+    record(home, None, &AgentResumed { targets: names.clone(), by: by.to_owned() })?;
     let reg = registry(home)?;
     let descendants = descendants_of(&reg, &targets)?;
     for target in &targets {
@@ -577,14 +582,14 @@ pub fn tools_accept(
     let Some(row) = pending.iter().find(|r| r.tool == tool && r.state == "quarantined") else {
         return Err(OpError::NotQuarantined { tool: tool.to_owned() });
     };
-    record(
-        home,
-        EventKind::ToolAccepted,
-        None,
-        json!({
-            "tool": tool, "by": by, "pinned": row.pinned, "accepted": row.candidate, "reason": row.reason,
-        }),
-    )?;
+    let accepted = ToolAccepted {
+        tool: tool.to_owned(),
+        by: by.to_owned(),
+        pinned: row.pinned.clone(),
+        accepted: row.candidate.clone(),
+        reason: row.reason.clone(),
+    };
+    record(home, None, &accepted)?;
     let accepted = store
         .accept(tool)
         .map_err(state_error(home))?

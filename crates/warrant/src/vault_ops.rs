@@ -2,9 +2,8 @@
 //! prints, returns or records a credential's value.
 
 use crate::ops::{OpError, record, state_error};
-use serde_json::json;
 use std::io::{IsTerminal, Read};
-use warrant_audit::EventKind;
+use warrant_audit::events::{self, LeaseEnded, VaultChange, VaultChanged};
 use warrant_broker::{
     self as broker, BrokerError, LOCAL_CA_CREDENTIAL, PassphraseError, lease_record,
 };
@@ -158,8 +157,18 @@ pub fn lock(home: &Home) -> Result<bool, OpError> {
         .map_err(vault_error)
 }
 
-fn binding_record(binding: &Binding) -> serde_json::Value {
-    json!({"hosts": binding.hosts, "header": binding.header, "format": binding.format, "env": binding.env})
+fn binding_record(binding: &Binding) -> events::Binding {
+    events::Binding {
+        hosts: binding.hosts.clone(),
+        header: binding.header.clone(),
+        format: binding.format.clone(),
+        env: binding.env.clone(),
+    }
+}
+
+/// The record of the operator's `change` to credential `name`.
+fn changed(change: VaultChange, name: &CredentialName) -> VaultChanged {
+    VaultChanged { change, credential: name.as_str().to_owned(), by: operator(), binding: None }
 }
 
 /// `warrant vault add NAME`. Without `--header` or `--env`, the credential
@@ -185,8 +194,11 @@ pub fn add(home: &Home, options: AddOptions) -> Result<CredentialInfo, OpError> 
         .into_iter()
         .find(|i| i.name == name)
         .ok_or_else(|| vault_error(VaultOpError::Vanished))?;
-    let detail = json!({"change": "added", "credential": name.as_str(), "binding": binding_record(&info.binding), "by": operator()});
-    record(home, EventKind::VaultChanged, None, detail)?;
+    let added = VaultChanged {
+        binding: Some(binding_record(&info.binding)),
+        ..changed(VaultChange::Added, &name)
+    };
+    record(home, None, &added)?;
     Ok(info)
 }
 
@@ -206,8 +218,7 @@ pub fn remove(home: &Home, name: &str) -> Result<Vec<Lease>, OpError> {
     not_reserved(name)?;
     let name = name_of(name)?;
     let vault = unlock(home)?;
-    let detail = json!({"change": "removed", "credential": name.as_str(), "by": operator()});
-    record(home, EventKind::VaultChanged, None, detail)?;
+    record(home, None, &changed(VaultChange::Removed, &name))?;
     vault.remove(&name).map_err(vault_error)?;
     end_credential_leases(home, name.as_str(), "removed")
 }
@@ -228,8 +239,7 @@ pub fn rotate(
         return Err(vault_error(VaultOpError::NoSuchCredential { name }));
     }
     let value = read_value(name.as_str())?;
-    let detail = json!({"change": "rotated", "credential": name.as_str(), "by": operator()});
-    record(home, EventKind::VaultChanged, None, detail)?;
+    record(home, None, &changed(VaultChange::Rotated, &name))?;
     vault.rotate(&name, &value).map_err(vault_error)?;
     // A rotation fulfils the due date; a new one is set only if asked for.
     let due = rotation_due.map(|after| UnixMillis::now().plus(after));
@@ -255,11 +265,19 @@ fn end_credential_leases(
     let ended = lease_store(home)?
         .end_for_credential(credential, reason, UnixMillis::now())
         .map_err(state_error(home))?;
-    for lease in &ended {
-        let agent = warrant_core::AgentId::parse(&lease.agent).ok();
-        record(home, EventKind::LeaseEnded, agent.as_ref(), lease_record(lease))?;
-    }
+    record_ended(home, &ended)?;
     Ok(ended)
+}
+
+/// Records the end of each of `ended`, about its holder when that is an
+/// agent (not an upstream).
+fn record_ended(home: &Home, ended: &[Lease]) -> Result<(), OpError> {
+    for lease in ended {
+        let agent = warrant_core::AgentId::parse(&lease.agent).ok();
+        let recorded = lease_record(lease, None).map_err(vault_error)?;
+        record(home, agent.as_ref(), &LeaseEnded(recorded))?;
+    }
+    Ok(())
 }
 
 /// Ends the leases of `agents` (killed or revoked), each recorded.
@@ -271,9 +289,6 @@ pub(crate) fn end_leases(
     let ended = lease_store(home)?
         .end_for_agents(agents, reason, UnixMillis::now())
         .map_err(state_error(home))?;
-    for lease in &ended {
-        let agent = warrant_core::AgentId::parse(&lease.agent).ok();
-        record(home, EventKind::LeaseEnded, agent.as_ref(), lease_record(lease))?;
-    }
+    record_ended(home, &ended)?;
     Ok(ended)
 }
