@@ -247,6 +247,17 @@ impl AuditLog {
         self.append(about(agent, AuditEvent::of(body)?)).await
     }
 
+    /// Queues `body` as a record of its kind, about `agent` if any, as
+    /// [`append_queued`](Self::append_queued) does: in its place, without
+    /// waiting for the commit.
+    pub fn append_body_queued<B: Body>(
+        &self,
+        agent: Option<&str>,
+        body: &B,
+    ) -> Result<(), AuditError> {
+        self.append_queued(about(agent, AuditEvent::of(body)?))
+    }
+
     /// [`append_body`](Self::append_body) for synchronous callers; blocks
     /// like [`append_blocking`](Self::append_blocking).
     pub fn append_body_blocking<B: Body>(
@@ -372,10 +383,10 @@ fn prepare_schema(conn: &mut Connection, path: &Path) -> Result<(), AuditError> 
 }
 
 pub(crate) fn load_head(conn: &Connection) -> rusqlite::Result<Head> {
+    // Read in every append's transaction: cached, not parsed each time.
     let last: Option<(i64, String)> = conn
-        .query_row("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1", [], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
+        .prepare_cached("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
     Ok(match last {
         Some((seq, hash)) => Head { seq: u64::try_from(seq).unwrap_or(0), hash },

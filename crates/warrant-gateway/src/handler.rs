@@ -23,6 +23,7 @@ use rmcp::service::{RequestContext, RoleServer, SubscriptionContext};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
+use warrant_audit::Body;
 use warrant_audit::events::{
     self, Alarm, AlarmKind, ArgumentsBlocked, ArgumentsWhere, CallFailed, CallResult,
     CommandRecord, Discovery, LeakBlocked, RedactedWhere, SecretRedacted, ToolsListed,
@@ -575,8 +576,7 @@ impl GatewayHandler {
         // (validation, decision, the decision's audit commit, any approval).
         let upstream_us = micros(started.elapsed());
         let before_us = micros(started.duration_since(received));
-        let agent = Some(&claims.agent_id);
-        let (recorded, response) = match result {
+        let response = match result {
             Ok(response) => {
                 let is_error = match &response {
                     CallToolResponse::Complete(r) => r.is_error.unwrap_or(false),
@@ -598,7 +598,8 @@ impl GatewayHandler {
                     result: Some(shape),
                     builtin: None,
                 };
-                (gw.record(agent, &answered).await, response)
+                record_outcome(gw, claims, &answered);
+                response
             }
             Err(e) => {
                 // The upstream's error text may quote a credential it holds.
@@ -612,12 +613,10 @@ impl GatewayHandler {
                     before_us: Some(before_us),
                     builtin: None,
                 };
-                (gw.record(agent, &failed).await, response)
+                record_outcome(gw, claims, &failed);
+                response
             }
         };
-        if let Err(e) = recorded {
-            tracing::error!(error = %e, "audit append of a call result failed");
-        }
         response
     }
 
@@ -634,8 +633,7 @@ impl GatewayHandler {
         let tool = permit.tool().to_owned();
         let permit_rules = permit.rules().to_vec();
         let result = crate::builtin::call(&self.gw, claims, token, permit, arguments).await;
-        let agent = Some(&claims.agent_id);
-        let (recorded, response) = match result {
+        match result {
             Ok(r) => {
                 let answered = CallResult {
                     tool,
@@ -647,7 +645,8 @@ impl GatewayHandler {
                     result: None,
                     builtin: Some(true),
                 };
-                (self.gw.record(agent, &answered).await, CallToolResponse::Complete(r))
+                record_outcome(&self.gw, claims, &answered);
+                CallToolResponse::Complete(r)
             }
             Err(text) => {
                 let failed = CallFailed {
@@ -658,13 +657,23 @@ impl GatewayHandler {
                     before_us: None,
                     builtin: Some(true),
                 };
-                (self.gw.record(agent, &failed).await, refusal(text))
+                record_outcome(&self.gw, claims, &failed);
+                refusal(text)
             }
-        };
-        if let Err(e) = recorded {
-            tracing::error!(error = %e, "audit append of a built-in call failed");
         }
-        response
+    }
+}
+
+/// Records what a forwarded call came to, in its place in the log, without
+/// making the agent wait for the commit: the call has happened, and its
+/// decision was durable before it went out. A commit that fails marks the
+/// log failed, so the agent's next call is refused (see
+/// `AuditLog::append_queued`); `warrant up` closes the log, writing every
+/// queued record, before it exits.
+fn record_outcome<B: Body>(gw: &Gateway, claims: &Claims, body: &B) {
+    let agent = claims.agent_id.to_string();
+    if let Err(e) = gw.audit.append_body_queued(Some(&agent), body) {
+        tracing::error!(error = %e, "audit append of a call's outcome failed");
     }
 }
 

@@ -189,6 +189,8 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
     // The body is read here, whole and bounded in size and time, so a client
     // that trickles or stalls its body is cut off instead of holding a
     // connection and a task forever.
+    let json_answer =
+        request.method() == http::Method::POST && crate::json_answer::accepts_json(headers);
     let (parts, body) = request.into_parts();
     let limits = &gw.config.gateway;
     let bytes = match tokio::time::timeout(
@@ -221,6 +223,8 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
     let mut request = Request::from_parts(parts, Body::from(bytes));
     request.extensions_mut().insert(Authenticated(claims));
     let response: Response<Body> = next.run(request).await;
+    let response =
+        if json_answer { crate::json_answer::single_message(response).await } else { response };
 
     if let Some(session) = header_str(response.headers(), SESSION_HEADER)
         && !gw.bind_session(session, agent)

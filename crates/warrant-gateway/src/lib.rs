@@ -22,6 +22,7 @@ mod gateway;
 mod handler;
 mod http;
 mod http_tool;
+mod json_answer;
 mod quarantine;
 mod screen;
 mod throttle;
