@@ -15,7 +15,7 @@ fn records_are_read_in_pages_after_a_seq() {
     let seqs: Vec<u64> = page.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, vec![5, 6, 7]);
     // Event n is at seq n + 1, after the witness declaration.
-    assert_eq!(page[1].body, Value::Object(event(5).detail));
+    assert_eq!(page[1].body, Value::Object(event(5).detail().clone()));
     assert_eq!(page[1].kind, "agent_revoked");
     assert_eq!(page[1].agent.as_deref(), Some("agent-2"));
     assert_eq!(page[1].prev_hash, page[0].hash);

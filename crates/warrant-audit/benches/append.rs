@@ -9,7 +9,8 @@ use ed25519_dalek::SigningKey;
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use warrant_audit::{AuditEvent, AuditLog, AuditOptions, Durability, EventKind, redact_arguments};
+use warrant_audit::events::{Decision, Outcome};
+use warrant_audit::{AuditEvent, AuditLog, AuditOptions, Durability, redact_arguments};
 
 /// How long each configuration keeps appending.
 const RUN_FOR: Duration = Duration::from_secs(3);
@@ -87,12 +88,23 @@ async fn run(
 /// A decision record of typical size.
 fn event(task: usize, n: u64) -> AuditEvent {
     let args = json!({"path": format!("/srv/project/file-{n}.txt"), "max_bytes": 4096});
-    AuditEvent::new(EventKind::Decision)
-        .agent(format!("5d3c1a52-8a0b-4c1e-9f7a-{task:012}"))
-        .with("tool", "files__read_file")
-        .with("outcome", "allow")
-        .with("rules", json!(["policy0", "policy3"]))
-        .with("arguments", redact_arguments(&args))
+    let decision = Decision {
+        tool: "files__read_file".to_owned(),
+        outcome: Outcome::Allow,
+        rules: vec!["policy0".to_owned(), "policy3".to_owned()],
+        reason: String::new(),
+        arguments: redact_arguments(&args),
+        custody: vec![
+            "operator:alice".to_owned(),
+            format!("spiffe://warrant.local/agent/worker/5d3c1a52-8a0b-4c1e-9f7a-{task:012}"),
+        ],
+        discovery: None,
+        upstream: Some("files".to_owned()),
+        fingerprint: Some(format!("{n:064x}")),
+        task: Some("read the project".to_owned()),
+        command: None,
+    };
+    AuditEvent::of(&decision).unwrap().agent(format!("5d3c1a52-8a0b-4c1e-9f7a-{task:012}"))
 }
 
 fn percentile(sorted: &[Duration], p: usize) -> Duration {

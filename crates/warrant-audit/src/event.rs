@@ -6,24 +6,19 @@ use serde_json::{Map, Value};
 use warrant_audit_events::{Body, Event, EventKind};
 
 /// One thing to record. The writer adds the sequence number, timestamp and
-/// hashes; `detail` becomes the record's canonical JSON body.
+/// hashes; the detail becomes the record's canonical JSON body. Made from a
+/// typed body ([`of`](Self::of), [`of_event`](Self::of_event)), so the body
+/// has its kind's shape.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEvent {
-    pub kind: EventKind,
+    pub(crate) kind: EventKind,
     /// The agent id the event concerns, if any.
-    pub agent: Option<String>,
-    pub detail: Map<String, Value>,
+    pub(crate) agent: Option<String>,
+    pub(crate) detail: Map<String, Value>,
 }
 
 impl AuditEvent {
-    /// An event of `kind` with no agent and an empty detail.
-    pub fn new(kind: EventKind) -> Self {
-        Self { kind, agent: None, detail: Map::new() }
-    }
-
-    /// An event of `B::KIND` whose detail is `body`, with no agent: the
-    /// typed way to record, so the body has its kind's shape (see
-    /// `warrant-audit-events`).
+    /// An event of `B::KIND` whose detail is `body`, with no agent.
     pub fn of<B: Body>(body: &B) -> Result<Self, AuditError> {
         Self::typed(B::KIND, body)
     }
@@ -31,6 +26,19 @@ impl AuditEvent {
     /// [`of`](Self::of) for a body whose kind is known only at run time.
     pub fn of_event(event: &Event) -> Result<Self, AuditError> {
         Self::typed(event.kind(), event)
+    }
+
+    /// An event of `kind` whose detail is the fields of `detail` (nothing,
+    /// when it is not an object), unchecked against the kind's type: for
+    /// tests that write a malformed log on purpose, or a writer's own
+    /// behaviour whatever the body. A body that is not its kind's shape
+    /// makes `warrant audit verify` fail.
+    pub fn danger_untyped(kind: EventKind, detail: Value) -> Self {
+        let detail = match detail {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        Self { kind, agent: None, detail }
     }
 
     fn typed(kind: EventKind, body: &impl Serialize) -> Result<Self, AuditError> {
@@ -48,19 +56,9 @@ impl AuditEvent {
         self
     }
 
-    /// Takes the fields of `detail` as the detail when it is a JSON object;
-    /// anything else leaves the detail empty.
-    pub fn with_detail(mut self, detail: Value) -> Self {
-        if let Value::Object(map) = detail {
-            self.detail = map;
-        }
-        self
-    }
-
-    /// Adds one field to the detail, replacing any earlier value under `key`.
-    pub fn with(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.detail.insert(key.into(), value.into());
-        self
+    /// The body as it will be recorded (before canonicalization).
+    pub fn detail(&self) -> &Map<String, Value> {
+        &self.detail
     }
 }
 
@@ -94,10 +92,13 @@ mod tests {
     use warrant_audit_events::{AgentResumed, GatewayStopped, StopReason};
 
     #[test]
-    fn builder_fills_agent_and_detail() {
-        let event = AuditEvent::new(EventKind::Decision).agent("a1").with("outcome", "deny");
+    fn an_untyped_event_takes_an_objects_fields_and_nothing_else() {
+        let detail = serde_json::json!({"outcome": "deny"});
+        let event = AuditEvent::danger_untyped(EventKind::Decision, detail).agent("a1");
         assert_eq!(event.agent.as_deref(), Some("a1"));
         assert_eq!(event.detail.get("outcome"), Some(&Value::from("deny")));
+        let bare = AuditEvent::danger_untyped(EventKind::Decision, Value::from("deny"));
+        assert!(bare.detail().is_empty());
     }
 
     #[test]

@@ -13,13 +13,13 @@
 //! bug in the writer cannot hide itself from the verifier.
 //!
 //! What each kind's body holds is defined once, in `warrant-audit-events`
-//! (one serde type per [`EventKind`], re-exported here). [`AuditLog::append_body`]
-//! and [`AuditEvent::of`] record such a typed body; [`AuditLog::append`] with
-//! an [`AuditEvent`] built field by field still takes any object, for call
-//! sites not yet moved to the types, and does not check it (the verifier
-//! reports a body that is not its kind's shape). Beyond the types, the
-//! writer offers [`redact_arguments`], the default treatment of tool
-//! arguments.
+//! (one serde type per [`EventKind`], re-exported here as [`events`]).
+//! Callers record typed bodies: through [`AuditLog::append_body`], or as an
+//! [`AuditEvent`] made by [`AuditEvent::of`] and handed to
+//! [`AuditLog::append`]. Only [`AuditEvent::danger_untyped`] takes any
+//! object, for tests that write a malformed log on purpose; the verifier
+//! reports a body that is not its kind's shape. Beyond the types, the writer offers [`redact_arguments`],
+//! the default treatment of tool arguments.
 //!
 //! # Format `warrant-audit/v1`
 //!

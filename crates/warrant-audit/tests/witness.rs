@@ -45,7 +45,7 @@ fn key() -> SigningKey {
 }
 
 fn event(n: u64) -> AuditEvent {
-    AuditEvent::new(EventKind::Decision).with("n", n)
+    AuditEvent::danger_untyped(EventKind::Decision, serde_json::json!({"n": n}))
 }
 
 /// Options that keep syslog out of the test.

@@ -39,7 +39,8 @@ fn key() -> SigningKey {
 }
 
 fn event(n: u64) -> AuditEvent {
-    AuditEvent::new(EventKind::Decision).agent(format!("agent-{}", n % 3)).with("n", n)
+    AuditEvent::danger_untyped(EventKind::Decision, json!({"n": n}))
+        .agent(format!("agent-{}", n % 3))
 }
 
 /// (seq, prev_hash, hash) of every record, in seq order.
@@ -267,9 +268,8 @@ fn a_failed_database_refuses_every_later_append() {
 fn detail_is_stored_as_canonical_json() {
     let dir = TempDir::new();
     let log = AuditLog::open(&dir.db(), key(), AuditOptions::default()).unwrap();
-    let event = AuditEvent::new(EventKind::CallForwarded)
-        .with("z", json!({"b": 1, "a": [true, null]}))
-        .with("a", "x");
+    let detail = json!({"z": {"b": 1, "a": [true, null]}, "a": "x"});
+    let event = AuditEvent::danger_untyped(EventKind::CallForwarded, detail);
     log.append_blocking(event).unwrap();
     log.close().unwrap();
     let conn = Connection::open(dir.db()).unwrap();

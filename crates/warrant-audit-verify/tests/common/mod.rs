@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use warrant_audit::{AuditEvent, AuditLog, AuditOptions, EventKind};
+use warrant_audit::{AuditEvent, AuditLog, AuditOptions, Event, EventKind};
 
 /// A directory removed when dropped.
 pub struct TempDir(pub PathBuf);
@@ -52,7 +52,7 @@ pub fn public_key() -> [u8; 32] {
 /// Its body is a well-formed one of its kind (the verifier checks shapes).
 pub fn event(n: u64) -> AuditEvent {
     let kind = EventKind::ALL[(n as usize) % EventKind::ALL.len()];
-    let event = AuditEvent::new(kind).with_detail(sample_body(kind));
+    let event = AuditEvent::of_event(&Event::from_value(kind, sample_body(kind)).unwrap()).unwrap();
     if n.is_multiple_of(4) { event } else { event.agent(format!("agent-{}", n % 3)) }
 }
 
