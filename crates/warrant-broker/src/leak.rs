@@ -215,14 +215,30 @@ impl Screens<'_> {
     }
 
     /// `item` with vault secrets and well-known credentials cut out of every
-    /// string, through its JSON form; `None` when there was nothing to cut (or
-    /// it does not round-trip). Returns what was cut: credential names and
+    /// string, through its JSON form; `None` when there was nothing to cut,
+    /// and also when it could not be screened (see [`screened`](Self::screened),
+    /// which tells those apart). Returns what was cut: credential names and
     /// rule ids.
     pub fn redacted<T>(&self, item: &T) -> Option<(T, Vec<String>)>
     where
         T: serde::Serialize + serde::de::DeserializeOwned,
     {
-        let mut value = serde_json::to_value(item).ok()?;
+        match self.screened(item) {
+            Screened::Cut { item, found } => Some((item, found)),
+            Screened::Clean | Screened::Unreadable => None,
+        }
+    }
+
+    /// `item` screened through its JSON form: clean, or with vault secrets
+    /// and well-known credentials cut out of every string (and what was cut:
+    /// credential names and rule ids), or unreadable: it has no JSON form, or
+    /// the cut form is no longer an item of its type. What goes to an agent
+    /// must be withheld when it is unreadable, never passed on unscreened.
+    pub fn screened<T>(&self, item: &T) -> Screened<T>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
+    {
+        let Ok(mut value) = serde_json::to_value(item) else { return Screened::Unreadable };
         let mut found = match self.scanner {
             Some(scanner) => redact_value(scanner, &mut value),
             None => Vec::new(),
@@ -233,11 +249,24 @@ impl Screens<'_> {
             found.extend(rules.iter().map(|r| (*r).to_owned()));
         }
         if found.is_empty() {
-            return None;
+            return Screened::Clean;
         }
-        let cleaned = serde_json::from_value(value).ok()?;
-        Some((cleaned, found))
+        match serde_json::from_value(value) {
+            Ok(item) => Screened::Cut { item, found },
+            Err(_) => Screened::Unreadable,
+        }
     }
+}
+
+/// What [`Screens::screened`] made of an item.
+#[derive(Debug, PartialEq)]
+pub enum Screened<T> {
+    /// Nothing to cut.
+    Clean,
+    /// The item with what was found cut out, and what that was.
+    Cut { item: T, found: Vec<String> },
+    /// It could not be screened: withhold it.
+    Unreadable,
 }
 
 /// The most agents whose pieces a [`FragmentLedger`] keeps. Agents are
@@ -506,5 +535,38 @@ mod tests {
         let text = value.to_string();
         assert!(!text.contains(SECRET), "{text}");
         assert!(text.contains("[REDACTED:github]"), "{text}");
+    }
+
+    /// A field that takes only letters, digits and dashes: the cut form of
+    /// a secret in it is no item of its type.
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Strict {
+        #[serde(deserialize_with = "code")]
+        code: String,
+    }
+
+    fn code<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        if s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            Ok(s)
+        } else {
+            Err(serde::de::Error::custom("not a code"))
+        }
+    }
+
+    #[test]
+    fn what_cannot_be_screened_is_unreadable_not_passed_on() {
+        let scanner = scanner();
+        let rules = RuleSet::builtin().unwrap();
+        let screens =
+            Screens { scanner: Some(&scanner), rules: &rules, well_known: Action::Redact };
+        let clean = Strict { code: "ok".to_owned() };
+        assert_eq!(screens.screened(&clean), Screened::Clean);
+        let cut = screens.screened(&json!({"text": SECRET}));
+        assert!(matches!(&cut, Screened::Cut { found, .. } if found == &["github"]), "{cut:?}");
+        // The secret fits the field; its redaction marker does not.
+        let holding = Strict { code: SECRET.to_owned() };
+        assert_eq!(screens.screened(&holding), Screened::Unreadable);
+        assert_eq!(screens.redacted(&holding), None);
     }
 }

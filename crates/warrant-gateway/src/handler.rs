@@ -28,7 +28,7 @@ use warrant_audit::events::{
     self, Alarm, AlarmKind, ArgumentsBlocked, ArgumentsWhere, CallFailed, CallResult,
     CommandRecord, Discovery, LeakBlocked, RedactedWhere, SecretRedacted, ToolsListed,
 };
-use warrant_broker::leak::Outgoing;
+use warrant_broker::leak::{Outgoing, Screened};
 use warrant_control::Settled;
 use warrant_core::{ToolName, UnixMillis, printable};
 use warrant_identity::Claims;
@@ -212,8 +212,15 @@ impl GatewayHandler {
         response: CallToolResponse,
     ) -> CallToolResponse {
         let CallToolResponse::Complete(result) = &response else { return response };
-        let Some((clean, found)) = self.gw.with_screens(|s| s.redacted(result)) else {
-            return response;
+        let (clean, found) = match self.gw.with_screens(|s| s.screened(result)) {
+            Screened::Clean => return response,
+            Screened::Cut { item, found } => (item, found),
+            Screened::Unreadable => {
+                tracing::error!(%tool, "a result could not be screened for secrets; withheld");
+                return refusal(format!(
+                    "warrant: the result of `{tool}` could not be screened for secrets, so it is withheld"
+                ));
+            }
         };
         tracing::warn!(%tool, credentials = ?found, "a vault secret was cut out of a result");
         let redacted = SecretRedacted {
