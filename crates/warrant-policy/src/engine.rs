@@ -11,7 +11,7 @@ use crate::args;
 use crate::decision::{Decision, EvalDiagnostic, PendingApproval, Permit, RuleRef};
 use crate::error::{PolicyError, Problem};
 use crate::facts::{
-    AgentFacts, Base, CallRequest, ConnectRequest, CredentialRequest, Names, ToolFacts,
+    AgentFacts, Base, BuildError, CallRequest, ConnectRequest, CredentialRequest, Names, ToolFacts,
 };
 use crate::load::{self, Kind, PolicySource, Rule, Scope};
 use crate::whole::{self, ArgumentsNotWhole};
@@ -20,6 +20,7 @@ use cedar_policy::{
 };
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use warrant_core::text::with_causes;
 
 /// More cached slices than this and the cache starts over; tool names come
 /// from upstream servers, which must not be able to grow memory without end.
@@ -63,7 +64,7 @@ impl Slice {
         names: &Names,
         agent: &AgentFacts,
         tool: &ToolFacts,
-    ) -> Result<Arc<Base>, String> {
+    ) -> Result<Arc<Base>, Box<BuildError>> {
         {
             let bases = self.bases.read().unwrap_or_else(|p| p.into_inner());
             if let Some(base) = bases.get(&agent.id)
@@ -88,8 +89,8 @@ impl PolicyEngine {
     /// given files, reporting every problem found.
     pub fn new(sources: &[PolicySource]) -> Result<Self, PolicyError> {
         let schema = crate::schema().map_err(|p| PolicyError::new(vec![p]))?;
-        let names =
-            Names::new().map_err(|message| PolicyError::new(vec![Problem::Schema { message }]))?;
+        let names = Names::new()
+            .map_err(|e| PolicyError::new(vec![Problem::Schema { message: with_causes(&e) }]))?;
         let (rules, warnings) = load::load(sources, &schema).map_err(PolicyError::new)?;
 
         let mut common = Vec::new();
@@ -156,14 +157,14 @@ impl PolicyEngine {
     pub fn decide(&self, req: &CallRequest<'_>) -> Decision {
         let tool = req.tool.name.as_str();
         let agent = req.agent.id.as_str();
-        let fail = |message: String| Decision::Deny {
+        let fail = |error: Box<BuildError>| Decision::Deny {
             rules: Vec::new(),
             reason: format!("policy could not be evaluated for `{tool}`"),
-            diagnostics: vec![EvalDiagnostic { rule: String::new(), message }],
+            diagnostics: vec![EvalDiagnostic { rule: String::new(), message: with_causes(&error) }],
         };
         let slice = match self.slice(req.tool) {
             Ok(slice) => slice,
-            Err(message) => return fail(message),
+            Err(error) => return fail(error),
         };
         let flat = args::flatten(req.arguments);
         let not_whole = flat.not_whole.clone();
@@ -172,7 +173,7 @@ impl PolicyEngine {
             .and_then(|base| self.names.request(&base, req, flat));
         let (request, entities) = match built {
             Ok(built) => built,
-            Err(message) => return fail(message),
+            Err(error) => return fail(error),
         };
         let decision = self.judge(&slice.all, &slice.permits, &request, &entities, tool, agent);
         match not_whole {
@@ -189,7 +190,8 @@ impl PolicyEngine {
         let resource = format!("{}:{}", req.host, req.port);
         let (request, entities) = match self.names.connect_request(req) {
             Ok(built) => built,
-            Err(message) => {
+            Err(error) => {
+                let message = with_causes(&error);
                 return Decision::Deny {
                     rules: Vec::new(),
                     reason: format!("policy could not be evaluated for `{resource}`"),
@@ -280,7 +282,8 @@ impl PolicyEngine {
             let (request, entities) =
                 match self.names.credential_request(&CredentialRequest { agent, ..*req }) {
                     Ok(built) => built,
-                    Err(message) => {
+                    Err(error) => {
+                        let message = with_causes(&error);
                         return Decision::Deny {
                             rules: Vec::new(),
                             reason: format!("policy could not be evaluated for {resource}"),
@@ -555,7 +558,7 @@ impl PolicyEngine {
     }
 
     /// The cached slice for `tool`, built on first use.
-    fn slice(&self, tool: &ToolFacts) -> Result<Arc<Slice>, String> {
+    fn slice(&self, tool: &ToolFacts) -> Result<Arc<Slice>, Box<BuildError>> {
         {
             let cache = self.slices.read().unwrap_or_else(|p| p.into_inner());
             if let Some(slice) = cache.get(&tool.upstream).and_then(|t| t.get(&tool.name)) {
@@ -574,7 +577,7 @@ impl PolicyEngine {
         Ok(slice)
     }
 
-    fn build_slice(&self, tool: &ToolFacts) -> Result<Slice, String> {
+    fn build_slice(&self, tool: &ToolFacts) -> Result<Slice, Box<BuildError>> {
         let empty = Vec::new();
         let mut indices: Vec<usize> = self
             .common
@@ -592,7 +595,8 @@ impl PolicyEngine {
         };
         for rule in indices.into_iter().filter_map(|i| self.rules.get(i)) {
             let add = |set: &mut PolicySet| {
-                set.add(rule.policy.clone()).map_err(|e| format!("rule `{}`: {e}", rule.id))
+                set.add(rule.policy.clone())
+                    .map_err(|source| Box::new(BuildError::Rule { rule: rule.id.clone(), source }))
             };
             if rule.kind == Kind::Permit {
                 add(&mut slice.permits)?;

@@ -2,11 +2,53 @@
 //! entities, context and requests.
 
 use crate::args::FlatArgs;
+use cedar_policy::entities_errors::EntitiesError;
 use cedar_policy::{
-    Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression,
+    Context, ContextCreationError, Entities, Entity, EntityAttrEvaluationError, EntityId,
+    EntityTypeName, EntityUid, ExpressionConstructionError, ParseErrors, PolicySetError, Request,
+    RequestValidationError, RestrictedExpression,
 };
 use serde_json::Value;
 use warrant_core::UnixMillis;
+
+/// Cedar refused something Warrant built for it from the facts of a
+/// decision: a value it cannot hold, or a bug in this crate. The decision
+/// fails closed and carries this, with Cedar's reason, in its diagnostics.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BuildError {
+    #[error("entity type `{name}`")]
+    TypeName {
+        name: &'static str,
+        #[source]
+        source: ParseErrors,
+    },
+    #[error("{entity}")]
+    Entity {
+        entity: &'static str,
+        #[source]
+        source: EntityAttrEvaluationError,
+    },
+    #[error("entities")]
+    Entities(#[source] EntitiesError),
+    #[error("command")]
+    Command(#[source] ExpressionConstructionError),
+    #[error("context")]
+    Context(#[source] ContextCreationError),
+    #[error("request")]
+    Request(#[source] RequestValidationError),
+    #[error("rule `{rule}`")]
+    Rule {
+        rule: String,
+        #[source]
+        source: PolicySetError,
+    },
+}
+
+impl BuildError {
+    fn entity(entity: &'static str) -> impl FnOnce(EntityAttrEvaluationError) -> Self {
+        move |source| Self::Entity { entity, source }
+    }
+}
 
 /// What policy may know about the calling agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,9 +200,10 @@ pub(crate) struct Names {
 }
 
 impl Names {
-    pub(crate) fn new() -> Result<Self, String> {
-        let parse = |name: &str| {
-            name.parse::<EntityTypeName>().map_err(|e| format!("entity type `{name}`: {e}"))
+    pub(crate) fn new() -> Result<Self, Box<BuildError>> {
+        let parse = |name: &'static str| {
+            name.parse::<EntityTypeName>()
+                .map_err(|source| Box::new(BuildError::TypeName { name, source }))
         };
         let action = parse("Action")?;
         Ok(Self {
@@ -185,10 +228,13 @@ impl Names {
 
     /// The parts of a request that depend only on the agent and the tool,
     /// built once and reused for every call of that tool by that agent.
-    pub(crate) fn base(&self, agent: &AgentFacts, tool: &ToolFacts) -> Result<Base, String> {
+    pub(crate) fn base(
+        &self,
+        agent: &AgentFacts,
+        tool: &ToolFacts,
+    ) -> Result<Base, Box<BuildError>> {
         let (principal, resource, entities) = self.scope_entities(agent, tool)?;
-        let entities =
-            Entities::from_entities(entities, None).map_err(|e| format!("entities: {e}"))?;
+        let entities = Entities::from_entities(entities, None).map_err(BuildError::Entities)?;
         Ok(Base { agent: agent.clone(), tool: tool.clone(), principal, resource, entities })
     }
 
@@ -199,7 +245,7 @@ impl Names {
         base: &Base,
         req: &CallRequest<'_>,
         flat: FlatArgs,
-    ) -> Result<(Request, Entities), String> {
+    ) -> Result<(Request, Entities), Box<BuildError>> {
         let truncated = flat.not_whole.is_some();
         let args_uid = Self::uid(&self.arguments, "call");
         let tags = flat
@@ -207,7 +253,7 @@ impl Names {
             .into_iter()
             .map(|(name, value)| (name, RestrictedExpression::new_string(value)));
         let arguments = Entity::new_with_tags(args_uid.clone(), [], [], tags)
-            .map_err(|e| format!("arguments: {e}"))?;
+            .map_err(BuildError::entity("arguments"))?;
 
         let custody = req.agent.custody.iter().map(|c| RestrictedExpression::new_string(c.clone()));
         let mut pairs = vec![
@@ -231,10 +277,10 @@ impl Names {
                 ("dynamic".to_owned(), RestrictedExpression::new_bool(command.dynamic)),
                 ("inline_code".to_owned(), RestrictedExpression::new_bool(command.inline_code)),
             ])
-            .map_err(|e| format!("command: {e}"))?;
+            .map_err(BuildError::Command)?;
             pairs.push(("command".to_owned(), record));
         }
-        let context = Context::from_pairs(pairs).map_err(|e| format!("context: {e}"))?;
+        let context = Context::from_pairs(pairs).map_err(BuildError::Context)?;
 
         let request = Request::new(
             base.principal.clone(),
@@ -243,12 +289,9 @@ impl Names {
             context,
             None,
         )
-        .map_err(|e| format!("request: {e}"))?;
-        let entities = base
-            .entities
-            .clone()
-            .add_entities([arguments], None)
-            .map_err(|e| format!("entities: {e}"))?;
+        .map_err(BuildError::Request)?;
+        let entities =
+            base.entities.clone().add_entities([arguments], None).map_err(BuildError::Entities)?;
         Ok((request, entities))
     }
 
@@ -256,7 +299,7 @@ impl Names {
     pub(crate) fn connect_request(
         &self,
         req: &ConnectRequest<'_>,
-    ) -> Result<(Request, Entities), String> {
+    ) -> Result<(Request, Entities), Box<BuildError>> {
         let agent_uid = Self::uid(&self.agent, &req.agent.id);
         let agent = self.agent_entity(agent_uid.clone(), req.agent)?;
         let host_uid = Self::uid(&self.host, req.host);
@@ -266,7 +309,7 @@ impl Names {
             [],
             [],
         )
-        .map_err(|e| format!("host: {e}"))?;
+        .map_err(BuildError::entity("host"))?;
         let custody = req.agent.custody.iter().map(|c| RestrictedExpression::new_string(c.clone()));
         let context = Context::from_pairs([
             ("port".to_owned(), RestrictedExpression::new_long(i64::from(req.port))),
@@ -276,11 +319,11 @@ impl Names {
             ("custody".to_owned(), RestrictedExpression::new_set(custody)),
             ("now".to_owned(), RestrictedExpression::new_long(req.now.as_secs())),
         ])
-        .map_err(|e| format!("context: {e}"))?;
+        .map_err(BuildError::Context)?;
         let request = Request::new(agent_uid, self.connect.clone(), host_uid, context, None)
-            .map_err(|e| format!("request: {e}"))?;
+            .map_err(BuildError::Request)?;
         let entities =
-            Entities::from_entities([agent, host], None).map_err(|e| format!("entities: {e}"))?;
+            Entities::from_entities([agent, host], None).map_err(BuildError::Entities)?;
         Ok((request, entities))
     }
 
@@ -288,7 +331,7 @@ impl Names {
     pub(crate) fn credential_request(
         &self,
         req: &CredentialRequest<'_>,
-    ) -> Result<(Request, Entities), String> {
+    ) -> Result<(Request, Entities), Box<BuildError>> {
         let agent_uid = Self::uid(&self.agent, &req.agent.id);
         let agent = self.agent_entity(agent_uid.clone(), req.agent)?;
         let credential_uid = Self::uid(&self.credential, req.credential);
@@ -300,7 +343,7 @@ impl Names {
             [],
             [],
         )
-        .map_err(|e| format!("credential: {e}"))?;
+        .map_err(BuildError::entity("credential"))?;
         let custody = req.agent.custody.iter().map(|c| string(c));
         let context = Context::from_pairs([
             ("via".to_owned(), string(req.via)),
@@ -311,18 +354,18 @@ impl Names {
             ("custody".to_owned(), RestrictedExpression::new_set(custody)),
             ("now".to_owned(), RestrictedExpression::new_long(req.now.as_secs())),
         ])
-        .map_err(|e| format!("context: {e}"))?;
+        .map_err(BuildError::Context)?;
         let request =
             Request::new(agent_uid, self.use_credential.clone(), credential_uid, context, None)
-                .map_err(|e| format!("request: {e}"))?;
-        let entities = Entities::from_entities([agent, credential], None)
-            .map_err(|e| format!("entities: {e}"))?;
+                .map_err(BuildError::Request)?;
+        let entities =
+            Entities::from_entities([agent, credential], None).map_err(BuildError::Entities)?;
         Ok((request, entities))
     }
 
-    fn agent_entity(&self, uid: EntityUid, agent: &AgentFacts) -> Result<Entity, String> {
+    fn agent_entity(&self, uid: EntityUid, agent: &AgentFacts) -> Result<Entity, Box<BuildError>> {
         let string = |s: &str| RestrictedExpression::new_string(s.to_owned());
-        Entity::new_with_tags(
+        let entity = Entity::new_with_tags(
             uid,
             [
                 ("name".to_owned(), string(&agent.name)),
@@ -334,7 +377,8 @@ impl Names {
             [],
             [],
         )
-        .map_err(|e| format!("agent: {e}"))
+        .map_err(BuildError::entity("agent"))?;
+        Ok(entity)
     }
 
     /// The request for a decision whose context is unknown.
@@ -352,7 +396,7 @@ impl Names {
         &self,
         agent: &AgentFacts,
         tool: &ToolFacts,
-    ) -> Result<(EntityUid, EntityUid, Vec<Entity>), String> {
+    ) -> Result<(EntityUid, EntityUid, Vec<Entity>), Box<BuildError>> {
         let string = |s: &str| RestrictedExpression::new_string(s.to_owned());
         let agent_uid = Self::uid(&self.agent, &agent.id);
         let agent_entity = self.agent_entity(agent_uid.clone(), agent)?;
@@ -375,7 +419,7 @@ impl Names {
             [upstream_uid.clone()],
             [],
         )
-        .map_err(|e| format!("tool: {e}"))?;
+        .map_err(BuildError::entity("tool"))?;
         let upstream_entity = Entity::new_no_attrs(upstream_uid, Default::default());
         Ok((agent_uid, tool_uid, vec![agent_entity, tool_entity, upstream_entity]))
     }
@@ -385,6 +429,16 @@ impl Names {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cedars_reason_is_kept_as_the_source() {
+        let source = "not a type".parse::<EntityTypeName>().unwrap_err();
+        let reason = source.to_string();
+        let error = BuildError::TypeName { name: "not a type", source };
+        assert_eq!(error.to_string(), "entity type `not a type`");
+        let shown = warrant_core::text::with_causes(&error);
+        assert!(shown.starts_with(&format!("entity type `not a type`: {reason}")), "{shown}");
+    }
 
     #[test]
     fn missing_hints_take_the_cautious_mcp_defaults() {
