@@ -238,7 +238,7 @@ def main(argv: list[str]) -> int:
     if missing:
         print(f"bench-peers: missing {', '.join(map(str, missing))}: run scripts/setup-bench", file=sys.stderr)
         return 2
-    if "warrant" in args.only and not p.warrant.exists():
+    if {"warrant", "warrant-http"} & set(args.only) and not p.warrant.exists():
         print(
             f"bench-peers: no warrant binary at {p.warrant}: `cargo build --release -p warrant`, or set WARRANT_BIN",
             file=sys.stderr,

@@ -115,6 +115,7 @@ def print_warrant(args: argparse.Namespace, results: Results) -> None:
     print("(targets: below every peer; added p50 <= 300 µs at concurrency 1):")
     for client in args.clients:
         for callers in args.concurrency:
+            print_warrant_http(client, callers, results)
             w = results.get(("warrant", client, callers))
             base = results.get(("direct", client, callers))
             if w is None or not w.ok:
@@ -127,6 +128,18 @@ def print_warrant(args: argparse.Namespace, results: Results) -> None:
                 best, key = min(peers)
                 line += f"; fastest peer {LABELS[key]} p50 {best:.0f} µs (warrant/peer {w.pct(0.5) / best:.2f})"
             print(line)
+
+
+def print_warrant_http(client: str, callers: int, results: Results) -> None:
+    """Warrant in front of the server's own HTTP transport, against calling it directly."""
+    wh, own = results.get(("warrant-http", client, callers)), results.get(("own-http", client, callers))
+    if wh is None or not wh.ok or own is None or not own.ok:
+        return
+    print(
+        f"  {CLIENT_NAMES[client]:<10} x{callers}: warrant, HTTP upstream p50 {wh.pct(0.5):.0f} µs, "
+        f"added over the server's own HTTP p50 {wh.pct(0.5) - own.pct(0.5):+.0f} µs, "
+        f"p99 {wh.pct(0.99) - own.pct(0.99):+.0f} µs"
+    )
 
 
 def ok(results: Results, key: str, client: str, callers: int) -> bool:

@@ -79,16 +79,22 @@ class Running:
     proc: subprocess.Popen
     log: Path
     headers: dict[str, str] = field(default_factory=dict)
+    # Paths this one goes through, started before it and stopped after it
+    # (an HTTP upstream in front of which the proxy sits).
+    behind: list[Running] = field(default_factory=list)
 
     def stop(self) -> None:
         """SIGTERM to the group, up to 10 s to exit, then SIGKILL to whatever
-        of the group is left (children the leader did not take down)."""
+        of the group is left (children the leader did not take down); then
+        whatever it sat in front of."""
         signal_group(self.proc.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
         signal_group(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
+        for upstream in self.behind:
+            upstream.stop()
 
 
 def signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -157,12 +163,12 @@ def start_listening(argv: list[str], workdir: Path, name: str, port: int, env: d
     return running
 
 
-def start_own_http(p: Paths, workdir: Path) -> Running:
+def start_own_http(p: Paths, workdir: Path, name: str = "own-http") -> Running:
     port = free_port()
     # PORT is the transport's only knob; loopback.mjs keeps it off other interfaces.
     env = {**os.environ, "PORT": str(port)}
     argv = [*p.node_loopback(), str(p.everything), "streamableHttp"]
-    return start_listening(argv, workdir, "own-http", port, env)
+    return start_listening(argv, workdir, name, port, env)
 
 
 def start_supergateway(p: Paths, workdir: Path) -> Running:
@@ -224,14 +230,31 @@ def warrant(p: Paths, home: Path, *args: str) -> str:
 def start_warrant(p: Paths, workdir: Path) -> Running:
     """A fresh home with the server as a trusted stdio upstream (so the default
     policy allows its tools without asking), one agent, `warrant up`."""
-    home = workdir / "warrant-home"
-    warrant(p, home, "init")
     server = p.server_argv()
+    return start_warrant_with(p, workdir, "warrant", f"command = {json.dumps(server)}")
+
+
+def start_warrant_http(p: Paths, workdir: Path) -> Running:
+    """Warrant as `start_warrant` starts it, with the server's own Streamable
+    HTTP transport (started first) as its upstream instead of stdio."""
+    upstream = start_own_http(p, workdir, name="own-http-upstream")
+    try:
+        running = start_warrant_with(p, workdir, "warrant-http", f"url = {json.dumps(upstream.url)}")
+    except StartFailed:
+        upstream.stop()
+        raise
+    running.behind.append(upstream)
+    return running
+
+
+def start_warrant_with(p: Paths, workdir: Path, name: str, upstream: str) -> Running:
+    home = workdir / f"{name}-home"
+    warrant(p, home, "init")
     with open(home / "warrant.toml", "a") as f:
-        f.write(f"\n[upstreams.everything]\ncommand = {json.dumps(server)}\ntrusted = true\n")
+        f.write(f"\n[upstreams.everything]\n{upstream}\ntrusted = true\n")
     token = json.loads(warrant(p, home, "agents", "spawn", "bench", "--ttl", "2h", "--json"))["token"]
     argv = [str(p.warrant), "--home", str(home), "up", "--listen", "127.0.0.1:0"]
-    proc, log = spawn(argv, workdir, "warrant", warrant_env())
+    proc, log = spawn(argv, workdir, name, warrant_env())
     running = Running(url="", tool="everything__echo", proc=proc, log=log, headers={"Authorization": f"Bearer {token}"})
     try:
         running.url = wait_warrant_url(proc, log)
@@ -271,6 +294,7 @@ TARGETS = [
     Target("direct", "direct stdio (baseline)", None),
     Target("own-http", "server's own HTTP", start_own_http),
     Target("warrant", "warrant", start_warrant),
+    Target("warrant-http", "warrant, HTTP upstream", start_warrant_http),
     Target("supergateway", "supergateway", start_supergateway),
     Target("mcp-proxy-npm", "mcp-proxy (npm)", start_npm_mcp_proxy),
     Target("mcp-proxy-pypi", "mcp-proxy (PyPI)", start_pypi_mcp_proxy),
