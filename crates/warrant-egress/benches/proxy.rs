@@ -37,11 +37,13 @@ struct MemoryGate {
 }
 
 impl Gate for MemoryGate {
+    type RecordError = std::convert::Infallible;
+
     async fn decide(&self, _destination: &Destination) -> Verdict {
         Verdict::Allow
     }
 
-    async fn record(&self, event: EgressEvent) -> Result<(), String> {
+    async fn record(&self, event: EgressEvent) -> Result<(), Self::RecordError> {
         self.events.lock().unwrap().push(event);
         Ok(())
     }

@@ -136,7 +136,10 @@ async fn screen<G: Gate>(
         leak: blocked.leak,
     };
     if let Err(err) = shared.gate.record(event).await {
-        tracing::warn!(error = %err, "recording a screened destination failed");
+        tracing::warn!(
+            error = &err as &dyn std::error::Error,
+            "recording a screened destination failed"
+        );
     }
     let message = format!("egress to {authority} refused: {}", blocked.reason);
     Err(Refused { status: StatusCode::FORBIDDEN, message })
@@ -157,13 +160,16 @@ async fn decide<G: Gate>(
     match (verdict, recorded) {
         (Verdict::Deny { reason }, recorded) => {
             if let Err(err) = recorded {
-                tracing::warn!(error = %err, "recording a denial failed");
+                tracing::warn!(error = &err as &dyn std::error::Error, "recording a denial failed");
             }
             let message = format!("egress to {authority} refused: {reason}");
             Err(Refused { status: StatusCode::FORBIDDEN, message })
         }
         (Verdict::Allow, Err(err)) => {
-            tracing::warn!(error = %err, "recording an allow failed; refusing");
+            tracing::warn!(
+                error = &err as &dyn std::error::Error,
+                "recording an allow failed; refusing"
+            );
             let message =
                 format!("egress to {authority} refused: the decision could not be recorded");
             Err(Refused { status: StatusCode::SERVICE_UNAVAILABLE, message })
@@ -248,7 +254,7 @@ pub(crate) async fn refuse<G: Gate>(
         reason: message.clone(),
     };
     if let Err(err) = shared.gate.record(EgressEvent::Refused(refusal)).await {
-        tracing::warn!(error = %err, "recording a refusal failed");
+        tracing::warn!(error = &err as &dyn std::error::Error, "recording a refusal failed");
     }
     Refused { status, message }
 }

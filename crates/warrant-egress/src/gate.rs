@@ -15,6 +15,10 @@ use std::time::Duration;
 /// connect. It then asks [`Gate::inspects`], and if so, puts each HTTP
 /// request to [`Gate::inspect`] before it goes upstream.
 pub trait Gate: Send + Sync + 'static {
+    /// Why [`Gate::record`] failed (the embedder's audit log's error). The
+    /// proxy logs it with its causes.
+    type RecordError: std::error::Error + Send + Sync + 'static;
+
     /// Screens a destination's name before anything about it leaves the
     /// machine: resolving a name sends it to name servers the agent may
     /// control, so a name that carries a secret must be stopped here. Called
@@ -39,7 +43,10 @@ pub trait Gate: Send + Sync + 'static {
     /// Records one event. An error on a [`EgressEvent::Decided`] allow makes
     /// the proxy refuse the request (fail closed); on other events it is
     /// logged, since the refusal or the exchange already happened.
-    fn record(&self, event: EgressEvent) -> impl Future<Output = Result<(), String>> + Send;
+    fn record(
+        &self,
+        event: EgressEvent,
+    ) -> impl Future<Output = Result<(), Self::RecordError>> + Send;
 
     /// Whether an allowed request must pass through [`Gate::inspect`]: a
     /// plain-HTTP request ([`RequestKind::Http`]) is then buffered before it

@@ -92,7 +92,7 @@ pub(crate) async fn block<G: Gate>(
         leak,
     };
     if let Err(err) = shared.gate.record(event).await {
-        tracing::warn!(error = %err, "recording a block failed");
+        tracing::warn!(error = &err as &dyn std::error::Error, "recording a block failed");
     }
     let response = text(status, &reason);
     finish.fail(status.as_u16(), format!("blocked: {reason}"));

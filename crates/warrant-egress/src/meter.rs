@@ -258,7 +258,10 @@ impl<G: Gate> Drop for Finish<G> {
         let gate = Arc::clone(&self.shared.gate);
         let record = async move {
             if let Err(err) = gate.record(event).await {
-                tracing::warn!(error = %err, "recording the end of an exchange failed");
+                tracing::warn!(
+                    error = &err as &dyn std::error::Error,
+                    "recording the end of an exchange failed"
+                );
             }
         };
         match tokio::runtime::Handle::try_current() {

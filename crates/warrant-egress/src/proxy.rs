@@ -102,7 +102,7 @@ pub(crate) async fn serve_connection<G, I>(
         reason,
     };
     if let Err(err) = shared.gate.record(EgressEvent::Refused(refusal)).await {
-        tracing::warn!(error = %err, "recording a refusal failed");
+        tracing::warn!(error = &err as &dyn std::error::Error, "recording a refusal failed");
     }
 }
 

@@ -355,6 +355,8 @@ struct ToolGate {
 }
 
 impl warrant_egress::Gate for ToolGate {
+    type RecordError = warrant_audit::AuditError;
+
     /// Before anything about the name leaves: the name (in the forms a DNS
     /// label can cut a secret into) and the whole request are searched for
     /// vault secrets and well-known credentials. The gateway searched the
@@ -438,8 +440,8 @@ impl warrant_egress::Gate for ToolGate {
         }
     }
 
-    async fn record(&self, event: EgressEvent) -> Result<(), String> {
+    async fn record(&self, event: EgressEvent) -> Result<(), warrant_audit::AuditError> {
         let record = egress_record(&event, Some(self.caller.custody()));
-        self.gw.record_event(Some(&self.caller.agent_id), &record).await.map_err(|e| e.to_string())
+        self.gw.record_event(Some(&self.caller.agent_id), &record).await
     }
 }

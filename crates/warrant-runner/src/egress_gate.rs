@@ -42,6 +42,8 @@ pub(crate) struct RunGate {
 }
 
 impl warrant_egress::Gate for RunGate {
+    type RecordError = warrant_audit::AuditError;
+
     /// The name is searched for well-known credentials and, with a vault,
     /// for every vault secret, before it is resolved.
     async fn screen(&self, destination: &Destination) -> Result<(), Blocked> {
@@ -116,7 +118,7 @@ impl warrant_egress::Gate for RunGate {
         }
     }
 
-    async fn record(&self, event: EgressEvent) -> Result<(), String> {
+    async fn record(&self, event: EgressEvent) -> Result<(), warrant_audit::AuditError> {
         let mut record = egress_record(&event, None);
         if let Event::EgressDecision(decided) = &mut record {
             decided.declared = Some(is_declared(&self.declared, &decided.host));
@@ -125,7 +127,7 @@ impl warrant_egress::Gate for RunGate {
             let event = AuditEvent::of_event(&record)?.agent(self.agent_id.to_string());
             self.audit.append(event).await
         };
-        appended.await.map(|_| ()).map_err(|e| e.to_string())
+        appended.await.map(|_| ())
     }
 }
 

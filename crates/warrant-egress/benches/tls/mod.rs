@@ -56,11 +56,13 @@ struct BenchGate {
 }
 
 impl Gate for BenchGate {
+    type RecordError = std::convert::Infallible;
+
     async fn decide(&self, _destination: &Destination) -> Verdict {
         Verdict::Allow
     }
 
-    async fn record(&self, _event: EgressEvent) -> Result<(), String> {
+    async fn record(&self, _event: EgressEvent) -> Result<(), Self::RecordError> {
         *self.events.lock().unwrap() += 1;
         Ok(())
     }

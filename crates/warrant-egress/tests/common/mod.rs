@@ -77,6 +77,8 @@ pub struct RecordingGate {
 }
 
 impl Gate for RecordingGate {
+    type RecordError = std::io::Error;
+
     async fn screen(&self, destination: &Destination) -> Result<(), Blocked> {
         self.screened.lock().unwrap().push(destination.clone());
         if destination.host.contains(BLOCK_MARKER) {
@@ -101,9 +103,9 @@ impl Gate for RecordingGate {
         }
     }
 
-    async fn record(&self, event: EgressEvent) -> Result<(), String> {
+    async fn record(&self, event: EgressEvent) -> Result<(), Self::RecordError> {
         if self.fail_record.load(Ordering::SeqCst) {
-            return Err("audit log unavailable".to_owned());
+            return Err(std::io::Error::other("audit log unavailable"));
         }
         self.events.lock().unwrap().push(event);
         Ok(())
