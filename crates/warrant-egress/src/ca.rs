@@ -51,19 +51,38 @@ pub struct LocalCa {
     leaves: Mutex<HashMap<String, Leaf>>,
 }
 
-/// Why a CA could not be made, loaded, or mint.
+/// Why a CA could not be made, loaded, or mint. Each message carries its
+/// cause's too, since the proxy sends it to the client as text; the cause is
+/// also kept as the source.
 #[derive(Debug, thiserror::Error)]
 pub enum CaError {
     #[error("generating the CA failed: {0}")]
-    Generate(rcgen::Error),
+    Generate(#[source] rcgen::Error),
     #[error("the CA certificate PEM could not be read: {0}")]
-    Certificate(String),
+    CertificatePem(#[source] rustls::pki_types::pem::Error),
+    #[error("the CA certificate PEM could not be read: {0}")]
+    Certificate(#[source] rcgen::Error),
     #[error("the CA private key PEM could not be read: {0}")]
-    Key(rcgen::Error),
+    Key(#[source] rcgen::Error),
     #[error("the CA key and certificate do not issue verifiable leaves: {0}")]
-    Mismatch(rustls::Error),
-    #[error("minting a certificate for `{host}` failed: {reason}")]
-    Mint { host: String, reason: String },
+    Mismatch(#[source] rustls::Error),
+    #[error("minting a certificate for `{host}` failed: {source}")]
+    Mint {
+        host: String,
+        #[source]
+        source: MintError,
+    },
+}
+
+/// Why a certificate could not be minted.
+#[derive(Debug, thiserror::Error)]
+pub enum MintError {
+    #[error(transparent)]
+    Certificate(#[from] rcgen::Error),
+    #[error(transparent)]
+    Tls(#[from] rustls::Error),
+    #[error("no randomness for a serial")]
+    Serial,
 }
 
 struct Leaf {
@@ -90,7 +109,7 @@ impl LocalCa {
         params.not_after = now.checked_add(CA_LIFETIME).unwrap_or(now).into();
         params.serial_number = Some(
             serial(&provider)
-                .map_err(|reason| CaError::Mint { host: common_name.to_owned(), reason })?,
+                .map_err(|source| CaError::Mint { host: common_name.to_owned(), source })?,
         );
         let cert = params.self_signed(&key).map_err(CaError::Generate)?;
         let key_pem = Zeroizing::new(key.serialize_pem());
@@ -104,10 +123,9 @@ impl LocalCa {
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, CaError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let key = KeyPair::from_pem(key_pem).map_err(CaError::Key)?;
-        let der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
-            .map_err(|err| CaError::Certificate(err.to_string()))?;
-        let issuer = Issuer::from_ca_cert_der(&der, key)
-            .map_err(|err| CaError::Certificate(err.to_string()))?;
+        let der =
+            CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(CaError::CertificatePem)?;
+        let issuer = Issuer::from_ca_cert_der(&der, key).map_err(CaError::Certificate)?;
         let ca = Self::assemble(issuer, der, cert_pem.to_owned(), provider)?;
         let host = Host::Name(SELF_TEST_HOST.to_owned());
         let leaf = ca.mint(&host, SystemTime::now())?;
@@ -165,15 +183,13 @@ impl LocalCa {
         cert_pem: String,
         provider: Arc<CryptoProvider>,
     ) -> Result<Self, CaError> {
-        let leaf_error = |reason: String| CaError::Mint { host: "*".to_owned(), reason };
-        let leaf_key = KeyPair::generate().map_err(|err| leaf_error(err.to_string()))?;
+        let leaf_error = |source: MintError| CaError::Mint { host: "*".to_owned(), source };
+        let leaf_key = KeyPair::generate().map_err(|err| leaf_error(err.into()))?;
         let leaf_public = SubjectPublicKeyInfo::from_der(&leaf_key.subject_public_key_info())
-            .map_err(|err| leaf_error(err.to_string()))?;
+            .map_err(|err| leaf_error(err.into()))?;
         let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-        let leaf_signer = provider
-            .key_provider
-            .load_private_key(der)
-            .map_err(|err| leaf_error(err.to_string()))?;
+        let leaf_signer =
+            provider.key_provider.load_private_key(der).map_err(|err| leaf_error(err.into()))?;
         Ok(Self {
             issuer,
             cert_pem,
@@ -188,16 +204,16 @@ impl LocalCa {
     /// A leaf for `host`: SAN the name (or the IP address), EKU serverAuth,
     /// valid from an hour before `now` for a day.
     fn mint(&self, host: &Host, now: SystemTime) -> Result<CertifiedKey, CaError> {
-        let failed = |reason: String| CaError::Mint { host: host.text(), reason };
+        let failed = |source: MintError| CaError::Mint { host: host.text(), source };
         let mut params = CertificateParams::default();
         let mut name = DistinguishedName::new();
         name.push(DnType::CommonName, host.text());
         params.distinguished_name = name;
         params.subject_alt_names = vec![match host {
             Host::Ip(ip) => SanType::IpAddress(*ip),
-            Host::Name(name) => {
-                SanType::DnsName(name.clone().try_into().map_err(|err| failed(format!("{err}")))?)
-            }
+            Host::Name(name) => SanType::DnsName(
+                name.clone().try_into().map_err(|err| failed(MintError::from(err)))?,
+            ),
         }];
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -206,9 +222,8 @@ impl LocalCa {
         params.not_before = now.checked_sub(BACKDATE).unwrap_or(now).into();
         params.not_after = now.checked_add(LEAF_LIFETIME).unwrap_or(now).into();
         params.serial_number = Some(serial(&self.provider).map_err(failed)?);
-        let cert = params
-            .signed_by(&self.leaf_public, &self.issuer)
-            .map_err(|err| failed(err.to_string()))?;
+        let cert =
+            params.signed_by(&self.leaf_public, &self.issuer).map_err(|err| failed(err.into()))?;
         Ok(CertifiedKey::new(vec![cert.der().clone()], Arc::clone(&self.leaf_signer)))
     }
 
@@ -245,9 +260,10 @@ impl fmt::Debug for LocalCa {
 
 /// A random positive 128-bit serial number: leaves share a key, so their
 /// serials must not be derived from it.
-fn serial(provider: &CryptoProvider) -> Result<SerialNumber, String> {
+fn serial(provider: &CryptoProvider) -> Result<SerialNumber, MintError> {
     let mut bytes = [0u8; 16];
-    provider.secure_random.fill(&mut bytes).map_err(|_| "no randomness for a serial".to_owned())?;
+    // `GetRandomFailed` says nothing more than that it failed.
+    provider.secure_random.fill(&mut bytes).map_err(|_| MintError::Serial)?;
     if let Some(first) = bytes.first_mut() {
         *first = (*first & 0x7f) | 0x40;
     }
@@ -302,7 +318,7 @@ mod tests {
         assert!(matches!(err, CaError::Mismatch(_)), "{err}");
         assert!(matches!(LocalCa::from_pem("nonsense", "nonsense"), Err(CaError::Key(_))));
         let (_, key) = LocalCa::generate("three").unwrap();
-        assert!(matches!(LocalCa::from_pem("nonsense", &key), Err(CaError::Certificate(_))));
+        assert!(matches!(LocalCa::from_pem("nonsense", &key), Err(CaError::CertificatePem(_))));
     }
 
     #[test]

@@ -128,7 +128,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-pub use crate::ca::{CaError, LocalCa};
+pub use crate::ca::{CaError, LocalCa, MintError};
 pub use crate::config::EgressConfig;
 pub use crate::intercept::Interception;
 

@@ -25,7 +25,7 @@ pub(crate) fn server_config(
 ) -> Result<(Arc<ServerConfig>, Arc<OneHost>), CaError> {
     let leaf = ca.leaf(host)?;
     let sni = Arc::new(OneHost { host: host.text(), leaf, refused: Mutex::new(None) });
-    let failed = |err: rustls::Error| CaError::Mint { host: host.text(), reason: err.to_string() };
+    let failed = |err: rustls::Error| CaError::Mint { host: host.text(), source: err.into() };
     let mut config = ServerConfig::builder_with_provider(Arc::clone(ca.provider()))
         .with_safe_default_protocol_versions()
         .map_err(failed)?
