@@ -51,7 +51,10 @@ pub fn doctor(sandbox: &SandboxSettings) -> DoctorReport {
         },
         Err(why) => KeychainCheck {
             available: false,
-            detail: format!("{why}; the vault's passphrase is asked for at every unlock"),
+            detail: format!(
+                "{}; the vault's passphrase is asked for at every unlock",
+                warrant_core::text::with_causes(&why)
+            ),
         },
     };
     DoctorReport { host, profiles, keychain, cgroup_parent: sandbox.cgroup_parent.clone() }

@@ -66,7 +66,7 @@ impl KeyCache {
     }
 
     /// Whether this host has a keychain the cache can use, and if not, why.
-    pub fn available() -> Result<(), String> {
+    pub fn available() -> Result<(), KeychainUnavailable> {
         os::available()
     }
 
@@ -87,13 +87,24 @@ impl KeyCache {
     }
 }
 
+/// Why this host has no keychain the cache can use.
+#[derive(Debug, thiserror::Error)]
+pub enum KeychainUnavailable {
+    #[cfg(target_os = "linux")]
+    #[error("the kernel keyring cannot be used (keyctl may be refused here)")]
+    Keyring(#[source] linux_keyutils::KeyError),
+    #[cfg(not(target_os = "linux"))]
+    #[error("no OS keychain is supported on this platform")]
+    Unsupported,
+}
+
 fn cache_error(what: &str, error: impl std::fmt::Debug) -> VaultError {
     VaultError::KeyCache { reason: format!("{what}: {error:?}") }
 }
 
 #[cfg(target_os = "linux")]
 mod os {
-    use super::{KEY_LEN, Key, Zeroizing, cache_error};
+    use super::{KEY_LEN, Key, KeychainUnavailable, Zeroizing, cache_error};
     use crate::VaultError;
     use linux_keyutils::{KeyError, KeyRing, KeyRingIdentifier};
     use std::time::Duration;
@@ -102,10 +113,8 @@ mod os {
         KeyRing::from_special_id(KeyRingIdentifier::User, true)
     }
 
-    pub(super) fn available() -> Result<(), String> {
-        user_keyring().map(|_| ()).map_err(|e| {
-            format!("the kernel keyring cannot be used ({e:?}): keyctl may be refused here")
-        })
+    pub(super) fn available() -> Result<(), KeychainUnavailable> {
+        user_keyring().map(|_| ()).map_err(KeychainUnavailable::Keyring)
     }
 
     pub(super) fn load(description: &str) -> Option<Key> {
@@ -152,13 +161,11 @@ mod os {
 
 #[cfg(not(target_os = "linux"))]
 mod os {
-    use super::{Key, VaultError};
+    use super::{Key, KeychainUnavailable, VaultError};
     use std::time::Duration;
 
-    const NONE: &str = "no OS keychain is supported on this platform";
-
-    pub(super) fn available() -> Result<(), String> {
-        Err(NONE.to_owned())
+    pub(super) fn available() -> Result<(), KeychainUnavailable> {
+        Err(KeychainUnavailable::Unsupported)
     }
 
     pub(super) fn load(_description: &str) -> Option<Key> {
@@ -166,7 +173,7 @@ mod os {
     }
 
     pub(super) fn store(_description: &str, _kek: &Key, _ttl: Duration) -> Result<(), VaultError> {
-        Err(VaultError::KeyCache { reason: NONE.to_owned() })
+        Err(VaultError::KeyCache { reason: KeychainUnavailable::Unsupported.to_string() })
     }
 
     pub(super) fn clear(_description: &str) -> Result<bool, VaultError> {

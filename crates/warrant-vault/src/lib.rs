@@ -64,7 +64,7 @@ pub mod swap;
 pub use crypto::KdfParams;
 pub use error::VaultError;
 pub use host::host_matches;
-pub use keycache::KeyCache;
+pub use keycache::{KeyCache, KeychainUnavailable};
 pub use name::CredentialName;
 pub use placeholder::{Placeholder, placeholder_for};
 pub use secret::SecretValue;
