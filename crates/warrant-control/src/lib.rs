@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::net::UnixListener;
 
@@ -52,7 +52,7 @@ impl ControlKey {
 }
 
 /// Where the control key of the gateway whose socket is `socket` lives.
-pub fn key_path(socket: &Path) -> std::path::PathBuf {
+pub fn key_path(socket: &Path) -> PathBuf {
     socket.with_file_name("control.key")
 }
 
@@ -151,10 +151,29 @@ pub enum ControlError {
     NotRunning(String),
     #[error("control socket: {0}")]
     Io(#[from] std::io::Error),
+    /// The gateway refused the request: its own words.
     #[error("{0}")]
     Refused(String),
-    #[error("control socket answered something unreadable: {0}")]
-    Protocol(String),
+    #[error(
+        "another gateway is already running for this home (control socket `{}` answers)",
+        .0.display()
+    )]
+    AlreadyRunning(PathBuf),
+    #[error("no randomness for the control key")]
+    Randomness(#[source] getrandom::Error),
+    #[error(
+        "cannot read the control key `{}`: only the home's owner, outside any sandbox, controls the gateway",
+        path.display()
+    )]
+    KeyUnreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot encode the request for the control socket")]
+    Encode(#[source] serde_json::Error),
+    #[error("control socket answered something unreadable")]
+    Protocol(#[source] serde_json::Error),
 }
 
 /// Binds the socket and writes a fresh control key beside it. Refuses if
@@ -162,10 +181,7 @@ pub enum ControlError {
 pub fn bind(path: &Path) -> Result<(UnixListener, ControlKey), ControlError> {
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            return Err(ControlError::Refused(format!(
-                "another gateway is already running for this home (control socket `{}` answers)",
-                path.display()
-            )));
+            return Err(ControlError::AlreadyRunning(path.to_owned()));
         }
         std::fs::remove_file(path)?;
     }
@@ -180,8 +196,7 @@ pub fn bind(path: &Path) -> Result<(UnixListener, ControlKey), ControlError> {
 fn write_key(path: &Path) -> Result<ControlKey, ControlError> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut bytes = zeroize::Zeroizing::new([0u8; KEY_BYTES]);
-    getrandom::fill(bytes.as_mut())
-        .map_err(|e| ControlError::Refused(format!("no randomness for the control key: {e}")))?;
+    getrandom::fill(bytes.as_mut()).map_err(ControlError::Randomness)?;
     let key = zeroize::Zeroizing::new(hex::encode(bytes.as_ref()));
     let staged = path.with_extension("key.new");
     let _ = std::fs::remove_file(&staged);
@@ -196,12 +211,10 @@ fn write_key(path: &Path) -> Result<ControlKey, ControlError> {
 /// Reads the control key of the gateway whose socket is `socket`.
 fn read_key(socket: &Path) -> Result<zeroize::Zeroizing<String>, ControlError> {
     let path = key_path(socket);
-    std::fs::read_to_string(&path).map(zeroize::Zeroizing::new).map_err(|e| {
-        ControlError::Refused(format!(
-            "cannot read the control key `{}` ({e}): only the home's owner, outside any sandbox, controls the gateway",
-            path.display()
-        ))
-    })
+    match std::fs::read_to_string(&path) {
+        Ok(key) => Ok(zeroize::Zeroizing::new(key)),
+        Err(source) => Err(ControlError::KeyUnreadable { path, source }),
+    }
 }
 
 /// Why a peer of the control socket is not the operator, if it is not.
@@ -263,9 +276,8 @@ pub fn request_waiting(
     let key = read_key(path);
     let offered = key.as_ref().map(|k| k.as_str().to_owned()).unwrap_or_default();
     let envelope = Envelope { key: offered, request: req };
-    let mut line = zeroize::Zeroizing::new(
-        serde_json::to_string(&envelope).map_err(|e| ControlError::Protocol(e.to_string()))?,
-    );
+    let mut line =
+        zeroize::Zeroizing::new(serde_json::to_string(&envelope).map_err(ControlError::Encode)?);
     line.push('\n');
     // A gateway that refuses the peer answers and closes without reading,
     // so the write may fail with a broken pipe; its answer is still there
@@ -277,8 +289,7 @@ pub fn request_waiting(
     }
     let mut reply = String::new();
     BufReader::new(stream.take(16 * 1024 * 1024)).read_line(&mut reply)?;
-    let value: Value =
-        serde_json::from_str(&reply).map_err(|e| ControlError::Protocol(e.to_string()))?;
+    let value: Value = serde_json::from_str(&reply).map_err(ControlError::Protocol)?;
     if value.get("ok") == Some(&Value::Bool(true)) {
         Ok(value.get("data").cloned().unwrap_or(Value::Null))
     } else {
@@ -293,4 +304,24 @@ pub fn request_waiting(
 /// The uid that owns `path` (the home), whose processes may control it.
 pub fn owner_uid(path: &Path) -> std::io::Result<u32> {
     Ok(std::fs::metadata(path)?.uid())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn an_unreadable_control_key_keeps_the_reason_why() {
+        let socket = Path::new("no-such-home").join("control.sock");
+        let Err(error) = read_key(&socket) else { panic!("a missing key was read") };
+        let ControlError::KeyUnreadable { path, source } = &error else {
+            panic!("not KeyUnreadable: {error:?}")
+        };
+        assert_eq!(path, &key_path(&socket));
+        assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        let shown = warrant_core::text::with_causes(&error);
+        assert!(shown.ends_with(&format!(": {source}")), "{shown}");
+    }
 }

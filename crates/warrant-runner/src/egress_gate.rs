@@ -167,7 +167,7 @@ impl RunGate {
             Ok(Err(ControlError::NotRunning(_))) => refused(
                 ", and no gateway is running to ask through (start one with `warrant up`)".into(),
             ),
-            Ok(Err(e)) => refused(format!(": {e}")),
+            Ok(Err(e)) => refused(format!(": {}", warrant_core::text::with_causes(&e))),
             Err(e) => refused(format!(": {e}")),
         }
     }

@@ -225,7 +225,10 @@ pub fn run_sandboxed(home: &Home, options: RunOptions) -> Result<i32, RunError> 
     let _ = record(&runtime, &audit, &agent, &revoked);
     match control::request(&home.control_socket(), &ControlRequest::ReloadRevocations) {
         Ok(_) | Err(control::ControlError::NotRunning(_)) => {}
-        Err(e) => eprintln!("warrant: the running gateway did not take the revocation: {e}"),
+        Err(e) => eprintln!(
+            "warrant: the running gateway did not take the revocation: {}",
+            warrant_core::text::with_causes(&e)
+        ),
     }
     let _ = audit.close();
     outcome
