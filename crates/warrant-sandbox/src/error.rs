@@ -40,6 +40,10 @@ pub enum LaunchError {
     EmptyCommand,
     #[error("argument or variable `{0}` contains a NUL byte")]
     NulByte(String),
+    #[error("cannot build the seccomp filter: {source}")]
+    SeccompBackend { source: seccompiler::BackendError },
+    /// The filter Warrant assembles from its tables is not one the kernel
+    /// takes (a bug in those tables or in the assembly, not the host's).
     #[error("cannot build the seccomp filter: {0}")]
     Seccomp(String),
     #[error(

@@ -222,8 +222,8 @@ pub(crate) fn denied_names(mode: NetworkMode) -> Vec<String> {
     seccomp_deny_list(mode).into_iter().map(|(name, _)| name).collect()
 }
 
-fn seccomp_err(err: seccompiler::BackendError) -> LaunchError {
-    LaunchError::Seccomp(err.to_string())
+fn seccomp_err(source: seccompiler::BackendError) -> LaunchError {
+    LaunchError::SeccompBackend { source }
 }
 
 fn condition(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, LaunchError> {
