@@ -49,16 +49,6 @@ pub fn tls_client_config(
     Ok(Arc::new(config))
 }
 
-/// [`tls_client_config`] with its error as the text an agent is given
-/// (`warrant: CA file ...: cause`), for `warrant__http_request`, which
-/// caches the result once per gateway and answers every call with it.
-pub fn client_config(ca_files: &[PathBuf]) -> Result<Arc<rustls::ClientConfig>, String> {
-    tls_client_config(ca_files).map_err(|e| match std::error::Error::source(&e) {
-        Some(cause) => format!("warrant: {e}: {cause}"),
-        None => format!("warrant: {e}"),
-    })
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -71,10 +61,10 @@ mod tests {
             panic!("a missing CA file was accepted");
         };
         assert!(matches!(e, TlsConfigError::CaFile { .. }), "{e:?}");
-        // An agent is told as before: what was being read, and why not.
+        // What was being read, and why not.
         use rustls::pki_types::pem::PemObject;
         let cause = rustls::pki_types::CertificateDer::pem_file_iter(&missing).err().unwrap();
-        let text = client_config(&[missing]).err().unwrap();
-        assert_eq!(text, format!("warrant: CA file `no-such-dir/ca.pem`: {cause}"));
+        let text = warrant_core::text::with_causes(&e);
+        assert_eq!(text, format!("CA file `no-such-dir/ca.pem`: {cause}"));
     }
 }

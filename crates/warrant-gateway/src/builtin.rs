@@ -296,11 +296,12 @@ static POOL_FAILURE_LOGGED: std::sync::atomic::AtomicBool =
 fn exec(
     workspace: &std::path::Path,
     sandbox: &warrant_state::config::SandboxSettings,
-    launcher: Result<Arc<warrant_sandbox::Launcher>, String>,
+    launcher: Result<Arc<warrant_sandbox::Launcher>, Arc<warrant_sandbox::LauncherError>>,
     arguments: Value,
     cancel: &warrant_sandbox::CancelLaunch,
 ) -> Result<CallToolResult, String> {
     let launcher = launcher.map_err(|why| {
+        let why = warrant_core::text::with_causes(&*why);
         format!("warrant: the command was not run: the sandbox helper is unavailable ({why})")
     })?;
     let args: ExecArgs =

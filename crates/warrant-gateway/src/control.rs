@@ -32,6 +32,7 @@ use warrant_control::{
     ControlKey, ControlRequest, Envelope, MAX_REQUEST, WRONG_KEY, namespaces, not_the_operator,
 };
 use warrant_core::UnixMillis;
+use warrant_core::text::with_causes;
 
 /// Serves control requests until `shutdown`.
 pub async fn serve(
@@ -127,15 +128,15 @@ async fn handle(gw: &Arc<Gateway>, req: ControlRequest) -> Value {
         ControlRequest::Deny { id, by } => resolve(gw, &id, Verdict::Denied { by }).await,
         ControlRequest::ReloadPins => match gw.reload_pins() {
             Ok(lifted) => json!({"ok": true, "data": {"lifted": lifted}}),
-            Err(e) => json!({"ok": false, "error": e}),
+            Err(e) => json!({"ok": false, "error": with_causes(&e)}),
         },
         ControlRequest::ReloadKills => match gw.reload_kills() {
             Ok(n) => json!({"ok": true, "data": {"cancelled": n}}),
-            Err(e) => json!({"ok": false, "error": e}),
+            Err(e) => json!({"ok": false, "error": with_causes(&e)}),
         },
         ControlRequest::ReloadRevocations => match gw.reload_revocations() {
             Ok(n) => json!({"ok": true, "data": {"revoked": n}}),
-            Err(e) => json!({"ok": false, "error": e}),
+            Err(e) => json!({"ok": false, "error": with_causes(&e)}),
         },
         // Served by `ask`, which needs the connection.
         ControlRequest::Ask(_) => json!({"ok": false, "error": "internal: ask not routed"}),

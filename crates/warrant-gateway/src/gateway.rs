@@ -39,7 +39,7 @@ pub struct Gateway {
     pub tools: ToolTable,
     /// The sandbox helper `warrant__exec` launches through, started before
     /// any key was loaded; why not, if it could not be started.
-    pub launcher: Result<Arc<warrant_sandbox::Launcher>, String>,
+    pub launcher: Result<Arc<warrant_sandbox::Launcher>, Arc<warrant_sandbox::LauncherError>>,
     /// The `warrant__exec` commands each tree of agents is running.
     pub exec_slots: crate::builtin::ExecSlots,
     /// The agent registry (kills, revocations, children, workspaces), opened
@@ -58,7 +58,8 @@ pub struct Gateway {
     /// Signs delegation blocks for `warrant__spawn_agent`.
     signer: RootKey,
     /// TLS client settings for `warrant__http_request`, built at first use.
-    pub tls_client: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
+    pub tls_client:
+        OnceLock<Result<Arc<rustls::ClientConfig>, warrant_broker::upstream_tls::TlsConfigError>>,
     /// Connected downstream sessions, told when the tools they may see change.
     downstream: Mutex<Vec<Peer<RoleServer>>>,
     /// The `subscriptions/listen` streams of 2026-07-28 agents, told likewise.
@@ -71,6 +72,17 @@ pub struct Gateway {
     /// a secret split across calls (or across a parent and its child) is
     /// still caught.
     pub fragments: warrant_broker::leak::FragmentLedger,
+}
+
+/// A list the CLI changed could not be taken into the running gateway.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("cannot read the kill list")]
+    Kills(#[source] warrant_identity::IdentityError),
+    #[error("cannot read the revocation list")]
+    Revocations(#[source] warrant_identity::IdentityError),
+    #[error("{0} lock poisoned")]
+    Poisoned(&'static str),
 }
 
 /// Tools by qualified name.
@@ -215,7 +227,7 @@ impl Gateway {
         killed: KillSet,
         audit: AuditLog,
         upstreams: BTreeMap<UpstreamName, Arc<Upstream>>,
-        launcher: Result<Arc<warrant_sandbox::Launcher>, String>,
+        launcher: Result<Arc<warrant_sandbox::Launcher>, Arc<warrant_sandbox::LauncherError>>,
         registry: Arc<warrant_identity::Registry>,
         pins: PinStore,
         signer: RootKey,
@@ -405,10 +417,10 @@ impl Gateway {
     /// then tells the running gateway) and cancels every in-flight call and
     /// pending approval of a stopped agent. Returns how many agents had calls
     /// cancelled.
-    pub fn reload_kills(&self) -> Result<usize, String> {
-        let kills = self.registry.kills().map_err(|e| e.to_string())?;
+    pub fn reload_kills(&self) -> Result<usize, ReloadError> {
+        let kills = self.registry.kills().map_err(ReloadError::Kills)?;
         let cancelled = self.cancel_in_flight(|agent| kills.covers(agent));
-        let mut killed = self.killed.write().map_err(|_| "kill list lock poisoned".to_owned())?;
+        let mut killed = self.killed.write().map_err(|_| ReloadError::Poisoned("kill list"))?;
         *killed = kills;
         Ok(cancelled)
     }
@@ -416,11 +428,11 @@ impl Gateway {
     /// Re-reads the revocation list (the CLI revokes in the registry and
     /// then tells the running gateway) and cancels the in-flight calls of
     /// revoked agents and their descendants.
-    pub fn reload_revocations(&self) -> Result<usize, String> {
-        let ids = self.registry.revoked_ids().map_err(|e| e.to_string())?;
+    pub fn reload_revocations(&self) -> Result<usize, ReloadError> {
+        let ids = self.registry.revoked_ids().map_err(ReloadError::Revocations)?;
         let n = ids.len();
         let snapshot = ids.clone();
-        *self.revoked.write().map_err(|_| "revocation list lock poisoned".to_owned())? = ids;
+        *self.revoked.write().map_err(|_| ReloadError::Poisoned("revocation list"))? = ids;
         self.cancel_in_flight(|agent| snapshot.contains(agent));
         Ok(n)
     }
@@ -463,9 +475,9 @@ impl Gateway {
 
     /// Re-reads the pins after `warrant tools accept` and lifts the
     /// quarantine of tools whose current definition is now pinned.
-    pub fn reload_pins(self: &Arc<Self>) -> Result<Vec<String>, String> {
+    pub fn reload_pins(self: &Arc<Self>) -> Result<Vec<String>, ReloadError> {
         let lifted = {
-            let pins = self.pins.lock().map_err(|_| "pin store lock poisoned".to_owned())?;
+            let pins = self.pins.lock().map_err(|_| ReloadError::Poisoned("pin store"))?;
             self.tools.reconsider(|e| pins.is_pinned(e.name.as_str(), &e.pin).unwrap_or(false))
         };
         if !lifted.is_empty() {

@@ -299,12 +299,15 @@ async fn tls_connect<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let config = gw
-        .tls_client
-        .get_or_init(|| {
-            warrant_broker::upstream_tls::client_config(&gw.config.egress.ca_certificates)
-        })
-        .clone()?;
+    // Built once per gateway; a configuration that cannot be built answers
+    // every call with why.
+    let built = gw.tls_client.get_or_init(|| {
+        warrant_broker::upstream_tls::tls_client_config(&gw.config.egress.ca_certificates)
+    });
+    let config = match built {
+        Ok(config) => Arc::clone(config),
+        Err(e) => return Err(format!("warrant: {}", warrant_core::text::with_causes(e))),
+    };
     let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
         .map_err(|_| format!("warrant: `{host}` is not a TLS server name"))?;
     tokio_rustls::TlsConnector::from(config)

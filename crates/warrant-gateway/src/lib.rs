@@ -342,13 +342,17 @@ pub const SANDBOX_HELPER_ARG: &str = "__sandbox-helper";
 /// Starts the sandbox helper (`/proc/self/exe __sandbox-helper`: the same
 /// binary even if the file was replaced since). If it cannot start,
 /// `warrant__exec` refuses with the reason; the rest of the gateway runs.
-fn start_sandbox_helper() -> Result<Arc<warrant_sandbox::Launcher>, String> {
+fn start_sandbox_helper()
+-> Result<Arc<warrant_sandbox::Launcher>, Arc<warrant_sandbox::LauncherError>> {
     let command = warrant_sandbox::HelperCommand::new("/proc/self/exe").arg(SANDBOX_HELPER_ARG);
     match warrant_sandbox::Launcher::start(command) {
         Ok(launcher) => Ok(Arc::new(launcher)),
         Err(e) => {
-            tracing::warn!(error = %e, "the sandbox helper did not start; warrant__exec will refuse");
-            Err(e.to_string())
+            tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "the sandbox helper did not start; warrant__exec will refuse"
+            );
+            Err(Arc::new(e))
         }
     }
 }
