@@ -15,8 +15,22 @@ use warrant_state::pins::PinStore;
 /// Why a call cannot be explained.
 #[derive(Debug, thiserror::Error)]
 pub enum ExplainError {
-    #[error("{0}")]
-    Tool(String),
+    #[error(transparent)]
+    Name(#[from] warrant_core::NameError),
+    #[error("Warrant has no built-in tool `{tool}`")]
+    NoBuiltin { tool: String },
+    #[error(
+        "tool `{tool}` has not been seen; run `warrant up` with its upstream once so Warrant learns its definition"
+    )]
+    NotSeen { tool: String },
+    #[error("stored definition of `{tool}` is unreadable")]
+    Unreadable {
+        tool: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("tool `{tool}` is not admissible")]
+    NotAdmissible { tool: String },
     #[error("state store: {0}")]
     State(#[source] rusqlite::Error),
 }
@@ -31,8 +45,7 @@ pub fn explain(
     tool: &str,
     arguments: &Value,
 ) -> Result<Value, ExplainError> {
-    let name =
-        warrant_core::ToolName::parse(tool).map_err(|e| ExplainError::Tool(e.to_string()))?;
+    let name = warrant_core::ToolName::parse(tool)?;
     let entry = explained_entry(config, pins, &name)?;
     let facts = claims.facts();
     let ancestors = claims.ancestor_facts();
@@ -144,22 +157,40 @@ fn explained_entry(
         return crate::catalog::entries()
             .into_iter()
             .find(|e| e.name.as_str() == tool)
-            .ok_or_else(|| ExplainError::Tool(format!("Warrant has no built-in tool `{tool}`")));
+            .ok_or_else(|| ExplainError::NoBuiltin { tool: tool.to_owned() });
     }
     let definition = pins
         .definition(tool)
-        .map_err(|e| ExplainError::Tool(e.to_string()))?
-        .ok_or_else(|| ExplainError::Tool(format!(
-            "tool `{tool}` has not been seen; run `warrant up` with its upstream once so Warrant learns its definition"
-        )))?;
+        .map_err(ExplainError::State)?
+        .ok_or_else(|| ExplainError::NotSeen { tool: tool.to_owned() })?;
     let trusted = config.upstreams.get(name.upstream()).is_some_and(|u| u.trusted);
-    let mut raw: rmcp::model::Tool = serde_json::from_str(&definition).map_err(|e| {
-        ExplainError::Tool(format!("stored definition of `{tool}` is unreadable: {e}"))
-    })?;
+    let mut raw: rmcp::model::Tool = serde_json::from_str(&definition)
+        .map_err(|source| ExplainError::Unreadable { tool: tool.to_owned(), source })?;
     raw.name = name.tool().to_owned().into();
     let (entries, _) = tools::admit(name.upstream(), trusted, vec![raw]);
-    entries
-        .into_iter()
-        .next()
-        .ok_or_else(|| ExplainError::Tool(format!("tool `{tool}` is not admissible")))
+    entries.into_iter().next().ok_or_else(|| ExplainError::NotAdmissible { tool: tool.to_owned() })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_stored_definition_keeps_the_parsers_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let pins = PinStore::open(&dir.path().join("state.db")).unwrap();
+        pins.admit("notes__search", "pin", &json!("not a tool"), None, false).unwrap();
+        let name = warrant_core::ToolName::parse("notes__search").unwrap();
+        let config = Config::parse("", "test").unwrap();
+        let Err(error) = explained_entry(&config, &pins, &name) else {
+            panic!("a definition that is not a tool was explained");
+        };
+        assert!(
+            matches!(&error, ExplainError::Unreadable { tool, .. } if tool == "notes__search"),
+            "{error:?}"
+        );
+        let source = std::error::Error::source(&error);
+        assert!(source.is_some_and(|s| s.is::<serde_json::Error>()), "{error:?}");
+    }
 }
