@@ -583,7 +583,7 @@ impl GatewayHandler {
         // (validation, decision, the decision's audit commit, any approval).
         let upstream_us = micros(started.elapsed());
         let before_us = micros(started.duration_since(received));
-        let response = match result {
+        match result {
             Ok(response) => {
                 let is_error = match &response {
                     CallToolResponse::Complete(r) => r.is_error.unwrap_or(false),
@@ -623,8 +623,7 @@ impl GatewayHandler {
                 record_outcome(gw, claims, &failed);
                 response
             }
-        };
-        response
+        }
     }
 
     /// Runs one of Warrant's own tools. Its result is audited by outcome

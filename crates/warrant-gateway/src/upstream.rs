@@ -6,6 +6,8 @@
 //! operator's whole environment, so secrets in the gateway's environment do
 //! not leak into every server.
 
+mod http_client;
+
 use rmcp::ClientHandler;
 use rmcp::model::{CallToolRequestParams, CallToolResponse, JsonObject, ProtocolVersion, Tool};
 use rmcp::service::{ClientLifecycleMode, ClientServiceExt, NotificationContext, Peer, RoleClient};
@@ -311,7 +313,10 @@ impl Upstream {
                 // Every agent's calls to this upstream share one session; let
                 // as many be in flight as agents are likely to make at once.
                 let headers = credential_headers(self.credential_values().await?)?;
-                let transport = rmcp::transport::StreamableHttpClientTransport::from_config(
+                let client = http_client::client()
+                    .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+                let transport = rmcp::transport::StreamableHttpClientTransport::with_client(
+                    client,
                     StreamableHttpClientTransportConfig::with_uri(url.as_str())
                         .max_concurrent_requests(MAX_HTTP_IN_FLIGHT)
                         .custom_headers(headers),
