@@ -14,6 +14,13 @@ use warrant_audit::events::{
 use warrant_control::{Answer, Question, Settled};
 use warrant_core::{AgentId, UnixMillis};
 
+/// A person could not be asked, or their answer acted on: the audit log
+/// refused the record of the question or of its outcome. The message names
+/// the log's reason too, since callers give it to the agent as it is.
+#[derive(Debug, thiserror::Error)]
+#[error("audit log unavailable: {0}")]
+pub struct Unrecorded(#[source] warrant_audit::AuditError);
+
 /// What a person is asked about.
 pub struct Ask {
     pub agent: AgentId,
@@ -63,7 +70,7 @@ pub async fn ask_person(
     gw: &Gateway,
     ask: Ask,
     abandoned: impl std::future::Future<Output = ()>,
-) -> Result<Answer, String> {
+) -> Result<Answer, Unrecorded> {
     let timeout = gw.config.gateway.approval_timeout;
     let now = UnixMillis::now();
     let id = new_id();
@@ -76,9 +83,7 @@ pub async fn ask_person(
         timeout_s: timeout.as_secs(),
         custody: ask.custody.clone(),
     };
-    gw.record(Some(&ask.agent), &requested)
-        .await
-        .map_err(|e| format!("audit log unavailable: {e}"))?;
+    gw.record(Some(&ask.agent), &requested).await.map_err(Unrecorded)?;
     let (subject, fingerprint) = (ask.subject.clone(), ask.fingerprint.clone());
     let view = PendingView {
         id: id.clone(),
@@ -119,9 +124,7 @@ pub async fn ask_person(
         by: by.clone(),
         custody: ask.custody,
     });
-    gw.record(Some(&ask.agent), &resolved)
-        .await
-        .map_err(|e| format!("audit log unavailable: {e}"))?;
+    gw.record(Some(&ask.agent), &resolved).await.map_err(Unrecorded)?;
     Ok(Answer { approval: id, outcome, by, timeout_s: timeout.as_secs() })
 }
 

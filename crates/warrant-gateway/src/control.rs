@@ -113,7 +113,7 @@ async fn ask(
     };
     match ask_person(gw, Ask::from_question(question), gone).await {
         Ok(answer) => json!({"ok": true, "data": answer}),
-        Err(e) => json!({"ok": false, "error": e}),
+        Err(e) => json!({"ok": false, "error": with_causes(&e)}),
     }
 }
 
