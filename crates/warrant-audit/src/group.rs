@@ -8,6 +8,13 @@
 //! queue and wait. At low concurrency every append is one commit on the
 //! caller's thread; under load, commits grow into batches by themselves, and
 //! no append depends on another thread being scheduled.
+//!
+//! A record nobody waits for (a call's result, see
+//! `AuditLog::append_queued`) joins the group being committed if there is
+//! one; otherwise it lingers until the next group, which writes it first
+//! (it is older than that group's own records), or until the writer thread
+//! writes it, [`LINGER`] later. So under load, a call's result shares the
+//! transaction of the next call's decision instead of paying for its own.
 
 use crate::event::{AuditEvent, RecordRef};
 use crate::log::AuditError;
@@ -17,6 +24,10 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::oneshot;
+
+/// The longest a record nobody waits for stays unwritten when no group
+/// comes to take it.
+pub(crate) const LINGER: Duration = Duration::from_millis(10);
 
 /// What a waiting appender is told.
 pub(crate) enum Turn {
@@ -30,14 +41,17 @@ pub(crate) enum Turn {
 pub(crate) enum Waiter {
     Async(oneshot::Sender<Turn>),
     Blocking(SyncSender<Turn>),
+    /// Nobody: the record was queued and its appender went on.
+    Nobody,
 }
 
 impl Waiter {
-    /// Hands `turn` over; gives it back if the appender stopped waiting.
+    /// Hands `turn` over; gives it back if nobody (any more) waits for it.
     fn send(self, turn: Turn) -> Result<(), Turn> {
         match self {
             Waiter::Async(sender) => sender.send(turn),
             Waiter::Blocking(sender) => sender.send(turn).map_err(|e| e.0),
+            Waiter::Nobody => Err(turn),
         }
     }
 }
@@ -46,6 +60,10 @@ struct Queue {
     open: bool,
     committing: bool,
     waiting: VecDeque<(AuditEvent, Waiter)>,
+    /// Records nobody waits for, queued while nobody was committing.
+    lingering: Vec<AuditEvent>,
+    /// The writer thread was asked to write `lingering` and has not yet.
+    flush_asked: bool,
 }
 
 pub(crate) struct Group {
@@ -59,7 +77,13 @@ fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
 
 impl Group {
     pub(crate) fn new(writer: Arc<Mutex<Writer>>) -> Self {
-        let queue = Queue { open: true, committing: false, waiting: VecDeque::new() };
+        let queue = Queue {
+            open: true,
+            committing: false,
+            waiting: VecDeque::new(),
+            lingering: Vec::new(),
+            flush_asked: false,
+        };
         Self { queue: Mutex::new(queue), writer }
     }
 
@@ -83,9 +107,43 @@ impl Group {
         }
     }
 
+    /// Queues `event` for nobody to wait on: into the group being committed,
+    /// or to linger until the next. Whether the writer thread must be asked
+    /// to write what lingers (it has not been asked since it last did).
+    pub(crate) fn queue(&self, event: AuditEvent) -> Result<bool, AuditError> {
+        let mut queue = lock(&self.queue);
+        if !queue.open {
+            return Err(AuditError::Closed);
+        }
+        if queue.committing {
+            queue.waiting.push_back((event, Waiter::Nobody));
+            return Ok(false);
+        }
+        queue.lingering.push(event);
+        Ok(!std::mem::replace(&mut queue.flush_asked, true))
+    }
+
+    /// Writes what lingers, unless a group is being committed (which takes
+    /// it) or nothing does.
+    pub(crate) fn flush(&self) {
+        {
+            let mut queue = lock(&self.queue);
+            queue.flush_asked = false;
+            if queue.committing || queue.lingering.is_empty() {
+                return;
+            }
+            queue.committing = true;
+        }
+        self.lead_group(None);
+    }
+
     /// Leads one group: commits `own` with everything queued, answers the
     /// followers, hands over. Returns the result for `own`.
     pub(crate) fn lead(&self, own: AuditEvent) -> Result<RecordRef, AuditError> {
+        self.lead_group(Some(own)).unwrap_or(Err(AuditError::WriterGone))
+    }
+
+    fn lead_group(&self, own: Option<AuditEvent>) -> Option<Result<RecordRef, AuditError>> {
         let result = self.commit_group(own);
         loop {
             let next = {
@@ -104,7 +162,7 @@ impl Group {
                 // Its appender is gone; its record is still written (dropping
                 // an append does not withdraw it), by this leader.
                 Err(Turn::Lead(event)) => {
-                    let _ = self.commit_group(event);
+                    let _ = self.commit_group(Some(event));
                 }
                 Err(Turn::Done(_)) => {}
             }
@@ -112,12 +170,25 @@ impl Group {
         result
     }
 
-    fn commit_group(&self, own: AuditEvent) -> Result<RecordRef, AuditError> {
-        let followers: Vec<(AuditEvent, Waiter)> = lock(&self.queue).waiting.drain(..).collect();
-        let (own_reply, own_answer) = sync_channel(1);
-        let mut batch = Vec::with_capacity(followers.len() + 1);
+    /// Commits what lingers, then `own`, then every follower, in that
+    /// order (the order they came in), in one transaction. Returns the
+    /// result for `own`.
+    fn commit_group(&self, own: Option<AuditEvent>) -> Option<Result<RecordRef, AuditError>> {
+        let (lingering, followers): (Vec<AuditEvent>, Vec<(AuditEvent, Waiter)>) = {
+            let mut queue = lock(&self.queue);
+            (std::mem::take(&mut queue.lingering), queue.waiting.drain(..).collect())
+        };
+        let mut batch = Vec::with_capacity(lingering.len() + followers.len() + 1);
+        for event in lingering {
+            let (reply, _) = sync_channel(1);
+            batch.push((event, Reply(reply)));
+        }
+        let own_answer = own.map(|event| {
+            let (reply, answer) = sync_channel(1);
+            batch.push((event, Reply(reply)));
+            answer
+        });
         let mut answers = Vec::with_capacity(followers.len());
-        batch.push((own, Reply(own_reply)));
         for (event, waiter) in followers {
             let (reply, answer) = sync_channel(1);
             batch.push((event, Reply(reply)));
@@ -130,7 +201,7 @@ impl Group {
                 for (_, waiter) in answers {
                     let _ = waiter.send(Turn::Done(Err(AuditError::Closed)));
                 }
-                return Err(AuditError::Closed);
+                return own_answer.map(|_| Err(AuditError::Closed));
             }
             writer.commit(batch);
         }
@@ -139,17 +210,23 @@ impl Group {
             // A follower that stopped waiting does not need its answer.
             let _ = waiter.send(Turn::Done(result));
         }
-        own_answer.try_recv().unwrap_or(Err(AuditError::WriterGone))
+        own_answer.map(|answer| answer.try_recv().unwrap_or(Err(AuditError::WriterGone)))
     }
 
-    /// Refuses new appends and waits until queued ones are written.
+    /// Refuses new appends and waits until queued ones, lingering ones
+    /// included, are written.
     pub(crate) fn shut(&self) {
         lock(&self.queue).open = false;
         loop {
             {
                 let queue = lock(&self.queue);
                 if !queue.committing && queue.waiting.is_empty() {
-                    return;
+                    if queue.lingering.is_empty() {
+                        return;
+                    }
+                    drop(queue);
+                    self.flush();
+                    continue;
                 }
             }
             std::thread::sleep(Duration::from_millis(1));

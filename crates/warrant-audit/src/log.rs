@@ -8,7 +8,7 @@ use crate::writer::{Command, Head, Reply, Writer};
 use ed25519_dalek::SigningKey;
 use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{SendError, Sender, channel, sync_channel};
+use std::sync::mpsc::{Sender, channel, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -193,32 +193,31 @@ impl AuditLog {
         self.inner.group.lead(event)
     }
 
+    /// Appends `body` as a record of its kind, about `agent` if any, as
+    /// [`append`](Self::append) does: the typed way to record.
+    pub async fn append_body<B: Body>(
+        &self,
+        agent: Option<&str>,
+        body: &B,
+    ) -> Result<RecordRef, AuditError> {
+        self.append(about(agent, AuditEvent::of(body)?)).await
+    }
+
     /// Queues `event` behind every record appended before it and returns
-    /// without waiting for its commit, which the current group's leader or
-    /// the writer thread does. For records of what has already happened,
-    /// whose caller has nothing to refuse if the write fails (a call's
-    /// result): a failed commit marks the log failed, so the next append
-    /// that waits is refused. [`close`](Self::close) writes every queued
-    /// record before it returns.
+    /// without waiting for its commit. For records of what has already
+    /// happened, whose caller has nothing to refuse if the write fails (a
+    /// call's result). It is written with the group being committed, or with
+    /// the next one (a call's result, with the next call's decision), and
+    /// within 10 ms by the writer thread if no
+    /// group comes. A failed commit marks the log failed, so the next append
+    /// that waits is refused. [`close`](Self::close), and dropping the last
+    /// handle, write every queued record.
     pub fn append_queued(&self, event: AuditEvent) -> Result<(), AuditError> {
-        // Nobody listens: as a follower the record is committed by its
-        // leader, and if it is handed the leadership the leader finds nobody
-        // waiting and commits it itself (see `Group::lead`).
-        let (waiter, _) = oneshot::channel();
-        let Some(event) = self.inner.group.enter(event, Waiter::Async(waiter))? else {
-            return Ok(());
-        };
-        // It leads, and must not make its caller wait: the writer thread
-        // leads for it. Past a close, or with the writer gone, it leads here.
-        let unsent = match lock(&self.inner.sender).as_ref() {
-            Some(sender) => match sender.send(Command::Lead(event)) {
-                Ok(()) => return Ok(()),
-                Err(SendError(Command::Lead(event))) => event,
-                Err(SendError(_)) => return Err(AuditError::WriterGone),
-            },
-            None => event,
-        };
-        self.inner.group.lead(unsent).map(drop)
+        if self.inner.group.queue(event)? && self.send(Command::Linger).is_err() {
+            // No writer thread to ask: closing, which writes it, or gone.
+            self.inner.group.flush();
+        }
+        Ok(())
     }
 
     /// [`append`](Self::append) for synchronous callers such as the CLI.
@@ -235,16 +234,6 @@ impl AuditLog {
             };
         };
         self.inner.group.lead(event)
-    }
-
-    /// Appends `body` as a record of its kind, about `agent` if any, as
-    /// [`append`](Self::append) does: the typed way to record.
-    pub async fn append_body<B: Body>(
-        &self,
-        agent: Option<&str>,
-        body: &B,
-    ) -> Result<RecordRef, AuditError> {
-        self.append(about(agent, AuditEvent::of(body)?)).await
     }
 
     /// Queues `body` as a record of its kind, about `agent` if any, as

@@ -9,7 +9,7 @@
 
 use crate::event::{AuditEvent, Checkpoint, RecordRef};
 use crate::format::{WITNESS_HINT_KEY, WITNESS_KIND, checkpoint_message, record_hash};
-use crate::group::Group;
+use crate::group::{Group, LINGER};
 use crate::log::{AuditError, AuditOptions};
 use crate::witness::Witness;
 use ed25519_dalek::{Signer, SigningKey};
@@ -30,9 +30,10 @@ pub(crate) enum Command {
     Close {
         reply: Reply<()>,
     },
-    /// Lead a group whose leader did not wait: an appender that queued its
-    /// record and returned (see `AuditLog::append_queued`).
-    Lead(AuditEvent),
+    /// Records linger, queued by appenders that did not wait (see
+    /// `AuditLog::append_queued`): write them after `LINGER` unless a group
+    /// has taken them.
+    Linger,
 }
 
 /// Where an answer goes: a std channel, read by the leader of a group or a
@@ -282,22 +283,26 @@ impl Writer {
 /// closed, or until every handle is dropped; either way the last act is a
 /// checkpoint of whatever is unsealed.
 pub(crate) fn run(group: &Group, writer: &Mutex<Writer>, commands: &Receiver<Command>) {
+    // When what lingers is to be written, if a group has not taken it.
+    let mut flush_at: Option<Instant> = None;
     loop {
-        let wait = lock(writer).time_to_checkpoint();
+        let mut wait = lock(writer).time_to_checkpoint();
+        if let Some(at) = flush_at {
+            wait = wait.min(at.saturating_duration_since(Instant::now()));
+        }
         let command = match commands.recv_timeout(wait) {
-            Ok(command) => command,
-            Err(RecvTimeoutError::Timeout) => {
-                lock(writer).checkpoint_if_due();
-                continue;
-            }
+            Ok(command) => Some(command),
+            Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => {
+                group.flush();
                 let _ = lock(writer).checkpoint_now();
                 return;
             }
         };
         match command {
-            Command::Checkpoint { reply } => reply.send(lock(writer).checkpoint_now()),
-            Command::Close { reply } => {
+            None => {}
+            Some(Command::Checkpoint { reply }) => reply.send(lock(writer).checkpoint_now()),
+            Some(Command::Close { reply }) => {
                 let mut w = lock(writer);
                 reply.send(w.checkpoint_now().map(drop));
                 w.closed = true;
@@ -306,13 +311,17 @@ pub(crate) fn run(group: &Group, writer: &Mutex<Writer>, commands: &Receiver<Com
                 // sends under the same lock it clears), but answer anything
                 // that is, rather than leave it hanging.
                 while let Ok(command) = commands.try_recv() {
-                    refuse(group, command, || AuditError::Closed);
+                    refuse(command, || AuditError::Closed);
                 }
                 return;
             }
-            // Nobody waits for this result: a failed commit marks the writer
-            // failed, and the next append that waits is refused.
-            Command::Lead(event) => drop(group.lead(event)),
+            Some(Command::Linger) => {
+                flush_at.get_or_insert_with(|| Instant::now() + LINGER);
+            }
+        }
+        if flush_at.is_some_and(|at| at <= Instant::now()) {
+            flush_at = None;
+            group.flush();
         }
         lock(writer).checkpoint_if_due();
     }
@@ -427,11 +436,11 @@ fn sql_int(value: u64) -> rusqlite::Result<i64> {
     i64::try_from(value).map_err(|err| rusqlite::Error::ToSqlConversionFailure(Box::new(err)))
 }
 
-fn refuse(group: &Group, command: Command, err: impl Fn() -> AuditError) {
+fn refuse(command: Command, err: impl Fn() -> AuditError) {
     match command {
         Command::Checkpoint { reply } => reply.send(Err(err())),
         Command::Close { reply } => reply.send(Err(err())),
-        // The group refuses it (the writer is closed) and hands on.
-        Command::Lead(event) => drop(group.lead(event)),
+        // The close wrote what lingered (`Group::shut`).
+        Command::Linger => {}
     }
 }

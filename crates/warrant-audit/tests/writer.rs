@@ -382,3 +382,44 @@ async fn queued_records_among_concurrent_appends_are_all_written_in_each_callers
     }
     assert_contiguous_chain(&chain(&dir.db()));
 }
+
+#[test]
+fn a_queued_record_no_append_follows_is_written_by_the_writer_thread() {
+    let dir = TempDir::new();
+    let log = AuditLog::open(&dir.db(), key(), AuditOptions::default()).unwrap();
+    log.append_blocking(event(0)).unwrap();
+    log.append_queued(event(1)).unwrap();
+    // Nothing else is appended and the log stays open: the record lingers
+    // for a moment, then the writer thread writes it.
+    let mut written = Vec::new();
+    for _ in 0..100 {
+        written = ns(&dir.db());
+        if written.len() == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(written, vec![0, 1]);
+    assert_contiguous_chain(&chain(&dir.db()));
+    log.close().unwrap();
+}
+
+#[test]
+fn dropping_every_handle_writes_the_queued_records_before_the_seal() {
+    let dir = TempDir::new();
+    let options = AuditOptions { checkpoint_every_records: 0, ..AuditOptions::default() };
+    let log = AuditLog::open(&dir.db(), key(), options).unwrap();
+    for n in 0..5 {
+        log.append_queued(event(n)).unwrap();
+    }
+    drop(log);
+    for _ in 0..100 {
+        if !checkpoints(&dir.db()).is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(ns(&dir.db()), (0..5).collect::<Vec<u64>>());
+    let rows = chain(&dir.db());
+    assert_eq!(checkpoints(&dir.db()), vec![(6, rows[5].2.clone())], "the seal is of the last");
+}
