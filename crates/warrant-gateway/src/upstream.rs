@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use warrant_audit::events::ConnectionEvent;
-use warrant_audit::{AuditEvent, AuditLog};
+use warrant_audit::{AuditError, AuditEvent, AuditLog};
+use warrant_core::text::with_causes;
 use warrant_core::{ToolName, UnixMillis, UpstreamName};
 use warrant_policy::Permit;
 use warrant_state::config::{Protocol, UpstreamConfig, UpstreamTransport};
@@ -66,6 +67,60 @@ pub enum CallError {
         #[source]
         reason: crate::eras::Unrelayable,
     },
+}
+
+/// Why a connection to an upstream could not be made, or ended. Shown in
+/// `warrant status` and recorded with its causes, credentials cut out.
+#[derive(Debug, thiserror::Error)]
+enum ConnectionError {
+    #[error("credential `{name}` is configured but the vault is not unlocked")]
+    NoVault { name: String },
+    #[error("credential `{name}` not released: audit log")]
+    CredentialUnrecorded {
+        name: String,
+        #[source]
+        source: AuditError,
+    },
+    /// The broker refused the credential; `reason` is its decision's.
+    #[error("credential `{name}`: {reason}")]
+    CredentialRefused { name: String, reason: String },
+    #[error("`{name}` is not a header name")]
+    HeaderName {
+        name: String,
+        #[source]
+        source: http::header::InvalidHeaderName,
+    },
+    #[error("the credential for header `{name}` {why}")]
+    HeaderValue { name: String, why: &'static str },
+    #[error("cannot start `{command}`")]
+    Start {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot build the HTTP client")]
+    HttpClient(#[source] reqwest::Error),
+    #[error("handshake failed")]
+    Handshake(#[source] Box<rmcp::service::ClientInitializeError>),
+    #[error(transparent)]
+    List(#[from] ListError),
+    #[error("connection closed")]
+    Closed,
+    #[error("restarting: a credential it receives changed")]
+    CredentialChanged,
+}
+
+/// `tools/list` failed, or went past Warrant's bounds.
+#[derive(Debug, thiserror::Error)]
+enum ListError {
+    #[error("tools/list failed")]
+    Failed(#[source] rmcp::ServiceError),
+    #[error("tools/list timed out")]
+    TimedOut,
+    #[error("tools/list offered more than {MAX_TOOLS} tools; refused")]
+    TooManyTools,
+    #[error("tools/list went on past {MAX_TOOL_PAGES} pages; refused")]
+    TooManyPages,
 }
 
 /// One configured upstream.
@@ -135,20 +190,25 @@ impl Upstream {
     /// it, recorded before use).
     async fn credential_values(
         &self,
-    ) -> Result<Vec<(String, SecretValue, Option<String>)>, String> {
+    ) -> Result<Vec<(String, SecretValue, Option<String>)>, ConnectionError> {
         let mut values = Vec::new();
         for (key, name) in &self.config.credentials {
-            let broker = self.broker.as_ref().ok_or_else(|| {
-                format!("credential `{name}` is configured but the vault is not unlocked")
-            })?;
+            let broker = self
+                .broker
+                .as_ref()
+                .ok_or_else(|| ConnectionError::NoVault { name: name.clone() })?;
             let authorized = broker.authorize_spawn(self.name.as_str(), name, true);
             for record in &authorized.records {
                 let appended = async { self.audit.append(AuditEvent::of_event(record)?).await };
-                appended
-                    .await
-                    .map_err(|e| format!("credential `{name}` not released: audit log: {e}"))?;
+                appended.await.map_err(|source| ConnectionError::CredentialUnrecorded {
+                    name: name.clone(),
+                    source,
+                })?;
             }
-            let grant = authorized.grant.map_err(|e| format!("credential `{name}`: {e}"))?;
+            let grant = authorized.grant.map_err(|reason| ConnectionError::CredentialRefused {
+                name: name.clone(),
+                reason,
+            })?;
             values.push((key.clone(), grant.secret, grant.binding.format.clone()));
         }
         Ok(values)
@@ -262,7 +322,7 @@ impl Upstream {
                 Err(error) => {
                     // The upstream's own words (a handshake refusal, a
                     // transport error) may quote a credential it was given.
-                    let error = self.redacted(&error);
+                    let error = self.redacted(&with_causes(&error));
                     tracing::warn!(upstream = %self.name, %error, "upstream down");
                     self.set_peer(None);
                     self.set_state("restarting", Some(error.clone()), None);
@@ -285,7 +345,7 @@ impl Upstream {
         &self,
         events: &dyn UpstreamEvents,
         shutdown: &CancellationToken,
-    ) -> Result<(), String> {
+    ) -> Result<(), ConnectionError> {
         let changed = Arc::new(Notify::new());
         let handler = UpstreamClient { changed: changed.clone() };
         let lifecycle = match self.config.protocol {
@@ -301,8 +361,9 @@ impl Upstream {
         let running = match &self.config.transport {
             UpstreamTransport::Stdio { command, env, cwd } => {
                 let secrets = self.credential_values().await?;
-                let transport = spawn_stdio(self, command, env, &secrets, cwd.as_deref())
-                    .map_err(|e| format!("cannot start `{}`: {e}", command.join(" ")))?;
+                let transport = spawn_stdio(self, command, env, &secrets, cwd.as_deref()).map_err(
+                    |source| ConnectionError::Start { command: command.join(" "), source },
+                )?;
                 drop(secrets);
                 tokio::select! {
                     () = shutdown.cancelled() => return Ok(()),
@@ -313,8 +374,7 @@ impl Upstream {
                 // Every agent's calls to this upstream share one session; let
                 // as many be in flight as agents are likely to make at once.
                 let headers = credential_headers(self.credential_values().await?)?;
-                let client = http_client::client()
-                    .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+                let client = http_client::client().map_err(ConnectionError::HttpClient)?;
                 let transport = rmcp::transport::StreamableHttpClientTransport::with_client(
                     client,
                     StreamableHttpClientTransportConfig::with_uri(url.as_str())
@@ -327,7 +387,7 @@ impl Upstream {
                 }
             }
         }
-        .map_err(|e| format!("handshake failed: {e}"))?;
+        .map_err(|e| ConnectionError::Handshake(Box::new(e)))?;
 
         let peer = running.peer().clone();
         let stop = running.cancellation_token();
@@ -352,7 +412,7 @@ impl Upstream {
         let list = |peer: Peer<RoleClient>| async move {
             tokio::time::timeout(list_timeout, list_bounded(&peer))
                 .await
-                .map_err(|_| "tools/list timed out".to_owned())?
+                .map_err(|_| ListError::TimedOut)?
         };
         let tools = tokio::select! {
             () = shutdown.cancelled() => {
@@ -379,12 +439,12 @@ impl Upstream {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     return Ok(());
                 }
-                _ = &mut waiting => return Err("connection closed".to_owned()),
+                _ = &mut waiting => return Err(ConnectionError::Closed),
                 () = self.restart.notified() => {
                     self.set_peer(None);
                     stop.cancel();
                     let _ = waiting.await;
-                    return Err("restarting: a credential it receives changed".to_owned());
+                    return Err(ConnectionError::CredentialChanged);
                 }
                 () = changed.notified() => {
                     match list(peer.clone()).await {
@@ -393,7 +453,7 @@ impl Upstream {
                             self.set_state("up", None, Some(count));
                         }
                         Err(e) => {
-                            let error = self.redacted(&e);
+                            let error = self.redacted(&with_causes(&e));
                             tracing::warn!(upstream = %self.name, %error, "relisting tools failed");
                         }
                     }
@@ -407,13 +467,17 @@ impl Upstream {
 /// binding says (`Bearer {}`) and marked sensitive.
 fn credential_headers(
     values: Vec<(String, SecretValue, Option<String>)>,
-) -> Result<std::collections::HashMap<http::HeaderName, http::HeaderValue>, String> {
+) -> Result<std::collections::HashMap<http::HeaderName, http::HeaderValue>, ConnectionError> {
     let mut headers = std::collections::HashMap::new();
     for (name, secret, format) in values {
-        let header = http::HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| format!("`{name}` is not a header name"))?;
-        let value = warrant_broker::broker::header_value(format.as_deref(), &secret)
-            .map_err(|why| format!("the credential for header `{name}` {why}"))?;
+        let header = match http::HeaderName::from_bytes(name.as_bytes()) {
+            Ok(header) => header,
+            Err(source) => return Err(ConnectionError::HeaderName { name, source }),
+        };
+        let value = match warrant_broker::broker::header_value(format.as_deref(), &secret) {
+            Ok(value) => value,
+            Err(why) => return Err(ConnectionError::HeaderValue { name, why }),
+        };
         headers.insert(header, value);
     }
     Ok(headers)
@@ -466,24 +530,24 @@ const MAX_TOOL_PAGES: usize = 100;
 const MAX_TOOLS: usize = 10_000;
 
 /// `tools/list`, page after page, within [`MAX_TOOL_PAGES`] and [`MAX_TOOLS`].
-async fn list_bounded(peer: &Peer<RoleClient>) -> Result<Vec<Tool>, String> {
+async fn list_bounded(peer: &Peer<RoleClient>) -> Result<Vec<Tool>, ListError> {
     let mut tools = Vec::new();
     let mut cursor = None;
     for _ in 0..MAX_TOOL_PAGES {
         let page = peer
             .list_tools(Some(rmcp::model::PaginatedRequestParams::default().with_cursor(cursor)))
             .await
-            .map_err(|e| format!("tools/list failed: {e}"))?;
+            .map_err(ListError::Failed)?;
         tools.extend(page.tools);
         if tools.len() > MAX_TOOLS {
-            return Err(format!("tools/list offered more than {MAX_TOOLS} tools; refused"));
+            return Err(ListError::TooManyTools);
         }
         match page.next_cursor {
             Some(next) => cursor = Some(next),
             None => return Ok(tools),
         }
     }
-    Err(format!("tools/list went on past {MAX_TOOL_PAGES} pages; refused"))
+    Err(ListError::TooManyPages)
 }
 
 async fn drain_stderr(
@@ -563,6 +627,16 @@ mod tests {
             Decision::Allow { permit, .. } => permit,
             other => panic!("not allowed: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_connection_error_reads_as_it_did_with_its_cause_kept() {
+        let source = std::io::Error::new(std::io::ErrorKind::NotFound, "not found");
+        let error = ConnectionError::Start { command: "gh-mcp --stdio".into(), source };
+        assert!(std::error::Error::source(&error).is_some());
+        assert_eq!(with_causes(&error), "cannot start `gh-mcp --stdio`: not found");
+        let listed = ConnectionError::from(ListError::TooManyPages);
+        assert_eq!(with_causes(&listed), "tools/list went on past 100 pages; refused");
     }
 
     #[tokio::test]
