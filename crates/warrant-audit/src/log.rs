@@ -185,7 +185,8 @@ impl AuditLog {
     pub async fn append(&self, event: AuditEvent) -> Result<RecordRef, AuditError> {
         let (waiter, turn) = oneshot::channel();
         let Some(event) = self.inner.group.enter(event, Waiter::Async(waiter))? else {
-            return match turn.await.map_err(|_| AuditError::WriterGone)? {
+            let mut following = Following { turn, group: &self.inner.group };
+            return match (&mut following.turn).await.map_err(|_| AuditError::WriterGone)? {
                 Turn::Done(result) => result,
                 Turn::Lead(event) => self.inner.group.lead(event),
             };
@@ -294,6 +295,27 @@ impl AuditLog {
         match lock(&self.inner.sender).as_ref() {
             Some(sender) => sender.send(command).map_err(|_| AuditError::WriterGone),
             None => Err(AuditError::Closed),
+        }
+    }
+}
+
+/// An async appender waiting for its turn. The leader may hand it the
+/// leadership after its future was last polled; if the future is then
+/// dropped, the turn would be lost with it and nobody would lead again
+/// (every later append, and `close`, would wait forever). Dropped, it takes
+/// back a turn already handed over and leads.
+struct Following<'a> {
+    turn: oneshot::Receiver<Turn>,
+    group: &'a Group,
+}
+
+impl Drop for Following<'_> {
+    fn drop(&mut self) {
+        // Closed first, so a leader still to send gets its turn back and
+        // commits the record itself.
+        self.turn.close();
+        if let Ok(Turn::Lead(event)) = self.turn.try_recv() {
+            let _ = self.group.lead(event);
         }
     }
 }
