@@ -201,6 +201,12 @@ impl Screens<'_> {
         }
         let mut cleaned = arguments.clone();
         redact_rules_in(self.rules, &mut cleaned);
+        // What was found must be gone from what is sent: a credential split
+        // across adjacent values is found in them joined, but no one value
+        // holds it to cut. Then the call is blocked instead.
+        if !scan_rules(self.rules, &cleaned).is_empty() {
+            return Outgoing::Block(Leak { credentials: Vec::new(), rules });
+        }
         Outgoing::Redacted(cleaned, Leak { credentials: Vec::new(), rules })
     }
 
@@ -250,6 +256,14 @@ impl Screens<'_> {
         }
         if found.is_empty() {
             return Screened::Clean;
+        }
+        // What was found must be gone from the cut form (a secret or a
+        // credential split across adjacent values is found in them joined,
+        // but no one value holds it to cut): if not, it is withheld.
+        let still = self.scanner.is_some_and(|scanner| scan_value(scanner, &value).is_some())
+            || !scan_rules(self.rules, &value).is_empty();
+        if still {
+            return Screened::Unreadable;
         }
         match serde_json::from_value(value) {
             Ok(item) => Screened::Cut { item, found },
@@ -353,7 +367,17 @@ fn redact_rules_in(rules: &RuleSet, value: &mut Value) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|v| redact_rules_in(rules, v)),
-        Value::Object(map) => map.values_mut().for_each(|v| redact_rules_in(rules, v)),
+        Value::Object(map) => {
+            // Keys are scanned too (`scan_rules`), so they are cut too.
+            let keys: Vec<String> =
+                map.keys().filter(|k| !rules.scan(k.as_bytes()).is_empty()).cloned().collect();
+            for key in keys {
+                if let Some(v) = map.remove(&key) {
+                    map.insert(rules.redact(&key), v);
+                }
+            }
+            map.values_mut().for_each(|v| redact_rules_in(rules, v));
+        }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
@@ -568,5 +592,32 @@ mod tests {
         let holding = Strict { code: SECRET.to_owned() };
         assert_eq!(screens.screened(&holding), Screened::Unreadable);
         assert_eq!(screens.redacted(&holding), None);
+    }
+
+    #[test]
+    fn a_credential_in_a_key_is_cut_and_one_split_across_values_is_withheld() {
+        let scanner = scanner();
+        let rules = RuleSet::builtin().unwrap();
+        let screens =
+            Screens { scanner: Some(&scanner), rules: &rules, well_known: Action::Redact };
+        let token = token();
+        // In a key: cut, like a value.
+        let Screened::Cut { item, found } = screens.screened(&json!({ token.as_str(): 1 })) else {
+            panic!("not cut");
+        };
+        assert!(!item.to_string().contains(&token), "{item}");
+        assert!(!found.is_empty());
+        // Split across two adjacent values: found when they are joined, but
+        // neither holds it, so nothing can cut it: withheld, not passed on.
+        let (head, tail) = token.split_at(12);
+        let split = json!({"a": head, "b": tail});
+        assert_eq!(screens.screened(&split), Screened::Unreadable);
+        // And as arguments, blocked rather than sent "redacted".
+        let mut exposure = Exposure::default();
+        assert!(matches!(screens.outgoing_with(&mut exposure, &split), Outgoing::Block(_)));
+        assert!(matches!(
+            screens.outgoing_with(&mut Exposure::default(), &json!({ token.as_str(): 1 })),
+            Outgoing::Redacted(cleaned, _) if !cleaned.to_string().contains(&token)
+        ));
     }
 }
