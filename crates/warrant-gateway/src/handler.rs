@@ -67,6 +67,12 @@ fn not_delegated(claims: &Claims, tool: &str) -> bool {
     claims.tools.as_ref().is_some_and(|allowed| !allowed.contains(tool))
 }
 
+/// Who answers: Warrant, as a 2026-07-28 result's identity stamp and the
+/// handshake name it (not the whole `get_info`, made for every call).
+fn warrant_info() -> Implementation {
+    Implementation::new("warrant", env!("CARGO_PKG_VERSION"))
+}
+
 /// A refusal the agent can read and act on.
 fn refusal(text: String) -> CallToolResponse {
     CallToolResponse::Complete(CallToolResult::error(vec![ContentBlock::text(text)]))
@@ -77,7 +83,7 @@ impl ServerHandler for GatewayHandler {
         let mut info = ServerConfig::new(
             ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build(),
         );
-        info.server_info = Implementation::new("warrant", env!("CARGO_PKG_VERSION"));
+        info.server_info = warrant_info();
         info.instructions = Some(
             "Tools of the operator's MCP servers, as NAME__tool, under Warrant's policy. A refused call says which rule refused it and why.".into(),
         );
@@ -117,7 +123,7 @@ impl ServerHandler for GatewayHandler {
             .await
             .map_err(|e| ErrorData::internal_error(format!("audit log unavailable: {e}"), None))?;
         let era = Era::of_agent(&context);
-        Ok(crate::eras::tools_result_for(era, visible, &self.get_info().server_info))
+        Ok(crate::eras::tools_result_for(era, visible, &warrant_info()))
     }
 
     // Warrant proxies tools only (so far). Prompts and resources are not
@@ -170,12 +176,7 @@ impl ServerHandler for GatewayHandler {
             response = self.call(&claims, token.as_deref(), request) => response,
         };
         let response = self.redact(&claims, &tool, response).await;
-        Ok(crate::eras::to_agent(
-            era,
-            response,
-            output_schema.as_deref(),
-            &self.get_info().server_info,
-        ))
+        Ok(crate::eras::to_agent(era, response, output_schema.as_deref(), &warrant_info()))
     }
 
     // A 2026-07-28 agent hears of tool changes only on a stream it opens;

@@ -25,11 +25,11 @@ const SESSION_HEADER: &str = "mcp-session-id";
 
 /// Builds the router for a gateway listening on `port`.
 pub fn router(gw: Arc<Gateway>, port: u16, shutdown: CancellationToken) -> Router {
-    let hosts = allowed_hosts(port);
-    let origins = allowed_origins(port);
+    let hosts: Arc<[String]> = allowed_hosts(port).into();
+    let origins: Arc<[String]> = allowed_origins(port).into();
     let config = StreamableHttpServerConfig::default()
-        .with_allowed_hosts(hosts)
-        .with_allowed_origins(origins)
+        .with_allowed_hosts(hosts.to_vec())
+        .with_allowed_origins(origins.to_vec())
         .enforce_origin_validation()
         .with_max_request_body_bytes(gw.config.gateway.max_message_bytes)
         // A 2026-07-28 request (no session) whose answer is one message gets
@@ -44,7 +44,7 @@ pub fn router(gw: Arc<Gateway>, port: u16, shutdown: CancellationToken) -> Route
     );
     Router::new()
         .nest_service("/mcp", mcp)
-        .layer(axum::middleware::from_fn_with_state(Guard { gw, port }, guard))
+        .layer(axum::middleware::from_fn_with_state(Guard { gw, hosts, origins }, guard))
 }
 
 fn allowed_hosts(port: u16) -> Vec<String> {
@@ -61,7 +61,9 @@ fn allowed_origins(port: u16) -> Vec<String> {
 #[derive(Clone)]
 struct Guard {
     gw: Arc<Gateway>,
-    port: u16,
+    /// The Host and Origin values a request may carry, made once.
+    hosts: Arc<[String]>,
+    origins: Arc<[String]>,
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response {
@@ -114,14 +116,13 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
 
     // DNS rebinding: a browser page on another origin reaching loopback.
     let headers = request.headers();
-    let host_ok = header_str(headers, "host")
-        .is_some_and(|h| allowed_hosts(guard.port).iter().any(|a| a == h));
+    let host_ok = header_str(headers, "host").is_some_and(|h| guard.hosts.iter().any(|a| a == h));
     if !host_ok {
         audit_refusal("host header not allowed".into(), Refused::Request).await;
         return refuse(StatusCode::FORBIDDEN, "host not allowed");
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let ok = origin.to_str().is_ok_and(|o| allowed_origins(guard.port).iter().any(|a| a == o));
+        let ok = origin.to_str().is_ok_and(|o| guard.origins.iter().any(|a| a == o));
         if !ok {
             audit_refusal("origin not allowed".into(), Refused::Request).await;
             return refuse(StatusCode::FORBIDDEN, "origin not allowed");
