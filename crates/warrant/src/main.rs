@@ -42,15 +42,7 @@ fn main() -> ExitCode {
 /// text its error already shows (an error that prints its source and also
 /// chains it) is not repeated.
 fn one_line(error: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        if parts.last().is_some_and(|last| last.contains(&text)) {
-            continue;
-        }
-        parts.push(text);
-    }
-    parts.join(": ").replace('\n', " ")
+    warrant_core::text::with_causes(error.as_ref())
 }
 
 #[cfg(test)]
